@@ -1,0 +1,224 @@
+"""Turn plain YAML data into frozen, typed configuration dataclasses.
+
+Every section of a scenario is a frozen dataclass whose fields carry type annotations
+(``float``, ``Literal[...]``, ``tuple[str, ...]``, ``dict[str, float]``, nested dataclasses,
+``X | None``). :func:`parse` walks the raw mapping against those annotations and reports
+*every* problem at once into a :class:`~geofupin.errors.Problems`: unknown keys (with a
+"did you mean" suggestion), missing keys, wrong types, values outside a closed set.
+
+A dataclass may define ``validate(self, where: str, problems: Problems) -> None`` for rules
+that involve several fields (weights summing to one, a reciprocal matrix, ...); it is called
+after the fields parsed cleanly.
+
+Paths in problems use dotted keys with list indices, ``siting.criteria[2].name``, so the
+scenario loader can attach YAML line numbers to them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+from .errors import Problems
+
+T = TypeVar("T")
+
+_MISSING = object()
+
+
+def suggest(word: str, choices: Sequence[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def join(where: str, key: str | int) -> str:
+    """Extend a dotted path by a key or a list index."""
+    if isinstance(key, int):
+        return f"{where}[{key}]"
+    return f"{where}.{key}" if where else str(key)
+
+
+def _type_name(tp: Any) -> str:
+    if tp is type(None):
+        return "null"
+    if isinstance(tp, type):
+        return {"str": "text", "int": "integer", "float": "number", "bool": "true/false"}.get(
+            tp.__name__, tp.__name__
+        )
+    return str(tp).replace("typing.", "")
+
+
+def parse(tp: Any, raw: Any, where: str, problems: Problems, *, base_dir: Path | None = None) -> Any:
+    """Parse ``raw`` as type ``tp``; on failure add problems and return ``_MISSING``-free None.
+
+    Parameters
+    ----------
+    tp
+        A type annotation: a dataclass, builtin scalar, ``Literal``, ``Path``, ``tuple``,
+        ``list``, ``dict`` or a union of these.
+    raw
+        Data from YAML.
+    where
+        Dotted path of ``raw`` in the scenario, for messages.
+    problems
+        Collector for every problem found.
+    base_dir
+        Directory against which relative ``Path`` values are resolved.
+
+    Returns
+    -------
+    The parsed value, or ``None`` when it could not be parsed (a problem was added).
+    """
+    value = _parse(tp, raw, where, problems, base_dir)
+    return None if value is _MISSING else value
+
+
+def _parse(tp: Any, raw: Any, where: str, problems: Problems, base_dir: Path | None) -> Any:
+    if isinstance(tp, str):  # pragma: no cover - annotations are resolved by get_type_hints
+        raise TypeError(f"unresolved annotation {tp!r} at {where}")
+    origin = get_origin(tp)
+    if tp is Any:
+        return raw
+    if origin in (typing.Union, types.UnionType):
+        args = get_args(tp)
+        if raw is None and type(None) in args:
+            return None
+        others = [a for a in args if a is not type(None)]
+        if len(others) == 1:
+            return _parse(others[0], raw, where, problems, base_dir)
+        for arg in others:
+            scratch = Problems()
+            value = _parse(arg, raw, where, scratch, base_dir)
+            if value is not _MISSING and not scratch.errors:
+                problems.extend(scratch)
+                return value
+        names = " or ".join(_type_name(a) for a in args)
+        problems.add(where, f"expected {names}, got {raw!r}.", f"Give {names}.")
+        return _MISSING
+    if origin is Literal:
+        allowed = get_args(tp)
+        if raw in allowed and not (isinstance(raw, bool) and not any(isinstance(a, bool) for a in allowed)):
+            return raw
+        shown = ", ".join(repr(a) for a in allowed)
+        problems.add(
+            where,
+            f"{raw!r} is not one of {shown}{suggest(str(raw), [str(a) for a in allowed])}.",
+            f"Use one of {shown}.",
+        )
+        return _MISSING
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return _parse_dataclass(tp, raw, where, problems, base_dir)
+    if origin in (tuple, list, Sequence) or tp in (tuple, list):
+        if isinstance(raw, (str, bytes)) or not isinstance(raw, Sequence):
+            problems.add(where, f"expected a list, got {raw!r}.", "Write a YAML list.")
+            return _MISSING
+        args = get_args(tp)
+        if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+            if len(raw) != len(args):
+                problems.add(where, f"expected {len(args)} items, got {len(raw)}.", f"Give exactly {len(args)} items.")
+                return _MISSING
+            item_types = list(args)
+        else:
+            item_types = [args[0] if args else Any] * len(raw)
+        out = []
+        ok = True
+        for i, (item_tp, item) in enumerate(zip(item_types, raw, strict=True)):
+            value = _parse(item_tp, item, join(where, i), problems, base_dir)
+            ok &= value is not _MISSING
+            out.append(value)
+        if not ok:
+            return _MISSING
+        return list(out) if origin is list or tp is list else tuple(out)
+    if origin in (dict, Mapping) or tp in (dict, Mapping):
+        if not isinstance(raw, Mapping):
+            problems.add(where, f"expected a mapping (key: value), got {raw!r}.", "Write a YAML mapping.")
+            return _MISSING
+        args = get_args(tp)
+        key_tp, val_tp = args if args else (Any, Any)
+        result: dict[Any, Any] = {}
+        ok = True
+        for k, v in raw.items():
+            key = _parse(key_tp, k, join(where, str(k)), problems, base_dir)
+            value = _parse(val_tp, v, join(where, str(k)), problems, base_dir)
+            ok &= key is not _MISSING and value is not _MISSING
+            result[key] = value
+        return result if ok else _MISSING
+    if tp is bool:
+        if isinstance(raw, bool):
+            return raw
+        problems.add(where, f"expected true or false, got {raw!r}.", "Write true or false.")
+        return _MISSING
+    if tp is int:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if isinstance(raw, float) and raw.is_integer():
+            return int(raw)
+        problems.add(where, f"expected a whole number, got {raw!r}.", "Write an integer.")
+        return _MISSING
+    if tp is float:
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            return float(raw)
+        problems.add(where, f"expected a number, got {raw!r}.", "Write a number.")
+        return _MISSING
+    if tp is str:
+        if isinstance(raw, str):
+            return raw
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            return str(raw)
+        problems.add(where, f"expected text, got {raw!r}.", "Write a text value.")
+        return _MISSING
+    if tp is Path:
+        if isinstance(raw, str) and raw:
+            p = Path(raw).expanduser()
+            if base_dir is not None and not p.is_absolute():
+                p = base_dir / p
+            return p
+        problems.add(where, f"expected a file path, got {raw!r}.", "Write a path relative to the scenario file.")
+        return _MISSING
+    raise TypeError(f"geofupin._schema cannot parse type {tp!r} at {where}")  # pragma: no cover
+
+
+def _parse_dataclass(cls: type[T], raw: Any, where: str, problems: Problems, base_dir: Path | None) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        problems.add(where or "scenario", f"expected a mapping (key: value), got {raw!r}.", "Write a YAML mapping.")
+        return _MISSING
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    ok = True
+    for key in raw:
+        if key not in fields:
+            problems.add(
+                join(where, str(key)),
+                f"unknown key '{key}'{suggest(str(key), list(fields))}.",
+                f"Allowed keys here: {', '.join(sorted(fields))}.",
+            )
+            ok = False
+    for name, f in fields.items():
+        if name in raw:
+            value = _parse(hints[name], raw[name], join(where, name), problems, base_dir)
+            if value is _MISSING:
+                ok = False
+            else:
+                kwargs[name] = value
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            problems.add(join(where, name), f"required key '{name}' is missing.", f"Add '{name}:' under '{where or 'the top level'}'.")
+            ok = False
+    if not ok:
+        return _MISSING
+    obj = cls(**kwargs)
+    validate = getattr(obj, "validate", None)
+    if callable(validate):
+        before = len(problems.errors)
+        validate(where, problems)
+        if len(problems.errors) > before:
+            return _MISSING
+    return obj
