@@ -48,9 +48,7 @@ def _type_name(tp: Any) -> str:
     if tp is type(None):
         return "null"
     if isinstance(tp, type):
-        return {"str": "text", "int": "integer", "float": "number", "bool": "true/false"}.get(
-            tp.__name__, tp.__name__
-        )
+        return {"str": "text", "int": "integer", "float": "number", "bool": "true/false"}.get(tp.__name__, tp.__name__)
     return str(tp).replace("typing.", "")
 
 
@@ -210,7 +208,11 @@ def _parse_dataclass(cls: type[T], raw: Any, where: str, problems: Problems, bas
             else:
                 kwargs[name] = value
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            problems.add(join(where, name), f"required key '{name}' is missing.", f"Add '{name}:' under '{where or 'the top level'}'.")
+            problems.add(
+                join(where, name),
+                f"required key '{name}' is missing.",
+                f"Add '{name}:' under '{where or 'the top level'}'.",
+            )
             ok = False
     if not ok:
         return _MISSING
