@@ -40,7 +40,7 @@ def gauss_kruger_3deg(lon: float) -> CRS:
 
 def utm(lon: float, lat: float) -> CRS:
     """WGS84 UTM zone CRS for a point."""
-    zone = int(math.floor((lon + 180) / 6)) % 60 + 1
+    zone = math.floor((lon + 180) / 6) % 60 + 1
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
