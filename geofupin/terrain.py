@@ -1,0 +1,726 @@
+"""Terrain: slope from a DEM, distance rasters, sampling at points, zonal statistics.
+
+Everything here works on a DEM of any size with bounded memory: the raster is processed
+tile by tile (``tile`` cells square) with a halo around each tile, so a tile's result is
+exactly what the whole-array computation gives for the same cells.
+
+Conventions
+-----------
+- **Slope** is Horn's (1981) third-order finite difference, the method of ``gdaldem
+  slope`` (``-alg Horn``, the default), in degrees::
+
+      dz/dx = ((z0 + 2 z3 + z6) - (z2 + 2 z5 + z8)) / (8 * xres_m)
+      dz/dy = ((z6 + 2 z7 + z8) - (z0 + 2 z1 + z2)) / (8 * yres_m)
+      slope = atan(sqrt(dz/dx**2 + dz/dy**2))
+
+  with the 3x3 window numbered row by row from the top left.
+- **Geographic DEMs** (EPSG:4326 and any lon/lat CRS): the cell size in metres is computed
+  per row from the CRS's ellipsoid (metres per degree of longitude shrink with the
+  cosine of latitude; metres per degree of latitude vary slightly too), instead of
+  ``gdaldem``'s single ``-s 111120`` scale, so slopes are right at every latitude.
+- **Nodata and voids** (the nodata value, NaN, SRTM voids) are *unknown*, never sea level:
+  a void cell's slope is NaN, its elevation NaN.
+- **Edges** (``edges``):
+
+  ``"compute"`` (default) is ``gdaldem slope -compute_edges``: a neighbour that lies
+  outside the raster or is nodata takes the value of the centre cell, so border cells and
+  cells next to a void get a slope from the neighbours that exist.
+  ``"nan"`` is plain ``gdaldem slope``: a cell whose 3x3 window is not complete (border,
+  next to a void) gets NaN.
+- **Distance rasters** are exact Euclidean distance transforms (the ``edt`` package,
+  ``scipy.ndimage.distance_transform_edt`` as a fallback; ``edt`` benchmarks about 4x faster,
+  see ``benchmarks/bench_terrain.py``) from cell centres to the nearest cell touched by a
+  feature (``rasterio.features.rasterize(all_touched=True)``), in metres with anisotropic
+  cell sizes. Windowed, a tile reads a halo of ``ceil(max_dist_m / cell size)`` cells: every
+  distance up to ``max_dist_m`` is then exact (any feature within that distance of a core
+  cell lies inside the halo), and larger distances are reported as ``+inf`` ("farther than
+  ``max_dist_m``"). On a geographic DEM the cell size in metres is taken at each tile's
+  centre latitude (relative error below 1e-4 for tiles of 0.1 degree).
+
+Only this module opens raster files (the DEM reader, and the writer of the windowed
+pipeline's rasters); vector layers come in as GeoDataFrames/GeoSeries and results go out
+as arrays, Series and DataFrames.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+import rasterio.features
+import shapely
+from affine import Affine
+from pyproj import CRS
+from rasterio.windows import Window
+
+from .errors import CRSError, DataError
+
+log = logging.getLogger(__name__)
+
+EdgeMode = Literal["compute", "nan"]
+DistanceEngine = Literal["auto", "edt", "scipy"]
+Sampled = Literal["elevation", "slope"]
+
+#: Default tile size in cells for windowed processing (a 1024 x 1024 float64 tile is 8 MB).
+DEFAULT_TILE = 1024
+
+__all__ = [
+    "DEFAULT_TILE",
+    "DemInfo",
+    "SuitabilityReport",
+    "cell_size_m",
+    "dem_info",
+    "distance_raster",
+    "distance_raster_windowed",
+    "horn_slope_deg",
+    "iter_tiles",
+    "metres_per_degree",
+    "sample_points",
+    "slope_raster",
+    "suitability_raster",
+    "zonal_terrain",
+]
+
+
+# ---------------------------------------------------------------------------------------
+# geometry of the grid
+# ---------------------------------------------------------------------------------------
+
+
+def metres_per_degree(lat_deg: np.ndarray | float, crs: CRS | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Metres per degree of longitude and of latitude at latitudes ``lat_deg``.
+
+    Uses the ellipsoid of ``crs`` (WGS84 when ``None``): the radius of the parallel
+    ``a cos(phi) / sqrt(1 - e2 sin^2 phi)`` and the meridional radius of curvature
+    ``a (1 - e2) / (1 - e2 sin^2 phi)^1.5``, times pi/180.
+
+    Examples
+    --------
+    >>> lon_m, lat_m = metres_per_degree(0.0)
+    >>> round(float(lon_m)), round(float(lat_m))
+    (111319, 110574)
+    """
+    ell = (crs or CRS.from_epsg(4326)).ellipsoid
+    a = ell.semi_major_metre if ell is not None else 6378137.0
+    inv_f = ell.inverse_flattening if ell is not None else 298.257223563
+    f = 1.0 / inv_f if inv_f else 0.0
+    e2 = f * (2 - f)
+    phi = np.radians(np.asarray(lat_deg, dtype=float))
+    s2 = np.sin(phi) ** 2
+    w = np.sqrt(1 - e2 * s2)
+    lon_m = np.pi / 180 * a * np.cos(phi) / w
+    lat_m = np.pi / 180 * a * (1 - e2) / w**3
+    return lon_m, lat_m
+
+
+def cell_size_m(transform: Affine, crs: CRS, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cell width and height in metres for each absolute row index in ``rows``.
+
+    Parameters
+    ----------
+    transform
+        The raster's affine transform (north-up, no rotation).
+    crs
+        The raster's CRS; geographic CRSs get per-row sizes from the ellipsoid.
+    rows
+        Absolute row indices.
+
+    Returns
+    -------
+    ``(xres_m, yres_m)``, each shaped like ``rows``.
+    """
+    if transform.b != 0 or transform.d != 0:
+        raise DataError(
+            f"DEM transform {tuple(transform)[:6]} is rotated; geofupin needs a north-up grid. "
+            "Fix: warp the DEM first (gdalwarp)."
+        )
+    rows = np.asarray(rows, dtype=float)
+    if crs.is_geographic:
+        lat = transform.f + (rows + 0.5) * transform.e
+        lon_m, lat_m = metres_per_degree(lat, crs)
+        return abs(transform.a) * lon_m, abs(transform.e) * lat_m
+    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    ones = np.ones_like(rows)
+    return abs(transform.a) * factor * ones, abs(transform.e) * factor * ones
+
+
+# ---------------------------------------------------------------------------------------
+# slope (Horn)
+# ---------------------------------------------------------------------------------------
+
+
+def _horn_core(zp: np.ndarray, xres_m: np.ndarray, yres_m: np.ndarray, edges: EdgeMode) -> np.ndarray:
+    """Horn slope of the interior of ``zp`` (padded by one cell, NaN = missing)."""
+    h, w = zp.shape[0] - 2, zp.shape[1] - 2
+    c = zp[1 : h + 1, 1 : w + 1]
+    nb = [zp[r : r + h, q : q + w] for r in range(3) for q in range(3)]
+    if edges == "compute":
+        nb = [np.where(np.isnan(n), c, n) if k != 4 else n for k, n in enumerate(nb)]
+    z0, z1, z2, z3, _, z5, z6, z7, z8 = nb
+    xr = np.asarray(xres_m, dtype=float).reshape(-1, 1) if np.ndim(xres_m) else float(xres_m)
+    yr = np.asarray(yres_m, dtype=float).reshape(-1, 1) if np.ndim(yres_m) else float(yres_m)
+    dx = ((z0 + 2 * z3 + z6) - (z2 + 2 * z5 + z8)) / (8 * xr)
+    dy = ((z6 + 2 * z7 + z8) - (z0 + 2 * z1 + z2)) / (8 * yr)
+    out = np.degrees(np.arctan(np.hypot(dx, dy)))
+    out[np.isnan(c)] = np.nan  # a void centre is unknown in both modes ("nan" mode already NaN by propagation)
+    return out
+
+
+def horn_slope_deg(
+    z: np.ndarray,
+    *,
+    xres_m: float | np.ndarray,
+    yres_m: float | np.ndarray,
+    nodata: float | None = None,
+    edges: EdgeMode = "compute",
+) -> np.ndarray:
+    """Slope in degrees of a whole elevation array by Horn's method (as ``gdaldem slope``).
+
+    Parameters
+    ----------
+    z
+        Elevations (2-D), metres.
+    xres_m, yres_m
+        Cell width and height in metres: scalars, or one value per row (geographic grids,
+        see :func:`cell_size_m`).
+    nodata
+        Value marking voids (besides NaN); voids are unknown, never sea level.
+    edges
+        ``"compute"`` (``gdaldem -compute_edges``) or ``"nan"`` (plain ``gdaldem``); see the
+        module notes.
+
+    Returns
+    -------
+    float64 array shaped like ``z``; NaN where unknown.
+    """
+    zf = np.asarray(z, dtype=float)
+    if nodata is not None and not np.isnan(nodata):
+        zf = np.where(zf == nodata, np.nan, zf)
+    zp = np.pad(zf, 1, constant_values=np.nan)
+    return _horn_core(zp, np.asarray(xres_m), np.asarray(yres_m), edges)
+
+
+# ---------------------------------------------------------------------------------------
+# windowed DEM reading
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemInfo:
+    """What geofupin needs to know about a DEM file."""
+
+    path: Path
+    crs: CRS
+    transform: Affine
+    width: int
+    height: int
+    nodata: float | None
+    bounds: tuple[float, float, float, float]
+
+
+def dem_info(path: Path | str) -> DemInfo:
+    """Open a DEM's header; raises :class:`DataError`/`CRSError` with a fix when unusable."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"DEM file {p} does not exist. Fix: give the right path under layers.dem in the scenario.")
+    with rasterio.open(p) as src:
+        if src.crs is None:
+            raise CRSError(f"DEM {p} has no CRS. Fix: set one, e.g. `gdal_edit.py -a_srs EPSG:4326 {p.name}`.")
+        return DemInfo(
+            p, CRS.from_user_input(src.crs), src.transform, src.width, src.height, src.nodata, tuple(src.bounds)
+        )
+
+
+def iter_tiles(height: int, width: int, tile: int = DEFAULT_TILE) -> Iterator[Window]:
+    """Core windows of ``tile`` x ``tile`` cells covering a ``height`` x ``width`` raster, row-major."""
+    for r in range(0, height, tile):
+        for c in range(0, width, tile):
+            yield Window(c, r, min(tile, width - c), min(tile, height - r))
+
+
+def _read_halo(src: Any, win: Window, halo: int, nodata: float | None) -> np.ndarray:
+    """Read ``win`` grown by ``halo`` cells as float64; outside the raster and voids are NaN."""
+    r0, c0 = int(win.row_off) - halo, int(win.col_off) - halo
+    r1, c1 = int(win.row_off + win.height) + halo, int(win.col_off + win.width) + halo
+    rr0, cc0 = max(r0, 0), max(c0, 0)
+    rr1, cc1 = min(r1, src.height), min(c1, src.width)
+    data = src.read(1, window=Window(cc0, rr0, cc1 - cc0, rr1 - rr0)).astype(np.float64)
+    if nodata is not None and not np.isnan(nodata):
+        data[data == nodata] = np.nan
+    return np.pad(data, ((rr0 - r0, r1 - rr1), (cc0 - c0, c1 - cc1)), constant_values=np.nan)
+
+
+def _tile_slope(src: Any, info: DemInfo, win: Window, edges: EdgeMode) -> tuple[np.ndarray, np.ndarray]:
+    """(elevation, slope) of one core window; NaN where unknown."""
+    zp = _read_halo(src, win, 1, info.nodata)
+    rows = np.arange(int(win.row_off), int(win.row_off + win.height))
+    xres, yres = cell_size_m(info.transform, info.crs, rows)
+    return zp[1:-1, 1:-1], _horn_core(zp, xres, yres, edges)
+
+
+def slope_raster(
+    dem_path: Path | str,
+    dst_path: Path | str,
+    *,
+    tile: int = DEFAULT_TILE,
+    edges: EdgeMode = "compute",
+) -> Path:
+    """Write the slope (degrees, float32, NaN nodata) of a DEM, tile by tile.
+
+    Memory stays bounded by a few tiles whatever the DEM's size. The output is a tiled
+    GeoTIFF on the DEM's grid; it is an intermediate of the windowed pipeline (final user
+    outputs are written by :mod:`geofupin.io`).
+    """
+    info = dem_info(dem_path)
+    profile = _tiled_profile(info, dtype="float32", nodata=float("nan"))
+    dst_path = Path(dst_path)
+    with rasterio.open(info.path) as src, rasterio.open(dst_path, "w", **profile) as dst:
+        for win in iter_tiles(info.height, info.width, tile):
+            _, s = _tile_slope(src, info, win, edges)
+            dst.write(s.astype(np.float32), 1, window=win)
+    return dst_path
+
+
+def _tiled_profile(info: DemInfo, *, dtype: str, nodata: float) -> dict[str, Any]:
+    return {
+        "driver": "GTiff",
+        "width": info.width,
+        "height": info.height,
+        "count": 1,
+        "dtype": dtype,
+        "crs": info.crs,
+        "transform": info.transform,
+        "nodata": nodata,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": "deflate",
+        "BIGTIFF": "IF_SAFER",
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# distance rasters
+# ---------------------------------------------------------------------------------------
+
+
+def _edt(mask_free: np.ndarray, sampling: tuple[float, float], engine: DistanceEngine) -> np.ndarray:
+    """Exact Euclidean distance (float32) from each True cell to the nearest False cell."""
+    if engine in ("auto", "edt"):
+        try:
+            import edt as _edtpkg
+
+            return _edtpkg.edt(np.ascontiguousarray(mask_free), anisotropy=sampling, black_border=False, parallel=1)
+        except ImportError:
+            if engine == "edt":
+                raise
+    from scipy.ndimage import distance_transform_edt
+
+    return distance_transform_edt(mask_free, sampling=sampling).astype(np.float32)
+
+
+def distance_raster(
+    geoms: gpd.GeoSeries | Any,
+    *,
+    transform: Affine,
+    shape: tuple[int, int],
+    res_m: tuple[float, float] | None = None,
+    engine: DistanceEngine = "auto",
+) -> np.ndarray:
+    """Whole-array distance in metres from every cell to the nearest feature.
+
+    Parameters
+    ----------
+    geoms
+        Features in the grid's CRS (a GeoSeries or an array of shapely geometries).
+    transform, shape
+        The grid.
+    res_m
+        ``(yres_m, xres_m)`` cell size in metres; default: the transform's cell size
+        (projected grids in metres).
+    engine
+        ``"auto"`` (the ``edt`` package when installed, else SciPy), ``"edt"`` or ``"scipy"``.
+
+    Returns
+    -------
+    float32 array; ``+inf`` everywhere when there is no feature.
+    """
+    g = np.asarray(getattr(geoms, "values", geoms))
+    g = g[~shapely.is_missing(g) & ~shapely.is_empty(g)] if g.size else g
+    if res_m is None:
+        res_m = (abs(transform.e), abs(transform.a))
+    if g.size == 0:
+        return np.full(shape, np.inf, dtype=np.float32)
+    burned = rasterio.features.rasterize(
+        ((geom, 1) for geom in g), out_shape=shape, transform=transform, fill=0, all_touched=True, dtype="uint8"
+    )
+    if not burned.any():
+        return np.full(shape, np.inf, dtype=np.float32)
+    return _edt(burned == 0, res_m, engine)
+
+
+def _halo_cells(max_dist_m: float, res_m: tuple[float, float]) -> int:
+    return math.ceil(max_dist_m / min(res_m)) + 1
+
+
+def _tile_distance(
+    tree: shapely.STRtree,
+    geoms: np.ndarray,
+    transform: Affine,
+    win: Window,
+    halo: int,
+    res_m: tuple[float, float],
+    max_dist_m: float,
+    engine: DistanceEngine,
+) -> np.ndarray:
+    """Distance (m) for one core window, exact up to ``max_dist_m`` and +inf beyond."""
+    h, w = int(win.height), int(win.width)
+    big = Window(win.col_off - halo, win.row_off - halo, w + 2 * halo, h + 2 * halo)
+    big_tf = rasterio.windows.transform(big, transform)
+    x0, y0 = big_tf * (0, 0)
+    x1, y1 = big_tf * (big.width, big.height)
+    idx = tree.query(shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+    if idx.size == 0:
+        return np.full((h, w), np.inf, dtype=np.float32)
+    burned = rasterio.features.rasterize(
+        ((geom, 1) for geom in geoms[np.sort(idx)]),
+        out_shape=(int(big.height), int(big.width)),
+        transform=big_tf,
+        fill=0,
+        all_touched=True,
+        dtype="uint8",
+    )
+    if not burned.any():
+        return np.full((h, w), np.inf, dtype=np.float32)
+    d = _edt(burned == 0, res_m, engine)[halo : halo + h, halo : halo + w]
+    return np.where(d <= max_dist_m, d, np.float32(np.inf))
+
+
+def distance_raster_windowed(
+    geoms: gpd.GeoSeries | Any,
+    *,
+    transform: Affine,
+    shape: tuple[int, int],
+    max_dist_m: float,
+    res_m: tuple[float, float] | None = None,
+    tile: int = DEFAULT_TILE,
+    engine: DistanceEngine = "auto",
+) -> Iterator[tuple[Window, np.ndarray]]:
+    """Distance to the nearest feature, tile by tile with a ``max_dist_m`` halo.
+
+    Yields ``(window, distance_m)`` for each core tile. Distances up to ``max_dist_m``
+    equal :func:`distance_raster`'s; larger ones are ``+inf``. Memory per tile is
+    ``(tile + 2 * halo)**2`` cells with ``halo = ceil(max_dist_m / cell size) + 1``.
+    """
+    if res_m is None:
+        res_m = (abs(transform.e), abs(transform.a))
+    g = np.asarray(getattr(geoms, "values", geoms))
+    g = g[~shapely.is_missing(g) & ~shapely.is_empty(g)] if g.size else g
+    tree = shapely.STRtree(g)
+    halo = _halo_cells(max_dist_m, res_m)
+    for win in iter_tiles(shape[0], shape[1], tile):
+        yield win, _tile_distance(tree, g, transform, win, halo, res_m, max_dist_m, engine)
+
+
+# ---------------------------------------------------------------------------------------
+# the windowed suitability pipeline
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SuitabilityReport:
+    """What :func:`suitability_raster` wrote.
+
+    Attributes
+    ----------
+    path
+        The uint8 raster: 1 suitable, 0 unsuitable, 255 unknown (DEM void).
+    cells_total, cells_suitable, cells_unknown
+        Cell counts.
+    removed_by
+        Cells (with known elevation) failing each condition (a cell may fail several).
+    """
+
+    path: Path
+    cells_total: int
+    cells_suitable: int
+    cells_unknown: int
+    removed_by: Mapping[str, int]
+
+
+def _to_crs(geoms: gpd.GeoSeries | gpd.GeoDataFrame, crs: CRS, name: str) -> np.ndarray:
+    if geoms.crs is None:
+        raise CRSError(f"layer '{name}' has no CRS. Fix: set it with `set_crs(...)`.")
+    gs = geoms.geometry if isinstance(geoms, gpd.GeoDataFrame) else geoms
+    if not CRS.from_user_input(gs.crs).equals(crs):
+        gs = gs.to_crs(crs)
+    g = np.asarray(gs.values)
+    return g[~shapely.is_missing(g) & ~shapely.is_empty(g)]
+
+
+def suitability_raster(
+    dem_path: Path | str,
+    dst_path: Path | str,
+    *,
+    features: Mapping[str, gpd.GeoSeries | gpd.GeoDataFrame],
+    max_dist_m: Mapping[str, float],
+    exclude: gpd.GeoSeries | gpd.GeoDataFrame | None = None,
+    max_slope_deg: float = 25.0,
+    tile: int = DEFAULT_TILE,
+    edges: EdgeMode = "compute",
+    engine: DistanceEngine = "auto",
+) -> SuitabilityReport:
+    """Windowed suitability: read, slope, distances, overlay, write — tile by tile.
+
+    A cell is suitable when its slope is at most ``max_slope_deg``, it is within
+    ``max_dist_m[name]`` of a feature of every layer in ``features`` (water, power, roads
+    ...), and it is outside every polygon of ``exclude`` (buffered constraints). Memory is
+    bounded by the tile plus the largest distance halo, whatever the DEM's size.
+
+    Parameters
+    ----------
+    dem_path, dst_path
+        DEM to read, raster to write (uint8 on the DEM grid).
+    features
+        Layers by name; reprojected to the DEM's CRS when needed.
+    max_dist_m
+        Distance limit per layer name (every name in ``features`` needs one).
+    exclude
+        Polygons where nothing may be built.
+    max_slope_deg, tile, edges, engine
+        See :func:`horn_slope_deg` and :func:`distance_raster`.
+    """
+    missing = sorted(set(features) - set(max_dist_m))
+    if missing:
+        raise DataError(f"suitability: no max_dist_m for layer(s) {missing}. Fix: give a limit for each layer.")
+    info = dem_info(dem_path)
+    layers = {k: _to_crs(v, info.crs, k) for k, v in features.items()}
+    trees = {k: shapely.STRtree(g) for k, g in layers.items()}
+    excl = _to_crs(exclude, info.crs, "constraints") if exclude is not None else np.array([], dtype=object)
+    excl_tree = shapely.STRtree(excl)
+    profile = _tiled_profile(info, dtype="uint8", nodata=255)
+    removed = {"slope": 0, "constraints": 0, **{f"dist_{k}": 0 for k in layers}}
+    total = suitable = unknown = 0
+    dst_path = Path(dst_path)
+    with rasterio.open(info.path) as src, rasterio.open(dst_path, "w", **profile) as dst:
+        for win in iter_tiles(info.height, info.width, tile):
+            z, s = _tile_slope(src, info, win, edges)
+            known = ~np.isnan(z)
+            ok = known & (s <= max_slope_deg)
+            removed["slope"] += int((known & ~(s <= max_slope_deg)).sum())
+            if known.any():
+                rows = np.array([win.row_off + win.height / 2.0])
+                xres, yres = cell_size_m(info.transform, info.crs, rows)
+                res = (float(yres[0]), float(xres[0]))
+                for name, g in layers.items():
+                    d = _tile_distance(
+                        trees[name], g, info.transform, win, _halo_cells(max_dist_m[name], res), res,
+                        max_dist_m[name], engine,
+                    )  # fmt: skip
+                    bad = known & ~(d <= max_dist_m[name])
+                    removed[f"dist_{name}"] += int(bad.sum())
+                    ok &= ~bad
+                if excl.size:
+                    wtf = rasterio.windows.transform(win, info.transform)
+                    x0, y0 = wtf * (0, 0)
+                    x1, y1 = wtf * (win.width, win.height)
+                    idx = excl_tree.query(shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+                    if idx.size:
+                        inside = rasterio.features.rasterize(
+                            ((geom, 1) for geom in excl[np.sort(idx)]),
+                            out_shape=(int(win.height), int(win.width)),
+                            transform=wtf,
+                            fill=0,
+                            dtype="uint8",
+                        ).astype(bool)
+                        removed["constraints"] += int((known & inside).sum())
+                        ok &= ~inside
+            out = np.where(known, ok.astype(np.uint8), np.uint8(255))
+            dst.write(out, 1, window=win)
+            total += out.size
+            suitable += int(ok.sum())
+            unknown += int((~known).sum())
+    return SuitabilityReport(dst_path, total, suitable, unknown, removed)
+
+
+# ---------------------------------------------------------------------------------------
+# sampling and zonal statistics
+# ---------------------------------------------------------------------------------------
+
+
+def sample_points(
+    dem_path: Path | str,
+    points: gpd.GeoSeries | gpd.GeoDataFrame,
+    *,
+    what: Sampled = "elevation",
+    tile: int = DEFAULT_TILE,
+    edges: EdgeMode = "compute",
+) -> pd.Series:
+    """Elevation (m) or slope (degrees) of the DEM cell under each point.
+
+    Nearest cell, no interpolation. Points outside the DEM or on voids get NaN (unknown).
+    Points are reprojected to the DEM's CRS; the DEM is read only in the tiles that hold
+    points, one tile at a time.
+
+    Returns
+    -------
+    Series indexed like ``points``, named ``elevation_m`` or ``slope_deg``.
+    """
+    info = dem_info(dem_path)
+    name = "elevation_m" if what == "elevation" else "slope_deg"
+    out = np.full(len(points), np.nan)
+    if len(points):
+        g = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
+        if g.crs is None:
+            raise CRSError("points have no CRS. Fix: set it with `set_crs(...)`.")
+        if not CRS.from_user_input(g.crs).equals(info.crs):
+            g = g.to_crs(info.crs)
+        geoms = np.asarray(g.values)
+        pts = shapely.point_on_surface(geoms)
+        x, y = shapely.get_x(pts), shapely.get_y(pts)
+        col, row = ~info.transform * (x, y)
+        valid = np.isfinite(col) & np.isfinite(row)
+        col = np.where(valid, np.floor(col), -1).astype(np.int64)
+        row = np.where(valid, np.floor(row), -1).astype(np.int64)
+        inside = (col >= 0) & (col < info.width) & (row >= 0) & (row < info.height)
+        ntx = -(-info.width // tile)
+        tid = np.where(inside, (row // tile) * ntx + col // tile, -1)
+        with rasterio.open(info.path) as src:
+            for t in np.unique(tid[tid >= 0]):
+                sel = np.flatnonzero(tid == t)
+                tr, tc = divmod(int(t), ntx)
+                w = min(tile, info.width - tc * tile)
+                win = Window(tc * tile, tr * tile, w, min(tile, info.height - tr * tile))
+                slope = what == "slope"
+                arr = _tile_slope(src, info, win, edges)[1] if slope else _read_halo(src, win, 0, info.nodata)
+                out[sel] = arr[row[sel] - tr * tile, col[sel] - tc * tile]
+    return pd.Series(out, index=points.index, name=name)
+
+
+def _overlap_layers(geoms: np.ndarray) -> np.ndarray:
+    """Assign each polygon a layer so that polygons in one layer do not overlap (by area)."""
+    layer = np.zeros(len(geoms), dtype=np.int64)
+    if len(geoms) < 2:
+        return layer
+    tree = shapely.STRtree(geoms)
+    a, b = tree.query(geoms, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    if a.size:
+        area = shapely.area(shapely.intersection(geoms[a], geoms[b]))
+        a, b = a[area > 0], b[area > 0]
+    if a.size == 0:
+        return layer
+    import networkx as nx
+
+    graph = nx.Graph()
+    graph.add_edges_from(zip(a.tolist(), b.tolist(), strict=True))
+    for node, colour in nx.greedy_color(graph, strategy="largest_first").items():
+        layer[node] = colour
+    return layer
+
+
+def zonal_terrain(
+    dem_path: Path | str,
+    zones: gpd.GeoSeries | gpd.GeoDataFrame,
+    *,
+    slope_limit_deg: float = 25.0,
+    tile: int = DEFAULT_TILE,
+    edges: EdgeMode = "compute",
+) -> pd.DataFrame:
+    """Terrain statistics of each polygon, computed tile by tile.
+
+    A cell belongs to a polygon when its centre lies inside (``rasterize`` without
+    ``all_touched``); overlapping polygons are handled (each gets all its cells). A polygon
+    smaller than a cell gets the values of the cell under its representative point.
+
+    Returns
+    -------
+    DataFrame indexed like ``zones`` with ``n_cells`` (cells inside), ``valid_share``
+    (share of them with data; 0 when the DEM does not cover the polygon), ``elev_mean_m``,
+    ``slope_mean_deg``, ``slope_max_deg`` and ``steep_share`` (share of cells with data
+    steeper than ``slope_limit_deg``). Statistics are NaN when no cell has data.
+    """
+    info = dem_info(dem_path)
+    g = zones.geometry if isinstance(zones, gpd.GeoDataFrame) else zones
+    n = len(g)
+    if g.crs is None:
+        raise CRSError("zones have no CRS. Fix: set it with `set_crs(...)`.")
+    if n and not CRS.from_user_input(g.crs).equals(info.crs):
+        g = g.to_crs(info.crs)
+    geoms = np.asarray(g.values)
+    cnt = np.zeros(n)
+    nvalid = np.zeros(n)
+    sum_z = np.zeros(n)
+    sum_s = np.zeros(n)
+    steep = np.zeros(n)
+    nslope = np.zeros(n)
+    smax = np.full(n, -np.inf)
+    usable = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms) if n else np.zeros(0, bool)
+    tree = shapely.STRtree(np.where(usable, geoms, None))
+    layers = _overlap_layers(np.where(usable, geoms, shapely.Point()))
+    with rasterio.open(info.path) as src:
+        for win in iter_tiles(info.height, info.width, tile):
+            wtf = rasterio.windows.transform(win, info.transform)
+            x0, y0 = wtf * (0, 0)
+            x1, y1 = wtf * (win.width, win.height)
+            idx = tree.query(shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+            if idx.size == 0:
+                continue
+            z, s = _tile_slope(src, info, win, edges)
+            for lay in np.unique(layers[idx]):
+                ids = np.sort(idx[layers[idx] == lay])
+                lab = rasterio.features.rasterize(
+                    ((geoms[i], int(i) + 1) for i in ids),
+                    out_shape=(int(win.height), int(win.width)),
+                    transform=wtf,
+                    fill=0,
+                    dtype="int32",
+                )
+                m = lab > 0
+                if not m.any():
+                    continue
+                li = lab[m] - 1
+                zz, ss = z[m], s[m]
+                ok = ~np.isnan(zz)
+                cnt += np.bincount(li, minlength=n)
+                nvalid += np.bincount(li[ok], minlength=n)
+                sum_z += np.bincount(li[ok], weights=zz[ok], minlength=n)
+                oks = ~np.isnan(ss)
+                nslope += np.bincount(li[oks], minlength=n)
+                sum_s += np.bincount(li[oks], weights=ss[oks], minlength=n)
+                steep += np.bincount(li[oks], weights=(ss[oks] > slope_limit_deg).astype(float), minlength=n)
+                np.maximum.at(smax, li[oks], ss[oks])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        elev = np.where(nvalid > 0, sum_z / nvalid, np.nan)
+        df = pd.DataFrame(
+            {
+                "n_cells": cnt.astype(np.int64),
+                "valid_share": np.where(cnt > 0, nvalid / np.maximum(cnt, 1), 0.0),
+                "elev_mean_m": elev,
+                "slope_mean_deg": np.where(nslope > 0, sum_s / np.maximum(nslope, 1), np.nan),
+                "slope_max_deg": np.where(np.isfinite(smax), smax, np.nan),
+                "steep_share": np.where(nslope > 0, steep / np.maximum(nslope, 1), np.nan),
+            },
+            index=zones.index,
+        )
+    small = np.flatnonzero((cnt == 0) & usable)
+    if small.size:
+        pts = gpd.GeoSeries(shapely.point_on_surface(geoms[small]), crs=info.crs)
+        ez = sample_points(info.path, pts, what="elevation", tile=tile).to_numpy()
+        es = sample_points(info.path, pts, what="slope", tile=tile, edges=edges).to_numpy()
+        pos = df.index[small]
+        df.loc[pos, "valid_share"] = np.where(np.isnan(ez), 0.0, 1.0)
+        df.loc[pos, "elev_mean_m"] = ez
+        df.loc[pos, "slope_mean_deg"] = es
+        df.loc[pos, "slope_max_deg"] = es
+        df.loc[pos, "steep_share"] = np.where(np.isnan(es), np.nan, (es > slope_limit_deg).astype(float))
+    return df
