@@ -6,9 +6,10 @@ Every section of a scenario is a frozen dataclass whose fields carry type annota
 *every* problem at once into a :class:`~geofupin.errors.Problems`: unknown keys (with a
 "did you mean" suggestion), missing keys, wrong types, values outside a closed set.
 
-A dataclass may define ``validate(self, where: str, problems: Problems) -> None`` for rules
-that involve several fields (weights summing to one, a reciprocal matrix, ...); it is called
-after the fields parsed cleanly.
+Fields with ``metadata={"internal": True}`` are not YAML keys. A dataclass may define
+``validate(self, where: str, problems: Problems) -> None`` for rules
+that involve several fields (weights summing to one, a reciprocal matrix, ...); it is
+called after the fields parsed cleanly.
 
 Paths in problems use dotted keys with list indices, ``siting.criteria[2].name``, so the
 scenario loader can attach YAML line numbers to them.
@@ -90,12 +91,18 @@ def _parse(tp: Any, raw: Any, where: str, problems: Problems, base_dir: Path | N
         others = [a for a in args if a is not type(None)]
         if len(others) == 1:
             return _parse(others[0], raw, where, problems, base_dir)
+        attempts = []
         for arg in others:
             scratch = Problems()
             value = _parse(arg, raw, where, scratch, base_dir)
             if value is not _MISSING and not scratch.errors:
                 problems.extend(scratch)
                 return value
+            attempts.append((arg, scratch))
+        for arg, scratch in attempts:  # report the detailed problems of the branch shaped like the data
+            if _shape_matches(arg, raw):
+                problems.extend(scratch)
+                return _MISSING
         names = " or ".join(_type_name(a) for a in args)
         problems.add(where, f"expected {names}, got {raw!r}.", f"Give {names}.")
         return _MISSING
@@ -182,6 +189,16 @@ def _parse(tp: Any, raw: Any, where: str, problems: Problems, base_dir: Path | N
     raise TypeError(f"geofupin._schema cannot parse type {tp!r} at {where}")  # pragma: no cover
 
 
+def _shape_matches(tp: Any, raw: Any) -> bool:
+    """True when ``raw`` has the container shape of ``tp`` (mapping vs list vs scalar)."""
+    origin = get_origin(tp) or tp
+    if isinstance(raw, Mapping):
+        return (dataclasses.is_dataclass(tp) and isinstance(tp, type)) or origin in (dict, Mapping)
+    if isinstance(raw, (list, tuple)):
+        return origin in (list, tuple, Sequence)
+    return False
+
+
 def _parse_dataclass(cls: type[T], raw: Any, where: str, problems: Problems, base_dir: Path | None) -> Any:
     if raw is None:
         raw = {}
@@ -189,7 +206,11 @@ def _parse_dataclass(cls: type[T], raw: Any, where: str, problems: Problems, bas
         problems.add(where or "scenario", f"expected a mapping (key: value), got {raw!r}.", "Write a YAML mapping.")
         return _MISSING
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    fields = {
+        f.name: f
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if f.init and not f.metadata.get("internal")
+    }
     kwargs: dict[str, Any] = {}
     ok = True
     for key in raw:

@@ -1,0 +1,866 @@
+"""Layer schemas, Chinese/English column aliases, validation and normalisation.
+
+Each layer kind (villages, roads, ...) has a :class:`LayerSchema`: its id column, allowed
+geometry types and columns with types, aliases (户数 -> households, 村名 -> name, ...) and,
+for closed choices, the allowed values with their Chinese aliases (县道 -> county).
+
+:func:`prepare_layers` turns the raw frames read by :mod:`geofupin.io` into a validated
+:class:`~geofupin.context.Layers` in one metric CRS. It checks everything before it stops and
+raises one :class:`~geofupin.errors.LayerError` listing every problem: missing CRS, missing or
+mistyped columns, wrong geometry type, invalid geometry (repaired, with a warning naming the
+feature), empty layer, duplicate ids, negative counts, persons < households, features outside
+the study area. Each problem names the layer, the feature id and the fix.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
+
+from ._schema import suggest
+from .context import LAYER_KINDS, Layers
+from .crs import WGS84, choose_metric_crs
+from .errors import LayerError, Problems
+
+log = logging.getLogger(__name__)
+
+ColumnType = Literal["str", "int", "float", "bool"]
+GeomFamily = Literal["point", "line", "polygon"]
+
+ROAD_CLASSES = ("national", "provincial", "county", "township", "village", "track", "path")
+
+#: Chinese road classes and OSM ``highway`` values mapped onto geofupin's road classes.
+ROAD_CLASS_ALIASES: dict[str, str] = {
+    "国道": "national",
+    "高速": "national",
+    "高速公路": "national",
+    "省道": "provincial",
+    "县道": "county",
+    "乡道": "township",
+    "村道": "village",
+    "通村路": "village",
+    "机耕路": "track",
+    "土路": "track",
+    "便道": "path",
+    "便民路": "path",
+    "小路": "path",
+    "步道": "path",
+    "motorway": "national",
+    "motorway_link": "national",
+    "trunk": "national",
+    "trunk_link": "national",
+    "primary": "provincial",
+    "primary_link": "provincial",
+    "secondary": "county",
+    "secondary_link": "county",
+    "tertiary": "township",
+    "tertiary_link": "township",
+    "unclassified": "village",
+    "residential": "village",
+    "living_street": "village",
+    "service": "village",
+    "road": "village",
+    "track": "track",
+    "path": "path",
+    "footway": "path",
+    "bridleway": "path",
+    "steps": "path",
+    "pedestrian": "path",
+    "cycleway": "path",
+}
+
+SURFACE_ALIASES: dict[str, str] = {
+    "沥青": "paved",
+    "水泥": "paved",
+    "硬化": "paved",
+    "asphalt": "paved",
+    "concrete": "paved",
+    "paving_stones": "paved",
+    "砂石": "gravel",
+    "碎石": "gravel",
+    "compacted": "gravel",
+    "fine_gravel": "gravel",
+    "unpaved": "gravel",
+    "土": "earth",
+    "土路": "earth",
+    "dirt": "earth",
+    "ground": "earth",
+    "mud": "earth",
+    "grass": "earth",
+    "sand": "earth",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a layer schema."""
+
+    name: str
+    type: ColumnType
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    allowed: tuple[str, ...] | None = None
+    value_aliases: Mapping[str, str] | None = None
+    non_negative: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class LayerSchema:
+    """Schema of one layer kind."""
+
+    kind: str
+    name_zh: str
+    id_column: str
+    geometry: tuple[GeomFamily, ...]
+    columns: tuple[Column, ...]
+    required: bool = False
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+_ID_ALIASES = ("id", "fid_", "编号", "代码", "code")
+_NAME_ALIASES = ("名称", "名字", "name_zh")
+_NAME_EN_ALIASES = ("英文名", "拼音", "pinyin", "name_pinyin")
+
+
+def _id(name: str, *extra: str) -> Column:
+    return Column(name, "str", aliases=(*extra, *_ID_ALIASES), description="unique id (text)")
+
+
+def _count(name: str, *aliases: str, required: bool = False) -> Column:
+    return Column(name, "int", required=required, aliases=aliases, non_negative=True)
+
+
+SCHEMAS: dict[str, LayerSchema] = {
+    "villages": LayerSchema(
+        "villages",
+        "村庄",
+        "village_id",
+        ("point",),
+        (
+            _id("village_id", "村编码", "村代码", "行政区划代码"),
+            Column("name", "str", True, ("村名", "村名称", "村庄", "village", "village_name", *_NAME_ALIASES)),
+            Column("name_en", "str", aliases=_NAME_EN_ALIASES),
+            Column("township", "str", aliases=("乡镇", "乡镇名称", "乡", "镇", "town")),
+            Column("group", "str", aliases=("村民小组", "小组", "组")),
+            _count("households", "户数", "总户数", "hh", required=True),
+            _count("persons", "人数", "总人数", "人口", "总人口", "population", "pop", required=True),
+            _count("poor_households", "贫困户数", "贫困户", "建档立卡户数"),
+            _count("poor_persons", "贫困人数", "贫困人口", "建档立卡人数"),
+            _count("relocate_households", "搬迁户数", "搬迁户", "relocation_households"),
+            _count("relocate_persons", "搬迁人数", "搬迁人口", "relocation_persons"),
+            Column("income_per_capita", "float", aliases=("人均纯收入", "人均收入", "income"), non_negative=True),
+            Column("poverty_cause", "str", aliases=("致贫原因", "cause")),
+            Column("elevation_m", "float", aliases=("海拔", "高程", "elevation")),
+        ),
+        required=True,
+    ),
+    "roads": LayerSchema(
+        "roads",
+        "道路",
+        "road_id",
+        ("line",),
+        (
+            _id("road_id", "osm_id", "路线编号"),
+            Column(
+                "road_class",
+                "str",
+                True,
+                ("class", "等级", "道路等级", "公路等级", "行政等级", "highway"),
+                ROAD_CLASSES,
+                ROAD_CLASS_ALIASES,
+            ),
+            Column("name", "str", aliases=("路名", *_NAME_ALIASES)),
+            Column("speed_kph", "float", aliases=("speed", "设计速度", "速度", "限速", "maxspeed"), non_negative=True),
+            Column(
+                "surface",
+                "str",
+                aliases=("路面", "路面类型"),
+                allowed=("paved", "gravel", "earth"),
+                value_aliases=SURFACE_ALIASES,
+            ),
+            Column("oneway", "bool", aliases=("单行", "单向")),
+            Column("bridge", "bool", aliases=("桥梁", "桥")),
+            Column("tunnel", "bool", aliases=("隧道",)),
+            Column("layer", "int", aliases=("层",)),
+        ),
+    ),
+    "water": LayerSchema(
+        "water",
+        "水源",
+        "water_id",
+        ("point", "line", "polygon"),
+        (
+            _id("water_id"),
+            Column(
+                "kind",
+                "str",
+                True,
+                ("类型", "type", "waterway"),
+                ("river", "stream", "reservoir", "lake", "well", "spring", "waterworks"),
+                {
+                    "河流": "river",
+                    "河": "river",
+                    "溪": "stream",
+                    "沟": "stream",
+                    "水库": "reservoir",
+                    "湖": "lake",
+                    "湖泊": "lake",
+                    "井": "well",
+                    "水井": "well",
+                    "泉": "spring",
+                    "泉水": "spring",
+                    "水厂": "waterworks",
+                    "水源地": "waterworks",
+                    "canal": "stream",
+                    "ditch": "stream",
+                    "drain": "stream",
+                    "water": "lake",
+                    "water_works": "waterworks",
+                },
+            ),
+            Column("name", "str", aliases=_NAME_ALIASES),
+            Column("name_en", "str", aliases=_NAME_EN_ALIASES),
+        ),
+    ),
+    "power": LayerSchema(
+        "power",
+        "电力",
+        "power_id",
+        ("point", "line"),
+        (
+            _id("power_id"),
+            Column(
+                "kind",
+                "str",
+                True,
+                ("类型", "type", "power"),
+                ("line", "substation"),
+                {
+                    "线路": "line",
+                    "输电线": "line",
+                    "电力线": "line",
+                    "minor_line": "line",
+                    "cable": "line",
+                    "变电站": "substation",
+                    "变电所": "substation",
+                },
+            ),
+            Column("voltage_kv", "float", aliases=("电压", "电压等级", "voltage", "kv"), non_negative=True),
+            Column("name", "str", aliases=_NAME_ALIASES),
+        ),
+    ),
+    "facilities": LayerSchema(
+        "facilities",
+        "公共设施",
+        "facility_id",
+        ("point",),
+        (
+            _id("facility_id"),
+            Column(
+                "kind",
+                "str",
+                True,
+                ("类型", "设施类型", "type", "amenity"),
+                ("county_seat", "town", "school", "kindergarten", "clinic", "hospital", "industrial_park", "market"),
+                {
+                    "县城": "county_seat",
+                    "县政府": "county_seat",
+                    "乡镇": "town",
+                    "镇": "town",
+                    "乡": "town",
+                    "集镇": "town",
+                    "学校": "school",
+                    "小学": "school",
+                    "中学": "school",
+                    "幼儿园": "kindergarten",
+                    "卫生院": "clinic",
+                    "卫生室": "clinic",
+                    "诊所": "clinic",
+                    "医院": "hospital",
+                    "工业园区": "industrial_park",
+                    "产业园": "industrial_park",
+                    "园区": "industrial_park",
+                    "集市": "market",
+                    "市场": "market",
+                    "doctors": "clinic",
+                    "marketplace": "market",
+                },
+            ),
+            Column("name", "str", aliases=_NAME_ALIASES),
+            Column("name_en", "str", aliases=_NAME_EN_ALIASES),
+            Column("township", "str", aliases=("乡镇",)),
+            Column("capacity", "float", aliases=("容量", "学位", "床位"), non_negative=True),
+        ),
+    ),
+    "constraints": LayerSchema(
+        "constraints",
+        "限制区",
+        "constraint_id",
+        ("point", "polygon"),
+        (
+            _id("constraint_id"),
+            Column(
+                "kind",
+                "str",
+                True,
+                ("类型", "type"),
+                ("basic_farmland", "ecological_redline", "hazard_zone", "hazard_point", "flood_zone"),
+                {
+                    "基本农田": "basic_farmland",
+                    "永久基本农田": "basic_farmland",
+                    "生态红线": "ecological_redline",
+                    "生态保护红线": "ecological_redline",
+                    "地质灾害区": "hazard_zone",
+                    "地灾区": "hazard_zone",
+                    "地质灾害点": "hazard_point",
+                    "滑坡": "hazard_point",
+                    "崩塌": "hazard_point",
+                    "泥石流": "hazard_point",
+                    "洪水区": "flood_zone",
+                    "行洪区": "flood_zone",
+                    "洪泛区": "flood_zone",
+                },
+            ),
+            Column("name", "str", aliases=_NAME_ALIASES),
+        ),
+    ),
+    "candidates": LayerSchema(
+        "candidates",
+        "候选安置点",
+        "site_id",
+        ("polygon",),
+        (
+            _id("site_id", "安置点编号"),
+            Column("name", "str", True, ("安置点", "安置点名称", *_NAME_ALIASES)),
+            Column("name_en", "str", aliases=_NAME_EN_ALIASES),
+            Column(
+                "tier",
+                "str",
+                False,
+                ("层级", "类型", "安置类型", "type"),
+                ("county_seat", "market_town", "central_community", "central_village"),
+                {
+                    "县城": "county_seat",
+                    "集镇": "market_town",
+                    "中心社区": "central_community",
+                    "中心村": "central_village",
+                },
+            ),
+            Column("township", "str", aliases=("乡镇",)),
+            Column("planned_area_m2", "float", aliases=("规划面积", "面积"), non_negative=True),
+        ),
+    ),
+    "boundaries": LayerSchema(
+        "boundaries",
+        "行政界线",
+        "boundary_id",
+        ("polygon",),
+        (
+            _id("boundary_id"),
+            Column("name", "str", True, ("乡镇", "乡镇名称", *_NAME_ALIASES)),
+            Column("name_en", "str", aliases=_NAME_EN_ALIASES),
+            Column(
+                "level",
+                "str",
+                False,
+                ("级别", "层级"),
+                ("county", "township"),
+                {"县": "county", "县级": "county", "乡镇": "township", "乡": "township", "镇": "township"},
+            ),
+        ),
+    ),
+}
+
+_GEOM_FAMILY = {
+    "Point": "point",
+    "MultiPoint": "point",
+    "LineString": "line",
+    "MultiLineString": "line",
+    "LinearRing": "line",
+    "Polygon": "polygon",
+    "MultiPolygon": "polygon",
+}
+
+#: Layers whose features must lie inside the study area (lines may run beyond it).
+_INSIDE_REQUIRED = ("villages", "facilities", "candidates")
+
+#: Tolerance when checking features against the study area (metres).
+STUDY_AREA_TOLERANCE_M = 50.0
+
+
+def _fid(gdf: gpd.GeoDataFrame, schema: LayerSchema, i: int) -> str:
+    """Feature id for messages: the id column's value, or the 1-based row number."""
+    if schema.id_column in gdf.columns:
+        v = gdf[schema.id_column].iloc[i]
+        if v is not None and not (isinstance(v, float) and np.isnan(v)):
+            return str(v)
+    return f"row {i + 1}"
+
+
+def _ids(gdf: gpd.GeoDataFrame, schema: LayerSchema, mask: np.ndarray, limit: int = 10) -> str:
+    idx = np.flatnonzero(mask)
+    shown = ", ".join(_fid(gdf, schema, int(i)) for i in idx[:limit])
+    return shown + (f" and {len(idx) - limit} more" if len(idx) > limit else "")
+
+
+def rename_columns(
+    gdf: gpd.GeoDataFrame, schema: LayerSchema, *, columns: Mapping[str, str] | None = None
+) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
+    """Rename Chinese/English alias columns (and a user mapping) to canonical names.
+
+    Returns the renamed copy and the applied mapping ``{original: canonical}``.
+    """
+    mapping: dict[str, str] = {}
+    present = {str(c): c for c in gdf.columns if c != gdf.geometry.name}
+    lowered = {k.strip().lower(): v for k, v in present.items()}
+    for src, dst in (columns or {}).items():
+        if src in present:
+            mapping[present[src]] = dst
+    taken = set(mapping.values())
+    for col in schema.columns:
+        if col.name in present or col.name in taken:
+            continue
+        for alias in col.aliases:
+            src = present.get(alias, lowered.get(alias.lower()))
+            if src is not None and src not in mapping and str(src) not in {c.name for c in schema.columns}:
+                mapping[src] = col.name
+                taken.add(col.name)
+                break
+    return gdf.rename(columns=mapping), {str(k): v for k, v in mapping.items()}
+
+
+def validate_layer(
+    gdf: gpd.GeoDataFrame,
+    kind: str,
+    problems: Problems,
+    *,
+    columns: Mapping[str, str] | None = None,
+    source: str | None = None,
+) -> gpd.GeoDataFrame | None:
+    """Check and normalise one raw layer; add every problem found to ``problems``.
+
+    Parameters
+    ----------
+    gdf
+        The layer as read (any CRS, any column names). Not modified.
+    kind
+        Layer kind, a key of :data:`SCHEMAS`.
+    problems
+        Collector for every problem.
+    columns
+        Extra column renames ``{source_name: canonical_name}`` from the scenario.
+    source
+        File name for messages.
+
+    Returns
+    -------
+    The normalised copy (canonical columns, typed values, repaired geometry, fresh index)
+    in its original CRS, or ``None`` when an error makes it unusable.
+    """
+    schema = SCHEMAS[kind]
+    where = kind if source is None else f"{kind} ({source})"
+    before = len(problems.errors)
+    if len(gdf) == 0:
+        problems.add(where, "the layer is empty.", "Give at least one feature, or remove the layer from the scenario.")
+        return None
+    if gdf.crs is None:
+        problems.add(
+            where,
+            "the layer has no CRS.",
+            "Save it with a CRS (e.g. EPSG:4490 for CGCS2000 lon/lat) or set 'crs:' for this layer in the scenario.",
+        )
+    out, _ = rename_columns(gdf.reset_index(drop=True), schema, columns=columns)
+    out = out.copy()
+
+    # ids --------------------------------------------------------------------------
+    idc = schema.id_column
+    if idc not in out.columns:
+        out[idc] = [f"{kind[:-1] if kind.endswith('s') else kind}-{i + 1}" for i in range(len(out))]
+        problems.add(
+            where,
+            f"no id column '{idc}'; ids were made from row numbers.",
+            f"Add a unique '{idc}' column so results can be joined back.",
+            severity="warning",
+        )
+    else:
+        ids = out[idc]
+        missing = ids.isna().to_numpy()
+        if missing.any():
+            problems.add(
+                where,
+                f"{int(missing.sum())} feature(s) have no {idc} (rows "
+                f"{', '.join(str(i + 1) for i in np.flatnonzero(missing)[:10])}).",
+                f"Give every feature a unique '{idc}'.",
+            )
+        as_text = ids.map(_id_text)
+        out[idc] = as_text
+        dup = as_text.duplicated(keep=False).to_numpy() & ~missing
+        if dup.any():
+            vals = sorted(set(as_text[dup]))
+            problems.add(
+                where,
+                f"duplicate {idc}: {', '.join(vals[:10])}" + (" ..." if len(vals) > 10 else "") + ".",
+                f"Make '{idc}' unique.",
+                feature_id=vals[0],
+            )
+
+    # columns ----------------------------------------------------------------------
+    for col in schema.columns:
+        if col.name == idc:
+            continue
+        if col.name not in out.columns:
+            if col.required:
+                others = [str(c) for c in out.columns if c not in (idc, out.geometry.name)]
+                problems.add(
+                    where,
+                    f"missing column '{col.name}'{suggest(col.name, others)}; "
+                    f"accepted names: {', '.join((col.name, *col.aliases))}.",
+                    f"Add a '{col.name}' column, or map yours with 'columns: {{your_name: {col.name}}}'.",
+                )
+            continue
+        out[col.name] = _coerce(out, col, schema, where, problems)
+
+    # geometry ---------------------------------------------------------------------
+    geom = out.geometry
+    empty = (geom.isna() | geom.is_empty).to_numpy()
+    if empty.any():
+        problems.add(
+            where,
+            f"{int(empty.sum())} feature(s) have no geometry: {_ids(out, schema, empty)}.",
+            "Give each feature a location, or delete it.",
+            feature_id=_fid(out, schema, int(np.flatnonzero(empty)[0])),
+        )
+    types = geom.geom_type.fillna("None").to_numpy()
+    fam = np.array([_GEOM_FAMILY.get(t, "other") for t in types])
+    wrong = (~np.isin(fam, schema.geometry)) & ~empty
+    if wrong.any():
+        first = int(np.flatnonzero(wrong)[0])
+        problems.add(
+            where,
+            f"{int(wrong.sum())} feature(s) have geometry type {types[first]} "
+            f"({_ids(out, schema, wrong)}); expected {' or '.join(schema.geometry)}.",
+            "Convert the geometries (e.g. polygons to points with a centroid) or use the right layer kind.",
+            feature_id=_fid(out, schema, first),
+        )
+    valid = shapely.is_valid(geom.values) | empty
+    if (~valid).any():
+        bad = np.flatnonzero(~valid)
+        reasons = shapely.is_valid_reason(geom.values[bad])
+        repaired = shapely.make_valid(geom.values[bad])
+        if "polygon" in schema.geometry:
+            repaired = np.array([_polygonal(g) for g in repaired], dtype=object)
+        new = geom.values.copy()
+        new[bad] = repaired
+        out = out.set_geometry(gpd.GeoSeries(new, crs=out.crs, index=out.index))
+        for i, reason in zip(bad[:20], reasons[:20], strict=False):
+            problems.add(
+                where,
+                f"invalid geometry ({reason}); repaired with make_valid.",
+                "Check the repaired shape, or fix it in a GIS.",
+                feature_id=_fid(out, schema, int(i)),
+                severity="warning",
+            )
+    multi_pts = (types == "MultiPoint") & ~wrong
+    if multi_pts.any():
+        out.loc[multi_pts, out.geometry.name] = out.geometry[multi_pts].centroid
+        problems.add(
+            where,
+            f"{int(multi_pts.sum())} MultiPoint feature(s) replaced by their centroid: {_ids(out, schema, multi_pts)}.",
+            "Store one point per feature.",
+            severity="warning",
+        )
+
+    # counts -----------------------------------------------------------------------
+    if kind == "villages":
+        _check_village_counts(out, schema, where, problems)
+    if len(problems.errors) > before:
+        return None
+    return out
+
+
+def _id_text(v: object) -> str | None:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
+
+
+def _polygonal(g: BaseGeometry) -> BaseGeometry:
+    """Keep only the polygonal part of a repaired geometry."""
+    if g.geom_type in ("Polygon", "MultiPolygon"):
+        return g
+    parts = [p for p in getattr(g, "geoms", [g]) if p.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else g
+
+
+def _coerce(out: gpd.GeoDataFrame, col: Column, schema: LayerSchema, where: str, problems: Problems) -> pd.Series:
+    s = out[col.name]
+    if col.type in ("int", "float"):
+        num = pd.to_numeric(s, errors="coerce")
+        bad = (num.isna() & s.notna() & (s.astype(str).str.strip() != "")).to_numpy()
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            problems.add(
+                where,
+                f"column '{col.name}' must be a number; {int(bad.sum())} value(s) are not "
+                f"(e.g. {s.iloc[first]!r}) at {_ids(out, schema, bad)}.",
+                f"Write plain numbers in '{col.name}'.",
+                feature_id=_fid(out, schema, first),
+            )
+        if col.non_negative:
+            neg = (num < 0).fillna(False).to_numpy()
+            if neg.any():
+                first = int(np.flatnonzero(neg)[0])
+                problems.add(
+                    where,
+                    f"negative {col.name} ({num.iloc[first]:g}) at {_ids(out, schema, neg)}.",
+                    f"Counts and sizes cannot be negative: correct '{col.name}'.",
+                    feature_id=_fid(out, schema, first),
+                )
+        if col.type == "int":
+            frac = (num.notna() & (num != num.round())).to_numpy()
+            if frac.any():
+                first = int(np.flatnonzero(frac)[0])
+                problems.add(
+                    where,
+                    f"'{col.name}' must be a whole number, got {num.iloc[first]!r} at {_ids(out, schema, frac)}.",
+                    "Round the counts.",
+                    feature_id=_fid(out, schema, first),
+                )
+            rounded = num.round()
+            if rounded.isna().any():
+                miss = rounded.isna().to_numpy() & ~bad
+                if col.required and miss.any():
+                    problems.add(
+                        where,
+                        f"'{col.name}' is empty at {_ids(out, schema, miss)}.",
+                        f"Fill in '{col.name}'.",
+                        feature_id=_fid(out, schema, int(np.flatnonzero(miss)[0])),
+                    )
+                elif col.non_negative and miss.any():
+                    problems.add(
+                        where,
+                        f"'{col.name}' is empty at {_ids(out, schema, miss)}; taken as 0.",
+                        f"Fill in '{col.name}'.",
+                        severity="warning",
+                    )
+                    return rounded.fillna(0).astype("int64")
+                return rounded.astype("Int64")
+            return rounded.astype("int64")
+        return num.astype(float)
+    if col.type == "bool":
+        return s.map(_to_bool).fillna(False).astype(bool)
+    text = s.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
+    if col.allowed is not None:
+        aliases = dict(col.value_aliases or {})
+        mapped = text.map(
+            lambda v: (
+                None
+                if v is None
+                else aliases.get(v, aliases.get(v.lower(), v.lower() if v.lower() in col.allowed else v))
+            )
+        )
+        bad = (mapped.notna() & ~mapped.isin(col.allowed)).to_numpy()
+        if bad.any():
+            vals = sorted(set(mapped[bad]))
+            first = int(np.flatnonzero(bad)[0])
+            problems.add(
+                where,
+                f"'{col.name}' value(s) {', '.join(repr(v) for v in vals[:8])} not allowed"
+                f"{suggest(vals[0], list(col.allowed) + list(aliases))} at {_ids(out, schema, bad)}.",
+                f"Use one of {', '.join(col.allowed)} (or the Chinese names {', '.join(list(aliases)[:6])}...).",
+                feature_id=_fid(out, schema, first),
+            )
+        if col.required and mapped.isna().any():
+            miss = mapped.isna().to_numpy()
+            problems.add(
+                where,
+                f"'{col.name}' is empty at {_ids(out, schema, miss)}.",
+                f"Fill in '{col.name}' ({', '.join(col.allowed)}).",
+                feature_id=_fid(out, schema, int(np.flatnonzero(miss)[0])),
+            )
+        return mapped
+    if col.required and text.isna().any():
+        miss = text.isna().to_numpy()
+        problems.add(
+            where,
+            f"'{col.name}' is empty at {_ids(out, schema, miss)}.",
+            f"Fill in '{col.name}'.",
+            feature_id=_fid(out, schema, int(np.flatnonzero(miss)[0])),
+        )
+    return text
+
+
+def _to_bool(v: object) -> bool | None:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    t = str(v).strip().lower()
+    if t in ("1", "yes", "true", "t", "y", "是", "-1"):
+        return True
+    if t in ("0", "no", "false", "f", "n", "否", ""):
+        return False
+    return None
+
+
+def _check_village_counts(out: gpd.GeoDataFrame, schema: LayerSchema, where: str, problems: Problems) -> None:
+    for col in ("poor_households", "poor_persons", "relocate_households", "relocate_persons"):
+        if col not in out.columns:
+            out[col] = np.zeros(len(out), dtype="int64")
+            if col.startswith("relocate"):
+                problems.add(
+                    where,
+                    f"no '{col}' column; taken as 0 (nobody relocates).",
+                    f"Add '{col}' (or 搬迁户数/搬迁人数) for the villages that move.",
+                    severity="warning",
+                )
+    pairs = [
+        ("persons", "households", "persons < households"),
+        ("poor_persons", "poor_households", "poor_persons < poor_households"),
+        ("relocate_persons", "relocate_households", "relocate_persons < relocate_households"),
+        ("households", "poor_households", "poor_households > households"),
+        ("persons", "poor_persons", "poor_persons > persons"),
+        ("persons", "relocate_persons", "relocate_persons > persons"),
+        ("households", "relocate_households", "relocate_households > households"),
+    ]
+    for big, small, text in pairs:
+        if big not in out.columns or small not in out.columns:
+            continue
+        b = pd.to_numeric(out[big], errors="coerce")
+        s = pd.to_numeric(out[small], errors="coerce")
+        bad = ((b < s) & (b >= 0) & (s >= 0)).fillna(False).to_numpy()
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            problems.add(
+                where,
+                f"{text} ({big}={b.iloc[first]:g}, {small}={s.iloc[first]:g}) at {_ids(out, schema, bad)}.",
+                f"Correct the counts: {big} must be at least {small}.",
+                feature_id=_fid(out, schema, first),
+            )
+
+
+def study_area_of(boundaries: gpd.GeoDataFrame | None, villages: gpd.GeoDataFrame) -> BaseGeometry:
+    """The study area: the union of the boundaries, or the villages' hull buffered by 5 km."""
+    if boundaries is not None and len(boundaries):
+        level = boundaries["level"] if "level" in boundaries.columns else None
+        if level is not None and (level == "county").any():
+            return shapely.union_all(boundaries.geometry[level == "county"].values)
+        return shapely.union_all(boundaries.geometry.values)
+    return shapely.convex_hull(shapely.union_all(villages.geometry.values)).buffer(5000.0)
+
+
+def resolve_crs(crs: str | CRS | None, frames: Mapping[str, gpd.GeoDataFrame]) -> CRS:
+    """The run's metric CRS: as given, or chosen from the villages' (or first layer's) centre."""
+    if crs not in (None, "auto"):
+        return CRS.from_user_input(crs)
+    ref = frames.get("villages")
+    if ref is None or ref.crs is None:
+        ref = next((f for f in frames.values() if f.crs is not None), None)
+    if ref is None:
+        return choose_metric_crs(0.0, 0.0)
+    lon, lat = _centre_lonlat(ref)
+    return choose_metric_crs(lon, lat)
+
+
+def _centre_lonlat(gdf: gpd.GeoDataFrame) -> tuple[float, float]:
+    x0, y0, x1, y1 = gdf.total_bounds
+    centre = gpd.GeoSeries(gpd.points_from_xy([(x0 + x1) / 2], [(y0 + y1) / 2]), crs=gdf.crs).to_crs(WGS84)
+    return float(centre.x.iloc[0]), float(centre.y.iloc[0])
+
+
+def prepare_layers(
+    raw: Mapping[str, gpd.GeoDataFrame],
+    *,
+    crs: str | CRS | None = "auto",
+    dem: Path | None = None,
+    columns: Mapping[str, Mapping[str, str]] | None = None,
+    sources: Mapping[str, str] | None = None,
+    problems: Problems | None = None,
+) -> Layers:
+    """Validate every raw layer, project them to one metric CRS and return :class:`Layers`.
+
+    Parameters
+    ----------
+    raw
+        Layer kind -> GeoDataFrame as read (not modified).
+    crs
+        ``'auto'`` (choose from the data), or any CRS pyproj understands; must be projected.
+    dem
+        DEM path, checked to exist.
+    columns
+        Per-kind column renames from the scenario.
+    sources
+        Per-kind file names for messages.
+    problems
+        A collector to add to (warnings stay in it); a new one by default.
+
+    Raises
+    ------
+    LayerError
+        Listing every error (and warning) found across all layers.
+    """
+    problems = problems if problems is not None else Problems()
+    before = len(problems.errors)
+    for kind in raw:
+        if kind not in SCHEMAS:
+            problems.add(
+                kind,
+                f"unknown layer kind '{kind}'{suggest(kind, list(SCHEMAS))}.",
+                f"Use one of {', '.join(LAYER_KINDS)}.",
+            )
+    if "villages" not in raw:
+        problems.add("villages", "the villages layer is required.", "Add 'villages:' under 'layers:' in the scenario.")
+    checked: dict[str, gpd.GeoDataFrame] = {}
+    for kind in LAYER_KINDS:
+        if kind in raw:
+            res = validate_layer(
+                raw[kind], kind, problems, columns=(columns or {}).get(kind), source=(sources or {}).get(kind)
+            )
+            if res is not None:
+                checked[kind] = res
+    run_crs = resolve_crs(crs, checked)
+    if not run_crs.is_projected:
+        problems.add(
+            "crs",
+            f"the run CRS {run_crs.to_string()} is not projected (metric).",
+            "Use 'crs: auto' or a metric CRS such as EPSG:4545.",
+        )
+    if dem is not None and not Path(dem).exists():
+        problems.add("dem", f"DEM file {dem} does not exist.", "Check the 'dem:' path in the scenario.")
+    if len(problems.errors) > before:
+        raise LayerError("invalid layers", problems)
+    projected = {k: v.to_crs(run_crs) for k, v in checked.items()}
+    area = study_area_of(projected.get("boundaries"), projected["villages"])
+    for kind in _INSIDE_REQUIRED:
+        gdf = projected.get(kind)
+        if gdf is None:
+            continue
+        inside = shapely.intersects(area.buffer(STUDY_AREA_TOLERANCE_M), gdf.geometry.values)
+        if (~inside).any():
+            schema = SCHEMAS[kind]
+            problems.add(
+                kind,
+                f"{int((~inside).sum())} feature(s) lie outside the study area: {_ids(gdf, schema, ~inside)}.",
+                "Check their coordinates and CRS (lon/lat swapped? wrong CRS?), or widen the boundaries.",
+                feature_id=_fid(gdf, schema, int(np.flatnonzero(~inside)[0])),
+            )
+    if len(problems.errors) > before:
+        raise LayerError("invalid layers", problems)
+    for p in problems.warnings:
+        log.warning("%s", p)
+    return Layers(crs=run_crs, dem=Path(dem) if dem is not None else None, study_area=area, **projected)
