@@ -258,6 +258,69 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return target
 
 
+def write_xlsx(
+    tables: Mapping[str, pd.DataFrame],
+    path: str | os.PathLike[str],
+    *,
+    headers_en: Mapping[str, Mapping[str, str]] | None = None,
+) -> Path:
+    """Write tables as sheets of one XLSX workbook atomically.
+
+    Sheet names are cut to Excel's 31 characters (made unique). With ``headers_en``
+    (table -> {column: English header}) a second header row gives the English names.
+    Document timestamps are pinned so equal tables give equal files.
+    """
+    import datetime as dt
+
+    from openpyxl import Workbook
+
+    target = Path(path)
+    wb = Workbook()
+    wb.remove(wb.active)
+    used: set[str] = set()
+    for name, df in tables.items():
+        sheet = _sheet_name(name, used)
+        ws = wb.create_sheet(sheet)
+        ws.append([str(c) for c in df.columns])
+        if headers_en and name in headers_en:
+            ws.append([headers_en[name].get(str(c), str(c)) for c in df.columns])
+        for row in df.itertuples(index=False):
+            ws.append([_cell(v) for v in row])
+        ws.freeze_panes = "A3" if headers_en and name in headers_en else "A2"
+    fixed = dt.datetime(2016, 1, 1)
+    wb.properties.created = fixed
+    wb.properties.modified = fixed
+    with atomic_write(target) as tmp:
+        wb.save(tmp)
+    return target
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    base = "".join("_" if c in "[]:*?/\\" else c for c in name)[:31] or "sheet"
+    out, n = base, 1
+    while out in used:
+        n += 1
+        out = f"{base[: 31 - len(str(n)) - 1]}~{n}"
+    used.add(out)
+    return out
+
+
+def _cell(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        return None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, (list, tuple, dict)):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, (str, int, float, bool)) or hasattr(v, "isoformat"):
+        return v
+    return str(v)
+
+
 # --------------------------------------------------------------------------- readers
 def read_yaml(path: str | os.PathLike[str]) -> Any:
     """Read a YAML file (safe loader)."""

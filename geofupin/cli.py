@@ -1,0 +1,177 @@
+"""The ``geofupin`` command: parse, load, call the library, write. Nothing else lives here."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import GeofupinError, LayerError, Problems, ProblemsError
+
+log = logging.getLogger("geofupin")
+
+
+def _setup_logging(verbose: int, quiet: int) -> None:
+    level = logging.WARNING - 10 * verbose + 10 * quiet
+    logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
+
+
+def _fail(exc: Exception) -> None:
+    click.echo(f"错误 error: {exc}", err=True)
+    sys.exit(1)
+
+
+def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn geofupin errors into a readable message and exit code 1 (tracebacks with -v)."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except GeofupinError as exc:
+            if logging.getLogger().isEnabledFor(logging.DEBUG):
+                raise
+            _fail(exc)
+
+    return wrapper
+
+
+scenario_arg = click.argument("scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+out_opt = click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder (default: the scenario's outputs.dir, or maps/<name>).",
+)
+overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="geofupin")
+@click.option("-v", "--verbose", count=True, help="More messages (-vv for debug).")
+@click.option("-q", "--quiet", count=True, help="Fewer messages; no progress bars.")
+@click.pass_context
+def main(ctx: click.Context, verbose: int, quiet: int) -> None:
+    """geofupin: 扶贫易地搬迁规划 — plan poverty-alleviation resettlement from spatial layers."""
+    _setup_logging(verbose, quiet)
+    ctx.obj = {"quiet": quiet > 0}
+
+
+def _run_and_write(
+    ctx: click.Context, scenario_path: Path, out: Path | None, overwrite: bool, steps: list[str] | None
+) -> None:
+    from . import pipeline, scenario
+
+    sc = scenario.load(scenario_path)
+    quiet = ctx.obj.get("quiet", False)
+    result = pipeline.run(sc, steps=steps, progress=not quiet)
+    out_dir = out or sc.output_dir()
+    written = pipeline.write_outputs(result, out_dir, overwrite=overwrite)
+    if not quiet:
+        for w in result.warnings:
+            click.echo(f"警告 warning: {w}", err=True)
+        click.echo(f"已写出 wrote {len(written)} file(s) to {out_dir}:")
+        for name in written:
+            click.echo(f"  {name}")
+        steps_run = ", ".join(result.ctx.results) or "none"
+        total = sum(result.timings_s.values())
+        click.echo(f"steps: {steps_run}; {total:.1f} s")
+
+
+@main.command()
+@scenario_arg
+@out_opt
+@overwrite_opt
+@click.pass_context
+@_handle_errors
+def run(ctx: click.Context, scenario: Path, out: Path | None, overwrite: bool) -> None:
+    """Run every step of SCENARIO and write maps, tables, results.gpkg and run.json."""
+    _run_and_write(ctx, scenario, out, overwrite, None)
+
+
+def _step_command(name: str, help_text: str) -> None:
+    @main.command(name=name, help=help_text)
+    @scenario_arg
+    @out_opt
+    @overwrite_opt
+    @click.pass_context
+    @_handle_errors
+    def cmd(ctx: click.Context, scenario: Path, out: Path | None, overwrite: bool) -> None:
+        from . import pipeline
+
+        needed = [s for s in pipeline.STEP_ORDER[: pipeline.STEP_ORDER.index(name) + 1] if s in pipeline.STEPS]
+        if name not in pipeline.STEPS:
+            raise GeofupinError(f"the '{name}' step is not available in this installation.")
+        _run_and_write(ctx, scenario, out, overwrite, needed)
+
+
+@main.command()
+@scenario_arg
+@_handle_errors
+def check(scenario: Path) -> None:
+    """Validate SCENARIO and its layers; print every problem; exit 1 on errors."""
+    from . import pipeline
+    from . import scenario as scenario_mod
+
+    problems = Problems()
+    try:
+        sc = scenario_mod.load(scenario)
+    except ProblemsError as exc:
+        problems.extend(exc.problems)
+        sc = None
+    layers = None
+    if sc is not None:
+        try:
+            layers = pipeline.load_inputs(sc, problems=problems)
+        except LayerError as exc:
+            seen = set(problems)
+            problems.extend(p for p in exc.problems if p not in seen)
+    errors, warnings = problems.errors, problems.warnings
+    click.echo(f"检查 check: {scenario}")
+    if layers is not None:
+        click.echo(f"  CRS: {layers.crs.to_string()} ({layers.crs.name})")
+        for kind, gdf in layers.present().items():
+            click.echo(f"  {kind}: {len(gdf)} feature(s)")
+        if layers.dem is not None:
+            click.echo(f"  dem: {layers.dem}")
+    for p in errors + warnings:
+        click.echo(f"  - {p}")
+    click.echo(f"{len(errors)} error(s), {len(warnings)} warning(s)")
+    if errors:
+        sys.exit(1)
+
+
+@main.command()
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("layers/demo"),
+    show_default=True,
+    help="Folder for the demo layers.",
+)
+@click.option("--seed", type=int, default=None, help="Random seed (default: the demo's own).")
+@overwrite_opt
+@_handle_errors
+def demo(out: Path, seed: int | None, overwrite: bool) -> None:
+    """Generate the synthetic demo county (seed figures, synthetic geography)."""
+    from . import demo as demo_mod
+
+    kwargs: dict[str, Any] = {"overwrite": overwrite}
+    if seed is not None:
+        kwargs["seed"] = seed
+    paths = demo_mod.generate(out, **kwargs)
+    click.echo(f"已生成 wrote the demo county to {out}:")
+    for name, p in paths.items():
+        click.echo(f"  {name}: {p}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,282 @@
+"""One run: scenario -> layers -> steps -> outputs.
+
+:func:`load_inputs` reads and validates the layers of a scenario (generating the demo county
+first when the scenario asks for it); :func:`run` calls each step in order with a
+:class:`~geofupin.context.RunContext`; :func:`write_outputs` writes everything atomically
+into the output folder: ``results.gpkg`` (the input layers as used plus every result layer),
+``tables/*.csv``, ``tables.xlsx``, ``index.html`` and ``run.json`` (input hashes, the scenario
+as resolved, package versions, step timings and summaries).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import platform
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from . import __version__
+from . import io as gio
+from .context import Layers, RunContext, StepResult
+from .errors import DataError, LayerError, Problems
+from .layers import prepare_layers
+from .scenario import STEP_ORDER, Scenario
+
+log = logging.getLogger(__name__)
+
+#: Compute steps by name: ``module:function``, each ``step(ctx) -> StepResult``. ``map`` is an output.
+STEPS: dict[str, str] = {}
+
+#: Packages whose versions go into ``run.json``.
+VERSIONED = (
+    "numpy", "pandas", "geopandas", "shapely", "pyproj", "pyogrio", "rasterio", "scipy", "networkx",
+    "folium", "ortools", "highspy", "scikit-image", "openpyxl", "pyyaml",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """Everything a run computed, before it is written."""
+
+    ctx: RunContext
+    timings_s: Mapping[str, float]
+    warnings: tuple[str, ...] = ()
+    input_problems: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def step_function(name: str) -> Callable[[RunContext], StepResult]:
+    """Import the step function registered under ``name``."""
+    module, func = STEPS[name].split(":")
+    return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
+
+
+def ensure_demo_layers(scenario: Scenario) -> list[Path]:
+    """Generate the demo county when the scenario has a ``demo`` section and layer files are missing."""
+    if scenario.demo is None:
+        return []
+    paths = [s.path for s in scenario.layers.sources().values()]
+    if scenario.layers.dem is not None:
+        paths.append(scenario.layers.dem)
+    missing = [p for p in paths if not p.exists()]
+    if not missing:
+        return []
+    from . import demo
+
+    out = scenario.demo.dir or scenario.layers.sources()["villages"].path.parent
+    log.info("generating the demo county (seed %s) into %s", scenario.demo.seed, out)
+    demo.ensure(out, seed=scenario.demo.seed)
+    return missing
+
+
+def read_raw_layers(scenario: Scenario, problems: Problems) -> dict[str, gpd.GeoDataFrame]:
+    """Read every vector layer of a scenario as it is on disk; unreadable files become problems."""
+    raw: dict[str, gpd.GeoDataFrame] = {}
+    for kind, src in scenario.layers.sources().items():
+        try:
+            raw[kind] = gio.read_vector(
+                src.path, layer=src.layer, encoding=src.encoding, lon=src.lon, lat=src.lat, crs=src.crs
+            )
+        except DataError as exc:
+            problems.add(f"layers.{kind}", str(exc), "Check the file and the scenario's 'layers' section.")
+    return raw
+
+
+def load_inputs(scenario: Scenario, *, problems: Problems | None = None) -> Layers:
+    """Read and validate the layers of a scenario into one metric CRS.
+
+    Raises
+    ------
+    LayerError
+        Listing every problem in every layer.
+    """
+    problems = problems if problems is not None else Problems()
+    ensure_demo_layers(scenario)
+    raw = read_raw_layers(scenario, problems)
+    if problems.errors:
+        raise LayerError("cannot read layers", problems)
+    sources = scenario.layers.sources()
+    return prepare_layers(
+        raw,
+        crs=scenario.crs,
+        dem=scenario.layers.dem,
+        columns={k: s.columns for k, s in sources.items() if s.columns},
+        sources={k: s.path.name for k, s in sources.items()},
+        problems=problems,
+    )
+
+
+def available_steps(scenario: Scenario) -> list[str]:
+    """Steps the scenario asks for that this installation provides, in run order."""
+    return [s for s in STEP_ORDER if s in scenario.steps and s in STEPS]
+
+
+def run(
+    scenario: Scenario,
+    *,
+    layers: Layers | None = None,
+    steps: Iterable[str] | None = None,
+    progress: bool = False,
+) -> RunOutput:
+    """Run the steps of a scenario and return their results (nothing is written).
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario.
+    layers
+        Pre-loaded layers (default: :func:`load_inputs`).
+    steps
+        Step names to run (default: every available step the scenario lists).
+    progress
+        Show a progress bar.
+    """
+    timings: dict[str, float] = {}
+    problems = Problems()
+    t0 = time.perf_counter()
+    if layers is None:
+        layers = load_inputs(scenario, problems=problems)
+    timings["load"] = time.perf_counter() - t0
+    wanted = list(steps) if steps is not None else available_steps(scenario)
+    for s in wanted:
+        if s not in STEPS:
+            raise DataError(f"step '{s}' is not available in this installation; available: {', '.join(STEPS)}.")
+    ctx = RunContext(scenario=scenario, layers=layers, results={})
+    warnings: list[str] = [str(p) for p in problems.warnings]
+    bar = _progress(wanted, enabled=progress)
+    for name in bar:
+        if hasattr(bar, "set_description"):
+            bar.set_description(name)
+        t = time.perf_counter()
+        result = step_function(name)(ctx)
+        timings[name] = time.perf_counter() - t
+        warnings.extend(result.warnings)
+        for w in result.warnings:
+            log.warning("%s: %s", name, w)
+        ctx = RunContext(scenario=scenario, layers=layers, results={**ctx.results, name: result})
+    return RunOutput(ctx=ctx, timings_s=timings, warnings=tuple(warnings))
+
+
+def _progress(items: list[str], *, enabled: bool) -> Any:
+    if not enabled or not items:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, unit="step", leave=False)
+
+
+# ----------------------------------------------------------------------------- outputs
+def result_layers(out: RunOutput) -> dict[str, gpd.GeoDataFrame]:
+    """Input layers as used (prefixed ``input_``) and every step's result layers."""
+    layers: dict[str, gpd.GeoDataFrame] = {f"input_{k}": v for k, v in out.ctx.layers.present().items()}
+    for res in out.ctx.results.values():
+        layers.update(res.layers)
+    return layers
+
+
+def result_tables(out: RunOutput) -> dict[str, pd.DataFrame]:
+    """Every step's result tables."""
+    tables: dict[str, pd.DataFrame] = {}
+    for res in out.ctx.results.values():
+        tables.update(res.tables)
+    return tables
+
+
+def input_hashes(scenario: Scenario) -> dict[str, str]:
+    """SHA-256 of the scenario file and of every input file."""
+    files: dict[str, Path] = {}
+    if scenario.path is not None:
+        files["scenario"] = scenario.path
+    for kind, src in scenario.layers.sources().items():
+        files[kind] = src.path
+    if scenario.layers.dem is not None:
+        files["dem"] = scenario.layers.dem
+    return {k: gio.file_sha256(p) for k, p in files.items() if p.exists()}
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, geofupin, GDAL and the main dependencies."""
+    out = {"python": platform.python_version(), "geofupin": __version__}
+    for name in VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    try:
+        import pyogrio
+
+        out["gdal"] = pyogrio.__gdal_version_string__
+    except ImportError:  # pragma: no cover
+        pass
+    return out
+
+
+def build_map_html(out: RunOutput) -> str | None:
+    """The published map as one self-contained HTML page, or ``None`` when maps are not available."""
+    try:
+        maps = importlib.import_module("geofupin.maps")
+    except ImportError:  # pragma: no cover - maps is part of the package
+        return None
+    config = getattr(out.ctx.scenario, "map", None)
+    m = maps.build_run_map(out.ctx, config=config) if config is not None else maps.build_run_map(out.ctx)
+    return maps.render_html(m)  # type: ignore[no-any-return]
+
+
+def write_outputs(out: RunOutput, out_dir: Path, *, overwrite: bool = False) -> dict[str, Path]:
+    """Write every output of a run into ``out_dir`` atomically (all or nothing).
+
+    Raises
+    ------
+    OutputExistsError
+        When ``out_dir`` exists and ``overwrite`` is false.
+    """
+    scenario = out.ctx.scenario
+    written: dict[str, Path] = {}
+    timings = dict(out.timings_s)
+    with gio.atomic_dir(out_dir, overwrite=overwrite) as tmp:
+        t = time.perf_counter()
+        gio.write_layers(result_layers(out), tmp / "results.gpkg")
+        written["results.gpkg"] = out_dir / "results.gpkg"
+        tables = result_tables(out)
+        if tables and "csv" in scenario.outputs.tables:
+            for name, df in tables.items():
+                gio.write_csv(df, tmp / "tables" / f"{name}.csv")
+                written[f"tables/{name}.csv"] = out_dir / "tables" / f"{name}.csv"
+        if tables and "xlsx" in scenario.outputs.tables:
+            gio.write_xlsx(tables, tmp / "tables.xlsx")
+            written["tables.xlsx"] = out_dir / "tables.xlsx"
+        timings["write_tables"] = time.perf_counter() - t
+        if "map" in scenario.steps:
+            t = time.perf_counter()
+            html = build_map_html(out)
+            if html is not None:
+                gio.write_text(tmp / "index.html", html)
+                written["index.html"] = out_dir / "index.html"
+            timings["map"] = time.perf_counter() - t
+        record = {
+            "geofupin": __version__,
+            "scenario": scenario.name,
+            "title": {"zh": scenario.title.zh, "en": scenario.title.en},
+            "crs": out.ctx.layers.crs.to_string(),
+            "inputs_sha256": input_hashes(scenario),
+            "scenario_resolved": scenario.resolved(),
+            "versions": versions(),
+            "steps": list(out.ctx.results),
+            "timings_s": {k: round(v, 3) for k, v in timings.items()},
+            "summary": {k: dict(v.summary) for k, v in out.ctx.results.items()},
+            "layers": {k: len(v) for k, v in result_layers(out).items()},
+            "tables": {k: len(v) for k, v in tables.items()},
+            "warnings": list(out.warnings),
+            "outputs_sha256": {k: gio.file_sha256(tmp / k) for k in written},
+        }
+        gio.write_json(tmp / "run.json", record)
+        written["run.json"] = out_dir / "run.json"
+    return written
