@@ -1,0 +1,1151 @@
+"""Subsidy policy as data: budgets, housing checks, disbursement schedules, acceptance scoring.
+
+A *policy* is a list of subsidy rules, one line each (who pays, for what, on which basis, how
+much, to whom), plus the housing limits, the disbursement rules for public works and the
+acceptance checklist. :data:`SEED_COUNTY_POLICY` (and ``scenarios/policy/seed-county.yaml``)
+encodes report 4 of the seed document (a county of the Baiyu mountains, Shaanxi):
+
+========================  =========  ====================  ==========================================
+rule                      payer      basis                 amount
+========================  =========  ====================  ==========================================
+housing                   province   per relocated person  3,800 yuan
+homestead clearance       province   per household         1,000 yuan
+hardship households       province   per hardship hh       10,000 yuan, hardship = 10 % of households
+city "1+5"                city       per household/person  10,000 + 5,000 yuan
+county "1+2"              county     per household/person  10,000 + 2,000 yuan
+infrastructure            province   per person            2,300 yuan
+infrastructure            city+county per person           2,300 yuan (joint payer ``city_county``)
+reward                    county     per household         5,000 yuan, to the township/village
+management                county     share                 1.5 % of province, city and county subsidies
+========================  =========  ====================  ==========================================
+
+The seed leaves three things open; each is an option of :class:`PolicyOptions` with a
+documented default, and every budget carries the options it was computed with:
+
+``hardship_rounding`` / ``hardship_rounding_level``
+    10 % of 1,526 households is 152.6. Default: round half up once for the whole county (153),
+    then share the whole households out to townships, villages and sites by largest remainder,
+    so every level adds up. ``exact`` keeps fractional households.
+``management_base``
+    "省、市、县补助资金总额的1.5%": default ``housing_infrastructure`` = every province, city
+    and county *subsidy* (补助: housing, homestead, hardship, infrastructure), not the reward
+    (奖励); ``housing`` counts only housing subsidies; ``housing_infrastructure_reward`` adds
+    the reward.
+``reward``
+    The 5,000 yuan/household reward is paid only when the township/village's own funds arrive
+    in time. Default ``assume_met`` budgets it everywhere (an upper bound); ``exclude`` drops
+    it; ``listed`` pays it only to the townships/villages in ``reward_units``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ._schema import parse
+from .errors import DataError, Problems, ScenarioError
+
+log = logging.getLogger(__name__)
+
+Payer = Literal["province", "city", "county", "city_county", "township_village"]
+Purpose = Literal["housing", "homestead_clearance", "hardship", "infrastructure", "reward", "management"]
+Basis = Literal["per_person", "per_household", "share_of"]
+AppliesTo = Literal["relocated", "hardship"]
+PaidTo = Literal["household", "project", "township_village", "administration"]
+Rounding = Literal["exact", "round_half_up", "floor", "ceil"]
+RoundingLevel = Literal["county", "township", "village", "unit"]
+ManagementBase = Literal["housing", "housing_infrastructure", "housing_infrastructure_reward"]
+RewardMode = Literal["assume_met", "exclude", "listed"]
+TrancheBase = Literal["remainder", "total"]
+Grade = Literal["excellent", "pass", "fail"]
+
+PAYER_ZH: dict[str, str] = {
+    "province": "省",
+    "city": "市",
+    "county": "县",
+    "city_county": "市县",
+    "township_village": "乡镇村",
+}
+PURPOSE_ZH: dict[str, str] = {
+    "housing": "建房补助",
+    "homestead_clearance": "宅基地整理费",
+    "hardship": "特困户补助",
+    "infrastructure": "基础设施配套",
+    "reward": "奖励",
+    "management": "管理经费",
+}
+PURPOSE_EN: dict[str, str] = {
+    "housing": "housing",
+    "homestead_clearance": "homestead clearance",
+    "hardship": "hardship households",
+    "infrastructure": "infrastructure",
+    "reward": "reward",
+    "management": "management",
+}
+GRADE_ZH: dict[str, str] = {"excellent": "优秀", "pass": "合格", "fail": "不合格"}
+
+#: Purposes the 1.5 % management fee is computed on, per ``management_base`` option.
+MANAGEMENT_PURPOSES: dict[str, tuple[str, ...]] = {
+    "housing": ("housing", "homestead_clearance", "hardship"),
+    "housing_infrastructure": ("housing", "homestead_clearance", "hardship", "infrastructure"),
+    "housing_infrastructure_reward": ("housing", "homestead_clearance", "hardship", "infrastructure", "reward"),
+}
+
+
+# --------------------------------------------------------------------------- policy file
+@dataclass(frozen=True)
+class SubsidyRule:
+    """One line of a subsidy policy.
+
+    Attributes
+    ----------
+    id
+        Unique rule id (``province_housing_person``).
+    payer
+        Who pays: ``province``, ``city``, ``county``, ``city_county`` (joint, split not stated)
+        or ``township_village``.
+    purpose
+        What for (housing, homestead_clearance, hardship, infrastructure, reward, management).
+    basis
+        ``per_person``, ``per_household`` or ``share_of`` (a fraction of other rules' amounts).
+    amount
+        Yuan per person/household, or the fraction (0.015) for ``share_of``.
+    applies_to
+        The population counted: ``relocated`` households/persons, or ``hardship`` households
+        (a share of relocated households, see :class:`Policy.hardship_share`).
+    of_payers, of_purposes
+        For ``share_of``: the rules whose amounts form the base. An empty ``of_purposes`` on a
+        ``management`` rule means "as the ``management_base`` option says".
+    paid_to
+        Who receives the money (households directly, a works project, the township/village).
+    name_zh, name_en, source
+        Labels and the place in the source document.
+    """
+
+    id: str
+    payer: Payer
+    purpose: Purpose
+    basis: Basis
+    amount: float
+    applies_to: AppliesTo = "relocated"
+    of_payers: tuple[Payer, ...] = ()
+    of_purposes: tuple[Purpose, ...] = ()
+    paid_to: PaidTo = "household"
+    name_zh: str = ""
+    name_en: str = ""
+    source: str = ""
+
+    def validate(self, where: str, problems: Problems) -> None:
+        if self.amount < 0:
+            problems.add(f"{where}.amount", f"amount {self.amount} is negative.", "Give a non-negative amount.")
+        if self.basis == "share_of":
+            if not 0 <= self.amount <= 1:
+                problems.add(
+                    f"{where}.amount",
+                    f"a share_of amount is a fraction, got {self.amount}.",
+                    "Write 0.015 for 1.5 %.",
+                )
+            if not self.of_payers:
+                problems.add(
+                    f"{where}.of_payers", "a share_of rule needs of_payers.", "List the payers, e.g. [province]."
+                )
+            if not self.of_purposes and self.purpose != "management":
+                problems.add(
+                    f"{where}.of_purposes",
+                    "a share_of rule other than management needs of_purposes.",
+                    "List the purposes the share is taken of.",
+                )
+        elif self.of_payers or self.of_purposes:
+            problems.add(where, "of_payers/of_purposes only apply to basis share_of.", "Remove them or use share_of.")
+        if self.applies_to == "hardship" and self.basis != "per_household":
+            problems.add(
+                f"{where}.applies_to",
+                "hardship households are counted in households only.",
+                "Use basis per_household for hardship rules.",
+            )
+
+
+@dataclass(frozen=True)
+class HousingRules:
+    """Floor-area limits of resettlement housing (report 4: >= 20 m2/person, <= 120 m2/household)."""
+
+    min_floor_area_m2_per_person: float = 20.0
+    max_floor_area_m2_per_household: float = 120.0
+
+
+@dataclass(frozen=True)
+class DisbursementRules:
+    """How public-works money is released (report 4, 七(三)).
+
+    5 % of the project total is kept as quality deposit; of the remainder one third is advanced
+    before work starts, one third after the half-way inspection, the rest on acceptance; the
+    deposit is released as the contract says (``warranty_days`` after acceptance, a scenario
+    milestone). ``tranche_base='total'`` reads "one third" as a third of the total instead.
+    """
+
+    deposit_share: float = 0.05
+    before_start_share: float = 1 / 3
+    halfway_share: float = 1 / 3
+    tranche_base: TrancheBase = "remainder"
+
+    def validate(self, where: str, problems: Problems) -> None:
+        if not 0 <= self.deposit_share < 1:
+            problems.add(f"{where}.deposit_share", f"{self.deposit_share} is not in [0, 1).", "Write 0.05 for 5 %.")
+        base = 1.0 if self.tranche_base == "total" else 1 - self.deposit_share
+        if (
+            self.before_start_share + self.halfway_share > 1 + 1e-9
+            or base * (self.before_start_share + self.halfway_share) + self.deposit_share > 1 + 1e-9
+        ):
+            problems.add(where, "the advance and half-way shares exceed the total.", "Lower the shares.")
+
+
+@dataclass(frozen=True)
+class AcceptanceItem:
+    """One line of the 100-point acceptance checklist."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    points: float
+
+
+#: Report 4 lists the eight items but not their weights; these weights are geofupin's default.
+SEED_ACCEPTANCE_ITEMS: tuple[AcceptanceItem, ...] = (
+    AcceptanceItem("plan_completion", "当年搬迁计划任务完成情况", "plan completion", 15),
+    AcceptanceItem("targeting", "瞄准贫困户", "targeting of poor households", 15),
+    AcceptanceItem("subsidies_paid", "补助配套资金兑付", "subsidies paid", 15),
+    AcceptanceItem("housing", "建房面积及质量", "housing area and quality", 15),
+    AcceptanceItem("infrastructure", "新村基础配套设施建设", "village infrastructure", 15),
+    AcceptanceItem("moved_in", "移民户入住", "households moved in", 10),
+    AcceptanceItem("records", "档案资料", "records", 10),
+    AcceptanceItem("stele_plates", "村立碑、户挂牌", "village stele and household plates", 5),
+)
+
+
+@dataclass(frozen=True)
+class AcceptanceRules:
+    """The 100-point acceptance score: items with weights, and grade thresholds (>= 95, >= 80)."""
+
+    items: tuple[AcceptanceItem, ...] = SEED_ACCEPTANCE_ITEMS
+    excellent_min: float = 95.0
+    pass_min: float = 80.0
+
+    def validate(self, where: str, problems: Problems) -> None:
+        total = sum(i.points for i in self.items)
+        if abs(total - 100) > 1e-9:
+            problems.add(f"{where}.items", f"item points add up to {total}, not 100.", "Make the points add up to 100.")
+        ids = [i.id for i in self.items]
+        if len(set(ids)) != len(ids):
+            problems.add(f"{where}.items", "item ids repeat.", "Give each item a unique id.")
+        if not self.pass_min <= self.excellent_min:
+            problems.add(where, "pass_min is above excellent_min.", "Use pass_min <= excellent_min.")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A subsidy policy: rules, hardship share, housing limits, disbursement and acceptance."""
+
+    name: str
+    rules: tuple[SubsidyRule, ...]
+    name_en: str = ""
+    hardship_share: float = 0.10
+    housing: HousingRules = field(default_factory=HousingRules)
+    disbursement: DisbursementRules = field(default_factory=DisbursementRules)
+    acceptance: AcceptanceRules = field(default_factory=AcceptanceRules)
+
+    def validate(self, where: str, problems: Problems) -> None:
+        ids = [r.id for r in self.rules]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            problems.add(f"{where}.rules", f"rule ids repeat: {', '.join(dup)}.", "Give each rule a unique id.")
+        if not 0 <= self.hardship_share <= 1:
+            problems.add(f"{where}.hardship_share", f"{self.hardship_share} is not a fraction.", "Write 0.1 for 10 %.")
+
+
+def _rule(id: str, payer: str, purpose: str, basis: str, amount: float, **kw: Any) -> dict[str, Any]:
+    return {"id": id, "payer": payer, "purpose": purpose, "basis": basis, "amount": amount, **kw}
+
+
+#: Report 4 of the seed as a plain mapping (the same content as scenarios/policy/seed-county.yaml).
+SEED_COUNTY_POLICY: dict[str, Any] = {
+    "name": "白于山区扶贫移民搬迁补助政策(范文4)",
+    "name_en": "Baiyu mountains poverty relocation subsidies (report 4)",
+    "hardship_share": 0.10,
+    "rules": [
+        _rule(
+            "province_housing_person",
+            "province",
+            "housing",
+            "per_person",
+            3800,
+            name_zh="省建房补助 每人3800元",
+            name_en="province housing, 3,800 yuan/person",
+            source="六(一)1",
+        ),
+        _rule(
+            "province_homestead_household",
+            "province",
+            "homestead_clearance",
+            "per_household",
+            1000,
+            name_zh="省宅基地整理费 每户1000元",
+            name_en="province homestead clearance, 1,000 yuan/household",
+            source="六(一)1",
+        ),
+        _rule(
+            "province_hardship_household",
+            "province",
+            "hardship",
+            "per_household",
+            10000,
+            applies_to="hardship",
+            name_zh="省特困户补助 每户10000元(按搬迁贫困户10%计)",
+            name_en="province hardship, 10,000 yuan/household for 10 % of households",
+            source="六(一)1",
+        ),
+        _rule(
+            "city_housing_household",
+            "city",
+            "housing",
+            "per_household",
+            10000,
+            name_zh="市“1+5” 每户10000元",
+            name_en="city 1+5, 10,000 yuan/household",
+            source="六(一)2",
+        ),
+        _rule(
+            "city_housing_person",
+            "city",
+            "housing",
+            "per_person",
+            5000,
+            name_zh="市“1+5” 每人5000元",
+            name_en="city 1+5, 5,000 yuan/person",
+            source="六(一)2",
+        ),
+        _rule(
+            "county_housing_household",
+            "county",
+            "housing",
+            "per_household",
+            10000,
+            name_zh="县“1+2” 每户10000元",
+            name_en="county 1+2, 10,000 yuan/household",
+            source="六(一)3",
+        ),
+        _rule(
+            "county_housing_person",
+            "county",
+            "housing",
+            "per_person",
+            2000,
+            name_zh="县“1+2” 每人2000元",
+            name_en="county 1+2, 2,000 yuan/person",
+            source="六(一)3",
+        ),
+        _rule(
+            "province_infrastructure_person",
+            "province",
+            "infrastructure",
+            "per_person",
+            2300,
+            paid_to="project",
+            name_zh="省基础设施配套 每人2300元",
+            name_en="province infrastructure, 2,300 yuan/person",
+            source="六(二)1",
+        ),
+        _rule(
+            "city_county_infrastructure_person",
+            "city_county",
+            "infrastructure",
+            "per_person",
+            2300,
+            paid_to="project",
+            name_zh="市县基础设施配套 每人2300元",
+            name_en="city and county infrastructure, 2,300 yuan/person",
+            source="六(二)2",
+        ),
+        _rule(
+            "county_reward_household",
+            "county",
+            "reward",
+            "per_household",
+            5000,
+            paid_to="township_village",
+            name_zh="县奖励(自筹资金及时到位) 每户5000元",
+            name_en="county reward when own funds arrive in time, 5,000 yuan/household",
+            source="六(二)3",
+        ),
+        _rule(
+            "county_management",
+            "county",
+            "management",
+            "share_of",
+            0.015,
+            paid_to="administration",
+            of_payers=["province", "city", "county", "city_county"],
+            name_zh="管理经费 省市县补助资金总额的1.5%",
+            name_en="management, 1.5 % of province, city and county subsidies",
+            source="六(三)",
+        ),
+    ],
+    "housing": {"min_floor_area_m2_per_person": 20, "max_floor_area_m2_per_household": 120},
+    "disbursement": {"deposit_share": 0.05, "before_start_share": 1 / 3, "halfway_share": 1 / 3},
+    "acceptance": {
+        "excellent_min": 95,
+        "pass_min": 80,
+        "items": [dataclasses.asdict(i) for i in SEED_ACCEPTANCE_ITEMS],
+    },
+}
+
+
+def parse_policy(raw: Mapping[str, Any], *, where: str = "policy") -> Policy:
+    """Parse a policy mapping (from YAML) into a validated :class:`Policy`.
+
+    Raises
+    ------
+    ScenarioError
+        With every problem found (unknown keys, bad payers, shares that are not fractions...).
+    """
+    problems = Problems()
+    pol = parse(Policy, raw, where, problems)
+    if problems.errors or pol is None:
+        raise ScenarioError(f"policy {where}", problems.errors)
+    return pol  # type: ignore[no-any-return]
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read a policy YAML file (through :func:`geofupin.io.read_yaml`) and parse it."""
+    from .io import read_yaml
+
+    return parse_policy(read_yaml(path), where=str(path))
+
+
+def seed_policy() -> Policy:
+    """The built-in report-4 policy (:data:`SEED_COUNTY_POLICY`)."""
+    return parse_policy(SEED_COUNTY_POLICY, where="seed-county")
+
+
+# --------------------------------------------------------------------------- scenario section
+@dataclass(frozen=True)
+class HousingPlan:
+    """Planned floor area per household size (m2); sizes above the largest key use the largest key."""
+
+    floor_area_m2_by_size: dict[int, float] = field(
+        default_factory=lambda: {1: 40.0, 2: 50.0, 3: 70.0, 4: 90.0, 5: 110.0, 6: 120.0}
+    )
+
+    def validate(self, where: str, problems: Problems) -> None:
+        if not self.floor_area_m2_by_size:
+            problems.add(
+                f"{where}.floor_area_m2_by_size", "no household sizes given.", "Map sizes to m2, e.g. {1: 40}."
+            )
+        for k, v in self.floor_area_m2_by_size.items():
+            if k < 1 or v <= 0:
+                problems.add(
+                    f"{where}.floor_area_m2_by_size.{k}",
+                    f"size {k} -> {v} m2 is not valid.",
+                    "Use size >= 1, area > 0.",
+                )
+
+
+@dataclass(frozen=True)
+class PolicyOptions:
+    """How the policy's open points are read (see the module docstring for each default)."""
+
+    hardship_rounding: Rounding = "round_half_up"
+    hardship_rounding_level: RoundingLevel = "county"
+    management_base: ManagementBase = "housing_infrastructure"
+    reward: RewardMode = "assume_met"
+    reward_units: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Scenario section ``policy``: the policy file, the ambiguity options and the housing plan.
+
+    YAML keys: ``file`` (path to a policy YAML, relative to the scenario; default: the built-in
+    report-4 policy), the :class:`PolicyOptions` keys, and ``housing`` (:class:`HousingPlan`).
+    """
+
+    file: Path | None = None
+    hardship_rounding: Rounding = "round_half_up"
+    hardship_rounding_level: RoundingLevel = "county"
+    management_base: ManagementBase = "housing_infrastructure"
+    reward: RewardMode = "assume_met"
+    reward_units: tuple[str, ...] = ()
+    housing: HousingPlan = field(default_factory=HousingPlan)
+
+    def validate(self, where: str, problems: Problems) -> None:
+        if self.reward == "listed" and not self.reward_units:
+            problems.add(
+                f"{where}.reward_units",
+                "reward is 'listed' but no townships/villages are listed.",
+                "List township names or village ids in reward_units, or use reward: assume_met.",
+            )
+
+    @property
+    def options(self) -> PolicyOptions:
+        """The ambiguity options alone."""
+        return PolicyOptions(
+            hardship_rounding=self.hardship_rounding,
+            hardship_rounding_level=self.hardship_rounding_level,
+            management_base=self.management_base,
+            reward=self.reward,
+            reward_units=self.reward_units,
+        )
+
+    def load(self) -> Policy:
+        """The policy this section names (the built-in report-4 policy when ``file`` is unset)."""
+        return seed_policy() if self.file is None else load_policy(self.file)
+
+
+OPTION_DOCS: dict[str, tuple[str, str]] = {
+    "hardship_rounding": ("特困户数(搬迁户10%)取整方式", "how 10 % of households is rounded to whole households"),
+    "hardship_rounding_level": ("特困户数取整层级", "level at which hardship households are rounded"),
+    "management_base": ("管理经费1.5%的计算基数", "which subsidies the 1.5 % management fee is taken of"),
+    "reward": ("每户5000元奖励是否计入", "whether the conditional 5,000 yuan/household reward is budgeted"),
+    "reward_units": ("获奖励的乡镇/村", "townships/villages that qualify for the reward (reward: listed)"),
+}
+
+
+def options_table(options: PolicyOptions) -> pd.DataFrame:
+    """The options a budget was computed with, their defaults and meaning (table ``policy_options``)."""
+    default = PolicyOptions()
+    rows = []
+    for f in dataclasses.fields(PolicyOptions):
+        val = getattr(options, f.name)
+        dval = getattr(default, f.name)
+        zh, en = OPTION_DOCS[f.name]
+        rows.append(
+            {
+                "option": f.name,
+                "value": ",".join(val) if isinstance(val, tuple) else str(val),
+                "default": ",".join(dval) if isinstance(dval, tuple) else str(dval),
+                "is_default": val == dval,
+                "description_zh": zh,
+                "description_en": en,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- plan units
+UNIT_COLUMNS = ("village_id", "name", "township", "group", "site_id", "households", "persons")
+
+
+def plan_units(villages: pd.DataFrame, assignment: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The relocation plan as units (village x site rows) with households and persons.
+
+    Parameters
+    ----------
+    villages
+        Villages with ``village_id``, ``name``, ``township``, ``relocate_households``,
+        ``relocate_persons`` (optional ``group``).
+    assignment
+        The allocation's ``assignment`` table (``village_id``, ``site_id``, ``households``,
+        ``persons``); when absent the villages' relocation counts are used, with no site.
+
+    Returns
+    -------
+    DataFrame with :data:`UNIT_COLUMNS` (``site_id`` empty text when unknown), units with no
+    households dropped.
+    """
+    v = pd.DataFrame(villages.drop(columns="geometry", errors="ignore")).copy()
+    for col in ("village_id", "relocate_households", "relocate_persons"):
+        if col not in v.columns:
+            raise DataError(f"villages: column '{col}' is missing. Fix: add it (0 for villages that stay).")
+    v["village_id"] = v["village_id"].astype(str)
+    if "name" not in v.columns:
+        v["name"] = v["village_id"]
+    if "township" not in v.columns:
+        v["township"] = ""
+    if "group" not in v.columns:
+        v["group"] = ""
+    v["group"] = v["group"].fillna("").astype(str)
+    v["township"] = v["township"].fillna("").astype(str)
+    if assignment is None:
+        units = v[["village_id", "name", "township", "group"]].copy()
+        units["site_id"] = ""
+        units["households"] = v["relocate_households"].to_numpy()
+        units["persons"] = v["relocate_persons"].to_numpy()
+    else:
+        a = pd.DataFrame(assignment).copy()
+        for col in ("village_id", "site_id", "households", "persons"):
+            if col not in a.columns:
+                raise DataError(f"assignment: column '{col}' is missing. Fix: use the allocate step's table.")
+        a["village_id"] = a["village_id"].astype(str)
+        a["site_id"] = a["site_id"].astype(str)
+        unknown = sorted(set(a["village_id"]) - set(v["village_id"]))
+        if unknown:
+            raise DataError(
+                f"assignment: village_id {unknown[0]!r} is not in the villages layer"
+                f" ({len(unknown)} unknown). Fix: run allocate on the same villages."
+            )
+        info = v.drop_duplicates("village_id").set_index("village_id")[["name", "township", "group"]]
+        units = a[["village_id", "site_id", "households", "persons"]].join(info, on="village_id")
+        if "group" in a.columns:
+            units["group"] = a["group"].fillna("").astype(str).to_numpy()
+    units = units[list(UNIT_COLUMNS)]
+    hh = pd.to_numeric(units["households"], errors="coerce")
+    pp = pd.to_numeric(units["persons"], errors="coerce")
+    bad = units[hh.isna() | pp.isna() | (hh < 0) | (pp < 0) | ((hh > 0) & (pp < hh)) | ((hh == 0) & (pp > 0))]
+    if len(bad):
+        r = bad.iloc[0]
+        raise DataError(
+            f"villages: village {r['village_id']} relocates {r['households']} households and {r['persons']} persons;"
+            " every household has at least one person. Fix: correct relocate_households/relocate_persons."
+        )
+    units = units.assign(households=hh.astype(float), persons=pp.astype(float))
+    units = units[units["households"] > 0].reset_index(drop=True)
+    return units
+
+
+# --------------------------------------------------------------------------- budgets
+def round_count(x: np.ndarray | float, how: Rounding) -> np.ndarray:
+    """Round a count as the option says (``round_half_up`` rounds 0.5 up, unlike numpy)."""
+    a = np.asarray(x, dtype=float)
+    if how == "exact":
+        return a
+    if how == "floor":
+        return np.floor(a + 1e-9)
+    if how == "ceil":
+        return np.ceil(a - 1e-9)
+    return np.floor(a + 0.5 + 1e-9)
+
+
+def largest_remainder(target: float, weights: np.ndarray) -> np.ndarray:
+    """Share a whole ``target`` out in proportion to ``weights`` as whole numbers (Hamilton).
+
+    Ties go to the earlier element, so the result is deterministic.
+    """
+    w = np.asarray(weights, dtype=float)
+    if len(w) == 0:
+        return w
+    total = w.sum()
+    if total <= 0:
+        return np.zeros_like(w)
+    quota = target * w / total
+    base = np.floor(quota + 1e-9)
+    left = round(float(target - base.sum()))
+    if left > 0:
+        order = np.lexsort((np.arange(len(w)), -(quota - base)))
+        base[order[:left]] += 1
+    return base
+
+
+def hardship_households(units: pd.DataFrame, share: float, options: PolicyOptions) -> np.ndarray:
+    """Hardship households per unit: ``share`` of relocated households, rounded per the options."""
+    hh = units["households"].to_numpy(dtype=float)
+    raw = share * hh
+    if options.hardship_rounding == "exact":
+        return raw
+    level = options.hardship_rounding_level
+    if level == "unit":
+        return round_count(raw, options.hardship_rounding)
+    keys = {
+        "county": np.zeros(len(units), dtype=int),
+        "township": pd.factorize(units["township"])[0],
+        "village": pd.factorize(units["village_id"])[0],
+    }[level]
+    out = np.zeros(len(units))
+    for k in np.unique(keys):
+        idx = np.flatnonzero(keys == k)
+        target = float(round_count(raw[idx].sum(), options.hardship_rounding))
+        out[idx] = largest_remainder(target, hh[idx])
+    return out
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A budget: one line per plan unit and rule, the options it used and the units.
+
+    Attributes
+    ----------
+    lines
+        One row per unit x rule: the unit columns, ``rule_id``, ``payer``, ``purpose``,
+        ``basis``, ``quantity`` (persons, households or the yuan base of a share), ``rate``
+        (yuan or fraction) and ``amount_yuan`` (= quantity x rate).
+    units
+        The plan units with their ``hardship_households``.
+    options
+        The :class:`PolicyOptions` used.
+    policy
+        The policy used.
+    """
+
+    lines: pd.DataFrame
+    units: pd.DataFrame
+    options: PolicyOptions
+    policy: Policy
+
+    @property
+    def total_yuan(self) -> float:
+        return float(self.lines["amount_yuan"].sum())
+
+
+def compute_budget(units: pd.DataFrame, policy: Policy, options: PolicyOptions | None = None) -> Budget:
+    """Apply every rule of ``policy`` to every plan unit.
+
+    Parameters
+    ----------
+    units
+        From :func:`plan_units`.
+    policy
+        The subsidy policy.
+    options
+        The ambiguity options (defaults: :class:`PolicyOptions`).
+
+    Returns
+    -------
+    Budget
+    """
+    options = options or PolicyOptions()
+    u = units.reset_index(drop=True).copy()
+    u["hardship_households"] = hardship_households(u, policy.hardship_share, options)
+    n = len(u)
+    listed = set(options.reward_units)
+    reward_ok = np.ones(n, dtype=bool)
+    if options.reward == "exclude":
+        reward_ok[:] = False
+    elif options.reward == "listed":
+        reward_ok = (u["township"].isin(listed) | u["village_id"].isin(listed) | u["name"].isin(listed)).to_numpy()
+    amounts: dict[str, np.ndarray] = {}
+    qty: dict[str, np.ndarray] = {}
+    plain = [r for r in policy.rules if r.basis != "share_of"]
+    shares = [r for r in policy.rules if r.basis == "share_of"]
+    for r in plain:
+        if r.applies_to == "hardship":
+            q = u["hardship_households"].to_numpy(dtype=float)
+        elif r.basis == "per_person":
+            q = u["persons"].to_numpy(dtype=float)
+        else:
+            q = u["households"].to_numpy(dtype=float)
+        if r.purpose == "reward":
+            q = np.where(reward_ok, q, 0.0)
+        qty[r.id] = q
+        amounts[r.id] = q * r.amount
+    for r in shares:
+        purposes = r.of_purposes or (MANAGEMENT_PURPOSES[options.management_base] if r.purpose == "management" else ())
+        base = np.zeros(n)
+        for p in plain:
+            if p.payer in r.of_payers and p.purpose in purposes:
+                base += amounts[p.id]
+        qty[r.id] = base
+        amounts[r.id] = base * r.amount
+    frames = []
+    for r in policy.rules:
+        f = u[list(UNIT_COLUMNS)].copy()
+        f["unit"] = np.arange(n)
+        f["rule_id"] = r.id
+        f["payer"] = r.payer
+        f["purpose"] = r.purpose
+        f["basis"] = r.basis
+        f["paid_to"] = r.paid_to
+        f["quantity"] = qty[r.id]
+        f["rate"] = float(r.amount)
+        f["amount_yuan"] = amounts[r.id]
+        frames.append(f)
+    lines = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return Budget(lines=lines, units=u, options=options, policy=policy)
+
+
+def _quantity_unit(rule: SubsidyRule) -> str:
+    if rule.basis == "share_of":
+        return "yuan"
+    return "person" if rule.basis == "per_person" else "household"
+
+
+def budget_by_rule(budget: Budget) -> pd.DataFrame:
+    """County budget, one row per rule: quantity x rate = amount (table ``budget_county``)."""
+    g = budget.lines.groupby("rule_id", sort=False)[["quantity", "amount_yuan"]].sum()
+    rows = []
+    for r in budget.policy.rules:
+        q = float(g.loc[r.id, "quantity"]) if r.id in g.index else 0.0
+        a = float(g.loc[r.id, "amount_yuan"]) if r.id in g.index else 0.0
+        rows.append(
+            {
+                "rule_id": r.id,
+                "payer": r.payer,
+                "purpose": r.purpose,
+                "basis": r.basis,
+                "quantity": q,
+                "quantity_unit": _quantity_unit(r),
+                "rate": float(r.amount),
+                "amount_yuan": round(a, 2),
+                "paid_to": r.paid_to,
+                "name_zh": r.name_zh,
+                "name_en": r.name_en,
+                "source": r.source,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+Level = Literal["county", "township", "village", "site"]
+_LEVEL_KEYS: dict[str, list[str]] = {
+    "county": [],
+    "township": ["township"],
+    "village": ["township", "village_id", "name"],
+    "site": ["site_id"],
+}
+
+
+def pay_column(payer: str, purpose: str) -> str:
+    """Column name of a payer x purpose amount in wide budget tables."""
+    return f"{payer}__{purpose}_yuan"
+
+
+def budget_by(budget: Budget, level: Level) -> pd.DataFrame:
+    """Budget per township, village, site or county: one row per entity, one column per payer x purpose.
+
+    Columns: the level's keys, ``households``, ``persons``, ``hardship_households``, one
+    ``{payer}__{purpose}_yuan`` column per pair present in the policy, ``total_yuan``.
+    """
+    keys = _LEVEL_KEYS[level]
+    lines = budget.lines
+    units = budget.units
+    pairs = list(dict.fromkeys((r.payer, r.purpose) for r in budget.policy.rules))
+    if level == "site":
+        lines = lines[lines["site_id"] != ""]
+        units = units[units["site_id"] != ""]
+    if keys:
+        base = units.groupby(keys, sort=True)[["households", "persons", "hardship_households"]].sum()
+        wide = lines.pivot_table(index=keys, columns=["payer", "purpose"], values="amount_yuan", aggfunc="sum")
+    else:
+        base = pd.DataFrame(units[["households", "persons", "hardship_households"]].sum()).T
+        wide = pd.DataFrame(lines.groupby(["payer", "purpose"])["amount_yuan"].sum()).T
+        base.index = wide.index = [0]
+    out = base.copy()
+    for payer, purpose in pairs:
+        col = (payer, purpose)
+        out[pay_column(payer, purpose)] = wide[col].reindex(out.index).fillna(0.0) if col in wide.columns else 0.0
+    out["total_yuan"] = out[[pay_column(*p) for p in pairs]].sum(axis=1)
+    out = out.reset_index() if keys else out.reset_index(drop=True)
+    money = [c for c in out.columns if c.endswith("_yuan")]
+    out[money] = out[money].round(2)
+    return out
+
+
+def reconciliation(budget: Budget) -> pd.DataFrame:
+    """Check that sites, villages and townships add up to the county, per payer x purpose.
+
+    One row per payer x purpose plus a ``total`` row; columns ``county_yuan``,
+    ``townships_yuan``, ``villages_yuan``, ``sites_yuan`` (sum over units with a site),
+    ``unsited_yuan`` (units with no site) and ``diff_yuan`` (largest absolute difference of a
+    level from the county; 0 when everything reconciles).
+    """
+    lines = budget.lines
+    pairs = list(dict.fromkeys((r.payer, r.purpose) for r in budget.policy.rules))
+    tables = {lvl: budget_by(budget, lvl) for lvl in ("county", "township", "village", "site")}
+    rows = []
+    for payer, purpose in [*pairs, ("total", "total")]:
+        col = "total_yuan" if payer == "total" else pay_column(payer, purpose)
+        sel = lines if payer == "total" else lines[(lines["payer"] == payer) & (lines["purpose"] == purpose)]
+        county = float(tables["county"][col].sum())
+        rec = {
+            "payer": payer,
+            "purpose": purpose,
+            "county_yuan": county,
+            "townships_yuan": float(tables["township"][col].sum()),
+            "villages_yuan": float(tables["village"][col].sum()),
+            "sites_yuan": float(tables["site"][col].sum()) if len(tables["site"]) else 0.0,
+            "unsited_yuan": float(sel.loc[sel["site_id"] == "", "amount_yuan"].sum()),
+        }
+        levels = [rec["townships_yuan"], rec["villages_yuan"], rec["sites_yuan"] + rec["unsited_yuan"]]
+        rec["diff_yuan"] = round(max(abs(x - county) for x in levels), 2)
+        rows.append(rec)
+    out = pd.DataFrame(rows)
+    money = [c for c in out.columns if c.endswith("_yuan")]
+    out[money] = out[money].round(2)
+    return out
+
+
+# --------------------------------------------------------------------------- housing checks
+def household_sizes(units: pd.DataFrame) -> pd.DataFrame:
+    """Split each unit's households into the most even mix of sizes that matches its persons.
+
+    A unit of 3 households and 10 persons becomes 2 households of 3 and 1 of 4.
+    Columns: the unit columns, ``size``, ``count``.
+    """
+    hh = units["households"].to_numpy(dtype=float).round().astype(int)
+    pp = units["persons"].to_numpy(dtype=float).round().astype(int)
+    safe = np.maximum(hh, 1)
+    lo = pp // safe
+    n_hi = pp - lo * safe
+    n_lo = hh - n_hi
+    keep = [c for c in UNIT_COLUMNS if c in units.columns]
+    a = units[keep].assign(size=lo, count=n_lo)
+    b = units[keep].assign(size=lo + 1, count=n_hi)
+    out = pd.concat([a, b]).sort_index(kind="stable")
+    return out[(out["count"] > 0) & (out["size"] > 0)].reset_index(drop=True)
+
+
+def check_housing(households: pd.DataFrame, rules: HousingRules, plan: HousingPlan | None = None) -> pd.DataFrame:
+    """Check planned floor area against the policy limits.
+
+    Parameters
+    ----------
+    households
+        Rows of households (or groups of equal households with a ``count`` column) with
+        ``size`` (persons) and optionally ``floor_area_m2``; when the area is absent it comes
+        from ``plan`` by household size.
+    rules
+        The limits (>= 20 m2 per person, <= 120 m2 per household).
+    plan
+        Planned floor area by household size.
+
+    Returns
+    -------
+    The rows with ``floor_area_m2``, ``area_m2_per_person``, ``ok`` and ``reasons_zh`` /
+    ``reasons_en`` ("" when ok). Filter ``~ok`` to list the violations.
+    """
+    df = households.copy()
+    if "count" not in df.columns:
+        df["count"] = 1
+    size = df["size"].to_numpy(dtype=float)
+    if "floor_area_m2" not in df.columns:
+        plan = plan or HousingPlan()
+        table = plan.floor_area_m2_by_size
+        biggest = max(table)
+        df["floor_area_m2"] = [float(table.get(int(s), table[biggest] if s > biggest else np.nan)) for s in size]
+        missing = df["floor_area_m2"].isna()
+        if missing.any():
+            s = int(size[missing.to_numpy()][0])
+            raise DataError(
+                f"housing plan: no floor area for households of {s} persons. Fix: add {s}: <m2> to"
+                " policy.housing.floor_area_m2_by_size."
+            )
+    area = df["floor_area_m2"].to_numpy(dtype=float)
+    per = area / np.maximum(size, 1)
+    small = per < rules.min_floor_area_m2_per_person - 1e-9
+    big = area > rules.max_floor_area_m2_per_household + 1e-9
+    df["area_m2_per_person"] = per.round(2)
+    df["ok"] = ~(small | big)
+    zh, en = [], []
+    for s, b, p, a in zip(small, big, per, area, strict=True):
+        z, e = [], []
+        if s:
+            z.append(f"人均{p:.1f}平方米,少于{rules.min_floor_area_m2_per_person:g}平方米")
+            e.append(f"{p:.1f} m2 per person, below {rules.min_floor_area_m2_per_person:g}")
+        if b:
+            z.append(f"每户{a:g}平方米,超过{rules.max_floor_area_m2_per_household:g}平方米")
+            e.append(f"{a:g} m2 per household, above {rules.max_floor_area_m2_per_household:g}")
+        zh.append(";".join(z))
+        en.append("; ".join(e))
+    df["reasons_zh"] = zh
+    df["reasons_en"] = en
+    return df.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- disbursement
+@dataclass(frozen=True)
+class Milestones:
+    """Dates of a works project relative to its start (days)."""
+
+    advance_days_before_start: int = 7
+    halfway_day: int = 90
+    completion_day: int = 180
+    warranty_days: int = 365
+
+
+TRANCHES: tuple[tuple[str, str, str], ...] = (
+    ("before_start", "开工前预拨", "advance before start"),
+    ("halfway", "过半检查后拨付", "after half-way inspection"),
+    ("acceptance", "竣工验收合格后拨付", "on acceptance"),
+    ("deposit_release", "质量保证金(按合同约定)", "quality deposit release (per contract)"),
+)
+
+
+def disbursement_schedule(
+    projects: pd.DataFrame,
+    rules: DisbursementRules,
+    *,
+    start_date: dt.date | None = None,
+    milestones: Milestones | None = None,
+) -> pd.DataFrame:
+    """When the money of each public-works project moves.
+
+    Parameters
+    ----------
+    projects
+        ``project_id`` and ``cost_yuan`` (other columns are carried along).
+    rules
+        Deposit and tranche shares.
+    start_date
+        The works' start date; without it ``date`` is empty and only ``day`` (relative to the
+        start) is given.
+    milestones
+        Day offsets of the half-way inspection, completion and deposit release.
+
+    Returns
+    -------
+    One row per project x tranche (``before_start``, ``halfway``, ``acceptance``,
+    ``deposit_release``) with ``share``, ``amount_yuan`` (to the fen; the acceptance tranche
+    takes the rounding rest so each project adds up exactly), ``day`` and ``date``.
+    """
+    ms = milestones or Milestones()
+    cost_fen = np.round(projects["cost_yuan"].to_numpy(dtype=float) * 100).astype(np.int64)
+    deposit = np.round(cost_fen * rules.deposit_share).astype(np.int64)
+    base = cost_fen - deposit if rules.tranche_base == "remainder" else cost_fen
+    first = np.round(base * rules.before_start_share).astype(np.int64)
+    second = np.round(base * rules.halfway_share).astype(np.int64)
+    third = cost_fen - deposit - first - second
+    days = {
+        "before_start": -ms.advance_days_before_start,
+        "halfway": ms.halfway_day,
+        "acceptance": ms.completion_day,
+        "deposit_release": ms.completion_day + ms.warranty_days,
+    }
+    amounts = {"before_start": first, "halfway": second, "acceptance": third, "deposit_release": deposit}
+    keep = [c for c in projects.columns if c != "cost_yuan"]
+    frames = []
+    for order, (tranche, zh, en) in enumerate(TRANCHES):
+        f = projects[keep].copy()
+        f["cost_yuan"] = cost_fen / 100
+        f["tranche"] = tranche
+        f["tranche_order"] = order
+        f["tranche_zh"] = zh
+        f["tranche_en"] = en
+        f["amount_yuan"] = amounts[tranche] / 100
+        f["share"] = np.where(cost_fen > 0, amounts[tranche] / np.maximum(cost_fen, 1), 0.0).round(6)
+        f["day"] = days[tranche]
+        f["date"] = (start_date + dt.timedelta(days=days[tranche])).isoformat() if start_date else ""
+        frames.append(f)
+    if not frames or projects.empty:
+        return pd.DataFrame(
+            columns=[*keep, "cost_yuan", "tranche", "tranche_order", "amount_yuan", "share", "day", "date"]
+        )
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values(["project_id", "tranche_order"], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- acceptance
+@dataclass(frozen=True)
+class AcceptanceResult:
+    """A scored acceptance form."""
+
+    total: float
+    grade: Grade
+    grade_zh: str
+    items: pd.DataFrame
+
+
+def grade(total: float, rules: AcceptanceRules) -> Grade:
+    """Grade a 100-point total: ``excellent`` (>= 95), ``pass`` (>= 80, 80 included), else ``fail``."""
+    t = round(float(total), 6)
+    if t >= rules.excellent_min:
+        return "excellent"
+    if t >= rules.pass_min:
+        return "pass"
+    return "fail"
+
+
+def acceptance_form(rules: AcceptanceRules, *, unit: str = "") -> pd.DataFrame:
+    """An empty acceptance form: one row per checklist item, ``score`` to fill in."""
+    return pd.DataFrame(
+        {
+            "unit": unit,
+            "item_id": [i.id for i in rules.items],
+            "item_zh": [i.name_zh for i in rules.items],
+            "item_en": [i.name_en for i in rules.items],
+            "max_points": [float(i.points) for i in rules.items],
+            "score": np.nan,
+            "remarks": "",
+        }
+    )
+
+
+def score_acceptance(scores: Mapping[str, float] | pd.DataFrame, rules: AcceptanceRules) -> AcceptanceResult:
+    """Score a filled form (a mapping item_id -> points, or the form with ``score`` filled).
+
+    Raises
+    ------
+    DataError
+        For an unknown item, a missing score, or a score outside 0..max_points.
+    """
+    if isinstance(scores, pd.DataFrame):
+        mapping = dict(zip(scores["item_id"].astype(str), scores["score"], strict=True))
+    else:
+        mapping = dict(scores)
+    known = {i.id: i for i in rules.items}
+    unknown = sorted(set(mapping) - set(known))
+    if unknown:
+        raise DataError(f"acceptance form: unknown item {unknown[0]!r}. Fix: use one of {', '.join(known)}.")
+    form = acceptance_form(rules)
+    vals = []
+    for item in rules.items:
+        v = mapping.get(item.id)
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            raise DataError(f"acceptance form: item {item.id!r} ({item.name_zh}) has no score. Fix: fill it in.")
+        if not 0 <= float(v) <= item.points + 1e-9:
+            raise DataError(
+                f"acceptance form: item {item.id!r} scores {v}, outside 0..{item.points:g}. Fix: correct the score."
+            )
+        vals.append(float(v))
+    form["score"] = vals
+    total = round(float(sum(vals)), 6)
+    g = grade(total, rules)
+    return AcceptanceResult(total=total, grade=g, grade_zh=GRADE_ZH[g], items=form)
+
+
+def check_options(options: PolicyOptions, where: str = "policy") -> None:
+    """Raise :class:`ScenarioError` when options contradict each other."""
+    problems = Problems()
+    if options.reward == "listed" and not options.reward_units:
+        problems.add(
+            f"{where}.reward_units", "reward is 'listed' but nothing is listed.", "List townships or villages."
+        )
+    if problems.errors:
+        raise ScenarioError(where, problems.errors)
+
+
+def payer_purpose_label(col: str) -> tuple[str, str] | None:
+    """Chinese and English labels of a ``{payer}__{purpose}_yuan`` column, or None."""
+    if "__" not in col or not col.endswith("_yuan"):
+        return None
+    payer, purpose = col[: -len("_yuan")].split("__", 1)
+    if payer not in PAYER_ZH or purpose not in PURPOSE_ZH:
+        return None
+    return f"{PAYER_ZH[payer]}{PURPOSE_ZH[purpose]}(元)", f"{payer} {PURPOSE_EN[purpose]} (yuan)"
+
+
+__all__: Sequence[str] = (
+    "SEED_COUNTY_POLICY",
+    "AcceptanceResult",
+    "AcceptanceRules",
+    "Budget",
+    "DisbursementRules",
+    "HousingPlan",
+    "HousingRules",
+    "Milestones",
+    "Policy",
+    "PolicyConfig",
+    "PolicyOptions",
+    "SubsidyRule",
+    "acceptance_form",
+    "budget_by",
+    "budget_by_rule",
+    "check_housing",
+    "compute_budget",
+    "disbursement_schedule",
+    "grade",
+    "hardship_households",
+    "household_sizes",
+    "load_policy",
+    "options_table",
+    "parse_policy",
+    "plan_units",
+    "reconciliation",
+    "score_acceptance",
+    "seed_policy",
+)
