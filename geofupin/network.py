@@ -1,0 +1,1065 @@
+"""Road lines to a routable graph: noding, class speeds, one-way, slope, snapping.
+
+:func:`build` turns a road layer (LineStrings in a metric CRS) into a :class:`RoadNetwork`,
+a frozen value of numpy arrays and CSR matrices that :mod:`geofupin.accessibility` runs
+``scipy.sparse.csgraph`` shortest paths on. :meth:`RoadNetwork.to_networkx` gives the same
+graph as a networkx ``MultiDiGraph`` to reason with and to check results against.
+
+Noding
+    Lines are split into *pieces* (edges between junctions) at
+
+    * their ends;
+    * vertices shared with another line or repeated in the same line (OSM junctions);
+    * true crossings between two lines on the same *level* when ``node_intersections`` is
+      on (official data often has no shared vertex at junctions). The level is the OSM
+      ``layer`` when given, else ``1`` for a bridge, ``-1`` for a tunnel, ``0`` otherwise: a
+      bridge over a road only joins it at a shared vertex, never where it merely crosses;
+    * the point of a same-level line nearest to a dangling line end within
+      ``snap_tolerance_m`` (undershoots; overshoots are crossings).
+
+    Junction points closer than ``snap_tolerance_m`` are merged into one node. Zero-length
+    and duplicate pieces are dropped and counted.
+
+Travel time
+    ``speed_kph`` of the road when present and positive, else the class speed
+    (``speeds_kph``, with OSM ``highway`` values and Chinese class names mapped by
+    :data:`geofupin.layers.ROAD_CLASS_ALIASES`), else ``default_speed_kph`` with a warning;
+    divided by the surface factor's inverse (``gravel`` 0.7: 30 km/h becomes 21 km/h).
+    With ``slope_penalty`` and a DEM, tracks and paths are slowed segment by segment by
+    Tobler's hiking function relative to flat ground, separately uphill and downhill.
+
+Snapping
+    :func:`snap` joins points to the nearest point of the nearest piece (not the nearest
+    node), with an off-road walking leg; :meth:`RoadNetwork.attach` splits the pieces
+    virtually at the snapped points and adds one node per point, so shortest paths start
+    and end exactly there, including two points on the same piece.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+from pyproj import CRS
+from scipy.sparse.csgraph import connected_components
+
+from .crs import require_projected
+from .errors import DataError, Problems
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+log = logging.getLogger(__name__)
+
+RoadClass = Literal["national", "provincial", "county", "township", "village", "track", "path"]
+ROAD_CLASSES: tuple[str, ...] = ("national", "provincial", "county", "township", "village", "track", "path")
+FacilityKind = Literal[
+    "county_seat", "town", "school", "kindergarten", "clinic", "hospital", "industrial_park", "market"
+]
+
+#: Default class speeds (km/h) for rural China: design speeds of the highway classes
+#: (JTG B01) lowered for mountain alignments; ``path`` is walking.
+DEFAULT_SPEEDS_KPH: dict[str, float] = {
+    "national": 60.0,
+    "provincial": 50.0,
+    "county": 40.0,
+    "township": 30.0,
+    "village": 20.0,
+    "track": 10.0,
+    "path": 4.0,
+}
+
+#: Speed multipliers by surface (``paved`` 1.0).
+DEFAULT_SURFACE_FACTORS: dict[str, float] = {"paved": 1.0, "gravel": 0.7, "earth": 0.5}
+
+#: Facility kinds measured by default (``market`` is optional: add it to ``facility_kinds``).
+DEFAULT_FACILITY_KINDS: tuple[str, ...] = (
+    "county_seat",
+    "town",
+    "school",
+    "kindergarten",
+    "clinic",
+    "hospital",
+    "industrial_park",
+)
+
+M_PER_MIN_PER_KPH = 1000.0 / 60.0
+
+
+@dataclass(frozen=True)
+class AccessConfig:
+    """Scenario section ``access``: road graph, snapping and accessibility options.
+
+    Attributes
+    ----------
+    speeds_kph
+        Class speed table (km/h) for ``national`` ... ``path``; keys given here replace the
+        defaults (:data:`DEFAULT_SPEEDS_KPH`: 60/50/40/30/20/10/4). Chinese class names and
+        OSM ``highway`` values are mapped onto these classes first.
+    default_speed_kph
+        Speed of roads with neither a known class nor a ``speed_kph`` (default 20, warned).
+    surface_factors
+        Speed multipliers by surface (default paved 1.0, gravel 0.7, earth 0.5).
+    use_road_speed
+        Use a road's own ``speed_kph`` when positive (default true).
+    snap_tolerance_m
+        Junction points closer than this are merged; dangling ends this close to a line are
+        joined to it (default 2 m).
+    node_intersections
+        Split same-level lines where they cross without a shared vertex (default true; set
+        false for data where only shared vertices are junctions, as OSM defines them).
+    slope_penalty
+        Slow ``slope_classes`` roads and the off-road leg by Tobler's hiking function from
+        the DEM (default false).
+    slope_classes
+        Road classes the slope penalty applies to (default track, path).
+    walk_speed_kph
+        Off-road walking speed on flat ground from a point to its road (default 4 km/h).
+    max_snap_dist_m
+        Points farther than this from any road are unreachable (default 2000 m).
+    snap_to
+        ``nearest`` road piece, or the nearest piece of the ``main_component`` (largest by
+        road length) so that no village lands on a stray fragment (default nearest).
+    facility_kinds
+        Facility kinds to measure (default county_seat, town, school, kindergarten, clinic,
+        hospital, industrial_park).
+    bands_min
+        Isochrone and coverage bands in minutes (default 15, 30, 60).
+    od_cutoff_min
+        OD pairs slower than this are left out of ``od_village_site`` (default 180 min).
+    isochrone_buffer_m
+        Half-width of the service-area polygons around reached roads (default 250 m).
+    """
+
+    speeds_kph: dict[str, float] = field(default_factory=dict)
+    default_speed_kph: float = 20.0
+    surface_factors: dict[str, float] = field(default_factory=dict)
+    use_road_speed: bool = True
+    snap_tolerance_m: float = 2.0
+    node_intersections: bool = True
+    slope_penalty: bool = False
+    slope_classes: tuple[RoadClass, ...] = ("track", "path")
+    walk_speed_kph: float = 4.0
+    max_snap_dist_m: float = 2000.0
+    snap_to: Literal["nearest", "main_component"] = "nearest"
+    facility_kinds: tuple[FacilityKind, ...] = DEFAULT_FACILITY_KINDS  # type: ignore[assignment]
+    bands_min: tuple[float, ...] = (15.0, 30.0, 60.0)
+    od_cutoff_min: float = 180.0
+    isochrone_buffer_m: float = 250.0
+
+    def validate(self, where: str, problems: Problems) -> None:
+        """Cross-field rules: known classes and surfaces, positive speeds and distances."""
+        for k, v in self.speeds_kph.items():
+            if k not in ROAD_CLASSES:
+                problems.add(
+                    f"{where}.speeds_kph.{k}", f"unknown road class '{k}'.", f"Use one of {', '.join(ROAD_CLASSES)}."
+                )
+            elif not v > 0:
+                problems.add(f"{where}.speeds_kph.{k}", f"speed {v} km/h is not positive.", "Give a speed above 0.")
+        for k, v in self.surface_factors.items():
+            if k not in DEFAULT_SURFACE_FACTORS:
+                problems.add(f"{where}.surface_factors.{k}", f"unknown surface '{k}'.", "Use paved, gravel or earth.")
+            elif not 0 < v <= 1.5:
+                problems.add(f"{where}.surface_factors.{k}", f"factor {v} is outside (0, 1.5].", "Give e.g. 0.7.")
+        for name in ("default_speed_kph", "walk_speed_kph", "max_snap_dist_m", "od_cutoff_min", "isochrone_buffer_m"):
+            if not getattr(self, name) > 0:
+                problems.add(f"{where}.{name}", f"{getattr(self, name)} is not positive.", "Give a value above 0.")
+        if self.snap_tolerance_m < 0:
+            problems.add(f"{where}.snap_tolerance_m", f"{self.snap_tolerance_m} is negative.", "Give 0 or more metres.")
+        if not self.bands_min or any(not b > 0 for b in self.bands_min):
+            problems.add(
+                f"{where}.bands_min", f"bands {list(self.bands_min)} must be positive.", "Give e.g. [15, 30, 60]."
+            )
+
+    @property
+    def speeds(self) -> dict[str, float]:
+        """The class speed table with the scenario's overrides applied."""
+        return {**DEFAULT_SPEEDS_KPH, **self.speeds_kph}
+
+    @property
+    def surfaces(self) -> dict[str, float]:
+        """The surface factor table with the scenario's overrides applied."""
+        return {**DEFAULT_SURFACE_FACTORS, **self.surface_factors}
+
+
+def tobler_factor(slope: np.ndarray) -> np.ndarray:
+    """Time multiplier of Tobler's hiking function relative to flat ground.
+
+    Tobler: ``v = 6 exp(-3.5 |S + 0.05|)`` km/h for slope ``S = dz/dx`` (downhill negative),
+    so the multiplier is ``exp(3.5 (|S + 0.05| - 0.05))``: 1 on the flat, about 0.84 on a
+    gentle descent of -5 %, about 2.0 at +15 %.
+    """
+    s = np.asarray(slope, dtype=float)
+    return np.exp(3.5 * (np.abs(s + 0.05) - 0.05))
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """Counts of what :func:`build` repaired or assumed, and the messages for the user."""
+
+    n_lines: int
+    n_pieces: int
+    dropped_zero_length: int
+    dropped_duplicates: int
+    dropped_loops: int
+    default_speed_roads: int
+    slope_applied_pieces: int
+    slope_missing_pieces: int
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RoadNetwork:
+    """A routable road graph as arrays (frozen; built once per run by :func:`build`).
+
+    Nodes are junctions (and, after :meth:`attach`, snapped points and the points
+    themselves). *Pieces* are the undirected road parts between junctions, with geometry;
+    *edges* are directed: a forward edge per piece (along its geometry) and a backward edge
+    unless the piece is one-way.
+
+    Attributes
+    ----------
+    crs
+        The metric CRS of the coordinates.
+    node_xy
+        ``(n, 2)`` node coordinates.
+    edge_u, edge_v, edge_length_m, edge_time_min
+        Directed edges.
+    edge_piece, edge_f0, edge_f1
+        The piece an edge runs along (``-1`` for off-road legs) and the fractions of the
+        piece geometry where it starts and ends (``0, 1`` forward, ``1, 0`` backward).
+    piece_u, piece_v, piece_geometry, piece_length_m, piece_road_id, piece_class, piece_oneway
+        Undirected pieces with their road's id, class and one-way flag.
+    piece_fwd_edge, piece_bwd_edge
+        The directed edge of each piece in each direction (``-1`` when one-way).
+    forward, reverse
+        CSR matrices of travel time (min), ``reverse`` the transpose; parallel edges keep the
+        fastest. ``forward_length``/``reverse_length`` hold the lengths (m) of those edges.
+    n_base_nodes
+        Number of junction nodes before :meth:`attach` added points.
+    """
+
+    crs: CRS | None
+    node_xy: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_length_m: np.ndarray
+    edge_time_min: np.ndarray
+    edge_piece: np.ndarray
+    edge_f0: np.ndarray
+    edge_f1: np.ndarray
+    piece_u: np.ndarray
+    piece_v: np.ndarray
+    piece_geometry: np.ndarray
+    piece_length_m: np.ndarray
+    piece_road_id: np.ndarray
+    piece_class: np.ndarray
+    piece_oneway: np.ndarray
+    piece_fwd_edge: np.ndarray
+    piece_bwd_edge: np.ndarray
+    forward: sp.csr_matrix
+    reverse: sp.csr_matrix
+    forward_length: sp.csr_matrix
+    reverse_length: sp.csr_matrix
+    n_base_nodes: int
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return int(self.node_xy.shape[0])
+
+    @property
+    def n_edges(self) -> int:
+        """Number of directed edges."""
+        return int(self.edge_u.shape[0])
+
+    @property
+    def attached(self) -> bool:
+        """True for a network that :meth:`attach` extended with points."""
+        return self.n_nodes != self.n_base_nodes
+
+    @cached_property
+    def component(self) -> np.ndarray:
+        """Weakly connected component label of every node."""
+        _, labels = connected_components(self.forward, directed=True, connection="weak")
+        return labels
+
+    @cached_property
+    def main_component(self) -> int:
+        """Label of the component holding the most road length."""
+        if len(self.piece_u) == 0:
+            return 0
+        comp_len = np.bincount(self.component[self.piece_u], weights=self.piece_length_m)
+        return int(np.argmax(comp_len))
+
+    @cached_property
+    def _trees(self) -> dict[str, Any]:
+        main = np.flatnonzero(self.component[self.piece_u] == self.main_component)
+        return {
+            "nearest": (shapely.STRtree(self.piece_geometry), np.arange(len(self.piece_u))),
+            "main_component": (shapely.STRtree(self.piece_geometry[main]), main),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Graph size, components and the share of road length outside the main component."""
+        labels = self.component
+        n_comp = int(labels.max()) + 1 if len(labels) else 0
+        total = float(self.piece_length_m.sum())
+        in_main = self.component[self.piece_u] == self.main_component
+        outside = float(self.piece_length_m[~in_main].sum())
+        return {
+            "nodes": self.n_nodes,
+            "edges": self.n_edges,
+            "pieces": len(self.piece_u),
+            "road_length_km": round(total / 1000.0, 3),
+            "components": n_comp,
+            "main_component_nodes": int(np.count_nonzero(labels == self.main_component)),
+            "share_length_outside_main": round(outside / total, 6) if total > 0 else 0.0,
+        }
+
+    def to_networkx(self) -> nx.MultiDiGraph:
+        """The graph as a networkx ``MultiDiGraph`` (every directed edge, with ``time_min``,
+        ``length_m`` and ``piece``; nodes with ``x``/``y``). The reference model for tests."""
+        import networkx as nx
+
+        g = nx.MultiDiGraph()
+        g.add_nodes_from((i, {"x": float(x), "y": float(y)}) for i, (x, y) in enumerate(self.node_xy))
+        g.add_edges_from(
+            (int(u), int(v), {"time_min": float(t), "length_m": float(d), "piece": int(p)})
+            for u, v, t, d, p in zip(
+                self.edge_u, self.edge_v, self.edge_time_min, self.edge_length_m, self.edge_piece, strict=True
+            )
+        )
+        return g
+
+    def pieces_frame(self) -> gpd.GeoDataFrame:
+        """The pieces as a GeoDataFrame (road_id, road_class, oneway, length_m, u, v, component)."""
+        return gpd.GeoDataFrame(
+            {
+                "road_id": self.piece_road_id,
+                "road_class": self.piece_class,
+                "oneway": self.piece_oneway,
+                "length_m": self.piece_length_m,
+                "u": self.piece_u,
+                "v": self.piece_v,
+                "component": self.component[self.piece_u],
+            },
+            geometry=self.piece_geometry,
+            crs=self.crs,
+        )
+
+    def attach(self, snaps: Mapping[str, Snap]) -> tuple[RoadNetwork, dict[str, np.ndarray]]:
+        """Extend the network with snapped points, splitting pieces virtually where they join.
+
+        Each reachable point gets a *snap node* on its piece (the piece's directed edges are
+        replaced by chains through the snap nodes, times and lengths split by the fraction)
+        and a *point node* linked to it by the off-road leg in both directions.
+
+        Parameters
+        ----------
+        snaps
+            Snapped point sets by name (``{"villages": snap(net, ...), ...}``).
+
+        Returns
+        -------
+        The extended network and, per name, the node of every point (``-1`` when the point
+        is unreachable).
+        """
+        if self.attached:
+            raise DataError(
+                "RoadNetwork.attach: this network already has attached points. Fix: attach all point sets in one call."
+            )
+        names = list(snaps)
+        sizes = [len(snaps[k].piece) for k in names]
+        piece = np.concatenate([snaps[k].piece for k in names]) if names else np.empty(0, np.int64)
+        frac = np.concatenate([snaps[k].frac for k in names]) if names else np.empty(0)
+        ok = np.concatenate([snaps[k].reachable for k in names]) if names else np.empty(0, bool)
+        snap_xy = np.concatenate([snaps[k].snap_xy for k in names]) if names else np.empty((0, 2))
+        pt_xy = np.concatenate([snaps[k].xy for k in names]) if names else np.empty((0, 2))
+        w_in = np.concatenate([snaps[k].walk_in_min for k in names]) if names else np.empty(0)
+        w_out = np.concatenate([snaps[k].walk_out_min for k in names]) if names else np.empty(0)
+        dsnap = np.concatenate([snaps[k].snap_dist_m for k in names]) if names else np.empty(0)
+
+        n0 = self.n_nodes
+        idx = np.flatnonzero(ok)
+        k = len(idx)
+        snap_node = n0 + np.arange(k)
+        point_node = n0 + k + np.arange(k)
+        node_of = np.full(len(piece), -1, dtype=np.int64)
+        node_of[idx] = point_node
+
+        # chains along split pieces, forward (along geometry) and backward
+        order = np.lexsort((frac[idx], piece[idx]))
+        sp_piece = piece[idx][order]
+        sp_frac = frac[idx][order]
+        sp_node = snap_node[order]
+        first = np.r_[True, sp_piece[1:] != sp_piece[:-1]] if k else np.empty(0, bool)
+        last = np.r_[sp_piece[1:] != sp_piece[:-1], True] if k else np.empty(0, bool)
+        prev_node = np.where(first, self.piece_u[sp_piece], np.r_[-1, sp_node[:-1]])
+        prev_frac = np.where(first, 0.0, np.r_[0.0, sp_frac[:-1]])
+        # chain segments: (a -> b) for each snap point from its predecessor, plus last -> v
+        seg_a = np.r_[prev_node, sp_node[last]]
+        seg_b = np.r_[sp_node, self.piece_v[sp_piece[last]]]
+        seg_f0 = np.r_[prev_frac, sp_frac[last]]
+        seg_f1 = np.r_[sp_frac, np.ones(int(last.sum()))]
+        seg_piece = np.r_[sp_piece, sp_piece[last]]
+        split = np.unique(sp_piece)
+        keep = np.ones(self.n_edges, dtype=bool)
+        keep[self.piece_fwd_edge[split]] = False
+        bwd = self.piece_bwd_edge[split]
+        keep[bwd[bwd >= 0]] = False
+
+        fe = self.piece_fwd_edge[seg_piece]
+        be = self.piece_bwd_edge[seg_piece]
+        dfrac = seg_f1 - seg_f0
+        plen = self.piece_length_m[seg_piece]
+        new_u = [self.edge_u[keep], seg_a]
+        new_v = [self.edge_v[keep], seg_b]
+        new_len = [self.edge_length_m[keep], dfrac * plen]
+        new_time = [self.edge_time_min[keep], dfrac * self.edge_time_min[fe]]
+        new_piece = [self.edge_piece[keep], seg_piece]
+        new_f0 = [self.edge_f0[keep], seg_f0]
+        new_f1 = [self.edge_f1[keep], seg_f1]
+        two = be >= 0
+        new_u.append(seg_b[two])
+        new_v.append(seg_a[two])
+        new_len.append((dfrac * plen)[two])
+        new_time.append(dfrac[two] * self.edge_time_min[be[two]])
+        new_piece.append(seg_piece[two])
+        new_f0.append(seg_f1[two])
+        new_f1.append(seg_f0[two])
+        # off-road legs: point -> snap (walk in) and snap -> point (walk out)
+        sn = snap_node
+        pn = point_node
+        new_u += [pn, sn]
+        new_v += [sn, pn]
+        new_len += [dsnap[idx], dsnap[idx]]
+        new_time += [w_in[idx], w_out[idx]]
+        new_piece += [np.full(k, -1), np.full(k, -1)]
+        new_f0 += [np.zeros(k), np.zeros(k)]
+        new_f1 += [np.zeros(k), np.zeros(k)]
+
+        node_xy = np.vstack([self.node_xy, snap_xy[idx], pt_xy[idx]])
+        net = _assemble(
+            crs=self.crs,
+            node_xy=node_xy,
+            edge_u=np.concatenate(new_u).astype(np.int64),
+            edge_v=np.concatenate(new_v).astype(np.int64),
+            edge_length_m=np.concatenate(new_len),
+            edge_time_min=np.concatenate(new_time),
+            edge_piece=np.concatenate(new_piece).astype(np.int64),
+            edge_f0=np.concatenate(new_f0),
+            edge_f1=np.concatenate(new_f1),
+            pieces=self,
+            n_base_nodes=self.n_base_nodes,
+        )
+        out: dict[str, np.ndarray] = {}
+        start = 0
+        for name, size in zip(names, sizes, strict=True):
+            out[name] = node_of[start : start + size]
+            start += size
+        return net, out
+
+
+@dataclass(frozen=True)
+class Snap:
+    """Points joined to a network at the nearest point of the nearest piece.
+
+    Attributes
+    ----------
+    xy
+        ``(k, 2)`` the points.
+    piece
+        The piece each point snaps to.
+    frac
+        Position of the snapped point along the piece geometry (0 at ``piece_u``, 1 at ``piece_v``).
+    snap_xy
+        The snapped points on the roads.
+    snap_dist_m
+        Straight-line distance from the point to its road (the off-road leg).
+    walk_in_min, walk_out_min
+        Off-road walking time from the point to the road and back (min).
+    reachable
+        False where ``snap_dist_m`` exceeds ``max_snap_dist_m`` (or the point is empty).
+    """
+
+    xy: np.ndarray
+    piece: np.ndarray
+    frac: np.ndarray
+    snap_xy: np.ndarray
+    snap_dist_m: np.ndarray
+    walk_in_min: np.ndarray
+    walk_out_min: np.ndarray
+    reachable: np.ndarray
+
+
+def snap(
+    net: RoadNetwork,
+    points: np.ndarray | gpd.GeoSeries,
+    *,
+    max_snap_dist_m: float = 2000.0,
+    walk_speed_kph: float = 4.0,
+    snap_to: Literal["nearest", "main_component"] = "nearest",
+    elevation: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> Snap:
+    """Snap points to the nearest point on the nearest piece of ``net``.
+
+    Parameters
+    ----------
+    net
+        A network from :func:`build` (not yet attached).
+    points
+        ``(k, 2)`` coordinates or a GeoSeries (polygons use a representative point).
+    max_snap_dist_m
+        Points farther than this from the chosen piece are unreachable.
+    walk_speed_kph
+        Off-road walking speed on the flat.
+    snap_to
+        ``nearest`` piece, or nearest piece of the main component.
+    elevation
+        Optional ``f(xy) -> z`` (NaN where unknown); the off-road legs are then timed with
+        Tobler's hiking function uphill and downhill.
+    """
+    if isinstance(points, gpd.GeoSeries):
+        geoms = np.asarray(points.values)
+        empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+        pts = shapely.point_on_surface(np.where(empty, shapely.Point(0, 0), geoms))
+        xy = shapely.get_coordinates(pts)
+        xy[empty] = np.nan
+    else:
+        xy = np.asarray(points, dtype=float).reshape(-1, 2)
+        empty = ~np.isfinite(xy).all(axis=1)
+    k = len(xy)
+    tree, ids = net._trees[snap_to]
+    piece = np.zeros(k, dtype=np.int64)
+    frac = np.zeros(k)
+    dist = np.full(k, np.inf)
+    valid = ~empty
+    if len(ids) and valid.any():
+        qp = shapely.points(xy[valid])
+        (qi, ti), d = tree.query_nearest(qp, return_distance=True, all_matches=False)
+        vi = np.flatnonzero(valid)[qi]
+        piece[vi] = ids[ti]
+        dist[vi] = d
+        frac[vi] = shapely.line_locate_point(net.piece_geometry[ids[ti]], qp[qi], normalized=True)
+    frac = np.nan_to_num(frac, nan=0.0)
+    snap_pts = shapely.line_interpolate_point(net.piece_geometry[piece], frac, normalized=True) if len(ids) else None
+    snap_xy = shapely.get_coordinates(snap_pts) if snap_pts is not None else np.full((k, 2), np.nan)
+    reachable = np.isfinite(dist) & (dist <= max_snap_dist_m)
+    base = np.where(np.isfinite(dist), dist, 0.0) / (walk_speed_kph * M_PER_MIN_PER_KPH)
+    w_in = base.copy()
+    w_out = base.copy()
+    if elevation is not None and k:
+        z0 = elevation(np.where(np.isfinite(xy), xy, 0.0))
+        z1 = elevation(np.where(np.isfinite(snap_xy), snap_xy, 0.0))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            slope = np.where(dist > 0, (z1 - z0) / dist, 0.0)
+        known = np.isfinite(slope)
+        w_in = np.where(known, base * tobler_factor(np.nan_to_num(slope)), base)
+        w_out = np.where(known, base * tobler_factor(-np.nan_to_num(slope)), base)
+    return Snap(xy, piece, frac, snap_xy, dist, w_in, w_out, reachable)
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _csr(n: int, u: np.ndarray, v: np.ndarray, t: np.ndarray, d: np.ndarray) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """CSR of time and length with the fastest of parallel edges, canonical (sorted, unique)."""
+    order = np.lexsort((t, v, u))
+    u, v, t, d = u[order], v[order], t[order], d[order]
+    first = np.r_[True, (u[1:] != u[:-1]) | (v[1:] != v[:-1])] if len(u) else np.empty(0, bool)
+    u, v, t, d = u[first], v[first], t[first], d[first]
+    indptr = np.r_[0, np.cumsum(np.bincount(u, minlength=n))].astype(np.int64)
+    idx = v.astype(np.int32 if n < 2**31 else np.int64)
+    tm = sp.csr_matrix((t, idx, indptr), shape=(n, n))
+    lm = sp.csr_matrix((d, idx.copy(), indptr.copy()), shape=(n, n))
+    tm.has_sorted_indices = True
+    lm.has_sorted_indices = True
+    return tm, lm
+
+
+def _assemble(
+    *,
+    crs: CRS | None,
+    node_xy: np.ndarray,
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    edge_length_m: np.ndarray,
+    edge_time_min: np.ndarray,
+    edge_piece: np.ndarray,
+    edge_f0: np.ndarray,
+    edge_f1: np.ndarray,
+    pieces: RoadNetwork | dict[str, np.ndarray],
+    n_base_nodes: int,
+) -> RoadNetwork:
+    n = len(node_xy)
+    fwd, fwd_len = _csr(n, edge_u, edge_v, edge_time_min, edge_length_m)
+    rev, rev_len = _csr(n, edge_v, edge_u, edge_time_min, edge_length_m)
+    get = (lambda k: getattr(pieces, k)) if isinstance(pieces, RoadNetwork) else pieces.__getitem__
+    return RoadNetwork(
+        crs=crs,
+        node_xy=node_xy,
+        edge_u=edge_u,
+        edge_v=edge_v,
+        edge_length_m=edge_length_m,
+        edge_time_min=edge_time_min,
+        edge_piece=edge_piece,
+        edge_f0=edge_f0,
+        edge_f1=edge_f1,
+        piece_u=get("piece_u"),
+        piece_v=get("piece_v"),
+        piece_geometry=get("piece_geometry"),
+        piece_length_m=get("piece_length_m"),
+        piece_road_id=get("piece_road_id"),
+        piece_class=get("piece_class"),
+        piece_oneway=get("piece_oneway"),
+        piece_fwd_edge=get("piece_fwd_edge"),
+        piece_bwd_edge=get("piece_bwd_edge"),
+        forward=fwd,
+        reverse=rev,
+        forward_length=fwd_len,
+        reverse_length=rev_len,
+        n_base_nodes=n_base_nodes,
+    )
+
+
+def _column(df: pd.DataFrame, name: str, default: Any) -> pd.Series:
+    if name in df.columns:
+        return df[name]
+    return pd.Series([default] * len(df), index=df.index, dtype=object)
+
+
+def _as_bool(s: pd.Series) -> np.ndarray:
+    if s.dtype == bool:
+        return s.to_numpy(dtype=bool)
+    truthy = ["true", "yes", "1", "1.0", "y", "t", "是"]
+    return s.astype(str).str.strip().str.lower().isin(truthy).to_numpy()
+
+
+def _levels(roads: pd.DataFrame) -> np.ndarray:
+    layer = pd.to_numeric(_column(roads, "layer", np.nan), errors="coerce").to_numpy(dtype=float)
+    bridge = _as_bool(_column(roads, "bridge", False).fillna(False))
+    tunnel = _as_bool(_column(roads, "tunnel", False).fillna(False))
+    implied = np.where(bridge, 1.0, np.where(tunnel, -1.0, 0.0))
+    return np.where(np.isfinite(layer), layer, implied).astype(np.int64)
+
+
+def _segment_intersections(
+    a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parameters ``t`` on ab and ``u`` on cd of the crossing of two segment arrays.
+
+    Collinear overlapping pairs give the projection of ``c`` on ab and of ``a`` on cd (the
+    other ends come from the pair seen the other way or from the vertices). ``ok`` marks
+    pairs that meet.
+    """
+    r = b - a
+    s = d - c
+    qp = c - a
+    den = r[:, 0] * s[:, 1] - r[:, 1] * s[:, 0]
+    rr = (r * r).sum(1)
+    ss = (s * s).sum(1)
+    scale = np.sqrt(rr * ss)
+    par = np.abs(den) <= 1e-12 * np.maximum(scale, 1e-300)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (qp[:, 0] * s[:, 1] - qp[:, 1] * s[:, 0]) / den
+        u = (qp[:, 0] * r[:, 1] - qp[:, 1] * r[:, 0]) / den
+        # collinear: project the far ends so overlaps get split at both ends
+        tc = ((c - a) * r).sum(1) / rr
+        td = ((d - a) * r).sum(1) / rr
+        ua = ((a - c) * s).sum(1) / ss
+        ub = ((b - c) * s).sum(1) / ss
+    t = np.where(par, np.clip(np.where((tc > 0) & (tc < 1), tc, td), 0, 1), t)
+    u = np.where(par, np.clip(np.where((ua > 0) & (ua < 1), ua, ub), 0, 1), u)
+    eps = 1e-9
+    ok = np.isfinite(t) & np.isfinite(u) & (t >= -eps) & (t <= 1 + eps) & (u >= -eps) & (u <= 1 + eps)
+    return np.clip(t, 0, 1), np.clip(u, 0, 1), ok
+
+
+def _cluster(xy: np.ndarray, tol: float) -> np.ndarray:
+    """Label points so that points closer than ``tol`` (transitively) share a label."""
+    from scipy.spatial import cKDTree
+
+    if len(xy) == 0:
+        return np.empty(0, dtype=np.int64)
+    key = np.round(xy / 1e-3).astype(np.int64)
+    _, inv = np.unique(key, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    m = int(inv.max()) + 1
+    if tol <= 0:
+        return inv
+    rep = np.zeros((m, 2))
+    rep[inv] = xy
+    pairs = cKDTree(rep).query_pairs(tol, output_type="ndarray")
+    if len(pairs) == 0:
+        return inv
+    g = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(m, m))
+    _, lab = connected_components(g, directed=False)
+    return lab[inv]
+
+
+def build(
+    roads: gpd.GeoDataFrame,
+    *,
+    config: AccessConfig | None = None,
+    elevation: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[RoadNetwork, BuildReport]:
+    """Build a :class:`RoadNetwork` from road lines.
+
+    Parameters
+    ----------
+    roads
+        LineStrings (MultiLineStrings are exploded) in a metric CRS with the columns of the
+        roads data model (``road_id``, ``road_class``, optional ``speed_kph``, ``surface``,
+        ``oneway``, ``bridge``, ``tunnel``, ``layer``). Not modified.
+    config
+        Speeds, surfaces, snapping tolerance and slope options (defaults of
+        :class:`AccessConfig`).
+    elevation
+        ``f(xy) -> z`` in metres (NaN outside the DEM), used when ``config.slope_penalty``.
+
+    Returns
+    -------
+    The network and a :class:`BuildReport` with counts and warnings.
+    """
+    cfg = config or AccessConfig()
+    require_projected(roads, "roads")
+    warnings: list[str] = []
+    from .layers import ROAD_CLASS_ALIASES
+
+    df = roads.reset_index(drop=True)
+    geoms = np.asarray(df.geometry.values)
+    bad = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if bad.any():
+        warnings.append(f"roads: {int(bad.sum())} feature(s) without geometry were ignored.")
+    parts, src = shapely.get_parts(np.where(bad, None, geoms), return_index=True)
+    parts = np.asarray(parts)
+    lt = shapely.get_type_id(parts)
+    keep = lt == 1  # LineString
+    if (lt != 1).any():
+        warnings.append(f"roads: {int((lt != 1).sum())} non-line part(s) were ignored.")
+    parts, src = parts[keep], src[keep]
+    n_lines_in = len(df)
+
+    # attributes per input row
+    road_id = _column(df, "road_id", None)
+    road_id = np.where(road_id.isna(), pd.Series(np.arange(len(df))).astype(str), road_id.astype(str)).astype(object)
+    raw_class = _column(df, "road_class", None)
+    cls = raw_class.map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip())
+    cls = cls.map(
+        lambda v: (
+            v if v in ROAD_CLASSES or v is None else ROAD_CLASS_ALIASES.get(v, ROAD_CLASS_ALIASES.get(str(v).lower()))
+        )
+    )
+    speeds = cfg.speeds
+    class_speed = cls.map(lambda v: speeds.get(v, np.nan) if v is not None else np.nan).to_numpy(dtype=float)
+    own = pd.to_numeric(_column(df, "speed_kph", np.nan), errors="coerce").to_numpy(dtype=float)
+    use_own = cfg.use_road_speed & np.isfinite(own) & (own > 0)
+    speed = np.where(use_own, own, class_speed)
+    defaulted = ~np.isfinite(speed)
+    if defaulted.any():
+        ids = ", ".join(map(str, road_id[defaulted][:5]))
+        warnings.append(
+            f"roads: {int(defaulted.sum())} road(s) have no known road_class and no speed_kph (e.g. {ids}); "
+            f"they use default_speed_kph = {cfg.default_speed_kph:g} km/h. Fix: set road_class or speed_kph."
+        )
+    speed = np.where(defaulted, cfg.default_speed_kph, speed)
+    surf = _column(df, "surface", "paved").fillna("paved").astype(str)
+    sfac = surf.map(lambda v: cfg.surfaces.get(v, 1.0)).to_numpy(dtype=float)
+    eff_kph = speed * sfac
+    oneway_raw = _column(df, "oneway", False).fillna(False)
+    reverse = oneway_raw.astype(str).str.strip().isin(["-1", "reverse"]).to_numpy()
+    oneway = _as_bool(oneway_raw) | reverse
+    level = _levels(df)
+    slope_cls = np.isin(cls.fillna("").to_numpy(dtype=object), list(cfg.slope_classes))
+    cls_out = cls.fillna("unknown").to_numpy(dtype=object)
+
+    # flat coordinates per line part, reversed where oneway = -1, consecutive duplicates removed
+    if reverse[src].any():
+        parts = parts.copy()
+        parts[reverse[src]] = shapely.reverse(parts[reverse[src]])
+    coords, li = shapely.get_coordinates(parts, return_index=True)
+    if len(coords):
+        dup = np.r_[False, (li[1:] == li[:-1]) & (coords[1:] == coords[:-1]).all(1)]
+        coords, li = coords[~dup], li[~dup]
+    nv = np.bincount(li, minlength=len(parts))
+    short = nv < 2
+    zero_len = int(short.sum())
+    if zero_len:
+        keep_v = ~short[li]
+        coords, li = coords[keep_v], li[keep_v]
+        remap = np.cumsum(~short) - 1
+        li = remap[li]
+        parts, src = parts[~short], src[~short]
+        nv = nv[~short]
+    n_parts = len(parts)
+    off = np.r_[0, np.cumsum(nv)[:-1]].astype(np.int64)
+    vk = np.arange(len(coords)) - off[li] if len(coords) else np.empty(0, np.int64)
+    lvl = level[src]
+
+    # break positions (line, pos) with pos = vertex index + t
+    br_line = [np.arange(n_parts), np.arange(n_parts)]
+    br_pos = [np.zeros(n_parts), (nv - 1).astype(float)]
+    key = np.round(coords / 1e-3).astype(np.int64)
+    if len(coords):
+        _, vinv, vcount = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+        vinv = vinv.ravel()
+        shared = vcount[vinv] >= 2
+        br_line.append(li[shared])
+        br_pos.append(vk[shared].astype(float))
+    else:
+        vinv = np.empty(0, np.int64)
+        vcount = np.empty(0, np.int64)
+    segmask = np.r_[li[1:] == li[:-1], False] if len(coords) else np.empty(0, bool)
+    s_i = np.flatnonzero(segmask)
+    s_line = li[s_i]
+    s_k = vk[s_i]
+    sa = coords[s_i]
+    sb = coords[s_i + 1]
+    if len(s_i):
+        segs = shapely.linestrings(np.stack([sa, sb], axis=1))
+        tree = shapely.STRtree(segs)
+        if cfg.node_intersections:
+            i, j = tree.query(segs, predicate="intersects")
+            m = (i < j) & (lvl[s_line[i]] == lvl[s_line[j]])
+            m &= ~((s_line[i] == s_line[j]) & (np.abs(s_k[i] - s_k[j]) <= 1))
+            i, j = i[m], j[m]
+            t, u, ok = _segment_intersections(sa[i], sb[i], sa[j], sb[j])
+            br_line += [s_line[i][ok], s_line[j][ok]]
+            br_pos += [s_k[i][ok] + t[ok], s_k[j][ok] + u[ok]]
+        if cfg.snap_tolerance_m > 0:
+            ends = np.r_[off, off + nv - 1]
+            dangling = ends[vcount[vinv[ends]] == 1]
+            ep = shapely.points(coords[dangling])
+            pi, sj = tree.query(ep, predicate="dwithin", distance=cfg.snap_tolerance_m)
+            e_line = li[dangling][pi]
+            m = (s_line[sj] != e_line) & (lvl[s_line[sj]] == lvl[e_line])
+            pi, sj = pi[m], sj[m]
+            a, b = sa[sj], sb[sj]
+            p = coords[dangling][pi]
+            ab = b - a
+            t = np.clip(((p - a) * ab).sum(1) / np.maximum((ab * ab).sum(1), 1e-300), 0, 1)
+            br_line.append(s_line[sj])
+            br_pos.append(s_k[sj] + t)
+
+    bl = np.concatenate(br_line).astype(np.int64)
+    bp = np.concatenate(br_pos)
+    bp = np.minimum(bp, nv[bl] - 1)
+    order = np.lexsort((bp, bl))
+    bl, bp = bl[order], bp[order]
+    uniq = np.r_[True, (bl[1:] != bl[:-1]) | (bp[1:] - bp[:-1] > 1e-9)]
+    bl, bp = bl[uniq], bp[uniq]
+    kf = np.minimum(np.floor(bp).astype(np.int64), nv[bl] - 2)
+    tf = bp - kf
+    base = off[bl] + kf
+    bxy = coords[base] + tf[:, None] * (coords[base + 1] - coords[base])
+    node_lab = _cluster(bxy, cfg.snap_tolerance_m)
+
+    # pieces between consecutive breaks of the same line
+    same = bl[1:] == bl[:-1]
+    pa = np.flatnonzero(same)
+    pb = pa + 1
+    p_line = bl[pa]
+    first_v = np.floor(bp[pa]).astype(np.int64) + 1
+    last_v = np.ceil(bp[pb]).astype(np.int64) - 1
+    n_in = np.maximum(last_v - first_v + 1, 0)
+    cnt = n_in + 2
+    n_p = len(pa)
+    pidx = np.repeat(np.arange(n_p), cnt)
+    pstart = np.r_[0, np.cumsum(cnt)[:-1]]
+    rank = np.arange(int(cnt.sum())) - pstart[pidx]
+    vert = off[p_line][pidx] + first_v[pidx] + rank - 1
+    is_first = rank == 0
+    is_last = rank == cnt[pidx] - 1
+    vert = np.clip(vert, 0, len(coords) - 1)
+    pc = coords[vert].copy()
+    pc[is_first] = bxy[pa]
+    pc[is_last] = bxy[pb]
+    seg_len = np.hypot(*(pc[1:] - pc[:-1]).T)
+    seg_ok = pidx[1:] == pidx[:-1]
+    plen = np.bincount(pidx[1:][seg_ok], weights=seg_len[seg_ok], minlength=n_p)
+    pu = node_lab[pa]
+    pv = node_lab[pb]
+    prow = src[p_line]
+
+    # drop zero-length pieces, loops and duplicates
+    loop = pu == pv
+    zero = loop & (plen <= max(cfg.snap_tolerance_m, 1e-6))
+    ow = oneway[prow]
+    lo = np.where(ow, pu, np.minimum(pu, pv))
+    hi = np.where(ow, pv, np.maximum(pu, pv))
+    dkey = pd.DataFrame({"lo": lo, "hi": hi, "ow": ow, "len": np.round(plen, 1)})
+    dup = dkey.duplicated().to_numpy() & ~loop
+    keep_p = ~loop & ~dup
+    report_counts = {"zero": int(zero.sum()) + zero_len, "dup": int(dup.sum()), "loop": int((loop & ~zero).sum())}
+    if report_counts["dup"]:
+        warnings.append(f"roads: {report_counts['dup']} duplicate road piece(s) were dropped.")
+    if report_counts["zero"]:
+        warnings.append(f"roads: {report_counts['zero']} zero-length road piece(s) were dropped.")
+
+    # elevations for slope: per piece coordinate, segment slopes, direction-specific factors
+    kmin_per_m = 1.0 / (eff_kph[prow] * M_PER_MIN_PER_KPH)
+    seg_piece = pidx[1:][seg_ok]
+    seg_l = seg_len[seg_ok]
+    fac_f = np.ones_like(seg_l)
+    fac_b = np.ones_like(seg_l)
+    slope_applied = slope_missing = 0
+    if cfg.slope_penalty:
+        sl = slope_cls[prow] & keep_p
+        if elevation is None:
+            warnings.append("access.slope_penalty is on but no DEM was given; tracks and paths are timed on the flat.")
+        elif sl.any():
+            need = sl[pidx]
+            z = np.full(len(pc), np.nan)
+            z[need] = elevation(pc[need])
+            dz = (z[1:] - z[:-1])[seg_ok]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                s = dz / seg_l
+            good = np.isfinite(s) & (seg_l > 0)
+            fac_f = np.where(good, tobler_factor(np.nan_to_num(s)), 1.0)
+            fac_b = np.where(good, tobler_factor(-np.nan_to_num(s)), 1.0)
+            piece_missing = np.bincount(seg_piece, weights=(~good & sl[seg_piece]).astype(float), minlength=n_p) > 0
+            slope_missing = int((piece_missing & sl).sum())
+            slope_applied = int(sl.sum()) - slope_missing
+            if slope_missing:
+                warnings.append(
+                    f"DEM: it does not cover (or has voids under) {slope_missing} of {int(sl.sum())} track/path "
+                    "piece(s); those parts are timed on the flat. Fix: give a DEM covering the whole road network."
+                )
+    t_f = np.bincount(seg_piece, weights=seg_l * fac_f, minlength=n_p) * kmin_per_m
+    t_b = np.bincount(seg_piece, weights=seg_l * fac_b, minlength=n_p) * kmin_per_m
+
+    # keep pieces, compact nodes
+    kp = np.flatnonzero(keep_p)
+    used, inv = np.unique(np.r_[pu[kp], pv[kp]], return_inverse=True)
+    nk = len(kp)
+    u_c, v_c = inv[:nk], inv[nk:]
+    node_xy = np.zeros((len(used), 2))
+    # node coordinate: first break point of the cluster
+    lab_first = np.full(int(node_lab.max()) + 1 if len(node_lab) else 0, -1, dtype=np.int64)
+    rev_idx = np.arange(len(node_lab))[::-1]
+    lab_first[node_lab[rev_idx]] = rev_idx
+    node_xy[:] = bxy[lab_first[used]]
+    # geometry from the kept piece coordinates
+    keep_c = keep_p[pidx]
+    pidx_k = np.cumsum(keep_p)[pidx[keep_c]] - 1
+    geoms_out = shapely.linestrings(pc[keep_c], indices=pidx_k) if nk else np.empty(0, dtype=object)
+    ow_k = ow[kp]
+    n_two = int((~ow_k).sum())
+    fwd_e = np.arange(nk)
+    bwd_e = np.full(nk, -1, dtype=np.int64)
+    bwd_e[~ow_k] = nk + np.arange(n_two)
+    two = np.flatnonzero(~ow_k)
+    edge_u = np.r_[u_c, v_c[two]].astype(np.int64)
+    edge_v = np.r_[v_c, u_c[two]].astype(np.int64)
+    net = _assemble(
+        crs=roads.crs,
+        node_xy=node_xy,
+        edge_u=edge_u,
+        edge_v=edge_v,
+        edge_length_m=np.r_[plen[kp], plen[kp][two]],
+        edge_time_min=np.r_[t_f[kp], t_b[kp][two]],
+        edge_piece=np.r_[np.arange(nk), two].astype(np.int64),
+        edge_f0=np.r_[np.zeros(nk), np.ones(n_two)],
+        edge_f1=np.r_[np.ones(nk), np.zeros(n_two)],
+        pieces={
+            "piece_u": u_c.astype(np.int64),
+            "piece_v": v_c.astype(np.int64),
+            "piece_geometry": np.asarray(geoms_out, dtype=object),
+            "piece_length_m": plen[kp],
+            "piece_road_id": road_id[prow[kp]],
+            "piece_class": cls_out[prow[kp]],
+            "piece_oneway": ow_k,
+            "piece_fwd_edge": fwd_e.astype(np.int64),
+            "piece_bwd_edge": bwd_e,
+        },
+        n_base_nodes=len(used),
+    )
+    summ = net.summary()
+    if summ["components"] > 1:
+        warnings.append(
+            f"roads: the network has {summ['components']} disconnected parts; "
+            f"{summ['share_length_outside_main'] * 100:.1f}% of road length lies outside the main one. "
+            "Points snapped there cannot reach facilities on the main network."
+        )
+    for w in warnings:
+        log.warning(w)
+    rep = BuildReport(
+        n_lines=n_lines_in,
+        n_pieces=nk,
+        dropped_zero_length=report_counts["zero"],
+        dropped_duplicates=report_counts["dup"],
+        dropped_loops=report_counts["loop"],
+        default_speed_roads=int(defaulted.sum()),
+        slope_applied_pieces=slope_applied,
+        slope_missing_pieces=slope_missing,
+        warnings=tuple(warnings),
+    )
+    return net, rep
+
+
+def dem_sampler(dem: Path, crs: CRS) -> Callable[[np.ndarray], np.ndarray]:
+    """A function ``f(xy) -> z`` sampling a DEM (any CRS) at points given in ``crs``.
+
+    Delegates to :func:`geofupin.terrain.sample_points` (the DEM's windowed reader): nearest
+    cell, NaN outside the DEM and on voids.
+    """
+    from .terrain import sample_points
+
+    def sample(xy: np.ndarray) -> np.ndarray:
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        if not len(xy):
+            return np.empty(0)
+        pts = gpd.GeoSeries(shapely.points(xy), crs=crs)
+        return sample_points(dem, pts, what="elevation").to_numpy(dtype=float)
+
+    return sample
+
+
+def network_from_frame(edges: pd.DataFrame, node_xy: np.ndarray, *, crs: CRS | None = None) -> RoadNetwork:
+    """A network straight from an edge table (``u``, ``v``, ``time_min``, ``length_m``,
+    optional ``oneway``) and node coordinates, without geometry noding. Pieces are straight
+    lines between their nodes. Used by benchmarks and tests on abstract graphs."""
+    u = edges["u"].to_numpy(np.int64)
+    v = edges["v"].to_numpy(np.int64)
+    t = edges["time_min"].to_numpy(float)
+    d = edges["length_m"].to_numpy(float)
+    ow = edges["oneway"].to_numpy(bool) if "oneway" in edges else np.zeros(len(u), bool)
+    nk = len(u)
+    two = np.flatnonzero(~ow)
+    bwd = np.full(nk, -1, dtype=np.int64)
+    bwd[two] = nk + np.arange(len(two))
+    geoms = shapely.linestrings(np.stack([node_xy[u], node_xy[v]], axis=1)) if nk else np.empty(0, dtype=object)
+    return _assemble(
+        crs=crs,
+        node_xy=np.asarray(node_xy, dtype=float),
+        edge_u=np.r_[u, v[two]],
+        edge_v=np.r_[v, u[two]],
+        edge_length_m=np.r_[d, d[two]],
+        edge_time_min=np.r_[t, t[two]],
+        edge_piece=np.r_[np.arange(nk), two].astype(np.int64),
+        edge_f0=np.r_[np.zeros(nk), np.ones(len(two))],
+        edge_f1=np.r_[np.ones(nk), np.zeros(len(two))],
+        pieces={
+            "piece_u": u,
+            "piece_v": v,
+            "piece_geometry": np.asarray(geoms, dtype=object),
+            "piece_length_m": d,
+            "piece_road_id": np.arange(nk).astype(str).astype(object),
+            "piece_class": np.full(nk, "unknown", dtype=object),
+            "piece_oneway": ow,
+            "piece_fwd_edge": np.arange(nk, dtype=np.int64),
+            "piece_bwd_edge": bwd,
+        },
+        n_base_nodes=len(node_xy),
+    )
