@@ -433,7 +433,8 @@ def rename_columns(
     for col in schema.columns:
         if col.name in present or col.name in taken:
             continue
-        for alias in col.aliases:
+        shp_name = col.name[:10]  # Shapefile .dbf cuts field names to 10 characters
+        for alias in (*col.aliases, shp_name):
             src = present.get(alias, lowered.get(alias.lower()))
             if src is not None and src not in mapping and str(src) not in {c.name for c in schema.columns}:
                 mapping[src] = col.name

@@ -1,0 +1,77 @@
+"""The typed YAML parser behind every scenario section."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from geofupin._schema import parse, suggest
+from geofupin.errors import Problems
+
+
+@dataclass(frozen=True)
+class Inner:
+    limit_m: float
+    mode: Literal["a", "b"] = "a"
+
+
+@dataclass(frozen=True)
+class Outer:
+    name: str
+    inner: Inner | Path | None = None
+    weights: dict[str, float] = field(default_factory=dict)
+    bands_min: tuple[int, ...] = (15, 30)
+
+    def validate(self, where: str, problems: Problems) -> None:
+        if self.weights and abs(sum(self.weights.values()) - 1) > 1e-9:
+            problems.add(f"{where}.weights", f"weights sum to {sum(self.weights.values()):g}, not 1.", "Rescale them.")
+
+
+def test_valid_mapping_parses_to_frozen_values(tmp_path: Path) -> None:
+    p = Problems()
+    out = parse(Outer, {"name": "x", "inner": {"limit_m": 3}, "bands_min": [10, 20]}, "s", p, base_dir=tmp_path)
+    assert not p.errors
+    assert out == Outer(name="x", inner=Inner(limit_m=3.0), bands_min=(10, 20))
+    assert isinstance(out.inner.limit_m, float)
+
+
+def test_path_resolves_against_base_dir(tmp_path: Path) -> None:
+    p = Problems()
+    out = parse(Outer, {"name": "x", "inner": "layers/v.gpkg"}, "s", p, base_dir=tmp_path)
+    assert out.inner == tmp_path / "layers" / "v.gpkg"
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    p = Problems()
+    out = parse(
+        Outer, {"nam": "x", "inner": {"limit_m": "far", "mode": "c", "extra": 1}, "bands_min": [1, "x"]}, "s", p
+    )
+    assert out is None
+    text = [str(e) for e in p.errors]
+    assert any("unknown key 'nam'" in t and "did you mean 'name'" in t for t in text)
+    assert any(e.where == "s.name" and "required key 'name'" in e.message for e in p.errors)
+    assert any(e.where == "s.inner.limit_m" and "expected a number" in e.message for e in p.errors)
+    assert any(e.where == "s.inner.mode" and "'c' is not one of 'a', 'b'" in e.message for e in p.errors)
+    assert any(e.where == "s.inner.extra" for e in p.errors)
+    assert any(e.where == "s.bands_min[1]" for e in p.errors)
+    assert len(p.errors) == 6
+
+
+def test_validate_hook_runs_after_fields() -> None:
+    p = Problems()
+    assert parse(Outer, {"name": "x", "weights": {"a": 0.5, "b": 0.6}}, "sec", p) is None
+    assert p.errors[0].where == "sec.weights" and "sum to 1.1" in p.errors[0].message
+
+
+def test_bool_is_not_a_number_and_int_accepts_integral_float() -> None:
+    p = Problems()
+    assert parse(Inner, {"limit_m": True}, "i", p) is None
+    assert "expected a number" in p.errors[0].message
+    p2 = Problems()
+    assert parse(tuple[int, ...], [1.0, 2], "t", p2) == (1, 2)
+
+
+def test_suggest() -> None:
+    assert suggest("vilages", ["villages", "roads"]) == " (did you mean 'villages'?)"
+    assert suggest("zzz", ["villages"]) == ""
