@@ -1,0 +1,410 @@
+"""The allocation step: layers and earlier results in, allocation layers and tables out.
+
+Relocating units are the rows of the villages layer with ``relocate_persons > 0`` (a row is
+a village, or a 村民小组 when the layer has a ``group`` column); ``unit: village`` merges the
+groups of a village. Sites are the ``sites`` layer of the site step (``passed == True``,
+``capacity_persons > 0``) or, when siting did not run, the candidates layer with a
+``capacity_persons`` column or ``planned_area_m2 / area_per_person_m2`` (a warning says so).
+Travel times come from the access step's ``od_village_site`` table, or from straight-line
+distance at ``fallback_speed_kph`` (a warning says so).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ..context import RunContext, StepResult
+from ..errors import DataError, InfeasibleError
+from .config import AllocationConfig
+from .matrix import CostMatrix, cost_matrix, straight_line_od
+from .solve import (
+    Allocation,
+    solve_divisible_milp,
+    solve_flow,
+    solve_max_coverage,
+    solve_p_median,
+    solve_single_source,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class AllocationRun:
+    """Everything :func:`allocate` produced: the units, sites, matrix and allocation."""
+
+    units: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
+    matrix: CostMatrix
+    allocation: Allocation
+    warnings: tuple[str, ...]
+
+
+def relocating_units(villages: gpd.GeoDataFrame, *, unit: str = "group") -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Units that move: one per village row (or per village with ``unit='village'``).
+
+    Returns the units (``unit_id, village_id, group, name, township, persons, households,
+    geometry``) and warnings about rows that were skipped.
+    """
+    warnings: list[str] = []
+    v = villages.copy()
+    for col in ("village_id", "relocate_persons", "relocate_households"):
+        if col not in v:
+            raise DataError(f"villages: column '{col}' is missing. Fix: add it (0 for villages that stay).")
+    persons = pd.to_numeric(v["relocate_persons"], errors="coerce")
+    hh = pd.to_numeric(v["relocate_households"], errors="coerce").fillna(0)
+    bad = v.loc[~(persons >= 0) | (hh < 0), "village_id"]
+    if len(bad):
+        raise DataError(
+            f"villages [id {bad.iloc[0]}]: relocate_persons/relocate_households is negative or empty "
+            f"({len(bad)} rows). Fix: give whole numbers >= 0."
+        )
+    zero = v.loc[(persons == 0) & (hh > 0), "village_id"]
+    if len(zero):
+        warnings.append(
+            f"villages: {len(zero)} rows have relocating households but 0 relocate_persons and are skipped "
+            f"(ids {', '.join(map(str, zero.iloc[:5]))}). Fix: fill relocate_persons."
+        )
+    v = v.loc[persons > 0].copy()
+    v["persons"] = persons[persons > 0].astype(np.int64)
+    v["households"] = hh[persons > 0].astype(np.int64)
+    v["village_id"] = v["village_id"].astype(str)
+    has_group = "group" in v.columns
+    group = v["group"].where(v["group"].notna(), None) if has_group else pd.Series(None, index=v.index, dtype=object)
+    v["group"] = group.astype(object)
+    for col in ("name", "township"):
+        if col not in v:
+            v[col] = ""
+    if unit == "village":
+        agg = v.groupby("village_id", sort=False).agg(
+            name=("name", "first"), township=("township", "first"), persons=("persons", "sum"),
+            households=("households", "sum"), geometry=("geometry", "first"),
+        )  # fmt: skip
+        out = gpd.GeoDataFrame(agg.reset_index(), geometry="geometry", crs=villages.crs)
+        out["group"] = None
+        out["unit_id"] = out["village_id"]
+    else:
+        out = v[["village_id", "group", "name", "township", "persons", "households", "geometry"]].copy()
+        out["unit_id"] = np.where(
+            out["group"].notna(), out["village_id"] + "/" + out["group"].astype(str), out["village_id"]
+        )
+        dup = out["unit_id"][out["unit_id"].duplicated()]
+        if len(dup):
+            raise DataError(
+                f"villages [id {dup.iloc[0]}]: {len(dup)} relocating rows share a village_id without distinct "
+                "'group' values. Fix: give each 村民小组 row a 'group', or use allocation.unit: village."
+            )
+    out = out[["unit_id", "village_id", "group", "name", "township", "persons", "households", "geometry"]]
+    return gpd.GeoDataFrame(out.reset_index(drop=True), geometry="geometry", crs=villages.crs), warnings
+
+
+def allocation_sites(
+    sites: gpd.GeoDataFrame | None,
+    candidates: gpd.GeoDataFrame | None,
+    *,
+    area_per_person_m2: float,
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Sites in play with ``capacity_persons`` (> 0), and warnings."""
+    warnings: list[str] = []
+    if sites is not None:
+        s = sites.copy()
+        if "passed" in s:
+            s = s[s["passed"].fillna(False).astype(bool)]
+        if "capacity_persons" not in s:
+            raise DataError("sites: column 'capacity_persons' is missing. Fix: run the site step with capacity.")
+    elif candidates is not None:
+        s = candidates.copy()
+        if "capacity_persons" in s:
+            warnings.append(
+                "the site step did not run: candidate sites are used unscreened with their capacity_persons"
+            )
+        else:
+            if "planned_area_m2" in s:
+                area = pd.to_numeric(s["planned_area_m2"], errors="coerce")
+                area = area.fillna(pd.Series(s.geometry.area, index=s.index))
+                what = "planned_area_m2 (or polygon area where empty)"
+            else:
+                area = pd.Series(s.geometry.area, index=s.index)
+                what = "polygon area"
+            s["capacity_persons"] = np.floor(area / area_per_person_m2)
+            warnings.append(
+                f"the site step did not run: candidate sites are used unscreened, capacity = {what} / "
+                f"{area_per_person_m2:g} m2 per person (allocation.area_per_person_m2)"
+            )
+    else:
+        raise DataError("allocation needs sites: run the site step or supply a candidates layer.")
+    s["site_id"] = s["site_id"].astype(str)
+    cap = pd.to_numeric(s["capacity_persons"], errors="coerce")
+    bad = s.loc[~(cap > 0), "site_id"]
+    if len(bad):
+        warnings.append(
+            f"sites: {len(bad)} sites with zero, negative or empty capacity_persons are left out "
+            f"(ids {', '.join(bad.iloc[:5])}). Fix: check buildable area or give capacity_persons."
+        )
+    s = s.loc[cap > 0].copy()
+    s["capacity_persons"] = cap[cap > 0].astype(float)
+    if s.empty:
+        raise InfeasibleError("no site can receive anyone: no site passed screening with a positive capacity_persons.")
+    for col in ("name", "name_en", "tier", "township"):
+        if col not in s:
+            s[col] = ""
+    return gpd.GeoDataFrame(s.reset_index(drop=True), geometry="geometry", crs=s.crs), warnings
+
+
+def allocate(
+    villages: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame,
+    od: pd.DataFrame | None,
+    config: AllocationConfig | None = None,
+) -> AllocationRun:
+    """Allocate relocating units to sites (pure: no pipeline needed).
+
+    Parameters
+    ----------
+    villages
+        The villages layer (rows with ``relocate_persons > 0`` move).
+    sites
+        Sites in play with ``site_id`` and ``capacity_persons`` (see :func:`allocation_sites`).
+    od
+        ``village_id, site_id, time_min, dist_m``, or ``None`` for straight-line distance at
+        ``config.fallback_speed_kph`` (with a warning).
+    config
+        The ``allocation`` scenario section (defaults when ``None``).
+    """
+    cfg = config or AllocationConfig()
+    units, warnings = relocating_units(villages, unit=cfg.unit)
+    if units.empty:
+        raise DataError("villages: no row has relocate_persons > 0, nobody to allocate.")
+    if od is None:
+        r, c, t, d = straight_line_od(
+            units.geometry.representative_point().values,
+            sites.geometry.values,
+            speed_kph=cfg.fallback_speed_kph,
+            detour=cfg.fallback_detour,
+        )
+        od = pd.DataFrame(
+            {
+                "village_id": units["village_id"].to_numpy()[r],
+                "site_id": sites["site_id"].to_numpy()[c],
+                "time_min": t,
+                "dist_m": d,
+            }
+        )
+        warnings.append(
+            f"no od_village_site table (access step did not run): travel time = straight-line distance x "
+            f"{cfg.fallback_detour:g} at {cfg.fallback_speed_kph:g} km/h (allocation.fallback_speed_kph)"
+        )
+    else:
+        missing = sorted(set(units["village_id"]) - set(od["village_id"].astype(str)))
+        if missing:
+            warnings.append(
+                f"od_village_site has no row for {len(missing)} relocating villages (ids {', '.join(missing[:5])}); "
+                "they count as unreachable"
+            )
+    if cfg.objective == "suitability_weighted" and "score" not in sites:
+        warnings.append("objective suitability_weighted needs site scores; none found, person_minutes used instead")
+        objective = "person_minutes"
+    else:
+        objective = cfg.objective
+    unknown_fixed = sorted(set(cfg.fixed_sites) - set(sites["site_id"]))
+    if unknown_fixed:
+        raise InfeasibleError(
+            f"rule fixed_sites: {', '.join(unknown_fixed)} are not among the sites in play (failed screening, no "
+            "capacity, or unknown id). Fix: correct allocation.fixed_sites."
+        )
+    cm = cost_matrix(
+        units, sites, od, objective=objective, suitability_weight_min=cfg.suitability_weight_min,
+        cutoff_min=cfg.cutoff_min, max_time_from_origin_min=cfg.max_time_from_origin_min,
+        tier_preference=cfg.tier_preference, allowed_tiers=cfg.allowed_tiers,
+        reserved_sites=cfg.reserved_sites, k_nearest=cfg.k_nearest,
+    )  # fmt: skip
+    no_one = cm.site_ids[np.bincount(cm.cols, minlength=cm.n_sites) == 0]
+    if len(no_one):
+        warnings.append(
+            f"{len(no_one)} sites have no relocating village within reach under the rules "
+            f"(ids {', '.join(map(str, no_one[:5]))})"
+        )
+    total_cap = float(cm.capacity.sum())
+    if total_cap < cm.demand.sum():
+        warnings.append(
+            f"total capacity of the sites ({total_cap:.0f} persons) is short of the {int(cm.demand.sum())} "
+            f"relocating persons by {int(cm.demand.sum() - total_cap)}"
+        )
+    rv: dict[str, object] = {
+        "cutoff_min": cfg.cutoff_min, "max_time_from_origin_min": cfg.max_time_from_origin_min,
+        "allowed_tiers": cfg.allowed_tiers, "k_nearest": cfg.k_nearest,
+        "min_occupancy_persons": cfg.min_occupancy_persons,
+    }  # fmt: skip
+    lim = {"time_limit_s": cfg.time_limit_s, "mip_gap": cfg.mip_gap, "rule_values": rv}
+    whole = cfg.unit != "household"
+    if cfg.model == "flow":
+        if cfg.min_occupancy_persons > 0:
+            alloc = solve_divisible_milp(cm, min_occupancy_persons=cfg.min_occupancy_persons, **lim)  # type: ignore[arg-type]
+        else:
+            alloc = solve_flow(cm, solver="highs" if cfg.solver == "highs" else "ortools", rule_values=rv)
+    elif cfg.model == "single_source":
+        alloc = solve_single_source(cm, min_occupancy_persons=cfg.min_occupancy_persons, **lim)  # type: ignore[arg-type]
+    elif cfg.model == "p_median":
+        alloc = solve_p_median(
+            cm, int(cfg.p or 1), fixed=cfg.fixed_sites, single_source=whole,
+            min_occupancy_persons=cfg.min_occupancy_persons, **lim,  # type: ignore[arg-type]
+        )  # fmt: skip
+    else:
+        alloc = solve_max_coverage(
+            cm, int(cfg.p or 1), coverage_min=cfg.coverage_min, fixed=cfg.fixed_sites, single_source=whole,
+            min_occupancy_persons=cfg.min_occupancy_persons, **lim,  # type: ignore[arg-type]
+        )  # fmt: skip
+    warnings.extend(alloc.messages)
+    if cfg.require_all_served and alloc.relaxed:
+        reasons = "; ".join(f"{r.unit_id}: {r.reason_en}" for r in alloc.unserved.itertuples())
+        raise InfeasibleError(
+            f"{alloc.unserved_persons} relocating persons cannot be placed (allocation.require_all_served): {reasons}"
+        )
+    return AllocationRun(units, sites, cm, alloc, tuple(warnings))
+
+
+def _tables(run: AllocationRun) -> tuple[gpd.GeoDataFrame, dict[str, pd.DataFrame]]:
+    units = run.units.set_index("unit_id")
+    sites = run.sites.set_index("site_id")
+    a = run.allocation.assignment
+    u = units.loc[a["unit_id"]]
+    s = sites.loc[a["site_id"]]
+    assignment = pd.DataFrame(
+        {
+            "village_id": u["village_id"].to_numpy(),
+            "group": u["group"].to_numpy(),
+            "unit_id": a["unit_id"].to_numpy(),
+            "name": u["name"].to_numpy(),
+            "township": u["township"].to_numpy(),
+            "site_id": a["site_id"].to_numpy(),
+            "site_name": s["name"].to_numpy(),
+            "site_name_en": s["name_en"].to_numpy(),
+            "tier": s["tier"].to_numpy(),
+            "households": a["households"].to_numpy(),
+            "persons": a["persons"].to_numpy(),
+            "time_min": a["time_min"].to_numpy(),
+            "dist_m": a["dist_m"].to_numpy(),
+            "cost": a["cost"].to_numpy(),
+        }
+    )
+    start = shapely.get_coordinates(u.geometry.representative_point().values)
+    end = shapely.get_coordinates(s.geometry.representative_point().values)
+    lines = shapely.linestrings(np.stack([start, end], axis=1)) if len(a) else np.array([], dtype=object)
+    flows = gpd.GeoDataFrame(
+        assignment[["village_id", "group", "site_id", "households", "persons", "time_min", "dist_m"]].copy(),
+        geometry=gpd.GeoSeries(lines, crs=run.units.crs),
+    )
+    sl = run.allocation.site_load
+    site_load = pd.DataFrame(
+        {
+            "site_id": sl["site_id"].to_numpy(),
+            "name": sites.loc[sl["site_id"], "name"].to_numpy(),
+            "tier": sites.loc[sl["site_id"], "tier"].to_numpy(),
+            "capacity_persons": sl["capacity_persons"].to_numpy(),
+            "assigned_persons": sl["assigned_persons"].to_numpy(),
+            "assigned_households": sl["assigned_households"].to_numpy(),
+            "open": sl["open"].to_numpy(),
+            "occupancy_share": (sl["assigned_persons"] / sl["capacity_persons"]).to_numpy(),
+        }
+    )
+    un = run.allocation.unserved
+    uu = units.loc[un["unit_id"]] if len(un) else units.iloc[:0]
+    unserved = pd.DataFrame(
+        {
+            "village_id": uu["village_id"].to_numpy(),
+            "group": uu["group"].to_numpy(),
+            "unit_id": un["unit_id"].to_numpy(),
+            "name": uu["name"].to_numpy(),
+            "persons": un["persons"].to_numpy(),
+            "households": un["households"].to_numpy(),
+            "rule": un["rule"].to_numpy(),
+            "reason_zh": un["reason_zh"].to_numpy(),
+            "reason_en": un["reason_en"].to_numpy(),
+        }
+    )
+    return flows, {"assignment": assignment, "site_load": site_load, "unserved": unserved}
+
+
+def relocation_access(
+    assignment: pd.DataFrame, village_access: pd.DataFrame, site_access: pd.DataFrame
+) -> pd.DataFrame | None:
+    """Before/after travel time to each facility kind for every relocated unit.
+
+    Joins ``village_access`` (before: the old village) and ``site_access`` (after: the new
+    site) on the ``time_min_<kind>`` columns both layers carry; ``None`` if they share none.
+    """
+    kinds = [c[len("time_min_") :] for c in village_access.columns if c.startswith("time_min_")]
+    kinds = [k for k in kinds if f"time_min_{k}" in site_access.columns]
+    if not kinds:
+        return None
+    va = village_access.drop_duplicates("village_id").set_index(village_access["village_id"].astype(str))
+    sa = site_access.drop_duplicates("site_id").set_index(site_access["site_id"].astype(str))
+    out = assignment[["village_id", "group", "site_id", "households", "persons"]].copy()
+    for k in kinds:
+        before = va[f"time_min_{k}"].reindex(out["village_id"]).to_numpy(dtype=float)
+        after = sa[f"time_min_{k}"].reindex(out["site_id"]).to_numpy(dtype=float)
+        out[f"before_time_min_{k}"] = before
+        out[f"after_time_min_{k}"] = after
+        out[f"change_time_min_{k}"] = after - before
+    return out
+
+
+def step(ctx: RunContext) -> StepResult:
+    """The ``allocate`` pipeline step.
+
+    Reads ``ctx.scenario.allocation`` (defaults when absent), the villages layer, the site
+    step's ``sites`` layer (or the candidates layer), the access step's
+    ``od_village_site`` table (or straight-line distance) and, when present, the
+    ``village_access``/``site_access`` layers for before/after access.
+
+    Returns
+    -------
+    StepResult
+        Layer ``allocation_flows``; tables ``assignment``, ``site_load``, ``unserved``
+        (and ``relocation_access``); artifact ``allocation`` (:class:`Allocation`) and
+        ``allocation_run`` (:class:`AllocationRun`); summary figures; warnings.
+    """
+    cfg = getattr(ctx.scenario, "allocation", None) or AllocationConfig()
+    sites, warnings = allocation_sites(
+        ctx.layer("sites"), ctx.layers.candidates, area_per_person_m2=cfg.area_per_person_m2
+    )
+    run = allocate(ctx.layers.villages, sites, ctx.table("od_village_site"), cfg)
+    flows, tables = _tables(run)
+    va, sa = ctx.layer("village_access"), ctx.layer("site_access")
+    if va is not None and sa is not None:
+        ra = relocation_access(tables["assignment"], va, sa)
+        if ra is not None:
+            tables["relocation_access"] = ra
+    a = run.allocation
+    summary = {
+        "model": cfg.model,
+        "unit": cfg.unit,
+        "units": int(run.matrix.n_units),
+        "sites": int(run.matrix.n_sites),
+        "arcs": int(run.matrix.n_arcs),
+        "relocating_persons": int(run.matrix.demand.sum()),
+        "served_persons": a.served_persons,
+        "unserved_persons": a.unserved_persons,
+        "open_sites": len(a.open_sites),
+        "objective": a.objective,
+        "solver": a.solver,
+        "gap": a.gap,
+        "status": a.status,
+        "relaxed": a.relaxed,
+    }
+    all_warnings = tuple(warnings) + run.warnings
+    for w in all_warnings:
+        logger.warning("allocate: %s", w)
+    return StepResult(
+        layers={"allocation_flows": flows},
+        tables=tables,
+        artifacts={"allocation": a, "allocation_run": run},
+        summary=summary,
+        warnings=all_warnings,
+    )
