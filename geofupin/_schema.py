@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -183,7 +184,7 @@ def _parse(tp: Any, raw: Any, where: str, problems: Problems, base_dir: Path | N
             p = Path(raw).expanduser()
             if base_dir is not None and not p.is_absolute():
                 p = base_dir / p
-            return p
+            return Path(os.path.normpath(p))
         problems.add(where, f"expected a file path, got {raw!r}.", "Write a path relative to the scenario file.")
         return _MISSING
     raise TypeError(f"geofupin._schema cannot parse type {tp!r} at {where}")  # pragma: no cover
