@@ -1,0 +1,33 @@
+"""Maps for stakeholders: offline single-file HTML, Chinese basemaps, comparison, static maps.
+
+Builders take the run's layers (metric CRS) and step results and return a ``folium.Map``;
+:func:`render_html` turns it into one self-contained page that ``geofupin.io`` writes.
+Only this package reprojects to WGS84 (or GCJ-02 for Gaode tiles).
+"""
+
+from __future__ import annotations
+
+from .config import MapConfig
+from .offline import OfflineAssetError, render_html
+from .overview import (
+    build_access_map,
+    build_allocation_map,
+    build_map,
+    build_overview_map,
+    build_plan_map,
+    build_run_map,
+    build_siting_map,
+)
+
+__all__ = [
+    "MapConfig",
+    "OfflineAssetError",
+    "build_access_map",
+    "build_allocation_map",
+    "build_map",
+    "build_overview_map",
+    "build_plan_map",
+    "build_run_map",
+    "build_siting_map",
+    "render_html",
+]

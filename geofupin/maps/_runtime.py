@@ -1,0 +1,248 @@
+"""The small JavaScript runtime that draws geofupin layers from compact JSON specs.
+
+Every text that comes from data is put into the page with ``textContent`` or as a DOM
+node, never through ``innerHTML``: a village named ``<img src=x onerror=alert(1)>`` shows
+as text. The specs themselves are embedded as escaped JSON (see :func:`safe_json`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def safe_json(obj: Any) -> str:
+    """JSON that can sit inside ``<script>`` safely (``<``, ``>``, ``&``, U+2028/2029 escaped)."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+CSS = """
+.gfp-v{border-radius:50%;border:1.5px solid #333;box-sizing:border-box;opacity:.9}
+.gfp-f{border-radius:4px;border:1px solid #222;color:#fff;font:bold 12px/18px "Noto Sans CJK SC","Noto Sans SC",sans-serif;
+ text-align:center;box-shadow:0 1px 2px rgba(0,0,0,.4)}
+.gfp-label{background:transparent;border:none;box-shadow:none;font:bold 13px "Noto Sans CJK SC","Noto Sans SC",sans-serif;
+ color:#222;text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 3px #fff}
+.gfp-label:before{display:none}
+.gfp-rank{background:#fff;border:1.5px solid #333;border-radius:10px;padding:0 5px;font:bold 12px sans-serif}
+.gfp-rank:before{display:none}
+.gfp-pop{font:13px/1.5 "Noto Sans CJK SC","Noto Sans SC",sans-serif;word-break:keep-all;overflow-wrap:anywhere}
+.gfp-pop h4{margin:0 0 2px 0;font-size:15px}.gfp-pop .en{color:#666;font-size:11px}
+.gfp-pop table{border-collapse:collapse;margin-top:4px}.gfp-pop td{padding:1px 6px 1px 0;vertical-align:top}
+.gfp-pop td.k{color:#444;white-space:nowrap}.gfp-pop td.v{font-weight:bold}
+.gfp-pop .sec{margin-top:6px;font-weight:bold;border-top:1px solid #ddd;padding-top:3px}
+.gfp-pop ul{margin:2px 0 0 16px;padding:0}
+.gfp-box{background:rgba(255,255,255,.93);padding:6px 8px;border-radius:5px;box-shadow:0 1px 4px rgba(0,0,0,.35);
+ font:12px/1.4 "Noto Sans CJK SC","Noto Sans SC",sans-serif;max-height:45vh;overflow:auto}
+.gfp-box h4{margin:0 0 3px 0;font-size:13px}.gfp-sw{display:inline-block;width:14px;height:14px;margin-right:5px;vertical-align:middle}
+.gfp-legend .row{white-space:nowrap}.gfp-legend .en{color:#666}
+.gfp-search input{width:170px;font-size:13px;padding:2px 4px}.gfp-search .msg{color:#a00;font-size:11px}
+.gfp-title{font:bold 16px "Noto Sans CJK SC","Noto Sans SC",sans-serif}.gfp-title .en{font-size:12px;font-weight:normal;color:#555}
+.gfp-diff table{border-collapse:collapse}.gfp-diff td,.gfp-diff th{border:1px solid #ccc;padding:1px 5px;text-align:right}
+.gfp-diff td:first-child,.gfp-diff th:first-child{text-align:left}
+"""
+
+JS = r"""
+var gfp = window.gfp || {};
+window.gfp = gfp;
+gfp.search = gfp.search || [];
+gfp.el = function(tag, text, cls) {
+  var e = document.createElement(tag);
+  if (text !== undefined && text !== null) { e.textContent = String(text); }
+  if (cls) { e.className = cls; }
+  return e;
+};
+gfp.fmt = function(v, f) {
+  if (v === null || v === undefined || v === '') { return null; }
+  if (typeof v === 'boolean') { return v ? '是 yes' : '否 no'; }
+  if (typeof v === 'number') {
+    if (f === 'pct') { return (v * 100).toFixed(1) + '%'; }
+    if (f === 'int') { return Math.round(v).toLocaleString('zh-CN'); }
+    if (Math.abs(v) >= 1000) { return Math.round(v).toLocaleString('zh-CN'); }
+    return String(Math.round(v * 1000) / 1000);
+  }
+  return String(v);
+};
+gfp.decode = function(g) {
+  // delta-coded integer lat/lon pairs -> nested latlng arrays per feature
+  var xy = g.xy, s = g.scale, lat = 0, lon = 0, k = 0, r = 0, p = 0, feats = [];
+  for (var f = 0; f < g.ppf.length; f++) {
+    var parts = [];
+    for (var i = 0; i < g.ppf[f]; i++) {
+      var rings = [];
+      var nr = g.rpp ? g.rpp[p] : 1;
+      for (var j = 0; j < nr; j++) {
+        var n = g.nv[r], ring = new Array(n);
+        for (var q = 0; q < n; q++) { lat += xy[k]; lon += xy[k + 1]; k += 2; ring[q] = [lat / s, lon / s]; }
+        rings.push(ring); r++;
+      }
+      parts.push(g.rpp ? rings : rings[0]); p++;
+    }
+    feats.push(parts);
+  }
+  return feats;
+};
+gfp.popup = function(spec, i) {
+  var P = spec.props, box = gfp.el('div', null, 'gfp-pop');
+  if (spec.title) { box.appendChild(gfp.el('h4', P[spec.title][i])); }
+  if (spec.title_en && P[spec.title_en][i]) { box.appendChild(gfp.el('div', P[spec.title_en][i], 'en')); }
+  var tb = gfp.el('table');
+  (spec.fields || []).forEach(function(fd) {
+    var v = gfp.fmt(P[fd[0]][i], fd[3]);
+    if (v === null) { return; }
+    var tr = gfp.el('tr');
+    var k = gfp.el('td', fd[1], 'k');
+    if (fd[2]) { k.appendChild(gfp.el('span', ' ' + fd[2], 'en')); }
+    tr.appendChild(k); tr.appendChild(gfp.el('td', v, 'v')); tb.appendChild(tr);
+  });
+  box.appendChild(tb);
+  (spec.sections || []).forEach(function(sec) {
+    var items = P[sec[0]][i];
+    if (!items || !items.length) { return; }
+    var h = gfp.el('div', sec[1], 'sec');
+    if (sec[2]) { h.appendChild(gfp.el('span', ' ' + sec[2], 'en')); }
+    box.appendChild(h);
+    var ul = gfp.el('ul');
+    items.forEach(function(t) { ul.appendChild(gfp.el('li', t)); });
+    box.appendChild(ul);
+  });
+  return box;
+};
+gfp.style = function(spec, i) {
+  var st = Object.assign({}, spec.style || {});
+  var per = spec.per || {};
+  Object.keys(per).forEach(function(k) { st[k] = per[k][i]; });
+  return st;
+};
+gfp.layer = function(map, spec) {
+  var group = spec.cluster ? L.markerClusterGroup({chunkedLoading: true, showCoverageOnHover: false,
+      maxClusterRadius: 50}) : L.featureGroup();
+  var n = spec.n, i, lyr, popOpt = {maxWidth: spec.max_width || 420, minWidth: 220, autoPanPadding: [20, 20]};
+  var feats = spec.geom ? gfp.decode(spec.geom) : null;
+  var layers = [];
+  for (i = 0; i < n; i++) {
+    var st = gfp.style(spec, i);
+    if (spec.kind === 'points') {
+      var ll = [spec.lat[i], spec.lon[i]];
+      if (spec.marker === 'div') {
+        var d = st.size || 12, e = gfp.el('div', spec.glyph ? spec.props[spec.glyph][i] : null, st.cls || 'gfp-v');
+        e.style.width = d + 'px'; e.style.height = d + 'px';
+        if (st.fillColor) { e.style.background = st.fillColor; }
+        lyr = L.marker(ll, {icon: L.divIcon({html: e, className: spec.divclass || 'gfp-div', iconSize: [d, d]}),
+          riseOnHover: true, title: spec.title ? String(spec.props[spec.title][i]) : ''});
+      } else {
+        lyr = L.circleMarker(ll, st);
+      }
+    } else if (spec.kind === 'lines') {
+      if (!feats[i].length) { continue; }
+      lyr = L.polyline(feats[i], st);
+    } else {
+      if (!feats[i].length) { continue; }
+      lyr = L.polygon(feats[i], st);
+    }
+    if (spec.interactive !== false) {
+      (function(l, j) { l.bindPopup(function() { return gfp.popup(spec, j); }, popOpt); })(lyr, i);
+      if (spec.title && spec.hover !== false) {
+        lyr.bindTooltip(gfp.el('span', spec.props[spec.title][i]), {sticky: spec.kind !== 'points'});
+      }
+    }
+    if (spec.search && spec.title) {
+      gfp.search.push({name: String(spec.props[spec.title][i]), layer: lyr, group: group, map: map});
+    }
+    layers.push(lyr);
+    if (spec.label) {
+      var lab = spec.props[spec.label][i];
+      if (lab !== null && lab !== undefined && lab !== '') {
+        var at = spec.kind === 'points' ? lyr.getLatLng() : (spec.label_at ? L.latLng(spec.label_at[i]) : lyr.getBounds().getCenter());
+        layers.push(L.tooltip({permanent: true, direction: 'center', className: spec.label_class || 'gfp-label',
+          interactive: false}).setLatLng(at).setContent(gfp.el('span', lab)));
+      }
+    }
+  }
+  if (spec.cluster) { group.addLayers(layers); } else { layers.forEach(function(l) { group.addLayer(l); }); }
+  return group;
+};
+gfp.box = function(map, pos, build, cls) {
+  var C = L.Control.extend({onAdd: function() {
+    var d = gfp.el('div', null, 'gfp-box ' + (cls || ''));
+    build(d); L.DomEvent.disableClickPropagation(d); L.DomEvent.disableScrollPropagation(d); return d; }});
+  return new C({position: pos}).addTo(map);
+};
+gfp.legend = function(map, spec) {
+  return gfp.box(map, spec.position || 'bottomright', function(d) {
+    var h = gfp.el('h4', '图例 ');
+    h.appendChild(gfp.el('span', 'Legend', 'en')); d.appendChild(h);
+    spec.sections.forEach(function(sec) {
+      var t = gfp.el('div', sec.zh); t.style.fontWeight = 'bold'; t.style.marginTop = '4px';
+      t.appendChild(gfp.el('span', ' ' + sec.en, 'en')); d.appendChild(t);
+      sec.items.forEach(function(it) {
+        var row = gfp.el('div', null, 'row'), sw = gfp.el('span', it.glyph || null, 'gfp-sw');
+        if (it.shape === 'circle') { sw.style.borderRadius = '50%'; sw.style.border = '1px solid #333'; sw.style.background = it.color; }
+        else if (it.shape === 'line') { sw.style.height = '0'; sw.style.borderTop = (it.width || 3) + 'px ' + (it.dash ? 'dashed ' : 'solid ') + it.color; }
+        else if (it.shape === 'glyph') { sw.style.background = it.color; sw.style.color = '#fff'; sw.style.fontSize = '10px'; sw.style.textAlign = 'center'; sw.style.lineHeight = '14px'; sw.style.borderRadius = '3px'; }
+        else { sw.style.background = it.color; sw.style.opacity = it.opacity || 0.7; sw.style.border = '1px solid ' + (it.stroke || it.color); }
+        row.appendChild(sw); row.appendChild(gfp.el('span', it.zh + ' '));
+        row.appendChild(gfp.el('span', it.en, 'en')); d.appendChild(row);
+      });
+    });
+  }, 'gfp-legend');
+};
+gfp.info = function(map, spec) {
+  L.control.scale({metric: true, imperial: false, position: 'bottomleft'}).addTo(map);
+  if (spec.title) {
+    gfp.box(map, 'topleft', function(d) {
+      var t = gfp.el('div', spec.title, 'gfp-title');
+      if (spec.title_en) { t.appendChild(gfp.el('div', spec.title_en, 'en')); }
+      d.appendChild(t);
+    });
+  }
+  if (spec.lines && spec.lines.length) {
+    gfp.box(map, 'bottomleft', function(d) {
+      spec.lines.forEach(function(l) { d.appendChild(gfp.el('div', l)); });
+    }, 'gfp-note');
+  }
+};
+gfp.table = function(map, spec) {
+  return gfp.box(map, spec.position || 'topright', function(d) {
+    if (spec.title) { var h = gfp.el('h4', spec.title); if (spec.title_en) { h.appendChild(gfp.el('span', ' ' + spec.title_en, 'en')); } d.appendChild(h); }
+    var tb = gfp.el('table'), tr = gfp.el('tr');
+    spec.header.forEach(function(c) { tr.appendChild(gfp.el('th', c)); }); tb.appendChild(tr);
+    spec.rows.forEach(function(r) {
+      var row = gfp.el('tr'); r.forEach(function(c) { row.appendChild(gfp.el('td', c === null ? '—' : c)); }); tb.appendChild(row);
+    });
+    d.appendChild(tb);
+  }, 'gfp-diff');
+};
+gfp.searchbox = function(map) {
+  return gfp.box(map, 'topleft', function(d) {
+    var inp = gfp.el('input'), msg = gfp.el('div', null, 'msg'), dl = gfp.el('datalist');
+    dl.id = 'gfp-names-' + L.stamp(map);
+    inp.setAttribute('list', dl.id); inp.type = 'search';
+    inp.placeholder = '搜索村庄 Search village';
+    var seen = {};
+    gfp.search.forEach(function(s) {
+      if (s.map === map && !seen[s.name]) { seen[s.name] = 1; var o = gfp.el('option'); o.value = s.name; dl.appendChild(o); }
+    });
+    function go() {
+      var q = inp.value.trim(); msg.textContent = '';
+      if (!q) { return; }
+      var hit = null;
+      gfp.search.forEach(function(s) { if (!hit && s.map === map && s.name === q) { hit = s; } });
+      if (!hit) { gfp.search.forEach(function(s) { if (!hit && s.map === map && s.name.indexOf(q) >= 0) { hit = s; } }); }
+      if (!hit) { msg.textContent = '未找到 not found'; return; }
+      if (!map.hasLayer(hit.group)) { map.addLayer(hit.group); }
+      var open = function() { map.setView(hit.layer.getLatLng(), Math.max(map.getZoom(), 13)); hit.layer.openPopup(); };
+      if (hit.group.zoomToShowLayer) { hit.group.zoomToShowLayer(hit.layer, open); } else { open(); }
+    }
+    inp.addEventListener('change', go);
+    inp.addEventListener('keydown', function(ev) { if (ev.key === 'Enter') { go(); } });
+    d.appendChild(inp); d.appendChild(dl); d.appendChild(msg);
+  }, 'gfp-search');
+};
+"""

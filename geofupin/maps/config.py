@@ -1,0 +1,86 @@
+"""The ``map`` section of a scenario: basemap, public-notice mode, scale limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..errors import Problems
+
+Basemap = Literal["none", "osm", "tianditu", "gaode"]
+
+
+@dataclass(frozen=True)
+class MapConfig:
+    """How published maps are drawn (scenario section ``map``).
+
+    Attributes
+    ----------
+    basemap
+        ``none`` (DEM hillshade only; works with no network, the default), ``osm``
+        (OpenStreetMap), ``tianditu`` (天地图, CGCS2000 needs no shift; needs a key) or
+        ``gaode`` (高德; overlays are shifted to GCJ-02).
+    imagery
+        Use the satellite imagery variant (Tianditu ``img_w`` + ``cia_w`` labels, Gaode
+        satellite) instead of the vector map (``vec_w`` + ``cva_w``).
+    tianditu_key
+        Tianditu key; when empty the environment variable ``TIANDITU_KEY`` is used.
+    public
+        Public-notice mode (公示): popups show village totals only; household-level
+        attributes (poor households, income, poverty cause, village groups) are masked and
+        allocation flows are summed per village.
+    approval_number
+        Map approval number (审图号) printed in the corner, e.g. ``陕S(2026)001号``.
+    title, title_en
+        Title box, Chinese first.
+    attribution
+        Extra attribution line (data sources).
+    simplify_tolerance_m
+        Douglas-Peucker tolerance applied to lines and polygons before drawing (metres).
+    coord_decimals
+        Decimals kept in longitude/latitude (5 is about 1 m).
+    cluster_threshold
+        Villages are clustered when there are more than this many.
+    merge_roads_over
+        Roads are merged into one line per class (no per-road popup) above this many segments.
+    hillshade
+        Draw the DEM hillshade as an image inside the page.
+    hillshade_max_px
+        Longest side of the hillshade image in pixels.
+    popup_max_width_px
+        Popup width limit; wide enough that Chinese text does not wrap per character.
+    offline
+        Inline Leaflet, plugins and CSS into the page (no CDN requests).
+    """
+
+    basemap: Basemap = "none"
+    imagery: bool = False
+    tianditu_key: str | None = None
+    public: bool = False
+    approval_number: str | None = None
+    title: str = "易地扶贫搬迁规划图"
+    title_en: str = "Poverty-alleviation relocation plan"
+    attribution: str | None = None
+    simplify_tolerance_m: float = 10.0
+    coord_decimals: int = 5
+    cluster_threshold: int = 300
+    merge_roads_over: int = 3000
+    hillshade: bool = True
+    hillshade_max_px: int = 1600
+    popup_max_width_px: int = 460
+    offline: bool = True
+
+    def validate(self, where: str, problems: Problems) -> None:
+        """Cross-field and range checks (called by :func:`geofupin._schema.parse`)."""
+        if self.simplify_tolerance_m < 0:
+            problems.add(f"{where}.simplify_tolerance_m", f"{self.simplify_tolerance_m} is negative.", "Use 0 or more.")
+        if not 3 <= self.coord_decimals <= 8:
+            problems.add(f"{where}.coord_decimals", f"{self.coord_decimals} is outside 3..8.", "Use 5 (about 1 m).")
+        if self.cluster_threshold < 0:
+            problems.add(f"{where}.cluster_threshold", f"{self.cluster_threshold} is negative.", "Use 0 or more.")
+        if not 64 <= self.hillshade_max_px <= 8000:
+            problems.add(f"{where}.hillshade_max_px", f"{self.hillshade_max_px} is outside 64..8000.", "Use e.g. 1600.")
+        if not 150 <= self.popup_max_width_px <= 1200:
+            problems.add(
+                f"{where}.popup_max_width_px", f"{self.popup_max_width_px} is outside 150..1200.", "Use e.g. 460."
+            )

@@ -1,0 +1,97 @@
+"""DEM hillshade as a PNG image overlay embedded in the page (terrain without tiles)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.warp import calculate_default_transform, reproject, transform_bounds
+
+from ..crs import wgs84_to_gcj02
+
+log = logging.getLogger(__name__)
+WEB_MERCATOR = "EPSG:3857"
+
+
+def hillshade(elev: np.ndarray, *, dx_m: float, dy_m: float, azimuth_deg: float = 315.0, altitude_deg: float = 45.0):
+    """Hillshade (0..1) of an elevation grid with cell sizes in metres; NaN stays NaN.
+
+    Uses the standard Horn-free central-difference form: ``cos(zenith)cos(slope) +
+    sin(zenith)sin(slope)cos(azimuth - aspect)``, light from the north-west by default.
+    """
+    gy, gx = np.gradient(elev, dy_m, dx_m)
+    slope = np.arctan(np.hypot(gx, gy))
+    aspect = np.arctan2(-gx, gy)  # rows go south: gy>0 means rising to the south
+    az = np.radians(360.0 - azimuth_deg + 90.0)
+    zen = np.radians(90.0 - altitude_deg)
+    shade = np.cos(zen) * np.cos(slope) + np.sin(zen) * np.sin(slope) * np.cos(az - aspect)
+    return np.clip(shade, 0.0, 1.0)
+
+
+def hillshade_overlay(
+    dem: Path, *, max_px: int = 1600, gcj02: bool = False
+) -> tuple[str, tuple[tuple[float, float], tuple[float, float]]] | None:
+    """A ``data:image/png;base64`` hillshade of ``dem`` in Web Mercator and its lat/lon bounds.
+
+    The DEM is read decimated (``max_px`` on the long side), shaded in its own CRS with
+    metric cell sizes, warped to EPSG:3857 (the frame Leaflet stretches images in) with
+    :mod:`rasterio.warp` and written as grey+alpha PNG. Returns ``None`` when the DEM
+    cannot be read (logged).
+    """
+    from PIL import Image
+
+    try:
+        src = rasterio.open(dem)
+    except Exception as exc:  # noqa: BLE001 - a broken DEM must not stop the map
+        log.warning("hillshade skipped: cannot open DEM %s: %s", dem, exc)
+        return None
+    with src:
+        f = min(1.0, max_px / max(src.width, src.height))
+        h, w = max(2, round(src.height * f)), max(2, round(src.width * f))
+        band = src.read(1, out_shape=(h, w), resampling=Resampling.average, masked=True)
+        elev = band.astype(float).filled(np.nan)
+        t = src.transform * src.transform.scale(src.width / w, src.height / h)
+        crs = src.crs
+        left, bottom, right, top = src.bounds
+    if crs is None:
+        log.warning("hillshade skipped: DEM %s has no CRS", dem)
+        return None
+    dx, dy = abs(t.a), abs(t.e)
+    if crs.is_geographic:
+        lat = np.radians((top + bottom) / 2)
+        dx, dy = dx * 111320.0 * np.cos(lat), dy * 110574.0
+    filled = np.where(np.isnan(elev), np.nanmean(elev) if np.isfinite(elev).any() else 0.0, elev)
+    shade = hillshade(filled, dx_m=dx, dy_m=dy)
+    shade[np.isnan(elev)] = np.nan
+    dst_t, dw, dh = calculate_default_transform(crs, WEB_MERCATOR, w, h, left, bottom, right, top)
+    out = np.full((dh, dw), np.nan, dtype="float32")
+    reproject(
+        shade.astype("float32"),
+        out,
+        src_transform=t,
+        src_crs=crs,
+        dst_transform=dst_t,
+        dst_crs=WEB_MERCATOR,
+        src_nodata=np.nan,
+        dst_nodata=np.nan,
+        resampling=Resampling.bilinear,
+    )
+    valid = np.isfinite(out)
+    grey = np.where(valid, np.round(out * 255), 0).astype("uint8")
+    # darker slopes get more opacity so flat land lets the basemap through
+    alpha = np.where(valid, np.clip(np.round(60 + (1 - np.nan_to_num(out)) * 160), 0, 255), 0).astype("uint8")
+    buf = io.BytesIO()
+    Image.fromarray(np.dstack([grey, alpha]), mode="LA").save(buf, format="PNG", optimize=True)
+    x0, y0 = dst_t.c, dst_t.f + dst_t.e * dh
+    x1, y1 = dst_t.c + dst_t.a * dw, dst_t.f
+    w_, s_, e_, n_ = transform_bounds(WEB_MERCATOR, "EPSG:4326", x0, y0, x1, y1)
+    if gcj02:
+        (w_, e_), (s_, n_) = wgs84_to_gcj02(np.array([w_, e_]), np.array([s_, n_]))
+        w_, e_, s_, n_ = float(w_), float(e_), float(s_), float(n_)
+    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return url, ((s_, w_), (n_, e_))
