@@ -1,0 +1,978 @@
+"""Infrastructure plans for resettlement sites and staying villages, costed, and the plan step.
+
+For each **site** (the allocation's sites, else the candidates): what it needs to be liveable
+("近水、近电、近路", report 4) and what that costs:
+
+- **road**: nothing when a suitable road (class in ``road_connect_classes``, paved or of
+  unknown surface) passes within ``connected_m``; otherwise the cheaper of (a) a new road
+  along the least-cost path over the DEM slope to the nearest suitable road
+  (:func:`least_cost_path`, 8-neighbour Dijkstra on a grid read window by window around the
+  site), or (b) upgrading an existing earth/gravel road or track that comes within
+  ``upgrade_access_m`` of the site and meets a suitable road, plus a straight spur to it;
+- **water**: a pipe to the nearest water source (straight line x ``pipe_detour_factor``);
+- **power**: a line to the nearest power line or substation;
+- **schools**: kindergarten and primary places for the persons moving in, from places per
+  1,000 persons (defaults 40 and 80: planning rules of thumb, replace them with your
+  province's 千人指标).
+
+For each **village that stays** (someone remains: ``relocate_households < households``), the
+gaps report 5 lists: new gravel/cement road km (from the layers: a village farther than
+``village_access_m`` from a suitable road gets a new gravel road along the least-cost path,
+or an upgrade to cement of a nearby earth/gravel road), footpaths, ponds (山坪塘) and canals
+(from the registry: village columns ``plan_footpath_km``, ``plan_pond_new``,
+``plan_pond_repair``, ``plan_canal_repair_m``), a clinic (none within ``clinic_max_dist_m``,
+or ``plan_clinic``). Registry columns ``plan_gravel_road_km`` / ``plan_cement_road_km``
+override the derived roads. Each village gets its plan line in report-5 wording.
+
+Slope cost: a cell costs ``1 + (slope_pct / slope_ref_pct)**2`` per metre crossed; cells
+steeper than ``max_slope_pct`` are impassable; DEM voids cost as much as the steepest
+passable cell (unknown, not flat). Moving between neighbouring cells costs the step length
+times the mean of the two cells' factors (as ``skimage.graph.MCP_Geometric``). Without a
+DEM, or when no suitable road lies in the window, the road is a straight line (``method``
+says which).
+
+Unit costs are scenario values (:class:`UnitCosts`); the built-in defaults are illustrative
+only and the step warns when they are used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+from pyproj import CRS
+from scipy.sparse.csgraph import dijkstra
+from shapely.geometry import LineString
+
+from . import policy as pol
+from .context import RunContext, StepResult
+from .crs import require_projected
+from .errors import DataError, Problems
+
+log = logging.getLogger(__name__)
+
+RoadClass = Literal["national", "provincial", "county", "township", "village", "track", "path"]
+Surface = Literal["paved", "gravel"]
+WaterKind = Literal["river", "stream", "reservoir", "lake", "well", "spring", "waterworks"]
+PowerKind = Literal["line", "substation"]
+
+SURFACE_ZH = {"paved": "水泥路", "gravel": "碎石路"}
+SURFACE_EN = {"paved": "cement road", "gravel": "gravel road"}
+
+
+# --------------------------------------------------------------------------- configuration
+@dataclass(frozen=True)
+class UnitCosts:
+    """Unit costs in yuan (illustrative defaults: set your county's quotas)."""
+
+    gravel_road_yuan_per_km: float = 300_000.0
+    cement_road_yuan_per_km: float = 800_000.0
+    upgrade_to_cement_yuan_per_km: float = 500_000.0
+    footpath_yuan_per_km: float = 100_000.0
+    water_pipe_yuan_per_m: float = 150.0
+    power_line_yuan_per_m: float = 200.0
+    pond_new_yuan_each: float = 80_000.0
+    pond_repair_yuan_each: float = 30_000.0
+    canal_repair_yuan_per_m: float = 200.0
+    clinic_yuan_each: float = 300_000.0
+    kindergarten_yuan_per_place: float = 20_000.0
+    primary_school_yuan_per_place: float = 25_000.0
+
+    def validate(self, where: str, problems: Problems) -> None:
+        for f in dataclasses.fields(self):
+            if getattr(self, f.name) < 0:
+                problems.add(f"{where}.{f.name}", f"{getattr(self, f.name)} is negative.", "Give a cost >= 0.")
+
+
+@dataclass(frozen=True)
+class PlansConfig:
+    """Scenario section ``plans``: unit costs, ratios, road rules, works dates.
+
+    Attributes
+    ----------
+    unit_costs
+        :class:`UnitCosts`.
+    start_date
+        ISO date the public works start (``2026-03-01``); without it the disbursement table
+        gives days relative to the start only.
+    milestones
+        :class:`~geofupin.policy.Milestones` (days: advance before start, half-way
+        inspection, completion, warranty of the deposit).
+    road_connect_classes
+        Road classes a site or village must reach.
+    connected_m
+        A site/village this close to a suitable road needs no road.
+    search_radius_m
+        Largest distance searched for the road; farther sites get a straight line.
+    upgrade_access_m, connect_tol_m
+        An earth/gravel road within ``upgrade_access_m`` that comes within ``connect_tol_m``
+        of a suitable road may be upgraded instead of building a new road.
+    site_road_surface, village_road_surface
+        Surface of new roads (``paved`` = 水泥路, ``gravel`` = 碎石路).
+    dem_cell_m
+        Cell size of the grid the least-cost path runs on.
+    slope_ref_pct, max_slope_pct
+        Slope cost: factor ``1 + (slope/ref)**2``; steeper than ``max_slope_pct`` impassable.
+    pipe_detour_factor
+        Pipe and power line length = straight distance x this factor.
+    water_source_kinds, power_kinds
+        Features that count as a water source or a power connection.
+    kindergarten_places_per_1000, primary_places_per_1000
+        School places per 1,000 persons moving in.
+    village_access_m
+        A staying village farther than this from a suitable road gets a new road.
+    clinic_max_dist_m
+        A staying village with no clinic/hospital this close gets a village clinic.
+    """
+
+    unit_costs: UnitCosts = field(default_factory=UnitCosts)
+    start_date: str | None = None
+    milestones: pol.Milestones = field(default_factory=pol.Milestones)
+    road_connect_classes: tuple[RoadClass, ...] = ("national", "provincial", "county", "township", "village")
+    connected_m: float = 50.0
+    search_radius_m: float = 8000.0
+    upgrade_access_m: float = 300.0
+    connect_tol_m: float = 20.0
+    site_road_surface: Surface = "paved"
+    village_road_surface: Surface = "gravel"
+    dem_cell_m: float = 30.0
+    slope_ref_pct: float = 10.0
+    max_slope_pct: float = 60.0
+    pipe_detour_factor: float = 1.0
+    water_source_kinds: tuple[WaterKind, ...] = ("river", "stream", "reservoir", "lake", "well", "spring", "waterworks")
+    power_kinds: tuple[PowerKind, ...] = ("line", "substation")
+    kindergarten_places_per_1000: float = 40.0
+    primary_places_per_1000: float = 80.0
+    village_access_m: float = 200.0
+    clinic_max_dist_m: float = 3000.0
+
+    def validate(self, where: str, problems: Problems) -> None:
+        if self.start_date is not None:
+            try:
+                dt.date.fromisoformat(self.start_date)
+            except ValueError:
+                problems.add(f"{where}.start_date", f"{self.start_date!r} is not a date.", "Write e.g. 2026-03-01.")
+        for name in ("dem_cell_m", "slope_ref_pct", "max_slope_pct", "search_radius_m", "pipe_detour_factor"):
+            if getattr(self, name) <= 0:
+                problems.add(f"{where}.{name}", f"{getattr(self, name)} must be positive.", "Give a value > 0.")
+        if not self.road_connect_classes:
+            problems.add(f"{where}.road_connect_classes", "no road class given.", "List e.g. [county, township].")
+
+    @property
+    def start(self) -> dt.date | None:
+        return dt.date.fromisoformat(self.start_date) if self.start_date else None
+
+
+# --------------------------------------------------------------------------- least-cost paths
+def slope_cost(slope_deg: np.ndarray, *, slope_ref_pct: float = 10.0, max_slope_pct: float = 60.0) -> np.ndarray:
+    """Cost factor per metre from slope: ``1 + (pct/ref)**2``; inf above ``max_slope_pct``; voids cost the max."""
+    pct = np.tan(np.radians(np.asarray(slope_deg, dtype=float))) * 100
+    factor = 1 + (pct / slope_ref_pct) ** 2
+    worst = 1 + (max_slope_pct / slope_ref_pct) ** 2
+    factor = np.where(np.isnan(pct), worst, factor)
+    return np.where(pct > max_slope_pct, np.inf, factor)
+
+
+def grid_graph(factor: np.ndarray, *, xres_m: float, yres_m: float) -> sp.csr_matrix:
+    """Undirected 8-neighbour graph of a cost grid: edge = step length x mean of the two factors.
+
+    Cells with an infinite or NaN factor have no edges.
+    """
+    h, w = factor.shape
+    idx = np.arange(h * w).reshape(h, w)
+    f = np.asarray(factor, dtype=float)
+    us, vs, ws = [], [], []
+    for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        r0, r1 = 0, h - dr
+        c0, c1 = (0, w - dc) if dc >= 0 else (-dc, w)
+        a = idx[r0:r1, c0:c1]
+        b = idx[r0 + dr : r1 + dr, c0 + dc : c1 + dc]
+        fa = f[r0:r1, c0:c1]
+        fb = f[r0 + dr : r1 + dr, c0 + dc : c1 + dc]
+        wt = math.hypot(dr * yres_m, dc * xres_m) * (fa + fb) / 2
+        ok = np.isfinite(wt)
+        us.append(a[ok])
+        vs.append(b[ok])
+        ws.append(wt[ok])
+    u = np.concatenate(us)
+    v = np.concatenate(vs)
+    wgt = np.concatenate(ws)
+    return sp.csr_matrix((wgt, (u, v)), shape=(h * w, h * w))
+
+
+@dataclass(frozen=True)
+class GridPath:
+    """A least-cost path on a grid: cells from source to target, its cost and length."""
+
+    cells: np.ndarray  # (n, 2) row, col
+    cost: float
+    length_m: float
+
+    @property
+    def reached(self) -> bool:
+        return len(self.cells) > 0
+
+
+def least_cost_path(
+    factor: np.ndarray,
+    sources: np.ndarray,
+    targets: np.ndarray,
+    *,
+    xres_m: float,
+    yres_m: float,
+) -> GridPath:
+    """Cheapest 8-neighbour path from any source cell to any target cell.
+
+    Parameters
+    ----------
+    factor
+        Cost per metre of each cell (>= 1 for slope costs; inf = impassable).
+    sources, targets
+        Boolean masks shaped like ``factor``.
+    xres_m, yres_m
+        Cell width and height in metres.
+
+    Returns
+    -------
+    GridPath; empty ``cells`` and ``cost = inf`` when no target can be reached.
+    """
+    w = factor.shape[1]
+    src = np.flatnonzero(np.asarray(sources, dtype=bool).ravel())
+    tgt = np.flatnonzero(np.asarray(targets, dtype=bool).ravel())
+    if len(src) == 0 or len(tgt) == 0:
+        return GridPath(np.empty((0, 2), dtype=int), math.inf, math.inf)
+    both = np.intersect1d(src, tgt)
+    if len(both):
+        cell = np.array([[both[0] // w, both[0] % w]])
+        return GridPath(cell, 0.0, 0.0)
+    graph = grid_graph(factor, xres_m=xres_m, yres_m=yres_m)
+    dist, pred, _ = dijkstra(graph, directed=False, indices=src, return_predecessors=True, min_only=True)
+    best = tgt[np.argmin(dist[tgt])]
+    if not np.isfinite(dist[best]):
+        return GridPath(np.empty((0, 2), dtype=int), math.inf, math.inf)
+    chain = [best]
+    while pred[chain[-1]] >= 0:
+        chain.append(int(pred[chain[-1]]))
+    cells_flat = np.array(chain[::-1])
+    cells = np.column_stack([cells_flat // w, cells_flat % w])
+    steps = np.diff(cells, axis=0)
+    length = float(np.hypot(steps[:, 0] * yres_m, steps[:, 1] * xres_m).sum()) if len(steps) else 0.0
+    return GridPath(cells, float(dist[best]), length)
+
+
+# --------------------------------------------------------------------------- DEM window (the one file read)
+@dataclass(frozen=True)
+class DemWindow:
+    """Elevations on a metric grid around one feature: north-up, square cells."""
+
+    z: np.ndarray
+    x0: float  # west edge
+    y1: float  # north edge
+    cell_m: float
+
+    def centres(self, cells: np.ndarray) -> np.ndarray:
+        """x, y of cell centres for (row, col) pairs."""
+        return np.column_stack(
+            [self.x0 + (cells[:, 1] + 0.5) * self.cell_m, self.y1 - (cells[:, 0] + 0.5) * self.cell_m]
+        )
+
+
+def read_dem_window(dem: Path, crs: CRS, bounds: tuple[float, float, float, float], cell_m: float) -> DemWindow:
+    """Read the DEM resampled (bilinear) onto a ``cell_m`` grid of ``crs`` covering ``bounds``.
+
+    Only the part of the DEM under the window is read (a warped VRT). Cells outside the DEM
+    or on voids are NaN.
+    """
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.transform import Affine
+    from rasterio.vrt import WarpedVRT
+
+    x0, y0, x1, y1 = bounds
+    width = max(1, math.ceil((x1 - x0) / cell_m))
+    height = max(1, math.ceil((y1 - y0) / cell_m))
+    transform = Affine(cell_m, 0, x0, 0, -cell_m, y1)
+    with rasterio.open(dem) as src:
+        if src.crs is None:
+            raise DataError(f"DEM {dem} has no CRS. Fix: set one, e.g. gdal_edit.py -a_srs EPSG:4326.")
+        with WarpedVRT(
+            src,
+            crs=crs,
+            transform=transform,
+            width=width,
+            height=height,
+            resampling=Resampling.bilinear,
+            src_nodata=src.nodata,
+            nodata=-1e30,
+            dtype="float64",
+        ) as vrt:
+            z = vrt.read(1)
+    z = np.where(z <= -1e29, np.nan, z)
+    return DemWindow(z, x0, y1, cell_m)
+
+
+# --------------------------------------------------------------------------- road connection
+@dataclass(frozen=True)
+class RoadLink:
+    """How one site/village reaches the road network."""
+
+    action: Literal["none", "new", "upgrade"]
+    method: Literal["none", "least_cost", "straight_line", "existing_road"]
+    length_m: float
+    surface: Surface
+    cost_yuan: float
+    geometry: LineString | None
+    road_id: str = ""
+
+
+def _suitable(roads: gpd.GeoDataFrame, cfg: PlansConfig) -> np.ndarray:
+    cls = roads["road_class"].astype(str).to_numpy() if "road_class" in roads else np.full(len(roads), "")
+    surf = roads["surface"] if "surface" in roads else pd.Series([None] * len(roads))
+    surf_s = surf.astype(object).to_numpy()
+    paved_or_unknown = np.array([s is None or (isinstance(s, float) and math.isnan(s)) or s == "paved" for s in surf_s])
+    return np.isin(cls, list(cfg.road_connect_classes)) & paved_or_unknown
+
+
+def connect_road(
+    geom: shapely.Geometry,
+    roads: gpd.GeoDataFrame,
+    cfg: PlansConfig,
+    *,
+    surface: Surface,
+    dem: Path | None = None,
+    crs: CRS | None = None,
+    suitable: np.ndarray | None = None,
+) -> RoadLink:
+    """Plan the road connection of one site (polygon) or village (point).
+
+    Parameters
+    ----------
+    geom
+        The site polygon or village point, in the roads' metric CRS.
+    roads
+        The roads layer.
+    cfg
+        Plan rules and unit costs.
+    surface
+        Surface of a new road.
+    dem, crs
+        DEM path and the run CRS for the least-cost path; without a DEM the road is straight.
+    suitable
+        Precomputed mask of suitable roads (default: from ``cfg``).
+
+    Returns
+    -------
+    RoadLink
+    """
+    costs = cfg.unit_costs
+    per_m = (costs.cement_road_yuan_per_km if surface == "paved" else costs.gravel_road_yuan_per_km) / 1000
+    ok = _suitable(roads, cfg) if suitable is None else suitable
+    good = roads.geometry.to_numpy()[ok]
+    if len(good) == 0:
+        return RoadLink("none", "none", math.nan, surface, math.nan, None)
+    d_good = shapely.distance(geom, good)
+    k = int(np.argmin(d_good))
+    dist = float(d_good[k])
+    if dist <= cfg.connected_m:
+        return RoadLink("none", "none", 0.0, surface, 0.0, None)
+    # (a) a new road
+    new = _new_road(geom, good, dist, cfg, dem, crs) if dist <= cfg.search_radius_m else None
+    if new is None:
+        line = shapely.shortest_line(geom, good[k])
+        new_link = RoadLink("new", "straight_line", float(line.length), surface, float(line.length) * per_m, line)
+    else:
+        new_link = RoadLink("new", "least_cost", new[1], surface, new[1] * per_m, new[0])
+    # (b) upgrade an earth/gravel road near the site that meets a suitable road
+    best = new_link
+    bad_idx = np.flatnonzero(~ok)
+    if len(bad_idx):
+        bad = roads.geometry.to_numpy()[bad_idx]
+        d_bad = shapely.distance(geom, bad)
+        near = np.flatnonzero(d_bad <= cfg.upgrade_access_m)
+        if len(near):
+            union_good = shapely.union_all(good) if len(good) > 1 else good[0]
+            meets = shapely.distance(bad[near], union_good) <= cfg.connect_tol_m
+            for j in near[meets]:
+                spur = float(d_bad[j])
+                length = float(bad[j].length)
+                cost = length * costs.upgrade_to_cement_yuan_per_km / 1000 + spur * per_m
+                if cost < best.cost_yuan:
+                    rid = str(roads.iloc[bad_idx[j]].get("road_id", bad_idx[j]))
+                    best = RoadLink("upgrade", "existing_road", length + spur, "paved", cost, bad[j], rid)
+    return best
+
+
+def _new_road(
+    geom: shapely.Geometry, good: np.ndarray, dist: float, cfg: PlansConfig, dem: Path | None, crs: CRS | None
+) -> tuple[LineString, float] | None:
+    if dem is None or crs is None:
+        return None
+    cell = cfg.dem_cell_m
+    pad = 1.5 * dist + 5 * cell
+    bx0, by0, bx1, by1 = shapely.bounds(geom)
+    x0 = math.floor((bx0 - pad) / cell) * cell
+    y0 = math.floor((by0 - pad) / cell) * cell
+    x1 = math.ceil((bx1 + pad) / cell) * cell
+    y1 = math.ceil((by1 + pad) / cell) * cell
+    win = read_dem_window(dem, crs, (x0, y0, x1, y1), cell)
+    from .terrain import horn_slope_deg
+
+    slope = horn_slope_deg(win.z, xres_m=cell, yres_m=cell)
+    factor = slope_cost(slope, slope_ref_pct=cfg.slope_ref_pct, max_slope_pct=cfg.max_slope_pct)
+    h, w = factor.shape
+    box = shapely.box(x0, y0, x1, y1)
+    targets = _burn([g for g in good if shapely.intersects(g, box)], win, (h, w))
+    sources = _burn([geom], win, (h, w), interior=True)
+    if not sources.any():
+        c = shapely.centroid(geom) if not isinstance(geom, shapely.Point) else geom
+        r = min(h - 1, max(0, int((win.y1 - c.y) // cell)))
+        q = min(w - 1, max(0, int((c.x - win.x0) // cell)))
+        sources[r, q] = True
+    path = least_cost_path(factor, sources, targets, xres_m=cell, yres_m=cell)
+    if not path.reached:
+        return None
+    xy = win.centres(path.cells)
+    if len(xy) == 1:
+        xy = np.vstack([xy, xy])
+    return LineString(xy), path.length_m
+
+
+def _burn(geoms: Sequence[Any], win: DemWindow, shape: tuple[int, int], *, interior: bool = False) -> np.ndarray:
+    from rasterio.features import rasterize
+    from rasterio.transform import Affine
+
+    if not geoms:
+        return np.zeros(shape, dtype=bool)
+    transform = Affine(win.cell_m, 0, win.x0, 0, -win.cell_m, win.y1)
+    return rasterize(
+        [(g, 1) for g in geoms], out_shape=shape, transform=transform, all_touched=not interior, dtype="uint8"
+    ).astype(bool)
+
+
+# --------------------------------------------------------------------------- nearest features
+def nearest_links(
+    geoms: gpd.GeoSeries, features: gpd.GeoDataFrame | None, id_col: str, kinds: Sequence[str]
+) -> pd.DataFrame:
+    """Shortest line from each geometry to the nearest feature of the given kinds.
+
+    Returns a frame indexed like ``geoms`` with ``feature_id``, ``kind``, ``dist_m`` and
+    ``line`` (NaN/None when no such feature exists).
+    """
+    out = pd.DataFrame(index=geoms.index, data={"feature_id": "", "kind": "", "dist_m": np.nan, "line": None})
+    if features is None or len(features) == 0 or len(geoms) == 0:
+        return out
+    f = features[features["kind"].isin(list(kinds))] if "kind" in features else features
+    if len(f) == 0:
+        return out
+    f = f.reset_index(drop=True)
+    gi, fi = f.sindex.nearest(geoms.to_numpy(), return_all=False)
+    lines = shapely.shortest_line(geoms.to_numpy()[gi], f.geometry.to_numpy()[fi])
+    pos = geoms.index[gi]
+    out.loc[pos, "feature_id"] = f[id_col].astype(str).to_numpy()[fi] if id_col in f else fi.astype(str)
+    out.loc[pos, "kind"] = f["kind"].astype(str).to_numpy()[fi] if "kind" in f else ""
+    out.loc[pos, "dist_m"] = shapely.length(lines)
+    out["line"] = out["line"].astype(object)
+    for p, ln in zip(pos, lines, strict=True):
+        out.at[p, "line"] = ln
+    return out
+
+
+# --------------------------------------------------------------------------- site plans
+def plan_sites(
+    sites: gpd.GeoDataFrame,
+    persons_in: pd.Series,
+    households_in: pd.Series,
+    *,
+    roads: gpd.GeoDataFrame | None,
+    water: gpd.GeoDataFrame | None,
+    power: gpd.GeoDataFrame | None,
+    cfg: PlansConfig,
+    dem: Path | None = None,
+) -> tuple[pd.DataFrame, dict[str, gpd.GeoDataFrame]]:
+    """Road, water, power and school needs of each site and their costs.
+
+    Parameters
+    ----------
+    sites
+        Site polygons with ``site_id`` (optional ``name``, ``name_en``, ``tier``, ``township``).
+    persons_in, households_in
+        Persons and households moving in, indexed by ``site_id`` (missing = 0).
+    roads, water, power
+        Layers (any may be None).
+    cfg
+        Plan rules and unit costs.
+    dem
+        DEM path for least-cost roads.
+
+    Returns
+    -------
+    (table ``plan_sites``, {``planned_roads``, ``planned_water``, ``planned_power``} line layers).
+    """
+    require_projected(sites, "sites")
+    s = sites.reset_index(drop=True)
+    crs = s.crs
+    costs = cfg.unit_costs
+    ids = s["site_id"].astype(str)
+    tab = pd.DataFrame({"site_id": ids})
+    for col in ("name", "name_en", "tier", "township"):
+        tab[col] = s[col].astype(str).to_numpy() if col in s else ""
+    tab["persons_in"] = ids.map(persons_in).fillna(0).astype(float).to_numpy()
+    tab["households_in"] = ids.map(households_in).fillna(0).astype(float).to_numpy()
+    lines: dict[str, list[dict[str, Any]]] = {"planned_roads": [], "planned_water": [], "planned_power": []}
+    # road
+    road_rows = []
+    if roads is not None and len(roads):
+        ok = _suitable(roads, cfg)
+        for i, g in enumerate(s.geometry.to_numpy()):
+            link = connect_road(g, roads, cfg, surface=cfg.site_road_surface, dem=dem, crs=crs, suitable=ok)
+            road_rows.append(link)
+            if link.geometry is not None and link.action != "none":
+                lines["planned_roads"].append(
+                    {
+                        "site_id": ids[i],
+                        "village_id": "",
+                        "item": f"road_{link.action}",
+                        "road_class": "village",
+                        "surface": link.surface,
+                        "method": link.method,
+                        "length_m": round(link.length_m, 1),
+                        "cost_yuan": round(link.cost_yuan, 2),
+                        "geometry": link.geometry,
+                    }
+                )
+    else:
+        road_rows = [RoadLink("none", "none", math.nan, cfg.site_road_surface, math.nan, None)] * len(s)
+    tab["road_action"] = [r.action for r in road_rows]
+    tab["road_method"] = [r.method for r in road_rows]
+    tab["road_surface"] = [r.surface for r in road_rows]
+    tab["road_length_m"] = [round(r.length_m, 1) for r in road_rows]
+    tab["road_cost_yuan"] = [round(r.cost_yuan, 2) for r in road_rows]
+    # water and power
+    for key, layer, id_col, kinds, unit, item in (
+        ("water", water, "water_id", cfg.water_source_kinds, costs.water_pipe_yuan_per_m, "water_pipe"),
+        ("power", power, "power_id", cfg.power_kinds, costs.power_line_yuan_per_m, "power_line"),
+    ):
+        near = nearest_links(s.geometry, layer, id_col, kinds)
+        length = near["dist_m"].to_numpy(dtype=float) * cfg.pipe_detour_factor
+        tab[f"{key}_feature_id"] = near["feature_id"].to_numpy()
+        tab[f"{key}_kind"] = near["kind"].to_numpy()
+        tab[f"{key}_length_m"] = length.round(1)
+        tab[f"{key}_cost_yuan"] = (length * unit).round(2)
+        for i, ln in enumerate(near["line"].to_numpy()):
+            if ln is not None and length[i] > 0:
+                lines[f"planned_{key}"].append(
+                    {
+                        "site_id": ids[i],
+                        "village_id": "",
+                        "item": item,
+                        "feature_id": near["feature_id"].iat[i],
+                        "length_m": round(float(length[i]), 1),
+                        "cost_yuan": round(float(length[i] * unit), 2),
+                        "geometry": ln,
+                    }
+                )
+    # schools
+    p = tab["persons_in"].to_numpy()
+    tab["kindergarten_places"] = np.ceil(p * cfg.kindergarten_places_per_1000 / 1000 - 1e-9)
+    tab["primary_places"] = np.ceil(p * cfg.primary_places_per_1000 / 1000 - 1e-9)
+    tab["school_cost_yuan"] = (
+        tab["kindergarten_places"] * costs.kindergarten_yuan_per_place
+        + tab["primary_places"] * costs.primary_school_yuan_per_place
+    ).round(2)
+    parts = ["road_cost_yuan", "water_cost_yuan", "power_cost_yuan", "school_cost_yuan"]
+    tab["total_cost_yuan"] = tab[parts].fillna(0).sum(axis=1).round(2)
+    layers = {k: _lines_frame(v, crs) for k, v in lines.items()}
+    return tab, layers
+
+
+def _lines_frame(rows: list[dict[str, Any]], crs: Any) -> gpd.GeoDataFrame:
+    cols = ["site_id", "village_id", "item", "length_m", "cost_yuan", "geometry"]
+    if not rows:
+        return gpd.GeoDataFrame({c: [] for c in cols}, geometry="geometry", crs=crs)
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+
+
+# --------------------------------------------------------------------------- village plans
+REGISTRY_COLUMNS: tuple[str, ...] = (
+    "plan_gravel_road_km",
+    "plan_cement_road_km",
+    "plan_footpath_km",
+    "plan_pond_new",
+    "plan_pond_repair",
+    "plan_canal_repair_m",
+    "plan_clinic",
+)
+
+
+def _num(v: Any) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return 0.0
+    return 0.0 if math.isnan(f) else f
+
+
+def _fmt(x: float) -> str:
+    """4.5 -> '4.5', 5.0 -> '5', 1000.0 -> '1000'."""
+    return f"{round(x, 1):g}" if abs(x) < 1e6 else f"{x:.0f}"
+
+
+def _road_text(km: float) -> tuple[str, str]:
+    if km < 1:
+        m = round(km * 1000 / 10) * 10
+        return f"{m:.0f}米", f"{m:.0f} m"
+    return f"{_fmt(km)}公里", f"{_fmt(km)} km"
+
+
+def plan_line(row: pd.Series) -> tuple[str, str]:
+    """A village's plan in report-5 wording, Chinese and English.
+
+    ``大扁山村:贫困户50户153人,1.新建碎石路4.5公里,便民路5公里。2.维修山坪塘4口。``
+    """
+    name = str(row.get("name", ""))
+    name_en = str(row.get("name_en", "") or name)
+    ph, pp = int(_num(row.get("poor_households"))), int(_num(row.get("poor_persons")))
+    roads_zh, roads_en, water_zh, water_en, other_zh, other_en = [], [], [], [], [], []
+    for key, zh, en in (
+        ("gravel_road_km", "新建碎石路", "new gravel road"),
+        ("cement_road_km", "新建水泥路", "new cement road"),
+    ):
+        km = _num(row.get(key))
+        if km > 0:
+            tz, te = _road_text(km)
+            roads_zh.append(f"{zh}{tz}")
+            roads_en.append(f"{en} {te}")
+    km = _num(row.get("upgrade_road_km"))
+    if km > 0:
+        tz, te = _road_text(km)
+        roads_zh.append(f"硬化道路{tz}")
+        roads_en.append(f"upgrade road to cement {te}")
+    km = _num(row.get("footpath_km"))
+    if km > 0:
+        tz, te = _road_text(km)
+        roads_zh.append(f"便民路{tz}")
+        roads_en.append(f"footpaths {te}")
+    n = _num(row.get("pond_new"))
+    if n > 0:
+        water_zh.append(f"新建山坪塘{n:.0f}口")
+        water_en.append(f"build {n:.0f} ponds")
+    n = _num(row.get("pond_repair"))
+    if n > 0:
+        water_zh.append(f"维修山坪塘{n:.0f}口")
+        water_en.append(f"repair {n:.0f} ponds")
+    m = _num(row.get("canal_repair_m"))
+    if m > 0:
+        water_zh.append(f"维修水渠{m:.0f}米")
+        water_en.append(f"repair {m:.0f} m of canals")
+    n = _num(row.get("clinic"))
+    if n > 0:
+        other_zh.append(f"修建村卫生室{n:.0f}个")
+        other_en.append(f"build {n:.0f} village clinic" + ("s" if n > 1 else ""))
+    zh = f"{name}:贫困户{ph}户{pp}人"
+    en = f"{name_en}: {ph} poor households, {pp} persons"
+    groups = [(g_zh, g_en) for g_zh, g_en in ((roads_zh, roads_en), (water_zh, water_en), (other_zh, other_en)) if g_zh]
+    for k, (g_zh, g_en) in enumerate(groups, start=1):
+        zh += ("," if k == 1 else "") + f"{k}.{','.join(g_zh)}。"
+        en += ("; " if k == 1 else " ") + f"{k}. {', '.join(g_en)}."
+    if not groups:
+        zh += "。"
+        en += "."
+    return zh, en
+
+
+def plan_villages(
+    villages: gpd.GeoDataFrame,
+    *,
+    roads: gpd.GeoDataFrame | None,
+    facilities: gpd.GeoDataFrame | None,
+    cfg: PlansConfig,
+    dem: Path | None = None,
+) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+    """Report-5 gaps of every village where someone stays, costed, with its plan line.
+
+    Returns
+    -------
+    (table ``plan_villages``, line layer of planned village roads).
+    """
+    require_projected(villages, "villages")
+    v = villages.reset_index(drop=True)
+    hh = pd.to_numeric(v.get("households", 0), errors="coerce").fillna(0)
+    rel = pd.to_numeric(v.get("relocate_households", 0), errors="coerce").fillna(0)
+    stay = v[(hh - rel) > 0].reset_index(drop=True) if "households" in v else v
+    costs = cfg.unit_costs
+    tab = pd.DataFrame({"village_id": stay["village_id"].astype(str)})
+    for col in ("name", "name_en", "township"):
+        tab[col] = stay[col].astype(str).to_numpy() if col in stay else ""
+    for col in ("poor_households", "poor_persons"):
+        tab[col] = pd.to_numeric(stay[col], errors="coerce").fillna(0).astype(int).to_numpy() if col in stay else 0
+    gravel = np.zeros(len(stay))
+    cement = np.zeros(len(stay))
+    upgrade = np.zeros(len(stay))
+    sources: list[list[str]] = [[] for _ in range(len(stay))]
+    road_lines: list[dict[str, Any]] = []
+    if roads is not None and len(roads):
+        ok = _suitable(roads, cfg)
+        good = roads.geometry.to_numpy()[ok]
+        d = shapely.distance(stay.geometry.to_numpy()[:, None], good[None, :]).min(axis=1) if len(good) else None
+        for i, g in enumerate(stay.geometry.to_numpy()):
+            if d is None or d[i] <= cfg.village_access_m:
+                continue
+            link = connect_road(g, roads, cfg, surface=cfg.village_road_surface, dem=dem, crs=v.crs, suitable=ok)
+            if link.action == "none":
+                continue
+            km = link.length_m / 1000
+            if link.action == "upgrade":
+                upgrade[i] = km
+            elif link.surface == "paved":
+                cement[i] = km
+            else:
+                gravel[i] = km
+            sources[i].append("road:layers")
+            if link.geometry is not None:
+                road_lines.append(
+                    {
+                        "site_id": "",
+                        "village_id": tab["village_id"].iat[i],
+                        "item": f"road_{link.action}",
+                        "road_class": "village",
+                        "surface": link.surface,
+                        "method": link.method,
+                        "length_m": round(link.length_m, 1),
+                        "cost_yuan": round(link.cost_yuan, 2),
+                        "geometry": link.geometry,
+                    }
+                )
+    clinic = np.zeros(len(stay))
+    if facilities is not None and len(facilities):
+        near = nearest_links(stay.geometry, facilities, "facility_id", ("clinic", "hospital"))
+        far = near["dist_m"].isna().to_numpy() | (near["dist_m"].to_numpy(dtype=float) > cfg.clinic_max_dist_m)
+        clinic = far.astype(float)
+        for i in np.flatnonzero(far):
+            sources[i].append("clinic:layers")
+    items = {
+        "gravel_road_km": gravel,
+        "cement_road_km": cement,
+        "upgrade_road_km": upgrade,
+        "footpath_km": np.zeros(len(stay)),
+        "pond_new": np.zeros(len(stay)),
+        "pond_repair": np.zeros(len(stay)),
+        "canal_repair_m": np.zeros(len(stay)),
+        "clinic": clinic,
+    }
+    for reg in REGISTRY_COLUMNS:
+        if reg not in stay:
+            continue
+        key = reg.removeprefix("plan_")
+        vals = pd.to_numeric(stay[reg], errors="coerce")
+        has = vals.notna().to_numpy()
+        if key in ("gravel_road_km", "cement_road_km") and has.any():
+            # the registry's surveyed roads replace the derived ones
+            items["upgrade_road_km"] = np.where(has, 0.0, items["upgrade_road_km"])
+            other = "cement_road_km" if key == "gravel_road_km" else "gravel_road_km"
+            other_reg = f"plan_{other}"
+            if other_reg not in stay:
+                items[other] = np.where(has, 0.0, items[other])
+        items[key] = np.where(has, vals.fillna(0).to_numpy(dtype=float), items[key])
+        for i in np.flatnonzero(has):
+            sources[i].append(f"{key}:registry")
+    for k, arr in items.items():
+        tab[k] = np.round(arr, 3)
+    tab["road_cost_yuan"] = (
+        tab["gravel_road_km"] * costs.gravel_road_yuan_per_km
+        + tab["cement_road_km"] * costs.cement_road_yuan_per_km
+        + tab["upgrade_road_km"] * costs.upgrade_to_cement_yuan_per_km
+        + tab["footpath_km"] * costs.footpath_yuan_per_km
+    ).round(2)
+    tab["water_cost_yuan"] = (
+        tab["pond_new"] * costs.pond_new_yuan_each
+        + tab["pond_repair"] * costs.pond_repair_yuan_each
+        + tab["canal_repair_m"] * costs.canal_repair_yuan_per_m
+    ).round(2)
+    tab["clinic_cost_yuan"] = (tab["clinic"] * costs.clinic_yuan_each).round(2)
+    tab["total_cost_yuan"] = (tab["road_cost_yuan"] + tab["water_cost_yuan"] + tab["clinic_cost_yuan"]).round(2)
+    tab["derived_from"] = [";".join(dict.fromkeys(s)) for s in sources]
+    text = [plan_line(r) for _, r in tab.iterrows()]
+    tab["plan_zh"] = [t[0] for t in text]
+    tab["plan_en"] = [t[1] for t in text]
+    return tab, _lines_frame(road_lines, v.crs)
+
+
+# --------------------------------------------------------------------------- works projects
+def works_projects(site_plans: pd.DataFrame, village_plans: pd.DataFrame) -> pd.DataFrame:
+    """Public-works projects (one per site/village item with a cost) for the disbursement schedule."""
+    rows = []
+    for col, item_zh, item_en in (
+        ("road_cost_yuan", "道路", "road"),
+        ("water_cost_yuan", "供水", "water"),
+        ("power_cost_yuan", "电力", "power"),
+        ("school_cost_yuan", "幼儿园及小学", "schools"),
+        ("clinic_cost_yuan", "村卫生室", "clinic"),
+    ):
+        for tab, key in ((site_plans, "site_id"), (village_plans, "village_id")):
+            if col not in tab or tab.empty:
+                continue
+            sel = tab[tab[col].fillna(0) > 0]
+            for _, r in sel.iterrows():
+                rows.append(
+                    {
+                        "project_id": f"{r[key]}-{item_en}",
+                        "site_id": r[key] if key == "site_id" else "",
+                        "village_id": r[key] if key == "village_id" else "",
+                        "name": r.get("name", ""),
+                        "item_zh": item_zh,
+                        "item_en": item_en,
+                        "cost_yuan": float(r[col]),
+                    }
+                )
+    cols = ["project_id", "site_id", "village_id", "name", "item_zh", "item_en", "cost_yuan"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+# --------------------------------------------------------------------------- the step
+def _sites_for_plan(ctx: RunContext, assignment: pd.DataFrame | None) -> gpd.GeoDataFrame | None:
+    sites = ctx.layer("sites")
+    if sites is None:
+        sites = ctx.layers.candidates
+    if sites is None:
+        return None
+    if assignment is not None and len(assignment):
+        used = set(assignment["site_id"].astype(str))
+        sites = sites[sites["site_id"].astype(str).isin(used)]
+    elif "passed" in sites:
+        sites = sites[sites["passed"].astype(bool)]
+    return sites.reset_index(drop=True)
+
+
+def step(ctx: RunContext) -> StepResult:
+    """The ``plan`` step: budgets, infrastructure plans, disbursement, acceptance form, township table.
+
+    Uses the allocate step's ``assignment`` table and the site step's ``sites`` layer when
+    present (else the villages' relocation counts and the candidate sites).
+    """
+    from . import report
+
+    pcfg: pol.PolicyConfig = getattr(ctx.scenario, "policy", None) or pol.PolicyConfig()
+    cfg: PlansConfig = getattr(ctx.scenario, "plans", None) or PlansConfig()
+    layers = ctx.layers
+    warnings: list[str] = []
+    policy = pcfg.load()
+    assignment = ctx.table("assignment")
+    if assignment is None:
+        warnings.append(
+            "计划未使用分配结果 / no allocation: budgets use the villages' relocation counts, without sites."
+        )
+    units = pol.plan_units(layers.villages, assignment)
+    budget = pol.compute_budget(units, policy, pcfg.options)
+    tables: dict[str, pd.DataFrame] = {
+        "budget_county": pol.budget_by_rule(budget),
+        "budget_township": pol.budget_by(budget, "township"),
+        "budget_village": pol.budget_by(budget, "village"),
+        "budget_site": pol.budget_by(budget, "site"),
+        "budget_reconciliation": pol.reconciliation(budget),
+        "policy_options": pol.options_table(pcfg.options),
+    }
+    housing = pol.check_housing(pol.household_sizes(units), policy.housing, pcfg.housing)
+    tables["housing_check"] = housing
+    n_bad = int(housing.loc[~housing["ok"], "count"].sum())
+    if n_bad:
+        warnings.append(f"{n_bad} 户住房面积不符合标准 / {n_bad} households violate the floor-area limits.")
+    # site plans
+    out_layers: dict[str, gpd.GeoDataFrame] = {}
+    sites = _sites_for_plan(ctx, assignment)
+    if sites is not None and len(sites):
+        if assignment is not None:
+            a = assignment.assign(site_id=assignment["site_id"].astype(str))
+            persons = a.groupby("site_id")["persons"].sum()
+            households = a.groupby("site_id")["households"].sum()
+        else:
+            persons = households = pd.Series(dtype=float)
+        site_tab, site_layers = plan_sites(
+            sites,
+            persons,
+            households,
+            roads=layers.roads,
+            water=layers.water,
+            power=layers.power,
+            cfg=cfg,
+            dem=layers.dem,
+        )
+        bs = tables["budget_site"]
+        infra_cols = [c for c in bs.columns if c.endswith("__infrastructure_yuan")]
+        if len(bs) and infra_cols:
+            subsidy = bs.set_index("site_id")[infra_cols].sum(axis=1)
+            site_tab["infrastructure_subsidy_yuan"] = site_tab["site_id"].map(subsidy).fillna(0.0)
+        else:
+            site_tab["infrastructure_subsidy_yuan"] = 0.0
+        site_tab["cost_minus_subsidy_yuan"] = (
+            site_tab["total_cost_yuan"] - site_tab["infrastructure_subsidy_yuan"]
+        ).round(2)
+        out_layers.update(site_layers)
+    else:
+        site_tab = pd.DataFrame(columns=["site_id", "total_cost_yuan"])
+        warnings.append("没有安置点 / no sites or candidates: no site plans.")
+    village_tab, village_roads = plan_villages(
+        layers.villages, roads=layers.roads, facilities=layers.facilities, cfg=cfg, dem=layers.dem
+    )
+    roads_layer = out_layers.get("planned_roads")
+    if roads_layer is not None and len(roads_layer) and len(village_roads):
+        out_layers["planned_roads"] = gpd.GeoDataFrame(
+            pd.concat([roads_layer, village_roads], ignore_index=True), geometry="geometry", crs=roads_layer.crs
+        )
+    elif len(village_roads) or roads_layer is None:
+        out_layers["planned_roads"] = village_roads
+    for key in ("planned_water", "planned_power"):
+        out_layers.setdefault(key, _lines_frame([], layers.villages.crs))
+    tables["plan_sites"] = site_tab
+    tables["plan_villages"] = village_tab
+    projects = works_projects(site_tab, village_tab)
+    if cfg.start is None:
+        warnings.append("未设开工日期 / plans.start_date is unset: disbursement gives days from the start only.")
+    tables["disbursement"] = pol.disbursement_schedule(
+        projects, policy.disbursement, start_date=cfg.start, milestones=cfg.milestones
+    )
+    tables["acceptance_form"] = pol.acceptance_form(policy.acceptance)
+    tables["township_table"] = report.township_table(units)
+    if cfg.unit_costs == UnitCosts():
+        warnings.append("单价为示例默认值 / unit costs are geofupin's illustrative defaults: set plans.unit_costs.")
+    summary = {
+        "budget_total_yuan": round(budget.total_yuan, 2),
+        "relocated_households": float(units["households"].sum()),
+        "relocated_persons": float(units["persons"].sum()),
+        "hardship_households": float(budget.units["hardship_households"].sum()),
+        "policy": policy.name,
+        "policy_options": {r["option"]: r["value"] for _, r in tables["policy_options"].iterrows()},
+        "site_works_yuan": float(site_tab["total_cost_yuan"].fillna(0).sum()) if len(site_tab) else 0.0,
+        "village_works_yuan": float(village_tab["total_cost_yuan"].sum()),
+        "housing_violations_households": n_bad,
+    }
+    return StepResult(layers=out_layers, tables=tables, summary=summary, warnings=tuple(warnings))
+
+
+__all__: Sequence[str] = (
+    "GridPath",
+    "PlansConfig",
+    "RoadLink",
+    "UnitCosts",
+    "connect_road",
+    "grid_graph",
+    "least_cost_path",
+    "nearest_links",
+    "plan_line",
+    "plan_sites",
+    "plan_villages",
+    "read_dem_window",
+    "slope_cost",
+    "step",
+    "works_projects",
+)

@@ -1,0 +1,266 @@
+"""Report tables: the seed's township table and plan tables with Chinese headers (English second row).
+
+Result tables keep canonical English column names (``households``, ``total_yuan``) so code can
+use them; :func:`localize` gives each column its Chinese header and English label, and
+:func:`write_tables` writes CSV (UTF-8 with BOM, Chinese header row then English header
+row) and one XLSX workbook (a sheet per table, the same two header rows) through
+:mod:`geofupin.io`'s atomic writers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from . import io as gio
+from .policy import payer_purpose_label
+
+log = logging.getLogger(__name__)
+
+#: Column -> (Chinese header, English label).
+COLUMN_LABELS: dict[str, tuple[str, str]] = {
+    "township": ("乡镇", "township"),
+    "village": ("村", "village"),
+    "group": ("村民小组", "village group"),
+    "households": ("户", "households"),
+    "persons": ("人", "persons"),
+    "row_kind": ("行类型", "row kind"),
+    "village_id": ("村编码", "village id"),
+    "name": ("名称", "name"),
+    "name_en": ("英文名称", "name (English)"),
+    "site_id": ("安置点编码", "site id"),
+    "tier": ("安置类型", "tier"),
+    "hardship_households": ("特困户(户)", "hardship households"),
+    "total_yuan": ("合计(元)", "total (yuan)"),
+    "rule_id": ("补助项目编码", "rule id"),
+    "payer": ("出资方", "payer"),
+    "purpose": ("用途", "purpose"),
+    "basis": ("计算方式", "basis"),
+    "quantity": ("数量", "quantity"),
+    "quantity_unit": ("数量单位", "quantity unit"),
+    "rate": ("标准", "rate"),
+    "amount_yuan": ("金额(元)", "amount (yuan)"),
+    "paid_to": ("拨付对象", "paid to"),
+    "name_zh": ("补助项目", "rule (Chinese)"),
+    "source": ("政策依据", "source"),
+    "county_yuan": ("全县(元)", "county (yuan)"),
+    "townships_yuan": ("各乡镇合计(元)", "sum of townships (yuan)"),
+    "villages_yuan": ("各村合计(元)", "sum of villages (yuan)"),
+    "sites_yuan": ("各安置点合计(元)", "sum of sites (yuan)"),
+    "unsited_yuan": ("未定安置点(元)", "no site (yuan)"),
+    "diff_yuan": ("差额(元)", "difference (yuan)"),
+    "option": ("选项", "option"),
+    "value": ("取值", "value"),
+    "default": ("默认值", "default"),
+    "is_default": ("是否默认", "is default"),
+    "description_zh": ("说明", "description (Chinese)"),
+    "description_en": ("英文说明", "description"),
+    "size": ("每户人数", "household size"),
+    "count": ("户数", "households"),
+    "floor_area_m2": ("建房面积(平方米)", "floor area (m2)"),
+    "area_m2_per_person": ("人均面积(平方米)", "floor area per person (m2)"),
+    "ok": ("是否符合", "complies"),
+    "reasons_zh": ("不符合原因", "reasons (Chinese)"),
+    "reasons_en": ("英文原因", "reasons"),
+    "persons_in": ("迁入人数", "persons moving in"),
+    "households_in": ("迁入户数", "households moving in"),
+    "road_action": ("道路措施", "road action"),
+    "road_method": ("道路计算方法", "road method"),
+    "road_surface": ("路面", "road surface"),
+    "road_length_m": ("道路长度(米)", "road length (m)"),
+    "road_cost_yuan": ("道路投资(元)", "road cost (yuan)"),
+    "water_feature_id": ("水源编码", "water source id"),
+    "water_kind": ("水源类型", "water source kind"),
+    "water_length_m": ("供水管长度(米)", "water pipe length (m)"),
+    "water_cost_yuan": ("供水投资(元)", "water cost (yuan)"),
+    "power_feature_id": ("电源编码", "power id"),
+    "power_kind": ("电源类型", "power kind"),
+    "power_length_m": ("输电线长度(米)", "power line length (m)"),
+    "power_cost_yuan": ("电力投资(元)", "power cost (yuan)"),
+    "kindergarten_places": ("幼儿园学位", "kindergarten places"),
+    "primary_places": ("小学学位", "primary school places"),
+    "school_cost_yuan": ("学校投资(元)", "school cost (yuan)"),
+    "total_cost_yuan": ("总投资(元)", "total cost (yuan)"),
+    "infrastructure_subsidy_yuan": ("基础设施补助(元)", "infrastructure subsidy (yuan)"),
+    "cost_minus_subsidy_yuan": ("投资减补助(元)", "cost minus subsidy (yuan)"),
+    "poor_households": ("贫困户(户)", "poor households"),
+    "poor_persons": ("贫困人口(人)", "poor persons"),
+    "gravel_road_km": ("新建碎石路(公里)", "new gravel road (km)"),
+    "cement_road_km": ("新建水泥路(公里)", "new cement road (km)"),
+    "upgrade_road_km": ("硬化道路(公里)", "road upgraded to cement (km)"),
+    "footpath_km": ("便民路(公里)", "footpaths (km)"),
+    "pond_new": ("新建山坪塘(口)", "new ponds"),
+    "pond_repair": ("维修山坪塘(口)", "ponds repaired"),
+    "canal_repair_m": ("维修水渠(米)", "canals repaired (m)"),
+    "clinic": ("村卫生室(个)", "village clinics"),
+    "clinic_cost_yuan": ("卫生室投资(元)", "clinic cost (yuan)"),
+    "derived_from": ("数据来源", "derived from"),
+    "plan_zh": ("规划", "plan (Chinese)"),
+    "plan_en": ("英文规划", "plan"),
+    "project_id": ("项目编码", "project id"),
+    "item_zh": ("项目", "item (Chinese)"),
+    "item_en": ("英文项目", "item"),
+    "cost_yuan": ("项目资金(元)", "project cost (yuan)"),
+    "tranche": ("拨付批次", "tranche"),
+    "tranche_order": ("批次序号", "tranche order"),
+    "tranche_zh": ("拨付节点", "tranche (Chinese)"),
+    "tranche_en": ("英文拨付节点", "tranche"),
+    "share": ("比例", "share"),
+    "day": ("距开工天数", "days from start"),
+    "date": ("日期", "date"),
+    "unit": ("验收单位", "unit inspected"),
+    "item_id": ("验收项目编码", "item id"),
+    "max_points": ("满分", "maximum points"),
+    "score": ("得分", "score"),
+    "remarks": ("备注", "remarks"),
+}
+
+#: Sheet titles of the plan tables.
+TABLE_TITLES: dict[str, tuple[str, str]] = {
+    "township_table": ("搬迁任务表", "relocation targets by township"),
+    "budget_county": ("全县补助资金", "county budget by rule"),
+    "budget_township": ("乡镇补助资金", "budget by township"),
+    "budget_village": ("村补助资金", "budget by village"),
+    "budget_site": ("安置点补助资金", "budget by site"),
+    "budget_reconciliation": ("资金核对", "budget reconciliation"),
+    "policy_options": ("政策选项", "policy options"),
+    "housing_check": ("建房面积核查", "housing floor-area check"),
+    "plan_sites": ("安置点配套规划", "site infrastructure plans"),
+    "plan_villages": ("村基础设施规划", "village infrastructure plans"),
+    "disbursement": ("资金拨付计划", "disbursement schedule"),
+    "acceptance_form": ("检查验收评分表", "acceptance form"),
+}
+
+
+def label(column: str) -> tuple[str, str]:
+    """Chinese header and English label of a column (the name itself when unknown)."""
+    if column in COLUMN_LABELS:
+        return COLUMN_LABELS[column]
+    pp = payer_purpose_label(column)
+    return pp if pp is not None else (column, column)
+
+
+def localize(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """A copy of ``df`` with Chinese headers, and the map Chinese header -> English label."""
+    zh, en = zip(*(label(str(c)) for c in df.columns), strict=True) if len(df.columns) else ((), ())
+    seen: dict[str, int] = {}
+    unique = []
+    for z in zh:
+        n = seen.get(z, 0)
+        seen[z] = n + 1
+        unique.append(z if n == 0 else f"{z}_{n + 1}")
+    out = df.copy()
+    out.columns = unique
+    return out, dict(zip(unique, en, strict=True))
+
+
+def _whole(x: float) -> int:
+    return round(float(x))
+
+
+def township_table(units: pd.DataFrame) -> pd.DataFrame:
+    """The seed's relocation table: 乡镇, 村, 村民小组, 户, 人.
+
+    One ``detail`` row per village (its groups joined with "、"), a ``subtotal`` row per
+    township (村 = "N个村", 村民小组 = "M个村民小组") and a ``total`` row for the county.
+
+    Parameters
+    ----------
+    units
+        Plan units (:func:`geofupin.policy.plan_units`): ``township``, ``name``, ``group``,
+        ``households``, ``persons``.
+    """
+    u = units.copy()
+    u["group"] = u.get("group", "").fillna("").astype(str) if "group" in u else ""
+    rows = []
+    total_v = total_g = 0
+    for town, tdf in u.groupby("township", sort=False):
+        n_v = n_g = 0
+        for village, vdf in tdf.groupby("name", sort=False):
+            parts = [g for s in vdf["group"] if s for g in s.split("、")]
+            groups = [g for g in dict.fromkeys(parts) if g]
+            rows.append(
+                {
+                    "township": town,
+                    "village": village,
+                    "group": "、".join(groups),
+                    "households": _whole(vdf["households"].sum()),
+                    "persons": _whole(vdf["persons"].sum()),
+                    "row_kind": "detail",
+                }
+            )
+            n_v += 1
+            n_g += len(groups)
+        rows.append(
+            {
+                "township": f"{town}小计",
+                "village": f"{n_v}个村",
+                "group": f"{n_g}个村民小组",
+                "households": _whole(tdf["households"].sum()),
+                "persons": _whole(tdf["persons"].sum()),
+                "row_kind": "subtotal",
+            }
+        )
+        total_v += n_v
+        total_g += n_g
+    n_t = u["township"].nunique()
+    rows.append(
+        {
+            "township": f"合计({n_t}个乡镇)",
+            "village": f"{total_v}个村",
+            "group": f"{total_g}个村民小组",
+            "households": _whole(u["households"].sum()),
+            "persons": _whole(u["persons"].sum()),
+            "row_kind": "total",
+        }
+    )
+    return pd.DataFrame(rows, columns=["township", "village", "group", "households", "persons", "row_kind"])
+
+
+def write_tables(
+    tables: Mapping[str, pd.DataFrame],
+    out_dir: str | os.PathLike[str],
+    *,
+    xlsx_name: str | None = "plan_tables.xlsx",
+    csv: bool = True,
+) -> dict[str, Path]:
+    """Write tables with Chinese headers and an English second header row.
+
+    Parameters
+    ----------
+    tables
+        Tables by name (canonical English columns).
+    out_dir
+        Output folder.
+    xlsx_name
+        Workbook file name (one sheet per table, named by its Chinese title); None: no XLSX.
+    csv
+        Also write ``<name>.csv`` per table (UTF-8 with BOM; two header rows).
+
+    Returns
+    -------
+    Written files by name.
+    """
+    out = Path(out_dir)
+    written: dict[str, Path] = {}
+    sheets: dict[str, pd.DataFrame] = {}
+    headers_en: dict[str, dict[str, str]] = {}
+    for name, df in tables.items():
+        local, en = localize(df)
+        if csv:
+            two = local.copy()
+            two.columns = pd.MultiIndex.from_arrays([list(local.columns), [en[c] for c in local.columns]])
+            written[f"{name}.csv"] = gio.write_csv(two, out / f"{name}.csv")
+        sheet = TABLE_TITLES.get(name, (name, name))[0]
+        sheets[sheet] = local
+        headers_en[sheet] = en
+    if xlsx_name:
+        written[xlsx_name] = gio.write_xlsx(sheets, out / xlsx_name, headers_en=headers_en)
+    return written
+
+
+__all__: Sequence[str] = ("COLUMN_LABELS", "TABLE_TITLES", "label", "localize", "township_table", "write_tables")
