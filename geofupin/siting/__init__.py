@@ -1,0 +1,428 @@
+"""Siting (选址): candidate sites, hard-rule screening with reasons, criteria, scoring, sensitivity.
+
+Near water, near power, near road (近水、近电、近路), safe ground, room to grow. The step
+:func:`step` reads the scenario's ``siting`` section (:class:`SitingConfig`), the county's
+layers and (optionally) the access step's ``site_access`` layer, and returns:
+
+- layer ``sites``: every candidate with ``site_id, name, name_en, tier, township, area_m2,
+  buildable_area_m2, capacity_persons, capacity_households, passed, fail_rules, reasons_zh,
+  reasons_en``, one column per criterion (units in names), ``score, rank, p_topk,
+  stable_topk`` and the other measurements;
+- tables ``site_ranking`` (passed sites by rank), ``site_rules`` (every rule for every
+  candidate: value, threshold, pass/fail), ``site_rule_summary`` (how many each rule
+  removed), ``site_explanation`` (per site and criterion: value, normalised score, weight,
+  contribution), ``site_sensitivity`` (one-at-a-time weight changes), ``site_weights``.
+
+Library functions (:func:`site`, :func:`score_sites`, :mod:`.scoring`, :mod:`.sensitivity`)
+take GeoDataFrames and arrays and return new values.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ..context import Layers, RunContext, StepResult
+from ..errors import DataError, Problem, ScenarioError
+from .config import CRITERIA, CriterionConfig, RulesConfig, SensitivityConfig, SitingConfig
+from .measure import Capacity, generate_grid, measure
+from .scoring import AhpResult, explain, normalise, rank_scores, resolve_weights, topsis, weighted_sum
+from .screening import Screening, build_rules, screen
+from .sensitivity import monte_carlo, one_at_a_time
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "CRITERIA",
+    "CriterionConfig",
+    "RulesConfig",
+    "ScoredSites",
+    "SensitivityConfig",
+    "SitingConfig",
+    "SitingResult",
+    "candidates_from_layers",
+    "check_criteria_data",
+    "score_sites",
+    "site",
+    "step",
+]
+
+_FRONT = [
+    "site_id",
+    "name",
+    "name_en",
+    "tier",
+    "township",
+    "area_m2",
+    "buildable_area_m2",
+    "capacity_persons",
+    "capacity_households",
+    "passed",
+    "fail_rules",
+    "reasons_zh",
+    "reasons_en",
+]
+
+
+def _study_area(layers: Layers, cell_m: float) -> Any:
+    if layers.study_area is not None:
+        return layers.study_area
+    b = layers.boundaries
+    if b is not None and len(b):
+        county = b[b["level"].astype(str) == "county"] if "level" in b else b
+        return shapely.union_all(np.asarray((county if len(county) else b).geometry.values))
+    pts = np.asarray(layers.villages.geometry.values)
+    return shapely.buffer(shapely.convex_hull(shapely.union_all(pts)), 2 * cell_m)
+
+
+def candidates_from_layers(layers: Layers, cfg: SitingConfig) -> tuple[gpd.GeoDataFrame, bool]:
+    """The county's candidate polygons, or a grid over the study area; and whether generated.
+
+    Generated cells get ``site_id`` ``G000001``..., bilingual names, ``cfg.grid.tier`` and the
+    township whose polygon holds the cell's representative point.
+    """
+    if layers.candidates is not None and len(layers.candidates):
+        c = layers.candidates.copy()
+        c["site_id"] = c["site_id"].astype(str)
+        for col in ("name", "name_en", "township"):
+            if col not in c:
+                c[col] = c["site_id"] if col != "township" else ""
+        if "tier" not in c:
+            c["tier"] = "central_village"
+        return c.reset_index(drop=True), False
+    area = _study_area(layers, cfg.grid.cell_m)
+    g = generate_grid(area, cell_m=cfg.grid.cell_m, crs=layers.crs, max_cells=cfg.grid.max_cells)
+    g["name"] = "网格候选点 " + g["site_id"]
+    g["name_en"] = "grid candidate " + g["site_id"]
+    g["tier"] = cfg.grid.tier
+    g["township"] = ""
+    b = layers.boundaries
+    if b is not None and len(b) and "level" in b:
+        towns = b[b["level"].astype(str) == "township"]
+        if len(towns):
+            pts = shapely.point_on_surface(np.asarray(g.geometry.values))
+            gi, ti = shapely.STRtree(np.asarray(towns.geometry.values)).query(pts, predicate="within")
+            first = pd.Series(ti, index=gi).groupby(level=0).min()
+            col = "name" if "name" in towns else "boundary_id"
+            g.loc[first.index, "township"] = towns[col].astype(str).to_numpy()[first.to_numpy()]
+    return g, True
+
+
+_NEEDS = {
+    "water": "water",
+    "power": "power",
+    "roads": "roads",
+    "dem": "dem",
+    "constraints": "constraints",
+    "access": "site_access or facilities",
+}
+
+
+def check_criteria_data(criteria: tuple[CriterionConfig, ...], available: set[str]) -> list[Problem]:
+    """Problems for criteria whose data is absent (one per criterion, naming the layer)."""
+    out = []
+    for i, c in enumerate(criteria):
+        need = CRITERIA[c.name][4]
+        if need and need not in available:
+            out.append(
+                Problem(
+                    f"siting.criteria[{i}].name",
+                    f"criterion '{c.name}' needs the {_NEEDS[need]} layer, which is absent.",
+                    f"Add the {_NEEDS[need]} layer or remove the criterion.",
+                )
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class ScoredSites:
+    """Scores of the candidates that passed screening.
+
+    Attributes
+    ----------
+    score, rank, p_topk, stable
+        Aligned with the input rows (NaN / 0 / 0.0 / False for failed candidates).
+    weights
+        Weights in use, criteria order.
+    ahp
+        AHP result for method ``ahp``.
+    explanation, oat
+        Per-site explanation and one-at-a-time sensitivity tables.
+    warnings
+        Messages for the user.
+    """
+
+    score: np.ndarray
+    rank: np.ndarray
+    p_topk: np.ndarray
+    stable: np.ndarray
+    weights: np.ndarray
+    ahp: AhpResult | None
+    explanation: pd.DataFrame
+    oat: pd.DataFrame
+    warnings: tuple[str, ...] = ()
+
+
+def score_sites(sites: pd.DataFrame, passed: np.ndarray, cfg: SitingConfig) -> ScoredSites:
+    """Normalise, weigh, score, rank and test the sensitivity of the passed candidates.
+
+    Normalisation (min-max) uses the passed candidates only. Ranks run 1..P over the passed
+    candidates by score, ties broken by ``site_id``; failed ones get rank 0.
+    """
+    crit = cfg.criteria
+    names = [c.name for c in crit]
+    w, ahp, warns = resolve_weights(crit, cfg.method, cfg.pairwise, cfg.weight_sum, max_cr=cfg.max_cr)
+    n = len(sites)
+    score = np.full(n, np.nan)
+    p = np.zeros(n)
+    stable = np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(passed)
+    ids = sites["site_id"].astype(str).to_numpy()
+    values = sites.iloc[idx][names]
+    warn_list = list(warns)
+    for c in names:
+        k = int(values[c].isna().sum())
+        if k:
+            warn_list.append(
+                f"准则 {c} 有 {k}/{len(values)} 个通过点数值未知，计 0 分 / criterion {c} is unknown for {k} of "
+                f"{len(values)} passed site(s); they score 0 on it. Fix: add the missing data (e.g. the facility kind)."
+            )
+    r = normalise(values, crit)
+    rm = r.to_numpy(dtype=float)
+    method = "topsis" if cfg.method == "topsis" else "weighted_sum"
+    if len(idx):
+        if method == "topsis":
+            score[idx] = topsis(rm, w, benefit=np.ones(len(names), bool), normalisation="none")
+        else:
+            score[idx] = weighted_sum(rm, w)
+    rank = rank_scores(score, ids)
+    s = cfg.sensitivity
+    if len(idx) and s.draws > 0:
+        mc = monte_carlo(
+            rm,
+            w,
+            tie_key=ids[idx],
+            method=method,
+            draws=s.draws,
+            seed=s.seed,
+            concentration=s.concentration,
+            k=s.top_k,
+            stable_share=s.stable_share,
+            chunk=s.chunk_draws,
+        )
+        p[idx] = mc.p_topk
+        stable[idx] = mc.stable
+    oat = one_at_a_time(rm, w, names, site_ids=ids[idx], steps=s.oat_steps, method=method, k=s.top_k)
+    ex = explain(ids[idx], values, r, w, crit)
+    ex.insert(1, "rank", np.repeat(rank[idx], len(names)))
+    ex = ex.sort_values(["rank", "criterion"], kind="stable").reset_index(drop=True)
+    return ScoredSites(score, rank, p, stable, w, ahp, ex, oat, tuple(warn_list))
+
+
+@dataclass(frozen=True)
+class SitingResult:
+    """Everything the siting step computed (frozen)."""
+
+    sites: gpd.GeoDataFrame
+    ranking: pd.DataFrame
+    screening: Screening
+    scored: ScoredSites
+    capacity: Capacity
+    generated: bool
+    summary: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+def site(
+    layers: Layers,
+    cfg: SitingConfig | None = None,
+    *,
+    site_access: pd.DataFrame | None = None,
+) -> SitingResult:
+    """Generate or take candidates, measure, screen, score and rank them.
+
+    Raises
+    ------
+    ScenarioError
+        Criteria needing absent layers, bad weights, an inconsistent AHP matrix.
+    DataError
+        Unusable data (a DEM without CRS, a grid too large).
+    """
+    cfg = cfg or SitingConfig()
+    available = {k for k in ("water", "power", "roads", "constraints") if layers.get(k) is not None}
+    if layers.dem is not None:
+        available.add("dem")
+    fac = layers.facilities
+    if site_access is not None or (fac is not None and len(fac)):
+        available.add("access")
+    problems = check_criteria_data(cfg.criteria, available)
+    if problems:
+        raise ScenarioError("siting criteria need absent layers", problems)
+    cands, generated = candidates_from_layers(layers, cfg)
+    if cands.empty:
+        raise DataError(
+            "siting: no candidate sites (the candidates layer is empty and no grid cell fits the study "
+            "area). Fix: give candidates or check the study area."
+        )
+    measured, cap, mwarn = measure(
+        cands,
+        cfg=cfg,
+        villages=layers.villages,
+        roads=layers.roads,
+        water=layers.water,
+        power=layers.power,
+        facilities=layers.facilities,
+        constraints=layers.constraints,
+        dem=layers.dem,
+        site_access=site_access,
+    )
+    warns = list(mwarn)
+    dropped = 0
+    if generated:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = measured["buildable_area_m2"] / measured["area_m2"]
+        keep = (share >= cfg.grid.min_buildable_share).to_numpy()
+        dropped = int((~keep).sum())
+        measured = measured[keep].reset_index(drop=True)
+        if measured.empty:
+            raise DataError(
+                f"siting: no grid cell keeps {cfg.grid.min_buildable_share:.0%} of buildable land. "
+                "Fix: lower siting.grid.min_buildable_share or check constraints and the DEM."
+            )
+    rule_data = set(available)
+    if "access" in available:
+        rule_data.add("times")
+    rules, rwarn = build_rules(cfg.rules, available=sorted(rule_data))
+    warns += rwarn
+    scr = screen(measured, rules, unknown=cfg.rules.unknown)
+    passed = scr.verdict["passed"].to_numpy()
+    scored = score_sites(measured, passed, cfg)
+    warns += scored.warnings
+    names = [c.name for c in cfg.criteria]
+
+    sites = measured.copy()
+    for col in scr.verdict:
+        sites[col] = scr.verdict[col].to_numpy()
+    sites["score"] = scored.score
+    sites["rank"] = pd.array(np.where(scored.rank > 0, scored.rank, 0), dtype="Int64")
+    sites.loc[scored.rank == 0, "rank"] = pd.NA
+    sites["p_topk"] = scored.p_topk
+    sites["stable_topk"] = scored.stable
+    for col in ("capacity_persons", "capacity_households"):
+        sites[col] = pd.array(np.where(np.isnan(sites[col]), 0, sites[col]).astype(np.int64), dtype="Int64")
+        sites.loc[measured[col].isna().to_numpy(), col] = pd.NA
+    crit_cols = [c for c in names if c not in _FRONT]
+    rest = [
+        c
+        for c in sites.columns
+        if c not in _FRONT + crit_cols + ["score", "rank", "p_topk", "stable_topk", sites.geometry.name]
+    ]
+    sites = sites[_FRONT + crit_cols + ["score", "rank", "p_topk", "stable_topk", *rest, sites.geometry.name]]
+
+    ok = sites[sites["passed"]].sort_values("rank")
+    rank_cols = [
+        "rank",
+        "site_id",
+        "name",
+        "name_en",
+        "tier",
+        "township",
+        "score",
+        "p_topk",
+        "stable_topk",
+        "capacity_persons",
+        "capacity_households",
+        "buildable_area_m2",
+        *crit_cols,
+    ]
+    ranking = pd.DataFrame(ok[rank_cols]).reset_index(drop=True)
+
+    removed = scr.removed
+    summary: dict[str, Any] = {
+        "candidates": len(sites),
+        "generated": generated,
+        "grid_cells_dropped_unbuildable": dropped,
+        "passed": int(passed.sum()),
+        "removed_by_rule": {r: int(v) for r, v in zip(removed["rule"], removed["failed"], strict=True)},
+        "removed_only_by_rule": {r: int(v) for r, v in zip(removed["rule"], removed["failed_only"], strict=True)},
+        "method": cfg.method,
+        "weights": {n: float(x) for n, x in zip(names, scored.weights, strict=True)},
+        "capacity_norm_zh": cap.text_zh,
+        "capacity_norm_en": cap.text_en,
+        "top_sites": ranking["site_id"].head(cfg.sensitivity.top_k).tolist(),
+        "stable_topk": sites.loc[sites["stable_topk"], "site_id"].tolist(),
+        "monte_carlo": {
+            "draws": cfg.sensitivity.draws,
+            "seed": cfg.sensitivity.seed,
+            "top_k": cfg.sensitivity.top_k,
+            "stable_share": cfg.sensitivity.stable_share,
+        },
+    }
+    if scored.ahp is not None:
+        summary["ahp"] = {"lambda_max": scored.ahp.lambda_max, "ci": scored.ahp.ci, "cr": scored.ahp.cr}
+    if not passed.any():
+        parts_zh = "；".join(f"{r.rule} 淘汰 {r.failed} 个（仅因此 {r.failed_only} 个）" for r in removed.itertuples())
+        parts_en = "; ".join(
+            f"{r.rule} removed {r.failed} (only reason for {r.failed_only})" for r in removed.itertuples()
+        )
+        msg = (
+            f"没有候选点通过全部硬性规则（共 {len(sites)} 个）：{parts_zh} / no candidate passes every hard rule "
+            f"({len(sites)} candidates): {parts_en}. Fix: relax the rules that removed most, or add candidates."
+        )
+        summary["no_candidate_passes"] = msg
+        warns.append(msg)
+    for w_ in warns:
+        log.warning("%s", w_)
+    return SitingResult(sites, ranking, scr, scored, cap, generated, summary, tuple(warns))
+
+
+def _weights_table(cfg: SitingConfig, res: SitingResult) -> pd.DataFrame:
+    crit = cfg.criteria
+    return pd.DataFrame(
+        {
+            "criterion": [c.name for c in crit],
+            "label_zh": [CRITERIA[c.name][2] for c in crit],
+            "label_en": [CRITERIA[c.name][3] for c in crit],
+            "unit": [CRITERIA[c.name][1] for c in crit],
+            "direction": [c.dir for c in crit],
+            "normalise": [c.normalise for c in crit],
+            "weight": res.scored.weights,
+            "method": cfg.method,
+        }
+    )
+
+
+def step(ctx: RunContext) -> StepResult:
+    """The ``site`` step: layer ``sites``; tables ``site_ranking``, ``site_rules``, ``site_rule_summary``,
+    ``site_explanation``, ``site_sensitivity``, ``site_weights``; artifact ``siting`` (:class:`SitingResult`).
+
+    Uses the access step's ``site_access`` layer when present (travel times); otherwise
+    estimates times from straight-line distances and warns.
+    """
+    cfg = getattr(ctx.scenario, "siting", None) or SitingConfig()
+    acc = ctx.layer("site_access")
+    res = site(
+        ctx.layers,
+        cfg,
+        site_access=None if acc is None else pd.DataFrame(acc.drop(columns="geometry", errors="ignore")),
+    )
+    return StepResult(
+        layers={"sites": res.sites},
+        tables={
+            "site_ranking": res.ranking,
+            "site_rules": res.screening.checks,
+            "site_rule_summary": res.screening.removed,
+            "site_explanation": res.scored.explanation,
+            "site_sensitivity": res.scored.oat,
+            "site_weights": _weights_table(cfg, res),
+        },
+        artifacts={"siting": res},
+        summary=res.summary,
+        warnings=res.warnings,
+    )

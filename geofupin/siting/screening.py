@@ -1,0 +1,260 @@
+"""Hard-rule screening: every rule for every candidate, with value, threshold and reasons.
+
+A rule is a comparison of one measured column with a threshold. Each candidate gets, per
+rule, ``passed``, the measured ``value`` and the ``threshold``; the verdict lists every rule
+it fails, in Chinese and English ("最大坡度 31.2° 超过上限 25°" / "max slope 31.2° exceeds
+limit 25°"). Unknown values (NaN) fail or pass as ``rules.unknown`` says, and say "unknown".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from .config import RulesConfig
+
+__all__ = ["Rule", "Screening", "build_rules", "screen"]
+
+Fmt = Callable[[float], str]
+
+
+def _deg(v: float) -> str:
+    return f"{v:.1f}°"
+
+
+def _m(v: float) -> str:
+    return f"{v:,.0f} m"
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:.1f}%"
+
+
+def _min(v: float) -> str:
+    return f"{v:.0f} min"
+
+
+def _persons(v: float) -> str:
+    return f"{v:,.0f}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One hard rule: ``column op threshold`` with its words.
+
+    Attributes
+    ----------
+    rule_id
+        Stable id (``max_slope``, ``outside_hazard`` ...), used in ``fail_rules``.
+    column
+        Measured column of the candidates.
+    op
+        ``le`` (value must be at most the threshold) or ``ge`` (at least).
+    threshold
+        The limit.
+    unit
+        Unit of value and threshold.
+    label_zh, label_en
+        What is measured ("最大坡度" / "max slope").
+    fmt
+        Formats a value or threshold for the reasons.
+    """
+
+    rule_id: str
+    column: str
+    op: Literal["le", "ge"]
+    threshold: float
+    unit: str
+    label_zh: str
+    label_en: str
+    fmt: Fmt
+
+    def reason_zh(self, v: float) -> str:
+        if np.isnan(v):
+            return f"{self.label_zh}未知（无数据）"
+        word = "超过上限" if self.op == "le" else "低于下限"
+        return f"{self.label_zh} {self.fmt(v)} {word} {self.fmt(self.threshold)}"
+
+    def reason_en(self, v: float) -> str:
+        if np.isnan(v):
+            return f"{self.label_en} unknown (no data)"
+        word = "exceeds limit" if self.op == "le" else "below minimum"
+        return f"{self.label_en} {self.fmt(v)} {word} {self.fmt(self.threshold)}"
+
+
+_GROUP_WORDS = {
+    "basic_farmland": ("占用基本农田", "overlap with basic farmland"),
+    "ecological_redline": ("占用生态保护红线", "overlap with ecological red line"),
+    "hazard": ("位于地灾隐患缓冲区", "share in hazard buffers"),
+    "flood_zone": ("位于洪涝区（含缓冲）", "share in flood zones (with buffer)"),
+}
+
+
+def build_rules(rules: RulesConfig, *, available: Sequence[str]) -> tuple[list[Rule], list[str]]:
+    """The rules in force, and warnings for rules skipped because their data is absent.
+
+    Parameters
+    ----------
+    rules
+        The scenario's rules.
+    available
+        Data present: any of ``dem``, ``constraints``, ``water``, ``power``, ``roads``, ``times``.
+    """
+    have = set(available)
+    out: list[Rule] = []
+    warns: list[str] = []
+
+    def need(what: str, rule_id: str) -> bool:
+        if what in have:
+            return True
+        warns.append(
+            f"规则 {rule_id} 缺少数据（{what}），已跳过 / rule {rule_id} skipped: no {what} data. "
+            f"Fix: add the {what} layer or set the rule to null."
+        )
+        return False
+
+    if rules.max_slope_deg is not None and need("dem", "max_slope"):
+        stat = rules.slope_stat
+        zh, en = ("平均坡度", "mean slope") if stat == "mean" else ("最大坡度", "max slope")
+        out.append(Rule("max_slope", f"slope_{stat}_deg", "le", rules.max_slope_deg, "deg", zh, en, _deg))
+    for g in rules.outside:
+        if need("constraints", f"outside_{g}"):
+            zh, en = _GROUP_WORDS[g]
+            out.append(Rule(f"outside_{g}", f"{g}_share", "le", rules.max_overlap_share, "share", zh, en, _pct))
+    for key, col, what, zh, en in (
+        ("max_dist_water_m", "dist_water_m", "water", "距水源", "distance to water source"),
+        ("max_dist_power_m", "dist_power_m", "power", "距电力设施", "distance to power"),
+        ("max_dist_road_m", "dist_road_m", "roads", "距全天候道路", "distance to all-weather road"),
+    ):
+        limit = getattr(rules, key)
+        rid = key.removesuffix("_m")
+        if limit is not None and need(what, rid):
+            out.append(Rule(rid, col, "le", float(limit), "m", zh, en, _m))
+    if rules.min_capacity_persons is not None:
+        out.append(
+            Rule(
+                "min_capacity",
+                "capacity_persons",
+                "ge",
+                float(rules.min_capacity_persons),
+                "persons",
+                "可容纳人数",
+                "capacity (persons)",
+                _persons,
+            )
+        )
+    if rules.max_time_town_min is not None and need("times", "max_time_town"):
+        out.append(
+            Rule(
+                "max_time_town",
+                "time_min_town_any",
+                "le",
+                float(rules.max_time_town_min),
+                "min",
+                "到最近集镇/县城时间",
+                "travel time to nearest town",
+                _min,
+            )
+        )
+    return out, warns
+
+
+@dataclass(frozen=True)
+class Screening:
+    """The result of screening.
+
+    Attributes
+    ----------
+    verdict
+        Indexed like the candidates: ``passed``, ``fail_rules`` (comma-separated ids),
+        ``reasons_zh``, ``reasons_en`` (every failed rule in words, ``；``/``; `` separated).
+    checks
+        Long table: ``site_id``, ``rule``, ``passed``, ``value``, ``threshold``, ``op``, ``unit``.
+    removed
+        Per rule: candidates failing it (``failed``) and failing only it (``failed_only``).
+    """
+
+    verdict: pd.DataFrame
+    checks: pd.DataFrame
+    removed: pd.DataFrame
+
+
+def screen(
+    sites: pd.DataFrame,
+    rules: Sequence[Rule],
+    *,
+    unknown: Literal["fail", "pass"] = "fail",
+) -> Screening:
+    """Evaluate every rule on every candidate (vectorised per rule).
+
+    Parameters
+    ----------
+    sites
+        Candidates with ``site_id`` and the rules' columns.
+    rules
+        From :func:`build_rules`.
+    unknown
+        Whether a NaN value fails (default) or passes.
+    """
+    n = len(sites)
+    idx = sites.index
+    ok_all = np.ones(n, dtype=bool)
+    nfail = np.zeros(n, dtype=np.int64)
+    fails: list[np.ndarray] = []
+    zh = pd.Series([""] * n, index=idx, dtype=object)
+    en = pd.Series([""] * n, index=idx, dtype=object)
+    ids = pd.Series([""] * n, index=idx, dtype=object)
+    checks = []
+    for r in rules:
+        v = (
+            pd.to_numeric(sites[r.column], errors="coerce").to_numpy(dtype=float)
+            if r.column in sites
+            else np.full(n, np.nan)
+        )
+        with np.errstate(invalid="ignore"):
+            ok = v <= r.threshold + 1e-9 if r.op == "le" else v >= r.threshold - 1e-9
+        unk = np.isnan(v)
+        ok = np.where(unk, unknown == "pass", ok)
+        bad = ~ok
+        fails.append(bad)
+        ok_all &= ok
+        nfail += bad
+        if bad.any():
+            sub = v[bad]
+            rz = pd.Series([r.reason_zh(x) for x in sub], index=idx[bad], dtype=object)
+            re_ = pd.Series([r.reason_en(x) for x in sub], index=idx[bad], dtype=object)
+            sep = (zh[bad] != "").map({True: "；", False: ""})
+            zh[bad] = zh[bad] + sep + rz
+            en[bad] = en[bad] + sep.map({"；": "; ", "": ""}) + re_
+            ids[bad] = ids[bad] + (ids[bad] != "").map({True: ",", False: ""}) + r.rule_id
+        checks.append(
+            pd.DataFrame(
+                {
+                    "site_id": sites["site_id"].to_numpy(),
+                    "rule": r.rule_id,
+                    "passed": ok,
+                    "value": v,
+                    "threshold": r.threshold,
+                    "op": r.op,
+                    "unit": r.unit,
+                }
+            )
+        )
+    verdict = pd.DataFrame({"passed": ok_all, "fail_rules": ids, "reasons_zh": zh, "reasons_en": en}, index=idx)
+    cols = ["site_id", "rule", "passed", "value", "threshold", "op", "unit"]
+    long = pd.concat(checks, ignore_index=True) if checks else pd.DataFrame(columns=cols)
+    removed = pd.DataFrame(
+        {
+            "rule": [r.rule_id for r in rules],
+            "label_zh": [r.label_zh for r in rules],
+            "label_en": [r.label_en for r in rules],
+            "threshold": [r.threshold for r in rules],
+            "failed": [int(b.sum()) for b in fails],
+            "failed_only": [int((b & (nfail == 1)).sum()) for b in fails],
+        }
+    )
+    return Screening(verdict, long, removed)
