@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (embedded JavaScript and CSS)
 """The small JavaScript runtime that draws geofupin layers from compact JSON specs.
 
 Every text that comes from data is put into the page with ``textContent`` or as a DOM
@@ -174,10 +175,26 @@ gfp.box = function(map, pos, build, cls) {
     build(d); L.DomEvent.disableClickPropagation(d); L.DomEvent.disableScrollPropagation(d); return d; }});
   return new C({position: pos}).addTo(map);
 };
+gfp.fold = function(head, box, collapsed) {
+  // click the heading to show/hide the body
+  var body = gfp.el('div', null, 'gfp-body');
+  head.style.cursor = 'pointer';
+  head.appendChild(gfp.el('span', collapsed ? ' ▸' : ' ▾', 'gfp-tog'));
+  if (collapsed) { body.style.display = 'none'; }
+  head.addEventListener('click', function() {
+    var hide = body.style.display !== 'none';
+    body.style.display = hide ? 'none' : '';
+    head.lastChild.textContent = hide ? ' ▸' : ' ▾';
+  });
+  box.appendChild(body);
+  return body;
+};
 gfp.legend = function(map, spec) {
   return gfp.box(map, spec.position || 'bottomright', function(d) {
     var h = gfp.el('h4', '图例 ');
     h.appendChild(gfp.el('span', 'Legend', 'en')); d.appendChild(h);
+    var body = gfp.fold(h, d, spec.collapsed);
+    d = body;
     spec.sections.forEach(function(sec) {
       var t = gfp.el('div', sec.zh); t.style.fontWeight = 'bold'; t.style.marginTop = '4px';
       t.appendChild(gfp.el('span', ' ' + sec.en, 'en')); d.appendChild(t);
@@ -210,7 +227,10 @@ gfp.info = function(map, spec) {
 };
 gfp.table = function(map, spec) {
   return gfp.box(map, spec.position || 'topright', function(d) {
-    if (spec.title) { var h = gfp.el('h4', spec.title); if (spec.title_en) { h.appendChild(gfp.el('span', ' ' + spec.title_en, 'en')); } d.appendChild(h); }
+    var h = gfp.el('h4', spec.title || '');
+    if (spec.title_en) { h.appendChild(gfp.el('span', ' ' + spec.title_en, 'en')); }
+    d.appendChild(h);
+    d = gfp.fold(h, d, spec.collapsed);
     var tb = gfp.el('table'), tr = gfp.el('tr');
     spec.header.forEach(function(c) { tr.appendChild(gfp.el('th', c)); }); tb.appendChild(tr);
     spec.rows.forEach(function(r) {

@@ -43,7 +43,10 @@ def add_basemap(m: folium.Map, config: MapConfig) -> list[str]:
     elif config.basemap == "tianditu":
         key = tianditu_key(config)
         if not key:
-            msg = "天地图底图需要密钥（TIANDITU_KEY），已改为无底图 / Tianditu needs a key (TIANDITU_KEY); no basemap drawn"
+            msg = (
+                "天地图底图需要密钥（TIANDITU_KEY），已改为无底图 / "
+                "Tianditu needs a key (TIANDITU_KEY); no basemap drawn"
+            )
             log.warning(msg)
             notes.append(msg)
             return notes

@@ -47,7 +47,7 @@ def hillshade_overlay(
 
     try:
         src = rasterio.open(dem)
-    except Exception as exc:  # noqa: BLE001 - a broken DEM must not stop the map
+    except Exception as exc:
         log.warning("hillshade skipped: cannot open DEM %s: %s", dem, exc)
         return None
     with src:

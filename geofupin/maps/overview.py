@@ -824,14 +824,14 @@ def add_run_layers(
     return p
 
 
-def finish_map(m: folium.Map, p: _Page) -> None:
+def finish_map(m: folium.Map, p: _Page, *, legend_collapsed: bool = False) -> None:
     """Legend, title and notes, search box, fullscreen, measure and layer control."""
     config = p.config
     notes = list(p.notes)
     if config.attribution:
         notes.append(config.attribution)
     notes.append("审图号 Map approval No.：" + (config.approval_number or "（待审 pending）"))
-    Legend({"sections": p.legend}).add_to(m)
+    Legend({"sections": p.legend, "collapsed": legend_collapsed}).add_to(m)
     InfoBox({"title": config.title, "title_en": config.title_en, "lines": notes}).add_to(m)
     SearchBox().add_to(m)
     folium.plugins.Fullscreen(position="topleft", title="全屏 Full screen", title_cancel="退出全屏 Exit").add_to(m)
