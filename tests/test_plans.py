@@ -1,0 +1,347 @@
+"""Infrastructure plans: least-cost roads, upgrades, water/power/schools, village plan lines, the step."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import LineString, Point, box
+
+from geofupin.context import Layers, RunContext, StepResult
+from geofupin.plans import (
+    PlansConfig,
+    UnitCosts,
+    connect_road,
+    grid_graph,
+    least_cost_path,
+    plan_line,
+    plan_sites,
+    plan_villages,
+    slope_cost,
+    step,
+)
+from geofupin.policy import PolicyConfig
+
+CRS = "EPSG:32649"
+
+
+# --------------------------------------------------------------------------- least-cost path
+def test_slope_cost_factors() -> None:
+    deg = np.degrees(np.arctan(np.array([0.0, 0.1, 0.3, 0.6, 0.61, np.nan])))
+    f = slope_cost(deg, slope_ref_pct=10, max_slope_pct=60)
+    assert f[:4] == pytest.approx([1, 2, 10, 37])
+    assert math.isinf(f[4]) and f[5] == pytest.approx(37)  # a void costs the steepest passable slope
+
+
+def test_path_around_a_wall_by_hand() -> None:
+    """A wall in column 3 with one gap in row 4: 3 diagonals + 1 step down, then the same up."""
+    factor = np.ones((5, 7))
+    factor[:4, 3] = np.inf
+    src = np.zeros_like(factor, dtype=bool)
+    tgt = np.zeros_like(src)
+    src[0, 0] = True
+    tgt[0, 6] = True
+    path = least_cost_path(factor, src, tgt, xres_m=1, yres_m=1)
+    assert path.cost == pytest.approx(6 * math.sqrt(2) + 2)
+    assert path.length_m == pytest.approx(6 * math.sqrt(2) + 2)
+    assert tuple(path.cells[0]) == (0, 0) and tuple(path.cells[-1]) == (0, 6)
+    assert [tuple(c) for c in path.cells if c[1] == 3] == [(4, 3)]
+
+
+def test_path_cost_matches_networkx_on_a_slope_surface() -> None:
+    rng = np.random.default_rng(7)
+    z = np.cumsum(rng.normal(0, 8, size=(12, 15)), axis=1)
+    from geofupin.terrain import horn_slope_deg
+
+    factor = slope_cost(horn_slope_deg(z, xres_m=30, yres_m=30), max_slope_pct=80)
+    src = np.zeros(factor.shape, dtype=bool)
+    tgt = np.zeros_like(src)
+    src[6, 0] = True
+    tgt[:, -1] = True
+    path = least_cost_path(factor, src, tgt, xres_m=30, yres_m=30)
+    g = nx.Graph()
+    coo = grid_graph(factor, xres_m=30, yres_m=30).tocoo()
+    g.add_weighted_edges_from(zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist(), strict=True))
+    w = factor.shape[1]
+    lengths = nx.single_source_dijkstra_path_length(g, 6 * w)
+    best = min(lengths[r * w + w - 1] for r in range(factor.shape[0]) if r * w + w - 1 in lengths)
+    assert path.cost == pytest.approx(best)
+    # the path's cost recomputed from its own cells equals the reported cost
+    cells = path.cells
+    step_cost = [
+        math.hypot(30 * (b[0] - a[0]), 30 * (b[1] - a[1])) * (factor[tuple(a)] + factor[tuple(b)]) / 2
+        for a, b in zip(cells[:-1], cells[1:], strict=True)
+    ]
+    assert sum(step_cost) == pytest.approx(path.cost)
+
+
+def test_unreachable_target() -> None:
+    factor = np.ones((3, 3))
+    factor[:, 1] = np.inf
+    src = np.zeros((3, 3), dtype=bool)
+    tgt = np.zeros_like(src)
+    src[1, 0] = True
+    tgt[1, 2] = True
+    assert not least_cost_path(factor, src, tgt, xres_m=1, yres_m=1).reached
+
+
+@pytest.fixture()
+def ridge_dem(tmp_path):
+    """A 30 m DEM (60 x 40 cells) with a 1,000 m ridge in columns 18-21, cut by a pass in rows 25-35."""
+    import rasterio
+    from rasterio.transform import Affine
+
+    z = np.zeros((40, 60), dtype="float32")
+    z[:, 18:22] = 1000
+    z[25:36, 18:22] = 0
+    path = tmp_path / "dem.tif"
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=40,
+        width=60,
+        count=1,
+        dtype="float32",
+        crs=CRS,
+        transform=Affine(30, 0, 500_000, 0, -30, 4_001_200),
+        nodata=-9999,
+    ) as dst:
+        dst.write(z, 1)
+    return path
+
+
+def test_least_cost_road_goes_through_the_pass(ridge_dem) -> None:
+    # site near the top left, a county road running north-south near the right edge
+    site = box(500_090, 4_000_870, 500_150, 4_000_930)  # rows 9-10, cols 3-4
+    roads = gpd.GeoDataFrame(
+        {"road_id": ["r1"], "road_class": ["county"], "surface": ["paved"]},
+        geometry=[LineString([(501_500, 4_000_000), (501_500, 4_001_200)])],
+        crs=CRS,
+    )
+    cfg = PlansConfig(dem_cell_m=30, search_radius_m=5000)
+    link = connect_road(site, roads, cfg, surface="paved", dem=ridge_dem, crs=roads.crs)
+    assert link.action == "new" and link.method == "least_cost"
+    xy = np.asarray(link.geometry.coords)
+    # every vertex over the ridge columns (x 500,540 - 500,660) lies in the pass (y 4,000,150 - 4,000,450)
+    over = (xy[:, 0] > 500_540) & (xy[:, 0] < 500_660)
+    assert over.any() and ((xy[over, 1] > 4_000_150) & (xy[over, 1] < 4_000_450)).all()
+    straight = site.distance(roads.geometry.iloc[0])
+    assert link.length_m > straight + 200  # the detour to the pass
+    assert link.cost_yuan == pytest.approx(link.length_m * 800)
+
+
+def test_upgrade_beats_new_road_by_hand() -> None:
+    site = Point(0, 0).buffer(10)
+    roads = gpd.GeoDataFrame(
+        {
+            "road_id": ["main", "track"],
+            "road_class": ["county", "track"],
+            "surface": ["paved", "earth"],
+        },
+        geometry=[LineString([(1000, -500), (1000, 500)]), LineString([(100, 0), (1000, 0)])],
+        crs=CRS,
+    )
+    cheap_upgrade = PlansConfig(unit_costs=UnitCosts(upgrade_to_cement_yuan_per_km=300_000))
+    link = connect_road(site, roads, cheap_upgrade, surface="paved")
+    # new: 990 m x 800 yuan = 792,000; upgrade: 900 m x 300 + 90 m spur x 800 = 342,000
+    assert link.action == "upgrade" and link.road_id == "track"
+    assert link.cost_yuan == pytest.approx(900 * 300 + 90 * 800)
+    assert link.length_m == pytest.approx(990)
+    dear_upgrade = PlansConfig(unit_costs=UnitCosts(upgrade_to_cement_yuan_per_km=900_000))
+    link = connect_road(site, roads, dear_upgrade, surface="paved")
+    assert link.action == "new" and link.method == "straight_line"
+    assert link.cost_yuan == pytest.approx(990 * 800)  # 900*900 + 90*800 = 882,000 > 792,000
+    near = connect_road(Point(990, 0), roads, dear_upgrade, surface="paved")
+    assert near.action == "none" and near.cost_yuan == 0
+
+
+# --------------------------------------------------------------------------- sites
+def test_site_water_power_schools_by_hand() -> None:
+    sites = gpd.GeoDataFrame({"site_id": ["S1"], "name": ["新村"]}, geometry=[box(0, 0, 100, 100)], crs=CRS)
+    water = gpd.GeoDataFrame(
+        {"water_id": ["w1", "w2"], "kind": ["river", "well"]},
+        geometry=[LineString([(600, -100), (600, 300)]), Point(50, 400)],
+        crs=CRS,
+    )
+    power = gpd.GeoDataFrame(
+        {"power_id": ["p1"], "kind": ["substation"], "voltage_kv": [35]}, geometry=[Point(100, 1100)], crs=CRS
+    )
+    cfg = PlansConfig()
+    tab, layers = plan_sites(
+        sites, pd.Series({"S1": 1001.0}), pd.Series({"S1": 250.0}), roads=None, water=water, power=power, cfg=cfg
+    )
+    r = tab.iloc[0]
+    assert r["water_feature_id"] == "w2" and r["water_length_m"] == pytest.approx(300)
+    assert r["water_cost_yuan"] == pytest.approx(300 * 150)
+    assert r["power_length_m"] == pytest.approx(1000) and r["power_cost_yuan"] == pytest.approx(200_000)
+    # 1,001 persons: 40 and 80 places per 1,000 -> 41 and 81 places (rounded up)
+    assert (r["kindergarten_places"], r["primary_places"]) == (41, 81)
+    assert r["school_cost_yuan"] == pytest.approx(41 * 20_000 + 81 * 25_000)
+    assert r["total_cost_yuan"] == pytest.approx(45_000 + 200_000 + 41 * 20_000 + 81 * 25_000)
+    assert layers["planned_water"]["length_m"].tolist() == [300]
+    assert layers["planned_power"].geometry.iloc[0].length == pytest.approx(1000)
+
+
+# --------------------------------------------------------------------------- villages
+def test_plan_line_in_report5_wording() -> None:
+    row = pd.Series(
+        {
+            "name": "大扁山村",
+            "name_en": "Dabianshan",
+            "poor_households": 50,
+            "poor_persons": 153,
+            "gravel_road_km": 4.5,
+            "footpath_km": 5.0,
+            "pond_repair": 4,
+        }
+    )
+    zh, en = plan_line(row)
+    assert zh == "大扁山村:贫困户50户153人,1.新建碎石路4.5公里,便民路5公里。2.维修山坪塘4口。"
+    assert (
+        en
+        == "Dabianshan: 50 poor households, 153 persons; 1. new gravel road 4.5 km, footpaths 5 km. 2. repair 4 ponds."
+    )
+    row = pd.Series(
+        {
+            "name": "万寿寺村",
+            "poor_households": 53,
+            "poor_persons": 161,
+            "cement_road_km": 0.4,
+            "pond_new": 1,
+            "pond_repair": 5,
+            "canal_repair_m": 5700,
+            "clinic": 1,
+        }
+    )
+    zh, _ = plan_line(row)
+    assert (
+        zh
+        == "万寿寺村:贫困户53户161人,1.新建水泥路400米。2.新建山坪塘1口,维修山坪塘5口,维修水渠5700米。3.修建村卫生室1个。"
+    )
+
+
+def test_village_gaps_from_layers_and_registry() -> None:
+    villages = gpd.GeoDataFrame(
+        {
+            "village_id": ["v1", "v2", "v3"],
+            "name": ["甲村", "乙村", "丙村"],
+            "township": ["T", "T", "T"],
+            "households": [100, 80, 50],
+            "persons": [300, 240, 150],
+            "poor_households": [20, 10, 5],
+            "poor_persons": [60, 30, 15],
+            "relocate_households": [0, 0, 50],
+            "relocate_persons": [0, 0, 150],
+            "plan_pond_repair": [np.nan, 2, np.nan],
+            "plan_footpath_km": [1.5, np.nan, np.nan],
+        },
+        geometry=[Point(0, 2000), Point(100, 50), Point(0, 5000)],
+        crs=CRS,
+    )
+    roads = gpd.GeoDataFrame(
+        {"road_id": ["r"], "road_class": ["township"], "surface": ["paved"]},
+        geometry=[LineString([(-1000, 0), (1000, 0)])],
+        crs=CRS,
+    )
+    facilities = gpd.GeoDataFrame(
+        {"facility_id": ["c1"], "kind": ["clinic"], "name": ["卫生院"]}, geometry=[Point(100, 0)], crs=CRS
+    )
+    tab, lines = plan_villages(villages, roads=roads, facilities=facilities, cfg=PlansConfig())
+    t = tab.set_index("village_id")
+    assert list(t.index) == ["v1", "v2"]  # v3 moves out entirely
+    assert t.loc["v1", "gravel_road_km"] == pytest.approx(2.0)  # straight to the road (no DEM)
+    assert t.loc["v2", "gravel_road_km"] == 0  # 50 m from the road
+    assert t.loc["v1", "clinic"] == 0 and t.loc["v2", "clinic"] == 0  # clinic 2 km away, within 3 km
+    assert t.loc["v1", "footpath_km"] == 1.5 and t.loc["v2", "pond_repair"] == 2
+    assert t.loc["v1", "road_cost_yuan"] == pytest.approx(2.0 * 300_000 + 1.5 * 100_000)
+    assert t.loc["v1", "plan_zh"] == "甲村:贫困户20户60人,1.新建碎石路2公里,便民路1.5公里。"
+    assert "road:layers" in t.loc["v1", "derived_from"] and "footpath_km:registry" in t.loc["v1", "derived_from"]
+    assert lines["village_id"].tolist() == ["v1"] and lines["length_m"].iloc[0] == pytest.approx(2000)
+
+
+# --------------------------------------------------------------------------- the step
+def _scene() -> tuple[RunContext, pd.DataFrame]:
+    villages = gpd.GeoDataFrame(
+        {
+            "village_id": ["A", "B", "C"],
+            "name": ["甲村", "乙村", "丙村"],
+            "township": ["T1", "T1", "T2"],
+            "group": ["麻山、南塔", "曹家洼", "阳庄"],
+            "households": [3, 20, 4],
+            "persons": [10, 60, 13],
+            "poor_households": [3, 5, 4],
+            "poor_persons": [10, 15, 13],
+            "relocate_households": [3, 2, 4],
+            "relocate_persons": [10, 5, 13],
+        },
+        geometry=[Point(0, 3000), Point(500, 3000), Point(3000, 3000)],
+        crs=CRS,
+    )
+    candidates = gpd.GeoDataFrame(
+        {"site_id": ["S1", "S2"], "name": ["一号点", "二号点"], "tier": ["market_town", "central_village"]},
+        geometry=[box(0, 0, 100, 100), box(2000, 0, 2100, 100)],
+        crs=CRS,
+    )
+    roads = gpd.GeoDataFrame(
+        {"road_id": ["r"], "road_class": ["county"], "surface": ["paved"]},
+        geometry=[LineString([(-500, -500), (3000, -500)])],
+        crs=CRS,
+    )
+    layers = Layers(crs=villages.crs, villages=villages, roads=roads, candidates=candidates)
+    assignment = pd.DataFrame(
+        {"village_id": ["A", "B", "C"], "site_id": ["S1", "S1", "S2"], "households": [3, 2, 4], "persons": [10, 5, 13]}
+    )
+    scenario = SimpleNamespace(policy=PolicyConfig(), plans=PlansConfig(start_date="2026-03-01"))
+    ctx = RunContext(
+        scenario=scenario, layers=layers, results={"allocate": StepResult(tables={"assignment": assignment})}
+    )
+    return ctx, assignment
+
+
+def test_step_produces_the_contract() -> None:
+    ctx, _ = _scene()
+    res = step(ctx)
+    for name in (
+        "budget_county",
+        "budget_township",
+        "budget_village",
+        "budget_site",
+        "budget_reconciliation",
+        "plan_sites",
+        "plan_villages",
+        "disbursement",
+        "acceptance_form",
+        "township_table",
+        "policy_options",
+    ):
+        assert name in res.tables, name
+    for name in ("planned_roads", "planned_water", "planned_power"):
+        assert name in res.layers and res.layers[name].crs == ctx.layers.crs
+    assert res.summary["budget_total_yuan"] == pytest.approx(684_653)  # see test_policy
+    sites = res.tables["plan_sites"].set_index("site_id")
+    # S1: 15 persons x (2,300 + 2,300) infrastructure subsidy; a new 500 m cement road to the county road
+    assert sites.loc["S1", "infrastructure_subsidy_yuan"] == pytest.approx(15 * 4600)
+    assert sites.loc["S1", "road_length_m"] == pytest.approx(500) and sites.loc["S1", "road_action"] == "new"
+    d = res.tables["disbursement"]
+    assert d.groupby("project_id")["amount_yuan"].sum().to_dict() == pytest.approx(
+        d.groupby("project_id")["cost_yuan"].first().to_dict()
+    )
+    assert set(d["date"]) >= {"2026-02-22", "2026-05-30"}
+    town = res.tables["township_table"]
+    assert town.iloc[-1]["households"] == 9 and town.iloc[-1]["persons"] == 28
+    assert any("unit costs" in w for w in res.warnings)
+
+
+def test_step_without_allocation_uses_relocation_counts() -> None:
+    ctx, _ = _scene()
+    ctx = RunContext(scenario=ctx.scenario, layers=ctx.layers)
+    res = step(ctx)
+    assert res.summary["relocated_persons"] == 28
+    assert res.tables["budget_site"].empty
+    assert any("no allocation" in w for w in res.warnings)
