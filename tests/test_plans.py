@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from types import SimpleNamespace
 
@@ -75,7 +76,7 @@ def test_path_cost_matches_networkx_on_a_slope_surface() -> None:
     cells = path.cells
     step_cost = [
         math.hypot(30 * (b[0] - a[0]), 30 * (b[1] - a[1])) * (factor[tuple(a)] + factor[tuple(b)]) / 2
-        for a, b in zip(cells[:-1], cells[1:], strict=True)
+        for a, b in itertools.pairwise(cells)
     ]
     assert sum(step_cost) == pytest.approx(path.cost)
 
@@ -221,8 +222,8 @@ def test_plan_line_in_report5_wording() -> None:
     )
     zh, _ = plan_line(row)
     assert (
-        zh
-        == "万寿寺村:贫困户53户161人,1.新建水泥路400米。2.新建山坪塘1口,维修山坪塘5口,维修水渠5700米。3.修建村卫生室1个。"
+        zh == "万寿寺村:贫困户53户161人,1.新建水泥路400米。"
+        "2.新建山坪塘1口,维修山坪塘5口,维修水渠5700米。3.修建村卫生室1个。"
     )
 
 
