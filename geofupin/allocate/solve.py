@@ -558,6 +558,11 @@ def _solve_highs(
     t0 = time.perf_counter()
     open_vars = p is not None or min_occ > 0
     msgs = list(extra_messages)
+    if cm.n_arcs == 0:
+        return build_allocation(
+            cm, np.zeros(0), solver="none", gap=0.0, status="optimal", single_source=binary,
+            rule_values=rule_values, messages=[*msgs, "no unit can reach any site under the rules"],
+        )  # fmt: skip
     if fixed is not None and not open_vars:
         fixed = None
     # start: greedy (on greedily opened sites when choosing p)

@@ -343,8 +343,10 @@ def relocation_access(
     kinds = [k for k in kinds if f"time_min_{k}" in site_access.columns]
     if not kinds:
         return None
-    va = village_access.drop_duplicates("village_id").set_index(village_access["village_id"].astype(str))
-    sa = site_access.drop_duplicates("site_id").set_index(site_access["site_id"].astype(str))
+    va = village_access.assign(village_id=village_access["village_id"].astype(str))
+    va = va.drop_duplicates("village_id").set_index("village_id")
+    sa = site_access.assign(site_id=site_access["site_id"].astype(str))
+    sa = sa.drop_duplicates("site_id").set_index("site_id")
     out = assignment[["village_id", "group", "site_id", "households", "persons"]].copy()
     for k in kinds:
         before = va[f"time_min_{k}"].reindex(out["village_id"]).to_numpy(dtype=float)
