@@ -111,6 +111,8 @@ class PlansConfig:
         inspection, completion, warranty of the deposit).
     road_connect_classes
         Road classes a site or village must reach.
+    new_road_class
+        Class of the new roads (in the ``planned_roads`` layer).
     connected_m
         A site/village this close to a suitable road needs no road.
     search_radius_m
@@ -140,6 +142,7 @@ class PlansConfig:
     start_date: str | None = None
     milestones: pol.Milestones = field(default_factory=pol.Milestones)
     road_connect_classes: tuple[RoadClass, ...] = ("national", "provincial", "county", "township", "village")
+    new_road_class: RoadClass = "village"
     connected_m: float = 50.0
     search_radius_m: float = 8000.0
     upgrade_access_m: float = 300.0
@@ -337,10 +340,13 @@ class RoadLink:
 
 
 def _suitable(roads: gpd.GeoDataFrame, cfg: PlansConfig) -> np.ndarray:
+    """Roads a site/village must reach: class in ``road_connect_classes``, paved or surface unknown."""
     cls = roads["road_class"].astype(str).to_numpy() if "road_class" in roads else np.full(len(roads), "")
-    surf = roads["surface"] if "surface" in roads else pd.Series([None] * len(roads))
-    surf_s = surf.astype(object).to_numpy()
-    paved_or_unknown = np.array([s is None or (isinstance(s, float) and math.isnan(s)) or s == "paved" for s in surf_s])
+    if "surface" in roads:
+        surf = roads["surface"]
+        paved_or_unknown = (surf.isna() | (surf.astype(str) == "paved")).to_numpy()
+    else:
+        paved_or_unknown = np.ones(len(roads), dtype=bool)
     return np.isin(cls, list(cfg.road_connect_classes)) & paved_or_unknown
 
 
@@ -401,8 +407,7 @@ def connect_road(
         d_bad = shapely.distance(geom, bad)
         near = np.flatnonzero(d_bad <= cfg.upgrade_access_m)
         if len(near):
-            union_good = shapely.union_all(good) if len(good) > 1 else good[0]
-            meets = shapely.distance(bad[near], union_good) <= cfg.connect_tol_m
+            meets = shapely.dwithin(bad[near][:, None], good[None, :], cfg.connect_tol_m).any(axis=1)
             for j in near[meets]:
                 spur = float(d_bad[j])
                 length = float(bad[j].length)
@@ -488,6 +493,13 @@ def nearest_links(
     return out
 
 
+def _nearest(geoms: gpd.GeoSeries, others: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(positions in geoms, positions in others, distances) of each geometry's nearest other (spatial index)."""
+    tree = shapely.STRtree(others)
+    (gi, oi), dist = tree.query_nearest(geoms.to_numpy(), return_distance=True, all_matches=False)
+    return gi, oi, dist
+
+
 # --------------------------------------------------------------------------- site plans
 def plan_sites(
     sites: gpd.GeoDataFrame,
@@ -543,7 +555,7 @@ def plan_sites(
                         "site_id": ids[i],
                         "village_id": "",
                         "item": f"road_{link.action}",
-                        "road_class": "village",
+                        "road_class": cfg.new_road_class,
                         "surface": link.surface,
                         "method": link.method,
                         "length_m": round(link.length_m, 1),
@@ -724,7 +736,11 @@ def plan_villages(
     if roads is not None and len(roads):
         ok = _suitable(roads, cfg)
         good = roads.geometry.to_numpy()[ok]
-        d = shapely.distance(stay.geometry.to_numpy()[:, None], good[None, :]).min(axis=1) if len(good) else None
+        d = None
+        if len(good) and len(stay):
+            gi, _, dist = _nearest(stay.geometry, good)
+            d = np.full(len(stay), np.inf)
+            d[gi] = dist
         for i, g in enumerate(stay.geometry.to_numpy()):
             if d is None or d[i] <= cfg.village_access_m:
                 continue
@@ -745,7 +761,7 @@ def plan_villages(
                         "site_id": "",
                         "village_id": tab["village_id"].iat[i],
                         "item": f"road_{link.action}",
-                        "road_class": "village",
+                        "road_class": cfg.new_road_class,
                         "surface": link.surface,
                         "method": link.method,
                         "length_m": round(link.length_m, 1),
@@ -873,6 +889,10 @@ def step(ctx: RunContext) -> StepResult:
             "计划未使用分配结果 / no allocation: budgets use the villages' relocation counts, without sites."
         )
     units = pol.plan_units(layers.villages, assignment)
+    unserved = ctx.table("unserved")
+    if unserved is not None and len(unserved):
+        n = float(pd.to_numeric(unserved["persons"], errors="coerce").fillna(0).sum())
+        warnings.append(f"{n:.0f} 人未分配安置点,未计入预算 / {n:.0f} unserved persons are not budgeted.")
     budget = pol.compute_budget(units, policy, pcfg.options)
     tables: dict[str, pd.DataFrame] = {
         "budget_county": pol.budget_by_rule(budget),
@@ -941,7 +961,10 @@ def step(ctx: RunContext) -> StepResult:
     tables["disbursement"] = pol.disbursement_schedule(
         projects, policy.disbursement, start_date=cfg.start, milestones=cfg.milestones
     )
-    tables["acceptance_form"] = pol.acceptance_form(policy.acceptance)
+    towns = [t for t in dict.fromkeys(units["township"]) if t] or [""]
+    tables["acceptance_form"] = pd.concat(
+        [pol.acceptance_form(policy.acceptance, unit=t) for t in towns], ignore_index=True
+    )
     tables["township_table"] = report.township_table(units)
     if cfg.unit_costs == UnitCosts():
         warnings.append("单价为示例默认值 / unit costs are geofupin's illustrative defaults: set plans.unit_costs.")

@@ -346,3 +346,35 @@ def test_step_without_allocation_uses_relocation_counts() -> None:
     assert res.summary["relocated_persons"] == 28
     assert res.tables["budget_site"].empty
     assert any("no allocation" in w for w in res.warnings)
+
+
+@pytest.mark.shared
+def test_least_cost_road_on_real_srtm(shared_data) -> None:
+    """Andorra SRTM (EPSG:4326, voids on peaks) read window by window in UTM 31N."""
+    from geofupin.plans import read_dem_window
+
+    dem = shared_data / "andorra" / "andorra_srtm3.tif"
+    pts = gpd.GeoSeries([Point(1.52, 42.507), Point(1.60, 42.53), Point(1.50, 42.55)], crs=4326).to_crs(32631)
+    site = pts.iloc[0].buffer(100)
+    road = LineString([pts.iloc[1].coords[0], pts.iloc[2].coords[0]])
+    roads = gpd.GeoDataFrame(
+        {"road_id": ["r"], "road_class": ["county"], "surface": ["paved"]}, geometry=[road], crs=32631
+    )
+    link = connect_road(site, roads, PlansConfig(), surface="paved", dem=dem, crs=roads.crs)
+    assert link.method == "least_cost"
+    straight = site.distance(road)
+    assert straight < link.length_m < 3 * straight
+    start, end = Point(link.geometry.coords[0]), Point(link.geometry.coords[-1])
+    assert start.distance(site) < 30 and end.distance(road) < 30
+    win = read_dem_window(dem, roads.crs, site.bounds, 30)
+    assert 900 < np.nanmin(win.z) < np.nanmax(win.z) < 1300  # Andorra la Vella's valley floor
+
+
+def test_step_forms_per_township_and_unserved_warning() -> None:
+    ctx, assignment = _scene()
+    unserved = pd.DataFrame({"village_id": ["X"], "persons": [7], "reason_zh": ["无"], "reason_en": ["none"]})
+    results = {"allocate": StepResult(tables={"assignment": assignment, "unserved": unserved})}
+    res = step(RunContext(scenario=ctx.scenario, layers=ctx.layers, results=results))
+    form = res.tables["acceptance_form"]
+    assert list(dict.fromkeys(form["unit"])) == ["T1", "T2"] and form.groupby("unit")["max_points"].sum().eq(100).all()
+    assert any("7 unserved persons" in w for w in res.warnings)
