@@ -76,6 +76,7 @@ __all__ = [
     "DEFAULT_TILE",
     "DemInfo",
     "SuitabilityReport",
+    "apply_transform",
     "cell_size_m",
     "dem_info",
     "distance_raster",
@@ -150,6 +151,18 @@ def cell_size_m(transform: Affine, crs: CRS, rows: np.ndarray) -> tuple[np.ndarr
     factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
     ones = np.ones_like(rows)
     return abs(transform.a) * factor * ones, abs(transform.e) * factor * ones
+
+
+def apply_transform(tf: Affine, x: np.ndarray | float, y: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """Apply an affine transform to coordinates (vectorised; same as ``tf * (x, y)``)."""
+    xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    return tf.a * xa + tf.b * ya + tf.c, tf.d * xa + tf.e * ya + tf.f
+
+
+def _window_box(tf: Affine, win: Window) -> shapely.Polygon:
+    """The footprint of a window whose own transform is ``tf``, as a box in map units."""
+    xs, ys = apply_transform(tf, np.array([0.0, float(win.width)]), np.array([0.0, float(win.height)]))
+    return shapely.box(xs.min(), ys.min(), xs.max(), ys.max())
 
 
 # ---------------------------------------------------------------------------------------
@@ -385,9 +398,7 @@ def _tile_distance(
     h, w = int(win.height), int(win.width)
     big = Window(win.col_off - halo, win.row_off - halo, w + 2 * halo, h + 2 * halo)
     big_tf = rasterio.windows.transform(big, transform)
-    x0, y0 = big_tf * (0, 0)
-    x1, y1 = big_tf * (big.width, big.height)
-    idx = tree.query(shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+    idx = tree.query(_window_box(big_tf, big))
     if idx.size == 0:
         return np.full((h, w), np.inf, dtype=np.float32)
     burned = rasterio.features.rasterize(
@@ -530,9 +541,7 @@ def suitability_raster(
                     ok &= ~bad
                 if excl.size:
                     wtf = rasterio.windows.transform(win, info.transform)
-                    x0, y0 = wtf * (0, 0)
-                    x1, y1 = wtf * (win.width, win.height)
-                    idx = excl_tree.query(shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+                    idx = excl_tree.query(_window_box(wtf, win))
                     if idx.size:
                         inside = rasterio.features.rasterize(
                             ((geom, 1) for geom in excl[np.sort(idx)]),
@@ -586,7 +595,7 @@ def sample_points(
         geoms = np.asarray(g.values)
         pts = shapely.point_on_surface(geoms)
         x, y = shapely.get_x(pts), shapely.get_y(pts)
-        col, row = ~info.transform * (x, y)
+        col, row = apply_transform(~info.transform, x, y)
         valid = np.isfinite(col) & np.isfinite(row)
         col = np.where(valid, np.floor(col), -1).astype(np.int64)
         row = np.where(valid, np.floor(row), -1).astype(np.int64)
@@ -670,9 +679,7 @@ def zonal_terrain(
     with rasterio.open(info.path) as src:
         for win in iter_tiles(info.height, info.width, tile):
             wtf = rasterio.windows.transform(win, info.transform)
-            x0, y0 = wtf * (0, 0)
-            x1, y1 = wtf * (win.width, win.height)
-            idx = tree.query(shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+            idx = tree.query(_window_box(wtf, win))
             if idx.size == 0:
                 continue
             z, s = _tile_slope(src, info, win, edges)
