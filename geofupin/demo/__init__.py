@@ -1,0 +1,156 @@
+"""The deterministic DEMO COUNTY: SYNTHETIC geography carrying the seed's REAL relocation figures.
+
+Everything here is generated from one integer seed (``numpy.random.Generator(PCG64(seed))``):
+the same seed gives identical GeoDataFrames and identical DEM bytes. The geography is
+invented: a county of about 2,950 km2 of loess-plateau terrain (ridges, dendritic gullies,
+flat valley floors, 985-1,730 m) centred where the seed's real county lies (Ansai, Shaanxi,
+about 109.3E 36.9N), in CGCS2000 / 3-degree Gauss-Kruger CM 108E (EPSG:4545), on a 30 m DEM.
+
+What is REAL (from the seed document, report 4, 扶贫移民搬迁 2011-2015):
+
+- the nine townships and their names (王家湾乡, 镰刀湾乡, 化子坪镇, 招安镇, 沿河湾镇,
+  西河口管委会, 高桥乡, 砖窑湾镇 and the county seat 真武洞镇);
+- the 34 relocating villages and their village groups (村民小组) by name;
+- relocating households and persons per township, which the demo's villages add up to
+  exactly (1,526 households, 6,886 persons in all).
+
+The report's summary says 61 village groups, but its per-township lists name only 59
+(3 + 7 + 8 + 24 + 10 + 3 + 2 + 1 + 1); the demo has the 59 named groups and invents none.
+Each relocating group is its own row of the villages layer (``name`` = village,
+``group`` = group); households per group are a seeded split of the township's total.
+
+Everything else (positions, terrain, rivers, roads, power, facilities, the other ~190
+villages and their counts, constraints and candidate sites) is synthetic. Relocating groups
+are placed where they would be in reality: high, steep and far from the main roads, many
+next to landslide hazard points, some reached only by earth tracks or footpaths and a few
+with no road at all. Among the 21 candidate sites three are meant to FAIL screening: one on
+basic farmland, one on a steep slope next to a landslide point, one too small (0.6 ha).
+
+Examples
+--------
+>>> from geofupin import demo
+>>> county = demo.build()  # doctest: +SKIP
+>>> county.layers["villages"].groupby("township")["relocate_persons"].sum()["招安镇"]  # doctest: +SKIP
+1997
+>>> paths = demo.generate(Path("layers/demo"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from ..context import LAYER_KINDS
+from ..errors import OutputExistsError
+from ._build import AREA_KM2, CRS_EPSG, DEFAULT_SEED, NODATA, SOURCE, DemoCounty, build_county
+from ._seed import NAMED_GROUPS, RELOCATING, SUMMARY_GROUPS, TOTAL_HOUSEHOLDS, TOTAL_PERSONS, TOWNSHIP_TARGETS
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "CRS_EPSG",
+    "DEFAULT_SEED",
+    "DEM_FILE",
+    "NAMED_GROUPS",
+    "NODATA",
+    "RELOCATING",
+    "SOURCE",
+    "SUMMARY_GROUPS",
+    "TOTAL_HOUSEHOLDS",
+    "TOTAL_PERSONS",
+    "TOWNSHIP_TARGETS",
+    "DemoCounty",
+    "build",
+    "ensure",
+    "generate",
+    "output_paths",
+]
+
+DEM_FILE = "dem.tif"
+
+
+def build(*, seed: int = DEFAULT_SEED, area_km2: float = AREA_KM2) -> DemoCounty:
+    """Build the demo county in memory (pure: touches no file).
+
+    Parameters
+    ----------
+    seed
+        Seed of the ``PCG64`` generator; the same seed gives identical layers and DEM.
+    area_km2
+        County area. Only for quick experiments: the default (2,950 km2, about Ansai's) is
+        the demo; a much smaller county may not have room for every relocating group.
+
+    Returns
+    -------
+    DemoCounty
+        Layers (one GeoDataFrame per kind with the canonical columns), the DEM array, its
+        transform and nodata, all in EPSG:4545.
+    """
+    t0 = time.perf_counter()
+    county = build_county(int(seed), float(area_km2))
+    log.info("built the demo county (seed %d) in %.1f s", seed, time.perf_counter() - t0)
+    return county
+
+
+def output_paths(out_dir: Path) -> dict[str, Path]:
+    """The files :func:`generate` writes: ``{kind}.gpkg`` per layer kind and ``dem.tif`` (key ``dem``)."""
+    out = Path(out_dir)
+    paths = {kind: out / f"{kind}.gpkg" for kind in LAYER_KINDS}
+    paths["dem"] = out / DEM_FILE
+    return paths
+
+
+def _write(county: DemoCounty, paths: dict[str, Path], which: list[str]) -> None:
+    from .. import io
+
+    for kind in which:
+        if kind == "dem":
+            io.write_raster(county.dem, paths[kind], transform=county.transform, crs=county.crs, nodata=county.nodata)
+        else:
+            io.write_vector(county.layers[kind], paths[kind], layer=kind)
+        log.info("wrote %s", paths[kind])
+
+
+def generate(out_dir: Path, *, seed: int = DEFAULT_SEED, overwrite: bool = False) -> dict[str, Path]:
+    """Build the demo county and write it: one GeoPackage per layer kind and ``dem.tif``.
+
+    Parameters
+    ----------
+    out_dir
+        Folder to write into (created when missing).
+    seed
+        Generator seed (see :func:`build`).
+    overwrite
+        Replace existing files; otherwise an existing file raises :class:`OutputExistsError`.
+
+    Returns
+    -------
+    dict
+        Path per layer kind, plus ``"dem"``.
+    """
+    paths = output_paths(Path(out_dir))
+    existing = [p for p in paths.values() if p.exists()]
+    if existing and not overwrite:
+        raise OutputExistsError(
+            f"demo: {len(existing)} output file(s) already exist in {Path(out_dir)} (e.g. {existing[0].name}). "
+            "Fix: pass overwrite=True (CLI: --overwrite) or choose another --out folder."
+        )
+    county = build(seed=seed)
+    _write(county, paths, list(paths))
+    return paths
+
+
+def ensure(out_dir: Path, *, seed: int = DEFAULT_SEED) -> dict[str, Path]:
+    """Return the demo files in ``out_dir``, generating only those that are missing.
+
+    A cache for ``geofupin run``: the committed vector layers stay as they are and the DEM
+    (not committed) is generated on first use. Files present are trusted to come from the
+    same ``seed``.
+    """
+    paths = output_paths(Path(out_dir))
+    missing = [k for k, p in paths.items() if not p.exists()]
+    if missing:
+        log.info("demo: generating %s in %s", ", ".join(missing), out_dir)
+        _write(build(seed=seed), paths, missing)
+    return paths
