@@ -317,6 +317,25 @@ def greedy(
     return flow
 
 
+def round_flow(cm: CostMatrix, flow: np.ndarray) -> np.ndarray:
+    """Whole-unit solution from a divisible one: a unit that the flow keeps whole stays; a
+    split unit (at most ``n_sites - 1`` of them in a basic transportation solution) goes to
+    its cheapest site with room, largest first, else waits. A MIP start, not optimal."""
+    served = np.bincount(cm.rows, weights=flow, minlength=cm.n_units)
+    whole_arc = (flow == cm.demand[cm.rows]) & (flow > 0)
+    out = np.where(whole_arc, flow, 0).astype(np.int64)
+    free = cm.capacity - np.bincount(cm.cols, weights=out, minlength=cm.n_sites)
+    starts = cm.row_starts()
+    split = np.flatnonzero((served > 0) & (np.bincount(cm.rows, weights=whole_arc, minlength=cm.n_units) == 0))
+    for i in split[np.argsort(-cm.demand[split], kind="stable")]:
+        a0, a1 = starts[i], starts[i + 1]
+        ok = np.flatnonzero(free[cm.cols[a0:a1]] >= cm.demand[i])
+        if len(ok):
+            out[a0 + ok[0]] = cm.demand[i]
+            free[cm.cols[a0 + ok[0]]] -= cm.demand[i]
+    return out
+
+
 def greedy_open(cm: CostMatrix, p: int, fixed: np.ndarray) -> np.ndarray:
     """Greedy-add site opening for p-median (uncapacitated estimate), vectorised per step."""
     cost = cm.dense(fill=np.nan) * cm.demand[:, None]
@@ -571,8 +590,15 @@ def _solve_highs(
         open_guess = greedy_open(cm, p, np.zeros(cm.n_sites, bool) if fixed is None else fixed)
     start = greedy(cm, single_source=binary, open_mask=open_guess)
     # A relaxation check: can the divisible flow over all sites serve everyone?
-    relax_flows, _ = _mcf_flows(cm)
-    flow_short = int(cm.demand.sum() - relax_flows.sum())
+    if np.isfinite(cm.capacity).any():
+        relax_flows, _ = _mcf_flows(cm)
+        flow_short = int(cm.demand.sum() - relax_flows.sum())
+        if binary and p is None:  # a better start: round the divisible optimum
+            rounded = round_flow(cm, relax_flows)
+            if (rounded.sum(), -np.dot(rounded, cm.cost)) > (start.sum(), -np.dot(start, cm.cost)):
+                start = rounded
+    else:  # uncapacitated: everyone with an arc can be served
+        flow_short = 0
 
     def remaining() -> float:
         return time_limit_s - (time.perf_counter() - t0)
