@@ -444,6 +444,9 @@ def _new_road(
         r = min(h - 1, max(0, int((win.y1 - c.y) // cell)))
         q = min(w - 1, max(0, int((c.x - win.x0) // cell)))
         sources[r, q] = True
+    # the site's own cells and the road's cells are always passable (a road may leave a steep site)
+    ends = sources | targets
+    factor[ends] = np.minimum(factor[ends], 1 + (cfg.max_slope_pct / cfg.slope_ref_pct) ** 2)
     path = least_cost_path(factor, sources, targets, xres_m=cell, yres_m=cell)
     if not path.reached:
         return None
@@ -774,7 +777,7 @@ def plan_villages(
         near = nearest_links(stay.geometry, facilities, "facility_id", ("clinic", "hospital"))
         far = near["dist_m"].isna().to_numpy() | (near["dist_m"].to_numpy(dtype=float) > cfg.clinic_max_dist_m)
         clinic = far.astype(float)
-        for i in np.flatnonzero(far):
+        for i in np.flatnonzero(far).tolist():
             sources[i].append("clinic:layers")
     items = {
         "gravel_road_km": gravel,
@@ -800,7 +803,7 @@ def plan_villages(
             if other_reg not in stay:
                 items[other] = np.where(has, 0.0, items[other])
         items[key] = np.where(has, vals.fillna(0).to_numpy(dtype=float), items[key])
-        for i in np.flatnonzero(has):
+        for i in np.flatnonzero(has).tolist():
             sources[i].append(f"{key}:registry")
     for k, arr in items.items():
         tab[k] = np.round(arr, 3)
