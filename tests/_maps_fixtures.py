@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from shapely.geometry import LineString, Point, Polygon, box
+from shapely.geometry import LineString, Point, box
 
 from geofupin.context import Layers, RunContext, StepResult
 from geofupin.crs import gauss_kruger_3deg
@@ -49,51 +49,129 @@ def make_layers(dem: Path | None = None, *, n_villages: int = 5) -> Layers:
     villages = gdf(vill)
     boundaries = gdf(
         [
-            {"boundary_id": "T1", "name": "高桥乡", "name_en": "Gaoqiao", "level": "township",
-             "geometry": box(X0 - 1000, Y0 - 1000, X0 + 3500, Y0 + 4000)},
-            {"boundary_id": "T2", "name": "招安镇", "name_en": "Zhao'an", "level": "township",
-             "geometry": box(X0 + 3500, Y0 - 1000, X0 + 8000, Y0 + 4000)},
-            {"boundary_id": "C1", "name": "安塞区", "name_en": "Ansai", "level": "county",
-             "geometry": box(X0 - 1000, Y0 - 1000, X0 + 8000, Y0 + 4000)},
+            {
+                "boundary_id": "T1",
+                "name": "高桥乡",
+                "name_en": "Gaoqiao",
+                "level": "township",
+                "geometry": box(X0 - 1000, Y0 - 1000, X0 + 3500, Y0 + 4000),
+            },
+            {
+                "boundary_id": "T2",
+                "name": "招安镇",
+                "name_en": "Zhao'an",
+                "level": "township",
+                "geometry": box(X0 + 3500, Y0 - 1000, X0 + 8000, Y0 + 4000),
+            },
+            {
+                "boundary_id": "C1",
+                "name": "安塞区",
+                "name_en": "Ansai",
+                "level": "county",
+                "geometry": box(X0 - 1000, Y0 - 1000, X0 + 8000, Y0 + 4000),
+            },
         ]
     )
     roads = gdf(
         [
-            {"road_id": "R1", "road_class": "county", "name": "县道X101", "surface": "paved", "speed_kph": 50.0,
-             "geometry": LineString([(X0 - 900, Y0), (X0 + 3000, Y0 + 10), (X0 + 7900, Y0 + 20)])},
-            {"road_id": "R2", "road_class": "village", "name": None, "surface": "gravel", "speed_kph": 25.0,
-             "geometry": LineString([(X0 + 1500, Y0), (X0 + 1500, Y0 + 1500)])},
-            {"road_id": "R3", "road_class": "track", "name": None, "surface": "earth", "speed_kph": 10.0,
-             "geometry": LineString([(X0 + 4500, Y0), (X0 + 4500, Y0 + 2500)])},
+            {
+                "road_id": "R1",
+                "road_class": "county",
+                "name": "县道X101",
+                "surface": "paved",
+                "speed_kph": 50.0,
+                "geometry": LineString([(X0 - 900, Y0), (X0 + 3000, Y0 + 10), (X0 + 7900, Y0 + 20)]),
+            },
+            {
+                "road_id": "R2",
+                "road_class": "village",
+                "name": None,
+                "surface": "gravel",
+                "speed_kph": 25.0,
+                "geometry": LineString([(X0 + 1500, Y0), (X0 + 1500, Y0 + 1500)]),
+            },
+            {
+                "road_id": "R3",
+                "road_class": "track",
+                "name": None,
+                "surface": "earth",
+                "speed_kph": 10.0,
+                "geometry": LineString([(X0 + 4500, Y0), (X0 + 4500, Y0 + 2500)]),
+            },
         ]
     )
     water = gdf(
         [
-            {"water_id": "W1", "kind": "river", "name": "延河",
-             "geometry": LineString([(X0 - 900, Y0 - 500), (X0 + 7900, Y0 - 400)])},
+            {
+                "water_id": "W1",
+                "kind": "river",
+                "name": "延河",
+                "geometry": LineString([(X0 - 900, Y0 - 500), (X0 + 7900, Y0 - 400)]),
+            },
             {"water_id": "W2", "kind": "well", "name": "一号井", "geometry": Point(X0 + 200, Y0 + 400)},
         ]
     )
-    power = gdf([{"power_id": "P1", "kind": "line", "voltage_kv": 10.0,
-                  "geometry": LineString([(X0, Y0 + 3000), (X0 + 7000, Y0 + 3000)])}])
+    power = gdf(
+        [
+            {
+                "power_id": "P1",
+                "kind": "line",
+                "voltage_kv": 10.0,
+                "geometry": LineString([(X0, Y0 + 3000), (X0 + 7000, Y0 + 3000)]),
+            }
+        ]
+    )
     facilities = gdf(
         [
-            {"facility_id": "F1", "kind": "school", "name": "高桥小学", "name_en": "Gaoqiao Primary", "township": "高桥乡",
-             "geometry": Point(X0 + 800, Y0 + 200)},
-            {"facility_id": "F2", "kind": "clinic", "name": XSS_IMG, "name_en": "Clinic", "township": "招安镇",
-             "geometry": Point(X0 + 5000, Y0 + 300)},
+            {
+                "facility_id": "F1",
+                "kind": "school",
+                "name": "高桥小学",
+                "name_en": "Gaoqiao Primary",
+                "township": "高桥乡",
+                "geometry": Point(X0 + 800, Y0 + 200),
+            },
+            {
+                "facility_id": "F2",
+                "kind": "clinic",
+                "name": XSS_IMG,
+                "name_en": "Clinic",
+                "township": "招安镇",
+                "geometry": Point(X0 + 5000, Y0 + 300),
+            },
         ]
     )
     candidates = gdf(
         [
-            {"site_id": f"S{k}", "name": n, "name_en": f"Site {k}", "tier": t, "township": "高桥乡",
-             "geometry": box(X0 + dx, Y0 + 600, X0 + dx + 400, Y0 + 1000)}
-            for k, (n, t, dx) in enumerate([("高桥中心社区", "central_community", 0), ("招安集镇", "market_town", 4000),
-                                            ("沟口中心村", "central_village", 6500)], start=1)
+            {
+                "site_id": f"S{k}",
+                "name": n,
+                "name_en": f"Site {k}",
+                "tier": t,
+                "township": "高桥乡",
+                "geometry": box(X0 + dx, Y0 + 600, X0 + dx + 400, Y0 + 1000),
+            }
+            for k, (n, t, dx) in enumerate(
+                [
+                    ("高桥中心社区", "central_community", 0),
+                    ("招安集镇", "market_town", 4000),
+                    ("沟口中心村", "central_village", 6500),
+                ],
+                start=1,
+            )
         ]
     )
-    return Layers(crs=CRS, villages=villages, boundaries=boundaries, roads=roads, water=water, power=power,
-                  facilities=facilities, candidates=candidates, dem=dem)
+    return Layers(
+        crs=CRS,
+        villages=villages,
+        boundaries=boundaries,
+        roads=roads,
+        water=water,
+        power=power,
+        facilities=facilities,
+        candidates=candidates,
+        dem=dem,
+    )
 
 
 def make_results(layers: Layers) -> dict[str, StepResult]:
@@ -118,25 +196,57 @@ def make_results(layers: Layers) -> dict[str, StepResult]:
     flows_rows = []
     for _i, row in v[v["relocate_persons"] > 0].iterrows():
         s = c.iloc[0]
-        flows_rows.append({"village_id": row.village_id, "group": "一组", "site_id": s.site_id,
-                           "households": int(row.relocate_households), "persons": int(row.relocate_persons),
-                           "time_min": 10.0, "dist_m": 2000.0,
-                           "geometry": LineString([row.geometry.coords[0], s.geometry.centroid.coords[0]])})
+        flows_rows.append(
+            {
+                "village_id": row.village_id,
+                "group": "一组",
+                "site_id": s.site_id,
+                "households": int(row.relocate_households),
+                "persons": int(row.relocate_persons),
+                "time_min": 10.0,
+                "dist_m": 2000.0,
+                "geometry": LineString([row.geometry.coords[0], s.geometry.centroid.coords[0]]),
+            }
+        )
     flows = gdf(flows_rows)
-    load = pd.DataFrame({"site_id": ["S1", "S2"], "capacity_persons": [400, 300],
-                         "assigned_persons": [int(flows.persons.sum()), 0],
-                         "assigned_households": [int(flows.households.sum()), 0]})
+    load = pd.DataFrame(
+        {
+            "site_id": ["S1", "S2"],
+            "capacity_persons": [400, 300],
+            "assigned_persons": [int(flows.persons.sum()), 0],
+            "assigned_households": [int(flows.households.sum()), 0],
+        }
+    )
     school = layers.facilities.iloc[0].geometry
     iso = gdf([{"facility_kind": "school", "band_min": b, "geometry": school.buffer(500 * b / 15)} for b in (15, 30)])
-    cov = pd.DataFrame({"township": ["高桥乡", "高桥乡"], "facility_kind": ["school", "school"], "band_min": [15, 30],
-                        "persons_share": [0.4, 0.9], "poor_persons_share": [0.35, 0.88]})
-    planned = gdf([{"site_id": "S1", "item": "新建村道", "length_m": 1200.0, "cost_yuan": 960000.0, "road_class": "village",
-                    "geometry": LineString([(X0 + 200, Y0 + 600), (X0 + 200, Y0)])}])
+    cov = pd.DataFrame(
+        {
+            "township": ["高桥乡", "高桥乡"],
+            "facility_kind": ["school", "school"],
+            "band_min": [15, 30],
+            "persons_share": [0.4, 0.9],
+            "poor_persons_share": [0.35, 0.88],
+        }
+    )
+    planned = gdf(
+        [
+            {
+                "site_id": "S1",
+                "item": "新建村道",
+                "length_m": 1200.0,
+                "cost_yuan": 960000.0,
+                "road_class": "village",
+                "geometry": LineString([(X0 + 200, Y0 + 600), (X0 + 200, Y0)]),
+            }
+        ]
+    )
     return {
         "access": StepResult(layers={"isochrones": iso}, tables={"coverage": cov}),
         "site": StepResult(layers={"sites": sites}),
-        "allocate": StepResult(layers={"allocation_flows": flows}, tables={"site_load": load,
-                               "unserved": pd.DataFrame({"village_id": [], "persons": []})}),
+        "allocate": StepResult(
+            layers={"allocation_flows": flows},
+            tables={"site_load": load, "unserved": pd.DataFrame({"village_id": [], "persons": []})},
+        ),
         "plan": StepResult(layers={"planned_roads": planned}),
     }
 

@@ -155,7 +155,10 @@ def encode_geometry(geoms: Sequence[Any] | np.ndarray, *, decimals: int = 5, pol
     of each feature. ``gfp.decode`` in the page inverts it.
     """
     arr = np.asarray(geoms, dtype=object)
-    arr = np.where(pd.isna(arr), shapely.Point(), arr) if len(arr) else arr
+    if len(arr):
+        missing = pd.isna(arr)
+        missing[~missing] = shapely.is_empty(arr[~missing].astype(object))
+        arr = np.where(missing, None, arr)
     parts, part_feat = shapely.get_parts(arr, return_index=True)
     if polygons:
         rings, ring_part = shapely.get_rings(parts, return_index=True)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
 import rasterio
+from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 
@@ -18,15 +20,17 @@ log = logging.getLogger(__name__)
 WEB_MERCATOR = "EPSG:3857"
 
 
-def hillshade(elev: np.ndarray, *, dx_m: float, dy_m: float, azimuth_deg: float = 315.0, altitude_deg: float = 45.0):
+def hillshade(
+    elev: np.ndarray, *, dx_m: float, dy_m: float, azimuth_deg: float = 315.0, altitude_deg: float = 45.0
+) -> np.ndarray:
     """Hillshade (0..1) of an elevation grid with cell sizes in metres; NaN stays NaN.
 
-    Uses the standard Horn-free central-difference form: ``cos(zenith)cos(slope) +
+    Central differences and the usual formula: ``cos(zenith)cos(slope) +
     sin(zenith)sin(slope)cos(azimuth - aspect)``, light from the north-west by default.
     """
     gy, gx = np.gradient(elev, dy_m, dx_m)
     slope = np.arctan(np.hypot(gx, gy))
-    aspect = np.arctan2(-gx, gy)  # rows go south: gy>0 means rising to the south
+    aspect = np.arctan2(gy, -gx)  # ESRI convention: gy is the rate along rows (southwards)
     az = np.radians(360.0 - azimuth_deg + 90.0)
     zen = np.radians(90.0 - altitude_deg)
     shade = np.cos(zen) * np.cos(slope) + np.sin(zen) * np.sin(slope) * np.cos(az - aspect)
@@ -55,7 +59,7 @@ def hillshade_overlay(
         h, w = max(2, round(src.height * f)), max(2, round(src.width * f))
         band = src.read(1, out_shape=(h, w), resampling=Resampling.average, masked=True)
         elev = band.astype(float).filled(np.nan)
-        t = src.transform * src.transform.scale(src.width / w, src.height / h)
+        t = src.transform @ Affine.scale(src.width / w, src.height / h)
         crs = src.crs
         left, bottom, right, top = src.bounds
     if crs is None:
@@ -68,7 +72,9 @@ def hillshade_overlay(
     filled = np.where(np.isnan(elev), np.nanmean(elev) if np.isfinite(elev).any() else 0.0, elev)
     shade = hillshade(filled, dx_m=dx, dy_m=dy)
     shade[np.isnan(elev)] = np.nan
-    dst_t, dw, dh = calculate_default_transform(crs, WEB_MERCATOR, w, h, left, bottom, right, top)
+    with warnings.catch_warnings():  # rasterio's own Affine '*' use (PendingDeprecationWarning)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        dst_t, dw, dh = calculate_default_transform(crs, WEB_MERCATOR, w, h, left, bottom, right, top)
     out = np.full((dh, dw), np.nan, dtype="float32")
     reproject(
         shade.astype("float32"),

@@ -534,8 +534,9 @@ def _sites(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> None:
     fields += [(c, D.label_zh(c), c, "") for c in criteria]
     if contrib:
         vals = d[contrib].to_numpy(dtype=float)
+        crit_names = [c.replace("contrib_", "").replace("_contrib", "") for c in contrib]
         props["_contrib"] = [
-            [f"{D.label_zh(c)} {c}：{x:.3f}" for c, x in zip(contrib, row, strict=True) if math.isfinite(x)]
+            [f"{D.label_zh(n)} {n}：{x:.3f}" for n, x in zip(crit_names, row, strict=True) if math.isfinite(x)]
             for row in vals
         ]
     if "reasons_zh" in d.columns:

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Literal
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure

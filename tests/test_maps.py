@@ -1,0 +1,467 @@
+"""Render-level tests of the maps package (no browser): escaping, offline assets, data specs."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from _maps_fixtures import XSS_IMG, XSS_SCRIPT, make_ctx, make_layers, make_results
+from geopandas.testing import assert_geodataframe_equal
+from shapely.geometry import LineString, MultiPolygon, Polygon
+
+from geofupin._schema import parse
+from geofupin.crs import WGS84, wgs84_to_gcj02
+from geofupin.errors import Problems
+from geofupin.maps import MapConfig, build_run_map, render_html
+from geofupin.maps.data import decode_geometry, encode_geometry, label_zh, ramp, split_reasons
+from geofupin.maps.elements import DataLayer
+from geofupin.maps.offline import OfflineAssetError, inline_assets
+
+
+def data_layers(m) -> dict[str, dict]:
+    """Layer name -> spec of every geofupin data layer on a map."""
+    return {c.layer_name: c.spec for c in m._children.values() if isinstance(c, DataLayer)}
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    return make_ctx()
+
+
+@pytest.fixture(scope="module")
+def page(ctx) -> str:
+    return render_html(build_run_map(ctx, config=MapConfig()))
+
+
+# ----------------------------------------------------------------------------------- escaping
+def test_hostile_names_never_reach_the_page_as_markup(page: str) -> None:
+    assert XSS_SCRIPT not in page
+    assert XSS_IMG not in page
+    assert "onerror=alert" not in page.replace("onerror=alert(1)\\u003e", "")  # only inside escaped JSON
+    # ... but they are there as escaped JSON text, which the runtime puts into textContent
+    assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in page
+    assert "\\u003cimg src=x onerror=alert(1)\\u003e" in page
+
+
+def test_runtime_never_uses_innerhtml_for_data() -> None:
+    from geofupin.maps._runtime import JS
+
+    assert "innerHTML" not in JS
+    assert "insertAdjacentHTML" not in JS
+    assert "textContent" in JS
+
+
+def test_layer_names_are_escaped() -> None:
+    layer = DataLayer({"kind": "points", "n": 0, "props": {}, "lat": [], "lon": []}, name="a<b>")
+    assert layer.layer_name == "a<b>"  # escaping happens in the builder (p.add), checked here:
+    import folium
+
+    from geofupin.maps.overview import _Page
+
+    m = folium.Map(tiles=None)
+    p = _Page(m, MapConfig())
+    added = p.add({"kind": "points", "n": 0, "props": {}, "lat": [], "lon": []}, "x<img src=y>")
+    assert added.layer_name == "x&lt;img src=y&gt;"
+
+
+# ----------------------------------------------------------------------------------- offline
+def test_offline_page_links_nothing_on_the_network(page: str) -> None:
+    assert not re.search(r'<script[^>]+src="https?:', page)
+    assert not re.search(r'<link[^>]+href="https?:', page)
+    assert "<link" not in page.replace("<link rel=", "")  # no stylesheet links at all
+    assert "Leaflet 1.9.3" in page and "FullScreen" in page and "leaflet-measure" in page  # inlined libraries
+    assert "fontawesome" not in page.lower() and "bootstrap" not in page.lower()
+    # every url(...) in inlined CSS is a data: URI or a fragment
+    for u in re.findall(r"url\(([^)]*)\)", page):
+        u = u.strip("'\" ")
+        assert u.startswith(("data:", "#")) or "+" in u or not u, u
+
+
+def test_online_page_links_cdns(ctx) -> None:
+    html = render_html(build_run_map(ctx), offline=False)
+    assert 'src="https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"' in html
+
+
+def test_unknown_asset_is_an_error_not_a_silent_cdn_link() -> None:
+    with pytest.raises(OfflineAssetError, match=r"no offline copy of: https://example\.org/x\.js"):
+        inline_assets('<script src="https://example.org/x.js"></script>', assets={})
+    out = inline_assets('<script src="https://a/b.js"></script>', assets={"https://a/b.js": "var s='</script>';"})
+    assert out == "<script>var s='<\\/script>';</script>"
+
+
+# ----------------------------------------------------------------------------------- content
+def test_run_map_shows_every_present_layer(ctx) -> None:
+    m = build_run_map(ctx)
+    names = set(data_layers(m))
+    assert {
+        "乡镇界 Townships",
+        "村庄 Villages",
+        "道路 Roads",
+        "河流 Rivers",
+        "水源 Water sources",
+        "电力线 Power lines",
+        "公共设施 Facilities",
+        "安置点 Resettlement sites",
+        "等时圈：学校 Isochrones: school",
+        "搬迁去向 Allocation flows",
+        "安置点容量 Site load",
+        "规划道路 Planned roads",
+    } <= names
+    html = m.get_root().render()
+    assert "ImageOverlay" not in html  # no DEM given
+    assert "gfp.legend" in html and "gfp.searchbox" in html and "L.control.layers" in html
+
+
+def test_villages_sized_by_persons_coloured_by_status(ctx) -> None:
+    spec = data_layers(build_run_map(ctx))["村庄 Villages"]
+    assert spec["n"] == 5 and spec["marker"] == "div" and not spec["cluster"] and spec["search"]
+    persons = spec["props"]["persons"]
+    assert persons == [150, 187, 224, 261, 298]
+    sizes = spec["per"]["size"]
+    assert sizes == sorted(sizes) and sizes[-1] == 28  # 8 + 20 * sqrt(1)
+    # villages 2 and 4 relocate (relocate_persons 12), others stay
+    assert spec["per"]["fillColor"] == ["#3182bd", "#e6550d", "#3182bd", "#e6550d", "#3182bd"]
+    assert spec["props"]["name"][1] == XSS_SCRIPT  # raw in the spec; escaped when embedded
+    # destinations from allocation flows
+    assert spec["props"]["_dest"][1] == ["高桥中心社区：3 户 12 人"]
+
+
+def test_village_coordinates_are_wgs84_rounded(ctx) -> None:
+    spec = data_layers(build_run_map(ctx))["村庄 Villages"]
+    ll = ctx.layers.villages.to_crs(WGS84)
+    np.testing.assert_allclose(spec["lat"], ll.geometry.y.round(5), atol=1e-9)
+    np.testing.assert_allclose(spec["lon"], ll.geometry.x.round(5), atol=1e-9)
+    assert 36 < spec["lat"][0] < 38 and 109 < spec["lon"][0] < 110
+
+
+def test_sites_colour_rank_reasons_and_load(ctx) -> None:
+    spec = data_layers(build_run_map(ctx))["安置点 Resettlement sites"]
+    P = spec["props"]
+    assert P["_rank"] == ["1", "2", None]  # excluded site has no rank label
+    assert spec["per"]["fillColor"][2] == "#bdbdbd" and spec["per"]["dashArray"] == ["", "", "4 4"]
+    assert spec["per"]["fillColor"][0] == "#006837"  # best score = darkest green
+    assert spec["per"]["weight"] == [4.0, 1.5, 1.5]  # stable top-k highlighted
+    assert P["_reasons_zh"][2] == ["坡度 31° 超过上限 25°", "距道路 2.1 公里"]
+    assert P["_fail"][2] == ["slope_max_deg"]
+    assert P["_assigned"] == [24, 0, None] and P["_load"] == [0.06, 0.0, None]
+    fields = {f[0]: f[1] for f in spec["fields"]}
+    assert fields["dist_m_road"] == "到道路距离（米）" and fields["time_min_school"] == "到学校时间（分钟）"
+    assert P["_contrib"] == [["到道路距离（米） dist_m_road：0.310"], ["到道路距离（米） dist_m_road：0.220"], []]
+    assert spec["max_width"] == 460
+
+
+def test_flows_width_by_households(ctx) -> None:
+    spec = data_layers(build_run_map(ctx))["搬迁去向 Allocation flows"]
+    assert spec["n"] == 2
+    assert spec["per"]["weight"] == [8.5, 8.5]  # equal households -> 1.5 + 7
+    assert spec["props"]["_title"][0].endswith("→ 高桥中心社区")
+
+
+def test_township_coverage_in_popup(ctx) -> None:
+    spec = data_layers(build_run_map(ctx))["乡镇界 Townships"]
+    assert spec["props"]["_coverage"][0] == [
+        "学校 15 分钟内：人口 40.0%，贫困人口 35.0%",
+        "学校 30 分钟内：人口 90.0%，贫困人口 88.0%",
+    ]
+    assert spec["props"]["_label"] == ["高桥乡", "招安镇", None]  # the county outline has no label
+
+
+def test_public_mode_shows_village_totals_only(ctx) -> None:
+    full = render_html(build_run_map(ctx, config=MapConfig()))
+    pub_map = build_run_map(ctx, config=MapConfig(public=True))
+    pub = render_html(pub_map)
+    assert "因病" in full and "poor_households" in full
+    for hidden in ("因病", "poor_households", "poor_persons", "income_per_capita", "一组"):
+        assert hidden not in pub, hidden
+    spec = data_layers(pub_map)["村庄 Villages"]
+    assert {"households", "persons", "relocate_households", "relocate_persons"} <= set(spec["props"])
+    assert "公示版" in pub
+    flows = data_layers(pub_map)["搬迁去向 Allocation flows"]
+    assert "group" not in flows["props"] and flows["props"]["households"] == [3, 3]
+
+
+def test_public_mode_sums_flows_per_village() -> None:
+    ctx = make_ctx()
+    flows = ctx.layer("allocation_flows")
+    doubled = gpd.GeoDataFrame(pd.concat([flows, flows.assign(group="二组")], ignore_index=True), crs=flows.crs)
+    results = dict(ctx.results)
+    results["allocate"] = replace(results["allocate"], layers={"allocation_flows": doubled})
+    ctx2 = replace(ctx, results=results)
+    spec = data_layers(build_run_map(ctx2, config=MapConfig(public=True)))["搬迁去向 Allocation flows"]
+    assert spec["n"] == 2 and spec["props"]["persons"] == [24, 24]
+    spec_full = data_layers(build_run_map(ctx2))["搬迁去向 Allocation flows"]
+    assert spec_full["n"] == 4
+
+
+def test_clustering_above_threshold_inlines_markercluster() -> None:
+    ctx = make_ctx(n_villages=7)
+    m = build_run_map(ctx, config=MapConfig(cluster_threshold=6))
+    assert data_layers(m)["村庄 Villages"]["cluster"] is True
+    html = render_html(m)
+    assert "L.MarkerClusterGroup.include(" in html  # the library is inlined
+    assert "L.MarkerClusterGroup.include(" not in render_html(build_run_map(ctx))
+
+
+def test_without_results_only_base_layers() -> None:
+    layers = make_layers()
+    m = build_run_map({}, layers=layers)
+    names = set(data_layers(m))
+    assert "候选安置点 Candidate sites" in names
+    assert not any("Allocation" in n or "Isochrones" in n for n in names)
+
+
+def test_roads_merged_per_class_above_limit(ctx) -> None:
+    spec = data_layers(build_run_map(ctx, config=MapConfig(merge_roads_over=2)))["道路 Roads"]
+    assert spec["n"] == 3 and spec["props"]["_class_zh"] == ["县道", "村道", "机耕道"]
+    assert spec["per"]["weight"] == [3.0, 1.8, 1.4]
+
+
+def test_title_approval_number_and_attribution(ctx) -> None:
+    cfg = MapConfig(title="安塞区<b>规划</b>", approval_number="陕S(2026)001号", attribution="数据：县扶贫办")
+    html = render_html(build_run_map(ctx, config=cfg))
+    assert "陕S(2026)001号" in html and "数据：县扶贫办" in html
+    assert "<b>规划</b>" not in html and "\\u003cb\\u003e规划" in html
+
+
+# ----------------------------------------------------------------------------------- basemaps
+def test_basemap_none_has_no_tiles(page: str) -> None:
+    assert "L.tileLayer" not in page
+
+
+def test_osm_basemap(ctx) -> None:
+    html = render_html(build_run_map(ctx, config=MapConfig(basemap="osm")))
+    assert "https://tile.openstreetmap.org/{z}/{x}/{y}.png" in html and "OpenStreetMap contributors" in html
+
+
+def test_tianditu_needs_key_from_env_or_config(ctx, monkeypatch) -> None:
+    monkeypatch.delenv("TIANDITU_KEY", raising=False)
+    html = render_html(build_run_map(ctx, config=MapConfig(basemap="tianditu")))
+    assert "tianditu.gov.cn" not in html and "TIANDITU_KEY" in html
+    monkeypatch.setenv("TIANDITU_KEY", "abc123")
+    html = render_html(build_run_map(ctx, config=MapConfig(basemap="tianditu")))
+    assert "/vec_w/wmts" in html and "/cva_w/wmts" in html and "tk=abc123" in html
+    html = render_html(build_run_map(ctx, config=MapConfig(basemap="tianditu", imagery=True, tianditu_key="k9")))
+    assert "/img_w/wmts" in html and "/cia_w/wmts" in html and "tk=k9" in html
+
+
+def test_gaode_shifts_overlays_to_gcj02(ctx) -> None:
+    plain = data_layers(build_run_map(ctx))["村庄 Villages"]
+    gaode_map = build_run_map(ctx, config=MapConfig(basemap="gaode"))
+    gaode = data_layers(gaode_map)["村庄 Villages"]
+    ll = ctx.layers.villages.to_crs(WGS84)
+    glon, glat = wgs84_to_gcj02(ll.geometry.x.to_numpy(), ll.geometry.y.to_numpy())
+    np.testing.assert_allclose(gaode["lon"], np.round(glon, 5), atol=1e-9)
+    np.testing.assert_allclose(gaode["lat"], np.round(glat, 5), atol=1e-9)
+    assert abs(gaode["lon"][0] - plain["lon"][0]) > 0.004  # a shift of ~500 m near Yan'an
+    roads = data_layers(gaode_map)["道路 Roads"]["geom"]
+    first = decode_geometry(roads)[0][0][0]
+    r0 = ctx.layers.roads.to_crs(WGS84).geometry.iloc[0].coords[0]
+    g = wgs84_to_gcj02(r0[0], r0[1])
+    assert first == pytest.approx([round(float(g[1]), 5), round(float(g[0]), 5)], abs=1e-9)
+    assert "autonavi.com" in render_html(gaode_map)
+
+
+# ----------------------------------------------------------------------------------- geometry coding
+def test_encode_decode_lines_and_polygons() -> None:
+    line = LineString([(109.0, 36.0), (109.00001, 36.00002), (109.1, 36.1)])
+    enc = encode_geometry([line], decimals=5)
+    assert enc["xy"] == [3600000, 10900000, 2, 1, 9998, 9999]
+    assert enc["nv"] == [3] and enc["ppf"] == [1]
+    assert decode_geometry(enc) == [[[[36.0, 109.0], [36.00002, 109.00001], [36.1, 109.1]]]]
+    shell = [(0, 0), (1, 0), (1, 1), (0, 1), (0, 0)]
+    hole = [(0.2, 0.2), (0.4, 0.2), (0.4, 0.4), (0.2, 0.2)]
+    mp = MultiPolygon([Polygon(shell, [hole]), Polygon([(2, 2), (3, 2), (3, 3), (2, 2)])])
+    enc = encode_geometry([mp, Polygon(shell)], decimals=3, polygons=True)
+    assert enc["ppf"] == [2, 1] and enc["rpp"] == [2, 1, 1] and enc["nv"] == [5, 4, 4, 5]
+    dec = decode_geometry(enc)
+    assert dec[0][0][1] == [[0.2, 0.2], [0.2, 0.4], [0.4, 0.4], [0.2, 0.2]]  # lat, lon of the hole
+    assert dec[1][0][0] == [[y, x] for x, y in shell]
+
+
+def test_encode_empty_and_missing_geometry() -> None:
+    enc = encode_geometry([None, LineString()], decimals=5)
+    assert enc["ppf"] == [0, 0] and enc["xy"] == []
+
+
+def test_label_zh_and_reason_splitting() -> None:
+    assert label_zh("time_min_school") == "到学校时间（分钟）"
+    assert label_zh("dist_m_county_seat") == "到县城距离（米）"
+    assert label_zh("slope_deg") == "坡度（度）"
+    assert label_zh("unknown_thing") == "unknownthing"  # unknown words pass through
+    assert split_reasons("甲；乙; 丙\n丁") == ["甲", "乙", "丙", "丁"]
+    assert split_reasons(None) == [] and split_reasons(["a", ""]) == ["a"]
+
+
+def test_ramp_endpoints() -> None:
+    assert ramp([0.0, 0.5, 1.0, np.nan], ["#000000", "#ffffff"]) == ["#000000", "#808080", "#ffffff", "#999999"]
+
+
+# ----------------------------------------------------------------------------------- config
+def test_map_config_parses_with_defaults_and_reports_problems() -> None:
+    problems = Problems()
+    cfg = parse(MapConfig, {"basemap": "gaode", "public": True, "approval_number": "陕S(2026)001号"}, "map", problems)
+    assert not problems.errors and cfg.basemap == "gaode" and cfg.public and cfg.hillshade
+    problems = Problems()
+    assert parse(MapConfig, {"basemap": "google", "publc": True, "coord_decimals": 12}, "map", problems) is None
+    text = "\n".join(str(p) for p in problems)
+    assert "'google' is not one of" in text and "did you mean 'public'" in text
+    problems = Problems()
+    assert parse(MapConfig, {"coord_decimals": 12, "simplify_tolerance_m": -1}, "map", problems) is None
+    where = {p.where for p in problems.errors}
+    assert where == {"map.coord_decimals", "map.simplify_tolerance_m"}
+
+
+# ----------------------------------------------------------------------------------- hillshade
+def _write_dem(path: Path, *, crs: str = "EPSG:4545") -> Path:
+    import rasterio
+    from _maps_fixtures import X0, Y0
+    from rasterio.transform import from_origin
+
+    ny, nx = 60, 80
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    elev = (1000 + 8.0 * xx + 3.0 * np.sin(yy / 5.0) * 10).astype("float32")  # rising to the east
+    elev[:3, :3] = -9999
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)  # rasterio's own Affine use
+        transform = from_origin(X0 - 1000, Y0 + 4000, 120.0, 120.0)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=ny,
+        width=nx,
+        count=1,
+        dtype="float32",
+        crs=crs,
+        transform=transform,
+        nodata=-9999,
+    ) as dst:
+        dst.write(elev, 1)
+    return path
+
+
+def test_hillshade_math_lit_from_northwest() -> None:
+    from geofupin.maps.hillshade import hillshade
+
+    x = np.mgrid[0:10, 0:10][1].astype(float)
+    east_up = hillshade(x * 10.0, dx_m=10.0, dy_m=10.0)  # slope faces west (towards the light)
+    west_up = hillshade(-x * 10.0, dx_m=10.0, dy_m=10.0)  # faces east (away)
+    flat = hillshade(np.zeros((10, 10)), dx_m=10.0, dy_m=10.0)
+    assert flat[5, 5] == pytest.approx(np.cos(np.radians(45)))
+    assert east_up[5, 5] > flat[5, 5] > west_up[5, 5]
+    # analytic value: slope 45 deg facing west, light from az 315 alt 45
+    expected = np.cos(np.radians(45)) ** 2 + np.sin(np.radians(45)) ** 2 * np.cos(np.radians(45))
+    assert east_up[5, 5] == pytest.approx(expected, abs=1e-9)
+
+
+def test_hillshade_overlay_embedded(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from geofupin.maps.hillshade import hillshade_overlay
+
+    dem = _write_dem(tmp_path / "dem.tif")
+    url, ((s, w), (n, e)) = hillshade_overlay(dem, max_px=50)
+    assert url.startswith("data:image/png;base64,")
+    import base64
+
+    img = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert img.mode == "LA" and max(img.size) <= 60
+    from pyproj import Transformer
+
+    # the GK rectangle is rotated against lat/lon (meridian convergence): compare bounding boxes
+    w0, s0, e0, n0 = Transformer.from_crs("EPSG:4545", WGS84, always_xy=True).transform_bounds(
+        619000, 4081800, 628600, 4089000
+    )
+    assert (w, s, e, n) == pytest.approx((w0, s0, e0, n0), abs=2.5e-3)  # within one 192 m pixel
+    ctx = make_ctx(dem)
+    html = render_html(build_run_map(ctx))
+    assert "L.imageOverlay" in html and "data:image/png;base64," in html
+    assert "ImageOverlay" not in render_html(build_run_map(ctx, config=MapConfig(hillshade=False)))
+
+
+def test_hillshade_real_dem(shared_data: Path) -> None:
+    from geofupin.maps.hillshade import hillshade_overlay
+
+    dem = shared_data / "andorra" / "andorra_srtm3.tif"
+    if not dem.exists():
+        pytest.skip("andorra DEM absent")
+    url, ((s, w), (n, e)) = hillshade_overlay(dem, max_px=200)
+    assert 41.7 < s < n < 42.8 and 1.0 < w < e < 1.85
+    assert len(url) > 1000
+
+
+def test_unreadable_dem_is_a_note_not_a_crash(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"not a tiff")
+    html = render_html(build_run_map(make_ctx(bad)))
+    assert "DEM unreadable" in html
+
+
+# ----------------------------------------------------------------------------------- compare
+def test_compare_table_and_map() -> None:
+    from geofupin.maps.compare import build_compare_map, compare_table
+
+    a, b = make_ctx(), make_ctx(n_villages=7)
+    t = compare_table(a, b, labels=("A", "B")).set_index("metric_en")
+    assert t.loc["persons served", "A"] == 24 and t.loc["persons served", "B"] == 36
+    assert t.loc["persons served", "difference"] == 12 and not t.loc["persons served", "same"]
+    assert t.loc["top sites", "A"] == "高桥中心社区、招安集镇" and t.loc["top sites", "same"]
+    assert t.loc["planned works cost, yuan", "A"] == 960000
+    html = render_html(build_compare_map(a, b, labels=("权重A", "权重B")))
+    assert ".sync(" in html and "L.Map.Sync" in html
+    assert "权重A" in html and "权重B" in html and "方案差异" in html
+    assert not re.search(r'<script[^>]+src="https?:', html)
+
+
+# ----------------------------------------------------------------------------------- static
+def test_static_map_paper_sizes_and_files() -> None:
+    from geofupin.maps.static import build_static_map, find_cjk_font, nice_length
+
+    ctx = make_ctx()
+    fig = build_static_map(ctx, paper="A4")
+    w, h = fig.get_size_inches()
+    assert (w * 25.4, h * 25.4) == pytest.approx((297, 210))
+    fig3 = build_static_map(ctx, paper="A3", orientation="portrait", dpi=50)
+    assert tuple(fig3.get_size_inches() * 25.4) == pytest.approx((297, 420))
+    texts = [t.get_text() for t in fig.texts] + [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert "北 N" in texts and "易地扶贫搬迁规划图" in texts and any("公里" in t for t in texts)
+    for fmt, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
+        buf = io.BytesIO()
+        fig3.savefig(buf, format=fmt)
+        assert buf.getvalue().startswith(magic)
+    assert nice_length(9000) == 1000 and nice_length(26000) == 5000 and nice_length(700) == 100
+    with pytest.raises(ValueError, match="A4"):
+        build_static_map(ctx, paper="A5")  # type: ignore[arg-type]
+    if find_cjk_font() is None:
+        pytest.skip("no CJK font installed")
+    font = find_cjk_font()
+    assert "CJK" in font or "Hei" in font or "Han" in font
+
+
+def test_spec_json_is_valid_and_safe(ctx) -> None:
+    from geofupin.maps._runtime import safe_json
+
+    s = safe_json({"a": XSS_SCRIPT, "b": "\u2028"})
+    assert "<" not in s and ">" not in s and "\u2028" not in s
+    assert json.loads(s) == {"a": XSS_SCRIPT, "b": "\u2028"}
+
+
+def test_results_not_mutated(ctx) -> None:
+    before = ctx.layers.villages.copy()
+    sites_before = ctx.layer("sites").copy()
+    build_run_map(ctx, config=MapConfig(public=True, basemap="gaode"))
+    assert_geodataframe_equal(ctx.layers.villages, before)
+    assert_geodataframe_equal(ctx.layer("sites"), sites_before)
+
+
+def test_make_results_contract() -> None:
+    res = make_results(make_layers())
+    assert set(res) == {"access", "site", "allocate", "plan"}
