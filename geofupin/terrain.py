@@ -72,6 +72,15 @@ Sampled = Literal["elevation", "slope"]
 #: Default tile size in cells for windowed processing (a 1024 x 1024 float64 tile is 8 MB).
 DEFAULT_TILE = 1024
 
+#: GDAL block cache (MB) while geofupin reads and writes rasters tile by tile. GDAL's default
+#: (5 % of RAM) would let the cache, not the tiles, set the memory used on big DEMs.
+GDAL_CACHE_MB = 64
+
+
+def _env() -> rasterio.Env:
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB)
+
+
 __all__ = [
     "DEFAULT_TILE",
     "DemInfo",
@@ -295,7 +304,7 @@ def slope_raster(
     info = dem_info(dem_path)
     profile = _tiled_profile(info, dtype="float32", nodata=float("nan"))
     dst_path = Path(dst_path)
-    with rasterio.open(info.path) as src, rasterio.open(dst_path, "w", **profile) as dst:
+    with _env(), rasterio.open(info.path) as src, rasterio.open(dst_path, "w", **profile) as dst:
         for win in iter_tiles(info.height, info.width, tile):
             _, s = _tile_slope(src, info, win, edges)
             dst.write(s.astype(np.float32), 1, window=win)
@@ -521,7 +530,7 @@ def suitability_raster(
     removed = {"slope": 0, "constraints": 0, **{f"dist_{k}": 0 for k in layers}}
     total = suitable = unknown = 0
     dst_path = Path(dst_path)
-    with rasterio.open(info.path) as src, rasterio.open(dst_path, "w", **profile) as dst:
+    with _env(), rasterio.open(info.path) as src, rasterio.open(dst_path, "w", **profile) as dst:
         for win in iter_tiles(info.height, info.width, tile):
             z, s = _tile_slope(src, info, win, edges)
             known = ~np.isnan(z)
@@ -602,7 +611,7 @@ def sample_points(
         inside = (col >= 0) & (col < info.width) & (row >= 0) & (row < info.height)
         ntx = -(-info.width // tile)
         tid = np.where(inside, (row // tile) * ntx + col // tile, -1)
-        with rasterio.open(info.path) as src:
+        with _env(), rasterio.open(info.path) as src:
             for t in np.unique(tid[tid >= 0]):
                 sel = np.flatnonzero(tid == t)
                 tr, tc = divmod(int(t), ntx)
@@ -676,7 +685,7 @@ def zonal_terrain(
     usable = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms) if n else np.zeros(0, bool)
     tree = shapely.STRtree(np.where(usable, geoms, None))
     layers = _overlap_layers(np.where(usable, geoms, shapely.Point()))
-    with rasterio.open(info.path) as src:
+    with _env(), rasterio.open(info.path) as src:
         for win in iter_tiles(info.height, info.width, tile):
             wtf = rasterio.windows.transform(win, info.transform)
             idx = tree.query(_window_box(wtf, win))
