@@ -124,6 +124,11 @@ class PlansConfig:
         Surface of new roads (``paved`` = 水泥路, ``gravel`` = 碎石路).
     dem_cell_m
         Cell size of the grid the least-cost path runs on.
+    window_margin, max_window_cells
+        The DEM window of a road search covers the feature and the nearest point of the
+        nearest suitable road plus ``window_margin`` x their distance on each side (room for
+        detours); its cells grow beyond ``dem_cell_m`` so that a side has at most
+        ``max_window_cells`` cells.
     slope_ref_pct, max_slope_pct
         Slope cost: factor ``1 + (slope/ref)**2``; steeper than ``max_slope_pct`` impassable.
     pipe_detour_factor
@@ -150,6 +155,8 @@ class PlansConfig:
     site_road_surface: Surface = "paved"
     village_road_surface: Surface = "gravel"
     dem_cell_m: float = 30.0
+    window_margin: float = 0.5
+    max_window_cells: int = 400
     slope_ref_pct: float = 10.0
     max_slope_pct: float = 60.0
     pipe_detour_factor: float = 1.0
@@ -166,7 +173,15 @@ class PlansConfig:
                 dt.date.fromisoformat(self.start_date)
             except ValueError:
                 problems.add(f"{where}.start_date", f"{self.start_date!r} is not a date.", "Write e.g. 2026-03-01.")
-        for name in ("dem_cell_m", "slope_ref_pct", "max_slope_pct", "search_radius_m", "pipe_detour_factor"):
+        for name in (
+            "dem_cell_m",
+            "slope_ref_pct",
+            "max_slope_pct",
+            "search_radius_m",
+            "pipe_detour_factor",
+            "window_margin",
+            "max_window_cells",
+        ):
             if getattr(self, name) <= 0:
                 problems.add(f"{where}.{name}", f"{getattr(self, name)} must be positive.", "Give a value > 0.")
         if not self.road_connect_classes:
@@ -393,7 +408,7 @@ def connect_road(
     if dist <= cfg.connected_m:
         return RoadLink("none", "none", 0.0, surface, 0.0, None)
     # (a) a new road
-    new = _new_road(geom, good, dist, cfg, dem, crs) if dist <= cfg.search_radius_m else None
+    new = _new_road(geom, good, good[k], dist, cfg, dem, crs) if dist <= cfg.search_radius_m else None
     if new is None:
         line = shapely.shortest_line(geom, good[k])
         new_link = RoadLink("new", "straight_line", float(line.length), surface, float(line.length) * per_m, line)
@@ -419,13 +434,23 @@ def connect_road(
 
 
 def _new_road(
-    geom: shapely.Geometry, good: np.ndarray, dist: float, cfg: PlansConfig, dem: Path | None, crs: CRS | None
+    geom: shapely.Geometry,
+    good: np.ndarray,
+    nearest_road: shapely.Geometry,
+    dist: float,
+    cfg: PlansConfig,
+    dem: Path | None,
+    crs: CRS | None,
 ) -> tuple[LineString, float] | None:
+    """Least-cost new road from ``geom`` to any suitable road, on a DEM window around both ends."""
     if dem is None or crs is None:
         return None
-    cell = cfg.dem_cell_m
-    pad = 1.5 * dist + 5 * cell
-    bx0, by0, bx1, by1 = shapely.bounds(geom)
+    # the window: the feature and the nearest point of the nearest suitable road, plus a margin for detours
+    end = shapely.shortest_line(geom, nearest_road)
+    bx0, by0, bx1, by1 = shapely.bounds(shapely.union(shapely.envelope(geom), shapely.envelope(end)))
+    pad = cfg.window_margin * dist + 5 * cfg.dem_cell_m
+    side = max(bx1 - bx0, by1 - by0) + 2 * pad
+    cell = max(cfg.dem_cell_m, side / cfg.max_window_cells)
     x0 = math.floor((bx0 - pad) / cell) * cell
     y0 = math.floor((by0 - pad) / cell) * cell
     x1 = math.ceil((bx1 + pad) / cell) * cell
@@ -437,7 +462,7 @@ def _new_road(
     factor = slope_cost(slope, slope_ref_pct=cfg.slope_ref_pct, max_slope_pct=cfg.max_slope_pct)
     h, w = factor.shape
     box = shapely.box(x0, y0, x1, y1)
-    targets = _burn([g for g in good if shapely.intersects(g, box)], win, (h, w))
+    targets = _burn(list(good[shapely.intersects(good, box)]), win, (h, w))
     sources = _burn([geom], win, (h, w), interior=True)
     if not sources.any():
         c = shapely.centroid(geom) if not isinstance(geom, shapely.Point) else geom
@@ -599,8 +624,8 @@ def plan_sites(
                 )
     # schools
     p = tab["persons_in"].to_numpy()
-    tab["kindergarten_places"] = np.ceil(p * cfg.kindergarten_places_per_1000 / 1000 - 1e-9)
-    tab["primary_places"] = np.ceil(p * cfg.primary_places_per_1000 / 1000 - 1e-9)
+    tab["kindergarten_places"] = np.maximum(np.ceil(p * cfg.kindergarten_places_per_1000 / 1000 - 1e-9), 0.0)
+    tab["primary_places"] = np.maximum(np.ceil(p * cfg.primary_places_per_1000 / 1000 - 1e-9), 0.0)
     tab["school_cost_yuan"] = (
         tab["kindergarten_places"] * costs.kindergarten_yuan_per_place
         + tab["primary_places"] * costs.primary_school_yuan_per_place
@@ -821,7 +846,16 @@ def plan_villages(
     tab["clinic_cost_yuan"] = (tab["clinic"] * costs.clinic_yuan_each).round(2)
     tab["total_cost_yuan"] = (tab["road_cost_yuan"] + tab["water_cost_yuan"] + tab["clinic_cost_yuan"]).round(2)
     tab["derived_from"] = [";".join(dict.fromkeys(s)) for s in sources]
-    text = [plan_line(r) for _, r in tab.iterrows()]
+    # a village listed group by group (村民小组) is named with its group in the plan line
+    label = tab[["name", "name_en"]].copy()
+    if "group" in stay:
+        grp = stay["group"].fillna("").astype(str).to_numpy()
+        tab.insert(3, "group", grp)
+        dup = tab.duplicated(["township", "name"], keep=False).to_numpy() & (grp != "")
+        label.loc[dup, "name"] = [f"{n}({g}组)" for n, g in zip(tab["name"][dup], grp[dup], strict=True)]
+        en = [e or n for e, n in zip(tab["name_en"][dup], tab["name"][dup], strict=True)]
+        label.loc[dup, "name_en"] = [f"{n} ({g} group)" for n, g in zip(en, grp[dup], strict=True)]
+    text = [plan_line(r) for _, r in tab.assign(name=label["name"], name_en=label["name_en"]).iterrows()]
     tab["plan_zh"] = [t[0] for t in text]
     tab["plan_en"] = [t[1] for t in text]
     return tab, _lines_frame(road_lines, v.crs)

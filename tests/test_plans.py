@@ -266,6 +266,30 @@ def test_village_gaps_from_layers_and_registry() -> None:
     assert lines["village_id"].tolist() == ["v1"] and lines["length_m"].iloc[0] == pytest.approx(2000)
 
 
+def test_village_listed_by_group_is_named_with_its_group() -> None:
+    villages = gpd.GeoDataFrame(
+        {
+            "village_id": ["k1", "k2", "s1"],
+            "name": ["康河村", "康河村", "史川村"],
+            "township": ["镰刀湾乡"] * 3,
+            "group": ["老庄塔", "老庄畔", "背庄"],
+            "households": [10, 10, 10],
+            "poor_households": [2, 3, 4],
+            "poor_persons": [5, 6, 7],
+            "relocate_households": [0, 0, 0],
+        },
+        geometry=[Point(0, 0), Point(10, 0), Point(20, 0)],
+        crs=CRS,
+    )
+    tab, _ = plan_villages(villages, roads=None, facilities=None, cfg=PlansConfig())
+    assert tab["plan_zh"].tolist() == [
+        "康河村(老庄塔组):贫困户2户5人。",
+        "康河村(老庄畔组):贫困户3户6人。",
+        "史川村:贫困户4户7人。",
+    ]
+    assert tab["group"].tolist() == ["老庄塔", "老庄畔", "背庄"]
+
+
 # --------------------------------------------------------------------------- the step
 def _scene() -> tuple[RunContext, pd.DataFrame]:
     villages = gpd.GeoDataFrame(
