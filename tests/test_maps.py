@@ -383,8 +383,8 @@ def test_hillshade_overlay_embedded(tmp_path: Path) -> None:
     assert (w, s, e, n) == pytest.approx((w0, s0, e0, n0), abs=2.5e-3)  # within one 192 m pixel
     ctx = make_ctx(dem)
     html = render_html(build_run_map(ctx))
-    assert "L.imageOverlay" in html and "data:image/png;base64," in html
-    assert "data:image/png;base64," not in render_html(build_run_map(ctx, config=MapConfig(hillshade=False)))
+    assert "L.imageOverlay(" in html and "data:image/png;base64," in html
+    assert "L.imageOverlay(" not in render_html(build_run_map(ctx, config=MapConfig(hillshade=False)))
 
 
 def test_hillshade_real_dem(shared_data: Path) -> None:
