@@ -86,7 +86,8 @@ def explain_unserved(
     left = cm.demand - served
     todo = np.flatnonzero(left > 0)
     if not len(todo):
-        return pd.DataFrame({c: pd.Series(dtype=int if c in ("persons", "households") else object) for c in COLUMNS})
+        empty = pd.DataFrame({c: np.array([], dtype=object) for c in COLUMNS})
+        return empty.astype({"persons": np.int64, "households": np.int64})
     arcs = cm.arcs_per_unit()
     cap = cm.capacity
     free = np.where(np.isfinite(cap), cap - load, np.inf)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -231,7 +232,7 @@ def cost_matrix(
     suitability_weight_min: float = 30.0,
     cutoff_min: float | None = None,
     max_time_from_origin_min: float | None = None,
-    tier_preference: Mapping[str, float] | None = None,
+    tier_preference: Mapping[Any, float] | None = None,
     allowed_tiers: Sequence[str] | None = None,
     reserved_sites: Mapping[str, Sequence[str]] | None = None,
     k_nearest: int | None = None,

@@ -31,7 +31,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -206,34 +206,38 @@ def build_allocation(
 def _cost_scale(cm: CostMatrix, scale: float) -> float:
     max_cost = float(cm.cost.max()) if cm.n_arcs else 0.0
     total = float(cm.demand.sum())
-    paths = 2 * min(cm.n_units, cm.n_sites) + 2
-    while scale > 1e-6 and (max_cost * scale + 1) * paths * total * 4 > 2**62:
+    while scale > 1e-6 and (max_cost * scale + 1) * total * 4 > 2**62:
         scale /= 10
     return scale
 
 
 def _mcf_flows(cm: CostMatrix, *, cost_scale: float = 1000.0) -> tuple[np.ndarray, float]:
-    """Persons per arc of the min-cost flow that serves the most persons (OR-Tools)."""
+    """Persons per arc of the min-cost flow among those that serve the most persons.
+
+    OR-Tools ``solve()`` when every person can be placed; when that is infeasible,
+    ``solve_max_flow_with_min_cost()`` (maximum flow first, then least cost among those).
+    """
     from ortools.graph.python import min_cost_flow
 
     n, m = cm.n_units, cm.n_sites
     sink = n + m
     scale = _cost_scale(cm, cost_scale)
     arc_cost = np.rint(cm.cost * scale).astype(np.int64)
-    big = (int(arc_cost.max()) + 1 if cm.n_arcs else 1) * (2 * min(n, m) + 2)
     total = int(cm.demand.sum())
     cap_site = np.where(np.isfinite(cm.capacity), np.floor(np.minimum(cm.capacity, total)), total).astype(np.int64)
-    tails = np.concatenate([cm.rows, n + np.arange(m), np.arange(n)]).astype(np.int32)
-    heads = np.concatenate([n + cm.cols, np.full(m, sink), np.full(n, sink)]).astype(np.int32)
-    caps = np.concatenate([cm.demand[cm.rows], cap_site, cm.demand]).astype(np.int64)
-    costs = np.concatenate([arc_cost, np.zeros(m, np.int64), np.full(n, big, np.int64)])
+    tails = np.concatenate([cm.rows, n + np.arange(m)]).astype(np.int32)
+    heads = np.concatenate([n + cm.cols, np.full(m, sink)]).astype(np.int32)
+    caps = np.concatenate([cm.demand[cm.rows], cap_site]).astype(np.int64)
+    costs = np.concatenate([arc_cost, np.zeros(m, np.int64)])
     smcf = min_cost_flow.SimpleMinCostFlow()
     arcs = smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
     supplies = np.zeros(n + m + 1, dtype=np.int64)
     supplies[:n] = cm.demand
     supplies[sink] = -total
     smcf.set_nodes_supplies(np.arange(n + m + 1, dtype=np.int32), supplies)
-    status = smcf.solve()
+    status = smcf.solve()  # everyone can be served: the plain (faster) solve is optimal
+    if status == smcf.INFEASIBLE:
+        status = smcf.solve_max_flow_with_min_cost()
     if status != smcf.OPTIMAL:
         raise SolverError(f"OR-Tools min-cost flow ended with status {status}; check capacities and costs.")
     flows = smcf.flows(arcs[: cm.n_arcs])
@@ -603,7 +607,9 @@ def _solve_highs(
     def remaining() -> float:
         return time_limit_s - (time.perf_counter() - t0)
 
-    kw = dict(binary=binary, open_vars=open_vars, p=p, fixed=fixed, min_occ=min_occ, mip_gap=mip_gap, force_lp=force_lp)
+    kw: dict[str, Any] = dict(
+        binary=binary, open_vars=open_vars, p=p, fixed=fixed, min_occ=min_occ, mip_gap=mip_gap, force_lp=force_lp
+    )
     run: _Run | None = None
     solver = "highs-lp" if (force_lp or not (open_vars or binary)) else "highs-mip"
     if not coverage_first and flow_short == 0 and np.all(cm.arcs_per_unit() > 0):

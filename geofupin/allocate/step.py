@@ -221,7 +221,7 @@ def allocate(
     cm = cost_matrix(
         units, sites, od, objective=objective, suitability_weight_min=cfg.suitability_weight_min,
         cutoff_min=cfg.cutoff_min, max_time_from_origin_min=cfg.max_time_from_origin_min,
-        tier_preference=cfg.tier_preference, allowed_tiers=cfg.allowed_tiers,
+        tier_preference=dict(cfg.tier_preference), allowed_tiers=cfg.allowed_tiers,
         reserved_sites=cfg.reserved_sites, k_nearest=cfg.k_nearest,
     )  # fmt: skip
     no_one = cm.site_ids[np.bincount(cm.cols, minlength=cm.n_sites) == 0]
