@@ -932,6 +932,7 @@ def step(ctx: RunContext) -> StepResult:
         warnings.append(f"{n:.0f} 人未分配安置点,未计入预算 / {n:.0f} unserved persons are not budgeted.")
     budget = pol.compute_budget(units, policy, pcfg.options)
     tables: dict[str, pd.DataFrame] = {
+        "township_table": report.township_table(units),
         "budget_county": pol.budget_by_rule(budget),
         "budget_township": pol.budget_by(budget, "township"),
         "budget_village": pol.budget_by(budget, "village"),
@@ -1002,7 +1003,6 @@ def step(ctx: RunContext) -> StepResult:
     tables["acceptance_form"] = pd.concat(
         [pol.acceptance_form(policy.acceptance, unit=t) for t in towns], ignore_index=True
     )
-    tables["township_table"] = report.township_table(units)
     if cfg.unit_costs == UnitCosts():
         warnings.append("单价为示例默认值 / unit costs are geofupin's illustrative defaults: set plans.unit_costs.")
     summary = {

@@ -75,6 +75,13 @@ PAYER_ZH: dict[str, str] = {
     "city_county": "市县",
     "township_village": "乡镇村",
 }
+PAYER_EN: dict[str, str] = {
+    "province": "province",
+    "city": "city",
+    "county": "county",
+    "city_county": "city and county",
+    "township_village": "township/village",
+}
 PURPOSE_ZH: dict[str, str] = {
     "housing": "建房补助",
     "homestead_clearance": "宅基地整理费",
@@ -777,6 +784,8 @@ def budget_by_rule(budget: Budget) -> pd.DataFrame:
                 "rule_id": r.id,
                 "payer": r.payer,
                 "purpose": r.purpose,
+                "payer_zh": PAYER_ZH[r.payer],
+                "purpose_zh": PURPOSE_ZH[r.purpose],
                 "basis": r.basis,
                 "quantity": q,
                 "quantity_unit": _quantity_unit(r),
@@ -831,6 +840,9 @@ def budget_by(budget: Budget, level: Level) -> pd.DataFrame:
         out[pay_column(payer, purpose)] = wide[col].reindex(out.index).fillna(0.0) if col in wide.columns else 0.0
     out["total_yuan"] = out[[pay_column(*p) for p in pairs]].sum(axis=1)
     out = out.reset_index() if keys else out.reset_index(drop=True)
+    for col in ("households", "persons", "hardship_households"):
+        if len(out) and np.allclose(out[col], out[col].round()):
+            out[col] = out[col].round().astype(int)
     money = [c for c in out.columns if c.endswith("_yuan")]
     out[money] = out[money].round(2)
     return out
@@ -852,9 +864,11 @@ def reconciliation(budget: Budget) -> pd.DataFrame:
         col = "total_yuan" if payer == "total" else pay_column(payer, purpose)
         sel = lines if payer == "total" else lines[(lines["payer"] == payer) & (lines["purpose"] == purpose)]
         county = float(tables["county"][col].sum())
-        rec = {
+        rec: dict[str, Any] = {
             "payer": payer,
             "purpose": purpose,
+            "payer_zh": PAYER_ZH.get(payer, "合计"),
+            "purpose_zh": PURPOSE_ZH.get(purpose, "合计"),
             "county_yuan": county,
             "townships_yuan": float(tables["township"][col].sum()),
             "villages_yuan": float(tables["village"][col].sum()),
@@ -1116,7 +1130,7 @@ def payer_purpose_label(col: str) -> tuple[str, str] | None:
     payer, purpose = col[: -len("_yuan")].split("__", 1)
     if payer not in PAYER_ZH or purpose not in PURPOSE_ZH:
         return None
-    return f"{PAYER_ZH[payer]}{PURPOSE_ZH[purpose]}(元)", f"{payer} {PURPOSE_EN[purpose]} (yuan)"
+    return f"{PAYER_ZH[payer]}{PURPOSE_ZH[purpose]}(元)", f"{PAYER_EN[payer]} {PURPOSE_EN[purpose]} (yuan)"
 
 
 __all__: Sequence[str] = (

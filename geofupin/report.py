@@ -39,6 +39,8 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "rule_id": ("补助项目编码", "rule id"),
     "payer": ("出资方", "payer"),
     "purpose": ("用途", "purpose"),
+    "payer_zh": ("出资方(中文)", "payer (Chinese)"),
+    "purpose_zh": ("用途(中文)", "purpose (Chinese)"),
     "basis": ("计算方式", "basis"),
     "quantity": ("数量", "quantity"),
     "quantity_unit": ("数量单位", "quantity unit"),
