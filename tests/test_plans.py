@@ -402,3 +402,37 @@ def test_step_forms_per_township_and_unserved_warning() -> None:
     form = res.tables["acceptance_form"]
     assert list(dict.fromkeys(form["unit"])) == ["T1", "T2"] and form.groupby("unit")["max_points"].sum().eq(100).all()
     assert any("7 unserved persons" in w for w in res.warnings)
+
+
+def test_plans_section_parses_with_problems_collected(repo_root) -> None:
+    from geofupin._schema import parse
+    from geofupin.errors import Problems
+
+    problems = Problems()
+    raw = {
+        "unit_costs": {"gravel_road_yuan_per_km": 250_000},
+        "start_date": "2026-03-01",
+        "milestones": {"halfway_day": 60},
+        "road_connect_classes": ["county", "township"],
+    }
+    cfg = parse(PlansConfig, raw, "plans", problems)
+    assert not problems.errors
+    assert cfg.unit_costs.gravel_road_yuan_per_km == 250_000 and cfg.milestones.halfway_day == 60
+    assert cfg.start.isoformat() == "2026-03-01"
+    problems = Problems()
+    bad = {"unit_cost": {}, "start_date": "March", "road_connect_classes": ["county", "hiway"]}
+    assert parse(PlansConfig, bad, "plans", problems) is None
+    text = "\n".join(str(p) for p in problems)
+    assert "did you mean 'unit_costs'" in text and "'hiway'" in text
+    problems = Problems()
+    assert parse(PlansConfig, {"start_date": "March"}, "plans", problems) is None
+    assert "plans.start_date" in str(problems.errors[0])
+    # the policy file path is relative to the scenario file
+    problems = Problems()
+    pcfg = parse(
+        PolicyConfig, {"file": "policy/seed-county.yaml"}, "policy", problems, base_dir=repo_root / "scenarios"
+    )
+    assert pcfg.file == repo_root / "scenarios/policy/seed-county.yaml"
+    from geofupin.policy import seed_policy
+
+    assert pcfg.load() == seed_policy()
