@@ -112,6 +112,12 @@ def _step_command(name: str, help_text: str) -> None:
         _run_and_write(ctx, scenario, out, overwrite, needed)
 
 
+_step_command("access", "Travel times to facilities, OD matrix, isochrones and coverage (可达性分析).")
+_step_command("site", "Screen and score candidate sites, with reasons and sensitivity (安置点选址).")
+_step_command("allocate", "Assign relocating villages and groups to sites under capacity (搬迁分配).")
+_step_command("plan", "Infrastructure plans, subsidy budgets, disbursement and acceptance forms (规划与预算).")
+
+
 @main.command()
 @scenario_arg
 @_handle_errors

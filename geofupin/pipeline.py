@@ -33,7 +33,12 @@ from .scenario import STEP_ORDER, Scenario
 log = logging.getLogger(__name__)
 
 #: Compute steps by name: ``module:function``, each ``step(ctx) -> StepResult``. ``map`` is an output.
-STEPS: dict[str, str] = {}
+STEPS: dict[str, str] = {
+    "access": "geofupin.accessibility:step",
+    "site": "geofupin.siting:step",
+    "allocate": "geofupin.allocate:step",
+    "plan": "geofupin.plans:step",
+}
 
 #: Packages whose versions go into ``run.json``.
 VERSIONED = (

@@ -2,9 +2,12 @@
 
 A scenario is YAML. :func:`load` reads it and validates it fully: every problem at once,
 unknown keys rejected with a suggestion, YAML line numbers where possible. The result is a
-frozen :class:`Scenario`. Sections owned by other modules (``access``, ``siting``,
-``allocation``, ``policy``, ``plans``, ``map``) are frozen dataclasses declared in those
-modules and parsed the same way.
+frozen :class:`Scenario`. Sections owned by other modules are frozen dataclasses declared in
+those modules and parsed the same way: ``access`` (:class:`geofupin.network.AccessConfig`),
+``siting`` (:class:`geofupin.siting.config.SitingConfig`), ``allocation``
+(:class:`geofupin.allocate.config.AllocationConfig`), ``policy``
+(:class:`geofupin.policy.PolicyConfig`), ``plans`` (:class:`geofupin.plans.PlansConfig`) and
+``map`` (:class:`geofupin.maps.config.MapConfig`); every key has a documented default.
 
 Example
 -------
@@ -30,7 +33,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ._schema import parse
+from .allocate.config import AllocationConfig
 from .errors import DataError, Problem, Problems, ScenarioError
+from .maps.config import MapConfig
+from .network import AccessConfig
+from .plans import PlansConfig
+from .policy import PolicyConfig
+from .siting.config import SitingConfig
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +147,12 @@ class Scenario:
     demo: DemoSection | None = None
     outputs: Outputs = field(default_factory=Outputs)
     steps: tuple[StepName, ...] = ("access", "site", "allocate", "plan", "map")
+    access: AccessConfig = field(default_factory=AccessConfig)
+    siting: SitingConfig = field(default_factory=SitingConfig)
+    allocation: AllocationConfig = field(default_factory=AllocationConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    plans: PlansConfig = field(default_factory=PlansConfig)
+    map: MapConfig = field(default_factory=MapConfig)
     #: The scenario file (set by :func:`load`; not a YAML key).
     path: Path | None = field(default=None, compare=False, metadata={"internal": True})
 
