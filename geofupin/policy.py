@@ -22,6 +22,11 @@ management                county     share                 1.5 % of province, ci
 The seed leaves three things open; each is an option of :class:`PolicyOptions` with a
 documented default, and every budget carries the options it was computed with:
 
+``hardship_base``
+    "按照搬迁贫困户总数的10%": default ``relocated`` counts every relocated household (the
+    county's plan relocates poor households); ``relocated_poor`` counts only the relocated
+    poor, ``min(poor_households, relocate_households)`` per village ("项目村贫困户全部纳入
+    搬迁范围": the poor move first).
 ``hardship_rounding`` / ``hardship_rounding_level``
     10 % of 1,526 households is 152.6. Default: round half up once for the whole county (153),
     then share the whole households out to townships, villages and sites by largest remainder,
@@ -62,6 +67,7 @@ Basis = Literal["per_person", "per_household", "share_of"]
 AppliesTo = Literal["relocated", "hardship"]
 PaidTo = Literal["household", "project", "township_village", "administration"]
 Rounding = Literal["exact", "round_half_up", "floor", "ceil"]
+HardshipBase = Literal["relocated", "relocated_poor"]
 RoundingLevel = Literal["county", "township", "village", "unit"]
 ManagementBase = Literal["housing", "housing_infrastructure", "housing_infrastructure_reward"]
 RewardMode = Literal["assume_met", "exclude", "listed"]
@@ -469,6 +475,7 @@ class HousingPlan:
 class PolicyOptions:
     """How the policy's open points are read (see the module docstring for each default)."""
 
+    hardship_base: HardshipBase = "relocated"
     hardship_rounding: Rounding = "round_half_up"
     hardship_rounding_level: RoundingLevel = "county"
     management_base: ManagementBase = "housing_infrastructure"
@@ -485,6 +492,7 @@ class PolicyConfig:
     """
 
     file: Path | None = None
+    hardship_base: HardshipBase = "relocated"
     hardship_rounding: Rounding = "round_half_up"
     hardship_rounding_level: RoundingLevel = "county"
     management_base: ManagementBase = "housing_infrastructure"
@@ -504,6 +512,7 @@ class PolicyConfig:
     def options(self) -> PolicyOptions:
         """The ambiguity options alone."""
         return PolicyOptions(
+            hardship_base=self.hardship_base,
             hardship_rounding=self.hardship_rounding,
             hardship_rounding_level=self.hardship_rounding_level,
             management_base=self.management_base,
@@ -517,6 +526,10 @@ class PolicyConfig:
 
 
 OPTION_DOCS: dict[str, tuple[str, str]] = {
+    "hardship_base": (
+        "特困户10%的计算基数(搬迁户/搬迁贫困户)",
+        "base of the 10 %: relocated or relocated poor households",
+    ),
     "hardship_rounding": ("特困户数(搬迁户10%)取整方式", "how 10 % of households is rounded to whole households"),
     "hardship_rounding_level": ("特困户数取整层级", "level at which hardship households are rounded"),
     "management_base": ("管理经费1.5%的计算基数", "which subsidies the 1.5 % management fee is taken of"),
@@ -564,8 +577,9 @@ def plan_units(villages: pd.DataFrame, assignment: pd.DataFrame | None = None) -
 
     Returns
     -------
-    DataFrame with :data:`UNIT_COLUMNS` (``site_id`` empty text when unknown), units with no
-    households dropped.
+    DataFrame with :data:`UNIT_COLUMNS` (``site_id`` empty text when unknown) and
+    ``poor_households`` (the unit's share of its village's relocated poor households,
+    ``min(poor_households, relocate_households)``); units with no households dropped.
     """
     v = pd.DataFrame(villages.drop(columns="geometry", errors="ignore")).copy()
     for col in ("village_id", "relocate_households", "relocate_persons"):
@@ -613,6 +627,16 @@ def plan_units(villages: pd.DataFrame, assignment: pd.DataFrame | None = None) -
             " every household has at least one person. Fix: correct relocate_households/relocate_persons."
         )
     units = units.assign(households=hh.astype(float), persons=pp.astype(float))
+    # relocated poor households: "项目村贫困户全部纳入搬迁范围" - the poor move first, so a village's relocated
+    # poor are min(poor_households, relocate_households), shared over its units by households
+    vv = v.drop_duplicates("village_id").set_index("village_id")
+    rel = pd.to_numeric(vv["relocate_households"], errors="coerce").fillna(0)
+    if "poor_households" in vv.columns:
+        poor = pd.to_numeric(vv["poor_households"], errors="coerce").fillna(rel).clip(upper=rel)
+    else:
+        poor = rel
+    frac = (poor / rel.where(rel > 0)).fillna(0.0)
+    units["poor_households"] = units["households"] * units["village_id"].map(frac).fillna(1.0).to_numpy()
     units = units[units["households"] > 0].reset_index(drop=True)
     return units
 
@@ -651,8 +675,15 @@ def largest_remainder(target: float, weights: np.ndarray) -> np.ndarray:
 
 
 def hardship_households(units: pd.DataFrame, share: float, options: PolicyOptions) -> np.ndarray:
-    """Hardship households per unit: ``share`` of relocated households, rounded per the options."""
-    hh = units["households"].to_numpy(dtype=float)
+    """Hardship households per unit: ``share`` of the base households, rounded per the options.
+
+    The base is the relocated households (``hardship_base='relocated'``) or the relocated poor
+    households (``'relocated_poor'``, column ``poor_households`` of the units).
+    """
+    col = (
+        "poor_households" if options.hardship_base == "relocated_poor" and "poor_households" in units else "households"
+    )
+    hh = units[col].to_numpy(dtype=float)
     raw = share * hh
     if options.hardship_rounding == "exact":
         return raw
@@ -668,7 +699,7 @@ def hardship_households(units: pd.DataFrame, share: float, options: PolicyOption
     for k in np.unique(keys):
         idx = np.flatnonzero(keys == k)
         target = float(round_count(raw[idx].sum(), options.hardship_rounding))
-        out[idx] = largest_remainder(target, hh[idx])
+        out[idx] = largest_remainder(target, hh[idx] if hh[idx].sum() > 0 else units["households"].to_numpy()[idx])
     return out
 
 

@@ -288,3 +288,23 @@ def test_acceptance_scorer() -> None:
 def test_largest_remainder_adds_up() -> None:
     got = largest_remainder(153, [103, 153, 135, 417, 427, 99, 91, 80, 21])
     assert got.sum() == 153 and list(got) == [10, 15, 14, 42, 43, 10, 9, 8, 2]
+
+
+def test_hardship_base_relocated_poor() -> None:
+    villages = pd.DataFrame(
+        {
+            "village_id": ["A", "B"],
+            "name": ["甲村", "乙村"],
+            "township": ["T", "T"],
+            "poor_households": [4, 12],
+            "relocate_households": [10, 10],
+            "relocate_persons": [30, 30],
+        }
+    )
+    units = plan_units(villages)
+    assert units["poor_households"].tolist() == [4, 10]  # B: at most its relocated households
+    default = compute_budget(units, seed_policy())
+    poor = compute_budget(units, seed_policy(), PolicyOptions(hardship_base="relocated_poor"))
+    assert default.units["hardship_households"].sum() == 2  # 10 % of 20
+    assert poor.units["hardship_households"].tolist() == [0, 1]  # 10 % of 14 = 1.4 -> 1, to B (quota 0.71 vs 0.29)
+    assert default.total_yuan - poor.total_yuan == pytest.approx(10_000 * 1.015)
