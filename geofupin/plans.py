@@ -972,6 +972,11 @@ def step(ctx: RunContext) -> StepResult:
             site_tab["infrastructure_subsidy_yuan"] = site_tab["site_id"].map(subsidy).fillna(0.0)
         else:
             site_tab["infrastructure_subsidy_yuan"] = 0.0
+        if len(bs):
+            names = site_tab.drop_duplicates("site_id").set_index("site_id")["name"]
+            bs = bs.copy()
+            bs.insert(1, "name", bs["site_id"].astype(str).map(names).fillna("").to_numpy())
+            tables["budget_site"] = bs
         site_tab["cost_minus_subsidy_yuan"] = (
             site_tab["total_cost_yuan"] - site_tab["infrastructure_subsidy_yuan"]
         ).round(2)

@@ -352,6 +352,7 @@ def test_step_produces_the_contract() -> None:
     sites = res.tables["plan_sites"].set_index("site_id")
     # S1: 15 persons x (2,300 + 2,300) infrastructure subsidy; a new 500 m cement road to the county road
     assert sites.loc["S1", "infrastructure_subsidy_yuan"] == pytest.approx(15 * 4600)
+    assert res.tables["budget_site"].set_index("site_id").loc["S2", "name"] == "二号点"
     assert sites.loc["S1", "road_length_m"] == pytest.approx(500) and sites.loc["S1", "road_action"] == "new"
     d = res.tables["disbursement"]
     assert d.groupby("project_id")["amount_yuan"].sum().to_dict() == pytest.approx(
