@@ -13,7 +13,7 @@ from folium.plugins import DualMap
 from ..context import RunContext
 from .config import MapConfig
 from .elements import HtmlBox
-from .overview import add_run_layers, finish_map
+from .overview import MAP_LIMITS, add_run_layers, finish_map
 
 
 def _layer(ctx: RunContext, name: str) -> Any:
@@ -126,7 +126,9 @@ def build_compare_map(
     A ``folium.plugins.DualMap``; render it with :func:`geofupin.maps.render_html`.
     """
     config = config or getattr(ctx_a.scenario, "map", None) or MapConfig()
-    dual = DualMap(tiles=None, prefer_canvas=True, control_scale=False, location=[35.0, 105.0], zoom_start=10)
+    dual = DualMap(
+        tiles=None, prefer_canvas=True, control_scale=False, location=[35.0, 105.0], zoom_start=10, **MAP_LIMITS
+    )
     for m, ctx, label in ((dual.m1, ctx_a, labels[0]), (dual.m2, ctx_b, labels[1])):
         cfg = replace(config, title=f"{config.title}：{label}", title_en=f"{config.title_en}: {label}")
         page = add_run_layers(m, ctx.layers, ctx.results, config=cfg, controls=False)

@@ -779,10 +779,20 @@ def _plans(p: _Page, results: Mapping[str, StepResult]) -> None:
 
 
 # --------------------------------------------------------------------------------------------- entry points
+#: Leaflet map options; a map without tiles needs an explicit maxZoom (marker clustering requires it).
+MAP_LIMITS: dict[str, int] = {"minZoom": 3, "maxZoom": 19}
+
+
 def new_map(config: MapConfig, **kwargs: Any) -> folium.Map:
     """An empty map without default tiles, canvas rendering, metric scale bar."""
     return folium.Map(
-        tiles=None, prefer_canvas=True, control_scale=False, zoom_start=10, location=[35.0, 105.0], **kwargs
+        tiles=None,
+        prefer_canvas=True,
+        control_scale=False,
+        zoom_start=10,
+        location=[35.0, 105.0],
+        **MAP_LIMITS,
+        **kwargs,
     )
 
 

@@ -1,0 +1,208 @@
+"""The published map in a real headless Chromium (Debian ``chromium``, driven by Playwright).
+
+Every request that is not ``file:``/``data:``/``blob:`` is aborted and recorded: an offline page
+must make none. Skipped when ``/usr/bin/chromium`` or the ``playwright`` package is absent
+(never run ``playwright install``: it downloads a browser).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _maps_fixtures import XSS_IMG, XSS_SCRIPT, make_ctx
+
+from geofupin.maps import MapConfig, build_run_map, render_html
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (apt-get install chromium)"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python package) is absent")
+
+
+@dataclass
+class Loaded:
+    page: object
+    network: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _open(browser, path: Path, html: str, ready: str = ".leaflet-marker-pane .gfp-village") -> Loaded:
+    path.write_text(html, encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    got = Loaded(page)
+
+    def route(r) -> None:
+        url = r.request.url
+        if url.startswith(("file:", "data:", "blob:")):
+            r.continue_()
+        else:
+            got.network.append(url)
+            r.abort()
+
+    def on_dialog(d) -> None:
+        got.dialogs.append(d.message)
+        d.dismiss()
+
+    page.route("**/*", route)
+    page.on("pageerror", lambda e: got.errors.append(str(e)))
+    page.on("console", lambda m: got.errors.append(m.text) if m.type == "error" else None)
+    page.on("dialog", on_dialog)
+    page.goto(path.as_uri())
+    page.wait_for_selector(ready, state="attached", timeout=15000)
+    page.wait_for_timeout(300)
+    return got
+
+
+@pytest.fixture
+def open_page(browser, tmp_path: Path):
+    pages = []
+
+    def _open_one(html: str, ready: str = ".leaflet-marker-pane .gfp-village") -> Loaded:
+        got = _open(browser, tmp_path / f"page{len(pages)}.html", html, ready)
+        pages.append(got.page)
+        return got
+
+    yield _open_one
+    for p in pages:
+        p.close()
+
+
+@pytest.fixture(scope="module")
+def main(browser, tmp_path_factory) -> Loaded:
+    """The full run map (with a hillshade) loaded once; tests that change it restore it."""
+    from test_maps import _write_dem
+
+    tmp = tmp_path_factory.mktemp("browser")
+    dem = _write_dem(tmp / "dem.tif")
+    html = render_html(build_run_map(make_ctx(dem), config=MapConfig(approval_number="陕S(2026)001号")))
+    got = _open(browser, tmp / "index.html", html)
+    yield got
+    got.page.close()
+
+
+def test_loads_offline_without_errors_and_draws_markers(main: Loaded) -> None:
+    got = main
+    pg = got.page
+    assert got.errors == [] and got.network == [] and got.dialogs == []
+    assert pg.locator(".leaflet-marker-pane .gfp-village").count() == 5
+    assert pg.locator(".leaflet-marker-pane .gfp-fac").count() == 2
+    assert pg.locator(".leaflet-image-layer").count() == 1  # hillshade drawn from the embedded PNG
+    assert pg.locator(".gfp-legend").inner_text().startswith("图例")
+    assert "陕S(2026)001号" in pg.locator(".gfp-note").inner_text()
+    assert pg.locator(".gfp-rank").all_inner_texts() == ["1", "2"]
+
+
+def test_click_village_shows_chinese_name_and_counts(main: Loaded) -> None:
+    pg = main.page
+    pg.locator('.gfp-village[title="王家湾村"]').click()
+    popup = pg.locator(".leaflet-popup-content .gfp-pop")
+    popup.wait_for(timeout=5000)
+    text = popup.inner_text()
+    assert text.startswith("王家湾村")
+    assert "人口" in text and "150" in text and "户数" in text and "40" in text and "高桥乡" in text
+    # CJK text does not wrap per character: the popup is wider than a few glyphs
+    assert popup.bounding_box()["width"] > 200
+
+
+def test_hostile_names_show_as_text(main: Loaded) -> None:
+    got = main
+    pg = got.page
+    for name in (XSS_IMG, XSS_SCRIPT):
+        pg.evaluate("n => { for (const s of gfp.search) if (s.name === n) { s.layer.openPopup(); return; } }", name)
+        pg.wait_for_timeout(200)
+        assert pg.locator(".leaflet-popup-content h4").inner_text() == name
+    assert pg.locator('img[src="x"]').count() == 0
+    assert pg.locator(".leaflet-popup-content script").count() == 0
+    pg.wait_for_timeout(200)
+    assert got.dialogs == [] and got.errors == []
+
+
+def test_toggling_a_layer_hides_it(main: Loaded) -> None:
+    pg = main.page
+    pg.locator(".leaflet-control-layers").hover()
+    box = pg.locator(".leaflet-control-layers-overlays label", has_text="村庄 Villages").locator("input")
+    box.uncheck()
+    assert pg.locator(".leaflet-marker-pane .gfp-village").count() == 0
+    assert pg.locator(".leaflet-marker-pane .gfp-fac").count() == 2  # other layers stay
+    box.check()
+    assert pg.locator(".leaflet-marker-pane .gfp-village").count() == 5
+
+
+def test_search_box_finds_a_village(main: Loaded) -> None:
+    pg = main.page
+    inp = pg.locator(".gfp-search input")
+    inp.fill("高桥")
+    inp.press("Enter")
+    pg.locator(".leaflet-popup-content h4").wait_for(timeout=5000)
+    assert pg.locator(".leaflet-popup-content h4").inner_text() == "高桥村"
+    inp.fill("不存在的村")
+    inp.press("Enter")
+    assert "未找到" in pg.locator(".gfp-search .msg").inner_text()
+
+
+def test_screenshot_is_not_blank(main: Loaded, tmp_path: Path) -> None:
+    from PIL import Image
+
+    pg = main.page
+    png = pg.screenshot(path=str(tmp_path / "shot.png"))
+    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    assert img.shape[:2] == (800, 1200)
+    assert img.std() > 20
+    assert len(np.unique(img.reshape(-1, 3), axis=0)) > 200
+
+
+def test_clustered_villages(open_page) -> None:
+    html = render_html(build_run_map(make_ctx(n_villages=60), config=MapConfig(cluster_threshold=10, hillshade=False)))
+    got = open_page(html, ready=".leaflet-marker-pane .marker-cluster")
+    pg = got.page
+    assert got.errors == [] and got.network == []
+    clusters = pg.locator(".leaflet-marker-pane .marker-cluster").all_inner_texts()
+    singles = pg.locator(".leaflet-marker-pane .gfp-village").count()
+    assert sum(int(t) for t in clusters) + singles == 60
+
+
+def test_public_notice_popup_has_totals_only(open_page) -> None:
+    html = render_html(build_run_map(make_ctx(), config=MapConfig(public=True, hillshade=False)))
+    pg = open_page(html).page
+    pg.locator('.gfp-village[title="王家湾村"]').click()
+    text = pg.locator(".leaflet-popup-content .gfp-pop").inner_text()
+    assert "人口" in text and "150" in text
+    assert "贫困" not in text and "致贫原因" not in text and "收入" not in text
+
+
+def test_compare_page_loads_two_synced_maps(open_page) -> None:
+    from geofupin.maps.compare import build_compare_map
+
+    html = render_html(build_compare_map(make_ctx(), make_ctx(n_villages=7), labels=("方案A", "方案B")))
+    got = open_page(html)
+    pg = got.page
+    assert got.errors == [] and got.network == []
+    assert pg.locator(".leaflet-container").count() == 2
+    assert pg.locator(".leaflet-marker-pane .gfp-village").count() == 5 + 7
+    assert "安置人数" in pg.locator(".gfp-diff").inner_text()
