@@ -905,7 +905,10 @@ def build(
     if report_counts["dup"]:
         warnings.append(f"roads: {report_counts['dup']} duplicate road piece(s) were dropped.")
     if report_counts["zero"]:
-        warnings.append(f"roads: {report_counts['zero']} zero-length road piece(s) were dropped.")
+        warnings.append(
+            f"roads: {report_counts['zero']} zero-length road piece(s) (shorter than snap_tolerance_m between "
+            "merged junctions) were dropped."
+        )
 
     # elevations for slope: per piece coordinate, segment slopes, direction-specific factors
     kmin_per_m = 1.0 / (eff_kph[prow] * M_PER_MIN_PER_KPH)
