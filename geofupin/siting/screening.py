@@ -74,16 +74,25 @@ class Rule:
     fmt: Fmt
 
     def reason_zh(self, v: float) -> str:
-        if np.isnan(v):
-            return f"{self.label_zh}未知（无数据）"
-        word = "超过上限" if self.op == "le" else "低于下限"
-        return f"{self.label_zh} {self.fmt(v)} {word} {self.fmt(self.threshold)}"
+        """The Chinese reason for a failing value ("平均坡度 31.2° 超过上限 25.0°")."""
+        return str(self.reasons(np.array([v], dtype=float))[0][0])
 
     def reason_en(self, v: float) -> str:
-        if np.isnan(v):
-            return f"{self.label_en} unknown (no data)"
-        word = "exceeds limit" if self.op == "le" else "below minimum"
-        return f"{self.label_en} {self.fmt(v)} {word} {self.fmt(self.threshold)}"
+        """The English reason for a failing value ("mean slope 31.2° exceeds limit 25.0°")."""
+        return str(self.reasons(np.array([v], dtype=float))[1][0])
+
+    def reasons(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Chinese and English reasons for failing values (object arrays; NaN reads "unknown")."""
+        num = np.array([self.fmt(x) for x in v.tolist()], dtype=object)
+        thr = self.fmt(self.threshold)
+        wz, we = ("超过上限", "exceeds limit") if self.op == "le" else ("低于下限", "below minimum")
+        zh = (self.label_zh + " ") + num + f" {wz} {thr}"
+        en = (self.label_en + " ") + num + f" {we} {thr}"
+        unk = np.isnan(v)
+        if unk.any():
+            zh[unk] = f"{self.label_zh}未知（无数据）"
+            en[unk] = f"{self.label_en} unknown (no data)"
+        return zh, en
 
 
 _GROUP_WORDS = {
@@ -205,36 +214,34 @@ def screen(
     ok_all = np.ones(n, dtype=bool)
     nfail = np.zeros(n, dtype=np.int64)
     fails: list[np.ndarray] = []
-    zh = pd.Series([""] * n, index=idx, dtype=object)
-    en = pd.Series([""] * n, index=idx, dtype=object)
-    ids = pd.Series([""] * n, index=idx, dtype=object)
+    zh = np.full(n, "", dtype=object)
+    en = np.full(n, "", dtype=object)
+    ids = np.full(n, "", dtype=object)
     checks = []
+    site_ids = sites["site_id"].to_numpy()
     for r in rules:
-        v = (
-            pd.to_numeric(sites[r.column], errors="coerce").to_numpy(dtype=float)
-            if r.column in sites
-            else np.full(n, np.nan)
-        )
+        if r.column in sites:
+            v = pd.to_numeric(sites[r.column], errors="coerce").to_numpy(dtype=float)
+        else:
+            v = np.full(n, np.nan)
         with np.errstate(invalid="ignore"):
             ok = v <= r.threshold + 1e-9 if r.op == "le" else v >= r.threshold - 1e-9
-        unk = np.isnan(v)
-        ok = np.where(unk, unknown == "pass", ok)
+        ok = np.where(np.isnan(v), unknown == "pass", ok)
         bad = ~ok
         fails.append(bad)
         ok_all &= ok
         nfail += bad
         if bad.any():
-            sub = v[bad]
-            rz = pd.Series([r.reason_zh(x) for x in sub], index=idx[bad], dtype=object)
-            re_ = pd.Series([r.reason_en(x) for x in sub], index=idx[bad], dtype=object)
-            sep = (zh[bad] != "").map({True: "；", False: ""})
-            zh[bad] = zh[bad] + sep + rz
-            en[bad] = en[bad] + sep.map({"；": "; ", "": ""}) + re_
-            ids[bad] = ids[bad] + (ids[bad] != "").map({True: ",", False: ""}) + r.rule_id
+            b = np.flatnonzero(bad)
+            rz, re_ = r.reasons(v[b])
+            first = zh[b] == ""
+            zh[b] = np.where(first, rz, zh[b] + "；" + rz)
+            en[b] = np.where(first, re_, en[b] + "; " + re_)
+            ids[b] = np.where(first, r.rule_id, ids[b] + ("," + r.rule_id))
         checks.append(
             pd.DataFrame(
                 {
-                    "site_id": sites["site_id"].to_numpy(),
+                    "site_id": site_ids,
                     "rule": r.rule_id,
                     "passed": ok,
                     "value": v,
