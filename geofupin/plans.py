@@ -414,7 +414,7 @@ def connect_road(
         new_link = RoadLink("new", "straight_line", float(line.length), surface, float(line.length) * per_m, line)
     else:
         new_link = RoadLink("new", "least_cost", new[1], surface, new[1] * per_m, new[0])
-    # (b) upgrade an earth/gravel road near the site that meets a suitable road
+    # (b) upgrade the stretch of an earth/gravel road (or track) near the site up to where it meets a suitable road
     best = new_link
     bad_idx = np.flatnonzero(~ok)
     if len(bad_idx):
@@ -423,14 +423,35 @@ def connect_road(
         near = np.flatnonzero(d_bad <= cfg.upgrade_access_m)
         if len(near):
             meets = shapely.dwithin(bad[near][:, None], good[None, :], cfg.connect_tol_m).any(axis=1)
-            for j in near[meets]:
+            options = []
+            for j in near[meets].tolist():
+                seg = _stretch(bad[j], geom, good, cfg.connect_tol_m)
                 spur = float(d_bad[j])
-                length = float(bad[j].length)
-                cost = length * costs.upgrade_to_cement_yuan_per_km / 1000 + spur * per_m
-                if cost < best.cost_yuan:
+                cost = seg.length * costs.upgrade_to_cement_yuan_per_km / 1000 + spur * per_m
+                on_it = spur <= cfg.connected_m  # the feature already sits on this road: never build beside it
+                options.append((not on_it, cost, j, seg, spur))
+            if options:
+                not_on, cost, j, seg, spur = min(options, key=lambda o: (o[0], o[1]))
+                if not not_on or cost < best.cost_yuan:
                     rid = str(roads.iloc[bad_idx[j]].get("road_id", bad_idx[j]))
-                    best = RoadLink("upgrade", "existing_road", length + spur, "paved", cost, bad[j], rid)
+                    best = RoadLink("upgrade", "existing_road", seg.length + spur, "paved", cost, seg, rid)
     return best
+
+
+def _stretch(track: shapely.Geometry, geom: shapely.Geometry, good: np.ndarray, tol: float) -> LineString:
+    """The part of ``track`` between the point nearest ``geom`` and the nearest junction with a suitable road."""
+    from shapely.ops import substring
+
+    if not isinstance(track, LineString):
+        return track  # a MultiLineString: upgrade it whole
+    a = shapely.line_locate_point(track, shapely.get_point(shapely.shortest_line(track, geom), 0))
+    cand = good[shapely.dwithin(track, good, tol)]
+    b = shapely.line_locate_point(track, shapely.get_point(shapely.shortest_line(track, cand), 0))
+    b_best = float(b[np.argmin(np.abs(b - a))])
+    seg = substring(track, min(a, b_best), max(a, b_best))
+    if not isinstance(seg, LineString):  # a single point: the site is at the junction
+        seg = LineString([seg, seg])
+    return seg
 
 
 def _new_road(

@@ -162,6 +162,23 @@ def test_upgrade_beats_new_road_by_hand() -> None:
     assert near.action == "none" and near.cost_yuan == 0
 
 
+def test_upgrade_only_the_stretch_needed_and_never_build_beside_a_track() -> None:
+    roads = gpd.GeoDataFrame(
+        {"road_id": ["main", "track"], "road_class": ["county", "track"], "surface": ["paved", "earth"]},
+        geometry=[LineString([(1000, -500), (1000, 500)]), LineString([(-500, 0), (1000, 0)])],
+        crs=CRS,
+    )
+    cheap = PlansConfig(unit_costs=UnitCosts(upgrade_to_cement_yuan_per_km=300_000))
+    link = connect_road(Point(0, 100).buffer(10), roads, cheap, surface="paved")
+    # from x = 0 (nearest the site) to the junction at x = 1000, not the track's whole 1,500 m; spur 90 m
+    assert link.action == "upgrade" and link.geometry.length == pytest.approx(1000)
+    assert link.cost_yuan == pytest.approx(1000 * 300 + 90 * 800)
+    # a village on the track: upgrade it even when a new road would be cheaper
+    dear = PlansConfig(unit_costs=UnitCosts(upgrade_to_cement_yuan_per_km=2_000_000))
+    link = connect_road(Point(0, 20), roads, dear, surface="gravel")
+    assert link.action == "upgrade" and link.cost_yuan == pytest.approx(1000 * 2000 + 20 * 300)
+
+
 # --------------------------------------------------------------------------- sites
 def test_site_water_power_schools_by_hand() -> None:
     sites = gpd.GeoDataFrame({"site_id": ["S1"], "name": ["新村"]}, geometry=[box(0, 0, 100, 100)], crs=CRS)
