@@ -694,7 +694,7 @@ def zonal_terrain(
     nslope = np.zeros(n)
     smax = np.full(n, -np.inf)
     usable = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms) if n else np.zeros(0, bool)
-    tree = shapely.STRtree(np.where(usable, geoms, None))
+    tree = shapely.STRtree(np.where(usable, geoms, None))  # type: ignore[call-overload]
     layers = _overlap_layers(np.where(usable, geoms, shapely.Point()))
     with _env(), rasterio.open(info.path) as src:
         for win in iter_tiles(info.height, info.width, tile):

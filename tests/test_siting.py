@@ -13,6 +13,7 @@ east of it. Four candidates of 300 x 300 m:
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -345,3 +346,13 @@ def test_step_returns_the_contract(dem: Path) -> None:
     assert out.layers["sites"].crs == CRS_GK
     assert out.summary["candidates"] == 4 and out.summary["passed"] == 1
     assert out.layers["sites"].set_index("site_id").loc["A", "time_source"] == "access"
+    json.dumps(out.summary)  # run.json needs plain values
+
+
+def test_sites_layer_writes_to_geopackage(dem: Path, tmp_path: Path) -> None:
+    res = site(make_layers(dem), SitingConfig())
+    path = tmp_path / "results.gpkg"
+    res.sites.to_file(path, layer="sites")
+    back = gpd.read_file(path, layer="sites")
+    assert back["reasons_zh"].tolist() == res.sites["reasons_zh"].tolist()
+    assert back.loc[back.site_id == "A", "rank"].iloc[0] == 1

@@ -34,7 +34,7 @@ from .config import CRITERIA, CriterionConfig, RulesConfig, SensitivityConfig, S
 from .measure import Capacity, generate_grid, measure
 from .scoring import AhpResult, explain, normalise, rank_scores, resolve_weights, topsis, weighted_sum
 from .screening import Screening, build_rules, screen
-from .sensitivity import monte_carlo, one_at_a_time
+from .sensitivity import ScoreMethod, monte_carlo, one_at_a_time
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ def score_sites(sites: pd.DataFrame, passed: np.ndarray, cfg: SitingConfig) -> S
             )
     r = normalise(values, crit)
     rm = r.to_numpy(dtype=float)
-    method = "topsis" if cfg.method == "topsis" else "weighted_sum"
+    method: ScoreMethod = "topsis" if cfg.method == "topsis" else "weighted_sum"
     if len(idx):
         if method == "topsis":
             score[idx] = topsis(rm, w, benefit=np.ones(len(names), bool), normalisation="none")

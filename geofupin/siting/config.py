@@ -404,7 +404,7 @@ class SitingConfig:
     pairwise: tuple[tuple[float, ...], ...] | None = None
     weight_sum: Literal["normalise", "refuse"] = "normalise"
     max_cr: float = 0.1
-    buffers_m: dict[ConstraintKind, float] = field(default_factory=_default_buffers)  # type: ignore[assignment]
+    buffers_m: dict[ConstraintKind, float] = field(default_factory=_default_buffers)  # type: ignore[arg-type]
     capacity: CapacityConfig = field(default_factory=CapacityConfig)
     grid: GridConfig = field(default_factory=GridConfig)
     sensitivity: SensitivityConfig = field(default_factory=SensitivityConfig)
