@@ -867,8 +867,8 @@ def budget_by(budget: Budget, level: Level) -> pd.DataFrame:
         base.index = wide.index = [0]
     out = base.copy()
     for payer, purpose in pairs:
-        col = (payer, purpose)
-        out[pay_column(payer, purpose)] = wide[col].reindex(out.index).fillna(0.0) if col in wide.columns else 0.0
+        pair = (payer, purpose)
+        out[pay_column(payer, purpose)] = wide[pair].reindex(out.index).fillna(0.0) if pair in wide.columns else 0.0
     out["total_yuan"] = out[[pay_column(*p) for p in pairs]].sum(axis=1)
     out = out.reset_index() if keys else out.reset_index(drop=True)
     for col in ("households", "persons", "hardship_households"):
