@@ -86,6 +86,9 @@ def atomic_dir(path: str | os.PathLike[str], *, overwrite: bool = False) -> Iter
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the published folder follows the umask
     try:
         yield tmp
         old = None

@@ -163,9 +163,7 @@ def run(
         t = time.perf_counter()
         result = step_function(name)(ctx)
         timings[name] = time.perf_counter() - t
-        warnings.extend(result.warnings)
-        for w in result.warnings:
-            log.warning("%s: %s", name, w)
+        warnings.extend(result.warnings)  # steps log their own warnings; the CLI prints them once more at the end
         ctx = RunContext(scenario=scenario, layers=layers, results={**ctx.results, name: result})
     return RunOutput(ctx=ctx, timings_s=timings, warnings=tuple(warnings))
 

@@ -1,0 +1,205 @@
+"""The geofupin command end to end on the demo county: outputs written, then opened and read back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from geofupin import __version__
+from geofupin.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: The seed's table (report 4): township -> (households, persons).
+SEED_TABLE = {
+    "王家湾乡": (103, 369),
+    "镰刀湾乡": (153, 821),
+    "化子坪镇": (135, 617),
+    "招安镇": (417, 1997),
+    "沿河湾镇": (427, 1721),
+    "西河口管委会": (99, 516),
+    "高桥乡": (91, 342),
+    "砖窑湾镇": (80, 407),
+    "真武洞镇": (21, 96),
+}
+
+pytestmark = pytest.mark.slow
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    res = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return res.exit_code, res.output
+
+
+def sha(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def scenario_copy(root: Path, layers_dir: Path, *, extra: str = "") -> Path:
+    """The demo scenario with its layers and outputs moved under ``root``."""
+    text = (REPO / "scenarios" / "demo.yaml").read_text(encoding="utf-8")
+    text = text.replace("../layers/demo/", f"{layers_dir.as_posix()}/").replace(
+        "../maps/demo", (root / "maps" / "demo").as_posix()
+    )
+    p = root / "scenarios" / "demo.yaml"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text + extra, encoding="utf-8")
+    return p
+
+
+@pytest.fixture(scope="module")
+def demo_layers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("county") / "layers"
+    code, text = invoke("-q", "demo", "--out", str(out))
+    assert code == 0, text
+    return out
+
+
+@pytest.fixture(scope="module")
+def demo_run(demo_layers: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("run")
+    scenario = scenario_copy(root, demo_layers)
+    inputs_before = {p.name: sha(p) for p in demo_layers.iterdir()}
+    code, text = invoke("-q", "run", str(scenario))
+    assert code == 0, text
+    assert {p.name: sha(p) for p in demo_layers.iterdir()} == inputs_before  # inputs never modified
+    return scenario, root / "maps" / "demo"
+
+
+def test_run_writes_every_output(demo_run: tuple[Path, Path]) -> None:
+    _, out = demo_run
+    for name in ("index.html", "results.gpkg", "run.json", "tables.xlsx"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    csvs = sorted(p.stem for p in (out / "tables").glob("*.csv"))
+    assert {"site_ranking", "assignment", "site_load", "coverage", "budget_county", "township_table"} <= set(csvs)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["demo"]  # no temp folders left behind
+
+
+def test_results_gpkg_reads_back_with_expected_layers_and_counts(
+    demo_run: tuple[Path, Path], demo_layers: Path
+) -> None:
+    _, out = demo_run
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    names = {str(n) for n, _ in pyogrio.list_layers(out / "results.gpkg")}
+    expected = {
+        f"input_{k}"
+        for k in ("villages", "roads", "water", "power", "facilities", "constraints", "candidates", "boundaries")
+    }
+    expected |= {"village_access", "site_access", "isochrones", "sites", "allocation_flows", "planned_roads"}
+    assert expected <= names
+    for name in names:  # run.json's counts are the file's counts
+        assert pyogrio.read_info(out / "results.gpkg", layer=name)["features"] == record["layers"][name], name
+    villages = gpd.read_file(demo_layers / "villages.gpkg")
+    candidates = gpd.read_file(demo_layers / "candidates.gpkg")
+    assert record["layers"]["input_villages"] == len(villages)
+    assert record["layers"]["village_access"] == len(villages)
+    assert record["layers"]["sites"] == len(candidates)
+    sites = gpd.read_file(out / "results.gpkg", layer="sites")
+    assert sites.crs.to_epsg() == 4545
+    assert set(sites["site_id"]) == set(candidates["site_id"])
+    failed = sites[~sites["passed"].astype(bool)]
+    assert (
+        len(failed) >= 1 and failed["reasons_zh"].str.len().gt(0).all() and failed["reasons_en"].str.len().gt(0).all()
+    )
+
+
+def test_run_json_records_hashes_versions_and_timings(demo_run: tuple[Path, Path], demo_layers: Path) -> None:
+    scenario, out = demo_run
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert record["geofupin"] == __version__ and record["scenario"] == "demo"
+    assert record["crs"] == "EPSG:4545"
+    assert record["inputs_sha256"]["scenario"] == sha(scenario)
+    assert record["inputs_sha256"]["villages"] == sha(demo_layers / "villages.gpkg")
+    assert record["inputs_sha256"]["dem"] == sha(demo_layers / "dem.tif")
+    assert {"geopandas", "shapely", "pyproj", "scipy", "gdal"} <= set(record["versions"])
+    assert {"load", "access", "site", "allocate", "plan", "map"} <= set(record["timings_s"])
+    assert record["steps"] == ["access", "site", "allocate", "plan"]
+    assert record["scenario_resolved"]["name"] == "demo"
+    assert record["outputs_sha256"]["results.gpkg"] == sha(out / "results.gpkg")
+
+
+def test_seed_totals_per_township_reach_the_tables(demo_run: tuple[Path, Path]) -> None:
+    _, out = demo_run
+    villages = gpd.read_file(out / "results.gpkg", layer="input_villages")
+    per = villages.groupby("township")[["relocate_households", "relocate_persons"]].sum()
+    assert {
+        t: (int(r.relocate_households), int(r.relocate_persons)) for t, r in per.iterrows() if r.relocate_persons > 0
+    } == SEED_TABLE
+    budget = pd.read_csv(out / "tables" / "budget_county.csv", encoding="utf-8-sig")
+    assert len(budget) > 0
+    wb = load_workbook(out / "tables.xlsx", read_only=True)
+    assert "township_table" in wb.sheetnames
+
+
+def test_existing_output_needs_overwrite(demo_run: tuple[Path, Path]) -> None:
+    scenario, out = demo_run
+    before = sha(out / "run.json")
+    code, text = invoke("-q", "run", str(scenario))
+    assert code == 1 and "--overwrite" in text
+    assert sha(out / "run.json") == before
+
+
+def test_check_reports_a_clean_demo(demo_run: tuple[Path, Path]) -> None:
+    scenario, _ = demo_run
+    code, text = invoke("check", str(scenario))
+    assert code == 0, text
+    assert "EPSG:4545" in text and "0 error(s)" in text
+
+
+def test_check_lists_every_problem_of_a_broken_copy(demo_layers: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "layers"
+    shutil.copytree(demo_layers, broken)
+    v = gpd.read_file(broken / "villages.gpkg")
+    v.loc[0, "households"] = -5
+    v.loc[1, "village_id"] = v.loc[2, "village_id"]
+    v.loc[3, "persons"] = int(v.loc[3, "households"]) - 1
+    v.loc[4, "geometry"] = v.geometry.iloc[4].buffer(100)  # a polygon in a point layer
+    v = v.rename(columns={"name": "village_name_typo"})
+    v.to_file(broken / "villages.gpkg", layer="villages")
+    f = gpd.read_file(broken / "facilities.gpkg")
+    f.loc[0, "kind"] = "schoool"
+    f.to_file(broken / "facilities.gpkg", layer="facilities")
+    scenario = scenario_copy(tmp_path, broken, extra="unknown_section: 1\n")
+    code, text = invoke("check", str(scenario))
+    assert code == 1
+    assert "unknown key 'unknown_section'" in text
+    scenario = scenario_copy(tmp_path, broken)
+    code, text = invoke("check", str(scenario))
+    assert code == 1
+    dup = str(v.loc[2, "village_id"])
+    for fragment in (
+        f"[id {v.loc[0, 'village_id']}]: negative households (-5)",
+        f"duplicate village_id: {dup}",
+        f"[id {v.loc[3, 'village_id']}]: persons < households",
+        f"[id {v.loc[4, 'village_id']}]: 1 feature(s) have geometry type Polygon",
+        "missing column 'name'",
+        "'schoool' not allowed (did you mean 'school'?)",
+    ):
+        assert fragment in text, fragment
+    assert "error(s)" in text
+
+
+def test_map_shows_a_hostile_village_name_as_text(demo_layers: Path, tmp_path: Path) -> None:
+    layers = tmp_path / "layers"
+    shutil.copytree(demo_layers, layers)
+    v = gpd.read_file(layers / "villages.gpkg")
+    v.loc[0, "name"] = "<script>alert(1)</script>"
+    v.loc[1, "name"] = "<img src=x onerror=alert(1)>"
+    v.to_file(layers / "villages.gpkg", layer="villages")
+    scenario = scenario_copy(tmp_path, layers, extra="steps: [map]\n")
+    code, text = invoke("-q", "run", str(scenario))
+    assert code == 0, text
+    html = (tmp_path / "maps" / "demo" / "index.html").read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" not in html
+    assert "<img src=x onerror=alert(1)>" not in html
+    # the names are in the page, escaped inside the embedded data
+    assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in html or "&lt;script&gt;alert(1)" in html
