@@ -144,7 +144,8 @@ class PlansConfig:
     """
 
     unit_costs: UnitCosts = field(default_factory=UnitCosts)
-    start_date: str | None = None
+    #: ``str`` (ISO) or ``datetime.date``: YAML reads an unquoted 2026-03-01 as a date.
+    start_date: Any = None
     milestones: pol.Milestones = field(default_factory=pol.Milestones)
     road_connect_classes: tuple[RoadClass, ...] = ("national", "provincial", "county", "township", "village")
     new_road_class: RoadClass = "village"
@@ -168,9 +169,9 @@ class PlansConfig:
     clinic_max_dist_m: float = 3000.0
 
     def validate(self, where: str, problems: Problems) -> None:
-        if self.start_date is not None:
+        if self.start_date is not None and not isinstance(self.start_date, dt.date):
             try:
-                dt.date.fromisoformat(self.start_date)
+                dt.date.fromisoformat(str(self.start_date))
             except ValueError:
                 problems.add(f"{where}.start_date", f"{self.start_date!r} is not a date.", "Write e.g. 2026-03-01.")
         for name in (
@@ -189,7 +190,10 @@ class PlansConfig:
 
     @property
     def start(self) -> dt.date | None:
-        return dt.date.fromisoformat(self.start_date) if self.start_date else None
+        """The works' start date, or None."""
+        if self.start_date is None or isinstance(self.start_date, dt.date):
+            return self.start_date
+        return dt.date.fromisoformat(str(self.start_date))
 
 
 # --------------------------------------------------------------------------- least-cost paths

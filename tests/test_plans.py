@@ -437,6 +437,10 @@ def test_plans_section_parses_with_problems_collected(repo_root) -> None:
     assert not problems.errors
     assert cfg.unit_costs.gravel_road_yuan_per_km == 250_000 and cfg.milestones.halfway_day == 60
     assert cfg.start.isoformat() == "2026-03-01"
+    import yaml
+
+    unquoted = parse(PlansConfig, yaml.safe_load("start_date: 2026-03-01"), "plans", problems)
+    assert unquoted.start.isoformat() == "2026-03-01"
     problems = Problems()
     bad = {"unit_cost": {}, "start_date": "March", "road_connect_classes": ["county", "hiway"]}
     assert parse(PlansConfig, bad, "plans", problems) is None
