@@ -7,8 +7,11 @@ For each **site** (the allocation's sites, else the candidates): what it needs t
   unknown surface) passes within ``connected_m``; otherwise the cheaper of (a) a new road
   along the least-cost path over the DEM slope to the nearest suitable road
   (:func:`least_cost_path`, 8-neighbour Dijkstra on a grid read window by window around the
-  site), or (b) upgrading an existing earth/gravel road or track that comes within
-  ``upgrade_access_m`` of the site and meets a suitable road, plus a straight spur to it;
+  site), or (b) upgrading to cement the stretch of an existing earth/gravel road or track
+  that comes within ``upgrade_access_m`` of the site and meets a suitable road (from the
+  point nearest the site to the junction), plus a straight spur to it. A site or village
+  that already sits on such a track (within ``connected_m``) always gets the upgrade, never
+  a parallel new road. Only tracks that meet a suitable road directly are considered;
 - **water**: a pipe to the nearest water source (straight line x ``pipe_detour_factor``);
 - **power**: a line to the nearest power line or substation;
 - **schools**: kindergarten and primary places for the persons moving in, from places per
