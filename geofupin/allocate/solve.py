@@ -387,7 +387,12 @@ def _highs_solve(
     import highspy
 
     n, m, A = cm.n_units, cm.n_sites, cm.n_arcs
-    rows, cols = cm.rows, cm.cols
+    # Columns in (unit, site) order, as a textbook model lays them out: HiGHS branches and cuts
+    # measurably faster on it than on the (unit, cost) order of the matrix (benchmarked).
+    perm = np.lexsort((cm.cols, cm.rows))
+    rows, cols, arc_cost = cm.rows[perm], cm.cols[perm], cm.cost[perm]
+    if start is not None:
+        start = np.asarray(start)[perm]
     d = cm.demand.astype(float)
     capacitated = bool(np.isfinite(cm.capacity).any())
     # z: binary -> share of unit (0/1); divisible -> persons.
@@ -481,7 +486,7 @@ def _highs_solve(
     mat = sp.csc_matrix((np.concatenate(trip_v), (np.concatenate(trip_r), np.concatenate(trip_c))), shape=(r0, ncol))
     col_cost = np.zeros(ncol)
     if minimise == "cost":
-        col_cost[z0 : z0 + A] = cm.cost * w
+        col_cost[z0 : z0 + A] = arc_cost * w
     else:
         col_cost[u0 : u0 + U] = u_w[act_idx]
     col_lo = np.zeros(ncol)
@@ -551,10 +556,13 @@ def _highs_solve(
         # whole units: each unit to its arc of largest share (ties in uncapacitated models)
         order = np.lexsort((-z, rows))
         first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]] if A else order
-        take = first[z[first] > 0.5]
+        take = first[z[first] > 1e-6]
         flow[take] = d[rows[take]]
     else:
         flow = np.rint(z)
+    out = np.empty(A)
+    out[perm] = flow
+    flow = out
     gap = float(info.mip_gap) if is_mip else 0.0
     if not np.isfinite(gap):
         gap = None  # type: ignore[assignment]
@@ -615,7 +623,7 @@ def _solve_highs(
     if not coverage_first and flow_short == 0 and np.all(cm.arcs_per_unit() > 0):
         run = _highs_solve(
             cm, slack=False, minimise="cost", unserved_max=None, time_limit_s=remaining(),
-            start=start if start.sum() == cm.demand.sum() else None, **kw,
+            start=start if start.sum() == cm.demand.sum() and p is None else None, **kw,
         )  # fmt: skip
         if run.status == "infeasible":
             msgs.append("not everyone can be placed under the rules (the model without unserved persons is infeasible)")
@@ -624,7 +632,13 @@ def _solve_highs(
             return _greedy_result(cm, start, open_guess, binary, time_limit_s, rule_values, msgs)
     if run is None:
         phase_b = _highs_solve(
-            cm, slack=True, minimise="unserved", unserved_max=None, time_limit_s=remaining(), start=start, **kw
+            cm,
+            slack=True,
+            minimise="unserved",
+            unserved_max=None,
+            time_limit_s=remaining(),
+            start=start if p is None else None,
+            **kw,
         )
         if phase_b.flow is None:
             return _greedy_result(cm, start, open_guess, binary, time_limit_s, rule_values, msgs)
