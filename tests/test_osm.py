@@ -1,0 +1,114 @@
+"""OSM PBF import (Andorra, north of Bayreuth) and routing on the imported graphs.
+
+Data © OpenStreetMap contributors (ODbL), from ../shared/data (skipped when absent).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from geofupin.accessibility import nearest, od_matrix
+from geofupin.errors import DataError
+from geofupin.layers import ROAD_CLASSES
+from geofupin.network import build, snap
+from geofupin.osm import OSM_ATTRIBUTION, import_osm, parse_maxspeed
+
+pytestmark = pytest.mark.shared
+
+EXTRACTS = {"andorra": ("andorra/andorra.osm.pbf", 32631), "bayreuth": ("north-bayreuth/north-bayreuth.osm.pbf", 32632)}
+
+
+@pytest.fixture(scope="module", params=sorted(EXTRACTS))
+def imported(request, shared_data):
+    path, epsg = EXTRACTS[request.param]
+    layers = import_osm(shared_data / path)
+    net, rep = build(layers["roads"])
+    return request.param, epsg, layers, net, rep
+
+
+def test_parse_maxspeed():
+    s = parse_maxspeed(pd.Series(["50", "30 mph", "RU:rural", None, "70;50", "walk"]))
+    assert s.iloc[0] == 50 and s.iloc[1] == pytest.approx(48.28, abs=0.01) and s.iloc[4] == 70
+    assert s.iloc[[2, 3, 5]].isna().all()
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        import_osm(tmp_path / "nope.osm.pbf")
+
+
+def test_layers_in_the_canonical_model(imported):
+    name, epsg, layers, _, _ = imported
+    assert {"roads", "water", "power", "villages", "boundaries"} <= set(layers)
+    for gdf in layers.values():
+        assert gdf.crs.to_epsg() == epsg  # UTM chosen from the centre
+        assert gdf.attrs["attribution"] == OSM_ATTRIBUTION
+        assert isinstance(gdf.index, pd.RangeIndex)
+    roads = layers["roads"]
+    assert set(roads.road_class) <= set(ROAD_CLASSES)
+    assert roads.road_id.is_unique and roads.road_id.str.startswith("w").all()
+    assert roads.geom_type.eq("LineString").all()
+    assert roads.bridge.any() and roads.oneway.any()
+    assert set(roads.surface.dropna()) <= {"paved", "gravel", "earth"}
+    v = layers["villages"]
+    assert (v[["persons", "poor_persons", "relocate_persons"]] == 0).all().all()
+    assert set(layers["water"].kind) <= {"river", "stream", "reservoir", "lake", "well", "spring", "waterworks"}
+    assert set(layers["power"].kind) <= {"line", "substation"}
+    assert set(layers["boundaries"].level) <= {"county", "township"}
+    if name == "andorra":
+        assert len(roads) > 1500 and len(v) > 40
+        assert len(layers["boundaries"]) == 6  # parishes (Canillo is missing from the extract)
+        assert (layers["facilities"].kind == "town").any()
+        # roughly 2,800 edges between junctions (SOURCES.md)
+        assert len(imported[3].piece_u) == pytest.approx(2800, rel=0.1)
+    else:
+        assert (roads.road_class == "track").sum() > 800
+        assert roads.highway.isin(["motorway"]).any()
+
+
+def test_graph_size_and_components(imported):
+    _, _, layers, net, rep = imported
+    s = net.summary()
+    assert s["components"] >= 1 and 0 <= s["share_length_outside_main"] < 0.2
+    km = layers["roads"].length.sum() / 1000
+    assert s["road_length_km"] == pytest.approx(km, rel=0.01)  # noding keeps the length (less duplicates)
+    assert rep.n_lines == len(layers["roads"])
+
+
+def test_routing_equals_networkx_on_imported_graph(imported):
+    _, _, layers, net, _ = imported
+    v = layers["villages"]
+    s = snap(net, v.geometry, max_snap_dist_m=3000)
+    routed, nodes = net.attach({"villages": s})
+    vn = nodes["villages"]
+    rng = np.random.default_rng(0)
+    sources = rng.choice(vn[vn >= 0], 5, replace=False)
+    res = nearest(routed, sources)
+    g = routed.to_networkx()
+    dist = nx.multi_source_dijkstra_path_length(g.reverse(copy=False), set(sources.tolist()), weight="time_min")
+    reach = np.array([i in dist for i in range(routed.n_nodes)])
+    assert (np.isfinite(res.time_min) == reach).all()
+    exp = np.array([dist.get(i, np.inf) for i in range(routed.n_nodes)])
+    np.testing.assert_allclose(res.time_min[reach], exp[reach], rtol=1e-9)
+    # OD from 8 villages to all others, one-way roads honoured, against networkx
+    o = vn[vn >= 0][:8]
+    od = od_matrix(routed, o, vn, cutoff_min=60)
+    for i, oi in enumerate(o):
+        t, paths = nx.single_source_dijkstra(g, int(oi), cutoff=60, weight="time_min")
+        got = od.time_min[i]
+        want = np.array([t.get(int(x), np.inf) if x >= 0 else np.inf for x in vn])
+        np.testing.assert_allclose(got, want, rtol=1e-9)
+        j = int(np.argmax(np.where(np.isfinite(want), want, -1)))  # the slowest reachable village
+        path = paths[int(vn[j])]
+        length = sum(
+            min(
+                d["length_m"] for d in g[a][b].values() if d["time_min"] == min(x["time_min"] for x in g[a][b].values())
+            )
+            for a, b in itertools.pairwise(path)
+        )
+        assert od.dist_m[i, j] == pytest.approx(length, rel=1e-9)
