@@ -829,7 +829,9 @@ def add_run_layers(
     _villages(p, layers, results)
     if p.bounds:
         b = np.array(p.bounds)
-        m.fit_bounds([[float(b[:, 1].min()), float(b[:, 0].min())], [float(b[:, 3].max()), float(b[:, 2].max())]])
+        bounds = [[float(b[:, 1].min()), float(b[:, 0].min())], [float(b[:, 3].max()), float(b[:, 2].max())]]
+        # set the view BEFORE the layers are drawn: markercluster's chunked loading breaks on a later fitBounds
+        m.add_child(folium.map.FitBounds(bounds), index=0)
     if controls:
         finish_map(m, p)
     return p

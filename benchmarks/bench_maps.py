@@ -1,0 +1,155 @@
+"""Benchmark: a county-scale published map (10,000 villages, 50,000 road segments).
+
+Measures the page size, build time and first render in headless Chromium of geofupin's
+map against a baseline built in the same run: plain folium ``GeoJson`` layers of the same
+data (what ``gdf.explore()`` would produce). Targets: < 5 MB and < 3 s first render.
+
+    python benchmarks/bench_maps.py [--quick]
+
+The last lines are the ratios (geofupin / baseline; lower is better).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import folium
+import geopandas as gpd
+import numpy as np
+from shapely import linestrings, points
+
+from geofupin.context import Layers, RunContext
+from geofupin.crs import WGS84, gauss_kruger_3deg
+from geofupin.maps import MapConfig, build_run_map, render_html
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def synthetic(n_villages: int, n_segments: int, seed: int = 1) -> Layers:
+    rng = np.random.default_rng(seed)
+    crs = gauss_kruger_3deg(109.3)
+    x0, y0, w, h = 560_000.0, 4_050_000.0, 60_000.0, 50_000.0
+    vx, vy = x0 + rng.uniform(0, w, n_villages), y0 + rng.uniform(0, h, n_villages)
+    persons = rng.integers(40, 900, n_villages)
+    households = persons // 4
+    reloc = np.where(rng.random(n_villages) < 0.2, persons // 3, 0)
+    villages = gpd.GeoDataFrame(
+        {
+            "village_id": [f"V{i:05d}" for i in range(n_villages)],
+            "name": [f"村{i:05d}" for i in range(n_villages)],
+            "township": [f"乡{i % 9}" for i in range(n_villages)],
+            "households": households,
+            "persons": persons,
+            "poor_households": households // 5,
+            "poor_persons": persons // 5,
+            "relocate_households": reloc // 4,
+            "relocate_persons": reloc,
+        },
+        geometry=points(vx, vy),
+        crs=crs,
+    )
+    k = 6  # vertices per segment, a wiggly 600 m segment
+    sx, sy = x0 + rng.uniform(0, w, n_segments), y0 + rng.uniform(0, h, n_segments)
+    ang = rng.uniform(0, 2 * np.pi, n_segments)[:, None] + np.cumsum(rng.normal(0, 0.4, (n_segments, k)), axis=1)
+    xs = sx[:, None] + np.cumsum(120 * np.cos(ang), axis=1)
+    ys = sy[:, None] + np.cumsum(120 * np.sin(ang), axis=1)
+    classes = np.array(["county", "township", "village", "track", "path"])[rng.integers(0, 5, n_segments)]
+    roads = gpd.GeoDataFrame(
+        {"road_id": [f"R{i}" for i in range(n_segments)], "road_class": classes},
+        geometry=linestrings(np.stack([xs, ys], axis=-1)),
+        crs=crs,
+    )
+    return Layers(crs=crs, villages=villages, roads=roads)
+
+
+def baseline_html(layers: Layers) -> str:
+    m = folium.Map(tiles=None, prefer_canvas=True)
+    v = layers.villages.to_crs(WGS84)
+    folium.GeoJson(
+        v,
+        name="villages",
+        marker=folium.CircleMarker(radius=4),
+        popup=folium.GeoJsonPopup(["name", "persons", "households"]),
+    ).add_to(m)
+    folium.GeoJson(layers.roads.to_crs(WGS84), name="roads").add_to(m)
+    folium.LayerControl().add_to(m)
+    return m.get_root().render()
+
+
+def first_render_s(html: str, ready: str, tmp: Path, name: str) -> float | None:
+    """Seconds from navigation to the first drawn feature (median of 2), or None without a browser."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if not CHROMIUM.exists():
+        return None
+    path = tmp / name
+    path.write_text(html, encoding="utf-8")
+    times = []
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        for _ in range(2):
+            page = b.new_page(viewport={"width": 1280, "height": 800})
+            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file:", "data:")) else r.abort())
+            t = time.perf_counter()
+            page.goto(path.as_uri(), timeout=60_000)
+            page.wait_for_selector(ready, state="attached", timeout=60_000)
+            page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+            times.append(time.perf_counter() - t)
+            page.close()
+        b.close()
+    return float(np.median(times))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="2,000 villages and 10,000 segments")
+    a = ap.parse_args()
+    nv, ns = (2_000, 10_000) if a.quick else (10_000, 50_000)
+    layers = synthetic(nv, ns)
+    ctx = RunContext(scenario=SimpleNamespace(), layers=layers, results={})
+    print(f"data: {nv:,} villages, {ns:,} road segments")
+
+    t = time.perf_counter()
+    ours = render_html(build_run_map(ctx, config=MapConfig()))
+    t_ours = time.perf_counter() - t
+    t = time.perf_counter()
+    base = baseline_html(layers)
+    t_base = time.perf_counter() - t
+    mb_ours, mb_base = len(ours.encode()) / 1e6, len(base.encode()) / 1e6
+    print(f"geofupin : {mb_ours:7.2f} MB  build {t_ours:6.2f} s  (offline, assets inlined)")
+    print(f"baseline : {mb_base:7.2f} MB  build {t_base:6.2f} s  (folium GeoJson, CDN links)")
+    with tempfile.TemporaryDirectory() as d:
+        r_ours = first_render_s(ours, ".leaflet-marker-pane .marker-cluster", Path(d), "ours.html")
+        r_base = first_render_s(base, ".leaflet-overlay-pane canvas", Path(d), "base.html") if r_ours else None
+    if r_ours is not None:
+        print(f"first render: geofupin {r_ours:.2f} s, baseline {r_base:.2f} s (headless Chromium)")
+    print(
+        f"target size < 5 MB: {'met' if mb_ours < 5 else 'NOT met'}; "
+        f"first render < 3 s: {'met' if r_ours is not None and r_ours < 3 else 'NOT met or not measured'}"
+    )
+    print(f"ratio size   geofupin/baseline: {mb_ours / mb_base:.3f}")
+    print(f"ratio build  geofupin/baseline: {t_ours / t_base:.3f}")
+    if r_ours is not None and r_base:
+        print(f"ratio render geofupin/baseline: {r_ours / r_base:.3f}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
