@@ -17,6 +17,7 @@ from scipy import ndimage
 from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial import cKDTree, distance_matrix
 from shapely.geometry import LineString, MultiPoint, Point, Polygon, box
+from shapely.geometry.base import BaseGeometry
 
 from . import _routes, _terrain
 from ._names import name_en, pinyin, village_names
@@ -243,7 +244,8 @@ class _Builder:
         rng = self.rng
         shape = self.shape
         n1 = _terrain.fractal_noise(shape, 3.2, rng)
-        cost = np.exp(1.0 * n1)
+        n2 = _terrain.fractal_noise(shape, 0.5, rng)  # nearly white: channels wander like real ones
+        cost = np.exp(1.0 * n1 + 0.8 * n2)
         # a cheap corridor along the main axis (v ~ 0) so that the main river crosses the county
         t = math.radians(self.axis_deg)
         dx = self.cxy[:, 0] - self.cx
@@ -266,7 +268,7 @@ class _Builder:
         root = _terrain.path_sums(parent, np.zeros_like(z_rel))[1]
         base = np.zeros(len(z_rel))
         base[outlets] = [985.0, 1060.0, 1040.0]
-        zc = base[root] + 720.0 * g
+        zc = base[root] + 700.0 * g
         self.zc = zc.reshape(shape)
 
     def dem_fine(self) -> None:
@@ -309,7 +311,7 @@ class _Builder:
         ramp = 120.0
         s = np.clip((dist - wn) / ramp, 0.0, 1.0)
         s = s * s * (3 - 2 * s)
-        zf = np.where(zf > chn, chn + (zf - chn) * s, zf)
+        zf = chn + (zf - chn) * s  # exactly the channel on the river, blending into the slopes
         self.valley_floor = dist <= wn
         self.river_dist_f = dist
         # nodata outside the county (1.5 km margin)
@@ -413,7 +415,7 @@ class _Builder:
         zc = self.zc.ravel()
         zrank[ok] = (np.argsort(np.argsort(zc[ok])) + 0.5) / ok.sum()
         # relocating groups: high, steep, remote
-        reloc_key = 3.0 * zrank + self.slope_c / 8.0 + remote / 2500.0
+        reloc_key = 3.0 * zrank + np.minimum(self.slope_c, 35.0) / 15.0 + remote / 2500.0
         self.remote = remote
         rel_xy_all = []
         spacing = 1400.0 * self.scale
@@ -490,7 +492,13 @@ class _Builder:
         names = village_names(rng, zrank[stay_cells] > 0.55, taken=taken)
         # attributes
         recs = []
-        jit = rng.uniform(-40.0, 40.0, size=(len(group_rows) + len(stay_rows), 2))
+        # each village sits on the flattest 30 m spot of its 150 m cell (a 峁 top, a terrace, a valley flat)
+        all_cells = np.array([r["cell"] for r in group_rows] + [r["cell"] for r in stay_rows])
+        rr, cc = np.divmod(all_cells, self.nx)
+        blocks = self.slope_f.reshape(self.ny, FACTOR, self.nx, FACTOR)[rr, :, cc, :].reshape(len(all_cells), -1)
+        best = np.argmin(blocks + rng.uniform(0.0, 3.0, blocks.shape), axis=1)
+        by, bx = np.divmod(best, FACTOR)
+        jit = np.column_stack([(bx - FACTOR // 2) * CELL_M, -(by - FACTOR // 2) * CELL_M]).astype(float)
         j = 0
         for r in group_rows:
             hh_extra = 0 if rng.random() < 0.7 else int(rng.integers(1, 6))
@@ -602,10 +610,10 @@ class _Builder:
         # relocating groups: earth tracks, foot paths, or nothing at all
         rel = np.flatnonzero(~stay)
         u = rng.random(len(rel))
-        paths, _ = _routes.route_many(g_track, es.cells(), np.concatenate([vcell[track_ids], vcell[rel[u < 0.55]]]))
+        paths, _ = _routes.route_many(g_track, es.cells(), np.concatenate([vcell[track_ids], vcell[rel[u < 0.6]]]))
         for p in paths:
             add("track", None, p)
-        paths, _ = _routes.route_many(g_track, es.cells(), vcell[rel[(u >= 0.55) & (u < 0.85)]])
+        paths, _ = _routes.route_many(g_track, es.cells(), vcell[rel[(u >= 0.6) & (u < 0.92)]])
         for p in paths:
             add("path", None, p)
         # lines
@@ -885,10 +893,37 @@ class _Builder:
                 out.append(poly)
         return out
 
+    def zones(self) -> None:
+        """Flood zone and ecological red line (known before the sites are planned)."""
+        shape = self.shape
+        zc = self.zc.ravel()
+        town_d = np.min(distance_matrix(self.cxy, self.seat_xy), axis=1)
+        # ecological red line: the highest forested ridge country away from the towns
+        zs = ndimage.uniform_filter(self.zc, size=31).ravel()
+        zs = np.where(self.inner & (town_d > 7000.0 * self.scale), zs, -np.inf)
+        c0 = self.cxy[int(np.argmax(zs))]
+        dc = np.hypot(self.cxy[:, 0] - c0[0], self.cxy[:, 1] - c0[1])
+        red = self.inside & (dc < 7500.0 * self.scale) & (zc > np.percentile(zc[dc < 7500.0 * self.scale], 35))
+        red = ndimage.binary_opening(ndimage.binary_closing(red.reshape(shape), iterations=3), iterations=2)
+        lab, nlab = ndimage.label(red)
+        sizes = ndimage.sum(red, lab, range(1, nlab + 1))
+        red = lab == (1 + int(np.argmax(sizes)))
+        self.redline = max(self._vectorise(red, simplify_m=100.0), key=lambda p: p.area)
+        # flood zone along the main river and the larger named rivers
+        fz = [self.main_river.buffer(120.0, quad_segs=4)]
+        fz += [ln.buffer(60.0, quad_segs=4) for ln in self.river_lines[1:4]]
+        self.flood = shapely.union_all(fz).intersection(self.county).simplify(20.0)
+        mr = self.roads_gdf[self.roads_gdf["road_class"].isin(["provincial", "county", "township"])]
+        self.main_roads = shapely.union_all(mr.geometry.to_numpy())
+        self.farm_union: BaseGeometry | None = None
+        self.site_polys: list[Polygon] = []
+
     def constraints(self) -> None:
+        """Basic farmland and hazards; planned sites are construction land, so farmland and hazards avoid them."""
         rng = self.rng
         recs = []
         shape = self.shape
+        sites = shapely.union_all(self.site_polys)
         # basic farmland: flat valley floors (川地) and flat plateau remnants (塬地), not in the towns
         vf = self.valley_floor.reshape(self.ny, FACTOR, self.nx, FACTOR).mean(axis=(1, 3)).ravel()
         town_d = np.min(distance_matrix(self.cxy, self.seat_xy), axis=1)
@@ -899,6 +934,7 @@ class _Builder:
         cs = self.seat_xy[self.town_names.index(COUNTY_SEAT)]
         seat_d = np.hypot(self.cxy[:, 0] - cs[0], self.cxy[:, 1] - cs[1])
         farm &= (town_d > 1300.0) & (park_d > 1300.0) & (seat_d > 2600.0)  # built-up land
+        farm &= ~shapely.contains_xy(sites.buffer(250.0), self.cxy[:, 0], self.cxy[:, 1])
         farm &= rng.random(len(farm)) < 0.92
         farm_polys = []
         for poly in self._vectorise(farm.reshape(shape)):
@@ -909,20 +945,8 @@ class _Builder:
                         farm_polys.append(g)
                         recs.append(dict(kind="basic_farmland", name=f"{self.town_names[ti]}基本农田", geometry=g))
         self.farm_polys = farm_polys
-        # ecological red line: the highest forested ridge country away from the towns
-        zs = ndimage.uniform_filter(self.zc, size=31).ravel()
-        zs = np.where(self.inner & (town_d > 7000.0 * self.scale), zs, -np.inf)
-        c0 = self.cxy[int(np.argmax(zs))]
-        dc = np.hypot(self.cxy[:, 0] - c0[0], self.cxy[:, 1] - c0[1])
-        red = self.inside & (dc < 7500.0 * self.scale) & (zc > np.percentile(zc[dc < 7500.0 * self.scale], 35))
-        red = ndimage.binary_opening(ndimage.binary_closing(red.reshape(shape), iterations=3), iterations=2)
-        lab, nlab = ndimage.label(red)
-        if nlab:
-            sizes = ndimage.sum(red, lab, range(1, nlab + 1))
-            red = lab == (1 + int(np.argmax(sizes)))
-            polys = self._vectorise(red, simplify_m=100.0)
-            self.redline = max(polys, key=lambda p: p.area)
-            recs.append(dict(kind="ecological_redline", name="生态保护红线(水源涵养林区)", geometry=self.redline))
+        self.farm_union = shapely.union_all(farm_polys)
+        recs.append(dict(kind="ecological_redline", name="生态保护红线(水源涵养林区)", geometry=self.redline))
         # landslide hazard points: on steep slopes next to most relocating groups, and elsewhere
         v = self.vdf
         hz = []
@@ -937,30 +961,25 @@ class _Builder:
             k = int(np.argmax(self.sample_slope(px, py)))
             hz.append((px[k], py[k]))
         fy, fx = np.nonzero(self.fine_mask & (self.slope_f > 35.0))
-        fy, fx = fy[fy % 2 == 0], fx[fy % 2 == 0]
-        pick = rng.choice(len(fy), size=min(90, len(fy)), replace=False)
-        for r, c in zip(fy[np.sort(pick)], fx[np.sort(pick)], strict=True):
-            x, y = self.transform * (c + 0.5, r + 0.5)
-            if self.county.contains(Point(x, y)):
-                hz.append((x, y))
+        pick = np.sort(rng.choice(len(fy), size=min(90, len(fy)), replace=False))
+        x = self.x0 + (fx[pick] + 0.5) * CELL_M
+        y = self.y1 - (fy[pick] + 0.5) * CELL_M
+        keep = shapely.contains_xy(self.county, x, y) & ~shapely.contains_xy(sites.buffer(600.0), x, y)
+        hz += list(zip(x[keep].tolist(), y[keep].tolist(), strict=True))
         kinds = ("滑坡隐患点", "崩塌隐患点", "泥石流隐患点")
         for x, y in hz:
             recs.append(
                 dict(kind="hazard_point", name=str(kinds[rng.choice(3, p=[0.6, 0.3, 0.1])]), geometry=Point(x, y))
             )
         self.hazard_xy = np.array(hz)
-        # a few hazard zones (地质灾害易发区) around clusters of steep ground
-        for k in rng.choice(len(hz), size=10, replace=False):
+        # a few hazard zones (地质灾害易发区) around clusters of steep ground, away from the planned sites
+        far = [k for k, (x, y) in enumerate(hz) if sites.distance(Point(x, y)) > 1200.0]
+        for k in rng.choice(far, size=min(10, len(far)), replace=False):
             x, y = hz[k]
             zone = Point(x, y).buffer(rng.uniform(250, 500), quad_segs=6)
             zone = shapely.affinity.scale(zone, rng.uniform(0.6, 1.4), 1.0, origin=(x, y))
             recs.append(dict(kind="hazard_zone", name="地质灾害易发区", geometry=zone.intersection(self.county)))
-        # flood zone along the main river and the larger named rivers
-        fz = [self.main_river.buffer(120.0, quad_segs=4)]
-        fz += [ln.buffer(60.0, quad_segs=4) for ln in self.river_lines[1:4]]
-        flood = shapely.union_all(fz).intersection(self.county).simplify(20.0)
-        self.flood = flood
-        for g in getattr(flood, "geoms", [flood]):
+        for g in getattr(self.flood, "geoms", [self.flood]):
             if g.area > 1e5:
                 recs.append(dict(kind="flood_zone", name="延河及支流洪水风险区(二十年一遇)", geometry=g))
         gdf = gpd.GeoDataFrame(recs, geometry="geometry", crs=self.crs)
@@ -968,76 +987,85 @@ class _Builder:
         self.con_gdf = gdf
 
     # -- candidate sites ------------------------------------------------------------------
-    def _site_ok(self, poly: Polygon) -> bool:
-        if poly.intersects(self.farm_union) or poly.intersects(self.flood) or poly.intersects(self.redline):
+    #: screening thresholds of the demo's own placement, relaxed step by step when a town has no room:
+    #: (mean slope deg, 90th percentile slope deg, distance to a township-or-better road m, cell slope deg)
+    _LEVELS = ((10.0, 20.0, 800.0, 12.0), (12.0, 24.0, 1500.0, 15.0), (14.0, 28.0, 2500.0, 18.0))
+
+    def _site_ok(self, poly: Polygon, level: int = 0) -> bool:
+        mean_max, p90_max, road_max, _ = self._LEVELS[level]
+        if poly.intersects(self.flood) or poly.intersects(self.redline):
+            return False
+        if self.farm_union is not None and poly.intersects(self.farm_union):
+            return False
+        if any(poly.distance(p) < 300.0 for p in self.site_polys):
+            return False
+        if not self.county.buffer(-300.0).contains(poly):
             return False
         minx, miny, maxx, maxy = poly.bounds
         gx, gy = np.meshgrid(np.linspace(minx, maxx, 9), np.linspace(miny, maxy, 9))
         inside = shapely.contains_xy(poly, gx.ravel(), gy.ravel())
         sl = self.sample_slope(gx.ravel()[inside], gy.ravel()[inside])
-        if len(sl) == 0 or sl.mean() > 10.0 or np.percentile(sl, 90) > 20.0:
+        if len(sl) == 0 or sl.mean() > mean_max or np.percentile(sl, 90) > p90_max:
             return False
-        c = poly.centroid
-        if len(self.hazard_xy) and np.min(np.hypot(*(self.hazard_xy - (c.x, c.y)).T)) < 500.0:
-            return False
-        if not self.county.buffer(-300.0).contains(poly):
-            return False
-        return self.main_roads.distance(c) < 800.0
+        return bool(self.main_roads.distance(poly.centroid) < road_max)
 
-    def _place(self, tx: float, ty: float, area: float, town: str, *, radius: float = 4000.0) -> Polygon:
+    def _place(self, tx: float, ty: float, area: float, town: str) -> Polygon:
+        """A site polygon near (tx, ty) in ``town`` that passes the demo's own screening."""
         rng = self.rng
         ti = self.town_names.index(town)
         cells = np.flatnonzero((self.township_of_cell == ti) & self.inner)
         d = np.hypot(self.cxy[cells, 0] - tx, self.cxy[cells, 1] - ty)
-        cells, d = cells[d < radius], d[d < radius]
-        order = np.argsort(d + 40.0 * self.slope_c[cells], kind="stable")
-        for i in order[:500]:
-            x, y = self.cxy[cells[i]]
-            a0 = float(rng.uniform(0, 45))
-            for ang in (a0, a0 + 45.0, a0 + 90.0, a0 + 135.0):
-                poly = _rect(x, y, area, ang, 2.2)
-                if self._site_ok(poly):
-                    return poly
-        raise RuntimeError(f"demo: no room for a {area / 1e4:.0f} ha site in {town}")
+        order = cells[np.argsort(d + 40.0 * self.slope_c[cells], kind="stable")]
+        for level, (*_, cell_max) in enumerate(self._LEVELS):
+            for cell in order[self.slope_c[order] <= cell_max][:1500]:
+                x, y = self.cxy[cell]
+                a0 = float(rng.uniform(0, 45))
+                for ang in (a0, a0 + 45.0, a0 + 90.0, a0 + 135.0):
+                    poly = _rect(x, y, area, ang, 2.2 + level)
+                    if self._site_ok(poly, level):
+                        poly = shapely.set_precision(poly, 0.01)
+                        self.site_polys.append(poly)
+                        return poly
+        raise RuntimeError(f"demo: no room for a {area / 1e4:.0f} ha site in {town}; try another seed")
+
+    def _site(self, name: str, en: str, tier: str, town: str, poly: Polygon) -> None:
+        poly = shapely.set_precision(poly, 0.01)
+        self.site_recs.append(
+            dict(
+                name=name,
+                name_en=en,
+                tier=tier,
+                township=town,
+                planned_area_m2=float(round(poly.area, -2)),
+                geometry=poly,
+            )
+        )
+
+    def _big_village(self, t: str, k: int = 0) -> tuple[str, float, float]:
+        v = self.vdf
+        stay = v["relocate_households"].to_numpy() == 0
+        sel = np.flatnonzero(stay & (v["township"].to_numpy() == t))
+        tx, ty = self.seat_xy[self.town_names.index(t)]
+        dd = np.hypot(v["x"].to_numpy()[sel] - tx, v["y"].to_numpy()[sel] - ty)
+        sel = sel[dd > 3000.0 * self.scale]
+        i = sel[np.argsort(-v["persons"].to_numpy()[sel], kind="stable")[k]]
+        return v["name"].iloc[i][:-1], float(v["x"].iloc[i]), float(v["y"].iloc[i])
 
     def candidates(self) -> None:
+        """The planned sites that should pass screening (before farmland and hazards are drawn)."""
         rng = self.rng
-        self.farm_union = shapely.union_all(self.farm_polys)
-        mr = self.roads_gdf[self.roads_gdf["road_class"].isin(["provincial", "county", "township"])]
-        self.main_roads = shapely.union_all(mr.geometry.to_numpy())
-        recs = []
-
-        def add(name: str, en: str, tier: str, town: str, poly: Polygon) -> None:
-            poly = shapely.set_precision(poly, 0.01)
-            recs.append(
-                dict(
-                    name=name,
-                    name_en=en,
-                    tier=tier,
-                    township=town,
-                    planned_area_m2=float(round(poly.area, -2)),
-                    geometry=poly,
-                )
-            )
-
+        self.site_recs: list[dict[str, object]] = []
         seat = COUNTY_SEAT
         en_seat = name_en(seat)
         sx, sy = self.seat_xy[self.town_names.index(seat)]
-        add(
-            f"{seat}城北安置点",
-            f"{en_seat} North Resettlement Site",
-            "county_seat",
-            seat,
-            self._place(sx, sy + 1500.0, 150000.0, seat),
-        )
-        add(
-            f"{seat}城南安置点",
-            f"{en_seat} South Resettlement Site",
-            "county_seat",
-            seat,
-            self._place(sx, sy - 1500.0, 120000.0, seat),
-        )
-        add(
+        for suffix, en, dx, dy, area in (
+            ("城北安置点", "North Resettlement Site", 0.0, 1500.0, 150000.0),
+            ("城南安置点", "South Resettlement Site", 0.0, -1500.0, 120000.0),
+        ):
+            self._site(
+                f"{seat}{suffix}", f"{en_seat} {en}", "county_seat", seat, self._place(sx + dx, sy + dy, area, seat)
+            )
+        self._site(
             f"{seat}工业园区安置点",
             f"{en_seat} Industrial Park Resettlement Site",
             "county_seat",
@@ -1048,27 +1076,16 @@ class _Builder:
             if t == seat:
                 continue
             area = 100000.0 if t in ("招安镇", "沿河湾镇") else float(rng.uniform(4, 8) * 1e4)
-            add(
+            self._site(
                 f"{t}集镇安置点",
                 f"{name_en(t)} Market Town Resettlement Site",
                 "market_town",
                 t,
                 self._place(x, y, area, t),
             )
-        v = self.vdf
-        stay = v["relocate_households"].to_numpy() == 0
-
-        def big_village(t: str, k: int = 0) -> tuple[str, float, float]:
-            sel = np.flatnonzero(stay & (v["township"].to_numpy() == t))
-            tx, ty = self.seat_xy[self.town_names.index(t)]
-            dd = np.hypot(v["x"].to_numpy()[sel] - tx, v["y"].to_numpy()[sel] - ty)
-            sel = sel[dd > 3000.0 * self.scale]
-            i = sel[np.argsort(-v["persons"].to_numpy()[sel], kind="stable")[k]]
-            return v["name"].iloc[i][:-1], float(v["x"].iloc[i]), float(v["y"].iloc[i])
-
         for t in ("招安镇", "沿河湾镇", "镰刀湾乡", "化子坪镇"):
-            stem, x, y = big_village(t)
-            add(
+            stem, x, y = self._big_village(t)
+            self._site(
                 f"{t}{stem}中心社区",
                 f"{pinyin(stem)} Central Community ({name_en(t)})",
                 "central_community",
@@ -1076,50 +1093,54 @@ class _Builder:
                 self._place(x, y, float(rng.uniform(5, 9) * 1e4), t),
             )
         for t in ("西河口管委会", "高桥乡", "王家湾乡"):
-            stem, x, y = big_village(t)
-            add(
+            stem, x, y = self._big_village(t)
+            self._site(
                 f"{stem}中心村安置点",
                 f"{pinyin(stem)} Central Village Resettlement Site",
                 "central_village",
                 t,
                 self._place(x, y, float(rng.uniform(2, 4) * 1e4), t),
             )
-        # three that must fail screening: on basic farmland, on a steep hazard slope, too small
+
+    def failing_candidates(self) -> None:
+        """Three sites that must fail screening: on basic farmland, on a steep hazard slope, too small."""
         t = "砖窑湾镇"
         ti = self.town_names.index(t)
         fp = [p for p in self.farm_polys if self.township_polys[ti].contains(p.representative_point())]
-        p = max(fp, key=lambda g: g.area).representative_point()
-        stem, _, _ = big_village(t)
-        add(
-            f"{stem}中心村安置点",
-            f"{pinyin(stem)} Central Village Resettlement Site",
-            "central_village",
-            t,
-            _rect(p.x, p.y, 30000.0, 10.0, 1.3),
+        hz_all = shapely.multipoints(self.hazard_xy)
+        stem, _, _ = self._big_village(t)
+        for g in sorted(fp, key=lambda g: -g.area):
+            p = g.representative_point()
+            poly = _rect(p.x, p.y, 30000.0, 10.0, 1.3)
+            if not poly.intersects(self.flood) and poly.distance(hz_all) > 500.0:
+                break
+        self._site(
+            f"{stem}中心村安置点", f"{pinyin(stem)} Central Village Resettlement Site", "central_village", t, poly
         )
         t = "招安镇"
-        ti = self.town_names.index(t)
         hz = self.hazard_xy[self.township_of(self.hazard_xy[:, 0], self.hazard_xy[:, 1]) == t]
-        hd = np.array([self.main_roads.distance(Point(h)) for h in hz])
-        h = hz[int(np.argmin(hd))]
-        stem, _, _ = big_village(t, 1)
-        add(
-            f"{t}{stem}中心社区",
-            f"{pinyin(stem)} Central Community ({name_en(t)})",
-            "central_community",
-            t,
-            _rect(h[0] + 60.0, h[1] + 60.0, 50000.0, 25.0, 1.5),
+        hd = shapely.distance(self.main_roads, shapely.points(hz))
+        stem, _, _ = self._big_village(t, 1)
+        for k in np.argsort(hd, kind="stable"):
+            poly = _rect(hz[k, 0] + 60.0, hz[k, 1] + 60.0, 50000.0, 25.0, 1.5)
+            clear = not (
+                poly.intersects(self.farm_union) or poly.intersects(self.flood) or poly.intersects(self.redline)
+            )
+            if clear and self.county.buffer(-300.0).contains(poly):
+                break
+        self._site(
+            f"{t}{stem}中心社区", f"{pinyin(stem)} Central Community ({name_en(t)})", "central_community", t, poly
         )
         t = "化子坪镇"
-        stem, x, y = big_village(t, 1)
-        add(
+        stem, x, y = self._big_village(t, 1)
+        self._site(
             f"{stem}中心村安置点",
             f"{pinyin(stem)} Central Village Resettlement Site",
             "central_village",
             t,
             self._place(x, y, 6000.0, t),
         )
-        gdf = gpd.GeoDataFrame(recs, geometry="geometry", crs=self.crs)
+        gdf = gpd.GeoDataFrame(self.site_recs, geometry="geometry", crs=self.crs)
         gdf.insert(0, "site_id", [f"S{i + 1:02d}" for i in range(len(gdf))])
         self.cand_gdf = gdf
 
@@ -1163,8 +1184,10 @@ def build_county(seed: int, area_km2: float = AREA_KM2) -> DemoCounty:
     b.water()
     b.facilities()
     b.power()
-    b.constraints()
+    b.zones()
     b.candidates()
+    b.constraints()
+    b.failing_candidates()
     b.boundaries()
     v = b.vdf
     villages = gpd.GeoDataFrame(v.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(v["x"], v["y"]), crs=b.crs)
