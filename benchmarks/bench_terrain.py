@@ -185,6 +185,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--big", action="store_true", help="also run 20k x 20k")
+    ap.add_argument("--sizes", help="comma-separated grid sizes instead of the defaults, e.g. 20000")
+    ap.add_argument("--skip-distance", action="store_true", help="only the suitability pipeline")
     ap.add_argument("--worker")
     ap.add_argument("--size", type=int)
     ap.add_argument("--dem")
@@ -194,15 +196,20 @@ def main() -> None:
         print(json.dumps(worker(a.worker, a.size, a.dem, a.out)))
         return
     sizes = [2000] if a.quick else [10_000] + ([20_000] if a.big else [])
+    if a.sizes:
+        sizes = [int(x) for x in a.sizes.split(",")]
     whole_n = 2000 if a.quick else 4000
     ratios: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench_terrain_") as d:
         tmp = Path(d)
-        print(f"distance raster, engine choice at {whole_n}^2:")
-        sc = run("scipy", whole_n, tmp / "none.tif", tmp)
-        ed = run("edt", whole_n, tmp / "none.tif", tmp)
-        ratios.append(f"ratio scipy / edt (distance transform only, {whole_n}^2): {sc['seconds'] / ed['seconds']:.2f}")
-        for n in sizes:
+        if not a.skip_distance:
+            print(f"distance raster, engine choice at {whole_n}^2:")
+            sc = run("scipy", whole_n, tmp / "none.tif", tmp)
+            ed = run("edt", whole_n, tmp / "none.tif", tmp)
+            ratios.append(
+                f"ratio scipy / edt (distance transform only, {whole_n}^2): {sc['seconds'] / ed['seconds']:.2f}"
+            )
+        for n in [] if a.skip_distance else sizes:
             print(f"distance raster at {n}^2 (roads, {max(20, n // 100)} lines):")
             base = run("edt", n, tmp / "none.tif", tmp)
             ours = run("distance", n, tmp / "none.tif", tmp)
