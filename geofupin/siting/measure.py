@@ -120,7 +120,9 @@ def generate_grid(
     cells = shapely.box(bx, by, bx + cell_m, by + cell_m)
     shapely.prepare(area)
     keep = shapely.intersects(area, cells)
-    clipped = shapely.intersection(cells[keep], area)
+    clipped = cells[keep]
+    edge = ~shapely.contains_properly(area, clipped)  # only cells on the boundary need clipping
+    clipped[edge] = shapely.intersection(clipped[edge], area)
     ok = shapely.area(clipped) > 0
     clipped = clipped[ok]
     ids = np.char.add("G", np.char.zfill(np.arange(1, len(clipped) + 1).astype(str), 6))
