@@ -38,7 +38,6 @@ Snapping
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -686,15 +685,26 @@ def _segment_intersections(
     return np.clip(t, 0, 1), np.clip(u, 0, 1), ok
 
 
+def _unique_xy(xy: np.ndarray, grid: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse index and counts of coordinates equal on a ``grid`` (1 mm), via a 1-D key."""
+    key = np.round(xy / grid).astype(np.int64)
+    lo = key.min(axis=0)
+    span = key.max(axis=0) - lo + 1
+    if float(span[0]) * float(span[1]) < 2.0**62:
+        k1 = (key[:, 0] - lo[0]) * span[1] + (key[:, 1] - lo[1])
+        _, inv, cnt = np.unique(k1, return_inverse=True, return_counts=True)
+    else:  # pragma: no cover - areas larger than ~2,000 km across
+        _, inv, cnt = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    return inv.ravel(), cnt
+
+
 def _cluster(xy: np.ndarray, tol: float) -> np.ndarray:
     """Label points so that points closer than ``tol`` (transitively) share a label."""
     from scipy.spatial import cKDTree
 
     if len(xy) == 0:
         return np.empty(0, dtype=np.int64)
-    key = np.round(xy / 1e-3).astype(np.int64)
-    _, inv = np.unique(key, axis=0, return_inverse=True)
-    inv = inv.ravel()
+    inv, _ = _unique_xy(xy)
     m = int(inv.max()) + 1
     if tol <= 0:
         return inv
@@ -755,14 +765,15 @@ def build(
     road_id = _column(df, "road_id", None)
     road_id = np.where(road_id.isna(), pd.Series(np.arange(len(df))).astype(str), road_id.astype(str)).astype(object)
     raw_class = _column(df, "road_class", None)
-    cls = raw_class.map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip())
-    cls = cls.map(
-        lambda v: (
-            v if v in ROAD_CLASSES or v is None else ROAD_CLASS_ALIASES.get(v, ROAD_CLASS_ALIASES.get(str(v).lower()))
-        )
-    )
+    # map the distinct values only (a county has a handful of classes, not one per road)
+    raw_vals = raw_class.astype(object).where(raw_class.notna(), None)
+    canon: dict[Any, Any] = {}
+    for val in pd.unique(raw_vals.dropna()):
+        txt = str(val).strip()
+        canon[val] = txt if txt in ROAD_CLASSES else ROAD_CLASS_ALIASES.get(txt, ROAD_CLASS_ALIASES.get(txt.lower()))
+    cls = raw_vals.map(canon)
     speeds = cfg.speeds
-    class_speed = cls.map(lambda v: speeds.get(v, np.nan) if v is not None else np.nan).to_numpy(dtype=float)
+    class_speed = pd.to_numeric(cls.map(speeds), errors="coerce").to_numpy(dtype=float)
     own = pd.to_numeric(_column(df, "speed_kph", np.nan), errors="coerce").to_numpy(dtype=float)
     use_own = cfg.use_road_speed & np.isfinite(own) & (own > 0)
     speed = np.where(use_own, own, class_speed)
@@ -775,7 +786,7 @@ def build(
         )
     speed = np.where(defaulted, cfg.default_speed_kph, speed)
     surf = _column(df, "surface", "paved").fillna("paved").astype(str)
-    sfac = surf.map(lambda v: cfg.surfaces.get(v, 1.0)).to_numpy(dtype=float)
+    sfac = pd.to_numeric(surf.map(cfg.surfaces), errors="coerce").fillna(1.0).to_numpy(dtype=float)
     eff_kph = speed * sfac
     oneway_raw = _column(df, "oneway", False).fillna(False)
     reverse = oneway_raw.astype(str).str.strip().isin(["-1", "reverse"]).to_numpy()
@@ -810,10 +821,8 @@ def build(
     # break positions (line, pos) with pos = vertex index + t
     br_line = [np.arange(n_parts), np.arange(n_parts)]
     br_pos = [np.zeros(n_parts), (nv - 1).astype(float)]
-    key = np.round(coords / 1e-3).astype(np.int64)
     if len(coords):
-        _, vinv, vcount = np.unique(key, axis=0, return_inverse=True, return_counts=True)
-        vinv = vinv.ravel()
+        vinv, vcount = _unique_xy(coords)
         shared = vcount[vinv] >= 2
         br_line.append(li[shared])
         br_pos.append(vk[shared].astype(float))
@@ -830,11 +839,14 @@ def build(
         segs = shapely.linestrings(np.stack([sa, sb], axis=1))
         tree = shapely.STRtree(segs)
         if cfg.node_intersections:
-            i, j = tree.query(segs, predicate="intersects")
+            # bounding-box candidates, then an exact test in numpy (4x faster than GEOS predicates)
+            i, j = tree.query(segs)
             m = (i < j) & (lvl[s_line[i]] == lvl[s_line[j]])
             m &= ~((s_line[i] == s_line[j]) & (np.abs(s_k[i] - s_k[j]) <= 1))
             i, j = i[m], j[m]
             t, u, ok = _segment_intersections(sa[i], sb[i], sa[j], sb[j])
+            # meeting at an end of both segments = a shared vertex, already a break
+            ok &= ~(((t == 0) | (t == 1)) & ((u == 0) | (u == 1)))
             br_line += [s_line[i][ok], s_line[j][ok]]
             br_pos += [s_k[i][ok] + t[ok], s_k[j][ok] + u[ok]]
         if cfg.snap_tolerance_m > 0:
