@@ -118,6 +118,142 @@ _step_command("allocate", "Assign relocating villages and groups to sites under 
 _step_command("plan", "Infrastructure plans, subsidy budgets, disbursement and acceptance forms (规划与预算).")
 
 
+@main.command("map")
+@scenario_arg
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder (default: maps/<name>-map, or maps/<name>-public with --public).",
+)
+@overwrite_opt
+@click.option(
+    "--basemap",
+    type=click.Choice(["none", "osm", "tianditu", "gaode"]),
+    default=None,
+    help="Basemap tiles (default: the scenario's map.basemap; 'none' works offline).",
+)
+@click.option("--public", is_flag=True, help="Public-notice mode (公示): village totals only, no household details.")
+@click.option(
+    "--static",
+    "static",
+    multiple=True,
+    type=click.Choice(["png", "pdf"]),
+    help="Also write a printable map (repeat for both).",
+)
+@click.option("--paper", type=click.Choice(["A4", "A3"]), default=None, help="Paper size of printable maps.")
+@click.pass_context
+@_handle_errors
+def map_command(
+    ctx: click.Context,
+    scenario: Path,
+    out: Path | None,
+    overwrite: bool,
+    basemap: str | None,
+    public: bool,
+    static: tuple[str, ...],
+    paper: str | None,
+) -> None:
+    """Run SCENARIO and publish only its maps (index.html, optional PNG/PDF)."""
+    import dataclasses
+
+    from . import pipeline
+    from . import scenario as scenario_mod
+
+    sc = scenario_mod.load(scenario)
+    m = dataclasses.replace(sc.map, basemap=basemap or sc.map.basemap, public=public or sc.map.public)
+    o = dataclasses.replace(
+        sc.outputs, static_maps=tuple(static) or sc.outputs.static_maps, paper=paper or sc.outputs.paper
+    )
+    sc = dataclasses.replace(sc, map=m, outputs=o)
+    quiet = ctx.obj.get("quiet", False)
+    result = pipeline.run(sc, progress=not quiet)
+    base = sc.output_dir()
+    out_dir = out or base.with_name(f"{base.name}-{'public' if m.public else 'map'}")
+    written = pipeline.write_outputs(result, out_dir, overwrite=overwrite, maps_only=True)
+    if not quiet:
+        click.echo(f"已写出地图 wrote {', '.join(written)} to {out_dir}")
+
+
+@main.command()
+@click.argument("scenario_a", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("scenario_b", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder (default: maps/compare-<A>-<B>).",
+)
+@overwrite_opt
+@click.option("--top-k", type=int, default=5, show_default=True, help="How many top sites to compare.")
+@click.pass_context
+@_handle_errors
+def compare(
+    ctx: click.Context, scenario_a: Path, scenario_b: Path, out: Path | None, overwrite: bool, top_k: int
+) -> None:
+    """Run two scenarios and publish them side by side with a table of what differs."""
+    from . import io as gio
+    from . import pipeline
+    from . import scenario as scenario_mod
+    from .maps import render_html
+    from .maps.compare import build_compare_map, compare_table
+
+    quiet = ctx.obj.get("quiet", False)
+    runs = []
+    for path in (scenario_a, scenario_b):
+        sc = scenario_mod.load(path)
+        runs.append(pipeline.run(sc, progress=not quiet))
+    a, b = (r.ctx for r in runs)
+    labels = (a.scenario.name, b.scenario.name)
+    if labels[0] == labels[1]:
+        labels = (f"{labels[0]} (A)", f"{labels[1]} (B)")
+    out_dir = out or a.scenario.output_dir().with_name(f"compare-{a.scenario.name}-{b.scenario.name}")
+    dual = build_compare_map(a, b, config=pipeline.map_config(a.scenario), labels=labels, top_k=top_k)
+    table = compare_table(a, b, labels=labels, top_k=top_k)
+    with gio.atomic_dir(out_dir, overwrite=overwrite) as tmp:
+        gio.write_text(tmp / "index.html", render_html(dual))
+        gio.write_csv(table, tmp / "compare.csv")
+    if not quiet:
+        click.echo(table.to_string(index=False))
+        click.echo(f"已写出 wrote index.html and compare.csv to {out_dir}")
+
+
+@main.command("import-osm")
+@click.argument("pbf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for the GeoPackage layers.",
+)
+@click.option(
+    "--crs",
+    "crs",
+    default="auto",
+    show_default=True,
+    help="Metric CRS of the layers ('auto': Gauss-Kruger zone in China, UTM elsewhere).",
+)
+@overwrite_opt
+@click.pass_context
+@_handle_errors
+def import_osm(ctx: click.Context, pbf: Path, out: Path, crs: str, overwrite: bool) -> None:
+    """Turn an OpenStreetMap extract (.osm.pbf) into geofupin layers (© OpenStreetMap contributors, ODbL)."""
+    from . import io as gio
+    from .osm import import_osm as read_osm
+
+    layers = read_osm(pbf, out_crs=None if crs == "auto" else crs)
+    with gio.atomic_dir(out, overwrite=overwrite) as tmp:
+        for kind, gdf in layers.items():
+            gio.write_vector(gdf, tmp / f"{kind}.gpkg", layer=kind)
+    if not ctx.obj.get("quiet", False):
+        for kind, gdf in layers.items():
+            click.echo(f"  {kind}: {len(gdf)} feature(s) -> {out / (kind + '.gpkg')}")
+        click.echo("数据来源 data: © OpenStreetMap contributors (ODbL)")
+
+
 @main.command()
 @scenario_arg
 @_handle_errors

@@ -592,8 +592,13 @@ def validate_layer(
     return out
 
 
+def _missing(v: object) -> bool:
+    """True for None, NaN and pandas' NA (string columns hold NaN or NA for missing text)."""
+    return v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
+
+
 def _id_text(v: object) -> str | None:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
+    if _missing(v):
         return None
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
@@ -665,13 +670,13 @@ def _coerce(out: gpd.GeoDataFrame, col: Column, schema: LayerSchema, where: str,
         return num.astype(float)
     if col.type == "bool":
         return s.map(_to_bool).fillna(False).astype(bool)
-    text = s.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())
+    text = s.astype(object).map(lambda v: None if _missing(v) else str(v).strip())
     if col.allowed is not None:
         aliases = dict(col.value_aliases or {})
         mapped = text.map(
             lambda v: (
                 None
-                if v is None
+                if _missing(v)
                 else aliases.get(v, aliases.get(v.lower(), v.lower() if v.lower() in col.allowed else v))
             )
         )
@@ -707,7 +712,7 @@ def _coerce(out: gpd.GeoDataFrame, col: Column, schema: LayerSchema, where: str,
 
 
 def _to_bool(v: object) -> bool | None:
-    if v is None or (isinstance(v, float) and np.isnan(v)):
+    if _missing(v):
         return None
     if isinstance(v, (bool, np.bool_)):
         return bool(v)

@@ -10,6 +10,7 @@ as resolved, package versions, step timings and summaries).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import platform
@@ -28,6 +29,7 @@ from . import io as gio
 from .context import Layers, RunContext, StepResult
 from .errors import DataError, LayerError, Problems
 from .layers import prepare_layers
+from .maps.config import MapConfig
 from .scenario import STEP_ORDER, Scenario
 
 log = logging.getLogger(__name__)
@@ -222,19 +224,60 @@ def versions() -> dict[str, str]:
     return out
 
 
-def build_map_html(out: RunOutput) -> str | None:
-    """The published map as one self-contained HTML page, or ``None`` when maps are not available."""
+def map_config(scenario: Scenario) -> MapConfig:
+    """The scenario's ``map`` section, titled with the scenario's title unless the section sets its own."""
+    cfg = scenario.map
+    if cfg.title == MapConfig.title and cfg.title_en == MapConfig.title_en:
+        cfg = dataclasses.replace(cfg, title=scenario.title.zh, title_en=scenario.title.en)
+    return cfg
+
+
+def build_map_html(out: RunOutput) -> str:
+    """The published map as one self-contained HTML page."""
+    from . import maps
+
+    m = maps.build_run_map(out.ctx, config=map_config(out.ctx.scenario))
+    return maps.render_html(m)
+
+
+def write_static_maps(out: RunOutput, folder: Path) -> dict[str, Path]:
+    """Printable maps (``map.png``, ``map.pdf``) as the scenario's outputs ask."""
+    formats = out.ctx.scenario.outputs.static_maps
+    if not formats:
+        return {}
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from .maps.static import build_static_map
+
+    fig = build_static_map(out.ctx, config=map_config(out.ctx.scenario), paper=out.ctx.scenario.outputs.paper)
+    written = {}
     try:
-        maps = importlib.import_module("geofupin.maps")
-    except ImportError:  # pragma: no cover - maps is part of the package
-        return None
-    config = getattr(out.ctx.scenario, "map", None)
-    m = maps.build_run_map(out.ctx, config=config) if config is not None else maps.build_run_map(out.ctx)
-    return maps.render_html(m)  # type: ignore[no-any-return]
+        for fmt in formats:
+            written[f"map.{fmt}"] = gio.write_figure(fig, folder / f"map.{fmt}")
+    finally:
+        plt.close(fig)
+    return written
 
 
-def write_outputs(out: RunOutput, out_dir: Path, *, overwrite: bool = False) -> dict[str, Path]:
+def write_outputs(
+    out: RunOutput, out_dir: Path, *, overwrite: bool = False, maps_only: bool = False
+) -> dict[str, Path]:
     """Write every output of a run into ``out_dir`` atomically (all or nothing).
+
+    Parameters
+    ----------
+    out
+        The run's results.
+    out_dir
+        The output folder; replaced as a whole.
+    overwrite
+        Replace an existing folder.
+    maps_only
+        Write only the maps (``index.html``, static maps) and ``run.json``: what a public
+        notice publishes, without household-level tables.
 
     Raises
     ------
@@ -244,25 +287,33 @@ def write_outputs(out: RunOutput, out_dir: Path, *, overwrite: bool = False) -> 
     scenario = out.ctx.scenario
     written: dict[str, Path] = {}
     timings = dict(out.timings_s)
+    tables = {} if maps_only else result_tables(out)
     with gio.atomic_dir(out_dir, overwrite=overwrite) as tmp:
         t = time.perf_counter()
-        gio.write_layers(result_layers(out), tmp / "results.gpkg")
-        written["results.gpkg"] = out_dir / "results.gpkg"
-        tables = result_tables(out)
+        if not maps_only:
+            gio.write_layers(result_layers(out), tmp / "results.gpkg")
+            written["results.gpkg"] = out_dir / "results.gpkg"
         if tables and "csv" in scenario.outputs.tables:
             for name, df in tables.items():
                 gio.write_csv(df, tmp / "tables" / f"{name}.csv")
                 written[f"tables/{name}.csv"] = out_dir / "tables" / f"{name}.csv"
         if tables and "xlsx" in scenario.outputs.tables:
-            gio.write_xlsx(tables, tmp / "tables.xlsx")
+            from .report import localize
+
+            localized = {name: localize(df) for name, df in tables.items()}
+            gio.write_xlsx(
+                {name: df for name, (df, _) in localized.items()},
+                tmp / "tables.xlsx",
+                headers_en={name: en for name, (_, en) in localized.items()},
+            )
             written["tables.xlsx"] = out_dir / "tables.xlsx"
         timings["write_tables"] = time.perf_counter() - t
-        if "map" in scenario.steps:
+        if "map" in scenario.steps or maps_only:
             t = time.perf_counter()
-            html = build_map_html(out)
-            if html is not None:
-                gio.write_text(tmp / "index.html", html)
-                written["index.html"] = out_dir / "index.html"
+            gio.write_text(tmp / "index.html", build_map_html(out))
+            written["index.html"] = out_dir / "index.html"
+            for name in write_static_maps(out, tmp):
+                written[name] = out_dir / name
             timings["map"] = time.perf_counter() - t
         record = {
             "geofupin": __version__,
@@ -275,7 +326,7 @@ def write_outputs(out: RunOutput, out_dir: Path, *, overwrite: bool = False) -> 
             "steps": list(out.ctx.results),
             "timings_s": {k: round(v, 3) for k, v in timings.items()},
             "summary": {k: dict(v.summary) for k, v in out.ctx.results.items()},
-            "layers": {k: len(v) for k, v in result_layers(out).items()},
+            "layers": {} if maps_only else {k: len(v) for k, v in result_layers(out).items()},
             "tables": {k: len(v) for k, v in tables.items()},
             "warnings": list(out.warnings),
             "outputs_sha256": {k: gio.file_sha256(tmp / k) for k in written},

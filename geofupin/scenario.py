@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 StepName = Literal["access", "site", "allocate", "plan", "map"]
 TableFormat = Literal["csv", "xlsx"]
+StaticFormat = Literal["png", "pdf"]
 
 #: Order in which steps run; a step only runs when its module is installed and its inputs exist.
 STEP_ORDER: tuple[str, ...] = ("access", "site", "allocate", "plan", "map")
@@ -130,10 +131,16 @@ class Outputs:
         Output folder (default ``maps/<name>`` beside the scenario's project).
     tables
         Table formats to write.
+    static_maps
+        Printable maps to write besides ``index.html``: ``png`` and/or ``pdf`` (``map.png``, ``map.pdf``).
+    paper
+        Paper size of the printable maps.
     """
 
     dir: Path | None = None
     tables: tuple[TableFormat, ...] = ("csv", "xlsx")
+    static_maps: tuple[StaticFormat, ...] = ()
+    paper: Literal["A4", "A3"] = "A3"
 
 
 @dataclass(frozen=True)

@@ -203,3 +203,56 @@ def test_map_shows_a_hostile_village_name_as_text(demo_layers: Path, tmp_path: P
     assert "<img src=x onerror=alert(1)>" not in html
     # the names are in the page, escaped inside the embedded data
     assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in html or "&lt;script&gt;alert(1)" in html
+
+
+def test_xlsx_has_chinese_then_english_headers(demo_run: tuple[Path, Path]) -> None:
+    _, out = demo_run
+    ws = load_workbook(out / "tables.xlsx", read_only=True)["site_load"]
+    zh, en = (list(r) for r in ws.iter_rows(min_row=1, max_row=2, values_only=True))
+    site_load = pd.read_csv(out / "tables" / "site_load.csv", encoding="utf-8-sig")
+    assert len(zh) == len(en) == len(site_load.columns)
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in "".join(map(str, zh)))  # Chinese header row
+    assert ws.max_row == len(site_load) + 2
+
+
+def test_map_command_publishes_only_maps(demo_layers: Path, tmp_path: Path) -> None:
+    scenario = scenario_copy(tmp_path, demo_layers, extra="steps: [access, site, map]\n")
+    code, text = invoke("-q", "map", str(scenario), "--public", "--static", "png", "--paper", "A4")
+    assert code == 0, text
+    out = tmp_path / "maps" / "demo-public"
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "map.png", "run.json"]
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(out / "map.png")
+    assert img.shape[1] > img.shape[0] > 1000  # A4 landscape
+    assert img[..., :3].std() > 0.05  # not blank
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert record["scenario_resolved"]["map"]["public"] is True
+
+
+def test_compare_command_lists_what_differs(demo_layers: Path, tmp_path: Path) -> None:
+    a = scenario_copy(tmp_path / "a", demo_layers, extra="steps: [access, site]\n")
+    b = scenario_copy(tmp_path / "b", demo_layers, extra="steps: [access, site]\nsiting: {method: topsis}\n")
+    out = tmp_path / "cmp"
+    code, text = invoke("-q", "compare", str(a), str(b), "--out", str(out))
+    assert code == 0, text
+    table = pd.read_csv(out / "compare.csv", encoding="utf-8-sig")
+    assert {"metric_zh", "metric_en", "difference"} <= set(table.columns)
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert "sync" in html.lower() and "方案差异" in html
+
+
+@pytest.mark.shared
+def test_import_osm_writes_layers_that_validate(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "andorra"
+    code, text = invoke("import-osm", str(shared_data / "andorra" / "andorra.osm.pbf"), "--out", str(out))
+    assert code == 0, text
+    assert "OpenStreetMap contributors" in text
+    roads = gpd.read_file(out / "roads.gpkg")
+    assert roads.crs.to_epsg() == 32631 and len(roads) > 1000
+    from geofupin.errors import Problems
+    from geofupin.layers import validate_layer
+
+    problems = Problems()
+    assert validate_layer(roads, "roads", problems) is not None, [str(p) for p in problems]
+    assert set(roads["road_class"]) <= {"national", "provincial", "county", "township", "village", "track", "path"}
