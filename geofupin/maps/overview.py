@@ -305,7 +305,7 @@ def _roads(p: _Page, layers: Layers) -> None:
     if merged:  # one multi-line per class: a few features instead of tens of thousands
         import shapely
 
-        geoms = r.geometry.values
+        geoms = shapely.simplify(r.geometry.values, p.config.simplify_tolerance_m, preserve_topology=False)
         rows = []
         for cls in [c for c in D.ROAD_STYLE if (classes == c).any()] + sorted(set(classes) - set(D.ROAD_STYLE)):
             sel = (classes == cls).to_numpy()
@@ -317,7 +317,7 @@ def _roads(p: _Page, layers: Layers) -> None:
             )
         r = gpd.GeoDataFrame(rows, geometry="geometry", crs=r.crs)
         classes = r["road_class"]
-    d = p.display(r)
+    d = p.display(r, simplify=not merged)
     sty = [D.ROAD_STYLE.get(c, (c, "#999999", 1.2)) for c in classes]
     d = d.assign(_class_zh=[s[0] for s in sty])
     spec = p.spec(
