@@ -9,7 +9,7 @@ Shortest paths run on the CSR arrays of :class:`~geofupin.network.RoadNetwork` w
 * OD matrices: single-source runs in chunks from the smaller side with ``limit`` as the
   cut-off (the reverse graph when the destinations are the smaller side);
 * distances along the fastest path are summed over the predecessor tree by pointer
-  doubling (vectorised, ``log2(depth)`` passes).
+  doubling (vectorised, ``log2(depth)`` passes), one source row at a time.
 
 Isochrones are the reached road parts, cut fractionally on edges only partly reached,
 buffered by ``isochrone_buffer_m`` and merged. A buffered network is used rather than a
@@ -94,30 +94,46 @@ class OD:
 
 
 def _graphs(net: RoadNetwork, direction: Direction) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """The time CSR to run on and the length CSR of its TRANSPOSE (rows = heads of edges)."""
     if direction == "to_source":
-        return net.reverse, net.reverse_length
-    return net.forward, net.forward_length
+        return net.reverse, net.forward_length
+    return net.forward, net.reverse_length
 
 
-def _edge_lookup(length: sp.csr_matrix, parent: np.ndarray, child: np.ndarray) -> np.ndarray:
-    """Length of CSR entry ``(parent, child)`` for arrays of existing entries (binary search)."""
-    n = length.shape[0]
-    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(length.indptr))
-    keys = rows * n + length.indices
-    pos = np.searchsorted(keys, parent.astype(np.int64) * n + child)
-    return length.data[pos]
+def _edge_lookup(length_t: sp.csr_matrix, parent: np.ndarray, child: np.ndarray) -> np.ndarray:
+    """Length of the edge ``parent -> child`` of a graph, given the length CSR of its transpose.
+
+    Scans row ``child`` of the transpose (the in-edges of ``child``, a handful on a road
+    network) in as many vectorised passes as the largest in-degree among the children.
+    """
+    start = length_t.indptr[child]
+    deg = length_t.indptr[child + 1] - start
+    out = np.full(len(child), np.nan)
+    todo = np.arange(len(child))
+    k = 0
+    while todo.size:
+        pos = start[todo] + k
+        hit = length_t.indices[pos] == parent[todo]
+        out[todo[hit]] = length_t.data[pos[hit]]
+        todo = todo[~hit]
+        k += 1
+        todo = todo[deg[todo] > k]
+    return out
 
 
-def path_lengths(pred: np.ndarray, length: sp.csr_matrix) -> np.ndarray:
+def path_lengths(pred: np.ndarray, length_t: sp.csr_matrix) -> np.ndarray:
     """Sum edge lengths from every node to the root of its shortest-path tree.
+
+    Pointer doubling: each pass adds the partial sum of a node's current ancestor and jumps
+    to that ancestor's ancestor, so ``log2(depth)`` vectorised passes suffice.
 
     Parameters
     ----------
     pred
         Predecessors from ``dijkstra`` (``(n,)`` or ``(k, n)``; negative at roots and
         unreached nodes).
-    length
-        Length CSR of the graph the paths ran on (``pred[i]`` -> ``i`` is an entry).
+    length_t
+        Length CSR of the *transpose* of the graph the paths ran on.
 
     Returns
     -------
@@ -126,14 +142,14 @@ def path_lengths(pred: np.ndarray, length: sp.csr_matrix) -> np.ndarray:
     shape = pred.shape
     n = shape[-1]
     p = pred.reshape(-1).astype(np.int64)
-    rows = np.arange(p.size, dtype=np.int64) // n
-    has = p >= 0
+    idx = np.flatnonzero(p >= 0)
+    base = idx - idx % n
     acc = np.zeros(p.size)
-    idx = np.flatnonzero(has)
-    child = idx - rows[idx] * n
-    acc[idx] = _edge_lookup(length, p[idx], child)
-    ptr = np.where(has, p + rows * n, -1)
-    act = idx
+    acc[idx] = _edge_lookup(length_t, p[idx], idx - base)
+    ptr = np.full(p.size, -1, dtype=np.int64)
+    ptr[idx] = p[idx] + base
+    act = idx[ptr[idx] >= 0]
+    act = act[ptr[act] >= 0]
     while act.size:
         nxt = ptr[act]
         acc[act] += acc[nxt]
@@ -226,11 +242,12 @@ def od_matrix(
         rows = ok_s[start : start + chunk_size]
         if with_dist:
             t, pred = dijkstra(graph, indices=src[rows], limit=cutoff_min, return_predecessors=True)
-            dd = path_lengths(pred, length)
             tt = t[:, cols]
+            # one source row at a time: its arrays stay in cache (about 2x faster than 2-D)
+            dd = np.stack([path_lengths(pred[r], length)[cols] for r in range(len(rows))])
             t_out[np.ix_(rows, ok_d)] = tt
             assert d_out is not None
-            d_out[np.ix_(rows, ok_d)] = np.where(np.isfinite(tt), dd[:, cols], np.nan)
+            d_out[np.ix_(rows, ok_d)] = np.where(np.isfinite(tt), dd, np.nan)
         else:
             t = dijkstra(graph, indices=src[rows], limit=cutoff_min)
             t_out[np.ix_(rows, ok_d)] = t[:, cols]

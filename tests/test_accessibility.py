@@ -96,7 +96,7 @@ def test_path_lengths_pointer_doubling_on_a_chain():
     from scipy.sparse.csgraph import dijkstra
 
     _, pred = dijkstra(net.forward, indices=0, return_predecessors=True)
-    assert path_lengths(pred, net.forward_length) == pytest.approx([0, 1, 3, 7, 15])
+    assert path_lengths(pred, net.reverse_length) == pytest.approx([0, 1, 3, 7, 15])
 
 
 def grid_net(k: int = 5, spacing: float = 1000.0):
