@@ -465,3 +465,32 @@ def test_results_not_mutated(ctx) -> None:
 def test_make_results_contract() -> None:
     res = make_results(make_layers())
     assert set(res) == {"access", "site", "allocate", "plan"}
+
+
+# ----------------------------------------------------------------------------------- step and outputs
+def test_step_returns_the_page_and_a_summary(monkeypatch) -> None:
+    from geofupin.maps import step
+
+    ctx = make_ctx()
+    ctx = replace(ctx, scenario=type("S", (), {"map": MapConfig(public=True, basemap="tianditu")})())
+    monkeypatch.delenv("TIANDITU_KEY", raising=False)
+    res = step(ctx)
+    html = res.artifacts["index_html"]
+    assert html.startswith("<!DOCTYPE html>") and "公示版" in html and "因病" not in html
+    assert res.summary["html_bytes"] == len(html.encode()) and res.summary["public"] is True
+    assert "sites" in res.summary["result_layers"] and "allocation_flows" in res.summary["result_layers"]
+    assert len(res.warnings) == 1 and "TIANDITU_KEY" in res.warnings[0]
+    assert res.layers == {} and res.tables == {}
+
+
+def test_map_config_overrides_and_outputs() -> None:
+    from geofupin.maps import map_config, map_outputs
+
+    ctx = make_ctx()
+    assert map_config(ctx) == MapConfig()  # scenario without a map section
+    cfg = map_config(ctx, basemap="osm", public=None)
+    assert cfg.basemap == "osm" and cfg.public is False
+    out = map_outputs(ctx, config=MapConfig(title="测试图"), static=("A4",))
+    assert set(out) == {"index.html", "map_A4.png", "map_A4.pdf"}
+    assert "<title>测试图</title>" in out["index.html"]
+    assert out["map_A4.png"][:4] == b"\x89PNG" and out["map_A4.pdf"][:4] == b"%PDF"

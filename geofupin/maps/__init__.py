@@ -7,6 +7,7 @@ Only this package reprojects to WGS84 (or GCJ-02 for Gaode tiles).
 
 from __future__ import annotations
 
+from .compare import build_compare_map, compare_table
 from .config import MapConfig
 from .offline import OfflineAssetError, render_html
 from .overview import (
@@ -18,16 +19,26 @@ from .overview import (
     build_run_map,
     build_siting_map,
 )
+from .static import build_static_map, find_cjk_font
+from .step import figure_bytes, map_config, map_outputs, step
 
 __all__ = [
     "MapConfig",
     "OfflineAssetError",
     "build_access_map",
     "build_allocation_map",
+    "build_compare_map",
     "build_map",
     "build_overview_map",
     "build_plan_map",
     "build_run_map",
     "build_siting_map",
+    "build_static_map",
+    "compare_table",
+    "figure_bytes",
+    "find_cjk_font",
+    "map_config",
+    "map_outputs",
     "render_html",
+    "step",
 ]
