@@ -25,7 +25,7 @@ from ._seed import COUNTY_SEAT, RELOCATING, TOWNSHIP_TARGETS
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SEED = 20111  # 2011, the first year of the seed's 12th five-year plan
+DEFAULT_SEED = 20160101  # the seed scenarios/demo.yaml names
 CRS_EPSG = 4545  # CGCS2000 / 3-degree Gauss-Kruger CM 108E
 CENTRE_LONLAT = (109.3, 36.9)  # Ansai, Shaanxi (the seed's county of report 4)
 CELL_M = 30.0
@@ -277,11 +277,10 @@ class _Builder:
         # fine DEM: interpolate, add gully detail on slopes, flatten valley floors
         slope_c = _terrain.slope_deg(self.zc, COARSE_M)
         relief = np.clip(slope_c / 14.0, 0.15, 1.0)
-        zf = _terrain.upsample(self.zc, FACTOR, self.fshape, order=1)
-        rel_f = _terrain.upsample(relief, FACTOR, self.fshape, order=1)
-        d1 = _terrain.fractal_noise(self.fshape, 2.3, rng)
-        d2 = _terrain.fractal_noise(self.fshape, 1.6, rng)
-        zf = zf + rel_f * (14.0 * d1 + 2.0 * d2)
+        zf = _terrain.upsample(self.zc, FACTOR, self.fshape)
+        rel_f = _terrain.upsample(relief, FACTOR, self.fshape)
+        d1 = _terrain.fractal_noise(self.fshape, 2.2, rng)
+        zf = zf + rel_f * (14.0 * d1)
         # rivers burnt in, with flat floors that widen downstream
         self.stream_min = round(3.0e6 / COARSE_M**2)  # 3 km2
         riv = np.flatnonzero((acc >= self.stream_min) & (parent != np.arange(len(acc))))
@@ -589,9 +588,9 @@ class _Builder:
         towns = [t for t in self.town_names if t != COUNTY_SEAT]
         tcells = np.array([self.seat_cell[t] for t in towns])
         order = np.argsort(np.hypot(*(self.cxy[tcells] - self.cxy[seat]).T))
-        for k, i in enumerate(order):  # nearest first, so later roads can branch off earlier ones
-            paths, _ = _routes.route_many(g_main, es.cells(), tcells[[i]])
-            add("county", f"县道X{301 + k}", paths[0])
+        paths, _ = _routes.route_many(g_main, es.cells(), tcells[order])  # one tree: later roads branch off
+        for k, p in enumerate(paths):
+            add("county", f"县道X{301 + k}", p)
         vdf = self.vdf
         stay = vdf["relocate_households"].to_numpy() == 0
         vcell = self.v_cell
@@ -916,6 +915,9 @@ class _Builder:
         mr = self.roads_gdf[self.roads_gdf["road_class"].isin(["provincial", "county", "township"])]
         self.main_roads = shapely.union_all(mr.geometry.to_numpy())
         self.farm_union: BaseGeometry | None = None
+        self.county_core = self.county.buffer(-300.0)
+        for g in (self.county_core, self.flood, self.redline):
+            shapely.prepare(g)
         self.site_polys: list[Polygon] = []
 
     def constraints(self) -> None:
@@ -999,7 +1001,7 @@ class _Builder:
             return False
         if any(poly.distance(p) < 300.0 for p in self.site_polys):
             return False
-        if not self.county.buffer(-300.0).contains(poly):
+        if not self.county_core.contains(poly):
             return False
         minx, miny, maxx, maxy = poly.bounds
         gx, gy = np.meshgrid(np.linspace(minx, maxx, 9), np.linspace(miny, maxy, 9))
@@ -1126,7 +1128,7 @@ class _Builder:
             clear = not (
                 poly.intersects(self.farm_union) or poly.intersects(self.flood) or poly.intersects(self.redline)
             )
-            if clear and self.county.buffer(-300.0).contains(poly):
+            if clear and self.county_core.contains(poly):
                 break
         self._site(
             f"{t}{stem}中心社区", f"{pinyin(stem)} Central Community ({name_en(t)})", "central_community", t, poly

@@ -6,8 +6,7 @@ import itertools
 
 import numpy as np
 from scipy.sparse import csr_matrix
-
-from ._terrain import tree_from_sources
+from scipy.sparse.csgraph import dijkstra
 
 
 def trace(pred: np.ndarray, target: int) -> list[int]:
@@ -26,7 +25,7 @@ def route_many(graph: csr_matrix, sources: np.ndarray, targets: np.ndarray) -> t
     Returns the paths (target first) and the cost of each; unreachable targets get an
     empty path and ``inf``.
     """
-    dist, pred = tree_from_sources(graph, np.unique(sources))
+    dist, pred, _ = dijkstra(graph, indices=np.unique(sources), min_only=True, return_predecessors=True)
     paths: list[list[int]] = []
     for t in targets:
         paths.append(trace(pred, int(t)) if np.isfinite(dist[t]) else [])

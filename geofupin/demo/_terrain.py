@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
@@ -135,7 +134,8 @@ def drainage(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Grow the drainage tree and integrate channel slopes into relative elevations.
 
-    Returns ``parent, depth, acc, z_rel`` (flat arrays); ``z_rel`` is 0 at the main outlet.
+    ``outlet_offsets`` give the later outlets a head start in the tree's cost (smaller basins).
+    Returns ``parent, depth, acc, z_rel`` (flat arrays); ``z_rel`` is 0 at every outlet.
     """
     ny, nx = shape
     n = ny * nx
@@ -149,20 +149,27 @@ def drainage(
     pr, pc = np.divmod(parent, nx)
     step = cell_m * np.hypot(r - pr, c - pc)
     inc = step * erod.ravel() * acc ** (-theta)
-    z_rel, root = path_sums(parent, inc)
-    root_off = np.zeros(n)
-    root_off[outlets] = outlet_offsets
-    z_rel = z_rel + root_off[root]
+    z_rel, _ = path_sums(parent, inc)
     return parent, depth, acc, z_rel
 
 
-def upsample(coarse: np.ndarray, factor: int, shape: tuple[int, int], *, order: int = 1) -> np.ndarray:
-    """Interpolate a coarse grid onto a fine grid whose cells split each coarse cell ``factor`` x ``factor``."""
-    ny, nx = shape
-    ry = (np.arange(ny) + 0.5) / factor - 0.5
-    rx = (np.arange(nx) + 0.5) / factor - 0.5
-    yy, xx = np.meshgrid(ry, rx, indexing="ij")
-    return ndimage.map_coordinates(coarse, [yy, xx], order=order, mode="nearest")
+def _lerp_axis(a: np.ndarray, factor: int, n: int, axis: int) -> np.ndarray:
+    pos = (np.arange(n) + 0.5) / factor - 0.5
+    i0 = np.clip(np.floor(pos).astype(np.int64), 0, a.shape[axis] - 1)
+    i1 = np.clip(i0 + 1, 0, a.shape[axis] - 1)
+    w = np.clip(pos - i0, 0.0, 1.0)
+    shape = [1, 1]
+    shape[axis] = n
+    w = w.reshape(shape)
+    return np.take(a, i0, axis=axis) * (1.0 - w) + np.take(a, i1, axis=axis) * w
+
+
+def upsample(coarse: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear interpolation of a coarse grid onto a fine grid that splits each cell ``factor`` x ``factor``.
+
+    Fine cell centres that coincide with coarse centres (odd ``factor``) get the coarse value exactly.
+    """
+    return _lerp_axis(_lerp_axis(coarse, factor, shape[0], 0), factor, shape[1], 1)
 
 
 def slope_deg(z: np.ndarray, cell_m: float) -> np.ndarray:
