@@ -185,25 +185,29 @@ def _horn_core(zp: np.ndarray, xres_m: np.ndarray, yres_m: np.ndarray, edges: Ed
     """Horn slope of the interior of ``zp`` (padded by one cell, NaN = missing)."""
     h, w = zp.shape[0] - 2, zp.shape[1] - 2
     c = zp[1 : h + 1, 1 : w + 1]
-    xr = np.asarray(xres_m, dtype=float).reshape(-1, 1) if np.ndim(xres_m) else float(xres_m)
-    yr = np.asarray(yres_m, dtype=float).reshape(-1, 1) if np.ndim(yres_m) else float(yres_m)
-    if edges == "compute" and np.isnan(zp).any():
-        # gdaldem -compute_edges: a missing neighbour takes the centre's value
-        nb = [zp[r : r + h, q : q + w] for r in range(3) for q in range(3)]
-        nb = [np.where(np.isnan(n), c, n) if k != 4 else n for k, n in enumerate(nb)]
-        z0, z1, z2, z3, _, z5, z6, z7, z8 = nb
-        dx = ((z0 + 2 * z3 + z6) - (z2 + 2 * z5 + z8)) / (8 * xr)
-        dy = ((z6 + 2 * z7 + z8) - (z0 + 2 * z1 + z2)) / (8 * yr)
-    else:
-        # separable form of the same differences: [1, 2, 1] smoothing, then a central difference
-        v = zp[:-2] + 2 * zp[1:-1] + zp[2:]  # (h, w + 2)
-        dx = (v[:, :-2] - v[:, 2:]) / (8 * xr)
-        del v
-        u = zp[:, :-2] + 2 * zp[:, 1:-1] + zp[:, 2:]  # (h + 2, w)
-        dy = (u[2:] - u[:-2]) / (8 * yr)
-        del u
+    xr = np.broadcast_to(np.asarray(xres_m, dtype=float).reshape(-1, 1), (h, 1))
+    yr = np.broadcast_to(np.asarray(yres_m, dtype=float).reshape(-1, 1), (h, 1))
+    # separable form of Horn's differences: [1, 2, 1] smoothing, then a central difference
+    v = zp[:-2] + 2 * zp[1:-1] + zp[2:]  # (h, w + 2)
+    dx = (v[:, :-2] - v[:, 2:]) / (8 * xr)
+    del v
+    u = zp[:, :-2] + 2 * zp[:, 1:-1] + zp[:, 2:]  # (h + 2, w)
+    dy = (u[2:] - u[:-2]) / (8 * yr)
+    del u
     out = np.degrees(np.arctan(np.hypot(dx, dy)))
-    out[np.isnan(c)] = np.nan  # a void centre is unknown in both modes ("nan" mode already NaN by propagation)
+    if edges == "compute":
+        # gdaldem -compute_edges: a missing neighbour takes the centre's value; redo only the
+        # cells whose window has a hole (NaN result, known centre)
+        rr, cc = np.nonzero(np.isnan(out) & ~np.isnan(c))
+        if rr.size:
+            win = np.stack([zp[rr + i, cc + j] for i in range(3) for j in range(3)])  # (9, k)
+            centre = win[4]
+            win = np.where(np.isnan(win), centre, win)
+            z0, z1, z2, z3, _, z5, z6, z7, z8 = win
+            ddx = ((z0 + 2 * z3 + z6) - (z2 + 2 * z5 + z8)) / (8 * xr[rr, 0])
+            ddy = ((z6 + 2 * z7 + z8) - (z0 + 2 * z1 + z2)) / (8 * yr[rr, 0])
+            out[rr, cc] = np.degrees(np.arctan(np.hypot(ddx, ddy)))
+    out[np.isnan(c)] = np.nan  # a void centre is unknown in both modes
     return out
 
 
