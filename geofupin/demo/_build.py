@@ -937,9 +937,8 @@ class _Builder:
         seat_d = np.hypot(self.cxy[:, 0] - cs[0], self.cxy[:, 1] - cs[1])
         farm &= (town_d > 1300.0) & (park_d > 1300.0) & (seat_d > 2600.0)  # built-up land
         farm &= ~shapely.contains_xy(sites.buffer(250.0), self.cxy[:, 0], self.cxy[:, 1])
-        farm &= rng.random(len(farm)) < 0.92
         farm_polys = []
-        for poly in self._vectorise(farm.reshape(shape)):
+        for poly in self._vectorise(farm.reshape(shape), min_cells=4):
             for ti, tp in enumerate(self.township_polys):
                 part = poly.intersection(tp)
                 for g in getattr(part, "geoms", [part]):
