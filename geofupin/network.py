@@ -574,7 +574,10 @@ def snap(
 
 def _csr(n: int, u: np.ndarray, v: np.ndarray, t: np.ndarray, d: np.ndarray) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """CSR of time and length with the fastest of parallel edges, canonical (sorted, unique)."""
-    order = np.lexsort((t, v, u))
+    key = u.astype(np.int64) * n + v
+    order = np.argsort(key, kind="stable")
+    if len(key) > 1 and (np.diff(key[order]) == 0).any():  # parallel edges: fastest first
+        order = np.lexsort((t, key))
     u, v, t, d = u[order], v[order], t[order], d[order]
     first = np.r_[True, (u[1:] != u[:-1]) | (v[1:] != v[:-1])] if len(u) else np.empty(0, bool)
     u, v, t, d = u[first], v[first], t[first], d[first]
@@ -683,6 +686,41 @@ def _segment_intersections(
     eps = 1e-9
     ok = np.isfinite(t) & np.isfinite(u) & (t >= -eps) & (t <= 1 + eps) & (u >= -eps) & (u <= 1 + eps)
     return np.clip(t, 0, 1), np.clip(u, 0, 1), ok
+
+
+def _box_pairs(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``i < j`` of boxes that share a cell of a uniform grid (a superset of the
+    overlapping pairs), found by sorting cell keys: no geometry objects, no tree."""
+    n = len(lo)
+    if n < 2:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    size = hi - lo
+    cell = max(float(np.median(size.max(axis=1))) * 2.0, 1e-6)
+    origin = lo.min(axis=0)
+    c0 = np.floor((lo - origin) / cell).astype(np.int64)
+    c1 = np.floor((hi - origin) / cell).astype(np.int64)
+    nx_ = c1[:, 0] - c0[:, 0] + 1
+    ny_ = c1[:, 1] - c0[:, 1] + 1
+    cnt = nx_ * ny_
+    box = np.repeat(np.arange(n, dtype=np.int64), cnt)
+    local = np.arange(int(cnt.sum()), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    cx = c0[box, 0] + local % nx_[box]
+    cy = c0[box, 1] + local // nx_[box]
+    key = cx * (int(c1[:, 1].max()) + 2) + cy
+    order = np.argsort(key, kind="stable")
+    key, box = key[order], box[order]
+    start = np.r_[0, np.flatnonzero(key[1:] != key[:-1]) + 1]
+    gsize = np.diff(np.r_[start, len(key)])
+    rank = np.arange(len(key)) - np.repeat(start, gsize)
+    later = np.repeat(gsize, gsize) - rank - 1  # members after this one in its cell
+    first = np.repeat(np.arange(len(key)), later)
+    off = np.arange(len(first)) - np.repeat(np.cumsum(later) - later, later)
+    second = first + 1 + off
+    a, b = box[first], box[second]
+    i, j = np.minimum(a, b), np.maximum(a, b)
+    pk = np.sort(i * n + j)
+    pk = pk[np.r_[True, pk[1:] != pk[:-1]]] if len(pk) else pk
+    return pk // n, pk % n
 
 
 def _unique_xy(xy: np.ndarray, grid: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
@@ -836,24 +874,31 @@ def build(
     sa = coords[s_i]
     sb = coords[s_i + 1]
     if len(s_i):
-        segs = shapely.linestrings(np.stack([sa, sb], axis=1))
-        tree = shapely.STRtree(segs)
+        tol = cfg.snap_tolerance_m
+        ends = np.r_[off, off + nv - 1]
+        dangling = ends[vcount[vinv[ends]] == 1] if tol > 0 else np.empty(0, np.int64)
+        ns = len(s_i)
+        # candidate pairs from a uniform grid over segment boxes and dangling-end boxes (+ tol)
+        blo = np.vstack([np.minimum(sa, sb), coords[dangling] - tol])
+        bhi = np.vstack([np.maximum(sa, sb), coords[dangling] + tol])
+        i, j = _box_pairs(blo, bhi)
         if cfg.node_intersections:
-            # bounding-box candidates, then an exact test in numpy (4x faster than GEOS predicates)
-            i, j = tree.query(segs)
-            m = (i < j) & (lvl[s_line[i]] == lvl[s_line[j]])
-            m &= ~((s_line[i] == s_line[j]) & (np.abs(s_k[i] - s_k[j]) <= 1))
-            i, j = i[m], j[m]
-            t, u, ok = _segment_intersections(sa[i], sb[i], sa[j], sb[j])
+            ss = j < ns
+            si, sj = i[ss], j[ss]
+            # same level, boxes overlap, no shared end vertex (those are junctions already)
+            m = lvl[s_line[si]] == lvl[s_line[sj]]
+            m &= (blo[si] <= bhi[sj]).all(1) & (blo[sj] <= bhi[si]).all(1)
+            va, vb = vinv[s_i], vinv[s_i + 1]
+            m &= (va[si] != va[sj]) & (va[si] != vb[sj]) & (vb[si] != va[sj]) & (vb[si] != vb[sj])
+            si, sj = si[m], sj[m]
+            t, u, ok = _segment_intersections(sa[si], sb[si], sa[sj], sb[sj])
             # meeting at an end of both segments = a shared vertex, already a break
             ok &= ~(((t == 0) | (t == 1)) & ((u == 0) | (u == 1)))
-            br_line += [s_line[i][ok], s_line[j][ok]]
-            br_pos += [s_k[i][ok] + t[ok], s_k[j][ok] + u[ok]]
-        if cfg.snap_tolerance_m > 0:
-            ends = np.r_[off, off + nv - 1]
-            dangling = ends[vcount[vinv[ends]] == 1]
-            ep = shapely.points(coords[dangling])
-            pi, sj = tree.query(ep, predicate="dwithin", distance=cfg.snap_tolerance_m)
+            br_line += [s_line[si][ok], s_line[sj][ok]]
+            br_pos += [s_k[si][ok] + t[ok], s_k[sj][ok] + u[ok]]
+        if tol > 0:
+            es = (i < ns) & (j >= ns)
+            sj, pi = i[es], j[es] - ns
             e_line = li[dangling][pi]
             m = (s_line[sj] != e_line) & (lvl[s_line[sj]] == lvl[e_line])
             pi, sj = pi[m], sj[m]
@@ -861,8 +906,9 @@ def build(
             p = coords[dangling][pi]
             ab = b - a
             t = np.clip(((p - a) * ab).sum(1) / np.maximum((ab * ab).sum(1), 1e-300), 0, 1)
-            br_line.append(s_line[sj])
-            br_pos.append(s_k[sj] + t)
+            near = np.hypot(*(a + t[:, None] * ab - p).T) <= tol
+            br_line.append(s_line[sj][near])
+            br_pos.append(s_k[sj][near] + t[near])
 
     bl = np.concatenate(br_line).astype(np.int64)
     bp = np.concatenate(br_pos)
