@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -416,10 +417,10 @@ class _Builder:
         # relocating groups: high, steep, remote
         reloc_key = 3.0 * zrank + np.minimum(self.slope_c, 35.0) / 15.0 + remote / 2500.0
         self.remote = remote
-        rel_xy_all = []
+        rel_xy_all: list[np.ndarray] = []
         spacing = 1400.0 * self.scale
         vid = 0
-        group_rows = []
+        group_rows: list[dict[str, Any]] = []
         for ti, (town, hh_total, pp_total) in enumerate(TOWNSHIP_TARGETS):
             vill = RELOCATING[town]
             in_t = np.flatnonzero(ok & (self.township_of_cell == ti) & (remote > 1200.0 * self.scale))
@@ -434,9 +435,9 @@ class _Builder:
             if len(cen) < len(vill):
                 raise RuntimeError(f"demo: no room for the relocating villages of {town}")
             groups = [(v, g) for v, gs in vill for g in gs]
-            hh = _split_exact(hh_total, rng.gamma(3.0, 1.0, len(groups)), minimum=3)
-            extra = _split_exact(pp_total - hh_total, hh * rng.uniform(0.8, 1.2, len(groups)), minimum=0)
-            pp = hh + extra
+            hh_split = _split_exact(hh_total, rng.gamma(3.0, 1.0, len(groups)), minimum=3)
+            extra = _split_exact(pp_total - hh_total, hh_split * rng.uniform(0.8, 1.2, len(groups)), minimum=0)
+            pp_split = hh_split + extra
             gi = 0
             for vi, (vname, gnames) in enumerate(vill):
                 centre = self.cxy[in_t[cen[vi]]]
@@ -465,8 +466,8 @@ class _Builder:
                             name=vname,
                             group=gname,
                             township=town,
-                            rh=int(hh[gi]),
-                            rp=int(pp[gi]),
+                            rh=int(hh_split[gi]),
+                            rp=int(pp_split[gi]),
                         )
                     )
                     gi += 1
@@ -477,7 +478,7 @@ class _Builder:
         n_stay = _split_exact(n_stay_total, areas, minimum=6)
         valley = np.log1p(acc) / np.log1p(acc.max())
         stay_key = 2.0 * np.clip(valley, 0, 0.7) - self.slope_c / 25.0 - 0.8 * zrank - remote / 8000.0
-        stay_rows = []
+        stay_rows: list[dict[str, Any]] = []
         for ti, town in enumerate(self.town_names):
             in_t = np.flatnonzero(ok & (self.township_of_cell == ti))
             key = stay_key[in_t] + 0.35 * _gumbel(rng, len(in_t))
