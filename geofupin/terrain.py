@@ -666,6 +666,7 @@ def zonal_terrain(
     zones: gpd.GeoSeries | gpd.GeoDataFrame,
     *,
     slope_limit_deg: float = 25.0,
+    exclude: gpd.GeoSeries | None = None,
     tile: int = DEFAULT_TILE,
     edges: EdgeMode = "compute",
 ) -> pd.DataFrame:
@@ -681,6 +682,9 @@ def zonal_terrain(
     (share of them with data; 0 when the DEM does not cover the polygon), ``elev_mean_m``,
     ``slope_mean_deg``, ``slope_max_deg`` and ``steep_share`` (share of cells with data
     steeper than ``slope_limit_deg``). Statistics are NaN when no cell has data.
+
+    With ``exclude`` (polygons, e.g. buffered constraints) two more columns describe the
+    cells of each polygon outside them: ``free_cells`` and ``free_steep_share``.
     """
     info = dem_info(dem_path)
     g = zones.geometry if isinstance(zones, gpd.GeoDataFrame) else zones
@@ -700,6 +704,10 @@ def zonal_terrain(
     usable = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms) if n else np.zeros(0, bool)
     tree = shapely.STRtree(np.where(usable, geoms, None))  # type: ignore[call-overload]
     layers = _overlap_layers(np.where(usable, geoms, shapely.Point()))
+    excl = _to_crs(exclude, info.crs, "exclude") if exclude is not None else np.array([], dtype=object)
+    excl_tree = shapely.STRtree(excl)
+    free_n = np.zeros(n)
+    free_steep = np.zeros(n)
     with _env(), rasterio.open(info.path) as src:
         for win in iter_tiles(info.height, info.width, tile):
             wtf = rasterio.windows.transform(win, info.transform)
@@ -707,6 +715,14 @@ def zonal_terrain(
             if idx.size == 0:
                 continue
             z, s = _tile_slope(src, info, win, edges)
+            shape = (int(win.height), int(win.width))
+            free = np.ones(shape, dtype=bool)
+            eidx = excl_tree.query(_window_box(wtf, win)) if excl.size else np.array([], dtype=np.int64)
+            if eidx.size:
+                burned = rasterio.features.rasterize(
+                    ((geom, 1) for geom in excl[np.sort(eidx)]), out_shape=shape, transform=wtf, fill=0, dtype="uint8"
+                )
+                free = burned == 0
             for lay in np.unique(layers[idx]):
                 ids = np.sort(idx[layers[idx] == lay])
                 lab = rasterio.features.rasterize(
@@ -730,6 +746,9 @@ def zonal_terrain(
                 sum_s += np.bincount(li[oks], weights=ss[oks], minlength=n)
                 steep += np.bincount(li[oks], weights=(ss[oks] > slope_limit_deg).astype(float), minlength=n)
                 np.maximum.at(smax, li[oks], ss[oks])
+                fr = free[m] & oks
+                free_n += np.bincount(li[fr], minlength=n)
+                free_steep += np.bincount(li[fr], weights=(ss[fr] > slope_limit_deg).astype(float), minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
         elev = np.where(nvalid > 0, sum_z / nvalid, np.nan)
         df = pd.DataFrame(
@@ -743,6 +762,9 @@ def zonal_terrain(
             },
             index=zones.index,
         )
+        if exclude is not None:
+            df["free_cells"] = free_n.astype(np.int64)
+            df["free_steep_share"] = np.where(free_n > 0, free_steep / np.maximum(free_n, 1), np.nan)
     small = np.flatnonzero((cnt == 0) & usable)
     if small.size:
         pts = gpd.GeoSeries(shapely.point_on_surface(geoms[small]), crs=info.crs)
@@ -754,4 +776,6 @@ def zonal_terrain(
         df.loc[pos, "slope_mean_deg"] = es
         df.loc[pos, "slope_max_deg"] = es
         df.loc[pos, "steep_share"] = np.where(np.isnan(es), np.nan, (es > slope_limit_deg).astype(float))
+        if exclude is not None:
+            df.loc[pos, "free_steep_share"] = df.loc[pos, "steep_share"]
     return df

@@ -324,6 +324,12 @@ def test_zonal_terrain(plane_dem: Path) -> None:
     assert zs.loc[13, "valid_share"] == 0 and np.isnan(zs.loc[13, "slope_mean_deg"])
     # smaller than a cell: the cell under it
     assert zs.loc[14, "n_cells"] == 0 and zs.loc[14, "slope_mean_deg"] == pytest.approx(flat, abs=1e-6)
+    # cells outside excluded polygons: zone 11 minus its western half (columns 55..59, all gentle)
+    ex = gpd.GeoSeries([cells(50, 0, 10, 100)], crs=UTM)
+    zf = terrain.zonal_terrain(plane_dem, zones, slope_limit_deg=25, exclude=ex, tile=32)
+    assert zf.loc[11, "free_cells"] == 50 and zf.loc[10, "free_cells"] == 100
+    assert zf.loc[11, "free_steep_share"] == 1.0  # columns 60..64: column 60 has 32°, the rest 45°
+    assert zf.loc[11, "steep_share"] == zs.loc[11, "steep_share"]
 
 
 def test_bad_dem_inputs(tmp_path: Path) -> None:

@@ -71,18 +71,6 @@ def overlap_area(geoms: np.ndarray, union: BaseGeometry | None) -> np.ndarray:
     return area
 
 
-def _free_geoms(geoms: np.ndarray, union: BaseGeometry | None) -> np.ndarray:
-    """Each geometry minus ``union``, computed only for the geometries that touch it."""
-    if union is None or union.is_empty:
-        return geoms.copy()
-    out = geoms.copy()
-    hit = shapely.intersects(geoms, union)
-    if hit.any():
-        shapely.prepare(union)
-        out[hit] = shapely.difference(geoms[hit], union)
-    return out
-
-
 def _nearest(geoms: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Distance (m) from each geometry to the nearest target; +inf when there is none."""
     d = np.full(len(geoms), np.inf)
@@ -239,22 +227,22 @@ def measure(
             out[f"{g}_share"] = np.where(area > 0, overlap_area(geoms, u) / area, 0.0)
     present = [u for u in unions.values() if u is not None]
     all_union = shapely.union_all(present) if present else None
-    free = _free_geoms(geoms, all_union)
-    out["free_area_m2"] = shapely.area(free)
+    out["free_area_m2"] = area - overlap_area(geoms, all_union)
 
     slope_limit = cfg.rules.max_slope_deg if cfg.rules.max_slope_deg is not None else 90.0
     if dem is not None:
         info = terrain.dem_info(dem)
-        zs = terrain.zonal_terrain(dem, out.geometry, slope_limit_deg=slope_limit, tile=cfg.tile, edges=cfg.slope_edges)
+        excl = gpd.GeoSeries(shapely.get_parts(all_union) if all_union is not None else [], crs=out.crs)
+        zs = terrain.zonal_terrain(
+            dem, out.geometry, slope_limit_deg=slope_limit, exclude=excl, tile=cfg.tile, edges=cfg.slope_edges
+        )
         out["slope_mean_deg"] = zs["slope_mean_deg"].to_numpy()
         out["slope_max_deg"] = zs["slope_max_deg"].to_numpy()
         out["elev_mean_m"] = zs["elev_mean_m"].to_numpy()
         out["dem_valid_share"] = zs["valid_share"].to_numpy()
-        fz = terrain.zonal_terrain(
-            dem, gpd.GeoSeries(free, crs=out.crs), slope_limit_deg=slope_limit, tile=cfg.tile, edges=cfg.slope_edges
-        )
-        steep = fz["steep_share"].to_numpy()
-        steep = np.where(shapely.area(free) > 0, steep, 0.0)
+        # steep share of the part outside constraints (its cells); no free cell -> nothing left to lose
+        steep = zs["free_steep_share"].to_numpy()
+        steep = np.where((zs["free_cells"].to_numpy() == 0) & (zs["valid_share"].to_numpy() > 0), 0.0, steep)
         out["steep_share"] = steep
         poor = out["dem_valid_share"].to_numpy() < 0.5
         if poor.any():
