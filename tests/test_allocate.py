@@ -286,6 +286,18 @@ def test_households_follow_persons_when_split():
     assert a.site_load["assigned_households"].sum() == 3
 
 
+def test_every_piece_of_a_split_unit_has_a_household():
+    # 10 persons in 3 households split 9 / 1: the 1-person piece still moves as a household
+    cm = CostMatrix.from_dense([[1, 2]], [10], [9, 10], households=[3])
+    a = solve_flow(cm).assignment.set_index("site_id")
+    assert a["persons"].to_dict() == {"s0": 9, "s1": 1}
+    assert a["households"].to_dict() == {"s0": 2, "s1": 1}
+    # a remainder that cannot be placed keeps a household of its own
+    cm = CostMatrix.from_dense([[1.0]], [10], [9], households=[3])
+    b = solve_flow(cm)
+    assert b.assignment["households"].tolist() == [2] and b.unserved["households"].tolist() == [1]
+
+
 def test_bad_matrices_raise_with_the_id():
     with pytest.raises(DataError, match="u1: demand 0"):
         CostMatrix.from_dense([[1.0], [2.0]], [5, 0], [10])

@@ -57,6 +57,7 @@ def explain_unserved(
     served: np.ndarray,
     load: np.ndarray,
     *,
+    served_households: np.ndarray | None = None,
     single_source: bool,
     open_mask: np.ndarray,
     rule_values: Mapping[str, object],
@@ -71,6 +72,8 @@ def explain_unserved(
         Persons placed per unit.
     load
         Persons placed per site.
+    served_households
+        Households placed per unit (default: in proportion to persons).
     single_source
         Units move whole.
     open_mask
@@ -103,7 +106,10 @@ def explain_unserved(
     out = []
     for i in todo:
         persons = int(left[i])
-        hh = int(np.rint(cm.households[i] * persons / cm.demand[i]))
+        if served_households is None:
+            hh = int(np.rint(cm.households[i] * persons / cm.demand[i]))
+        else:
+            hh = int(cm.households[i] - served_households[i])
         if arcs[i] == 0:
             rule = "reachable"
             for name, counts in cm.rule_counts:

@@ -122,6 +122,25 @@ def _apportion(total: np.ndarray, parts: np.ndarray, groups: np.ndarray) -> np.n
     return out
 
 
+def _households_of_pieces(cm: CostMatrix, served: np.ndarray, persons: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Households of each (unit, site) piece: whole households, following persons.
+
+    A unit's placed households are its households x placed share (rounded; at least one per
+    piece and at least one left for an unplaced remainder when the unit has enough); each
+    piece first gets one household, the rest go by persons (largest remainder). So a piece
+    with persons has households whenever the unit has as many households as pieces.
+    """
+    pieces = np.bincount(rows, minlength=cm.n_units)
+    h = cm.households
+    total = np.rint(h * served / cm.demand).astype(np.int64)
+    leftover = served < cm.demand
+    total = np.minimum(total, np.where(leftover & (h - 1 >= pieces), h - 1, h))
+    total = np.maximum(total, np.minimum(pieces, h))
+    base = np.where(total[rows] >= pieces[rows], 1, 0).astype(np.int64)
+    rest = total - np.bincount(rows, weights=base, minlength=cm.n_units).astype(np.int64)
+    return base + _apportion(rest, (persons - base).astype(float), rows)
+
+
 def build_allocation(
     cm: CostMatrix,
     flow: np.ndarray,
@@ -142,12 +161,7 @@ def build_allocation(
     served = np.bincount(rows, weights=persons, minlength=cm.n_units).astype(np.int64)
     if np.any(served > cm.demand):
         raise SolverError("solver returned more persons than a unit has; this is a bug, please report it.")
-    # Households follow persons; the unserved remainder keeps its share.
-    hh_served = _apportion(
-        np.minimum(cm.households, np.rint(cm.households * served / cm.demand).astype(np.int64)),
-        persons.astype(float),
-        rows,
-    )
+    hh_served = _households_of_pieces(cm, served, persons, rows)
     assignment = pd.DataFrame(
         {
             "unit_id": cm.unit_ids[rows].astype(str),
@@ -177,8 +191,9 @@ def build_allocation(
             f"site {cm.site_ids[j]} got {load_p[j]} persons over capacity {cm.capacity[j]}; please report."
         )
     unserved = explain_unserved(
-        cm, served, load_p, single_source=single_source, open_mask=is_open, rule_values=rule_values or {}
-    )
+        cm, served, load_p, single_source=single_source, open_mask=is_open, rule_values=rule_values or {},
+        served_households=np.bincount(rows, weights=hh_served, minlength=cm.n_units).astype(np.int64),
+    )  # fmt: skip
     msgs = list(messages)
     relaxed = bool(len(unserved))
     if relaxed:
@@ -340,6 +355,64 @@ def round_flow(cm: CostMatrix, flow: np.ndarray) -> np.ndarray:
     return out
 
 
+def local_search(cm: CostMatrix, flow: np.ndarray, *, max_passes: int = 20) -> np.ndarray:
+    """Improve a whole-unit solution by shifts (a unit to a cheaper site with room, or an
+    unplaced unit into any site with room) and swaps (two units exchange sites), until no move
+    helps. Each move is chosen over all sites or all other units at once (numpy). Capacities
+    stay respected; min-occupancy and p are not looked at. Returns persons per arc."""
+    n, m = cm.n_units, cm.n_sites
+    cost = cm.dense(np.inf)
+    arc_of = np.full((n, m), -1, dtype=np.int64)
+    arc_of[cm.rows, cm.cols] = np.arange(cm.n_arcs)
+    d = cm.demand.astype(float)
+    site = np.full(n, -1, dtype=np.int64)
+    used = flow > 0
+    site[cm.rows[used]] = cm.cols[used]
+    placed = site >= 0
+    free = cm.capacity - np.bincount(site[placed], weights=d[placed], minlength=m)
+    here = np.where(placed, cost[np.arange(n), np.maximum(site, 0)], np.inf)
+    order = np.argsort(-d, kind="stable")
+    for _ in range(max_passes):
+        changed = False
+        for i in order:
+            a = site[i]
+            room = free.copy()
+            if a >= 0:
+                room[a] += d[i]
+            ok = (room >= d[i]) & (cost[i] < here[i] - 1e-9)
+            if ok.any():
+                b = int(np.argmin(np.where(ok, cost[i], np.inf)))
+                if a >= 0:
+                    free[a] += d[i]
+                free[b] -= d[i]
+                site[i], here[i] = b, cost[i, b]
+                changed = True
+                continue
+            if a < 0:
+                continue
+            b = site
+            valid = (b >= 0) & (b != a)
+            bb = np.maximum(b, 0)
+            with np.errstate(invalid="ignore"):  # inf - inf where no arc: nan, excluded below
+                gain = d[i] * (here[i] - cost[i, bb]) + d * (here - cost[:, a])
+            feas = valid & (free[bb] + d >= d[i]) & (free[a] + d[i] >= d) & np.isfinite(gain)
+            if feas.any():
+                k = int(np.argmax(np.where(feas, gain, -np.inf)))
+                if gain[k] > 1e-9:
+                    bk = site[k]
+                    free[a] += d[i] - d[k]
+                    free[bk] += d[k] - d[i]
+                    site[i], site[k] = bk, a
+                    here[i], here[k] = cost[i, bk], cost[k, a]
+                    changed = True
+        if not changed:
+            break
+    out = np.zeros(cm.n_arcs, dtype=np.int64)
+    placed = site >= 0
+    out[arc_of[np.flatnonzero(placed), site[placed]]] = cm.demand[placed]
+    return out
+
+
 def greedy_open(cm: CostMatrix, p: int, fixed: np.ndarray) -> np.ndarray:
     """Greedy-add site opening for p-median (uncapacitated estimate), vectorised per step."""
     cost = cm.dense(fill=np.nan) * cm.demand[:, None]
@@ -365,6 +438,7 @@ class _Run:
     status: str
     gap: float | None
     objective: float | None
+    bound: float | None = None
 
 
 def _highs_solve(
@@ -387,9 +461,10 @@ def _highs_solve(
     import highspy
 
     n, m, A = cm.n_units, cm.n_sites, cm.n_arcs
-    # Columns in (unit, site) order, as a textbook model lays them out: HiGHS branches and cuts
-    # measurably faster on it than on the (unit, cost) order of the matrix (benchmarked).
-    perm = np.lexsort((cm.cols, cm.rows))
+    # Site-choosing models: columns in (unit, site) order, as a textbook model lays them out;
+    # HiGHS solved the p-median benchmark faster so. Single-sourcing keeps the (unit, cost)
+    # order of the matrix, on which it found better incumbents (both benchmarked).
+    perm = np.lexsort((cm.cols, cm.rows)) if open_vars else np.arange(A)
     rows, cols, arc_cost = cm.rows[perm], cm.cols[perm], cm.cost[perm]
     if start is not None:
         start = np.asarray(start)[perm]
@@ -567,7 +642,8 @@ def _highs_solve(
     if not np.isfinite(gap):
         gap = None  # type: ignore[assignment]
     st = "optimal" if status == S.kOptimal else "time_limit"
-    return _Run(flow, st, gap if st == "time_limit" or is_mip else 0.0, float(info.objective_function_value))
+    bound = float(info.mip_dual_bound) if is_mip else float(info.objective_function_value)
+    return _Run(flow, st, gap if st == "time_limit" or is_mip else 0.0, float(info.objective_function_value), bound)
 
 
 def _solve_highs(
@@ -609,6 +685,8 @@ def _solve_highs(
             rounded = round_flow(cm, relax_flows)
             if (rounded.sum(), -np.dot(rounded, cm.cost)) > (start.sum(), -np.dot(start, cm.cost)):
                 start = rounded
+            if min_occ <= 0:
+                start = local_search(cm, start)
     else:  # uncapacitated: everyone with an arc can be served
         flow_short = 0
 
@@ -657,6 +735,15 @@ def _solve_highs(
             run = _Run(phase_b.flow, "time_limit", None, None)
             msgs.append("time limit reached after maximising persons served; cost not minimised")
     assert run.flow is not None
+    if run.status == "time_limit" and binary and not open_vars:
+        polished = local_search(cm, run.flow)
+        key = (polished.sum(), -np.dot(polished, cm.cost))
+        if key > (run.flow.sum(), -np.dot(run.flow, cm.cost)):
+            obj = float(np.dot(polished, cm.cost))
+            bound = run.bound if run.objective is not None and polished.sum() == run.flow.sum() else None
+            gap = None if bound is None or obj <= 0 else max(0.0, (obj - bound) / obj)
+            msgs.append("the solver's incumbent was improved by local search (shift/swap)")
+            run = _Run(polished, "time_limit", gap, obj, bound)
     if run.status == "time_limit":
         gap_txt = "unknown" if run.gap is None else f"{run.gap:.2%}"
         msgs.append(f"time limit of {time_limit_s:g} s reached: best incumbent returned, gap {gap_txt}")
