@@ -53,6 +53,7 @@ JS = r"""
 var gfp = window.gfp || {};
 window.gfp = gfp;
 gfp.search = gfp.search || [];
+gfp.data = function(id) { return JSON.parse(document.getElementById(id).textContent); };
 gfp.el = function(tag, text, cls) {
   var e = document.createElement(tag);
   if (text !== undefined && text !== null) { e.textContent = String(text); }
@@ -80,7 +81,7 @@ gfp.decode = function(g) {
       var nr = g.rpp ? g.rpp[p] : 1;
       for (var j = 0; j < nr; j++) {
         var n = g.nv[r], ring = new Array(n);
-        for (var q = 0; q < n; q++) { lat += xy[k]; lon += xy[k + 1]; k += 2; ring[q] = [lat / s, lon / s]; }
+        for (var q = 0; q < n; q++) { lat += xy[k]; lon += xy[k + 1]; k += 2; ring[q] = new L.LatLng(lat / s, lon / s); }
         rings.push(ring); r++;
       }
       parts.push(g.rpp ? rings : rings[0]); p++;
@@ -116,11 +117,22 @@ gfp.popup = function(spec, i) {
   return box;
 };
 gfp.style = function(spec, i) {
-  var st = Object.assign({}, spec.style || {});
-  var per = spec.per || {};
-  Object.keys(per).forEach(function(k) { st[k] = per[k][i]; });
+  var st = {}, base = spec.style || {}, per = spec.per || {}, k;
+  for (k in base) { st[k] = base[k]; }
+  for (k in per) { st[k] = per[k][i]; }
   return st;
 };
+gfp.Icon = L.DivIcon.extend({
+  // the marker's DOM is built only when the marker is shown (clusters keep most markers off the map)
+  createIcon: function(old) {
+    var div = L.DivIcon.prototype.createIcon.call(this, old), o = this.options;
+    var e = gfp.el('div', o.glyph, o.cls);
+    e.style.width = o.iconSize[0] + 'px'; e.style.height = o.iconSize[1] + 'px';
+    if (o.fill) { e.style.background = o.fill; }
+    div.appendChild(e);
+    return div;
+  }
+});
 gfp.layer = function(map, spec) {
   var group = spec.cluster ? L.markerClusterGroup({chunkedLoading: true, showCoverageOnHover: false,
       maxClusterRadius: 50}) : L.featureGroup();
@@ -132,10 +144,9 @@ gfp.layer = function(map, spec) {
     if (spec.kind === 'points') {
       var ll = [spec.lat[i], spec.lon[i]];
       if (spec.marker === 'div') {
-        var d = st.size || 12, e = gfp.el('div', spec.glyph ? spec.props[spec.glyph][i] : null, st.cls || 'gfp-v');
-        e.style.width = d + 'px'; e.style.height = d + 'px';
-        if (st.fillColor) { e.style.background = st.fillColor; }
-        lyr = L.marker(ll, {icon: L.divIcon({html: e, className: spec.divclass || 'gfp-div', iconSize: [d, d]}),
+        var d = st.size || 12;
+        lyr = L.marker(ll, {icon: new gfp.Icon({className: spec.divclass || 'gfp-div', iconSize: [d, d], cls: st.cls || 'gfp-v',
+            fill: st.fillColor, glyph: spec.glyph ? spec.props[spec.glyph][i] : null}),
           riseOnHover: true, title: spec.title ? String(spec.props[spec.title][i]) : ''});
       } else {
         lyr = L.circleMarker(ll, st);
@@ -149,8 +160,9 @@ gfp.layer = function(map, spec) {
     }
     if (spec.interactive !== false) {
       (function(l, j) { l.bindPopup(function() { return gfp.popup(spec, j); }, popOpt); })(lyr, i);
-      if (spec.title && spec.hover !== false) {
-        lyr.bindTooltip(gfp.el('span', spec.props[spec.title][i]), {sticky: spec.kind !== 'points'});
+      if (spec.title && spec.hover !== false && spec.marker !== 'div') {  // div markers use the title attribute
+        (function(l, j) { l.bindTooltip(function() { return gfp.el('span', spec.props[spec.title][j]); },
+          {sticky: spec.kind !== 'points'}); })(lyr, i);
       }
     }
     if (spec.search && spec.title) {

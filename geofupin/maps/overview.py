@@ -135,7 +135,12 @@ def _hillshade(p: _Page, layers: Layers) -> None:
         return
     url, bounds = got
     folium.raster_layers.ImageOverlay(
-        url, bounds=[list(bounds[0]), list(bounds[1])], name="地形晕渲 Hillshade", opacity=0.8, zindex=1
+        url,
+        bounds=[list(bounds[0]), list(bounds[1])],
+        name="地形晕渲 Hillshade",
+        opacity=0.8,
+        zindex=1,
+        pixelated=False,
     ).add_to(p.m)
 
 
@@ -829,9 +834,11 @@ def add_run_layers(
     _villages(p, layers, results)
     if p.bounds:
         b = np.array(p.bounds)
-        bounds = [[float(b[:, 1].min()), float(b[:, 0].min())], [float(b[:, 3].max()), float(b[:, 2].max())]]
+        w, s, e, n = float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
+        pad = max(0.0, 0.01 - (e - w) / 2, 0.01 - (n - s) / 2)  # a lone village: show ~2 km around it
+        bounds = [[s - pad, w - pad], [n + pad, e + pad]]
         # set the view BEFORE the layers are drawn: markercluster's chunked loading breaks on a later fitBounds
-        m.add_child(folium.map.FitBounds(bounds), index=0)
+        m.add_child(folium.map.FitBounds(bounds, padding=(30, 30)), index=0)
     if controls:
         finish_map(m, p)
     return p
