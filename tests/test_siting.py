@@ -182,6 +182,29 @@ def test_site_access_times_and_town_rule(dem: Path) -> None:
     assert res.summary["passed"] == 0 and res.ranking.empty
 
 
+def test_dem_not_covering_a_site_makes_its_slope_unknown(tmp_path: Path) -> None:
+    path = tmp_path / "west.tif"  # only the western 60 columns (x < 501800): C (x >= 502400) is not covered
+    _, xx = np.mgrid[0:100, 0:60]
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=60,
+        height=100,
+        count=1,
+        dtype="float32",
+        crs=CRS_GK,
+        transform=TF,
+        nodata=-9999,
+    ) as d:
+        d.write(_z(xx * 30.0).astype("float32"), 1)
+    res = site(make_layers(path), SitingConfig())
+    c = res.sites.set_index("site_id").loc["C"]
+    assert c["dem_valid_share"] == 0.0 and np.isnan(c["slope_mean_deg"])
+    assert "平均坡度未知（无数据）" in c["reasons_zh"] and "mean slope unknown (no data)" in c["reasons_en"]
+    assert any("does not cover" in w and "C" in w for w in res.warnings)
+
+
 def test_criteria_needing_absent_layers_are_reported_together(dem: Path) -> None:
     with pytest.raises(ScenarioError) as ei:
         site(make_layers(None, water=None), SitingConfig())
