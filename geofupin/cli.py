@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import click
 
@@ -160,11 +160,15 @@ def map_command(
 
     from . import pipeline
     from . import scenario as scenario_mod
+    from .maps.config import Basemap
+    from .scenario import StaticFormat
 
     sc = scenario_mod.load(scenario)
-    m = dataclasses.replace(sc.map, basemap=basemap or sc.map.basemap, public=public or sc.map.public)
+    m = dataclasses.replace(sc.map, basemap=cast(Basemap, basemap or sc.map.basemap), public=public or sc.map.public)
     o = dataclasses.replace(
-        sc.outputs, static_maps=tuple(static) or sc.outputs.static_maps, paper=paper or sc.outputs.paper
+        sc.outputs,
+        static_maps=cast(tuple[StaticFormat, ...], tuple(static) or sc.outputs.static_maps),
+        paper=cast(Literal["A4", "A3"], paper or sc.outputs.paper),
     )
     sc = dataclasses.replace(sc, map=m, outputs=o)
     quiet = ctx.obj.get("quiet", False)

@@ -435,9 +435,9 @@ def rename_columns(
             continue
         shp_name = col.name[:10]  # Shapefile .dbf cuts field names to 10 characters
         for alias in (*col.aliases, shp_name):
-            src = present.get(alias, lowered.get(alias.lower()))
-            if src is not None and src not in mapping and str(src) not in {c.name for c in schema.columns}:
-                mapping[src] = col.name
+            found = present.get(alias, lowered.get(alias.lower()))
+            if found is not None and found not in mapping and str(found) not in {c.name for c in schema.columns}:
+                mapping[found] = col.name
                 taken.add(col.name)
                 break
     return gdf.rename(columns=mapping), {str(k): v for k, v in mapping.items()}
