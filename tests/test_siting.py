@@ -205,6 +205,15 @@ def test_dem_not_covering_a_site_makes_its_slope_unknown(tmp_path: Path) -> None
     assert any("does not cover" in w and "C" in w for w in res.warnings)
 
 
+def test_unreachable_site_says_so(dem: Path) -> None:
+    acc = pd.DataFrame({"site_id": ["A", "B", "C", "D"], "time_min_town": [np.inf, 10, 10, 10]})
+    res = site(make_layers(dem), SitingConfig(), site_access=acc)
+    a = res.sites.set_index("site_id").loc["A"]
+    assert a["reasons_en"] == (
+        "travel time to nearest town infinite (unreachable, or no feature in the layer) exceeds limit 60 min"
+    )
+
+
 def test_criteria_needing_absent_layers_are_reported_together(dem: Path) -> None:
     with pytest.raises(ScenarioError) as ei:
         site(make_layers(None, water=None), SitingConfig())

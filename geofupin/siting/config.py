@@ -379,7 +379,7 @@ class SitingConfig:
         Largest acceptable AHP consistency ratio (default 0.1, Saaty).
     buffers_m
         Buffer per constraint kind (defaults: basic_farmland 0, ecological_redline 0,
-        hazard_zone 100, hazard_point 200, flood_zone 50 m).
+        hazard_zone 100, hazard_point 200, flood_zone 50 m); kinds not listed keep their default.
     capacity, grid, sensitivity
         See :class:`CapacityConfig`, :class:`GridConfig`, :class:`SensitivityConfig`.
     all_weather_road_classes

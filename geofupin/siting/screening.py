@@ -88,6 +88,10 @@ class Rule:
         wz, we = ("超过上限", "exceeds limit") if self.op == "le" else ("低于下限", "below minimum")
         zh = (self.label_zh + " ") + num + f" {wz} {thr}"
         en = (self.label_en + " ") + num + f" {we} {thr}"
+        inf = np.isposinf(v)
+        if inf.any():
+            zh[inf] = f"{self.label_zh}无穷大（不可达，或图层中没有要素） {wz} {thr}"
+            en[inf] = f"{self.label_en} infinite (unreachable, or no feature in the layer) {we} {thr}"
         unk = np.isnan(v)
         if unk.any():
             zh[unk] = f"{self.label_zh}未知（无数据）"
