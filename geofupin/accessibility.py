@@ -480,6 +480,9 @@ def before_after(
     base = pd.DataFrame({"village_id": va["village_id"].astype(str)})
     out = base.merge(pairs, on="village_id", how="left")
     out["site_source"] = out["site_source"].fillna("none")
+    none = out["site_source"] == "none"
+    out["reason_zh"] = np.where(none, "截止时间内无可达的安置点", "")
+    out["reason_en"] = np.where(none, "no site reachable within the OD cut-off", "")
     odk = od.assign(village_id=od["village_id"].astype(str), site_id=od["site_id"].astype(str))
     out = out.merge(
         odk.rename(columns={"time_min": "time_min_to_site", "dist_m": "dist_m_to_site"}),
@@ -666,12 +669,13 @@ def step(ctx: RunContext) -> StepResult:
         "villages_unreached_by_kind": unreachable,
         "od_pairs_within_cutoff": len(od_df),
     }
-    for kind, cnt in unreachable.items():
-        if cnt:
-            warnings.append(
-                f"villages: {cnt} village(s) cannot reach any '{kind}' by road (beyond the snap distance or on a "
-                "disconnected part of the network); their time_min_" + kind + " is empty."
-            )
+    blocked = {k: c for k, c in unreachable.items() if c}
+    if blocked:
+        listed = ", ".join(f"{k} {c}" for k, c in blocked.items())
+        warnings.append(
+            f"villages: some cannot reach a facility by road (beyond the snap distance or on a disconnected part "
+            f"of the network): {listed}; those time_min_<kind> values are empty."
+        )
     layers_out: dict[str, gpd.GeoDataFrame] = {"village_access": village_access, "isochrones": isochrone_layer}
     if site_access is not None:
         layers_out["site_access"] = site_access
