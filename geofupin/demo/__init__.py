@@ -24,7 +24,8 @@ villages and their counts, constraints and candidate sites) is synthetic. Reloca
 are placed where they would be in reality: high, steep and far from the main roads, many
 next to landslide hazard points, some reached only by earth tracks or footpaths and a few
 with no road at all. Among the 21 candidate sites three are meant to FAIL screening: one on
-basic farmland, one on a steep slope next to a landslide point, one too small (0.6 ha).
+basic farmland, one on a steep slope next to a landslide point, one too small (0.3 ha, room
+for fewer than 50 persons at 80 m2 each).
 
 Examples
 --------

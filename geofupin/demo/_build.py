@@ -917,7 +917,10 @@ class _Builder:
         self.main_roads = shapely.union_all(mr.geometry.to_numpy())
         self.farm_union: BaseGeometry | None = None
         self.county_core = self.county.buffer(-300.0)
-        for g in (self.county_core, self.flood, self.redline):
+        self.flood_margin = self.flood.buffer(80.0)  # screening buffers flood zones by 50 m
+        self.water_union = shapely.union_all(self.water_gdf.geometry.to_numpy())
+        self.power_union = shapely.union_all(self.power_gdf.geometry.to_numpy())
+        for g in (self.county_core, self.flood_margin, self.redline, self.water_union, self.power_union):
             shapely.prepare(g)
         self.site_polys: list[Polygon] = []
 
@@ -995,7 +998,9 @@ class _Builder:
 
     def _site_ok(self, poly: Polygon, level: int = 0) -> bool:
         mean_max, p90_max, road_max, _ = self._LEVELS[level]
-        if poly.intersects(self.flood) or poly.intersects(self.redline):
+        if poly.intersects(self.flood_margin) or poly.intersects(self.redline):
+            return False
+        if poly.distance(self.water_union) > 800.0 or poly.distance(self.power_union) > 1500.0:
             return False
         if self.farm_union is not None and poly.intersects(self.farm_union):
             return False
@@ -1140,7 +1145,7 @@ class _Builder:
             f"{pinyin(stem)} Central Village Resettlement Site",
             "central_village",
             t,
-            self._place(x, y, 6000.0, t),
+            self._place(x, y, 3000.0, t),  # 0.3 ha: room for fewer than 50 persons
         )
         gdf = gpd.GeoDataFrame(self.site_recs, geometry="geometry", crs=self.crs)
         gdf.insert(0, "site_id", [f"S{i + 1:02d}" for i in range(len(gdf))])
