@@ -396,3 +396,20 @@ def test_edge_chains_break_at_junctions() -> None:
     ends = sorted(tuple(sorted((c[0], c[-1]))) for c, _ in chains)
     assert ends == [(0, 2), (2, 4), (2, 10)]
     assert sum(len(c) - 1 for c, _ in chains) == 6
+
+
+def test_siting_screening_fails_the_three_deliberate_sites(county: demo.DemoCounty, tmp_path: Path) -> None:
+    siting = pytest.importorskip("geofupin.siting")
+    dem_path = tmp_path / "dem.tif"
+    demo._write(county, {"dem": dem_path}, ["dem"])
+    layers = prepare_layers(county.layers, crs="EPSG:4545", dem=dem_path)
+    res = siting.site(layers)
+    sites = res.sites.set_index("site_id")
+    cand = county.layers["candidates"].set_index("site_id")
+    small = cand.index[cand.area < 5000]
+    assert len(small) == 1
+    failed = set(sites.index[~sites["passed"].astype(bool)])
+    assert small[0] in failed
+    assert len(failed) >= 3 and len(sites) - len(failed) >= 15
+    reasons = " ".join(sites.loc[sorted(failed), "reasons_en"])
+    assert "farmland" in reasons and "hazard" in reasons and "capacity" in reasons
