@@ -790,7 +790,9 @@ def build(
     bad = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if bad.any():
         warnings.append(f"roads: {int(bad.sum())} feature(s) without geometry were ignored.")
-    parts, src = shapely.get_parts(np.where(bad, None, geoms), return_index=True)
+    geoms = geoms.copy()
+    geoms[bad] = None
+    parts, src = shapely.get_parts(geoms, return_index=True)
     parts = np.asarray(parts)
     lt = shapely.get_type_id(parts)
     keep = lt == 1  # LineString

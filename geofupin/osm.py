@@ -154,6 +154,7 @@ def import_osm(pbf_path: str | Path, *, out_crs: str | int | CRS | None = None) 
             )
         )
     )
+    o: Any
     for o in fp:
         tags = o.tags
         try:
@@ -190,7 +191,9 @@ def import_osm(pbf_path: str | Path, *, out_crs: str | int | CRS | None = None) 
                         name=tags.get("name"),
                     )
                 if tags.get("man_made") in ("water_well", "water_works") or tags.get("natural") == "spring":
-                    kind = {"water_well": "well", "water_works": "waterworks"}.get(tags.get("man_made", ""), "spring")
+                    kind = {"water_well": "well", "water_works": "waterworks"}.get(
+                        str(tags.get("man_made", "")), "spring"
+                    )
                     water.add(wkb.create_point(o), id=oid, kind=kind, name=tags.get("name"))
             elif o.is_way():
                 oid = f"w{o.id}"
