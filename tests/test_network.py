@@ -246,3 +246,17 @@ def test_snap_geoseries_polygons_and_main_component():
     main = snap(net, polys, snap_to="main_component")
     assert near.snap_dist_m[0] == pytest.approx(50, abs=10)  # a point inside the polygon
     assert main.snap_xy[0][1] == pytest.approx(0)
+
+
+def test_multilines_and_missing_geometry():
+    from shapely.geometry import MultiLineString
+
+    r = gpd.GeoDataFrame(
+        {"road_id": ["m", "x"], "road_class": ["county", "county"]},
+        geometry=[MultiLineString([[(0, 0), (1000, 0)], [(1000, 0), (1000, 1000)]]), None],
+        crs=CRS,
+    )
+    net, rep = build(r)
+    assert len(net.piece_u) == 2 and set(net.piece_road_id) == {"m"}
+    assert time_between(net, (0, 0), (1000, 1000)) == pytest.approx(3.0)
+    assert any("without geometry" in w for w in rep.warnings)
