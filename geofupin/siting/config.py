@@ -441,6 +441,13 @@ class SitingConfig:
         if self.tile < 16:
             problems.add(f"{where}.tile", f"tile {self.tile} is too small.", "Give e.g. 1024.")
         if self.method == "ahp":
+            if any(c.weight is not None for c in self.criteria):
+                problems.add(
+                    f"{where}.criteria",
+                    "weights are ignored with method ahp (the pairwise matrix sets them).",
+                    "Remove the weights, or use method: weighted_sum.",
+                    severity="warning",
+                )
             if self.pairwise is None:
                 problems.add(
                     f"{where}.pairwise",
