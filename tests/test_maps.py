@@ -373,7 +373,9 @@ def test_hillshade_overlay_embedded(tmp_path: Path) -> None:
     import base64
 
     img = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
-    assert img.mode == "LA" and max(img.size) <= 60
+    assert img.mode == "P" and "transparency" in img.info and max(img.size) <= 60
+    rgba = np.asarray(img.convert("RGBA"))
+    assert (rgba[..., 3] == 0).any() and (rgba[..., 3] > 0).mean() > 0.9  # nodata corner transparent
     from pyproj import Transformer
 
     # the GK rectangle is rotated against lat/lon (meridian convergence): compare bounding boxes

@@ -66,7 +66,7 @@ class MapConfig:
     cluster_threshold: int = 300
     merge_roads_over: int = 3000
     hillshade: bool = True
-    hillshade_max_px: int = 1600
+    hillshade_max_px: int = 1200
     popup_max_width_px: int = 460
     offline: bool = True
 
@@ -79,7 +79,7 @@ class MapConfig:
         if self.cluster_threshold < 0:
             problems.add(f"{where}.cluster_threshold", f"{self.cluster_threshold} is negative.", "Use 0 or more.")
         if not 64 <= self.hillshade_max_px <= 8000:
-            problems.add(f"{where}.hillshade_max_px", f"{self.hillshade_max_px} is outside 64..8000.", "Use e.g. 1600.")
+            problems.add(f"{where}.hillshade_max_px", f"{self.hillshade_max_px} is outside 64..8000.", "Use e.g. 1200.")
         if not 150 <= self.popup_max_width_px <= 1200:
             problems.add(
                 f"{where}.popup_max_width_px", f"{self.popup_max_width_px} is outside 150..1200.", "Use e.g. 460."

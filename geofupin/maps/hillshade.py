@@ -37,18 +37,35 @@ def hillshade(
     return np.clip(shade, 0.0, 1.0)
 
 
+def encode_png(shade: np.ndarray, buf: io.BytesIO, *, levels: int = 32) -> None:
+    """Write a 0..1 hillshade (NaN = nodata) as a small palette PNG.
+
+    ``levels`` grey levels, each with its own opacity (darker slopes more opaque, so flat
+    land lets a basemap through), plus one fully transparent entry for nodata: a third of
+    the size of a grey+alpha PNG with no visible banding at map scale.
+    """
+    from PIL import Image
+
+    valid = np.isfinite(shade)
+    idx = np.where(valid, np.round(np.clip(np.nan_to_num(shade), 0, 1) * (levels - 1)), levels).astype("uint8")
+    v = np.round(np.arange(levels) * 255 / (levels - 1)).astype(int)
+    palette = np.repeat(np.append(v, 0), 3).tolist()
+    alpha = [*np.clip(np.round(60 + (1 - np.arange(levels) / (levels - 1)) * 160), 0, 255).astype(int).tolist(), 0]
+    img = Image.fromarray(idx)
+    img.putpalette(palette)
+    img.save(buf, format="PNG", optimize=True, transparency=bytes(alpha))
+
+
 def hillshade_overlay(
-    dem: Path, *, max_px: int = 1600, gcj02: bool = False
+    dem: Path, *, max_px: int = 1200, gcj02: bool = False, levels: int = 32
 ) -> tuple[str, tuple[tuple[float, float], tuple[float, float]]] | None:
     """A ``data:image/png;base64`` hillshade of ``dem`` in Web Mercator and its lat/lon bounds.
 
     The DEM is read decimated (``max_px`` on the long side), shaded in its own CRS with
     metric cell sizes, warped to EPSG:3857 (the frame Leaflet stretches images in) with
-    :mod:`rasterio.warp` and written as grey+alpha PNG. Returns ``None`` when the DEM
+    :mod:`rasterio.warp` and written as a palette PNG (:func:`encode_png`). Returns ``None`` when the DEM
     cannot be read (logged).
     """
-    from PIL import Image
-
     try:
         src = rasterio.open(dem)
     except Exception as exc:
@@ -87,12 +104,8 @@ def hillshade_overlay(
         dst_nodata=np.nan,
         resampling=Resampling.bilinear,
     )
-    valid = np.isfinite(out)
-    grey = np.where(valid, np.round(out * 255), 0).astype("uint8")
-    # darker slopes get more opacity so flat land lets the basemap through
-    alpha = np.where(valid, np.clip(np.round(60 + (1 - np.nan_to_num(out)) * 160), 0, 255), 0).astype("uint8")
     buf = io.BytesIO()
-    Image.fromarray(np.dstack([grey, alpha]), mode="LA").save(buf, format="PNG", optimize=True)
+    encode_png(out, buf, levels=levels)
     x0, y0 = dst_t.c, dst_t.f + dst_t.e * dh
     x1, y1 = dst_t.c + dst_t.a * dw, dst_t.f
     w_, s_, e_, n_ = transform_bounds(WEB_MERCATOR, "EPSG:4326", x0, y0, x1, y1)
