@@ -228,3 +228,27 @@ def test_sites_without_reachable_village_are_reported():
     assert any("1 sites have no relocating village within reach" in w and "S3" in w for w in run.warnings)
     load = step(ctx(AllocationConfig(cutoff_min=10))).tables["site_load"].set_index("site_id")
     assert load.loc["S3", "assigned_persons"] == 0 and not load.loc["S3", "open"]
+
+
+def test_max_coverage_step_names_the_standard():
+    # one site open, 10 min standard: S2 covers V2 (8 min, 30 persons); S1 covers both groups of
+    # V1 (5 min) but holds 50, so 一组 (40) alone: S1 wins with 40 > 30
+    res = step(ctx(AllocationConfig(model="max_coverage", p=1, coverage_min=10)))
+    alloc = res.artifacts["allocation"]
+    assert alloc.open_sites == ("S1",) and alloc.served_persons == 40
+    un = res.tables["unserved"].set_index("unit_id")
+    assert un.loc["V2", "rule"] == "p"  # S2 is within the standard but stays closed
+    assert un.loc["V1/二组", "rule"] == "capacity"
+    assert "short by 10 persons" in un.loc["V1/二组", "reason_en"]
+    # a 3-minute standard leaves nobody covered; the reason names it
+    res = step(ctx(AllocationConfig(model="max_coverage", p=1, coverage_min=3)))
+    un = res.tables["unserved"]
+    assert (un["rule"] == "coverage_min").all() and len(un) == 3
+    assert un["reason_en"].str.contains("coverage standard of 3").all()
+
+
+def test_od_duplicates_keep_the_fastest_route():
+    extra = pd.DataFrame([("V2", "S3", 2.0, 500.0)], columns=["village_id", "site_id", "time_min", "dist_m"])
+    run = allocate(villages(), sites().query("passed"), pd.concat([od(), extra]), AllocationConfig())
+    a = run.allocation.assignment.set_index("unit_id")
+    assert a.loc["V2", "time_min"] == 2.0 and a.loc["V2", "site_id"] == "S3"

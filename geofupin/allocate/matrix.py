@@ -248,8 +248,9 @@ def cost_matrix(
         One row per site: ``site_id``, ``capacity_persons``; ``tier`` for tier rules,
         ``score`` for the suitability objective.
     od
-        ``village_id, site_id, time_min, dist_m``; missing pairs or ``nan`` times are
-        unreachable.
+        ``village_id, site_id, time_min, dist_m`` (or ``unit_id`` instead of ``village_id``
+        for per-unit times); missing pairs or ``nan`` times are unreachable; of duplicate
+        pairs the fastest counts.
     objective
         ``person_minutes``: cost = ``time_min``. ``suitability_weighted``: cost =
         ``time_min + suitability_weight_min * (1 - s)`` with ``s`` the site score min-max
@@ -266,16 +267,17 @@ def cost_matrix(
     uids = units["unit_id"].astype(str).to_numpy()
     sids = sites["site_id"].astype(str).to_numpy()
     n, m = len(uids), len(sids)
-    unit_village = pd.Index(units["village_id"].astype(str))
     site_index = pd.Index(sids)
-    # Join OD rows (per village) to units (a village may carry several groups).
-    od = od[["village_id", "site_id", "time_min", "dist_m"]].copy()
-    od["village_id"] = od["village_id"].astype(str)
+    # Join OD rows to units: per unit when the table has ``unit_id`` (straight-line OD from
+    # each group's own point), else per village (a village's groups share its travel times).
+    key = "unit_id" if "unit_id" in od.columns else "village_id"
+    od = od[[key, "site_id", "time_min", "dist_m"]].copy()
+    od[key] = od[key].astype(str)
     od["site_id"] = od["site_id"].astype(str)
     od = od[od["site_id"].isin(site_index) & np.isfinite(od["time_min"].to_numpy(dtype=float))]
-    od = od.drop_duplicates(["village_id", "site_id"])
-    left = pd.DataFrame({"unit": np.arange(n), "village_id": unit_village})
-    arcs = left.merge(od, on="village_id", how="inner")
+    od = od.sort_values("time_min", kind="stable").drop_duplicates([key, "site_id"])  # fastest route
+    left = pd.DataFrame({"unit": np.arange(n), key: units[key].astype(str).to_numpy()})
+    arcs = left.merge(od, on=key, how="inner").sort_values(["unit", "site_id"], kind="stable")
     rows = arcs["unit"].to_numpy(dtype=np.int64)
     cols = site_index.get_indexer(arcs["site_id"]).astype(np.int64)
     time_min = arcs["time_min"].to_numpy(dtype=float)

@@ -190,7 +190,7 @@ def allocate(
         )
         od = pd.DataFrame(
             {
-                "village_id": units["village_id"].to_numpy()[r],
+                "unit_id": units["unit_id"].to_numpy()[r],
                 "site_id": sites["site_id"].to_numpy()[c],
                 "time_min": t,
                 "dist_m": d,
