@@ -390,9 +390,8 @@ def local_search(cm: CostMatrix, flow: np.ndarray, *, max_passes: int = 20) -> n
                 continue
             if a < 0:
                 continue
-            b = site
-            valid = (b >= 0) & (b != a)
-            bb = np.maximum(b, 0)
+            valid = (site >= 0) & (site != a)
+            bb = np.maximum(site, 0)
             with np.errstate(invalid="ignore"):  # inf - inf where no arc: nan, excluded below
                 gain = d[i] * (here[i] - cost[i, bb]) + d * (here - cost[:, a])
             feas = valid & (free[bb] + d >= d[i]) & (free[a] + d[i] >= d) & np.isfinite(gain)
