@@ -126,7 +126,7 @@ def test_villages_sized_by_persons_coloured_by_status(ctx) -> None:
     persons = spec["props"]["persons"]
     assert persons == [150, 187, 224, 261, 298]
     sizes = spec["per"]["size"]
-    assert sizes == sorted(sizes) and sizes[-1] == 28  # 8 + 20 * sqrt(1)
+    assert sizes == sorted(sizes) and sizes[-1] == 22  # 7 + 15 * sqrt(1)
     # villages 2 and 4 relocate (relocate_persons 12), others stay
     assert spec["per"]["fillColor"] == ["#3182bd", "#e6550d", "#3182bd", "#e6550d", "#3182bd"]
     assert spec["props"]["name"][1] == XSS_SCRIPT  # raw in the spec; escaped when embedded

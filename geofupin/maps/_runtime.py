@@ -26,7 +26,7 @@ def safe_json(obj: Any) -> str:
 
 CSS = """
 .gfp-v{border-radius:50%;border:1.5px solid #333;box-sizing:border-box;opacity:.9}
-.gfp-f{border-radius:4px;border:1px solid #222;color:#fff;font:bold 12px/18px "Noto Sans CJK SC","Noto Sans SC",sans-serif;
+.gfp-f{border-radius:4px;border:1px solid #222;color:#fff;font:bold 11px/15px "Noto Sans CJK SC","Noto Sans SC",sans-serif;
  text-align:center;box-shadow:0 1px 2px rgba(0,0,0,.4)}
 .gfp-label{background:transparent;border:none;box-shadow:none;font:bold 13px "Noto Sans CJK SC","Noto Sans SC",sans-serif;
  color:#222;text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 3px #fff}
@@ -135,7 +135,7 @@ gfp.Icon = L.DivIcon.extend({
 });
 gfp.layer = function(map, spec) {
   var group = spec.cluster ? L.markerClusterGroup({chunkedLoading: true, showCoverageOnHover: false,
-      maxClusterRadius: 50}) : L.featureGroup();
+      maxClusterRadius: 50, disableClusteringAtZoom: 15}) : L.featureGroup();
   var n = spec.n, i, lyr, popOpt = {maxWidth: spec.max_width || 420, minWidth: 220, autoPanPadding: [20, 20]};
   var feats = spec.geom ? gfp.decode(spec.geom) : null;
   var layers = [];

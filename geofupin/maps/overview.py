@@ -379,7 +379,7 @@ def _facilities(p: _Page, layers: Layers) -> None:
         props={"_glyph": [x[1] for x in look]},
         title="name",
         title_en="name_en",
-        style={"size": 20, "cls": "gfp-f"},
+        style={"size": 17, "cls": "gfp-f"},
         per={"fillColor": [x[2] for x in look]},
         marker="div",
         divclass="gfp-fac",
@@ -420,7 +420,7 @@ def _villages(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> No
             "unserved"
         )
     pmax = float(persons.max()) or 1.0
-    size = np.round(8 + 20 * np.sqrt(persons.to_numpy() / pmax)).astype(int)
+    size = np.round(7 + 15 * np.sqrt(persons.to_numpy() / pmax)).astype(int)
     props: dict[str, list[Any]] = {"_status": [D.STATUS_STYLE[s][0] + " " + D.STATUS_STYLE[s][1] for s in status]}
     fields = list(VILLAGE_FIELDS_PUBLIC)
     if not p.config.public:
@@ -785,7 +785,7 @@ def _plans(p: _Page, results: Mapping[str, StepResult]) -> None:
 
 # --------------------------------------------------------------------------------------------- entry points
 #: Leaflet map options; a map without tiles needs an explicit maxZoom (marker clustering requires it).
-MAP_LIMITS: dict[str, int] = {"minZoom": 3, "maxZoom": 19}
+MAP_LIMITS: dict[str, int] = {"minZoom": 5, "maxZoom": 19}
 
 
 def new_map(config: MapConfig, **kwargs: Any) -> folium.Map:
