@@ -689,8 +689,8 @@ def _segment_intersections(
 
 
 def _box_pairs(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs ``i < j`` of boxes that share a cell of a uniform grid (a superset of the
-    overlapping pairs), found by sorting cell keys: no geometry objects, no tree."""
+    """Pairs ``i < j`` of boxes that share a cell of a uniform grid, each once (every
+    overlapping pair is among them), found by sorting cell keys: no geometry objects, no tree."""
     n = len(lo)
     if n < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
@@ -708,7 +708,7 @@ def _box_pairs(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     cy = c0[box, 1] + local // nx_[box]
     key = cx * (int(c1[:, 1].max()) + 2) + cy
     order = np.argsort(key, kind="stable")
-    key, box = key[order], box[order]
+    key, box, cx, cy = key[order], box[order], cx[order], cy[order]
     start = np.r_[0, np.flatnonzero(key[1:] != key[:-1]) + 1]
     gsize = np.diff(np.r_[start, len(key)])
     rank = np.arange(len(key)) - np.repeat(start, gsize)
@@ -717,10 +717,12 @@ def _box_pairs(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     off = np.arange(len(first)) - np.repeat(np.cumsum(later) - later, later)
     second = first + 1 + off
     a, b = box[first], box[second]
-    i, j = np.minimum(a, b), np.maximum(a, b)
-    pk = np.sort(i * n + j)
-    pk = pk[np.r_[True, pk[1:] != pk[:-1]]] if len(pk) else pk
-    return pk // n, pk % n
+    # report each pair once: in the cell holding the corner max(lo_a, lo_b) (inside both
+    # boxes when they overlap), so no sort of the pairs is needed
+    ref = np.floor((np.maximum(lo[a], lo[b]) - origin) / cell).astype(np.int64)
+    once = (ref[:, 0] == cx[first]) & (ref[:, 1] == cy[first])
+    a, b = a[once], b[once]
+    return np.minimum(a, b), np.maximum(a, b)
 
 
 def _unique_xy(xy: np.ndarray, grid: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
@@ -888,10 +890,12 @@ def build(
             ss = j < ns
             si, sj = i[ss], j[ss]
             # same level, boxes overlap, no shared end vertex (those are junctions already)
-            m = lvl[s_line[si]] == lvl[s_line[sj]]
-            m &= (blo[si] <= bhi[sj]).all(1) & (blo[sj] <= bhi[si]).all(1)
             va, vb = vinv[s_i], vinv[s_i + 1]
-            m &= (va[si] != va[sj]) & (va[si] != vb[sj]) & (vb[si] != va[sj]) & (vb[si] != vb[sj])
+            m = (va[si] != va[sj]) & (va[si] != vb[sj]) & (vb[si] != va[sj]) & (vb[si] != vb[sj])
+            si, sj = si[m], sj[m]
+            x0, y0, x1, y1 = blo[:, 0], blo[:, 1], bhi[:, 0], bhi[:, 1]
+            m = (x0[si] <= x1[sj]) & (x0[sj] <= x1[si]) & (y0[si] <= y1[sj]) & (y0[sj] <= y1[si])
+            m &= lvl[s_line[si]] == lvl[s_line[sj]]
             si, sj = si[m], sj[m]
             t, u, ok = _segment_intersections(sa[si], sb[si], sa[sj], sb[sj])
             # meeting at an end of both segments = a shared vertex, already a break
