@@ -51,7 +51,7 @@ def add_basemap(m: folium.Map, config: MapConfig) -> list[str]:
             notes.append(msg)
             return notes
         base, labels = ("img", "cia") if config.imagery else ("vec", "cva")
-        sub = list("01234567")
+        sub = "01234567"
         folium.TileLayer(
             TIANDITU_URL.format(s="{s}", layer=base, key=key),
             attr=TIANDITU_ATTR,
@@ -73,7 +73,7 @@ def add_basemap(m: folium.Map, config: MapConfig) -> list[str]:
             GAODE_IMG if config.imagery else GAODE_VEC,
             attr=GAODE_ATTR,
             name="高德影像 Gaode imagery" if config.imagery else "高德地图 Gaode",
-            subdomains=list("1234"),
+            subdomains="1234",
             max_zoom=18,
         ).add_to(m)
         notes.append("底图 Basemap: " + GAODE_ATTR + "；图层已偏移至 GCJ-02 / overlays shifted to GCJ-02")

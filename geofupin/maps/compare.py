@@ -82,7 +82,7 @@ def compare_table(
     numbers; for the top sites the names only in A / only in B) and ``same`` (bool).
     """
     fa, fb = run_figures(ctx_a, top_k=top_k), run_figures(ctx_b, top_k=top_k)
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for key, zh, en in METRICS:
         if key not in fa and key not in fb:
             continue

@@ -161,7 +161,7 @@ def encode_geometry(geoms: Sequence[Any] | np.ndarray, *, decimals: int = 5, pol
     if len(arr):
         missing = pd.isna(arr)
         missing[~missing] = shapely.is_empty(arr[~missing].astype(object))
-        arr = np.where(missing, None, arr)
+        arr = np.where(missing, np.asarray(None, dtype=object), arr)
     parts, part_feat = shapely.get_parts(arr, return_index=True)
     if polygons:
         rings, ring_part = shapely.get_rings(parts, return_index=True)

@@ -65,7 +65,7 @@ class DataLayer(JSCSSMixin, Layer):
         self.default_js = list(_CLUSTER_JS) if spec.get("cluster") else []
         self.default_css = list(_CLUSTER_CSS) if spec.get("cluster") else []
 
-    def render(self, **kwargs: Any) -> None:
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]
         _add_runtime(self)
         figure = self.get_root()
         if isinstance(figure, Figure):
@@ -94,7 +94,7 @@ class _Call(MacroElement):
         self.func = func
         self.spec_json = None if spec is None else safe_json(spec)
 
-    def render(self, **kwargs: Any) -> None:
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]
         _add_runtime(self)
         super().render(**kwargs)
 

@@ -16,8 +16,6 @@ import re
 from functools import cache
 from typing import Any
 
-from branca.element import Element
-
 from ..errors import GeofupinError
 
 log = logging.getLogger(__name__)
@@ -131,4 +129,4 @@ def _esc(text: str) -> str:
     return _html.escape(text)
 
 
-__all__ = ["DROPPED", "Element", "OfflineAssetError", "inline_assets", "render_html", "shipped_assets"]
+__all__ = ["DROPPED", "OfflineAssetError", "inline_assets", "render_html", "shipped_assets"]

@@ -520,7 +520,7 @@ def _sites(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> None:
     ]
     load = _find(results, "site_load", "tables")
     if load is not None and len(load) and "site_id" in d.columns:
-        lt = load.drop_duplicates("site_id").set_index(load["site_id"].astype(str).drop_duplicates())
+        lt = load.assign(site_id=load["site_id"].astype(str)).drop_duplicates("site_id").set_index("site_id")
         sid = d["site_id"].astype(str)
         ap = sid.map(lt["assigned_persons"]) if "assigned_persons" in lt.columns else pd.Series(np.nan, index=d.index)
         cap = sid.map(lt["capacity_persons"]) if "capacity_persons" in lt.columns else pd.Series(np.nan, index=d.index)
@@ -785,7 +785,7 @@ def _plans(p: _Page, results: Mapping[str, StepResult]) -> None:
 
 # --------------------------------------------------------------------------------------------- entry points
 #: Leaflet map options; a map without tiles needs an explicit maxZoom (marker clustering requires it).
-MAP_LIMITS: dict[str, int] = {"minZoom": 5, "maxZoom": 19}
+MAP_LIMITS: dict[str, Any] = {"minZoom": 5, "maxZoom": 19}
 
 
 def new_map(config: MapConfig, **kwargs: Any) -> folium.Map:
