@@ -365,7 +365,7 @@ class _Builder:
     # -- towns and townships ------------------------------------------------------------
     def seats(self) -> None:
         acc = self.acc
-        okc = self.inner & (acc >= int(4.0e6 / COARSE_M**2))
+        okc = self.inner & (acc >= int(25.0e6 / COARSE_M**2))  # towns sit on rivers (川), not gully heads
         cand = np.flatnonzero(okc)
         xy = self.cxy[cand]
         seats: dict[str, int] = {}
@@ -375,7 +375,7 @@ class _Builder:
             tx, ty = self.uv_to_xy(fu * self.a, fv * self.b)
             d = np.hypot(xy[:, 0] - tx, xy[:, 1] - ty)
             # prefer larger valleys a little
-            score = d - 600.0 * np.log10(acc[cand])
+            score = d - 1500.0 * np.log10(acc[cand])
             if placed:
                 near = np.min(distance_matrix(xy, np.array(placed)), axis=1)
                 score = np.where(near < 9000.0 * self.scale, np.inf, score)
@@ -942,7 +942,7 @@ class _Builder:
         farm &= (town_d > 1300.0) & (park_d > 1300.0) & (seat_d > 2600.0)  # built-up land
         farm &= ~shapely.contains_xy(sites.buffer(250.0), self.cxy[:, 0], self.cxy[:, 1])
         farm_polys = []
-        for poly in self._vectorise(farm.reshape(shape), min_cells=4):
+        for poly in self._vectorise(farm.reshape(shape), min_cells=4, simplify_m=80.0):
             for ti, tp in enumerate(self.township_polys):
                 part = poly.intersection(tp)
                 for g in getattr(part, "geoms", [part]):
