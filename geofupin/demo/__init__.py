@@ -3,7 +3,7 @@
 Everything here is generated from one integer seed (``numpy.random.Generator(PCG64(seed))``):
 the same seed gives identical GeoDataFrames and identical DEM bytes. The geography is
 invented: a county of about 2,950 km2 of loess-plateau terrain (ridges, dendritic gullies,
-flat valley floors, 985-1,730 m) centred where the seed's real county lies (Ansai, Shaanxi,
+flat valley floors, about 1,000-1,780 m) centred where the seed's real county lies (Ansai, Shaanxi,
 about 109.3E 36.9N), in CGCS2000 / 3-degree Gauss-Kruger CM 108E (EPSG:4545), on a 30 m DEM.
 
 What is REAL (from the seed document, report 4, 扶贫移民搬迁 2011-2015):
