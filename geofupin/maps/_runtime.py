@@ -135,7 +135,7 @@ gfp.Icon = L.DivIcon.extend({
 });
 gfp.layer = function(map, spec) {
   var group = spec.cluster ? L.markerClusterGroup({chunkedLoading: true, showCoverageOnHover: false,
-      maxClusterRadius: 50, disableClusteringAtZoom: 15}) : L.featureGroup();
+      maxClusterRadius: 50, disableClusteringAtZoom: 14}) : L.featureGroup();
   var n = spec.n, i, lyr, popOpt = {maxWidth: spec.max_width || 420, minWidth: 220, autoPanPadding: [20, 20]};
   var feats = spec.geom ? gfp.decode(spec.geom) : null;
   var layers = [];

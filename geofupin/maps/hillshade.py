@@ -7,6 +7,7 @@ import io
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -56,14 +57,11 @@ def encode_png(shade: np.ndarray, buf: io.BytesIO, *, levels: int = 32) -> None:
     img.save(buf, format="PNG", optimize=True, transparency=bytes(alpha))
 
 
-def hillshade_overlay(
-    dem: Path, *, max_px: int = 1200, gcj02: bool = False, levels: int = 32
-) -> tuple[str, tuple[tuple[float, float], tuple[float, float]]] | None:
-    """A ``data:image/png;base64`` hillshade of ``dem`` in Web Mercator and its lat/lon bounds.
+def hillshade_warped(dem: Path, dst_crs: Any, *, max_px: int = 1200) -> tuple[np.ndarray, Affine] | None:
+    """Hillshade (0..1, NaN = nodata) of ``dem`` warped to ``dst_crs``, and its transform.
 
     The DEM is read decimated (``max_px`` on the long side), shaded in its own CRS with
-    metric cell sizes, warped to EPSG:3857 (the frame Leaflet stretches images in) with
-    :mod:`rasterio.warp` and written as a palette PNG (:func:`encode_png`). Returns ``None`` when the DEM
+    metric cell sizes and warped with :mod:`rasterio.warp`. Returns ``None`` when the DEM
     cannot be read (logged).
     """
     try:
@@ -91,7 +89,7 @@ def hillshade_overlay(
     shade[np.isnan(elev)] = np.nan
     with warnings.catch_warnings():  # rasterio's own Affine '*' use (PendingDeprecationWarning)
         warnings.simplefilter("ignore", PendingDeprecationWarning)
-        dst_t, dw, dh = calculate_default_transform(crs, WEB_MERCATOR, w, h, left, bottom, right, top)
+        dst_t, dw, dh = calculate_default_transform(crs, dst_crs, w, h, left, bottom, right, top)
     out = np.full((dh, dw), np.nan, dtype="float32")
     reproject(
         shade.astype("float32"),
@@ -99,11 +97,27 @@ def hillshade_overlay(
         src_transform=t,
         src_crs=crs,
         dst_transform=dst_t,
-        dst_crs=WEB_MERCATOR,
+        dst_crs=dst_crs,
         src_nodata=np.nan,
         dst_nodata=np.nan,
         resampling=Resampling.bilinear,
     )
+    return out, dst_t
+
+
+def hillshade_overlay(
+    dem: Path, *, max_px: int = 1200, gcj02: bool = False, levels: int = 32
+) -> tuple[str, tuple[tuple[float, float], tuple[float, float]]] | None:
+    """A ``data:image/png;base64`` hillshade of ``dem`` in Web Mercator and its lat/lon bounds.
+
+    Web Mercator is the frame Leaflet stretches images in (:func:`hillshade_warped`); the
+    image is a palette PNG (:func:`encode_png`). ``None`` when the DEM cannot be read.
+    """
+    got = hillshade_warped(dem, WEB_MERCATOR, max_px=max_px)
+    if got is None:
+        return None
+    out, dst_t = got
+    dh, dw = out.shape
     buf = io.BytesIO()
     encode_png(out, buf, levels=levels)
     x0, y0 = dst_t.c, dst_t.f + dst_t.e * dh

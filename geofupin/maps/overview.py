@@ -785,7 +785,7 @@ def _plans(p: _Page, results: Mapping[str, StepResult]) -> None:
 
 # --------------------------------------------------------------------------------------------- entry points
 #: Leaflet map options; a map without tiles needs an explicit maxZoom (marker clustering requires it).
-MAP_LIMITS: dict[str, Any] = {"minZoom": 5, "maxZoom": 19}
+MAP_LIMITS: dict[str, Any] = {"minZoom": 6, "maxZoom": 19}
 
 
 def new_map(config: MapConfig, **kwargs: Any) -> folium.Map:

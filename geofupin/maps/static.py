@@ -26,6 +26,7 @@ from matplotlib.patches import Patch, Rectangle
 from ..context import RunContext, StepResult
 from . import data as D
 from .config import MapConfig
+from .hillshade import hillshade_warped
 from .overview import SCORE_COLORS, _find
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,21 @@ def build_static_map(
     ax.set_xticks([])
     ax.set_yticks([])
     handles: list = []
+    if config.hillshade and layers.dem is not None:
+        got = hillshade_warped(layers.dem, layers.crs, max_px=config.hillshade_max_px)
+        if got is not None:
+            shade, t = got
+            extent = (t.c, t.c + t.a * shade.shape[1], t.f + t.e * shade.shape[0], t.f)
+            ax.imshow(
+                np.ma.masked_invalid(shade),
+                cmap="Greys_r",
+                vmin=0,
+                vmax=1,
+                alpha=0.45,
+                extent=extent,
+                interpolation="bilinear",
+                zorder=0,
+            )
 
     b = layers.boundaries
     if b is not None and len(b):
