@@ -589,30 +589,49 @@ def _highs_solve(
     lp.a_matrix_.start_ = mat.indptr
     lp.a_matrix_.index_ = mat.indices
     lp.a_matrix_.value_ = mat.data
-    if is_mip:
-        lp.integrality_ = [
-            highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous for v in integrality
-        ]
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(max(time_limit_s, 0.01)))
-    h.setOptionValue("mip_rel_gap", float(mip_gap))
-    h.setOptionValue("random_seed", 0)
-    h.passModel(lp)
-    if is_mip and start is not None:
-        x = np.zeros(ncol)
-        x[z0 : z0 + A] = start / (d[rows] if binary else 1.0)
-        if open_vars:
-            x[y0 : y0 + Y] = np.bincount(cols, weights=start, minlength=m) > 0
-            if fixed is not None:
-                x[y0 : y0 + Y] = np.maximum(x[y0 : y0 + Y], fixed)
-        if slack:
-            served = np.bincount(rows, weights=x[z0 : z0 + A], minlength=n)
-            x[u0 : u0 + U] = rhs[act_idx] - served[act_idx]
-        sol = highspy.HighsSolution()
-        sol.col_value = list(x)
-        h.setSolution(sol)
-    h.run()
+    t_start = time.perf_counter()
+
+    def new_highs() -> Any:
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("time_limit", float(max(time_limit_s - (time.perf_counter() - t_start), 0.01)))
+        h.setOptionValue("mip_rel_gap", float(mip_gap))
+        h.setOptionValue("random_seed", 0)
+        return h
+
+    lp_integral = False
+    if is_mip and open_vars and not z_int:
+        # Only the sites are integer (uncapacitated p-median / coverage): the LP relaxation is
+        # often integral, and then it is the optimum; solving it alone skips the MIP machinery.
+        h = new_highs()
+        h.passModel(lp)
+        h.run()
+        if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            yv = np.asarray(h.getSolution().col_value)[y0 : y0 + Y]
+            lp_integral = bool(np.all(np.abs(yv - np.round(yv)) <= 1e-7))
+    if not lp_integral:
+        if is_mip:
+            lp.integrality_ = [
+                highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous for v in integrality
+            ]
+        h = new_highs()
+        h.passModel(lp)
+        if is_mip and start is not None:
+            x = np.zeros(ncol)
+            x[z0 : z0 + A] = start / (d[rows] if binary else 1.0)
+            if open_vars:
+                x[y0 : y0 + Y] = np.bincount(cols, weights=start, minlength=m) > 0
+                if fixed is not None:
+                    x[y0 : y0 + Y] = np.maximum(x[y0 : y0 + Y], fixed)
+            if slack:
+                served = np.bincount(rows, weights=x[z0 : z0 + A], minlength=n)
+                x[u0 : u0 + U] = rhs[act_idx] - served[act_idx]
+            sol = highspy.HighsSolution()
+            sol.col_value = list(x)
+            h.setSolution(sol)
+        h.run()
+    else:
+        is_mip = False  # the LP optimum is integral: proven optimal, gap 0
     status = h.getModelStatus()
     info = h.getInfo()
     has_sol = info.primal_solution_status == 2
