@@ -496,3 +496,48 @@ def test_map_config_overrides_and_outputs() -> None:
     assert set(out) == {"index.html", "map_A4.png", "map_A4.pdf"}
     assert "<title>测试图</title>" in out["index.html"]
     assert out["map_A4.png"][:4] == b"\x89PNG" and out["map_A4.pdf"][:4] == b"%PDF"
+
+
+def test_site_popup_uses_the_explanation_table() -> None:
+    ctx = make_ctx()
+    expl = pd.DataFrame(
+        {
+            "site_id": ["S1", "S1", "S2"],
+            "rank": [1, 1, 2],
+            "criterion": ["dist_road_m", "slope_mean_deg", "dist_road_m"],
+            "label_zh": ["距道路", "平均坡度", "距道路"],
+            "label_en": ["distance to road", "mean slope", "distance to road"],
+            "unit": ["m", "deg", "m"],
+            "direction": ["cost", "cost", "cost"],
+            "value": [120.0, 6.5, 300.0],
+            "normalised": [0.9, 0.8, 0.5],
+            "weight": [0.25, 0.5, 0.25],
+            "contribution": [0.225, 0.4, 0.125],
+        }
+    )
+    results = dict(ctx.results)
+    results["site"] = replace(results["site"], tables={"site_explanation": expl})
+    spec = data_layers(build_run_map(replace(ctx, results=results)))["安置点 Resettlement sites"]
+    assert spec["props"]["_contrib"] == [
+        ["平均坡度：6.5 deg，权重 0.50，贡献 0.400", "距道路：120 m，权重 0.25，贡献 0.225"],
+        ["距道路：300 m，权重 0.25，贡献 0.125"],
+        [],
+    ]
+
+
+def test_compare_costs_from_plan_and_budget_tables() -> None:
+    from geofupin.maps.compare import compare_table
+
+    a, b = make_ctx(), make_ctx()
+    res_b = dict(b.results)
+    res_b["plan"] = replace(
+        res_b["plan"],
+        tables={
+            "plan_sites": pd.DataFrame({"site_id": ["S1"], "total_cost_yuan": [1_500_000.0]}),
+            "budget_county": pd.DataFrame({"rule_id": ["x", "y"], "amount_yuan": [1000.0, 2500.0]}),
+        },
+    )
+    t = compare_table(a, replace(b, results=res_b)).set_index("metric_en")
+    assert t.loc["site works cost, yuan", "B"] == 1_500_000 and pd.isna(t.loc["site works cost, yuan", "A"])
+    assert t.loc["subsidy budget, yuan", "B"] == 3500
+    assert t.loc["planned works cost, yuan", "difference"] == 0

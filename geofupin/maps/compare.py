@@ -59,6 +59,14 @@ def run_figures(ctx: RunContext, *, top_k: int = 5) -> dict[str, Any]:
             seen = True
     if seen:
         out["works_cost_yuan"] = round(cost)
+    for key, table, col in (
+        ("site_works_cost_yuan", "plan_sites", "total_cost_yuan"),
+        ("village_works_cost_yuan", "plan_villages", "total_cost_yuan"),
+        ("subsidy_budget_yuan", "budget_county", "amount_yuan"),
+    ):
+        t = ctx.table(table)
+        if t is not None and col in t.columns:
+            out[key] = round(float(pd.to_numeric(t[col], errors="coerce").fillna(0).sum()))
     return out
 
 
@@ -70,6 +78,9 @@ METRICS = (
     ("sites_used", "使用安置点数", "sites used"),
     ("mean_time_min", "平均行程（分钟）", "mean travel time, min"),
     ("works_cost_yuan", "配套工程投资（元）", "planned works cost, yuan"),
+    ("site_works_cost_yuan", "安置点配套投资（元）", "site works cost, yuan"),
+    ("village_works_cost_yuan", "村级基础设施投资（元）", "village works cost, yuan"),
+    ("subsidy_budget_yuan", "补助资金总额（元）", "subsidy budget, yuan"),
 )
 
 

@@ -488,6 +488,26 @@ def _site_names(layers: Layers, results: Mapping[str, StepResult]) -> dict[str, 
     return {}
 
 
+def _explanation_lines(expl: pd.DataFrame, site_ids: pd.Series) -> list[list[str]]:
+    """Per site, one readable line per criterion from the ``site_explanation`` table, largest contribution first."""
+    e = expl.assign(site_id=expl["site_id"].astype(str))
+    e = e.sort_values(["site_id", "contribution"], ascending=[True, False], kind="stable")
+    lines: dict[str, list[str]] = {}
+    for row in e.itertuples(index=False):
+        label = getattr(row, "label_zh", None) or D.label_zh(str(row.criterion))
+        value = getattr(row, "value", None)
+        unit = getattr(row, "unit", None)
+        text = f"{label}"
+        if value is not None and pd.notna(value):
+            text += f"：{float(value):,.4g}" + (f" {unit}" if unit is not None and pd.notna(unit) else "")
+        weight = getattr(row, "weight", None)
+        if weight is not None and pd.notna(weight):
+            text += f"，权重 {float(weight):.2f}"
+        text += f"，贡献 {float(row.contribution):.3f}" if pd.notna(row.contribution) else ""
+        lines.setdefault(row.site_id, []).append(text)
+    return [lines.get(s, []) for s in site_ids]
+
+
 def _sites(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> None:
     s = _find(results, "sites", "layers")
     scored = s is not None
@@ -544,6 +564,11 @@ def _sites(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> None:
             [f"{D.label_zh(n)} {n}：{x:.3f}" for n, x in zip(crit_names, row, strict=True) if math.isfinite(x)]
             for row in vals
         ]
+    expl = _find(results, "site_explanation", "tables")
+    if expl is not None and len(expl) and {"site_id", "criterion", "contribution"} <= set(expl.columns):
+        props["_contrib"] = _explanation_lines(expl, d["site_id"].astype(str))
+    if "capacity_norm" in d.columns:
+        props["_norm"] = [D.split_reasons(x) for x in d["capacity_norm"]]
     if "reasons_zh" in d.columns:
         props["_reasons_zh"] = [D.split_reasons(x) for x in d["reasons_zh"]]
     if "reasons_en" in d.columns:
@@ -583,6 +608,7 @@ def _sites(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> None:
             ("_reasons_zh", "筛选与评价说明", "reasons"),
             ("_reasons_en", "说明（英文）", "reasons in English"),
             ("_contrib", "各项得分贡献", "score contributions"),
+            ("_norm", "容量测算标准", "capacity norm"),
         ],
         style={"fillOpacity": 0.75},
         per=per,
