@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import geopandas as gpd
@@ -348,11 +349,12 @@ def test_generate_is_deterministic_and_equals_build(county: demo.DemoCounty, tmp
     # what was written reads back as the same layer
     got = gpd.read_file(paths["villages"], layer="villages")
     assert_geodataframe_equal(got, county.layers["villages"], check_dtype=False, check_less_precise=True)
+    assert json.loads((tmp_path / "a" / demo.STAMP_FILE).read_text(encoding="utf-8"))["seed"] == demo.DEFAULT_SEED
     with pytest.raises(OutputExistsError, match="overwrite"):
         demo.generate(tmp_path / "a")
 
 
-def test_ensure_writes_only_missing_files(
+def test_ensure_writes_only_missing_or_stale_files(
     county: demo.DemoCounty, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = []
@@ -364,6 +366,8 @@ def test_ensure_writes_only_missing_files(
     monkeypatch.setattr(demo, "build", fake_build)
     paths = demo.ensure(tmp_path)
     assert calls == [demo.DEFAULT_SEED] and all(p.exists() for p in paths.values())
+    stamp = json.loads((tmp_path / demo.STAMP_FILE).read_text(encoding="utf-8"))
+    assert stamp["seed"] == demo.DEFAULT_SEED and stamp["generator_version"] == demo.GENERATOR_VERSION
     before = {k: p.stat().st_mtime_ns for k, p in paths.items()}
     paths["dem"].unlink()
     demo.ensure(tmp_path)
@@ -371,6 +375,11 @@ def test_ensure_writes_only_missing_files(
     assert all(paths[k].stat().st_mtime_ns == before[k] for k in LAYER_KINDS)  # vectors untouched
     demo.ensure(tmp_path)
     assert len(calls) == 2  # nothing missing: no build
+    # layers from another seed (or an older generator) are regenerated, not trusted
+    demo.ensure(tmp_path, seed=7)
+    assert calls[-1] == 7
+    assert json.loads((tmp_path / demo.STAMP_FILE).read_text(encoding="utf-8"))["seed"] == 7
+    assert all(paths[k].stat().st_mtime_ns != before[k] for k in LAYER_KINDS)
 
 
 # ------------------------------------------------------------------------ building blocks

@@ -53,10 +53,12 @@ __all__ = [
     "CRS_EPSG",
     "DEFAULT_SEED",
     "DEM_FILE",
+    "GENERATOR_VERSION",
     "NAMED_GROUPS",
     "NODATA",
     "RELOCATING",
     "SOURCE",
+    "STAMP_FILE",
     "SUMMARY_GROUPS",
     "TOTAL_HOUSEHOLDS",
     "TOTAL_PERSONS",
@@ -69,6 +71,10 @@ __all__ = [
 ]
 
 DEM_FILE = "dem.tif"
+#: Written beside the layers: the seed and generator version they came from (``ensure`` checks it).
+STAMP_FILE = "demo.json"
+#: Bump whenever the generator's output changes, so that cached layers are regenerated.
+GENERATOR_VERSION = 1
 
 
 def build(*, seed: int = DEFAULT_SEED, area_km2: float = AREA_KM2) -> DemoCounty:
@@ -102,6 +108,10 @@ def output_paths(out_dir: Path) -> dict[str, Path]:
     return paths
 
 
+def _stamp(seed: int) -> dict[str, object]:
+    return {"generator": "geofupin.demo", "generator_version": GENERATOR_VERSION, "seed": int(seed), "source": SOURCE}
+
+
 def _write(county: DemoCounty, paths: dict[str, Path], which: list[str]) -> None:
     from .. import io
 
@@ -111,6 +121,16 @@ def _write(county: DemoCounty, paths: dict[str, Path], which: list[str]) -> None
         else:
             io.write_vector(county.layers[kind], paths[kind], layer=kind)
         log.info("wrote %s", paths[kind])
+
+
+def _stamp_matches(out_dir: Path, seed: int) -> bool:
+    import json
+
+    p = Path(out_dir) / STAMP_FILE
+    try:
+        return bool(json.loads(p.read_text(encoding="utf-8")) == _stamp(seed))
+    except (OSError, ValueError):
+        return False
 
 
 def generate(out_dir: Path, *, seed: int = DEFAULT_SEED, overwrite: bool = False) -> dict[str, Path]:
@@ -128,30 +148,43 @@ def generate(out_dir: Path, *, seed: int = DEFAULT_SEED, overwrite: bool = False
     Returns
     -------
     dict
-        Path per layer kind, plus ``"dem"``.
+        Path per layer kind, plus ``"dem"``. ``demo.json`` beside them records the seed and
+        :data:`GENERATOR_VERSION` (see :func:`ensure`).
     """
     paths = output_paths(Path(out_dir))
-    existing = [p for p in paths.values() if p.exists()]
+    existing = [p for p in [*paths.values(), Path(out_dir) / STAMP_FILE] if p.exists()]
     if existing and not overwrite:
         raise OutputExistsError(
             f"demo: {len(existing)} output file(s) already exist in {Path(out_dir)} (e.g. {existing[0].name}). "
             "Fix: pass overwrite=True (CLI: --overwrite) or choose another --out folder."
         )
+    from .. import io
+
     county = build(seed=seed)
     _write(county, paths, list(paths))
+    io.write_json(Path(out_dir) / STAMP_FILE, _stamp(seed))
     return paths
 
 
 def ensure(out_dir: Path, *, seed: int = DEFAULT_SEED) -> dict[str, Path]:
-    """Return the demo files in ``out_dir``, generating only those that are missing.
+    """Return the demo files in ``out_dir``, generating only what is missing or stale.
 
-    A cache for ``geofupin run``: the committed vector layers stay as they are and the DEM
-    (not committed) is generated on first use. Files present are trusted to come from the
-    same ``seed``.
+    A cache for ``geofupin run``: when ``demo.json`` in ``out_dir`` records this ``seed`` and
+    :data:`GENERATOR_VERSION`, the files present (e.g. the committed vector layers) are kept and
+    only missing ones (e.g. the DEM, not committed) are written; otherwise everything is
+    regenerated.
     """
-    paths = output_paths(Path(out_dir))
+    from .. import io
+
+    out = Path(out_dir)
+    paths = output_paths(out)
+    if not _stamp_matches(out, seed):
+        log.info("demo: (re)generating every layer in %s (seed %d, generator v%d)", out, seed, GENERATOR_VERSION)
+        _write(build(seed=seed), paths, list(paths))
+        io.write_json(out / STAMP_FILE, _stamp(seed))
+        return paths
     missing = [k for k, p in paths.items() if not p.exists()]
     if missing:
-        log.info("demo: generating %s in %s", ", ".join(missing), out_dir)
+        log.info("demo: generating %s in %s", ", ".join(missing), out)
         _write(build(seed=seed), paths, missing)
     return paths
