@@ -541,3 +541,35 @@ def test_compare_costs_from_plan_and_budget_tables() -> None:
     assert t.loc["site works cost, yuan", "B"] == 1_500_000 and pd.isna(t.loc["site works cost, yuan", "A"])
     assert t.loc["subsidy budget, yuan", "B"] == 3500
     assert t.loc["planned works cost, yuan", "difference"] == 0
+
+
+def test_public_mode_sums_village_groups() -> None:
+    from geofupin.maps.overview import public_villages
+
+    ctx = make_ctx()
+    v = ctx.layers.villages.copy()
+    v.loc[1, "name"] = v.loc[0, "name"]  # V1 and V2 become two groups of 王家湾村 (both in 高桥乡)
+    v.loc[0, "village_id"], v.loc[1, "village_id"] = "V9-G1", "V9-G2"
+    v["group"] = ["一组", "二组", None, None, None]
+    pub, mapping = public_villages(v)
+    assert len(pub) == 4 and "group" not in pub.columns and "poor_persons" not in pub.columns
+    row = pub[pub["village_id"] == "V9"].iloc[0]
+    assert row["name"] == "王家湾村" and row["persons"] == 150 + 187 and row["households"] == 40 + 50
+    assert row["relocate_persons"] == 12
+    assert row.geometry.x == pytest.approx((v.geometry.x[0] + v.geometry.x[1]) / 2)
+    assert mapping["V9-G1"] == mapping["V9-G2"] == "V9" and mapping["V3"] == "V3"
+    # flows of the groups are summed onto the published village
+    flows = ctx.layer("allocation_flows").copy()
+    flows["village_id"] = ["V9-G2", "V4"]
+    results = dict(ctx.results)
+    results["allocate"] = replace(results["allocate"], layers={"allocation_flows": flows})
+    m = build_run_map(
+        replace(ctx, layers=replace(ctx.layers, villages=v), results=results), config=MapConfig(public=True)
+    )
+    spec = data_layers(m)["村庄 Villages"]
+    assert spec["n"] == 4 and spec["props"]["name"][0] == "王家湾村"
+    assert spec["props"]["_dest"][0] == ["高桥中心社区：3 户 12 人"]
+    fl = data_layers(m)["搬迁去向 Allocation flows"]
+    assert sorted(fl["props"]["_title"]) == ["王家湾村 → 高桥中心社区", "高桥村 → 高桥中心社区"]
+    k = fl["props"]["_title"].index("王家湾村 → 高桥中心社区")
+    assert decode_geometry(fl["geom"])[k][0][0] == [spec["lat"][0], spec["lon"][0]]  # starts at the village total

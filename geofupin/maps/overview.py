@@ -21,6 +21,7 @@ import folium.plugins
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from ..context import Layers, RunContext, StepResult
 from . import data as D
@@ -308,8 +309,6 @@ def _roads(p: _Page, layers: Layers) -> None:
     classes = r["road_class"].astype(str) if "road_class" in r.columns else pd.Series("village", index=r.index)
     merged = len(r) > p.config.merge_roads_over
     if merged:  # one multi-line per class: a few features instead of tens of thousands
-        import shapely
-
         geoms = shapely.simplify(r.geometry.values, p.config.simplify_tolerance_m, preserve_topology=False)
         rows = []
         for cls in [c for c in D.ROAD_STYLE if (classes == c).any()] + sorted(set(classes) - set(D.ROAD_STYLE)):
@@ -403,19 +402,63 @@ def _facilities(p: _Page, layers: Layers) -> None:
     )
 
 
+VILLAGE_TOTALS = ("households", "persons", "relocate_households", "relocate_persons")
+
+
+def public_villages(villages: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
+    """Village totals for public notice (公示): group rows (村民小组) summed per village.
+
+    Rows with the same township and village name are one village; its counts are summed,
+    its point is the mean of its groups' points, its id is the id shared before ``-`` (or
+    the first id). Household-level columns (:data:`PRIVATE_VILLAGE_COLUMNS`) are dropped.
+
+    Returns
+    -------
+    The villages and a mapping from every input ``village_id`` to the published one.
+    """
+    v = villages.drop(columns=[c for c in PRIVATE_VILLAGE_COLUMNS if c in villages.columns])
+    if not {"village_id", "name"} <= set(v.columns):
+        return v.copy(), {}
+    ids = v["village_id"].astype(str)
+    town = v["township"].astype(str) if "township" in v.columns else pd.Series("", index=v.index)
+    key = town + "\u0001" + v["name"].astype(str)
+    if not key.duplicated().any():
+        return v.copy(), dict(zip(ids, ids, strict=True))
+    xy = pd.DataFrame({"key": key, "x": v.geometry.x, "y": v.geometry.y})
+    cols = {c: "sum" for c in VILLAGE_TOTALS if c in v.columns}
+    firsts = {c: "first" for c in v.columns if c not in cols and c not in ("geometry", "village_id")}
+    agg = v.drop(columns="geometry").assign(_key=key).groupby("_key", sort=False).agg({**firsts, **cols})
+    pid = ids.groupby(key, sort=False).agg(
+        lambda s: (
+            s.iloc[0].rsplit("-", 1)[0] if len(s) > 1 and s.str.rsplit("-", n=1).str[0].nunique() == 1 else s.iloc[0]
+        )
+    )
+    pts = xy.groupby("key", sort=False)[["x", "y"]].mean()
+    out = gpd.GeoDataFrame(
+        agg.assign(village_id=pid.reindex(agg.index).to_numpy()).reset_index(drop=True),
+        geometry=gpd.points_from_xy(pts.loc[agg.index, "x"], pts.loc[agg.index, "y"]),
+        crs=v.crs,
+    )
+    mapping = dict(zip(ids, key.map(pid), strict=True))
+    return out, mapping
+
+
 def _villages(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> None:
     v = layers.villages
     if v is None or not len(v):
         return
-    v = v.copy()
+    vid_map: dict[str, str] = {}
     if p.config.public:
-        v = v.drop(columns=[c for c in PRIVATE_VILLAGE_COLUMNS if c in v.columns])
+        v, vid_map = public_villages(v)
+    else:
+        v = v.copy()
     d = p.display(v)
     persons = pd.to_numeric(d.get("persons", pd.Series(0, index=d.index)), errors="coerce").fillna(0).clip(lower=0)
     reloc = pd.to_numeric(d.get("relocate_persons", pd.Series(0, index=d.index)), errors="coerce").fillna(0)
     status = np.where(reloc > 0, "relocate", "stay").astype(object)
     unserved = _find(results, "unserved", "tables")
     if unserved is not None and len(unserved) and "village_id" in d.columns:
+        unserved = unserved.assign(village_id=unserved["village_id"].astype(str).map(lambda x: vid_map.get(x, x)))
         status[(d["village_id"].astype(str).isin(unserved["village_id"].astype(str)) & (reloc > 0)).to_numpy()] = (
             "unserved"
         )
@@ -440,11 +483,9 @@ def _villages(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> No
     flows = _find(results, "allocation_flows", "layers")
     if flows is not None and len(flows) and "village_id" in d.columns:
         names = _site_names(layers, results)
-        g = (
-            pd.DataFrame(flows.drop(columns="geometry", errors="ignore"))
-            .groupby(["village_id", "site_id"], sort=True)[["households", "persons"]]
-            .sum()
-        )
+        fl = pd.DataFrame(flows.drop(columns="geometry", errors="ignore"))
+        fl["village_id"] = fl["village_id"].astype(str).map(lambda x: vid_map.get(x, x))
+        g = fl.groupby(["village_id", "site_id"], sort=True)[["households", "persons"]].sum()
         dest: dict[str, list[str]] = {}
         for (vid, sid), row in g.iterrows():
             dest.setdefault(str(vid), []).append(
@@ -677,6 +718,17 @@ def _allocation(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> 
         return
     f = flows.copy()
     if p.config.public and {"village_id", "site_id"} <= set(f.columns):
+        pv, vid_map = public_villages(layers.villages)
+        f["village_id"] = f["village_id"].astype(str).map(lambda x: vid_map.get(x, x))
+        # each summed flow starts at the published village point and ends where its first piece ended
+        start = dict(zip(pv["village_id"].astype(str), pv.geometry, strict=True)) if "village_id" in pv.columns else {}
+        ends = shapely.get_point(f.geometry.values, -1)
+        f = f.set_geometry(
+            [
+                shapely.LineString([start[vid].coords[0], e.coords[0]]) if vid in start and e is not None else g
+                for vid, e, g in zip(f["village_id"], ends, f.geometry, strict=True)
+            ]
+        )
         num = [c for c in ("households", "persons") if c in f.columns]
         geo = f.groupby(["village_id", "site_id"], sort=True).geometry.first()
         agg = f.groupby(["village_id", "site_id"], sort=True)[num].sum()
@@ -686,9 +738,10 @@ def _allocation(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> 
         f = gpd.GeoDataFrame(agg.reset_index(), geometry=geo.to_numpy(), crs=flows.crs)
     d = p.display(f, simplify=False)
     names = _site_names(layers, results)
+    vsrc = public_villages(layers.villages)[0] if p.config.public else layers.villages
     vnames = (
-        dict(zip(layers.villages["village_id"].astype(str), layers.villages["name"].astype(str), strict=True))
-        if {"village_id", "name"} <= set(layers.villages.columns)
+        dict(zip(vsrc["village_id"].astype(str), vsrc["name"].astype(str), strict=True))
+        if {"village_id", "name"} <= set(vsrc.columns)
         else {}
     )
     d = d.assign(
