@@ -219,9 +219,14 @@ def test_without_results_only_base_layers() -> None:
 
 
 def test_roads_merged_per_class_above_limit(ctx) -> None:
-    spec = data_layers(build_run_map(ctx, config=MapConfig(merge_roads_over=2)))["道路 Roads"]
-    assert spec["n"] == 3 and spec["props"]["_class_zh"] == ["县道", "村道", "机耕道"]
-    assert spec["per"]["weight"] == [3.0, 1.8, 1.4]
+    roads = ctx.layers.roads.copy()
+    roads = gpd.GeoDataFrame(pd.concat([roads, roads.assign(road_id=["R4", "R5", "R6"])], ignore_index=True))
+    ctx2 = replace(ctx, layers=replace(ctx.layers, roads=roads))
+    spec = data_layers(build_run_map(ctx2, config=MapConfig(merge_roads_over=100)))["道路 Roads"]
+    assert spec["n"] == 6  # below the limit: one feature per road, with its own popup
+    layers = data_layers(build_run_map(ctx2, config=MapConfig(merge_roads_over=5)))
+    assert layers["道路 Roads"]["n"] == 1 and layers["村道及便道 Village roads and tracks"]["n"] == 2
+    assert "road_id" not in layers["道路 Roads"]["props"]
 
 
 def test_title_approval_number_and_attribution(ctx) -> None:
@@ -573,3 +578,13 @@ def test_public_mode_sums_village_groups() -> None:
     assert sorted(fl["props"]["_title"]) == ["王家湾村 → 高桥中心社区", "高桥村 → 高桥中心社区"]
     k = fl["props"]["_title"].index("王家湾村 → 高桥中心社区")
     assert decode_geometry(fl["geom"])[k][0][0] == [spec["lat"][0], spec["lon"][0]]  # starts at the village total
+
+
+def test_big_road_layers_split_minor_roads_off_at_first(ctx) -> None:
+    layers = data_layers(build_run_map(ctx, config=MapConfig(merge_roads_over=2)))
+    major, minor = layers["道路 Roads"], layers["村道及便道 Village roads and tracks"]
+    assert major["props"]["_class_zh"] == ["县道"] and minor["props"]["_class_zh"] == ["村道", "机耕道"]
+    assert minor["per"]["weight"] == [1.8, 1.4]
+    m = build_run_map(ctx, config=MapConfig(merge_roads_over=2))
+    shown = {c.layer_name: c.show for c in m._children.values() if isinstance(c, DataLayer)}
+    assert shown["道路 Roads"] and not shown["村道及便道 Village roads and tracks"]

@@ -302,6 +302,9 @@ def _power(p: _Page, layers: Layers) -> None:
     )
 
 
+MAJOR_ROADS = ("national", "provincial", "county", "township")
+
+
 def _roads(p: _Page, layers: Layers) -> None:
     r = layers.roads
     if r is None or not len(r):
@@ -324,23 +327,33 @@ def _roads(p: _Page, layers: Layers) -> None:
     d = p.display(r, simplify=not merged)
     sty = [D.ROAD_STYLE.get(c, (c, "#999999", 1.2)) for c in classes]
     d = d.assign(_class_zh=[s[0] for s in sty])
-    spec = p.spec(
-        d,
-        kind="lines",
-        fields=[
-            ("_class_zh", "等级", "class", ""),
-            ("road_id", "编号", "id", ""),
-            ("surface", "路面", "surface", ""),
-            ("speed_kph", "速度（公里/小时）", "speed_kph", ""),
-        ],
-        title="name" if "name" in d.columns else "_class_zh",
-        style={"opacity": 0.9, "lineCap": "round"},
-        per={"color": [s[1] for s in sty], "weight": [s[2] for s in sty]},
-    )
-    if spec["title"] is None:
-        spec["title"] = "_class_zh"
-        spec["props"]["_class_zh"] = D.column_values(d["_class_zh"])
-    p.add(spec, "道路 Roads")
+    major = classes.isin(MAJOR_ROADS).to_numpy()
+    # a big county: village roads, tracks and paths are a layer of their own, off at first (legibility, speed)
+    parts = [(np.ones(len(d), bool), "道路 Roads", True)]
+    if merged and major.any() and (~major).any():
+        parts = [(major, "道路 Roads", True), (~major, "村道及便道 Village roads and tracks", False)]
+    for sel, name, show in parts:
+        sub = d[sel]
+        spec = p.spec(
+            sub,
+            kind="lines",
+            fields=[
+                ("_class_zh", "等级", "class", ""),
+                ("road_id", "编号", "id", ""),
+                ("surface", "路面", "surface", ""),
+                ("speed_kph", "速度（公里/小时）", "speed_kph", ""),
+            ],
+            title="name" if "name" in sub.columns else "_class_zh",
+            style={"opacity": 0.9, "lineCap": "round"},
+            per={
+                "color": [s[1] for s, ok in zip(sty, sel, strict=True) if ok],
+                "weight": [s[2] for s, ok in zip(sty, sel, strict=True) if ok],
+            },
+        )
+        if spec["title"] is None:
+            spec["title"] = "_class_zh"
+            spec["props"]["_class_zh"] = D.column_values(sub["_class_zh"])
+        p.add(spec, name, show=show)
     present = [c for c in D.ROAD_STYLE if (classes == c).any()]
     p.section(
         "道路",
