@@ -74,7 +74,7 @@ DEM_FILE = "dem.tif"
 #: Written beside the layers: the seed and generator version they came from (``ensure`` checks it).
 STAMP_FILE = "demo.json"
 #: Bump whenever the generator's output changes, so that cached layers are regenerated.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 
 def build(*, seed: int = DEFAULT_SEED, area_km2: float = AREA_KM2) -> DemoCounty:

@@ -278,7 +278,7 @@ class _Builder:
         # fine DEM: interpolate, add gully detail on slopes, flatten valley floors
         slope_c = _terrain.slope_deg(self.zc, COARSE_M)
         relief = np.clip(slope_c / 14.0, 0.15, 1.0)
-        zf = _terrain.upsample(self.zc, FACTOR, self.fshape)
+        zf = ndimage.gaussian_filter(_terrain.upsample(self.zc, FACTOR, self.fshape), 2.0)  # no bilinear creases
         rel_f = _terrain.upsample(relief, FACTOR, self.fshape)
         d1 = _terrain.fractal_noise(self.fshape, 2.2, rng)
         zf = zf + rel_f * (14.0 * d1)
@@ -607,13 +607,16 @@ class _Builder:
         paths, _ = _routes.route_many(g_main, es.cells(), vcell[vill_ids])
         for p in paths:
             add("village", None, p)
-        # relocating groups: earth tracks, foot paths, or nothing at all
+        # relocating groups: earth tracks, foot paths, or nothing at all (the four most remote groups)
         rel = np.flatnonzero(~stay)
-        u = rng.random(len(rel))
-        paths, _ = _routes.route_many(g_track, es.cells(), np.concatenate([vcell[track_ids], vcell[rel[u < 0.6]]]))
+        d_net, _ = cKDTree(self.cxy[es.cells()]).query(self.cxy[vcell[rel]])
+        cut = np.sort(d_net)[-4]
+        none = (d_net >= cut) & (d_net > 1000.0)
+        u = np.where(none, 2.0, rng.random(len(rel)))
+        paths, _ = _routes.route_many(g_track, es.cells(), np.concatenate([vcell[track_ids], vcell[rel[u < 0.62]]]))
         for p in paths:
             add("track", None, p)
-        paths, _ = _routes.route_many(g_track, es.cells(), vcell[rel[(u >= 0.6) & (u < 0.92)]])
+        paths, _ = _routes.route_many(g_track, es.cells(), vcell[rel[(u >= 0.62) & (u <= 1.0)]])
         for p in paths:
             add("path", None, p)
         # lines
