@@ -206,3 +206,25 @@ def test_compare_page_loads_two_synced_maps(open_page) -> None:
     assert pg.locator(".leaflet-container").count() == 2
     assert pg.locator(".leaflet-marker-pane .gfp-village").count() == 5 + 7
     assert "安置人数" in pg.locator(".gfp-diff").inner_text()
+
+
+def test_hidden_layers_are_built_when_switched_on(main: Loaded) -> None:
+    pg = main.page
+    count = """() => {
+        const key = Object.keys(window).find(k => k.startsWith('layer_control_') && k.endsWith('_layers'));
+        const g = window[key].overlays['电力线 Power lines'];
+        let n = 0;
+        g.eachLayer(inner => { n += inner.getLayers ? inner.getLayers().length : 1; });
+        return n;
+    }"""
+    assert pg.evaluate(count) == 0  # off at first: not even decoded
+    pg.locator(".leaflet-control-layers").hover()
+    box = pg.locator(".leaflet-control-layers-overlays label", has_text="电力线 Power lines").locator("input")
+    assert not box.is_checked()
+    box.check()
+    assert pg.evaluate(count) == 1  # the one power line of the fixture
+    box.uncheck()
+    box.check()
+    assert pg.evaluate(count) == 1  # built once, not twice
+    box.uncheck()
+    assert main.errors == []

@@ -122,6 +122,12 @@ gfp.style = function(spec, i) {
   for (k in per) { st[k] = per[k][i]; }
   return st;
 };
+gfp.lazy = function(map, id) {
+  // an empty group that builds its content the first time it is switched on
+  var g = L.featureGroup();
+  g.once('add', function() { g.addLayer(gfp.layer(map, gfp.data(id))); });
+  return g;
+};
 gfp.Icon = L.DivIcon.extend({
   // the marker's DOM is built only when the marker is shown (clusters keep most markers off the map)
   createIcon: function(old) {

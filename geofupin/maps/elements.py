@@ -51,7 +51,11 @@ class DataLayer(JSCSSMixin, Layer):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
+        {% if this.lazy %}
+        var {{ this.get_name() }} = gfp.lazy({{ this._parent.get_name() }}, "{{ this.get_name() }}");
+        {% else %}
         var {{ this.get_name() }} = gfp.layer({{ this._parent.get_name() }}, gfp.data("{{ this.get_name() }}"));
+        {% endif %}
         {% if this.show %}{{ this.get_name() }}.addTo({{ this._parent.get_name() }});{% endif %}
         {% endmacro %}
         """
@@ -62,6 +66,8 @@ class DataLayer(JSCSSMixin, Layer):
         self._name = "GfpLayer"
         self.spec = spec
         self.spec_json = safe_json(spec)
+        # a layer that is off at first and not searched is decoded only when switched on
+        self.lazy = not show and not spec.get("search")
         self.default_js = list(_CLUSTER_JS) if spec.get("cluster") else []
         self.default_css = list(_CLUSTER_CSS) if spec.get("cluster") else []
 
