@@ -588,3 +588,19 @@ def test_big_road_layers_split_minor_roads_off_at_first(ctx) -> None:
     m = build_run_map(ctx, config=MapConfig(merge_roads_over=2))
     shown = {c.layer_name: c.show for c in m._children.values() if isinstance(c, DataLayer)}
     assert shown["道路 Roads"] and not shown["村道及便道 Village roads and tracks"]
+
+
+def test_minimal_layers_still_map() -> None:
+    from geofupin.context import Layers
+
+    full = make_layers()
+    villages = full.villages[["village_id", "geometry"]].copy()
+    boundaries = full.boundaries[["geometry"]].copy()
+    roads = full.roads[["geometry"]].copy()
+    layers = Layers(crs=full.crs, villages=villages, boundaries=boundaries, roads=roads)
+    m = build_run_map({}, layers=layers)
+    specs = data_layers(m)
+    assert specs["村庄 Villages"]["n"] == 5 and specs["村庄 Villages"]["title"] is None
+    assert specs["乡镇界 Townships"]["label"] is None
+    assert set(specs["村庄 Villages"]["per"]["fillColor"]) == {"#3182bd"}  # no relocation columns: all stay
+    assert "gfp.layer" in render_html(m)

@@ -152,7 +152,7 @@ gfp.layer = function(map, spec) {
       if (spec.marker === 'div') {
         var d = st.size || 12;
         lyr = L.marker(ll, {icon: new gfp.Icon({className: spec.divclass || 'gfp-div', iconSize: [d, d], cls: st.cls || 'gfp-v',
-            fill: st.fillColor, glyph: spec.glyph ? spec.props[spec.glyph][i] : null}),
+            fill: st.fillColor, glyph: spec.glyph && spec.props[spec.glyph] ? spec.props[spec.glyph][i] : null}),
           riseOnHover: true, title: spec.title ? String(spec.props[spec.title][i]) : ''});
       } else {
         lyr = L.circleMarker(ll, st);
@@ -175,7 +175,7 @@ gfp.layer = function(map, spec) {
       gfp.search.push({name: String(spec.props[spec.title][i]), layer: lyr, group: group, map: map});
     }
     layers.push(lyr);
-    if (spec.label) {
+    if (spec.label && spec.props[spec.label]) {
       var lab = spec.props[spec.label][i];
       if (lab !== null && lab !== undefined && lab !== '') {
         var at = spec.kind === 'points' ? lyr.getLatLng() : (spec.label_at ? L.latLng(spec.label_at[i]) : lyr.getBounds().getCenter());

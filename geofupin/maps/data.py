@@ -305,6 +305,9 @@ def layer_spec(
         spec["lon"] = np.round(shapely.get_x(pts), decimals).tolist()
     else:
         spec["geom"] = encode_geometry(gdf.geometry.values, decimals=decimals, polygons=kind == "polygons")
+    for key in ("label", "glyph"):  # a label/glyph column that is absent is simply not drawn
+        if extra.get(key) is not None and extra[key] not in all_props:
+            extra[key] = None
     spec.update(extra)
     return spec
 
