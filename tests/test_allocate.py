@@ -217,6 +217,24 @@ def test_p_median_uncapacitated_vs_brute_force(seed: int, p: int):
     assert a.objective == pytest.approx(_brute_p_median(cost, demand, p, None), rel=1e-9)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_p_median_row_generation_and_full_model_agree(seed: int):
+    rng = np.random.default_rng(50 + seed)
+    cost = rng.integers(1, 15, (30, 8)).astype(float)  # many ties between sites
+    demand = rng.integers(1, 50, 30)
+    lazy = solve_p_median(CostMatrix.from_dense(cost, demand, np.full(8, np.inf)), 3, fixed=["s7"], mip_gap=0.0)
+    # a capacity nobody reaches sends the model down the full x_ij <= y_j MIP
+    full = solve_p_median(CostMatrix.from_dense(cost, demand, np.full(8, 1e9)), 3, fixed=["s7"], mip_gap=0.0)
+    assert full.solver == "highs-mip"
+    assert lazy.objective == pytest.approx(full.objective)
+    best = min(
+        float((demand * cost[:, list(c)].min(axis=1)).sum()) for c in itertools.combinations(range(8), 3) if 7 in c
+    )
+    assert lazy.objective == pytest.approx(best)
+    assert "s7" in lazy.open_sites and len(lazy.open_sites) == 3
+    assert lazy.assignment.groupby("unit_id").size().max() == 1
+
+
 def test_capacitated_p_median_divisible_vs_brute_force_and_fixed_sites():
     rng = np.random.default_rng(7)
     cost = rng.uniform(1, 20, (10, 5)).round(2)

@@ -8,7 +8,9 @@ Models
 - :func:`solve_single_source`: each unit (village or 村民小组) moves whole to one site; MILP
   with HiGHS, time limit and reported gap.
 - :func:`solve_p_median`: capacitated p-median: open ``p`` sites (``fixed`` ones stay open)
-  and assign units to them at least person-minutes.
+  and assign units to them at least person-minutes. Uncapacitated on a complete matrix, it
+  first solves the LP relaxation with lazily added ``x_ij <= y_j`` rows (row generation);
+  an integral LP optimum is the proven optimum, else the full MIP runs.
 - :func:`solve_max_coverage`: open ``p`` sites serving the most persons within a service
   standard (capacitated maximal coverage), then the least person-minutes.
 
@@ -810,6 +812,74 @@ def _fixed_mask(cm: CostMatrix, fixed: Sequence[str]) -> np.ndarray:
     return mask
 
 
+def _p_median_rowgen(
+    cm: CostMatrix, p: int, fixed: np.ndarray, *, time_limit_s: float, first_k: int = 5
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Uncapacitated p-median by its LP relaxation with lazily added ``x_ij <= y_j`` rows.
+
+    Starts with the link rows of each unit's ``first_k`` cheapest sites, re-solves (dual
+    simplex, warm) after adding the violated ones, until none is violated: then the LP optimum
+    is that of the full model. When its ``y`` is integral it is the proven p-median optimum and
+    ``(persons per arc, open mask)`` is returned; otherwise ``None`` (the caller solves the MIP).
+    Needs every unit to reach every site (no unit can be left unserved).
+    """
+    import highspy
+
+    t0 = time.perf_counter()
+    n, m, A = cm.n_units, cm.n_sites, cm.n_arcs
+    r, c = cm.rows, cm.cols
+    starts = cm.row_starts()
+    rank = np.arange(A) - np.repeat(starts[:-1], np.diff(starts))  # arcs are sorted by cost per unit
+    # columns: z (arcs) then y (sites); rows: assignment (n), p, then link rows as they come
+    mat = sp.csc_matrix((np.ones(A + m), (np.concatenate([r, np.full(m, n)]), np.arange(A + m))), shape=(n + 1, A + m))
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = A + m, n + 1
+    lp.col_cost_ = np.concatenate([cm.cost * cm.demand[r], np.zeros(m)])
+    lp.col_lower_ = np.concatenate([np.zeros(A), np.asarray(fixed, dtype=float)])
+    lp.col_upper_ = np.ones(A + m)
+    lp.row_lower_ = np.concatenate([np.ones(n), [float(min(p, m))]])
+    lp.row_upper_ = lp.row_lower_.copy()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = mat.indptr, mat.indices, mat.data
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("random_seed", 0)
+    h.passModel(lp)
+    linked = np.zeros(A, dtype=bool)
+    add = rank < first_k
+    while add.any():
+        idx = np.flatnonzero(add)
+        k = len(idx)
+        h.addRows(
+            k, np.full(k, -np.inf), np.zeros(k), 2 * k,
+            np.arange(0, 2 * k, 2, dtype=np.int32),
+            np.column_stack([idx, A + c[idx]]).ravel().astype(np.int32),
+            np.tile([1.0, -1.0], k),
+        )  # fmt: skip
+        linked |= add
+        left = time_limit_s - (time.perf_counter() - t0)
+        if left <= 0:
+            return None
+        h.setOptionValue("time_limit", float(left))
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        x = np.asarray(h.getSolution().col_value)
+        z, y = x[:A], x[A:]
+        add = ~linked & (z > y[c] + 1e-9)
+    if np.any(np.abs(y - np.round(y)) > 1e-7):
+        return None
+    open_mask = y > 0.5
+    # each unit to its open site with the largest share (its cheapest open site)
+    order = np.lexsort((-z, r))
+    first = order[np.r_[True, r[order][1:] != r[order][:-1]]]
+    flow = np.zeros(A)
+    flow[first] = cm.demand[r[first]]
+    if not open_mask[c[first]].all():
+        return None
+    return flow, open_mask
+
+
 def solve_single_source(
     cm: CostMatrix,
     *,
@@ -870,9 +940,20 @@ def solve_p_median(
         raise InfeasibleError(f"rule p: p = {p} is below 1 or below the {len(fixed)} fixed sites. Fix: raise p.")
     rv = dict(rule_values or {})
     rv["p"] = p
+    fixed_mask = _fixed_mask(cm, fixed)
+    t0 = time.perf_counter()
+    complete = cm.n_arcs == cm.n_units * cm.n_sites > 0
+    if complete and not np.isfinite(cm.capacity).any() and min_occupancy_persons <= 0:
+        got = _p_median_rowgen(cm, p, fixed_mask, time_limit_s=time_limit_s)
+        if got is not None:
+            flow, open_mask = got
+            return build_allocation(
+                cm, flow, solver="highs-lp-rowgen", gap=0.0, status="optimal", open_mask=open_mask,
+                single_source=single_source, rule_values=rv,
+            )  # fmt: skip
     return _solve_highs(
-        cm, binary=single_source, p=p, fixed=_fixed_mask(cm, fixed), min_occ=min_occupancy_persons,
-        time_limit_s=time_limit_s, mip_gap=mip_gap, rule_values=rv,
+        cm, binary=single_source, p=p, fixed=fixed_mask, min_occ=min_occupancy_persons,
+        time_limit_s=max(time_limit_s - (time.perf_counter() - t0), 0.01), mip_gap=mip_gap, rule_values=rv,
     )  # fmt: skip
 
 
