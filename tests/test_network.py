@@ -260,3 +260,15 @@ def test_multilines_and_missing_geometry():
     assert len(net.piece_u) == 2 and set(net.piece_road_id) == {"m"}
     assert time_between(net, (0, 0), (1000, 1000)) == pytest.approx(3.0)
     assert any("without geometry" in w for w in rep.warnings)
+
+
+def test_offroad_leg_uses_tobler_with_elevation():
+    net, _ = build(roads([[(0, 0), (1000, 0)]]))
+
+    def elev(xy):
+        return xy[:, 1] * 0.2  # the point 100 m north stands 20 m higher than the road
+
+    s = snap(net, np.array([[500.0, 100.0]]), walk_speed_kph=4, elevation=elev)
+    flat = 100 / (4000 / 60)
+    assert s.walk_in_min[0] == pytest.approx(flat * tobler_factor(np.array([-0.2]))[0])  # downhill to the road
+    assert s.walk_out_min[0] == pytest.approx(flat * math.exp(3.5 * 0.2))  # uphill home

@@ -112,3 +112,36 @@ def test_routing_equals_networkx_on_imported_graph(imported):
             for a, b in itertools.pairwise(path)
         )
         assert od.dist_m[i, j] == pytest.approx(length, rel=1e-9)
+
+
+def test_access_step_on_andorra_with_dem(shared_data):
+    import types
+
+    from geofupin.accessibility import step
+    from geofupin.context import Layers, RunContext
+    from geofupin.network import AccessConfig
+
+    layers = import_osm(shared_data / "andorra/andorra.osm.pbf")
+    v = layers["villages"].assign(persons=100, poor_persons=10)
+    lay = Layers(
+        crs=v.crs,
+        villages=v,
+        roads=layers["roads"],
+        facilities=layers["facilities"],
+        boundaries=layers["boundaries"],
+        dem=shared_data / "andorra/andorra_srtm3.tif",
+    )
+    cfg = AccessConfig(slope_penalty=True, facility_kinds=("town",), bands_min=(30.0,))
+    res = step(RunContext(scenario=types.SimpleNamespace(access=cfg), layers=lay))
+    assert res.summary["build"]["slope_applied_pieces"] > 500  # SRTM covers Andorra's tracks and paths
+    va = res.layers["village_access"]
+    assert va["time_min_town"].notna().mean() > 0.9
+    # the same times from networkx on the routing graph the step built
+    routing, nodes = res.artifacts["routing"], res.artifacts["nodes"]
+    g = routing.to_networkx().reverse(copy=False)
+    fac = layers["facilities"]
+    towns = nodes["facilities"][(fac.kind == "town").to_numpy() & (nodes["facilities"] >= 0)]
+    dist = nx.multi_source_dijkstra_path_length(g, set(towns.tolist()), weight="time_min")
+    want = np.array([dist.get(int(n), np.nan) if n >= 0 else np.nan for n in nodes["villages"]])
+    np.testing.assert_allclose(va["time_min_town"].to_numpy(float), want, rtol=1e-9)
+    assert len(res.layers["isochrones"]) == 1 and res.layers["isochrones"].geometry[0].area > 0
