@@ -234,7 +234,7 @@ def main() -> None:
     else:
         bench_grid(50_000, 3, ratios)
     if args.large:
-        bench_grid(500_000, 2, ratios, with_nx=True)
+        bench_grid(500_000, 3, ratios, with_nx=True)
     bench_osm(ratios)
     print("\n== ratios ==")
     for r in ratios:
