@@ -24,7 +24,7 @@ Travel time
     ``speed_kph`` of the road when present and positive, else the class speed
     (``speeds_kph``, with OSM ``highway`` values and Chinese class names mapped by
     :data:`geofupin.layers.ROAD_CLASS_ALIASES`), else ``default_speed_kph`` with a warning;
-    divided by the surface factor's inverse (``gravel`` 0.7: 30 km/h becomes 21 km/h).
+    multiplied by the surface factor (``gravel`` 0.7: 30 km/h becomes 21 km/h).
     With ``slope_penalty`` and a DEM, tracks and paths are slowed segment by segment by
     Tobler's hiking function relative to flat ground, separately uphill and downhill.
 
@@ -361,7 +361,8 @@ class RoadNetwork:
         """Extend the network with snapped points, splitting pieces virtually where they join.
 
         Each reachable point gets a *snap node* on its piece (the piece's directed edges are
-        replaced by chains through the snap nodes, times and lengths split by the fraction)
+        replaced by chains through the snap nodes, times and lengths split in proportion to
+        the length)
         and a *point node* linked to it by the off-road leg in both directions.
 
         Parameters
