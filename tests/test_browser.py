@@ -134,9 +134,9 @@ def test_hostile_names_show_as_text(main: Loaded) -> None:
     got = main
     pg = got.page
     for name in (XSS_IMG, XSS_SCRIPT):
-        pg.evaluate("n => { for (const s of gfp.search) if (s.name === n) { s.layer.openPopup(); return; } }", name)
-        pg.wait_for_timeout(200)
-        assert pg.locator(".leaflet-popup-content h4").inner_text() == name
+        pg.locator(".gfp-village").and_(pg.get_by_title(name, exact=True)).click()
+        pg.wait_for_timeout(300)  # the previous popup fades out
+        assert pg.locator(".leaflet-popup-content h4").last.inner_text() == name
     assert pg.locator('img[src="x"]').count() == 0
     assert pg.locator(".leaflet-popup-content script").count() == 0
     pg.wait_for_timeout(200)
@@ -159,8 +159,9 @@ def test_search_box_finds_a_village(main: Loaded) -> None:
     inp = pg.locator(".gfp-search input")
     inp.fill("高桥")
     inp.press("Enter")
-    pg.locator(".leaflet-popup-content h4").wait_for(timeout=5000)
-    assert pg.locator(".leaflet-popup-content h4").inner_text() == "高桥村"
+    pg.locator(".leaflet-popup-content h4", has_text="高桥村").first.wait_for(timeout=5000)
+    pg.wait_for_timeout(300)  # the previous popup fades out
+    assert pg.locator(".leaflet-popup-content h4").all_inner_texts() == ["高桥村"]
     inp.fill("不存在的村")
     inp.press("Enter")
     assert "未找到" in pg.locator(".gfp-search .msg").inner_text()

@@ -122,6 +122,12 @@ gfp.style = function(spec, i) {
   for (k in per) { st[k] = per[k][i]; }
   return st;
 };
+gfp.open = function(map, spec, layer, latlng) {
+  var opt = {maxWidth: spec.max_width || 420, minWidth: 220, autoPanPadding: [20, 20]};
+  if (layer.options && layer.options.icon) { opt.offset = [0, -Math.round(layer.options.icon.options.iconSize[1] / 2)]; }
+  return L.popup(opt).setLatLng(layer.getLatLng ? layer.getLatLng() : latlng)
+    .setContent(gfp.popup(spec, layer._gfp)).openOn(map);
+};
 gfp.lazy = function(map, id) {
   // an empty group that builds its content the first time it is switched on
   var g = L.featureGroup();
@@ -142,7 +148,7 @@ gfp.Icon = L.DivIcon.extend({
 gfp.layer = function(map, spec) {
   var group = spec.cluster ? L.markerClusterGroup({chunkedLoading: true, showCoverageOnHover: false,
       maxClusterRadius: 50, disableClusteringAtZoom: 14}) : L.featureGroup();
-  var n = spec.n, i, lyr, popOpt = {maxWidth: spec.max_width || 420, minWidth: 220, autoPanPadding: [20, 20]};
+  var n = spec.n, i, lyr;
   var feats = spec.geom ? gfp.decode(spec.geom) : null;
   var layers = [];
   for (i = 0; i < n; i++) {
@@ -165,14 +171,14 @@ gfp.layer = function(map, spec) {
       lyr = L.polygon(feats[i], st);
     }
     if (spec.interactive !== false) {
-      (function(l, j) { l.bindPopup(function() { return gfp.popup(spec, j); }, popOpt); })(lyr, i);
+      lyr._gfp = i;  // one click handler on the group opens the popup (no per-feature popup objects)
       if (spec.title && spec.hover !== false && spec.marker !== 'div') {  // div markers use the title attribute
         (function(l, j) { l.bindTooltip(function() { return gfp.el('span', spec.props[spec.title][j]); },
           {sticky: spec.kind !== 'points'}); })(lyr, i);
       }
     }
     if (spec.search && spec.title) {
-      gfp.search.push({name: String(spec.props[spec.title][i]), layer: lyr, group: group, map: map});
+      gfp.search.push({name: String(spec.props[spec.title][i]), layer: lyr, group: group, map: map, spec: spec});
     }
     layers.push(lyr);
     if (spec.label && spec.props[spec.label]) {
@@ -185,6 +191,9 @@ gfp.layer = function(map, spec) {
     }
   }
   if (spec.cluster) { group.addLayers(layers); } else { layers.forEach(function(l) { group.addLayer(l); }); }
+  if (spec.interactive !== false) {
+    group.on('click', function(e) { if (e.layer && e.layer._gfp !== undefined) { gfp.open(map, spec, e.layer, e.latlng); } });
+  }
   return group;
 };
 gfp.box = function(map, pos, build, cls) {
@@ -267,15 +276,18 @@ gfp.searchbox = function(map) {
     gfp.search.forEach(function(s) {
       if (s.map === map && !seen[s.name]) { seen[s.name] = 1; var o = gfp.el('option'); o.value = s.name; dl.appendChild(o); }
     });
+    var last = null;
     function go() {
-      var q = inp.value.trim(); msg.textContent = '';
-      if (!q) { return; }
+      var q = inp.value.trim();
+      if (!q || q === last) { return; }  // 'change' and 'Enter' both fire for one search
+      last = q; msg.textContent = '';
+      setTimeout(function() { last = null; }, 300);
       var hit = null;
       gfp.search.forEach(function(s) { if (!hit && s.map === map && s.name === q) { hit = s; } });
       if (!hit) { gfp.search.forEach(function(s) { if (!hit && s.map === map && s.name.indexOf(q) >= 0) { hit = s; } }); }
       if (!hit) { msg.textContent = '未找到 not found'; return; }
       if (!map.hasLayer(hit.group)) { map.addLayer(hit.group); }
-      var open = function() { map.setView(hit.layer.getLatLng(), Math.max(map.getZoom(), 13)); hit.layer.openPopup(); };
+      var open = function() { map.setView(hit.layer.getLatLng(), Math.max(map.getZoom(), 13)); gfp.open(map, hit.spec, hit.layer); };
       if (hit.group.zoomToShowLayer) { hit.group.zoomToShowLayer(hit.layer, open); } else { open(); }
     }
     inp.addEventListener('change', go);
