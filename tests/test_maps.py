@@ -604,3 +604,19 @@ def test_minimal_layers_still_map() -> None:
     assert specs["乡镇界 Townships"]["label"] is None
     assert set(specs["村庄 Villages"]["per"]["fillColor"]) == {"#3182bd"}  # no relocation columns: all stay
     assert "gfp.layer" in render_html(m)
+
+
+def test_static_public_map_draws_village_totals() -> None:
+    from geofupin.maps.static import build_static_map
+
+    ctx = make_ctx()
+    v = ctx.layers.villages.copy()
+    v.loc[1, "name"] = v.loc[0, "name"]
+    ctx2 = replace(ctx, layers=replace(ctx.layers, villages=v))
+
+    def village_points(public: bool) -> int:
+        ax = build_static_map(ctx2, config=MapConfig(public=public)).axes[0]
+        return sum(len(c.get_offsets()) for c in ax.collections if c.get_zorder() == 10)  # the village scatter
+
+    n_points = {public: village_points(public) for public in (False, True)}
+    assert n_points == {False: 5, True: 4}

@@ -27,7 +27,7 @@ from ..context import RunContext, StepResult
 from . import data as D
 from .config import MapConfig
 from .hillshade import hillshade_warped
-from .overview import SCORE_COLORS, _find
+from .overview import SCORE_COLORS, _find, public_villages
 
 log = logging.getLogger(__name__)
 
@@ -209,10 +209,10 @@ def build_static_map(
     r = layers.roads
     if r is not None and len(r):
         cls = r["road_class"].astype(str) if "road_class" in r.columns else pd.Series("village", index=r.index)
-        for c, (zh, color, width) in reversed(list(D.ROAD_STYLE.items())):
+        for z, (c, (zh, color, width)) in enumerate(D.ROAD_STYLE.items()):
             sel = cls == c
-            if sel.any():
-                r[sel].plot(ax=ax, color=color, lw=width * 0.45, zorder=4)
+            if sel.any():  # major roads on top of minor ones, listed first
+                r[sel].plot(ax=ax, color=color, lw=width * 0.45, zorder=4 + 0.1 * (len(D.ROAD_STYLE) - z))
                 handles.append(Line2D([], [], color=color, lw=width * 0.45, label=f"{zh} {c} road"))
     sites = _find(results, "sites", "layers")
     if sites is None:
@@ -273,6 +273,8 @@ def build_static_map(
                 )
                 handles.append(Line2D([], [], marker="s", ls="", color=color, label=f"{zh} {k}"))
     v = layers.villages
+    if v is not None and len(v) and config.public:
+        v = public_villages(v)[0]  # village totals only (公示)
     if v is not None and len(v):
         persons = pd.to_numeric(v.get("persons", 0), errors="coerce").fillna(0).clip(lower=0)
         reloc = pd.to_numeric(v.get("relocate_persons", 0), errors="coerce").fillna(0)
