@@ -66,7 +66,8 @@ gfp.fmt = function(v, f) {
   if (typeof v === 'number') {
     if (f === 'pct') { return (v * 100).toFixed(1) + '%'; }
     if (f === 'int') { return Math.round(v).toLocaleString('zh-CN'); }
-    if (Math.abs(v) >= 1000) { return Math.round(v).toLocaleString('zh-CN'); }
+    if (Math.abs(v) >= 100) { return Math.round(v).toLocaleString('zh-CN'); }
+    if (Math.abs(v) >= 10) { return String(Math.round(v * 10) / 10); }
     return String(Math.round(v * 1000) / 1000);
   }
   return String(v);
@@ -123,7 +124,7 @@ gfp.style = function(spec, i) {
   return st;
 };
 gfp.open = function(map, spec, layer, latlng) {
-  var opt = {maxWidth: spec.max_width || 420, minWidth: 220, autoPanPadding: [20, 20]};
+  var opt = {maxWidth: spec.max_width || 420, minWidth: 220, maxHeight: 460, autoPanPadding: [20, 20]};
   if (layer.options && layer.options.icon) { opt.offset = [0, -Math.round(layer.options.icon.options.iconSize[1] / 2)]; }
   return L.popup(opt).setLatLng(layer.getLatLng ? layer.getLatLng() : latlng)
     .setContent(gfp.popup(spec, layer._gfp)).openOn(map);

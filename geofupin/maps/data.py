@@ -102,7 +102,23 @@ _TOKENS_ZH = {
     "length": "长度",
     **{k: v[0] for k, v in FACILITY_ZH.items()},
 }
-_TOKENS_ZH.update({"county": "县城", "industrial": "工业", "park": "园区"})
+_TOKENS_ZH.update(
+    {
+        "county": "县城",
+        "industrial": "工业",
+        "park": "园区",
+        "basic": "基本",
+        "ecological": "生态",
+        "redline": "保护红线",
+        "zone": "区",
+        "free": "可用",
+        "dem": "高程数据",
+        "valid": "有效",
+        "steep": "陡坡",
+        "gain": "增量",
+        "norm": "标准",
+    }
+)
 _TARGETS = {"road", "water", "power", "hazard", "flood", "farmland"}
 
 
