@@ -124,7 +124,8 @@ gfp.style = function(spec, i) {
   return st;
 };
 gfp.open = function(map, spec, layer, latlng) {
-  var opt = {maxWidth: spec.max_width || 420, minWidth: 220, maxHeight: 460, autoPanPadding: [20, 20]};
+  var opt = {maxWidth: spec.max_width || 420, minWidth: 220, maxHeight: 460, autoPanPaddingTopLeft: [60, 80],
+    autoPanPaddingBottomRight: [20, 20]};
   if (layer.options && layer.options.icon) { opt.offset = [0, -Math.round(layer.options.icon.options.iconSize[1] / 2)]; }
   return L.popup(opt).setLatLng(layer.getLatLng ? layer.getLatLng() : latlng)
     .setContent(gfp.popup(spec, layer._gfp)).openOn(map);
