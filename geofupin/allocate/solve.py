@@ -104,6 +104,22 @@ class Allocation:
 # --------------------------------------------------------------------------- results
 
 
+def quiet_highs() -> Any:
+    """A HiGHS instance that prints nothing, not even its banner.
+
+    ``highspy.Highs()`` enables its Python callbacks in the constructor, which prints the
+    "Running HiGHS ..." header before ``output_flag`` can be switched off (HiGHS issues
+    #1702, #2749). The core class has no callbacks (geofupin uses none), so it is built
+    directly and silenced first; ``highspy.Highs`` is the fallback if the core class moves.
+    """
+    import highspy
+
+    core = getattr(getattr(highspy, "_core", None), "_Highs", None)
+    h = core() if core is not None else highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    return h
+
+
 def _apportion(total: np.ndarray, parts: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Split integer ``total[g]`` over the entries of each group proportionally to ``parts``
     (largest remainder), vectorised. ``groups`` gives each entry's group index."""
@@ -594,8 +610,7 @@ def _highs_solve(
     t_start = time.perf_counter()
 
     def new_highs() -> Any:
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = quiet_highs()
         h.setOptionValue("time_limit", float(max(time_limit_s - (time.perf_counter() - t_start), 0.01)))
         h.setOptionValue("mip_rel_gap", float(mip_gap))
         h.setOptionValue("random_seed", 0)
@@ -841,8 +856,7 @@ def _p_median_rowgen(
     lp.row_upper_ = lp.row_lower_.copy()
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = mat.indptr, mat.indices, mat.data
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = quiet_highs()
     h.setOptionValue("random_seed", 0)
     h.passModel(lp)
     linked = np.zeros(A, dtype=bool)
