@@ -246,9 +246,8 @@ def compare(
 def import_osm(ctx: click.Context, pbf: Path, out: Path, crs: str, overwrite: bool) -> None:
     """Turn an OpenStreetMap extract (.osm.pbf) into geofupin layers (© OpenStreetMap contributors, ODbL)."""
     from . import io as gio
-    from .osm import import_osm as read_osm
 
-    layers = read_osm(pbf, out_crs=None if crs == "auto" else crs)
+    layers = gio.read_osm(pbf, out_crs=None if crs == "auto" else crs)
     with gio.atomic_dir(out, overwrite=overwrite) as tmp:
         for kind, gdf in layers.items():
             gio.write_vector(gdf, tmp / f"{kind}.gpkg", layer=kind)
