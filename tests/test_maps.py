@@ -620,3 +620,35 @@ def test_static_public_map_draws_village_totals() -> None:
 
     n_points = {public: village_points(public) for public in (False, True)}
     assert n_points == {False: 5, True: 4}
+
+
+def test_tianditu_overlays_are_not_shifted(ctx) -> None:
+    plain = data_layers(build_run_map(ctx))["村庄 Villages"]
+    tdt = data_layers(build_run_map(ctx, config=MapConfig(basemap="tianditu", tianditu_key="k")))["村庄 Villages"]
+    assert tdt["lat"] == plain["lat"] and tdt["lon"] == plain["lon"]  # CGCS2000 ~ WGS84 at map scale
+
+
+def test_gaode_hillshade_bounds_shifted(tmp_path: Path) -> None:
+    from geofupin.maps.hillshade import hillshade_overlay
+
+    dem = _write_dem(tmp_path / "dem.tif")
+    _, ((s, w), (n, e)) = hillshade_overlay(dem, max_px=40)
+    _, ((gs, gw), (gn, ge)) = hillshade_overlay(dem, max_px=40, gcj02=True)
+    lon, lat = wgs84_to_gcj02(np.array([w, e]), np.array([s, n]))
+    assert (gw, ge, gs, gn) == pytest.approx((lon[0], lon[1], lat[0], lat[1]), abs=1e-12)
+    assert gw - w > 0.004
+
+
+def test_missing_cjk_font_warns_and_falls_back(monkeypatch) -> None:
+    from geofupin.maps import static
+
+    static.find_cjk_font.cache_clear()
+    monkeypatch.setattr(static, "CJK_FAMILIES", ("No Such Font CJK",))
+    monkeypatch.setattr(static, "CJK_GLOBS", ("/nonexistent/*.ttc",))
+    try:
+        with pytest.warns(UserWarning, match="fonts-noto-cjk"):
+            assert static.find_cjk_font() is None
+        fig = static.build_static_map(make_ctx(), dpi=40)  # the map is still built, with the default font
+        assert "DejaVu Sans" in fig.texts[0].get_fontfamily()
+    finally:
+        static.find_cjk_font.cache_clear()
