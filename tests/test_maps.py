@@ -652,3 +652,9 @@ def test_missing_cjk_font_warns_and_falls_back(monkeypatch) -> None:
         assert "DejaVu Sans" in fig.texts[0].get_fontfamily()
     finally:
         static.find_cjk_font.cache_clear()
+
+
+def test_page_title_is_escaped(ctx) -> None:
+    html = render_html(build_run_map(ctx), title="规划</title><script>alert(1)</script>")
+    assert "<script>alert(1)" not in html
+    assert "<title>规划&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt;</title>" in html

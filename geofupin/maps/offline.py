@@ -111,7 +111,7 @@ def render_html(m: Any, *, offline: bool = True, title: str | None = None) -> st
     """
     root = m.get_root()
     if title:
-        root.title = title
+        root.title = _esc(title)  # branca puts the title into <title> unescaped
     html = root.render()
     if title and "<title>" not in html:
         html = html.replace("<head>", "<head>\n<title>" + _esc(title) + "</title>", 1)
