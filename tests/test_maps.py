@@ -595,7 +595,7 @@ def test_minimal_layers_still_map() -> None:
 
     full = make_layers()
     villages = full.villages[["village_id", "geometry"]].copy()
-    boundaries = full.boundaries[["geometry"]].copy()
+    boundaries = full.boundaries[["geometry", "level"]].copy()
     roads = full.roads[["geometry"]].copy()
     layers = Layers(crs=full.crs, villages=villages, boundaries=boundaries, roads=roads)
     m = build_run_map({}, layers=layers)

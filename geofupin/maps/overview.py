@@ -183,7 +183,7 @@ def _boundaries(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> 
         ],
         hover=False,
     )
-    if is_county.any() and not is_county.all():  # county outline carries no label
+    if is_county.any() and not is_county.all() and "name" in d.columns:  # county outline carries no label
         spec["props"]["_label"] = [None if c else n for c, n in zip(is_county, d["name"].astype(str), strict=True)]
         spec["label"] = "_label"
     p.add(spec, "乡镇界 Townships")
