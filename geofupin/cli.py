@@ -170,7 +170,7 @@ def map_command(
         static_maps=cast(tuple[StaticFormat, ...], tuple(static) or sc.outputs.static_maps),
         paper=cast(Literal["A4", "A3"], paper or sc.outputs.paper),
     )
-    sc = dataclasses.replace(sc, map=m, outputs=o)
+    sc = dataclasses.replace(sc, map=m, outputs=o, steps=(*(s for s in sc.steps if s != "map"), "map"))
     quiet = ctx.obj.get("quiet", False)
     result = pipeline.run(sc, progress=not quiet)
     base = sc.output_dir()
@@ -201,7 +201,7 @@ def compare(
     from . import io as gio
     from . import pipeline
     from . import scenario as scenario_mod
-    from .maps import render_html
+    from .maps import map_config, render_html
     from .maps.compare import build_compare_map, compare_table
 
     quiet = ctx.obj.get("quiet", False)
@@ -214,7 +214,7 @@ def compare(
     if labels[0] == labels[1]:
         labels = (f"{labels[0]} (A)", f"{labels[1]} (B)")
     out_dir = out or a.scenario.output_dir().with_name(f"compare-{a.scenario.name}-{b.scenario.name}")
-    dual = build_compare_map(a, b, config=pipeline.map_config(a.scenario), labels=labels, top_k=top_k)
+    dual = build_compare_map(a, b, config=map_config(a), labels=labels, top_k=top_k)
     table = compare_table(a, b, labels=labels, top_k=top_k)
     with gio.atomic_dir(out_dir, overwrite=overwrite) as tmp:
         gio.write_text(tmp / "index.html", render_html(dual))

@@ -253,16 +253,6 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
-def write_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int | None = None) -> Path:
-    """Save a matplotlib figure (PNG, PDF, SVG by extension) atomically, with no timestamp in the file."""
-    target = Path(path)
-    fmt = target.suffix.lstrip(".").lower()
-    metadata: dict[str, Any] = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None}}.get(fmt, {})
-    with atomic_write(target) as tmp:
-        fig.savefig(tmp, format=fmt, dpi=dpi or fig.dpi, metadata=metadata or None)
-    return target
-
-
 def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write a table as CSV with a UTF-8 byte-order mark so Excel shows Chinese correctly."""
     target = Path(path)
@@ -460,4 +450,4 @@ def read_osm(path: str | os.PathLike[str], *, out_crs: Any = None) -> dict[str, 
     """Read an OpenStreetMap extract (.osm.pbf) into geofupin layers; see :func:`geofupin.osm.import_osm`."""
     from .osm import import_osm
 
-    return import_osm(path, out_crs=out_crs)
+    return import_osm(Path(path), out_crs=out_crs)

@@ -10,7 +10,6 @@ as resolved, package versions, step timings and summaries).
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import logging
 import platform
@@ -29,17 +28,17 @@ from . import io as gio
 from .context import Layers, RunContext, StepResult
 from .errors import DataError, LayerError, Problems
 from .layers import prepare_layers
-from .maps.config import MapConfig
 from .scenario import STEP_ORDER, Scenario
 
 log = logging.getLogger(__name__)
 
-#: Compute steps by name: ``module:function``, each ``step(ctx) -> StepResult``. ``map`` is an output.
+#: Steps by name: ``module:function``, each ``step(ctx) -> StepResult``; ``map`` returns the page as an artifact.
 STEPS: dict[str, str] = {
     "access": "geofupin.accessibility:step",
     "site": "geofupin.siting:step",
     "allocate": "geofupin.allocate:step",
     "plan": "geofupin.plans:step",
+    "map": "geofupin.maps:step",
 }
 
 #: Packages whose versions go into ``run.json``.
@@ -224,44 +223,6 @@ def versions() -> dict[str, str]:
     return out
 
 
-def map_config(scenario: Scenario) -> MapConfig:
-    """The scenario's ``map`` section, titled with the scenario's title unless the section sets its own."""
-    cfg = scenario.map
-    if cfg.title == MapConfig.title and cfg.title_en == MapConfig.title_en:
-        cfg = dataclasses.replace(cfg, title=scenario.title.zh, title_en=scenario.title.en)
-    return cfg
-
-
-def build_map_html(out: RunOutput) -> str:
-    """The published map as one self-contained HTML page."""
-    from . import maps
-
-    m = maps.build_run_map(out.ctx, config=map_config(out.ctx.scenario))
-    return maps.render_html(m)
-
-
-def write_static_maps(out: RunOutput, folder: Path) -> dict[str, Path]:
-    """Printable maps (``map.png``, ``map.pdf``) as the scenario's outputs ask."""
-    formats = out.ctx.scenario.outputs.static_maps
-    if not formats:
-        return {}
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    from .maps.static import build_static_map
-
-    fig = build_static_map(out.ctx, config=map_config(out.ctx.scenario), paper=out.ctx.scenario.outputs.paper)
-    written = {}
-    try:
-        for fmt in formats:
-            written[f"map.{fmt}"] = gio.write_figure(fig, folder / f"map.{fmt}")
-    finally:
-        plt.close(fig)
-    return written
-
-
 def write_outputs(
     out: RunOutput, out_dir: Path, *, overwrite: bool = False, maps_only: bool = False
 ) -> dict[str, Path]:
@@ -276,8 +237,8 @@ def write_outputs(
     overwrite
         Replace an existing folder.
     maps_only
-        Write only the maps (``index.html``, static maps) and ``run.json``: what a public
-        notice publishes, without household-level tables.
+        Write only the maps (``index.html``, printable maps) and ``run.json``: what a public
+        notice publishes, without household-level tables or layers.
 
     Raises
     ------
@@ -308,13 +269,12 @@ def write_outputs(
             )
             written["tables.xlsx"] = out_dir / "tables.xlsx"
         timings["write_tables"] = time.perf_counter() - t
-        if "map" in scenario.steps or maps_only:
-            t = time.perf_counter()
-            gio.write_text(tmp / "index.html", build_map_html(out))
-            written["index.html"] = out_dir / "index.html"
-            for name in write_static_maps(out, tmp):
-                written[name] = out_dir / name
-            timings["map"] = time.perf_counter() - t
+        for name, content in out.ctx.artifact("map", "files", {}).items():
+            if isinstance(content, str):
+                gio.write_text(tmp / name, content)
+            else:
+                gio.write_bytes(tmp / name, content)
+            written[name] = out_dir / name
         record = {
             "geofupin": __version__,
             "scenario": scenario.name,

@@ -13,24 +13,13 @@ import pyogrio
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
+from seed_figures import SEED_TABLE
 
 from geofupin import __version__
 from geofupin.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: The seed's table (report 4): township -> (households, persons).
-SEED_TABLE = {
-    "王家湾乡": (103, 369),
-    "镰刀湾乡": (153, 821),
-    "化子坪镇": (135, 617),
-    "招安镇": (417, 1997),
-    "沿河湾镇": (427, 1721),
-    "西河口管委会": (99, 516),
-    "高桥乡": (91, 342),
-    "砖窑湾镇": (80, 407),
-    "真武洞镇": (21, 96),
-}
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +66,7 @@ def demo_run(demo_layers: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
 
 def test_run_writes_every_output(demo_run: tuple[Path, Path]) -> None:
     _, out = demo_run
-    for name in ("index.html", "results.gpkg", "run.json", "tables.xlsx"):
+    for name in ("index.html", "results.gpkg", "run.json", "tables.xlsx", "map_A3.png", "map_A3.pdf"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     csvs = sorted(p.stem for p in (out / "tables").glob("*.csv"))
     assert {"site_ranking", "assignment", "site_load", "coverage", "budget_county", "township_table"} <= set(csvs)
@@ -122,7 +111,7 @@ def test_run_json_records_hashes_versions_and_timings(demo_run: tuple[Path, Path
     assert record["inputs_sha256"]["dem"] == sha(demo_layers / "dem.tif")
     assert {"geopandas", "shapely", "pyproj", "scipy", "gdal"} <= set(record["versions"])
     assert {"load", "access", "site", "allocate", "plan", "map"} <= set(record["timings_s"])
-    assert record["steps"] == ["access", "site", "allocate", "plan"]
+    assert record["steps"] == ["access", "site", "allocate", "plan", "map"]
     assert record["scenario_resolved"]["name"] == "demo"
     assert record["outputs_sha256"]["results.gpkg"] == sha(out / "results.gpkg")
 
@@ -220,10 +209,10 @@ def test_map_command_publishes_only_maps(demo_layers: Path, tmp_path: Path) -> N
     code, text = invoke("-q", "map", str(scenario), "--public", "--static", "png", "--paper", "A4")
     assert code == 0, text
     out = tmp_path / "maps" / "demo-public"
-    assert sorted(p.name for p in out.iterdir()) == ["index.html", "map.png", "run.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "map_A4.png", "run.json"]
     import matplotlib.image as mpimg
 
-    img = mpimg.imread(out / "map.png")
+    img = mpimg.imread(out / "map_A4.png")
     assert img.shape[1] > img.shape[0] > 1000  # A4 landscape
     assert img[..., :3].std() > 0.05  # not blank
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))

@@ -14,6 +14,7 @@ import pytest
 import shapely
 from geopandas.testing import assert_geodataframe_equal
 from rasterio.transform import rowcol
+from seed_figures import SEED_TABLE
 
 from geofupin import demo
 from geofupin.context import LAYER_KINDS
@@ -23,18 +24,6 @@ from geofupin.demo._names import name_en, pinyin
 from geofupin.errors import OutputExistsError
 from geofupin.layers import SCHEMAS, prepare_layers
 
-# The seed's table (report 4, 搬迁任务), typed in again here on purpose rather than imported.
-SEED_TABLE = {
-    "王家湾乡": (103, 369),
-    "镰刀湾乡": (153, 821),
-    "化子坪镇": (135, 617),
-    "招安镇": (417, 1997),
-    "沿河湾镇": (427, 1721),
-    "西河口管委会": (99, 516),
-    "高桥乡": (91, 342),
-    "砖窑湾镇": (80, 407),
-    "真武洞镇": (21, 96),
-}
 # Villages and groups per township as the report's per-township lists count them.
 SEED_COUNTS = {
     "王家湾乡": (2, 3),

@@ -5,33 +5,21 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
+from seed_figures import SEED_TABLE
 
 from geofupin.policy import budget_by, budget_by_rule, compute_budget, plan_units, reconciliation, seed_policy
 from geofupin.report import label, localize, township_table, write_tables
-
-#: Report 4's targets per township (households, persons).
-SEED_TOWNSHIPS = {
-    "王家湾乡": (103, 369),
-    "镰刀湾乡": (153, 821),
-    "化子坪镇": (135, 617),
-    "招安镇": (417, 1997),
-    "沿河湾镇": (427, 1721),
-    "西河口管委会": (99, 516),
-    "高桥乡": (91, 342),
-    "砖窑湾镇": (80, 407),
-    "真武洞镇": (21, 96),
-}
 
 
 @pytest.fixture()
 def seed_units() -> pd.DataFrame:
     villages = pd.DataFrame(
         {
-            "village_id": [f"v{i}" for i in range(len(SEED_TOWNSHIPS))],
-            "name": [f"{t}各村" for t in SEED_TOWNSHIPS],
-            "township": list(SEED_TOWNSHIPS),
-            "relocate_households": [v[0] for v in SEED_TOWNSHIPS.values()],
-            "relocate_persons": [v[1] for v in SEED_TOWNSHIPS.values()],
+            "village_id": [f"v{i}" for i in range(len(SEED_TABLE))],
+            "name": [f"{t}各村" for t in SEED_TABLE],
+            "township": list(SEED_TABLE),
+            "relocate_households": [v[0] for v in SEED_TABLE.values()],
+            "relocate_persons": [v[1] for v in SEED_TABLE.values()],
         }
     )
     return plan_units(villages)

@@ -20,6 +20,7 @@ from scipy.spatial import cKDTree, distance_matrix
 from shapely.geometry import LineString, MultiPoint, Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
+from ..network import DEFAULT_SPEEDS_KPH
 from . import _routes, _terrain
 from ._names import name_en, pinyin, village_names
 from ._seed import COUNTY_SEAT, RELOCATING, TOWNSHIP_TARGETS
@@ -59,15 +60,7 @@ SEAT_LAYOUT: dict[str, tuple[float, float]] = {
 }
 
 ROAD_RANK = {"national": 0, "provincial": 1, "county": 2, "township": 3, "village": 4, "track": 5, "path": 6}
-ROAD_SPEED_KPH = {
-    "national": 60.0,
-    "provincial": 50.0,
-    "county": 40.0,
-    "township": 30.0,
-    "village": 20.0,
-    "track": 10.0,
-    "path": 4.0,
-}
+ROAD_SPEED_KPH = DEFAULT_SPEEDS_KPH
 RIVER_NAMES = ("延河", "杏子河", "西川河", "坪桥川", "招安河", "高桥川", "南沟河", "化子坪河")
 RIVER_NAMES_EN = (
     "Yan He",

@@ -22,44 +22,72 @@ log = logging.getLogger(__name__)
 
 
 def map_config(ctx: RunContext, **overrides: Any) -> MapConfig:
-    """The scenario's ``map`` section (defaults when absent) with CLI overrides (``basemap``, ``public``)."""
+    """The scenario's ``map`` section (defaults when absent) with CLI overrides (``basemap``, ``public``).
+
+    A section that keeps the default title takes the scenario's own bilingual title.
+    """
     config = getattr(ctx.scenario, "map", None) or MapConfig()
+    title = getattr(ctx.scenario, "title", None)
+    if title is not None and config.title == MapConfig.title and config.title_en == MapConfig.title_en:
+        config = replace(config, title=title.zh, title_en=title.en or config.title_en)
     given = {k: v for k, v in overrides.items() if v is not None}
     return replace(config, **given) if given else config
 
 
 def figure_bytes(fig: Any, fmt: Literal["png", "pdf"]) -> bytes:
-    """A matplotlib figure as PNG or PDF bytes (for ``geofupin.io`` to write)."""
+    """A matplotlib figure as PNG or PDF bytes (for ``geofupin.io`` to write), with no timestamp inside."""
     buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, metadata={"Creator": "geofupin"} if fmt == "pdf" else None)
+    metadata = {"Creator": "geofupin", "CreationDate": None} if fmt == "pdf" else {"Software": None}
+    fig.savefig(buf, format=fmt, metadata=metadata)
     return buf.getvalue()
 
 
 def map_outputs(
-    ctx: RunContext, *, config: MapConfig | None = None, static: Iterable[Paper] = ()
+    ctx: RunContext,
+    *,
+    config: MapConfig | None = None,
+    static: Iterable[Paper] = (),
+    formats: Iterable[Literal["png", "pdf"]] = ("png", "pdf"),
 ) -> dict[str, str | bytes]:
     """Every map file of a run by file name: ``index.html`` and, per paper, ``map_A4.png``/``.pdf``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
     config = config or map_config(ctx)
     out: dict[str, str | bytes] = {
         "index.html": render_html(build_run_map(ctx, config=config), offline=config.offline, title=config.title)
     }
-    for paper in static:
+    fmts = tuple(formats)
+    for paper in static if fmts else ():
         fig = build_static_map(ctx, config=config, paper=paper)
-        out[f"map_{paper}.png"] = figure_bytes(fig, "png")
-        out[f"map_{paper}.pdf"] = figure_bytes(fig, "pdf")
+        try:
+            for fmt in fmts:
+                out[f"map_{paper}.{fmt}"] = figure_bytes(fig, fmt)
+        finally:
+            plt.close(fig)
     return out
 
 
 def step(ctx: RunContext) -> StepResult:
     """The ``map`` step: the published page of everything earlier steps produced.
 
+    The printable maps the scenario's ``outputs.static_maps`` asks for (on ``outputs.paper``)
+    come too.
+
     Returns
     -------
-    ``artifacts['index_html']`` (the self-contained page, text) and a summary (size,
-    basemap, public mode, which result layers were drawn).
+    ``artifacts['files']`` (file name -> text or bytes: ``index.html``, ``map_A3.png`` ...),
+    ``artifacts['index_html']`` (the page) and a summary (size, basemap, public mode, which
+    result layers were drawn).
     """
     config = map_config(ctx)
-    html = render_html(build_run_map(ctx, config=config), offline=config.offline, title=config.title)
+    outputs = getattr(ctx.scenario, "outputs", None)
+    formats = tuple(getattr(outputs, "static_maps", ()) or ())
+    paper: Paper = getattr(outputs, "paper", "A4")
+    files = map_outputs(ctx, config=config, static=(paper,) if formats else (), formats=formats)
+    html = str(files["index.html"])
     drawn = sorted({name for res in ctx.results.values() for name in res.layers})
     warnings: tuple[str, ...] = ()
     if config.basemap == "tianditu":
@@ -68,7 +96,7 @@ def step(ctx: RunContext) -> StepResult:
         if not tianditu_key(config):
             warnings = ("map: Tianditu basemap needs a key (map.tianditu_key or TIANDITU_KEY); drawn without tiles",)
     return StepResult(
-        artifacts={"index_html": html},
+        artifacts={"files": files, "index_html": html},
         summary={
             "html_bytes": len(html.encode("utf-8")),
             "basemap": config.basemap,
