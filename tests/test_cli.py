@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -11,57 +10,13 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 import pytest
-from click.testing import CliRunner
+from demo_helpers import invoke, scenario_copy, sha
 from openpyxl import load_workbook
 from seed_figures import SEED_TABLE
 
 from geofupin import __version__
-from geofupin.cli import main
-
-REPO = Path(__file__).resolve().parents[1]
-
 
 pytestmark = pytest.mark.slow
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    res = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return res.exit_code, res.output
-
-
-def sha(p: Path) -> str:
-    return hashlib.sha256(p.read_bytes()).hexdigest()
-
-
-def scenario_copy(root: Path, layers_dir: Path, *, extra: str = "") -> Path:
-    """The demo scenario with its layers and outputs moved under ``root``."""
-    text = (REPO / "scenarios" / "demo.yaml").read_text(encoding="utf-8")
-    text = text.replace("../layers/demo/", f"{layers_dir.as_posix()}/").replace(
-        "../maps/demo", (root / "maps" / "demo").as_posix()
-    )
-    p = root / "scenarios" / "demo.yaml"
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(text + extra, encoding="utf-8")
-    return p
-
-
-@pytest.fixture(scope="module")
-def demo_layers(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("county") / "layers"
-    code, text = invoke("-q", "demo", "--out", str(out))
-    assert code == 0, text
-    return out
-
-
-@pytest.fixture(scope="module")
-def demo_run(demo_layers: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("run")
-    scenario = scenario_copy(root, demo_layers)
-    inputs_before = {p.name: sha(p) for p in demo_layers.iterdir()}
-    code, text = invoke("-q", "run", str(scenario))
-    assert code == 0, text
-    assert {p.name: sha(p) for p in demo_layers.iterdir()} == inputs_before  # inputs never modified
-    return scenario, root / "maps" / "demo"
 
 
 def test_run_writes_every_output(demo_run: tuple[Path, Path]) -> None:
