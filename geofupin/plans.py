@@ -703,6 +703,20 @@ def _road_text(km: float) -> tuple[str, str]:
     return f"{_fmt(km)}公里", f"{_fmt(km)} km"
 
 
+#: Report-5 plan items in their order: registry column, numbered group (1. roads, 2. water, 3. other),
+#: Chinese and English wording, and whether the amount is a length in km (written as 米 below 1 km).
+_PLAN_ITEMS: tuple[tuple[str, str, str, str, bool], ...] = (
+    ("gravel_road_km", "roads", "新建碎石路{0}", "new gravel road {0}", True),
+    ("cement_road_km", "roads", "新建水泥路{0}", "new cement road {0}", True),
+    ("upgrade_road_km", "roads", "硬化道路{0}", "upgrade road to cement {0}", True),
+    ("footpath_km", "roads", "便民路{0}", "footpaths {0}", True),
+    ("pond_new", "water", "新建山坪塘{0:.0f}口", "build {0:.0f} pond{s}", False),
+    ("pond_repair", "water", "维修山坪塘{0:.0f}口", "repair {0:.0f} pond{s}", False),
+    ("canal_repair_m", "water", "维修水渠{0:.0f}米", "repair {0:.0f} m of canals", False),
+    ("clinic", "other", "修建村卫生室{0:.0f}个", "build {0:.0f} village clinic{s}", False),
+)
+
+
 def plan_line(row: pd.Series) -> tuple[str, str]:
     """A village's plan in report-5 wording, Chinese and English.
 
@@ -711,45 +725,16 @@ def plan_line(row: pd.Series) -> tuple[str, str]:
     name = str(row.get("name", ""))
     name_en = str(row.get("name_en", "") or name)
     ph, pp = int(_num(row.get("poor_households"))), int(_num(row.get("poor_persons")))
-    roads_zh, roads_en, water_zh, water_en, other_zh, other_en = [], [], [], [], [], []
-    for key, zh, en in (
-        ("gravel_road_km", "新建碎石路", "new gravel road"),
-        ("cement_road_km", "新建水泥路", "new cement road"),
-    ):
-        km = _num(row.get(key))
-        if km > 0:
-            tz, te = _road_text(km)
-            roads_zh.append(f"{zh}{tz}")
-            roads_en.append(f"{en} {te}")
-    km = _num(row.get("upgrade_road_km"))
-    if km > 0:
-        tz, te = _road_text(km)
-        roads_zh.append(f"硬化道路{tz}")
-        roads_en.append(f"upgrade road to cement {te}")
-    km = _num(row.get("footpath_km"))
-    if km > 0:
-        tz, te = _road_text(km)
-        roads_zh.append(f"便民路{tz}")
-        roads_en.append(f"footpaths {te}")
-    n = _num(row.get("pond_new"))
-    if n > 0:
-        water_zh.append(f"新建山坪塘{n:.0f}口")
-        water_en.append(f"build {n:.0f} ponds")
-    n = _num(row.get("pond_repair"))
-    if n > 0:
-        water_zh.append(f"维修山坪塘{n:.0f}口")
-        water_en.append(f"repair {n:.0f} ponds")
-    m = _num(row.get("canal_repair_m"))
-    if m > 0:
-        water_zh.append(f"维修水渠{m:.0f}米")
-        water_en.append(f"repair {m:.0f} m of canals")
-    n = _num(row.get("clinic"))
-    if n > 0:
-        other_zh.append(f"修建村卫生室{n:.0f}个")
-        other_en.append(f"build {n:.0f} village clinic" + ("s" if n > 1 else ""))
+    parts: dict[str, tuple[list[str], list[str]]] = {"roads": ([], []), "water": ([], []), "other": ([], [])}
+    for key, group, zh_item, en_item, is_km in _PLAN_ITEMS:
+        x = _num(row.get(key))
+        if x > 0:
+            tz, te = _road_text(x) if is_km else (x, x)
+            parts[group][0].append(zh_item.format(tz))
+            parts[group][1].append(en_item.format(te, s="s" if x > 1 else ""))
     zh = f"{name}:贫困户{ph}户{pp}人"
     en = f"{name_en}: {ph} poor households, {pp} persons"
-    groups = [(g_zh, g_en) for g_zh, g_en in ((roads_zh, roads_en), (water_zh, water_en), (other_zh, other_en)) if g_zh]
+    groups = [(g_zh, g_en) for g_zh, g_en in parts.values() if g_zh]
     for k, (g_zh, g_en) in enumerate(groups, start=1):
         zh += ("," if k == 1 else "") + f"{k}.{','.join(g_zh)}。"
         en += ("; " if k == 1 else " ") + f"{k}. {', '.join(g_en)}."
