@@ -100,24 +100,93 @@ def _graphs(net: RoadNetwork, direction: Direction) -> tuple[sp.csr_matrix, sp.c
     return net.forward, net.reverse_length
 
 
-def _edge_lookup(length_t: sp.csr_matrix, parent: np.ndarray, child: np.ndarray) -> np.ndarray:
-    """Length of the edge ``parent -> child`` of a graph, given the length CSR of its transpose.
+class _InEdges:
+    """Lengths of edges ``parent -> child`` looked up by the in-edges of ``child``.
 
-    Scans row ``child`` of the transpose (the in-edges of ``child``, a handful on a road
-    network) in as many vectorised passes as the largest in-degree among the children.
+    Built from the length CSR of the transpose (rows = children, canonical). With at most
+    :data:`_TABLE_DEGREE` in-edges per node (road networks have 2-5) the in-neighbours are
+    laid out in an ``(n, D)`` table, and a lookup is one row gather, compare and ``argmax``;
+    otherwise a binary search of ``child * n + parent`` in the sorted entry keys.
     """
-    start = length_t.indptr[child]
-    deg = length_t.indptr[child + 1] - start
-    out = np.full(len(child), np.nan)
-    todo = np.arange(len(child))
-    k = 0
-    while todo.size:
-        pos = start[todo] + k
-        hit = length_t.indices[pos] == parent[todo]
-        out[todo[hit]] = length_t.data[pos[hit]]
-        todo = todo[~hit]
-        k += 1
-        todo = todo[deg[todo] > k]
+
+    def __init__(self, length_t: sp.csr_matrix) -> None:
+        n = length_t.shape[0]
+        deg = np.diff(length_t.indptr)
+        rows = np.repeat(np.arange(n, dtype=np.int64), deg)
+        self.n = n
+        self.table = (int(deg.max()) if n else 0) <= _TABLE_DEGREE
+        if self.table:
+            width = max(int(deg.max()) if n else 0, 1)
+            rank = np.arange(len(rows)) - length_t.indptr[rows]
+            self.nb = np.full((n, width), n, dtype=np.int64 if n >= 2**31 - 1 else np.int32)  # pad: no node
+            self.nb[rows, rank] = length_t.indices
+            self.lt = np.zeros((n, width))
+            self.lt[rows, rank] = length_t.data
+        else:
+            self.keys = rows * n + length_t.indices
+            self.data = length_t.data
+
+    def lengths(self, pred: np.ndarray, child: np.ndarray) -> np.ndarray:
+        """Length of the edge ``pred[c] -> c`` for every ``c`` in ``child`` (the nodes with
+        ``pred >= 0``, ascending; every such edge must exist)."""
+        parent = pred[child]
+        if not self.table:
+            return self.data[np.searchsorted(self.keys, child.astype(np.int64) * self.n + parent)]
+        d = self.nb.shape[1]
+        if len(child) * 4 >= len(pred):
+            # most nodes reached: compare the whole table at once; the hits come in node order
+            hit = np.flatnonzero((self.nb == pred[:, None]).ravel())
+        else:
+            hit = child * d + np.flatnonzero((self.nb[child] == parent[:, None]).ravel()) % d
+        if len(hit) != len(child):  # pragma: no cover - canonical CSRs hold each edge once
+            raise ValueError("path_lengths: a predecessor edge is missing from the length matrix.")
+        return self.lt.ravel()[hit]
+
+
+#: Widest in-degree laid out as a table by :class:`_InEdges`.
+_TABLE_DEGREE = 8
+
+
+def _in_edges(net: RoadNetwork, direction: Direction) -> tuple[sp.csr_matrix, sp.csr_matrix, _InEdges]:
+    """:func:`_graphs` and the in-edge lookup of the length CSR, built once per network."""
+    graph, length = _graphs(net, direction)
+    cache = net._cache
+    key = f"in_edges_{direction}"
+    if key not in cache:
+        cache[key] = _InEdges(length)
+    return graph, length, cache[key]
+
+
+def _tree_lengths(pred: np.ndarray, edges: _InEdges) -> np.ndarray:
+    """Root-path lengths of ONE predecessor row (see :func:`path_lengths`).
+
+    Only the reached non-root nodes take part: they are numbered ``1..m`` (``0`` is a
+    virtual root standing for every root, with length 0 and pointing to itself); then
+    pointer doubling adds each node's partial sum to its ancestor's and jumps to the
+    ancestor's ancestor, dense over the ``m + 1`` nodes, until every pointer is at the root.
+    """
+    n = pred.shape[0]
+    out = np.zeros(n)
+    v = np.flatnonzero(pred >= 0)
+    m = len(v)
+    if m == 0:
+        return out
+    p = pred[v]
+    acc = np.empty(m + 1)
+    acc[0] = 0.0
+    acc[1:] = edges.lengths(pred, v)
+    loc = np.zeros(n, dtype=np.int32)
+    loc[v] = np.arange(1, m + 1, dtype=np.int32)
+    ptr = np.empty(m + 1, dtype=np.int32)
+    ptr[0] = 0
+    ptr[1:] = loc[p]
+    while True:
+        acc += acc[ptr]
+        nxt = ptr[ptr]
+        if np.array_equal(nxt, ptr):
+            break
+        ptr = nxt
+    out[v] = acc[1:]
     return out
 
 
@@ -125,7 +194,8 @@ def path_lengths(pred: np.ndarray, length_t: sp.csr_matrix) -> np.ndarray:
     """Sum edge lengths from every node to the root of its shortest-path tree.
 
     Pointer doubling: each pass adds the partial sum of a node's current ancestor and jumps
-    to that ancestor's ancestor, so ``log2(depth)`` vectorised passes suffice.
+    to that ancestor's ancestor, so ``log2(depth)`` vectorised passes suffice (dense over the
+    reached nodes of one row at a time; the tree edges' lengths from a table of in-edges).
 
     Parameters
     ----------
@@ -133,29 +203,18 @@ def path_lengths(pred: np.ndarray, length_t: sp.csr_matrix) -> np.ndarray:
         Predecessors from ``dijkstra`` (``(n,)`` or ``(k, n)``; negative at roots and
         unreached nodes).
     length_t
-        Length CSR of the *transpose* of the graph the paths ran on.
+        Length CSR of the *transpose* of the graph the paths ran on (canonical: sorted,
+        unique indices, as :class:`~geofupin.network.RoadNetwork` holds them).
 
     Returns
     -------
     Array shaped like ``pred`` (0 at roots; unreached nodes also 0, mask them by time).
     """
-    shape = pred.shape
-    n = shape[-1]
-    p = pred.reshape(-1).astype(np.int64)
-    idx = np.flatnonzero(p >= 0)
-    base = idx - idx % n
-    acc = np.zeros(p.size)
-    acc[idx] = _edge_lookup(length_t, p[idx], idx - base)
-    ptr = np.full(p.size, -1, dtype=np.int64)
-    ptr[idx] = p[idx] + base
-    act = idx[ptr[idx] >= 0]
-    act = act[ptr[act] >= 0]
-    while act.size:
-        nxt = ptr[act]
-        acc[act] += acc[nxt]
-        ptr[act] = ptr[nxt]
-        act = act[ptr[act] >= 0]
-    return acc.reshape(shape)
+    edges = _InEdges(length_t)
+    if pred.ndim == 1:
+        return _tree_lengths(pred, edges)
+    rows = pred.reshape(-1, pred.shape[-1])
+    return np.stack([_tree_lengths(r, edges) for r in rows]).reshape(pred.shape)
 
 
 def nearest(
@@ -187,13 +246,14 @@ def nearest(
     if valid.size == 0:
         return Nearest(np.full(n, np.inf), np.full(n, np.nan), np.full(n, -1, dtype=np.int64))
     nodes, first = np.unique(src[valid], return_index=True)
-    graph, length = _graphs(net, direction)
+    graph, _, edges = _in_edges(net, direction)
     t, pred, origin = dijkstra(graph, indices=nodes, min_only=True, return_predecessors=True, limit=limit_min)
     reached = np.isfinite(t)
     source = np.full(n, -1, dtype=np.int64)
-    pos = np.searchsorted(nodes, origin[reached])
-    source[reached] = valid[first[pos]]
-    dist = np.where(reached, path_lengths(pred, length), np.nan) if with_dist else np.full(n, np.nan)
+    which = np.zeros(n, dtype=np.int64)  # source node -> index into ``sources``
+    which[nodes] = valid[first]
+    source[reached] = which[origin[reached]]
+    dist = np.where(reached, _tree_lengths(pred, edges), np.nan) if with_dist else np.full(n, np.nan)
     return Nearest(t, dist, source)
 
 
@@ -217,7 +277,7 @@ def od_matrix(
     cutoff_min
         Searches stop at this time; slower pairs are ``inf``.
     with_dist
-        Also compute path lengths (predecessor trees; about 1.3-2x the time).
+        Also compute path lengths (predecessor trees; about 1.3x the time).
     chunk_size
         Sources per ``dijkstra`` call (default: as many as fit in :data:`CHUNK_BYTES`).
 
@@ -229,7 +289,7 @@ def od_matrix(
     d = np.asarray(destinations, dtype=np.int64)
     flip = len(d) < len(o)
     src, dst = (d, o) if flip else (o, d)
-    graph, length = _graphs(net, "to_source" if flip else "from_source")
+    graph, _, edges = _in_edges(net, "to_source" if flip else "from_source")
     t_out = np.full((len(src), len(dst)), np.inf)
     d_out = np.full((len(src), len(dst)), np.nan) if with_dist else None
     n = net.n_nodes
@@ -243,8 +303,8 @@ def od_matrix(
         if with_dist:
             t, pred = dijkstra(graph, indices=src[rows], limit=cutoff_min, return_predecessors=True)
             tt = t[:, cols]
-            # one source row at a time: its arrays stay in cache (about 2x faster than 2-D)
-            dd = np.stack([path_lengths(pred[r], length)[cols] for r in range(len(rows))])
+            # one source row at a time: its arrays stay in cache
+            dd = np.stack([_tree_lengths(pred[r], edges)[cols] for r in range(len(rows))])
             t_out[np.ix_(rows, ok_d)] = tt
             assert d_out is not None
             d_out[np.ix_(rows, ok_d)] = np.where(np.isfinite(tt), dd, np.nan)

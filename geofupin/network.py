@@ -288,6 +288,12 @@ class RoadNetwork:
         return self.n_nodes != self.n_base_nodes
 
     @cached_property
+    def _cache(self) -> dict[str, Any]:
+        """Lookups derived from the arrays, built on first use by other modules
+        (e.g. the in-edge tables of :mod:`geofupin.accessibility`)."""
+        return {}
+
+    @cached_property
     def component(self) -> np.ndarray:
         """Weakly connected component label of every node."""
         _, labels = connected_components(self.forward, directed=True, connection="weak")

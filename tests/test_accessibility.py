@@ -99,6 +99,26 @@ def test_path_lengths_pointer_doubling_on_a_chain():
     assert path_lengths(pred, net.reverse_length) == pytest.approx([0, 1, 3, 7, 15])
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_distances_same_with_in_edge_table_and_binary_search(seed, monkeypatch):
+    """Both in-edge lookups (degree table; binary search for hub nodes) give the same lengths."""
+    import geofupin.accessibility as acc
+
+    net, rng = random_net(seed + 20)
+    sources = rng.choice(net.n_nodes, 3, replace=False)
+    o = rng.choice(net.n_nodes, 9, replace=False)
+    a = nearest(net, sources)
+    oda = od_matrix(net, o, sources, cutoff_min=15.0)
+    monkeypatch.setattr(acc, "_TABLE_DEGREE", 1)
+    net2, _ = random_net(seed + 20)  # fresh network: no cached table
+    b = nearest(net2, sources)
+    odb = od_matrix(net2, o, sources, cutoff_min=15.0)
+    assert not net2._cache["in_edges_to_source"].table
+    np.testing.assert_array_equal(a.dist_m, b.dist_m)
+    np.testing.assert_array_equal(oda.dist_m, odb.dist_m)
+    assert np.isfinite(a.dist_m).sum() > net.n_nodes // 2
+
+
 def grid_net(k: int = 5, spacing: float = 1000.0):
     """A k x k grid of county roads (1000 m = 1.5 min) as lines."""
     lines = [LineString([(0, i * spacing), ((k - 1) * spacing, i * spacing)]) for i in range(k)]
