@@ -222,7 +222,8 @@ class RoadNetwork:
     """A routable road graph as arrays (frozen; built once per run by :func:`build`).
 
     Nodes are junctions (and, after :meth:`attach`, snapped points and the points
-    themselves). *Pieces* are the undirected road parts between junctions, with geometry;
+    themselves). *Pieces* are the undirected road parts between junctions, with geometry
+    (held as coordinate arrays; the shapely LineStrings are made on first use);
     *edges* are directed: a forward edge per piece (along its geometry) and a backward edge
     unless the piece is one-way.
 
@@ -237,8 +238,11 @@ class RoadNetwork:
     edge_piece, edge_f0, edge_f1
         The piece an edge runs along (``-1`` for off-road legs) and the fractions of the
         piece geometry where it starts and ends (``0, 1`` forward, ``1, 0`` backward).
-    piece_u, piece_v, piece_geometry, piece_length_m, piece_road_id, piece_class, piece_oneway
+    piece_u, piece_v, piece_length_m, piece_road_id, piece_class, piece_oneway
         Undirected pieces with their road's id, class and one-way flag.
+    piece_coords, piece_coord_start
+        ``(m, 2)`` vertices of all pieces, piece ``i`` being rows
+        ``piece_coord_start[i]:piece_coord_start[i + 1]`` (see :attr:`piece_geometry`).
     piece_fwd_edge, piece_bwd_edge
         The directed edge of each piece in each direction (``-1`` when one-way).
     forward, reverse
@@ -259,7 +263,8 @@ class RoadNetwork:
     edge_f1: np.ndarray
     piece_u: np.ndarray
     piece_v: np.ndarray
-    piece_geometry: np.ndarray
+    piece_coords: np.ndarray
+    piece_coord_start: np.ndarray
     piece_length_m: np.ndarray
     piece_road_id: np.ndarray
     piece_class: np.ndarray
@@ -286,6 +291,15 @@ class RoadNetwork:
     def attached(self) -> bool:
         """True for a network that :meth:`attach` extended with points."""
         return self.n_nodes != self.n_base_nodes
+
+    @cached_property
+    def piece_geometry(self) -> np.ndarray:
+        """LineString of every piece (along ``piece_u`` -> ``piece_v``), made on first use."""
+        k = len(self.piece_u)
+        if k == 0:
+            return np.empty(0, dtype=object)
+        idx = np.repeat(np.arange(k), np.diff(self.piece_coord_start))
+        return np.asarray(shapely.linestrings(self.piece_coords, indices=idx), dtype=object)
 
     @cached_property
     def _cache(self) -> dict[str, Any]:
@@ -582,8 +596,8 @@ def snap(
 def _csr(n: int, u: np.ndarray, v: np.ndarray, t: np.ndarray, d: np.ndarray) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """CSR of time and length with the fastest of parallel edges, canonical (sorted, unique)."""
     key = u.astype(np.int64) * n + v
-    order = np.argsort(key, kind="stable")
-    if len(key) > 1 and (np.diff(key[order]) == 0).any():  # parallel edges: fastest first
+    order = np.argsort(key)
+    if len(key) > 1 and (np.diff(key[order]) == 0).any():  # parallel edges: fastest first (stable)
         order = np.lexsort((t, key))
     u, v, t, d = u[order], v[order], t[order], d[order]
     first = np.r_[True, (u[1:] != u[:-1]) | (v[1:] != v[:-1])] if len(u) else np.empty(0, bool)
@@ -613,9 +627,12 @@ def _assemble(
 ) -> RoadNetwork:
     n = len(node_xy)
     fwd, fwd_len = _csr(n, edge_u, edge_v, edge_time_min, edge_length_m)
-    rev, rev_len = _csr(n, edge_v, edge_u, edge_time_min, edge_length_m)
+    # the reverse graph is the transpose (the same fastest parallel edges), sorted by construction
+    rev, rev_len = fwd.T.tocsr(), fwd_len.T.tocsr()
+    rev.has_sorted_indices = True
+    rev_len.has_sorted_indices = True
     get = (lambda k: getattr(pieces, k)) if isinstance(pieces, RoadNetwork) else pieces.__getitem__
-    return RoadNetwork(
+    net = RoadNetwork(
         crs=crs,
         node_xy=node_xy,
         edge_u=edge_u,
@@ -627,7 +644,8 @@ def _assemble(
         edge_f1=edge_f1,
         piece_u=get("piece_u"),
         piece_v=get("piece_v"),
-        piece_geometry=get("piece_geometry"),
+        piece_coords=get("piece_coords"),
+        piece_coord_start=get("piece_coord_start"),
         piece_length_m=get("piece_length_m"),
         piece_road_id=get("piece_road_id"),
         piece_class=get("piece_class"),
@@ -640,19 +658,32 @@ def _assemble(
         reverse_length=rev_len,
         n_base_nodes=n_base_nodes,
     )
+    if isinstance(pieces, RoadNetwork) and "piece_geometry" in pieces.__dict__:
+        net.__dict__["piece_geometry"] = pieces.__dict__["piece_geometry"]  # same pieces: share the LineStrings
+    return net
 
 
 def _column(df: pd.DataFrame, name: str, default: Any) -> pd.Series:
     if name in df.columns:
         return df[name]
-    return pd.Series([default] * len(df), index=df.index, dtype=object)
+    return pd.Series(default, index=df.index, dtype=bool if isinstance(default, bool) else object)
+
+
+def _canon_class(val: Any, aliases: Mapping[str, str]) -> str | None:
+    """The road class of a raw ``road_class`` value (a class, a Chinese name or an OSM
+    ``highway`` value), None when unknown."""
+    txt = str(val).strip()
+    return txt if txt in ROAD_CLASSES else aliases.get(txt, aliases.get(txt.lower()))
 
 
 def _as_bool(s: pd.Series) -> np.ndarray:
     if s.dtype == bool:
         return s.to_numpy(dtype=bool)
     truthy = ["true", "yes", "1", "1.0", "y", "t", "是"]
-    return s.astype(str).str.strip().str.lower().isin(truthy).to_numpy()
+    # the distinct values only (values equal in Python, e.g. 1, 1.0 and True, are alike here)
+    code, uniq = pd.factorize(s)
+    hit = pd.Series(uniq.astype(str)).str.strip().str.lower().isin(truthy).to_numpy()
+    return np.r_[hit, False][code]
 
 
 def _levels(roads: pd.DataFrame) -> np.ndarray:
@@ -696,59 +727,109 @@ def _segment_intersections(
 
 
 def _box_pairs(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs ``i < j`` of boxes that share a cell of a uniform grid, each once (every
-    overlapping pair is among them), found by sorting cell keys: no geometry objects, no tree."""
+    """Pairs ``i < j`` of boxes that share a cell of a uniform grid, each overlapping pair
+    once (every overlapping pair is among them), found by sorting cell keys: no geometry
+    objects, no tree. The cell is the median box size."""
     n = len(lo)
     if n < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     size = hi - lo
-    cell = max(float(np.median(size.max(axis=1))) * 2.0, 1e-6)
+    cell = max(float(np.median(size.max(axis=1))), 1e-6)
     origin = lo.min(axis=0)
     c0 = np.floor((lo - origin) / cell).astype(np.int64)
     c1 = np.floor((hi - origin) / cell).astype(np.int64)
     nx_ = c1[:, 0] - c0[:, 0] + 1
     ny_ = c1[:, 1] - c0[:, 1] + 1
     cnt = nx_ * ny_
-    box = np.repeat(np.arange(n, dtype=np.int64), cnt)
+    box = np.repeat(np.arange(n, dtype=np.int32 if n < 2**31 else np.int64), cnt)
     local = np.arange(int(cnt.sum()), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    cx = c0[box, 0] + local % nx_[box]
-    cy = c0[box, 1] + local // nx_[box]
-    key = cx * (int(c1[:, 1].max()) + 2) + cy
-    order = np.argsort(key, kind="stable")
-    key, box, cx, cy = key[order], box[order], cx[order], cy[order]
+    dx = local % nx_[box]
+    dy = local // nx_[box]
+    key = (c0[box, 0] + dx) * (int(c1[:, 1].max()) + 2) + (c0[box, 1] + dy)
+    # each pair is reported in the cell holding the corner max(lo_a, lo_b) (inside both boxes
+    # when they overlap): the cell where each box is in its first column or first row
+    # (floor is monotone, so that cell is the larger of the two boxes' first cells)
+    edge = ((dx == 0) | ((dy == 0) << 1)).astype(np.uint8)
+    order = np.argsort(key)
+    key, box, edge = key[order], box[order], edge[order]
     start = np.r_[0, np.flatnonzero(key[1:] != key[:-1]) + 1]
     gsize = np.diff(np.r_[start, len(key)])
     rank = np.arange(len(key)) - np.repeat(start, gsize)
     later = np.repeat(gsize, gsize) - rank - 1  # members after this one in its cell
-    first = np.repeat(np.arange(len(key)), later)
-    off = np.arange(len(first)) - np.repeat(np.cumsum(later) - later, later)
-    second = first + 1 + off
-    a, b = box[first], box[second]
-    # report each pair once: in the cell holding the corner max(lo_a, lo_b) (inside both
-    # boxes when they overlap), so no sort of the pairs is needed
-    ref = np.floor((np.maximum(lo[a], lo[b]) - origin) / cell).astype(np.int64)
-    once = (ref[:, 0] == cx[first]) & (ref[:, 1] == cy[first])
-    a, b = a[once], b[once]
+    n_pairs = int(later.sum())
+    it = np.int32 if max(n_pairs, len(key)) < 2**31 - 1 else np.int64
+    first = np.repeat(np.arange(len(key), dtype=it), later)
+    shift = (np.arange(1, len(key) + 1) - (np.cumsum(later) - later)).astype(it)
+    second = np.arange(n_pairs, dtype=it) + np.repeat(shift, later)
+    once = (edge[first] | edge[second]) == 3
+    a, b = box[first[once]].astype(np.int64), box[second[once]].astype(np.int64)
     return np.minimum(a, b), np.maximum(a, b)
 
 
 def _unique_xy(xy: np.ndarray, grid: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse index and counts of coordinates equal on a ``grid`` (1 mm), via a 1-D key."""
+    """Inverse index and counts of coordinates equal on a ``grid`` (1 mm), via a 1-D key
+    (labels in the order of the sorted keys, as ``np.unique`` gives them)."""
     key = np.round(xy / grid).astype(np.int64)
     lo = key.min(axis=0)
     span = key.max(axis=0) - lo + 1
     if float(span[0]) * float(span[1]) < 2.0**62:
         k1 = (key[:, 0] - lo[0]) * span[1] + (key[:, 1] - lo[1])
-        _, inv, cnt = np.unique(k1, return_inverse=True, return_counts=True)
+        order = np.argsort(k1)
+        ks = k1[order]
+        new = np.r_[True, ks[1:] != ks[:-1]] if len(ks) else np.empty(0, bool)
+        inv = np.empty(len(k1), dtype=np.int64)
+        inv[order] = np.cumsum(new) - 1
+        cnt = np.diff(np.r_[np.flatnonzero(new), len(ks)])
     else:  # pragma: no cover - areas larger than ~2,000 km across
         _, inv, cnt = np.unique(key, axis=0, return_inverse=True, return_counts=True)
     return inv.ravel(), cnt
 
 
+def _close_pairs(xy: np.ndarray, tol: float) -> np.ndarray:
+    """``(k, 2)`` index pairs ``i != j`` of points at most ``tol`` apart, each pair once.
+
+    A grid of ``tol`` cells: a close pair lies in one cell or in two neighbouring
+    ones, so only the points of cells with a second point or an occupied neighbour (few:
+    junctions are far apart compared with the tolerance) are paired and measured.
+    """
+    g = np.floor((xy - xy.min(axis=0)) / tol).astype(np.int64)
+    w = int(g[:, 1].max()) + 3
+    key = g[:, 0] * w + g[:, 1] + 1
+    code, cells = pd.factorize(key, sort=True)
+    ncell = len(cells)
+    size = np.bincount(code, minlength=ncell)
+    ca = [np.flatnonzero(size > 1)]
+    cb = [ca[0]]
+    for off in (1, w - 1, w, w + 1):  # the next cell up, and the three in the next column
+        nb = np.minimum(np.searchsorted(cells, cells + off), ncell - 1)  # sorted queries: fast
+        has = np.flatnonzero(cells[nb] == cells + off)
+        ca.append(has)
+        cb.append(nb[has])
+    c1, c2 = np.concatenate(ca), np.concatenate(cb)
+    if len(c1) == 0:
+        return np.empty((0, 2), dtype=np.int64)
+    involved = np.zeros(ncell, dtype=bool)
+    involved[c1] = involved[c2] = True
+    pts = np.flatnonzero(involved[code])
+    pts = pts[np.argsort(code[pts], kind="stable")]
+    start = np.zeros(ncell + 1, dtype=np.int64)
+    np.add.at(start, code[pts] + 1, 1)
+    start = np.cumsum(start)
+    s1, s2 = size[c1], size[c2]
+    n_comb = s1 * s2
+    k = np.repeat(np.arange(len(c1)), n_comb)
+    local = np.arange(int(n_comb.sum())) - np.repeat(np.cumsum(n_comb) - n_comb, n_comb)
+    i = pts[start[c1][k] + local // s2[k]]
+    j = pts[start[c2][k] + local % s2[k]]
+    keep = (c1[k] != c2[k]) | (i < j)
+    i, j = i[keep], j[keep]
+    d = xy[i] - xy[j]
+    near = (d * d).sum(axis=1) <= tol * tol
+    return np.stack([i[near], j[near]], axis=1)
+
+
 def _cluster(xy: np.ndarray, tol: float) -> np.ndarray:
     """Label points so that points closer than ``tol`` (transitively) share a label."""
-    from scipy.spatial import cKDTree
-
     if len(xy) == 0:
         return np.empty(0, dtype=np.int64)
     inv, _ = _unique_xy(xy)
@@ -757,7 +838,7 @@ def _cluster(xy: np.ndarray, tol: float) -> np.ndarray:
         return inv
     rep = np.zeros((m, 2))
     rep[inv] = xy
-    pairs = cKDTree(rep).query_pairs(tol, output_type="ndarray")
+    pairs = _close_pairs(rep, tol)
     if len(pairs) == 0:
         return inv
     g = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(m, m))
@@ -801,7 +882,11 @@ def build(
         warnings.append(f"roads: {int(bad.sum())} feature(s) without geometry were ignored.")
     geoms = geoms.copy()
     geoms[bad] = None
-    parts, src = shapely.get_parts(geoms, return_index=True)
+    if (shapely.get_type_id(geoms[~bad]) == 1).all():  # LineStrings only: nothing to explode
+        src = np.flatnonzero(~bad)
+        parts = geoms[src]
+    else:
+        parts, src = shapely.get_parts(geoms, return_index=True)
     parts = np.asarray(parts)
     lt = shapely.get_type_id(parts)
     keep = lt == 1  # LineString
@@ -811,18 +896,18 @@ def build(
     n_lines_in = len(df)
 
     # attributes per input row
-    road_id = _column(df, "road_id", None)
-    road_id = np.where(road_id.isna(), pd.Series(np.arange(len(df))).astype(str), road_id.astype(str)).astype(object)
+    road_id_raw = _column(df, "road_id", None)
+    id_na = road_id_raw.isna().to_numpy()
+    road_id = road_id_raw.astype(str).to_numpy(dtype=object)
+    if id_na.any():
+        road_id[id_na] = np.arange(len(df))[id_na].astype(str)
     raw_class = _column(df, "road_class", None)
     # map the distinct values only (a county has a handful of classes, not one per road)
     raw_vals = raw_class.astype(object).where(raw_class.notna(), None)
-    canon: dict[Any, Any] = {}
-    for val in pd.unique(raw_vals.dropna()):
-        txt = str(val).strip()
-        canon[val] = txt if txt in ROAD_CLASSES else ROAD_CLASS_ALIASES.get(txt, ROAD_CLASS_ALIASES.get(txt.lower()))
-    cls = raw_vals.map(canon)
+    cls_code, cls_raw = pd.factorize(raw_vals)  # code -1: no class
+    cls_u = pd.Series([_canon_class(val, ROAD_CLASS_ALIASES) for val in cls_raw] + [None], dtype=object)
     speeds = cfg.speeds
-    class_speed = pd.to_numeric(cls.map(speeds), errors="coerce").to_numpy(dtype=float)
+    class_speed = pd.to_numeric(cls_u.map(speeds), errors="coerce").to_numpy(dtype=float)[cls_code]
     own = pd.to_numeric(_column(df, "speed_kph", np.nan), errors="coerce").to_numpy(dtype=float)
     use_own = cfg.use_road_speed & np.isfinite(own) & (own > 0)
     speed = np.where(use_own, own, class_speed)
@@ -834,15 +919,19 @@ def build(
             f"they use default_speed_kph = {cfg.default_speed_kph:g} km/h. Fix: set road_class or speed_kph."
         )
     speed = np.where(defaulted, cfg.default_speed_kph, speed)
-    surf = _column(df, "surface", "paved").fillna("paved").astype(str)
-    sfac = pd.to_numeric(surf.map(cfg.surfaces), errors="coerce").fillna(1.0).to_numpy(dtype=float)
+    surf_code, surf_u = pd.factorize(_column(df, "surface", "paved").fillna("paved"))
+    surf_fac = pd.to_numeric(pd.Series(surf_u.astype(str)).map(cfg.surfaces), errors="coerce").fillna(1.0)
+    sfac = surf_fac.to_numpy(dtype=float)[surf_code] if len(surf_u) else np.ones(len(df))
     eff_kph = speed * sfac
     oneway_raw = _column(df, "oneway", False).fillna(False)
-    reverse = oneway_raw.astype(str).str.strip().isin(["-1", "reverse"]).to_numpy()
+    if oneway_raw.dtype == bool:
+        reverse = np.zeros(len(df), dtype=bool)
+    else:
+        reverse = oneway_raw.astype(str).str.strip().isin(["-1", "reverse"]).to_numpy()
     oneway = _as_bool(oneway_raw) | reverse
     level = _levels(df)
-    slope_cls = np.isin(cls.fillna("").to_numpy(dtype=object), list(cfg.slope_classes))
-    cls_out = cls.fillna("unknown").to_numpy(dtype=object)
+    slope_cls = np.isin(cls_u.fillna("").to_numpy(dtype=object), list(cfg.slope_classes))[cls_code]
+    cls_out = cls_u.fillna("unknown").to_numpy(dtype=object)[cls_code]
 
     # flat coordinates per line part, reversed where oneway = -1, consecutive duplicates removed
     if reverse[src].any():
@@ -969,8 +1058,14 @@ def build(
     ow = oneway[prow]
     lo = np.where(ow, pu, np.minimum(pu, pv))
     hi = np.where(ow, pv, np.maximum(pu, pv))
-    dkey = pd.DataFrame({"lo": lo, "hi": hi, "ow": ow, "len": np.round(plen, 1)})
-    dup = dkey.duplicated().to_numpy() & ~loop
+    # duplicates share their ends: compare the full keys only among pieces that do
+    n_lab = int(node_lab.max()) + 1 if len(node_lab) else 1
+    dup = np.zeros(len(pu), dtype=bool)
+    same_ends = pd.Series(lo.astype(np.int64) * n_lab + hi).duplicated(keep=False).to_numpy()
+    if same_ends.any():
+        dkey = pd.DataFrame({"lo": lo, "hi": hi, "ow": ow, "len": np.round(plen, 1)})[same_ends]
+        dup[same_ends] = dkey.duplicated().to_numpy()
+    dup &= ~loop
     keep_p = ~loop & ~dup
     report_counts = {"zero": int(zero.sum()) + zero_len, "dup": int(dup.sum()), "loop": int((loop & ~zero).sum())}
     if report_counts["dup"]:
@@ -1015,7 +1110,11 @@ def build(
 
     # keep pieces, compact nodes
     kp = np.flatnonzero(keep_p)
-    used, inv = np.unique(np.r_[pu[kp], pv[kp]], return_inverse=True)
+    ends = np.r_[pu[kp], pv[kp]]
+    is_used = np.zeros(n_lab, dtype=bool)
+    is_used[ends] = True
+    used = np.flatnonzero(is_used)
+    inv = (np.cumsum(is_used) - 1)[ends]
     nk = len(kp)
     u_c, v_c = inv[:nk], inv[nk:]
     node_xy = np.zeros((len(used), 2))
@@ -1024,10 +1123,9 @@ def build(
     rev_idx = np.arange(len(node_lab))[::-1]
     lab_first[node_lab[rev_idx]] = rev_idx
     node_xy[:] = bxy[lab_first[used]]
-    # geometry from the kept piece coordinates
+    # geometry: the kept piece coordinates (LineStrings are made on first use)
     keep_c = keep_p[pidx]
-    pidx_k = np.cumsum(keep_p)[pidx[keep_c]] - 1
-    geoms_out = shapely.linestrings(pc[keep_c], indices=pidx_k) if nk else np.empty(0, dtype=object)
+    coord_start = np.r_[0, np.cumsum(cnt[kp])].astype(np.int64)
     ow_k = ow[kp]
     n_two = int((~ow_k).sum())
     fwd_e = np.arange(nk)
@@ -1049,7 +1147,8 @@ def build(
         pieces={
             "piece_u": u_c.astype(np.int64),
             "piece_v": v_c.astype(np.int64),
-            "piece_geometry": np.asarray(geoms_out, dtype=object),
+            "piece_coords": pc[keep_c],
+            "piece_coord_start": coord_start,
             "piece_length_m": plen[kp],
             "piece_road_id": road_id[prow[kp]],
             "piece_class": cls_out[prow[kp]],
@@ -1113,10 +1212,10 @@ def network_from_frame(edges: pd.DataFrame, node_xy: np.ndarray, *, crs: CRS | N
     two = np.flatnonzero(~ow)
     bwd = np.full(nk, -1, dtype=np.int64)
     bwd[two] = nk + np.arange(len(two))
-    geoms = shapely.linestrings(np.stack([node_xy[u], node_xy[v]], axis=1)) if nk else np.empty(0, dtype=object)
+    node_xy = np.asarray(node_xy, dtype=float)
     return _assemble(
         crs=crs,
-        node_xy=np.asarray(node_xy, dtype=float),
+        node_xy=node_xy,
         edge_u=np.r_[u, v[two]],
         edge_v=np.r_[v, u[two]],
         edge_length_m=np.r_[d, d[two]],
@@ -1127,7 +1226,8 @@ def network_from_frame(edges: pd.DataFrame, node_xy: np.ndarray, *, crs: CRS | N
         pieces={
             "piece_u": u,
             "piece_v": v,
-            "piece_geometry": np.asarray(geoms, dtype=object),
+            "piece_coords": np.stack([node_xy[u], node_xy[v]], axis=1).reshape(-1, 2),
+            "piece_coord_start": np.arange(0, 2 * nk + 1, 2, dtype=np.int64),
             "piece_length_m": d,
             "piece_road_id": np.arange(nk).astype(str).astype(object),
             "piece_class": np.full(nk, "unknown", dtype=object),
