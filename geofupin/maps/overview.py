@@ -226,7 +226,7 @@ def _constraints(p: _Page, layers: Layers) -> None:
                 "shape": "square",
                 "color": D.CONSTRAINT_STYLE.get(k, (k, "#999"))[1],
                 "zh": D.CONSTRAINT_STYLE.get(k, (k,))[0],
-                "en": k,
+                "en": k.replace("_", " "),
             }
             for k in present
         ],
@@ -408,7 +408,7 @@ def _facilities(p: _Page, layers: Layers) -> None:
                 "glyph": D.FACILITY_ZH[k][1],
                 "color": D.FACILITY_ZH[k][2],
                 "zh": D.FACILITY_ZH[k][0],
-                "en": k,
+                "en": k.replace("_", " "),
             }
             for k in present
         ],

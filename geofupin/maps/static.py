@@ -271,7 +271,7 @@ def build_static_map(
                     lw=0.5,
                     zorder=9,
                 )
-                handles.append(Line2D([], [], marker="s", ls="", color=color, label=f"{zh} {k}"))
+                handles.append(Line2D([], [], marker="s", ls="", color=color, label=f"{zh} {k.replace('_', ' ')}"))
     v = layers.villages
     if v is not None and len(v) and config.public:
         v = public_villages(v)[0]  # village totals only (公示)
