@@ -174,10 +174,10 @@ SCHEMAS: dict[str, LayerSchema] = {
         ("line",),
         (
             _id("road_id", "osm_id", "路线编号"),
-            Column(
+            Column(  # optional: roads with no class and no speed_kph get the default speed, with a warning
                 "road_class",
                 "str",
-                True,
+                False,
                 ("class", "等级", "道路等级", "公路等级", "行政等级", "highway"),
                 ROAD_CLASSES,
                 ROAD_CLASS_ALIASES,
@@ -770,6 +770,37 @@ def study_area_of(boundaries: gpd.GeoDataFrame | None, villages: gpd.GeoDataFram
     return shapely.convex_hull(shapely.union_all(villages.geometry.values)).buffer(5000.0)
 
 
+def check_dem(dem: Path, area: BaseGeometry, crs: CRS, problems: Problems) -> None:
+    """Check that a DEM exists, has a CRS and covers the study area (given in ``crs``)."""
+    from .errors import GeofupinError
+    from .terrain import dem_info
+
+    try:
+        info = dem_info(dem)
+    except GeofupinError as exc:
+        problems.add("dem", str(exc), "Check the 'dem:' entry under 'layers:' in the scenario.")
+        return
+    except Exception as exc:  # rasterio cannot open it
+        problems.add("dem", f"cannot read DEM {dem}: {exc}", "Give a GeoTIFF (or another raster GDAL reads).")
+        return
+    footprint = gpd.GeoSeries([shapely.box(*info.bounds)], crs=info.crs).to_crs(crs).iloc[0]
+    if not footprint.intersects(area):
+        problems.add(
+            "dem",
+            f"DEM {dem.name} does not overlap the study area at all.",
+            "Use the DEM of this county, or check both CRSs.",
+        )
+        return
+    covered = area.intersection(footprint).area / area.area if area.area > 0 else 1.0
+    if covered < 0.99:
+        problems.add(
+            "dem",
+            f"DEM {dem.name} covers only {covered:.0%} of the study area; slope and elevation are unknown outside it.",
+            "Use a DEM that covers the whole county.",
+            severity="warning",
+        )
+
+
 def resolve_crs(crs: str | CRS | None, frames: Mapping[str, gpd.GeoDataFrame]) -> CRS:
     """The run's metric CRS: as given, or chosen from the villages' (or first layer's) centre."""
     if crs not in (None, "auto"):
@@ -846,12 +877,12 @@ def prepare_layers(
             f"the run CRS {run_crs.to_string()} is not projected (metric).",
             "Use 'crs: auto' or a metric CRS such as EPSG:4545.",
         )
-    if dem is not None and not Path(dem).exists():
-        problems.add("dem", f"DEM file {dem} does not exist.", "Check the 'dem:' path in the scenario.")
     if len(problems.errors) > before:
         raise LayerError("invalid layers", problems)
     projected = {k: v.to_crs(run_crs) for k, v in checked.items()}
     area = study_area_of(projected.get("boundaries"), projected["villages"])
+    if dem is not None:
+        check_dem(Path(dem), area, run_crs, problems)
     for kind in _INSIDE_REQUIRED:
         gdf = projected.get(kind)
         if gdf is None:

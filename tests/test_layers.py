@@ -189,3 +189,45 @@ def test_schemas_cover_every_layer_kind() -> None:
     assert set(SCHEMAS) == set(LAYER_KINDS)
     for schema in SCHEMAS.values():
         assert schema.id_column in {c.name for c in schema.columns}
+
+
+def _dem(path: Path, west: float, north: float, *, crs: str | None = "EPSG:4326") -> Path:
+    from rasterio.transform import from_origin
+
+    arr = np.full((60, 60), 1200.0, dtype="float32")
+    gio.write_raster(arr, path, transform=from_origin(west, north, 0.002, 0.002), crs=crs, nodata=-9999)
+    return path
+
+
+def test_dem_that_misses_or_half_covers_the_study_area(tmp_path: Path) -> None:
+    b = gpd.GeoDataFrame(
+        {"name": ["王家湾乡"], "level": ["township"]},
+        geometry=[Point(LON + 0.02, LAT + 0.02).buffer(0.04)],
+        crs=4490,
+    )
+    raw = {"villages": villages(), "boundaries": b}
+    far = _dem(tmp_path / "far.tif", LON + 5, LAT)
+    with pytest.raises(LayerError, match="does not overlap the study area"):
+        prepare_layers(raw, dem=far)
+    # the DEM (0.12 degrees square) ends at the township's centre meridian: half covered, a warning
+    half = _dem(tmp_path / "half.tif", LON + 0.02 - 0.12, LAT + 0.08)
+    p = Problems()
+    layers = prepare_layers(raw, dem=half, problems=p)
+    assert layers.dem == half
+    (w,) = [x for x in p.warnings if x.where == "dem"]
+    share = int(w.message.split("covers only ")[1].split("%")[0])
+    assert 40 <= share <= 60
+    with pytest.raises(LayerError, match="does not exist"):
+        prepare_layers(raw, dem=tmp_path / "missing.tif")
+    with pytest.raises(LayerError, match="has no CRS"):
+        prepare_layers(raw, dem=_dem(tmp_path / "nocrs.tif", LON, LAT, crs=None))
+
+
+def test_roads_without_class_are_accepted_for_the_default_speed() -> None:
+    roads = gpd.GeoDataFrame(
+        {"road_id": ["r1", "r2"], "等级": ["县道", None]},
+        geometry=[LineString([(LON, LAT), (LON + 0.01, LAT)])] * 2,
+        crs=4490,
+    )
+    out = validate_layer(roads, "roads", Problems())
+    assert out is not None and out["road_class"].iloc[0] == "county" and out["road_class"].isna().iloc[1]
