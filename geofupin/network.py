@@ -595,6 +595,17 @@ def snap(
 
 def _csr(n: int, u: np.ndarray, v: np.ndarray, t: np.ndarray, d: np.ndarray) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """CSR of time and length with the fastest of parallel edges, canonical (sorted, unique)."""
+    if 0 < len(u) < 2**53:
+        # scipy's counting sort by row, carrying each edge's position as the value; without
+        # parallel edges nothing is summed and the positions give the order directly
+        pos = sp.coo_matrix((np.arange(len(u), dtype=float), (u, v)), shape=(n, n)).tocsr()
+        if pos.nnz == len(u):
+            order = pos.data.astype(np.int64)
+            tm = sp.csr_matrix((t[order], pos.indices, pos.indptr), shape=(n, n))
+            lm = sp.csr_matrix((d[order], pos.indices.copy(), pos.indptr.copy()), shape=(n, n))
+            tm.has_sorted_indices = True
+            lm.has_sorted_indices = True
+            return tm, lm
     key = u.astype(np.int64) * n + v
     order = np.argsort(key)
     if len(key) > 1 and (np.diff(key[order]) == 0).any():  # parallel edges: fastest first (stable)
