@@ -126,15 +126,16 @@ class _InEdges:
             self.keys = rows * n + length_t.indices
             self.data = length_t.data
 
-    def lengths(self, pred: np.ndarray, child: np.ndarray) -> np.ndarray:
-        """Length of the edge ``pred[c] -> c`` for every ``c`` in ``child`` (the nodes with
-        ``pred >= 0``, ascending; every such edge must exist)."""
-        parent = pred[child]
+    def lengths(self, parent: np.ndarray, child: np.ndarray, pred: np.ndarray | None = None) -> np.ndarray:
+        """Length of the edge ``parent[i] -> child[i]`` (every such edge must exist).
+
+        With ``pred`` (a predecessor row whose nodes with ``pred >= 0`` are exactly
+        ``child``, ascending) the whole table is compared at once: the hits come in node order.
+        """
         if not self.table:
             return self.data[np.searchsorted(self.keys, child.astype(np.int64) * self.n + parent)]
         d = self.nb.shape[1]
-        if len(child) * 4 >= len(pred):
-            # most nodes reached: compare the whole table at once; the hits come in node order
+        if pred is not None:
             hit = np.flatnonzero((self.nb == pred[:, None]).ravel())
         else:
             hit = child * d + np.flatnonzero((self.nb[child] == parent[:, None]).ravel()) % d
@@ -157,24 +158,37 @@ def _in_edges(net: RoadNetwork, direction: Direction) -> tuple[sp.csr_matrix, sp
     return graph, length, cache[key]
 
 
-def _tree_lengths(pred: np.ndarray, edges: _InEdges) -> np.ndarray:
+def _tree_lengths(pred: np.ndarray, edges: _InEdges, need: np.ndarray | None = None) -> np.ndarray:
     """Root-path lengths of ONE predecessor row (see :func:`path_lengths`).
 
     Only the reached non-root nodes take part: they are numbered ``1..m`` (``0`` is a
     virtual root standing for every root, with length 0 and pointing to itself); then
     pointer doubling adds each node's partial sum to its ancestor's and jumps to the
     ancestor's ancestor, dense over the ``m + 1`` nodes, until every pointer is at the root.
+
+    With ``need`` (nodes), only those nodes' lengths are wanted: the tree's leaves that are
+    not needed are pruned first (a node stays if it is needed or a parent; about a third of
+    a shortest-path tree are leaves); the lengths of pruned nodes are returned as 0.
     """
     n = pred.shape[0]
     out = np.zeros(n)
     v = np.flatnonzero(pred >= 0)
+    p = pred[v]
+    # the tree edges' lengths: the whole table at once when most nodes are reached
+    ln = edges.lengths(p, v, pred) if len(v) * 4 >= n else None
+    if need is not None:
+        keep = np.zeros(n, dtype=bool)
+        keep[p] = True
+        keep[need] = True
+        k = keep[v]
+        v, p = v[k], p[k]
+        ln = ln[k] if ln is not None else None
     m = len(v)
     if m == 0:
         return out
-    p = pred[v]
     acc = np.empty(m + 1)
     acc[0] = 0.0
-    acc[1:] = edges.lengths(pred, v)
+    acc[1:] = ln if ln is not None else edges.lengths(p, v)
     loc = np.zeros(n, dtype=np.int32)
     loc[v] = np.arange(1, m + 1, dtype=np.int32)
     ptr = np.empty(m + 1, dtype=np.int32)
@@ -304,7 +318,7 @@ def od_matrix(
             t, pred = dijkstra(graph, indices=src[rows], limit=cutoff_min, return_predecessors=True)
             tt = t[:, cols]
             # one source row at a time: its arrays stay in cache
-            dd = np.stack([_tree_lengths(pred[r], edges)[cols] for r in range(len(rows))])
+            dd = np.stack([_tree_lengths(pred[r], edges, cols)[cols] for r in range(len(rows))])
             t_out[np.ix_(rows, ok_d)] = tt
             assert d_out is not None
             d_out[np.ix_(rows, ok_d)] = np.where(np.isfinite(tt), dd, np.nan)
