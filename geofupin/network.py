@@ -740,18 +740,27 @@ def _segment_intersections(
 def _box_pairs(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pairs ``i < j`` of boxes that share a cell of a uniform grid, each overlapping pair
     once (every overlapping pair is among them), found by sorting cell keys: no geometry
-    objects, no tree. The cell is the median box size."""
+    objects, no tree. The cell is the median box size (coarser when boxes would cover more
+    than 6 cells on average)."""
     n = len(lo)
     if n < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     size = hi - lo
     cell = max(float(np.median(size.max(axis=1))), 1e-6)
     origin = lo.min(axis=0)
-    c0 = np.floor((lo - origin) / cell).astype(np.int64)
-    c1 = np.floor((hi - origin) / cell).astype(np.int64)
-    nx_ = c1[:, 0] - c0[:, 0] + 1
-    ny_ = c1[:, 1] - c0[:, 1] + 1
-    cnt = nx_ * ny_
+    span = float((hi.max(axis=0) - origin).max())
+    while True:
+        # a few long segments among short ones would cover many cells: coarsen the grid
+        # until the boxes cover at most 6 cells each on average (road data: 2-5)
+        cell = max(cell, span / 2**30)
+        c0 = np.floor((lo - origin) / cell).astype(np.int64)
+        c1 = np.floor((hi - origin) / cell).astype(np.int64)
+        nx_ = c1[:, 0] - c0[:, 0] + 1
+        ny_ = c1[:, 1] - c0[:, 1] + 1
+        cnt = nx_ * ny_
+        if int(cnt.sum()) <= 6 * n:
+            break
+        cell *= 2.0
     box = np.repeat(np.arange(n, dtype=np.int32 if n < 2**31 else np.int64), cnt)
     local = np.arange(int(cnt.sum()), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
     dx = local % nx_[box]

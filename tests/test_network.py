@@ -272,3 +272,38 @@ def test_offroad_leg_uses_tobler_with_elevation():
     flat = 100 / (4000 / 60)
     assert s.walk_in_min[0] == pytest.approx(flat * tobler_factor(np.array([-0.2]))[0])  # downhill to the road
     assert s.walk_out_min[0] == pytest.approx(flat * math.exp(3.5 * 0.2))  # uphill home
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_grid_pairs_report_every_overlapping_box_pair_once(seed):
+    """The grid pair finder against brute force, with a few very long boxes among short ones."""
+    from geofupin.network import _box_pairs
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    lo = rng.uniform(0, 1000, (n, 2))
+    size = rng.exponential(5, (n, 2))
+    size[rng.random(n) < 0.05] *= 200
+    hi = lo + size
+    a, b = _box_pairs(lo, hi)
+    got = list(zip(a.tolist(), b.tolist(), strict=True))
+    assert len(got) == len(set(got)) and all(i < j for i, j in got)
+    ov = (lo[:, None] <= hi[None, :]).all(axis=2) & (lo[None, :] <= hi[:, None]).all(axis=2)
+    i, j = np.nonzero(np.triu(ov, 1))
+    assert set(zip(i.tolist(), j.tolist(), strict=True)) <= set(got)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_close_pairs_equal_kdtree(seed):
+    """Junction merging finds exactly the pairs within the tolerance (vs a k-d tree)."""
+    from scipy.spatial import cKDTree
+
+    from geofupin.network import _close_pairs
+
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 60, (800, 2))
+    xy[:100] = np.round(xy[:100])  # exact repeats and points on cell borders
+    for tol in (0.5, 2.0):
+        ref = {tuple(p) for p in np.sort(cKDTree(xy).query_pairs(tol, output_type="ndarray"), axis=1).tolist()}
+        got = np.sort(_close_pairs(xy, tol), axis=1).tolist()
+        assert len(got) == len(ref) and {tuple(p) for p in got} == ref
