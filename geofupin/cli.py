@@ -216,7 +216,8 @@ def compare(
     out_dir = out or a.scenario.output_dir().with_name(f"compare-{a.scenario.name}-{b.scenario.name}")
     dual = build_compare_map(a, b, config=map_config(a), labels=labels, top_k=top_k)
     table = compare_table(a, b, labels=labels, top_k=top_k)
-    with gio.atomic_dir(out_dir, overwrite=overwrite) as tmp:
+    protect = [*pipeline.input_files(a.scenario).values(), *pipeline.input_files(b.scenario).values()]
+    with gio.atomic_dir(out_dir, overwrite=overwrite, protect=protect) as tmp:
         gio.write_text(tmp / "index.html", render_html(dual))
         gio.write_csv(table, tmp / "compare.csv")
     if not quiet:
@@ -248,7 +249,7 @@ def import_osm(ctx: click.Context, pbf: Path, out: Path, crs: str, overwrite: bo
     from . import io as gio
 
     layers = gio.read_osm(pbf, out_crs=None if crs == "auto" else crs)
-    with gio.atomic_dir(out, overwrite=overwrite) as tmp:
+    with gio.atomic_dir(out, overwrite=overwrite, protect=[pbf]) as tmp:
         for kind, gdf in layers.items():
             gio.write_vector(gdf, tmp / f"{kind}.gpkg", layer=kind)
     if not ctx.obj.get("quiet", False):

@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,15 +71,37 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+def atomic_dir(
+    path: str | os.PathLike[str], *, overwrite: bool = False, protect: Iterable[str | os.PathLike[str]] = ()
+) -> Iterator[Path]:
     """Yield a temporary directory that replaces ``path`` as a whole when the block succeeds.
+
+    Parameters
+    ----------
+    path
+        The output folder.
+    overwrite
+        Replace an existing, non-empty folder.
+    protect
+        Files that must survive (the scenario, its inputs): a folder holding any of them is
+        never replaced, whatever ``overwrite`` says.
 
     Raises
     ------
     OutputExistsError
         When ``path`` exists, is not empty and ``overwrite`` is false.
+    DataError
+        When ``path`` is, or lies above, a protected file's folder.
     """
     target = Path(path)
+    resolved = target.resolve()
+    for p in protect:
+        q = Path(p).resolve()
+        if resolved == q or resolved in q.parents:
+            raise DataError(
+                f"output folder {target} holds the input {p}; replacing the folder would delete it. "
+                "Fix: write outputs to a folder of their own (--out, or outputs.dir in the scenario)."
+            )
     if target.exists() and any(target.iterdir()) and not overwrite:
         raise OutputExistsError(
             f"output folder {target} already exists. Fix: pass --overwrite to replace it, or --out another folder."
@@ -416,7 +438,8 @@ def read_vector(
 
 def _read_csv_points(p: Path, *, lon: str | None, lat: str | None, crs: Any, encoding: str | None) -> gpd.GeoDataFrame:
     try:
-        df = pd.read_csv(p, encoding=encoding or "utf-8-sig")
+        # every column as text: ids keep their leading zeros ("001"); layers.validate_layer types the counts
+        df = pd.read_csv(p, encoding=encoding or "utf-8-sig", dtype=str, keep_default_na=False, na_values=[""])
     except UnicodeDecodeError as exc:
         raise DataError(f"{p} is not UTF-8 text ({exc}). Fix: set 'encoding: GBK' (or the file's encoding).") from exc
     cols = {str(c).strip().lower(): c for c in df.columns}

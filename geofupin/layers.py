@@ -474,6 +474,14 @@ def validate_layer(
     schema = SCHEMAS[kind]
     where = kind if source is None else f"{kind} ({source})"
     before = len(problems.errors)
+    known = [c.name for c in schema.columns]
+    for src, dst in (columns or {}).items():
+        if dst not in known:
+            problems.add(
+                f"{where} columns",
+                f"'{src}: {dst}' maps onto '{dst}', which is not a {kind} column{suggest(dst, known)}.",
+                f"Map onto one of {', '.join(known)}.",
+            )
     if len(gdf) == 0:
         problems.add(where, "the layer is empty.", "Give at least one feature, or remove the layer from the scenario.")
         return None
@@ -744,6 +752,18 @@ def _check_village_counts(out: gpd.GeoDataFrame, schema: LayerSchema, where: str
         ("persons", "relocate_persons", "relocate_persons > persons"),
         ("households", "relocate_households", "relocate_households > households"),
     ]
+    if "relocate_persons" in out.columns and "relocate_households" in out.columns:
+        rp = pd.to_numeric(out["relocate_persons"], errors="coerce").fillna(0)
+        rh = pd.to_numeric(out["relocate_households"], errors="coerce").fillna(0)
+        bad = ((rp > 0) & (rh <= 0)).to_numpy()
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            problems.add(
+                where,
+                f"relocate_persons > 0 but relocate_households = 0 at {_ids(out, schema, bad)}.",
+                "Give the number of relocating households (搬迁户数) too: subsidies are paid per household.",
+                feature_id=_fid(out, schema, first),
+            )
     for big, small, text in pairs:
         if big not in out.columns or small not in out.columns:
             continue

@@ -73,13 +73,11 @@ def ensure_demo_layers(scenario: Scenario) -> list[Path]:
     if scenario.layers.dem is not None:
         paths.append(scenario.layers.dem)
     missing = [p for p in paths if not p.exists()]
-    if not missing:
-        return []
     from . import demo
 
     out = scenario.demo.dir or scenario.layers.sources()["villages"].path.parent
-    log.info("generating the demo county (seed %s) into %s", scenario.demo.seed, out)
-    demo.ensure(out, seed=scenario.demo.seed)
+    log.info("demo county (seed %s) in %s", scenario.demo.seed, out)
+    demo.ensure(out, seed=scenario.demo.seed)  # checks the seed stamp; regenerates on a mismatch
     return missing
 
 
@@ -161,12 +159,30 @@ def run(
     for name in bar:
         if hasattr(bar, "set_description"):
             bar.set_description(name)
+        why = skip_reason(name, layers)
+        if why is not None:
+            log.warning("%s", why)
+            warnings.append(why)
+            continue
         t = time.perf_counter()
         result = step_function(name)(ctx)
         timings[name] = time.perf_counter() - t
         warnings.extend(result.warnings)  # steps log their own warnings; the CLI prints them once more at the end
         ctx = RunContext(scenario=scenario, layers=layers, results={**ctx.results, name: result})
     return RunOutput(ctx=ctx, timings_s=timings, warnings=tuple(warnings))
+
+
+def skip_reason(step: str, layers: Layers) -> str | None:
+    """Why a step cannot run on these layers (it is skipped with this warning), or ``None``."""
+    if step == "access" and layers.roads is None:
+        return (
+            "可达性分析已跳过:没有道路图层 / access skipped: no roads layer (travel times fall back to straight lines)."
+        )
+    if step == "allocate":
+        moving = pd.to_numeric(layers.villages["relocate_persons"], errors="coerce").fillna(0)
+        if not (moving > 0).any():
+            return "搬迁分配已跳过:没有搬迁人口 / allocate skipped: no village has relocate_persons > 0."
+    return None
 
 
 def _progress(items: list[str], *, enabled: bool) -> Any:
@@ -194,8 +210,8 @@ def result_tables(out: RunOutput) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def input_hashes(scenario: Scenario) -> dict[str, str]:
-    """SHA-256 of the scenario file and of every input file."""
+def input_files(scenario: Scenario) -> dict[str, Path]:
+    """Every file a scenario reads: itself, its layers, the DEM and the policy file."""
     files: dict[str, Path] = {}
     if scenario.path is not None:
         files["scenario"] = scenario.path
@@ -203,7 +219,15 @@ def input_hashes(scenario: Scenario) -> dict[str, str]:
         files[kind] = src.path
     if scenario.layers.dem is not None:
         files["dem"] = scenario.layers.dem
-    return {k: gio.file_sha256(p) for k, p in files.items() if p.exists()}
+    policy_file = getattr(scenario.policy, "file", None)
+    if policy_file is not None:
+        files["policy"] = Path(policy_file)
+    return files
+
+
+def input_hashes(scenario: Scenario) -> dict[str, str]:
+    """SHA-256 of the scenario file and of every input file."""
+    return {k: gio.file_sha256(p) for k, p in input_files(scenario).items() if p.exists()}
 
 
 def versions() -> dict[str, str]:
@@ -249,7 +273,7 @@ def write_outputs(
     written: dict[str, Path] = {}
     timings = dict(out.timings_s)
     tables = {} if maps_only else result_tables(out)
-    with gio.atomic_dir(out_dir, overwrite=overwrite) as tmp:
+    with gio.atomic_dir(out_dir, overwrite=overwrite, protect=input_files(scenario).values()) as tmp:
         t = time.perf_counter()
         if not maps_only:
             gio.write_layers(result_layers(out), tmp / "results.gpkg")

@@ -912,7 +912,7 @@ def _sites_for_plan(ctx: RunContext, assignment: pd.DataFrame | None) -> gpd.Geo
         sites = ctx.layers.candidates
     if sites is None:
         return None
-    if assignment is not None and len(assignment):
+    if assignment is not None:  # allocation ran: plan the sites that receive someone (none if it placed nobody)
         used = set(assignment["site_id"].astype(str))
         sites = sites[sites["site_id"].astype(str).isin(used)]
     elif "passed" in sites:

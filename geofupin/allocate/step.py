@@ -157,6 +157,19 @@ def allocation_sites(
     return gpd.GeoDataFrame(s.reset_index(drop=True), geometry="geometry", crs=s.crs), warnings
 
 
+def _straight_line_od(units: pd.DataFrame, sites: gpd.GeoDataFrame, cfg: AllocationConfig, key: str) -> pd.DataFrame:
+    """OD rows ``key, site_id, time_min, dist_m`` from straight-line distance at the fallback speed."""
+    r, c, t, d = straight_line_od(
+        units.geometry.representative_point().values,
+        sites.geometry.values,
+        speed_kph=cfg.fallback_speed_kph,
+        detour=cfg.fallback_detour,
+    )
+    return pd.DataFrame(
+        {key: units[key].to_numpy()[r], "site_id": sites["site_id"].to_numpy()[c], "time_min": t, "dist_m": d}
+    )
+
+
 def allocate(
     villages: gpd.GeoDataFrame,
     sites: gpd.GeoDataFrame,
@@ -182,25 +195,21 @@ def allocate(
     if units.empty:
         raise DataError("villages: no row has relocate_persons > 0, nobody to allocate.")
     if od is None:
-        r, c, t, d = straight_line_od(
-            units.geometry.representative_point().values,
-            sites.geometry.values,
-            speed_kph=cfg.fallback_speed_kph,
-            detour=cfg.fallback_detour,
-        )
-        od = pd.DataFrame(
-            {
-                "unit_id": units["unit_id"].to_numpy()[r],
-                "site_id": sites["site_id"].to_numpy()[c],
-                "time_min": t,
-                "dist_m": d,
-            }
-        )
+        od = _straight_line_od(units, sites, cfg, "unit_id")
         warnings.append(
             f"no od_village_site table (access step did not run): travel time = straight-line distance x "
             f"{cfg.fallback_detour:g} at {cfg.fallback_speed_kph:g} km/h (allocation.fallback_speed_kph)"
         )
     else:
+        no_od = ~sites["site_id"].astype(str).isin(set(od["site_id"].astype(str)))
+        if no_od.any():  # e.g. candidates generated on a grid after the access step ran
+            key = "unit_id" if "unit_id" in od.columns else "village_id"
+            extra = _straight_line_od(units.drop_duplicates(key), sites[no_od], cfg, key)
+            od = pd.concat([od[[key, "site_id", "time_min", "dist_m"]], extra], ignore_index=True)
+            warnings.append(
+                f"{int(no_od.sum())} sites have no row in od_village_site (e.g. generated grid candidates): their "
+                f"travel time = straight-line distance x {cfg.fallback_detour:g} at {cfg.fallback_speed_kph:g} km/h"
+            )
         missing = sorted(set(units["village_id"]) - set(od["village_id"].astype(str)))
         if missing:
             warnings.append(
@@ -357,6 +366,45 @@ def relocation_access(
     return out
 
 
+_ASSIGNMENT_COLUMNS = (
+    "village_id", "group", "unit_id", "name", "township", "site_id", "site_name", "site_name_en", "tier",
+    "households", "persons", "time_min", "dist_m", "cost",
+)  # fmt: skip
+
+
+def _nobody_placed(villages: gpd.GeoDataFrame, cfg: AllocationConfig, why: str) -> StepResult:
+    """The result when no site can take anyone: every relocating unit unserved, with the reason."""
+    units, warnings = relocating_units(villages, unit=cfg.unit)
+    unserved = pd.DataFrame(
+        {
+            "village_id": units["village_id"].to_numpy(),
+            "group": units["group"].to_numpy(),
+            "unit_id": units["unit_id"].to_numpy(),
+            "name": units["name"].to_numpy(),
+            "persons": units["persons"].to_numpy(),
+            "households": units["households"].to_numpy(),
+            "rule": "no_site",
+            "reason_zh": "没有通过筛选且有容量的安置点",
+            "reason_en": "no site passed screening with capacity",
+        }
+    )
+    message = f"{why} All {int(unserved['persons'].sum())} relocating persons are unserved; see table unserved."
+    logger.warning("allocate: %s", message)
+    return StepResult(
+        tables={"assignment": pd.DataFrame(columns=list(_ASSIGNMENT_COLUMNS)), "unserved": unserved},
+        summary={
+            "model": cfg.model,
+            "units": len(unserved),
+            "sites": 0,
+            "relocating_persons": int(unserved["persons"].sum()),
+            "served_persons": 0,
+            "unserved_persons": int(unserved["persons"].sum()),
+            "status": "no_site",
+        },
+        warnings=(*warnings, message),
+    )
+
+
 def step(ctx: RunContext) -> StepResult:
     """The ``allocate`` pipeline step.
 
@@ -373,9 +421,12 @@ def step(ctx: RunContext) -> StepResult:
         ``allocation_run`` (:class:`AllocationRun`); summary figures; warnings.
     """
     cfg = getattr(ctx.scenario, "allocation", None) or AllocationConfig()
-    sites, warnings = allocation_sites(
-        ctx.layer("sites"), ctx.layers.candidates, area_per_person_m2=cfg.area_per_person_m2
-    )
+    try:
+        sites, warnings = allocation_sites(
+            ctx.layer("sites"), ctx.layers.candidates, area_per_person_m2=cfg.area_per_person_m2
+        )
+    except InfeasibleError as exc:  # nowhere to go: report every unit unserved, keep the rest of the run
+        return _nobody_placed(ctx.layers.villages, cfg, str(exc))
     run = allocate(ctx.layers.villages, sites, ctx.table("od_village_site"), cfg)
     flows, tables = _tables(run)
     va, sa = ctx.layer("village_access"), ctx.layer("site_access")

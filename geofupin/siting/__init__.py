@@ -239,6 +239,18 @@ class SitingResult:
     warnings: tuple[str, ...] = ()
 
 
+def _has_towns(
+    facilities: gpd.GeoDataFrame | None, site_access: pd.DataFrame | None, town_kinds: tuple[str, ...]
+) -> bool:
+    """True when a town or county seat exists to measure travel time to (else the rule is skipped, with a warning)."""
+    if facilities is not None and "kind" in facilities and facilities["kind"].isin(town_kinds).any():
+        return True
+    if site_access is None:
+        return False
+    cols = [f"time_min_{k}" for k in town_kinds if f"time_min_{k}" in site_access]
+    return bool(cols) and bool(site_access[cols].notna().to_numpy().any())
+
+
 def site(
     layers: Layers,
     cfg: SitingConfig | None = None,
@@ -296,7 +308,7 @@ def site(
                 "Fix: lower siting.grid.min_buildable_share or check constraints and the DEM."
             )
     rule_data = set(available)
-    if "access" in available:
+    if "access" in available and _has_towns(fac, site_access, cfg.town_kinds):
         rule_data.add("times")
     rules, rwarn = build_rules(cfg.rules, available=sorted(rule_data))
     warns += rwarn
