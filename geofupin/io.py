@@ -14,10 +14,13 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import uuid
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -315,9 +318,25 @@ def write_xlsx(
     fixed = dt.datetime(2016, 1, 1)
     wb.properties.created = fixed
     wb.properties.modified = fixed
+    raw = BytesIO()
+    wb.save(raw)
     with atomic_write(target) as tmp:
-        wb.save(tmp)
+        _pin_zip_times(raw.getvalue(), tmp, fixed.timetuple()[:6])
     return target
+
+
+def _pin_zip_times(data: bytes, path: Path, when: tuple[int, ...]) -> None:
+    """Copy a zip archive (an XLSX) with every timestamp pinned to ``when``: equal content, equal bytes."""
+    with zipfile.ZipFile(BytesIO(data)) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            info = zipfile.ZipInfo(item.filename, date_time=when)  # type: ignore[arg-type]
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = item.external_attr
+            data = zin.read(item.filename)
+            if item.filename == "docProps/core.xml":  # openpyxl stamps the save time as "modified"
+                stamp = "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z".format(*when).encode()
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + stamp, data)
+            zout.writestr(info, data)
 
 
 def _sheet_name(name: str, used: set[str]) -> str:

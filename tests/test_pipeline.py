@@ -102,3 +102,15 @@ def test_allocate_reports_everyone_unserved_when_no_site_passes() -> None:
     assert res.summary["served_persons"] == 0 and res.summary["unserved_persons"] == 12
     assert any("unserved" in w for w in res.warnings)
     assert isinstance(res.tables["assignment"], pd.DataFrame)
+
+
+def test_the_same_map_renders_to_the_same_bytes(tmp_path: Path) -> None:
+    from _maps_fixtures import make_ctx
+    from test_maps import _write_dem
+
+    from geofupin.maps import MapConfig, build_run_map, render_html
+
+    ctx = make_ctx(_write_dem(tmp_path / "dem.tif"))
+    pages = [render_html(build_run_map(ctx, config=MapConfig())) for _ in range(2)]
+    assert pages[0] == pages[1]
+    assert "map_00000000000000000000000000000001" in pages[0]  # branca's random ids became counters

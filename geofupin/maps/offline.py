@@ -118,9 +118,27 @@ def render_html(m: Any, *, offline: bool = True, title: str | None = None) -> st
     if not html.lstrip().lower().startswith("<!doctype"):
         html = "<!DOCTYPE html>\n" + html
     html = html.replace("<head>", '<head>\n<meta charset="utf-8"/>', 1) if "charset" not in html[:500] else html
+    html = stable_ids(html)
     if offline:
         html = inline_assets(html)
     return html
+
+
+_ELEMENT_ID = re.compile(r"(?<=_)[0-9a-f]{32}(?![0-9a-zA-Z])")
+
+
+def stable_ids(html: str) -> str:
+    """Replace branca's random element ids (``map_<uuid4 hex>``) by counters in order of first use.
+
+    The same map then renders to the same bytes, run after run. An id keeps its length and
+    every occurrence of it gets the same replacement, so the references between elements hold.
+    """
+    seen: dict[str, str] = {}
+
+    def repl(m: re.Match[str]) -> str:
+        return seen.setdefault(m.group(0), f"{len(seen) + 1:032x}")
+
+    return _ELEMENT_ID.sub(repl, html)
 
 
 def _esc(text: str) -> str:
