@@ -155,10 +155,15 @@ def import_osm(pbf_path: str | Path, *, out_crs: str | int | CRS | None = None) 
         )
     )
     o: Any
+    seen_bounds: dict[int, str] = {}  # admin relations in the file (id -> name)
+    built_bounds: set[int] = set()  # ... and those that became polygons
     for o in fp:
         tags = o.tags
         try:
-            if o.is_node():
+            if o.is_relation():
+                if tags.get("boundary") == "administrative" and (_layer(tags.get("admin_level")) or 0) >= 5:
+                    seen_bounds[o.id] = str(tags.get("name") or o.id)
+            elif o.is_node():
                 oid = f"n{o.id}"
                 place = tags.get("place")
                 amenity = tags.get("amenity")
@@ -241,6 +246,8 @@ def import_osm(pbf_path: str | Path, *, out_crs: str | int | CRS | None = None) 
                 elif tags.get("boundary") == "administrative" and tags.get("admin_level"):
                     level = _layer(tags.get("admin_level"))
                     if level is not None and level >= 5:
+                        if not o.from_way():
+                            built_bounds.add(o.orig_id())
                         bounds.add(
                             wkb.create_multipolygon(o),
                             id=oid,
@@ -275,6 +282,15 @@ def import_osm(pbf_path: str | Path, *, out_crs: str | int | CRS | None = None) 
             skipped += 1
     if skipped:
         log.warning("OSM import: %d object(s) with missing node locations or broken areas were skipped.", skipped)
+    lost = sorted(name for rid, name in seen_bounds.items() if rid not in built_bounds)
+    if lost:
+        log.warning(
+            "OSM import: %d administrative boundary relation(s) could not be assembled into polygons (ways missing "
+            "from the extract?): %s. Villages inside them will lie outside the study area; add the boundary by hand "
+            "or use a larger extract.",
+            len(lost),
+            ", ".join(lost),
+        )
 
     out: dict[str, gpd.GeoDataFrame] = {}
     r = roads.frame(

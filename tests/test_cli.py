@@ -200,3 +200,17 @@ def test_import_osm_writes_layers_that_validate(shared_data: Path, tmp_path: Pat
     problems = Problems()
     assert validate_layer(roads, "roads", problems) is not None, [str(p) for p in problems]
     assert set(roads["road_class"]) <= {"national", "provincial", "county", "township", "village", "track", "path"}
+
+
+@pytest.mark.shared
+def test_import_osm_names_boundaries_it_could_not_build(shared_data: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from geofupin.io import read_osm
+
+    with caplog.at_level(logging.WARNING, logger="geofupin.osm"):
+        layers = read_osm(shared_data / "andorra" / "andorra.osm.pbf")
+    # SOURCES.md: 6 parish polygons, Canillo missing (its border ways are cut by the extract)
+    assert len(layers["boundaries"]) == 6
+    (msg,) = [r.getMessage() for r in caplog.records if "could not be assembled" in r.getMessage()]
+    assert "Canillo" in msg
