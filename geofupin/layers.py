@@ -15,6 +15,7 @@ the study area. Each problem names the layer, the feature id and the fix.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -708,6 +709,7 @@ def _coerce(out: gpd.GeoDataFrame, col: Column, schema: LayerSchema, where: str,
                 feature_id=_fid(out, schema, int(np.flatnonzero(miss)[0])),
             )
         return mapped
+    _warn_mojibake(text, col.name, where, problems)
     if col.required and text.isna().any():
         miss = text.isna().to_numpy()
         problems.add(
@@ -717,6 +719,26 @@ def _coerce(out: gpd.GeoDataFrame, col: Column, schema: LayerSchema, where: str,
             feature_id=_fid(out, schema, int(np.flatnonzero(miss)[0])),
         )
     return text
+
+
+_LATIN1_RUN = re.compile(r"[\u00c0-\u00ff]{2,}")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _warn_mojibake(text: pd.Series, column: str, where: str, problems: Problems) -> None:
+    """Warn when Chinese text was decoded with the wrong encoding (GBK read as Latin-1: 'ÕÅ¼Ò...')."""
+    values = text.dropna().astype(str)
+    if values.empty or values.str.contains(_CJK).any():
+        return
+    garbled = values[values.str.contains(_LATIN1_RUN)]
+    if len(garbled) >= max(1, len(values) // 5):
+        problems.add(
+            where,
+            f"text in '{column}' looks mis-decoded (e.g. {garbled.iloc[0]!r}): Chinese written in "
+            "GBK read as another encoding.",
+            "Set 'encoding: GBK' for this layer in the scenario.",
+            severity="warning",
+        )
 
 
 def _to_bool(v: object) -> bool | None:

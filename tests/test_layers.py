@@ -231,3 +231,15 @@ def test_roads_without_class_are_accepted_for_the_default_speed() -> None:
     )
     out = validate_layer(roads, "roads", Problems())
     assert out is not None and out["road_class"].iloc[0] == "county" and out["road_class"].isna().iloc[1]
+
+
+def test_gbk_read_as_latin1_is_flagged() -> None:
+    v = villages()
+    v["name"] = [n.encode("gbk").decode("latin-1") for n in v["name"]]
+    p = Problems()
+    assert validate_layer(v, "villages", p) is not None
+    (w,) = [x for x in p.warnings if "mis-decoded" in x.message]
+    assert "'name'" in w.message and "encoding: GBK" in w.fix
+    p2 = Problems()
+    validate_layer(villages(), "villages", p2)
+    assert not [x for x in p2.warnings if "mis-decoded" in x.message]
