@@ -279,6 +279,18 @@ def check(scenario: Path) -> None:
         except LayerError as exc:
             seen = set(problems)
             problems.extend(p for p in exc.problems if p not in seen)
+    if sc is not None and layers is not None and "site" in sc.steps:
+        from .siting import preflight
+
+        access_runs = "access" in sc.steps and layers.roads is not None
+        problems.extend(preflight(layers, sc.siting, access_will_run=access_runs))
+    if sc is not None and layers is not None:
+        for step_name in pipeline.available_steps(sc):
+            why = pipeline.skip_reason(step_name, layers)
+            if why is not None:
+                problems.add(
+                    f"steps.{step_name}", why, "Add the missing layer or data, or drop the step.", severity="warning"
+                )
     errors, warnings = problems.errors, problems.warnings
     click.echo(f"检查 check: {scenario}")
     if layers is not None:

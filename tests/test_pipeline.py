@@ -114,3 +114,19 @@ def test_the_same_map_renders_to_the_same_bytes(tmp_path: Path) -> None:
     pages = [render_html(build_run_map(ctx, config=MapConfig())) for _ in range(2)]
     assert pages[0] == pages[1]
     assert "map_00000000000000000000000000000001" in pages[0]  # branca's random ids became counters
+
+
+def test_check_finds_what_run_would_stop_on(tmp_path: Path) -> None:
+    from demo_helpers import invoke
+
+    gio.write_vector(villages(), tmp_path / "villages.gpkg", layer="villages")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("name: tiny\nlayers:\n  villages: villages.gpkg\n", encoding="utf-8")
+    code, text = invoke("check", str(scenario))
+    assert code == 1
+    assert "steps.access" in text and "no roads layer" in text  # a warning: access will be skipped
+    # the default siting criteria need layers this county lacks: errors now, not after the run's first steps
+    assert "criterion 'dist_water_m' needs the water layer, which is absent" in text
+    assert (
+        "criterion 'slope_mean_deg' needs the DEM layer" in text or "criterion 'slope_mean_deg' needs the dem" in text
+    )

@@ -124,6 +124,23 @@ _NEEDS = {
 }
 
 
+def available_data(layers: Layers, *, access: bool) -> set[str]:
+    """What the criteria and rules can be measured from: layer kinds, ``dem``, and ``access``
+    (travel times, from the access step's ``site_access`` or from the facilities layer)."""
+    available = {k for k in ("water", "power", "roads", "constraints") if layers.get(k) is not None}
+    if layers.dem is not None:
+        available.add("dem")
+    fac = layers.facilities
+    if access or (fac is not None and len(fac)):
+        available.add("access")
+    return available
+
+
+def preflight(layers: Layers, cfg: SitingConfig, *, access_will_run: bool) -> list[Problem]:
+    """The problems :func:`site` would raise about absent data, found before running (for ``geofupin check``)."""
+    return check_criteria_data(cfg.criteria, available_data(layers, access=access_will_run))
+
+
 def check_criteria_data(criteria: tuple[CriterionConfig, ...], available: set[str]) -> list[Problem]:
     """Problems for criteria whose data is absent (one per criterion, naming the layer)."""
     out = []
@@ -267,12 +284,8 @@ def site(
         Unusable data (a DEM without CRS, a grid too large).
     """
     cfg = cfg or SitingConfig()
-    available = {k for k in ("water", "power", "roads", "constraints") if layers.get(k) is not None}
-    if layers.dem is not None:
-        available.add("dem")
+    available = available_data(layers, access=site_access is not None)
     fac = layers.facilities
-    if site_access is not None or (fac is not None and len(fac)):
-        available.add("access")
     problems = check_criteria_data(cfg.criteria, available)
     if problems:
         raise ScenarioError("siting criteria need absent layers", problems)
