@@ -24,6 +24,7 @@ import pandas as pd
 import shapely
 
 from ..context import Layers, RunContext, StepResult
+from ..siting import SITE_FRONT_COLUMNS, SITE_SCORE_COLUMNS
 from . import data as D
 from .basemaps import add_basemap, uses_gcj02
 from .config import MapConfig
@@ -55,27 +56,8 @@ VILLAGE_FIELDS_PRIVATE: tuple[D.Field, ...] = (
     ("poverty_cause", "致贫原因", "poverty cause", ""),
     ("elevation_m", "海拔（米）", "elevation_m", "int"),
 )
-SITE_KNOWN = {
-    "site_id",
-    "name",
-    "name_en",
-    "tier",
-    "township",
-    "area_m2",
-    "buildable_area_m2",
-    "capacity_persons",
-    "capacity_households",
-    "passed",
-    "fail_rules",
-    "reasons_zh",
-    "reasons_en",
-    "score",
-    "rank",
-    "p_topk",
-    "stable_topk",
-    "planned_area_m2",
-    "geometry",
-}
+#: Site columns that are not criteria (the criteria are the remaining numeric columns).
+SITE_KNOWN = {*SITE_FRONT_COLUMNS, *SITE_SCORE_COLUMNS, "planned_area_m2", "geometry"}
 SCORE_COLORS = ("#f7fcb9", "#addd8e", "#41ab5d", "#006837")
 BAND_COLORS = ("#08519c", "#3182bd", "#6baed6", "#bdd7e7", "#eff3ff")
 

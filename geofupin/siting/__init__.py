@@ -53,7 +53,8 @@ __all__ = [
     "step",
 ]
 
-_FRONT = [
+#: The contract columns of the ``sites`` layer that come before the criteria, in order.
+SITE_FRONT_COLUMNS = [
     "site_id",
     "name",
     "name_en",
@@ -68,6 +69,8 @@ _FRONT = [
     "reasons_zh",
     "reasons_en",
 ]
+#: The score columns that follow the criteria.
+SITE_SCORE_COLUMNS = ["score", "rank", "p_topk", "stable_topk"]
 
 
 def _study_area(layers: Layers, cell_m: float) -> Any:
@@ -342,13 +345,11 @@ def site(
     for col in ("capacity_persons", "capacity_households"):
         sites[col] = pd.array(np.where(np.isnan(sites[col]), 0, sites[col]).astype(np.int64), dtype="Int64")
         sites.loc[measured[col].isna().to_numpy(), col] = pd.NA
-    crit_cols = [c for c in names if c not in _FRONT]
+    crit_cols = [c for c in names if c not in SITE_FRONT_COLUMNS]
     rest = [
-        c
-        for c in sites.columns
-        if c not in _FRONT + crit_cols + ["score", "rank", "p_topk", "stable_topk", sites.geometry.name]
+        c for c in sites.columns if c not in SITE_FRONT_COLUMNS + crit_cols + SITE_SCORE_COLUMNS + [sites.geometry.name]
     ]
-    sites = sites[_FRONT + crit_cols + ["score", "rank", "p_topk", "stable_topk", *rest, sites.geometry.name]]
+    sites = sites[SITE_FRONT_COLUMNS + crit_cols + SITE_SCORE_COLUMNS + [*rest, sites.geometry.name]]
 
     ok = sites[sites["passed"]].sort_values("rank")
     rank_cols = [
