@@ -6,12 +6,15 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import click
 
 from . import __version__
 from .errors import GeofupinError, LayerError, Problems, ProblemsError
+
+if TYPE_CHECKING:
+    from .scenario import Scenario
 
 log = logging.getLogger("geofupin")
 
@@ -65,15 +68,22 @@ def main(ctx: click.Context, verbose: int, quiet: int) -> None:
 
 
 def _run_and_write(
-    ctx: click.Context, scenario_path: Path, out: Path | None, overwrite: bool, steps: list[str] | None
+    ctx: click.Context,
+    scenario_path: Path | Scenario,
+    out: Path | None,
+    overwrite: bool,
+    steps: list[str] | None,
+    *,
+    maps_only: bool = False,
 ) -> None:
+    """Load (unless given) and run a scenario, write its outputs, report what was written."""
     from . import pipeline, scenario
 
-    sc = scenario.load(scenario_path)
+    sc = scenario_path if isinstance(scenario_path, scenario.Scenario) else scenario.load(scenario_path)
     quiet = ctx.obj.get("quiet", False)
     result = pipeline.run(sc, steps=steps, progress=not quiet)
     out_dir = out or sc.output_dir()
-    written = pipeline.write_outputs(result, out_dir, overwrite=overwrite)
+    written = pipeline.write_outputs(result, out_dir, overwrite=overwrite, maps_only=maps_only)
     if not quiet:
         for w in result.warnings:
             click.echo(f"警告 warning: {w}", err=True)
@@ -158,7 +168,6 @@ def map_command(
     """Run SCENARIO and publish only its maps (index.html, optional PNG/PDF)."""
     import dataclasses
 
-    from . import pipeline
     from . import scenario as scenario_mod
     from .maps.config import Basemap
     from .scenario import StaticFormat
@@ -171,13 +180,9 @@ def map_command(
         paper=cast(Literal["A4", "A3"], paper or sc.outputs.paper),
     )
     sc = dataclasses.replace(sc, map=m, outputs=o, steps=(*(s for s in sc.steps if s != "map"), "map"))
-    quiet = ctx.obj.get("quiet", False)
-    result = pipeline.run(sc, progress=not quiet)
     base = sc.output_dir()
     out_dir = out or base.with_name(f"{base.name}-{'public' if m.public else 'map'}")
-    written = pipeline.write_outputs(result, out_dir, overwrite=overwrite, maps_only=True)
-    if not quiet:
-        click.echo(f"已写出地图 wrote {', '.join(written)} to {out_dir}")
+    _run_and_write(ctx, sc, out_dir, overwrite, None, maps_only=True)
 
 
 @main.command()

@@ -15,7 +15,7 @@ import logging
 import platform
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -55,8 +55,6 @@ class RunOutput:
     ctx: RunContext
     timings_s: Mapping[str, float]
     warnings: tuple[str, ...] = ()
-    input_problems: tuple[str, ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def step_function(name: str) -> Callable[[RunContext], StepResult]:
