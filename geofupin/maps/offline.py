@@ -1,22 +1,33 @@
 """Render a map as ONE self-contained HTML page (offline by default).
 
-Leaflet, its plugins and their CSS come from the ``folium-offline`` package (import name
-``offlinefolium``), which ships them keyed by the CDN address folium links to. The page is
-rendered by folium, then every ``<script src=...>`` and stylesheet ``<link>`` is replaced
-by the shipped text. Resources that would fetch fonts or images from the network
-(Bootstrap, Font Awesome, glyphicons; geofupin's own markers need none of them) are
-dropped. Anything left pointing at the network raises :class:`OfflineAssetError`, so an
-offline page cannot silently depend on a CDN.
+Leaflet, its plugins and their CSS are shipped inside geofupin (``geofupin/maps/assets/``):
+pinned files from their npm packages, each package with its licence, listed in
+``assets/manifest.json`` with the package, version, SHA-256 and the CDN address(es) folium
+links to. ``tools/refresh_assets.py`` (in a source checkout) rewrites them from the npm
+registry. The page is rendered by folium, then every ``<script src=...>`` and stylesheet
+``<link>`` is replaced by the shipped text; images the CSS refers to become ``data:`` URIs.
+Resources that would fetch fonts or images from the network (Bootstrap, Font Awesome,
+glyphicons; geofupin's own markers need none of them) are dropped. Anything left pointing at
+the network raises :class:`OfflineAssetError` naming the address and the fix, so an offline
+page cannot silently depend on a CDN (e.g. after a folium upgrade changes a version).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import logging
+import posixpath
 import re
 from functools import cache
-from typing import Any
+from importlib import resources
+from typing import TYPE_CHECKING, Any
 
 from ..errors import GeofupinError
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 log = logging.getLogger(__name__)
 
@@ -30,24 +41,118 @@ DROPPED = (
     "jquery",
 )
 
+#: How to rewrite the shipped files (from a geofupin source checkout).
+REFRESH_COMMAND = "python tools/refresh_assets.py"
+
 _SCRIPT_RE = re.compile(r'<script\s+src="(?P<url>[^"]+)"\s*>\s*</script>')
 _LINK_RE = re.compile(r'<link\s+rel="stylesheet"\s+href="(?P<url>[^"]+)"\s*/?>')
+_CSS_URL_RE = re.compile(r"""url\(\s*(?P<q>['"]?)(?P<ref>[^'")]*)(?P=q)\s*\)""")
+_MIME = {".png": "image/png", ".svg": "image/svg+xml", ".gif": "image/gif", ".jpg": "image/jpeg", ".webp": "image/webp"}
 
 
 class OfflineAssetError(GeofupinError, RuntimeError):
-    """A resource the page needs is not shipped by ``folium-offline``."""
+    """A resource the page needs is not shipped in ``geofupin/maps/assets`` (or a shipped file is damaged)."""
+
+
+def _assets_dir() -> Traversable:
+    return resources.files("geofupin.maps").joinpath("assets")
+
+
+@cache
+def manifest() -> dict[str, Any]:
+    """The asset manifest: ``packages`` (npm name, version, licence, licence file) and ``files``.
+
+    Each entry of ``files`` has ``file`` (path under ``assets/``), ``npm``, ``version``,
+    ``sha256``, ``license`` and ``urls`` (the CDN addresses folium links to; empty for images
+    a stylesheet refers to).
+    """
+    try:
+        text = _assets_dir().joinpath("manifest.json").read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise OfflineAssetError(
+            "离线地图资源清单 geofupin/maps/assets/manifest.json 缺失(安装不完整)。"
+            f" the offline asset manifest is missing. Fix: reinstall geofupin, or run {REFRESH_COMMAND}."
+        ) from exc
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def _read_verified(entry: dict[str, Any]) -> bytes:
+    name = entry["file"]
+    try:
+        data: bytes = _assets_dir().joinpath(*name.split("/")).read_bytes()
+    except FileNotFoundError as exc:
+        raise OfflineAssetError(
+            f"离线地图资源 {name} 缺失。 shipped asset {name} is missing."
+            f" Fix: reinstall geofupin or run {REFRESH_COMMAND}."
+        ) from exc
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != entry["sha256"]:
+        raise OfflineAssetError(
+            f"离线地图资源 {name} 已损坏(SHA-256 {digest[:12]}…,清单为 {entry['sha256'][:12]}…)。"
+            f" shipped asset {name} does not match its manifest. Fix: reinstall geofupin or run {REFRESH_COMMAND}."
+        )
+    return data
+
+
+def _css_with_data_uris(css: str, css_file: str, files: dict[str, dict[str, Any]]) -> str:
+    """Replace relative ``url(...)`` references in a shipped stylesheet by ``data:`` URIs of the shipped files."""
+
+    def repl(m: re.Match[str]) -> str:
+        ref = m.group("ref").strip()
+        if not ref or ref.startswith(("data:", "#")):
+            return m.group(0)
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(css_file), ref.split("?")[0].split("#")[0]))
+        entry = files.get(target)
+        mime = _MIME.get(posixpath.splitext(target)[1].lower())
+        if "://" in ref or ref.startswith("//") or entry is None or mime is None:
+            raise OfflineAssetError(
+                f"离线地图样式表 {css_file} 引用了未随附的资源 {ref}。 stylesheet {css_file} refers to {ref}, "
+                f"which is not shipped. Fix: run {REFRESH_COMMAND} (it ships every file a stylesheet refers to)."
+            )
+        b64 = base64.b64encode(_read_verified(entry)).decode("ascii")
+        return f'url("data:{mime};base64,{b64}")'
+
+    return _CSS_URL_RE.sub(repl, css)
 
 
 @cache
 def shipped_assets() -> dict[str, str]:
-    """CDN address -> file text, as shipped by the ``folium-offline`` package."""
-    try:
-        from offlinefolium.elements import _res
-    except ImportError as exc:  # pragma: no cover - a declared dependency
-        raise OfflineAssetError(
-            "offline maps need the 'folium-offline' package. Fix: pip install 'folium-offline>=0.20'."
-        ) from exc
-    return dict(_res)
+    """CDN address -> text to inline, for every shipped file folium links to (hashes checked)."""
+    entries = manifest()["files"]
+    files = {e["file"]: e for e in entries}
+    out: dict[str, str] = {}
+    for e in entries:
+        if not e["urls"]:
+            continue
+        text = _read_verified(e).decode("utf-8")
+        if e["file"].endswith(".css"):
+            text = _css_with_data_uris(text, e["file"], files)
+        # where the inlined copy comes from and under which licence, as the first line of the copy
+        _, _, path = e["file"].partition("/")
+        text = f"/* {e['npm']}@{e['version']}/{path} ({e['license']}), inlined by geofupin */\n" + text
+        for url in e["urls"]:
+            out[url] = text
+    return out
+
+
+def required_urls() -> tuple[str, ...]:
+    """Every script/stylesheet address folium emits for the elements geofupin uses, minus :data:`DROPPED`.
+
+    The elements: ``folium.Map`` (Leaflet itself), ``Fullscreen``, ``MeasureControl``,
+    ``DualMap`` (comparison page) and the marker clustering of :class:`~geofupin.maps.elements.DataLayer`.
+    ``tools/refresh_assets.py`` ships exactly these.
+    """
+    import folium
+    import folium.plugins
+
+    from .elements import _CLUSTER_CSS, _CLUSTER_JS
+
+    lists: list[list[tuple[str, str]]] = [list(_CLUSTER_JS), list(_CLUSTER_CSS)]
+    for cls in (folium.Map, folium.plugins.Fullscreen, folium.plugins.MeasureControl, folium.plugins.DualMap):
+        lists += [list(getattr(cls, "default_js", [])), list(getattr(cls, "default_css", []))]
+    urls = dict.fromkeys(url for pairs in lists for _, url in pairs if not _dropped(url))
+    return tuple(urls)
 
 
 def _dropped(url: str) -> bool:
@@ -58,6 +163,23 @@ def _dropped(url: str) -> bool:
 def _script_text(text: str) -> str:
     # a literal "</script" inside JS would end the element early
     return text.replace("</script", "<\\/script")
+
+
+def _missing_message(missing: list[str]) -> str:
+    import folium
+
+    try:
+        shipped_for = manifest().get("folium", "?")
+    except OfflineAssetError:
+        shipped_for = "?"
+    return (
+        "离线地图缺少以下资源的随附副本:" + "、".join(missing) + f"(folium {folium.__version__} 链接的版本"
+        f"与 geofupin 随附资源(按 folium {shipped_for} 整理)不一致)。修复:在 geofupin 源码目录运行 "
+        f"{REFRESH_COMMAND} 更新 geofupin/maps/assets/,或安装 folium=={shipped_for};"
+        "也可用 offline=False 生成需联网的页面。"
+        " / no offline copy of: " + ", ".join(missing) + f". Fix: run {REFRESH_COMMAND} in a geofupin checkout "
+        f"(it ships what this folium links to), or install folium=={shipped_for}, or render with offline=False."
+    )
 
 
 def inline_assets(html: str, *, assets: dict[str, str] | None = None) -> str:
@@ -86,10 +208,7 @@ def inline_assets(html: str, *, assets: dict[str, str] | None = None) -> str:
     html = _SCRIPT_RE.sub(script, html)
     html = _LINK_RE.sub(link, html)
     if missing:
-        raise OfflineAssetError(
-            "no offline copy of: " + ", ".join(missing) + ". Fix: use a folium-offline release matching folium, "
-            "or render with offline=False."
-        )
+        raise OfflineAssetError(_missing_message(missing))
     return html
 
 
@@ -147,4 +266,13 @@ def _esc(text: str) -> str:
     return _html.escape(text)
 
 
-__all__ = ["DROPPED", "OfflineAssetError", "inline_assets", "render_html", "shipped_assets"]
+__all__ = [
+    "DROPPED",
+    "REFRESH_COMMAND",
+    "OfflineAssetError",
+    "inline_assets",
+    "manifest",
+    "render_html",
+    "required_urls",
+    "shipped_assets",
+]
