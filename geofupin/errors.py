@@ -130,3 +130,12 @@ class SolverError(GeofupinError, RuntimeError):
 
 class OutputExistsError(GeofupinError, FileExistsError):
     """An output exists and ``--overwrite`` was not given."""
+
+
+class MissingDependencyError(GeofupinError, ImportError):
+    """An optional dependency (an extra such as ``geofupin[osm]``) is not installed; the message names the extra."""
+
+    def __init__(self, message: str, *, module: str, extra: str) -> None:
+        super().__init__(message, name=module)
+        self.module = module
+        self.extra = extra

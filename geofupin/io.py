@@ -30,6 +30,7 @@ import pandas as pd
 import pyogrio
 import yaml
 
+from ._optional import require
 from .errors import DataError, OutputExistsError
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ def write_layers(frames: Mapping[str, gpd.GeoDataFrame], path: str | os.PathLike
 
 def _write_one(gdf: gpd.GeoDataFrame, path: Path, *, layer: str | None, driver: str, append: bool = False) -> None:
     if driver == "Parquet":
+        require("pyarrow")  # the `parquet` extra
         gdf.to_parquet(path, index=False)
         return
     frame = _plain_columns(gdf)
@@ -439,6 +441,7 @@ def read_vector(
     if suffix == ".csv":
         return _read_csv_points(p, lon=lon, lat=lat, crs=crs, encoding=encoding)
     if suffix in (".parquet", ".geoparquet"):
+        require("pyarrow")  # the `parquet` extra
         gdf = gpd.read_parquet(p)
     else:
         kwargs: dict[str, Any] = {}

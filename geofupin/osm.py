@@ -40,6 +40,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from ._optional import require
 from .crs import WGS84, choose_metric_crs, parse_crs
 from .errors import DataError
 from .layers import ROAD_CLASS_ALIASES, SURFACE_ALIASES
@@ -136,6 +137,7 @@ def import_osm(pbf_path: str | Path, *, out_crs: str | int | CRS | None = None) 
     Non-empty layers by kind: ``roads``, ``water``, ``power``, ``villages``, ``facilities``,
     ``boundaries``, each with a fresh RangeIndex and ``attrs["attribution"]``.
     """
+    require("osmium")  # the `osm` extra: a named error when absent
     import osmium
 
     path = Path(pbf_path)

@@ -7,6 +7,8 @@ Only this package reprojects to WGS84 (or GCJ-02 for Gaode tiles).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .compare import build_compare_map, compare_table
 from .config import MapConfig
 from .offline import OfflineAssetError, render_html
@@ -19,8 +21,23 @@ from .overview import (
     build_run_map,
     build_siting_map,
 )
-from .static import build_static_map, find_cjk_font
 from .step import figure_bytes, map_config, map_outputs, step
+
+if TYPE_CHECKING:
+    from .static import build_static_map, find_cjk_font
+
+
+def __getattr__(name: str) -> Any:
+    # the printable maps need matplotlib (the `static` extra): imported on first use, with a named error
+    if name in ("build_static_map", "find_cjk_font"):
+        from .._optional import require
+
+        require("matplotlib")
+        from . import static
+
+        return getattr(static, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "MapConfig",

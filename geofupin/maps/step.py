@@ -10,13 +10,16 @@ import io
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from .._optional import available, require
 from ..context import RunContext, StepResult
 from .config import MapConfig
 from .offline import render_html
 from .overview import build_run_map
-from .static import Paper, build_static_map
+
+if TYPE_CHECKING:
+    from .static import Paper
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +52,25 @@ def map_outputs(
     static: Iterable[Paper] = (),
     formats: Iterable[Literal["png", "pdf"]] = ("png", "pdf"),
 ) -> dict[str, str | bytes]:
-    """Every map file of a run by file name: ``index.html`` and, per paper, ``map_A4.png``/``.pdf``."""
-    import matplotlib
+    """Every map file of a run by file name: ``index.html`` and, per paper, ``map_A4.png``/``.pdf``.
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
+    Printable maps need matplotlib (the ``static`` extra); asking for them without it raises
+    :class:`~geofupin.errors.MissingDependencyError`.
+    """
     config = config or map_config(ctx)
     out: dict[str, str | bytes] = {
         "index.html": render_html(build_run_map(ctx, config=config), offline=config.offline, title=config.title)
     }
     fmts = tuple(formats)
-    for paper in static if fmts else ():
+    papers = tuple(static) if fmts else ()
+    if not papers:
+        return out
+    require("matplotlib").use("Agg")
+    from matplotlib import pyplot as plt
+
+    from .static import build_static_map
+
+    for paper in papers:
         fig = build_static_map(ctx, config=config, paper=paper)
         try:
             for fmt in fmts:
@@ -86,15 +96,22 @@ def step(ctx: RunContext) -> StepResult:
     outputs = getattr(ctx.scenario, "outputs", None)
     formats = tuple(getattr(outputs, "static_maps", ()) or ())
     paper: Paper = getattr(outputs, "paper", "A4")
+    warnings: tuple[str, ...] = ()
+    if formats and not available("matplotlib"):  # the base install: the page still comes, the prints are skipped
+        warnings = (
+            f"map: 未安装 matplotlib,跳过静态地图 map_{paper}.{'/'.join(formats)};需要时请安装 "
+            "pip install 'geofupin[static]' / printable maps skipped: install geofupin[static]",
+        )
+        log.warning(warnings[0])
+        formats = ()
     files = map_outputs(ctx, config=config, static=(paper,) if formats else (), formats=formats)
     html = str(files["index.html"])
     drawn = sorted({name for res in ctx.results.values() for name in res.layers})
-    warnings: tuple[str, ...] = ()
     if config.basemap == "tianditu":
         from .basemaps import tianditu_key
 
         if not tianditu_key(config):
-            warnings = ("map: Tianditu basemap needs a key (map.tianditu_key or TIANDITU_KEY); drawn without tiles",)
+            warnings += ("map: Tianditu basemap needs a key (map.tianditu_key or TIANDITU_KEY); drawn without tiles",)
     return StepResult(
         artifacts={"files": files, "index_html": html},
         summary={
