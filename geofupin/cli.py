@@ -53,7 +53,11 @@ out_opt = click.option(
     default=None,
     help="Output folder (default: the scenario's outputs.dir, or maps/<name>).",
 )
-overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+overwrite_opt = click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an existing output folder that geofupin wrote (never the home, current or an input's folder).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -81,8 +85,8 @@ def _run_and_write(
 
     sc = scenario_path if isinstance(scenario_path, scenario.Scenario) else scenario.load(scenario_path)
     quiet = ctx.obj.get("quiet", False)
+    out_dir = pipeline.check_output_dir(sc, out or sc.output_dir(), overwrite=overwrite)  # before computing
     result = pipeline.run(sc, steps=steps, progress=not quiet)
-    out_dir = out or sc.output_dir()
     written = pipeline.write_outputs(result, out_dir, overwrite=overwrite, maps_only=maps_only)
     if not quiet:
         for w in result.warnings:
@@ -210,19 +214,18 @@ def compare(
     from .maps.compare import build_compare_map, compare_table
 
     quiet = ctx.obj.get("quiet", False)
-    runs = []
-    for path in (scenario_a, scenario_b):
-        sc = scenario_mod.load(path)
-        runs.append(pipeline.run(sc, progress=not quiet))
+    sca, scb = scenario_mod.load(scenario_a), scenario_mod.load(scenario_b)
+    out_dir = out or sca.output_dir().with_name(f"compare-{sca.name}-{scb.name}")
+    protect = [*pipeline.input_files(sca).values(), *pipeline.input_files(scb).values()]
+    out_dir = gio.check_output_dir(out_dir, overwrite=overwrite, protect=protect)  # before computing
+    runs = [pipeline.run(sc, progress=not quiet) for sc in (sca, scb)]
     a, b = (r.ctx for r in runs)
     labels = (a.scenario.name, b.scenario.name)
     if labels[0] == labels[1]:
         labels = (f"{labels[0]} (A)", f"{labels[1]} (B)")
-    out_dir = out or a.scenario.output_dir().with_name(f"compare-{a.scenario.name}-{b.scenario.name}")
     dual = build_compare_map(a, b, config=map_config(a), labels=labels, top_k=top_k)
     table = compare_table(a, b, labels=labels, top_k=top_k)
-    protect = [*pipeline.input_files(a.scenario).values(), *pipeline.input_files(b.scenario).values()]
-    with gio.atomic_dir(out_dir, overwrite=overwrite, protect=protect) as tmp:
+    with gio.atomic_dir(out_dir, overwrite=overwrite, protect=protect, kind="compare") as tmp:
         gio.write_text(tmp / "index.html", render_html(dual))
         gio.write_csv(table, tmp / "compare.csv")
     if not quiet:
@@ -253,8 +256,9 @@ def import_osm(ctx: click.Context, pbf: Path, out: Path, crs: str, overwrite: bo
     """Turn an OpenStreetMap extract (.osm.pbf) into geofupin layers (© OpenStreetMap contributors, ODbL)."""
     from . import io as gio
 
+    out = gio.check_output_dir(out, overwrite=overwrite, protect=[pbf])  # before the import
     layers = gio.read_osm(pbf, out_crs=None if crs == "auto" else crs)
-    with gio.atomic_dir(out, overwrite=overwrite, protect=[pbf]) as tmp:
+    with gio.atomic_dir(out, overwrite=overwrite, protect=[pbf], kind="osm-layers") as tmp:
         for kind, gdf in layers.items():
             gio.write_vector(gdf, tmp / f"{kind}.gpkg", layer=kind)
     if not ctx.obj.get("quiet", False):

@@ -139,3 +139,19 @@ class MissingDependencyError(GeofupinError, ImportError):
         super().__init__(message, name=module)
         self.module = module
         self.extra = extra
+
+
+class OutputError(GeofupinError, OSError):
+    """An output cannot be written: its folder is not writable, the disk is full, a write failed.
+
+    The previous output, if any, is left as it was.
+    """
+
+
+class UnsafeOutputError(DataError):
+    """An output folder is refused because replacing or writing it could destroy data geofupin did not write.
+
+    Raised whatever ``--overwrite`` says: for the filesystem root, the home folder, the current
+    folder (and any folder above them), a folder holding an input, and a non-empty folder without
+    geofupin's marker file (see :data:`geofupin.io.MARKER_FILE`).
+    """

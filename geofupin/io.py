@@ -10,6 +10,7 @@ allows (GeoPackage timestamps are pinned).
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -31,7 +32,7 @@ import pyogrio
 import yaml
 
 from ._optional import require
-from .errors import DataError, OutputExistsError
+from .errors import DataError, GeofupinError, OutputError, OutputExistsError, UnsafeOutputError
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,47 @@ LAT_NAMES = ("lat", "latitude", "y", "纬度", "北纬")
 
 
 # --------------------------------------------------------------------------- atomic writes
+#: The marker geofupin leaves in every folder it writes (run, step commands, map, compare, import-osm,
+#: demo): a small JSON stamp listing the files it wrote. A non-empty folder is replaced (``--overwrite``)
+#: only when it carries this marker and holds nothing but the files the marker lists; the temporary
+#: folders of a write carry it from their first moment, which is how stale ones are recognised.
+MARKER_FILE = ".geofupin"
+MARKER_VERSION = 1
+_MARKER_NOTE = (
+    "本文件夹由 geofupin 写出;geofupin 只在其中仅有下列文件时才会替换它(--overwrite)。 "
+    "Written by geofupin: --overwrite replaces this folder only while it holds nothing but the files listed here."
+)
+#: Characters that make a spreadsheet treat a text cell as a formula (OWASP CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_ERRNO_REASONS = {
+    errno.ENOSPC: ("磁盘已满 the disk is full", "free disk space or choose another --out"),
+    errno.EDQUOT: ("磁盘配额已用完 the disk quota is used up", "free disk space or choose another --out"),
+    errno.EACCES: ("没有写权限 permission denied", "choose a folder you can write to (--out)"),
+    errno.EPERM: ("没有写权限 permission denied", "choose a folder you can write to (--out)"),
+    errno.EROFS: ("只读文件系统 the file system is read-only", "choose a folder on a writable disk (--out)"),
+}
+
+
+def _output_error(target: Path, exc: OSError) -> OutputError:
+    """A named error for a failed write; says the previous output is kept."""
+    reason, fix = _ERRNO_REASONS.get(exc.errno or 0, (exc.strerror or str(exc), "check the output folder and retry"))
+    where = f" ({Path(str(exc.filename)).name})" if exc.filename else ""
+    err = OutputError(
+        f"无法写出 cannot write {target}: {reason}{where}. The previous output, if any, is unchanged. Fix: {fix}."
+    )
+    err.errno = exc.errno
+    return err
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
+
+    Raises
+    ------
+    OutputError
+        When the disk refuses the write (full, read-only, no permission); ``path`` is unchanged.
 
     Examples
     --------
@@ -64,69 +103,295 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
     ...     df.to_csv(tmp)
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp{target.suffix}")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         os.replace(tmp, target)
+    except GeofupinError:
+        raise
+    except OSError as exc:
+        err = _output_error(target, exc)
+        err.filename = target.name
+        raise err from exc
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def read_marker(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """geofupin's marker in ``folder`` (see :data:`MARKER_FILE`), or ``None`` when there is none or it is not one."""
+    p = Path(folder) / MARKER_FILE
+    if p.is_symlink() or not p.is_file():
+        return None
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(data, dict) and data.get("written_by") == "geofupin" and isinstance(data.get("files"), list):
+        return data
+    return None
+
+
+def write_marker(folder: str | os.PathLike[str], files: Iterable[str], *, kind: str) -> Path:
+    """Write geofupin's marker into ``folder``, listing ``files`` (paths relative to it, ``/``-separated)."""
+    record = {
+        "written_by": "geofupin",
+        "marker_version": MARKER_VERSION,
+        "kind": kind,
+        "note": _MARKER_NOTE,
+        "files": sorted({str(f) for f in files} - {MARKER_FILE}),
+    }
+    return write_text(Path(folder) / MARKER_FILE, json.dumps(record, ensure_ascii=False, indent=2) + "\n")
+
+
+def folder_files(folder: str | os.PathLike[str]) -> list[str]:
+    """Every file (and symbolic link) under ``folder``, relative and ``/``-separated, without following links."""
+    root = Path(folder)
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        base = Path(dirpath)
+        links = [d for d in dirnames if (base / d).is_symlink()]
+        out += [(base / n).relative_to(root).as_posix() for n in (*filenames, *links)]
+    return sorted(out)
+
+
+def _refuse_special(target: Path, resolved: Path) -> None:
+    """Refuse the filesystem root, the home folder, the current folder and anything above them."""
+    why = None
+    if resolved.parent == resolved:
+        why = "it is the root of the file system"
+    else:
+        with contextlib.suppress(RuntimeError, KeyError):  # no home folder known
+            home = Path.home().resolve()
+            if resolved == home:
+                why = "it is your home folder"
+            elif resolved in home.parents:
+                why = f"your home folder {home} lies inside it"
+        cwd = Path.cwd().resolve()
+        if why is None and resolved == cwd:
+            why = "it is the current folder"
+        elif why is None and resolved in cwd.parents:
+            why = f"the current folder {cwd} lies inside it"
+    if why is not None:
+        raise UnsafeOutputError(
+            f"拒绝 refused: geofupin never writes its outputs over {target}: {why}, and replacing it would delete "
+            "everything in it. Fix: choose a new folder of its own, e.g. --out maps/<name>."
+        )
+
+
+def require_writable_parent(path: str | os.PathLike[str]) -> None:
+    """Check, before any computation, that the folder ``path`` can be created (or replaced) where it is.
+
+    Raises
+    ------
+    OutputError
+        When the nearest existing folder above ``path`` is a file, or cannot be written to.
+    """
+    target = Path(os.path.abspath(Path(path).expanduser()))
+    probe = target.parent
+    while not os.path.lexists(probe) and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(
+            f"无法写出 cannot create the output folder {target}: {probe} is a file, not a folder. "
+            "Fix: choose another --out (or outputs.dir in the scenario)."
+        )
+    if not os.access(probe, os.W_OK | os.X_OK):
+        err = OutputError(
+            f"无法写出 cannot write in {probe} (read-only or no permission), so the output folder {target} cannot be "
+            "written. Fix: choose a folder you can write to (--out), or get write permission for it."
+        )
+        err.errno = errno.EACCES
+        raise err
+
+
+def check_output_dir(
+    path: str | os.PathLike[str], *, overwrite: bool = False, protect: Iterable[str | os.PathLike[str]] = ()
+) -> Path:
+    """Check that ``path`` may be written as a whole (by :func:`atomic_dir`); call it before computing.
+
+    The folder must be new, empty, or geofupin's own (its :data:`MARKER_FILE` lists every file in
+    it) and then ``overwrite`` must be true. Whatever ``overwrite`` says, refused are: the
+    filesystem root, the home folder, the current folder and any folder above them, a folder
+    holding (or above) a protected file, a file, and a non-empty folder geofupin did not write.
+
+    Returns
+    -------
+    Path
+        ``path`` with ``~`` expanded.
+
+    Raises
+    ------
+    UnsafeOutputError
+        The folder is refused (see above); a :class:`DataError`.
+    OutputExistsError
+        The folder is geofupin's and ``overwrite`` is false.
+    OutputError
+        The folder cannot be created where it is (see :func:`require_writable_parent`).
+    """
+    target = Path(path).expanduser()
+    resolved = target.resolve()
+    _refuse_special(target, resolved)
+    for p in protect:
+        q = Path(p).expanduser().resolve()
+        if resolved == q or resolved in q.parents:
+            raise UnsafeOutputError(
+                f"拒绝 refused: output folder {target} holds the input {p}; replacing the folder would delete it. "
+                "Fix: write outputs to a folder of their own (--out, or outputs.dir in the scenario)."
+            )
+    if os.path.lexists(target):
+        if target.is_symlink() or not target.is_dir():
+            raise UnsafeOutputError(
+                f"拒绝 refused: output path {target} is a {'link' if target.is_symlink() else 'file'}, not a folder "
+                "geofupin wrote. Fix: delete it yourself or choose another --out."
+            )
+        if any(target.iterdir()):
+            marker = read_marker(target)
+            if marker is None:
+                raise UnsafeOutputError(
+                    f"拒绝 refused: output folder {target} was not written by geofupin (no marker {MARKER_FILE}); "
+                    "geofupin replaces only folders it wrote. Fix: delete it yourself or choose another --out."
+                )
+            extra = sorted(set(folder_files(target)) - set(marker["files"]) - {MARKER_FILE})
+            if extra:
+                shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+                raise UnsafeOutputError(
+                    f"拒绝 refused: output folder {target} holds files geofupin did not write ({shown}); replacing "
+                    "it would delete them. Fix: move them out, or choose another --out."
+                )
+            if not overwrite:
+                raise OutputExistsError(
+                    f"output folder {target} already exists. Fix: pass --overwrite to replace it, "
+                    "or --out another folder."
+                )
+    require_writable_parent(target)
+    return target
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":  # os.kill would terminate the process there: keep the folder
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temp(path: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary folders that killed geofupin runs left beside the output folder ``path``.
+
+    Only folders named like geofupin's own (``.<name>.<pid>-<random>.tmp`` or ``.old``) that carry
+    its :data:`MARKER_FILE` and whose process has ended are removed; a look-alike without the
+    marker, or one a running process is still writing, is never touched.
+
+    Returns
+    -------
+    list of Path
+        The folders removed.
+    """
+    target = Path(path)
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)-[a-z0-9_]{{8}}\.(?:tmp|old)")
+    removed: list[Path] = []
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        m = pattern.fullmatch(entry.name)
+        if m is None or entry.is_symlink() or not entry.is_dir() or read_marker(entry) is None:
+            continue
+        if _pid_alive(int(m.group(1))):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        log.info("removed %s, left by an interrupted geofupin run", entry)
+        removed.append(entry)
+    return removed
 
 
 @contextlib.contextmanager
 def atomic_dir(
-    path: str | os.PathLike[str], *, overwrite: bool = False, protect: Iterable[str | os.PathLike[str]] = ()
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    protect: Iterable[str | os.PathLike[str]] = (),
+    kind: str = "outputs",
 ) -> Iterator[Path]:
     """Yield a temporary directory that replaces ``path`` as a whole when the block succeeds.
+
+    The temporary folder (``.<name>.<pid>-<random>.tmp`` beside ``path``) gets geofupin's marker
+    first; when the block succeeds the marker is rewritten with the list of files written, and the
+    folder is moved into place. Stale temporary folders of killed runs are removed first
+    (:func:`remove_stale_temp`).
 
     Parameters
     ----------
     path
         The output folder.
     overwrite
-        Replace an existing, non-empty folder.
+        Replace an existing folder that geofupin wrote.
     protect
         Files that must survive (the scenario, its inputs): a folder holding any of them is
         never replaced, whatever ``overwrite`` says.
+    kind
+        What the folder holds, recorded in the marker (``run``, ``compare``, ``osm-layers`` ...).
 
     Raises
     ------
     OutputExistsError
-        When ``path`` exists, is not empty and ``overwrite`` is false.
-    DataError
-        When ``path`` is, or lies above, a protected file's folder.
+        When ``path`` is geofupin's, not empty and ``overwrite`` is false.
+    UnsafeOutputError
+        When ``path`` is refused whatever ``overwrite`` says (see :func:`check_output_dir`).
+    OutputError
+        When writing fails (disk full, no permission); the previous output is left intact.
     """
-    target = Path(path)
-    resolved = target.resolve()
-    for p in protect:
-        q = Path(p).resolve()
-        if resolved == q or resolved in q.parents:
-            raise DataError(
-                f"output folder {target} holds the input {p}; replacing the folder would delete it. "
-                "Fix: write outputs to a folder of their own (--out, or outputs.dir in the scenario)."
-            )
-    if target.exists() and any(target.iterdir()) and not overwrite:
-        raise OutputExistsError(
-            f"output folder {target} already exists. Fix: pass --overwrite to replace it, or --out another folder."
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the published folder follows the umask
+    protect = list(protect)
+    target = check_output_dir(path, overwrite=overwrite, protect=protect)
     try:
-        yield tmp
-        old = None
-        if target.exists():
-            old = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old")
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temp(target)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp", dir=target.parent))
+    except OSError as exc:
+        raise _output_error(target, exc) from exc
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the published folder follows the umask
+        write_marker(tmp, (), kind=kind)  # first of all: marks the temporary folder as geofupin's
+        try:
+            yield tmp
+        except OSError as exc:  # also an OutputError of one file: said again for the whole folder
+            raise _output_error(target, exc) from exc
+        write_marker(tmp, folder_files(tmp), kind=kind)
+        check_output_dir(target, overwrite=overwrite, protect=protect)  # unchanged while we computed?
+        _publish(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _publish(tmp: Path, target: Path) -> None:
+    """Move ``tmp`` into place as ``target``; on failure the previous ``target`` is put back."""
+    old = None
+    try:
+        if target.is_dir():
+            if any(target.iterdir()):
+                old = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.old")
+                os.replace(target, old)
+            else:
+                target.rmdir()
+        os.replace(tmp, target)
+    except OSError as exc:
+        if old is not None and not os.path.lexists(target):
+            os.replace(old, target)
+        raise _output_error(target, exc) from exc
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _driver_for(path: Path, driver: str | None) -> str:
@@ -182,7 +447,11 @@ def _write_one(gdf: gpd.GeoDataFrame, path: Path, *, layer: str | None, driver: 
     if driver == "ESRI Shapefile":
         kwargs["encoding"] = "UTF-8"
     with pyogrio_config({"OGR_CURRENT_DATE": GPKG_TIMESTAMP}):
-        pyogrio.write_dataframe(frame, path, driver=driver, append=append, **kwargs)
+        try:
+            pyogrio.write_dataframe(frame, path, driver=driver, append=append, **kwargs)
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:  # GDAL: disk full, no access
+            what = f"{path.name} layer {layer!r}" if layer else path.name
+            raise OutputError(f"无法写出 cannot write {what}: {exc}") from exc
 
 
 def _plain_columns(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -280,11 +549,57 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
+def neutralize_formula(text: str) -> str:
+    """``text`` made inert for spreadsheets: a leading ``= + - @``, tab or CR gets a single quote (OWASP).
+
+    Examples
+    --------
+    >>> neutralize_formula("=1+1"), neutralize_formula("-1+2"), neutralize_formula("张家塬村")
+    ("'=1+1", "'-1+2", '张家塬村')
+    """
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells and headers cannot run as spreadsheet formulas.
+
+    Text cells (``str`` values, in any non-numeric column) and text headers (every level of a
+    MultiIndex) starting with a character of :data:`FORMULA_START` get a leading single quote, as
+    OWASP recommends for CSV. Numbers are never changed: numeric columns, and numbers in mixed
+    columns, keep their values and signs (``-3.5`` stays ``-3.5``). Text that merely looks like a
+    number (``"-1"`` held as text) is text and is quoted too; numbers that should stay numbers must
+    be numbers in the data.
+    """
+    out = df.copy()
+    for i in range(out.shape[1]):
+        s = out.iloc[:, i]
+        if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype):
+            continue  # numbers (and bools, dates) are never formulas
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.astype(object)
+        out.isetitem(i, s.map(lambda v: neutralize_formula(v) if isinstance(v, str) else v))
+
+    def header(c: Any) -> Any:
+        return neutralize_formula(c) if isinstance(c, str) else c
+
+    if isinstance(out.columns, pd.MultiIndex):
+        out.columns = pd.MultiIndex.from_tuples(
+            [tuple(header(x) for x in t) for t in out.columns], names=out.columns.names
+        )
+    else:
+        out.columns = pd.Index([header(c) for c in out.columns], name=out.columns.name)
+    return out
+
+
 def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write a table as CSV with a UTF-8 byte-order mark so Excel shows Chinese correctly."""
+    """Write a table as CSV with a UTF-8 byte-order mark so Excel shows Chinese correctly.
+
+    Text cells and headers are made formula-free with :func:`csv_safe` (numbers are untouched).
+    """
     target = Path(path)
+    safe = csv_safe(df)
     with atomic_write(target) as tmp:
-        df.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\n")
+        safe.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\n")
     return target
 
 
@@ -299,6 +614,10 @@ def write_xlsx(
     Sheet names are cut to Excel's 31 characters (made unique). With ``headers_en``
     (table -> {column: English header}) a second header row gives the English names.
     Document timestamps are pinned so equal tables give equal files.
+
+    Every text cell, headers included, is written as a string cell (``t="inlineStr"``), never as a
+    formula or an error value, whatever it starts with; text starting with a formula character
+    also gets Excel's quote prefix so that editing the cell keeps it text. Numbers stay numbers.
     """
     import datetime as dt
 
@@ -311,11 +630,13 @@ def write_xlsx(
     for name, df in tables.items():
         sheet = _sheet_name(name, used)
         ws = wb.create_sheet(sheet)
-        ws.append([str(c) for c in df.columns])
+        rows: list[list[Any]] = [[str(c) for c in df.columns]]
         if headers_en and name in headers_en:
-            ws.append([headers_en[name].get(str(c), str(c)) for c in df.columns])
-        for row in df.itertuples(index=False):
-            ws.append([_cell(v) for v in row])
+            rows.append([headers_en[name].get(str(c), str(c)) for c in df.columns])
+        rows.extend(list(row) for row in df.itertuples(index=False))
+        for r, values in enumerate(rows, start=1):
+            for c, value in enumerate(values, start=1):
+                _put(ws, r, c, value)
         ws.freeze_panes = "A3" if headers_en and name in headers_en else "A2"
     fixed = dt.datetime(2016, 1, 1)
     wb.properties.created = fixed
@@ -325,6 +646,19 @@ def write_xlsx(
     with atomic_write(target) as tmp:
         _pin_zip_times(raw.getvalue(), tmp, fixed.timetuple()[:6])
     return target
+
+
+def _put(ws: Any, row: int, col: int, value: Any) -> None:
+    """Set one worksheet cell: text always as a string cell (never a formula), numbers as numbers."""
+    v = _cell(value)
+    if v is None:
+        return
+    cell = ws.cell(row=row, column=col)
+    cell.value = v
+    if isinstance(v, str):
+        cell.data_type = "s"  # openpyxl would make "=..." a formula and "#N/A" an error value
+        if v.startswith(FORMULA_START):
+            cell.quotePrefix = True
 
 
 def _pin_zip_times(data: bytes, path: Path, when: tuple[int, ...]) -> None:
@@ -342,29 +676,42 @@ def _pin_zip_times(data: bytes, path: Path, when: tuple[int, ...]) -> None:
 
 
 def _sheet_name(name: str, used: set[str]) -> str:
-    base = "".join("_" if c in "[]:*?/\\" else c for c in name)[:31] or "sheet"
+    """A valid, unique Excel sheet name for ``name`` (``used`` holds the lower-cased names taken)."""
+    cleaned = "".join("_" if c in "[]:*?/\\" or ord(c) < 32 else c for c in str(name))
+    base = cleaned.strip("'")[:31].strip("'") or "sheet"  # Excel forbids a leading or trailing apostrophe
+    if base.lower() == "history":  # reserved by Excel
+        base = "history_"
     out, n = base, 1
-    while out in used:
+    while out.lower() in used:  # Excel compares sheet names without case
         n += 1
         out = f"{base[: 31 - len(str(n)) - 1]}~{n}"
-    used.add(out)
+    used.add(out.lower())
     return out
 
 
 def _cell(v: Any) -> Any:
-    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
         return None
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.floating,)):
-        return float(v)
     if isinstance(v, np.bool_):
         return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        v = float(v)
+    if isinstance(v, float) and not np.isfinite(v):
+        return "inf" if v > 0 else "-inf"  # XLSX has no infinity; the text keeps the meaning
     if isinstance(v, (list, tuple, dict)):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, (str, int, float, bool)) or hasattr(v, "isoformat"):
+        return _xlsx_text(json.dumps(v, ensure_ascii=False))
+    if isinstance(v, str):
+        return _xlsx_text(v)
+    if isinstance(v, (int, float, bool)) or hasattr(v, "isoformat"):
         return v
-    return str(v)
+    return _xlsx_text(str(v))
+
+
+def _xlsx_text(text: str) -> str:
+    """Text an XLSX cell can hold: control characters XML forbids become U+FFFD (nothing else changes)."""
+    return _ILLEGAL_XML.sub("\ufffd", text)
 
 
 # --------------------------------------------------------------------------- readers

@@ -245,6 +245,21 @@ def versions() -> dict[str, str]:
     return out
 
 
+def check_output_dir(scenario: Scenario, out_dir: Path, *, overwrite: bool = False) -> Path:
+    """Check, before computing, that :func:`write_outputs` will be allowed to write ``out_dir``.
+
+    The folder must be new, empty or geofupin's own (its marker file lists every file in it;
+    with ``overwrite``); it must not be the root, the home or the current folder, nor hold an
+    input of the scenario; its parent must be writable. See :func:`geofupin.io.check_output_dir`.
+
+    Raises
+    ------
+    UnsafeOutputError, OutputExistsError, OutputError
+        As :func:`geofupin.io.check_output_dir`.
+    """
+    return gio.check_output_dir(out_dir, overwrite=overwrite, protect=input_files(scenario).values())
+
+
 def write_outputs(
     out: RunOutput, out_dir: Path, *, overwrite: bool = False, maps_only: bool = False
 ) -> dict[str, Path]:
@@ -266,12 +281,17 @@ def write_outputs(
     ------
     OutputExistsError
         When ``out_dir`` exists and ``overwrite`` is false.
+    UnsafeOutputError
+        When ``out_dir`` is refused whatever ``overwrite`` says (see :func:`check_output_dir`).
+    OutputError
+        When a write fails (disk full, no permission); the previous output stays as it was.
     """
     scenario = out.ctx.scenario
     written: dict[str, Path] = {}
     timings = dict(out.timings_s)
     tables = {} if maps_only else result_tables(out)
-    with gio.atomic_dir(out_dir, overwrite=overwrite, protect=input_files(scenario).values()) as tmp:
+    protect = input_files(scenario).values()
+    with gio.atomic_dir(out_dir, overwrite=overwrite, protect=protect, kind="map" if maps_only else "run") as tmp:
         t = time.perf_counter()
         if not maps_only:
             gio.write_layers(result_layers(out), tmp / "results.gpkg")

@@ -164,7 +164,7 @@ def test_map_command_publishes_only_maps(demo_layers: Path, tmp_path: Path) -> N
     code, text = invoke("-q", "map", str(scenario), "--public", "--static", "png", "--paper", "A4")
     assert code == 0, text
     out = tmp_path / "maps" / "demo-public"
-    assert sorted(p.name for p in out.iterdir()) == ["index.html", "map_A4.png", "run.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".geofupin", "index.html", "map_A4.png", "run.json"]
     import matplotlib.image as mpimg
 
     img = mpimg.imread(out / "map_A4.png")

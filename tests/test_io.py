@@ -45,10 +45,10 @@ def test_atomic_dir_refuses_existing_without_overwrite(tmp_path: Path) -> None:
     with pytest.raises(ValueError), gio.atomic_dir(out, overwrite=True) as tmp:
         (tmp / "b.txt").write_text("2")
         raise ValueError("failed run")
-    assert sorted(p.name for p in out.iterdir()) == ["a.txt"]  # old output intact
+    assert sorted(p.name for p in out.iterdir()) == [".geofupin", "a.txt"]  # old output intact (with its marker)
     with gio.atomic_dir(out, overwrite=True) as tmp:
         (tmp / "b.txt").write_text("2")
-    assert sorted(p.name for p in out.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [".geofupin", "b.txt"]
     assert sorted(p.name for p in out.parent.iterdir()) == ["demo"]  # no temp folders left
 
 

@@ -39,11 +39,12 @@ Examples
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
 from ..context import LAYER_KINDS
-from ..errors import OutputExistsError
+from ..errors import OutputExistsError, UnsafeOutputError
 from ._build import AREA_KM2, CRS_EPSG, DEFAULT_SEED, NODATA, SOURCE, DemoCounty, build_county
 from ._seed import NAMED_GROUPS, RELOCATING, SUMMARY_GROUPS, TOTAL_HOUSEHOLDS, TOTAL_PERSONS, TOWNSHIP_TARGETS
 
@@ -133,6 +134,48 @@ def _stamp_matches(out_dir: Path, seed: int) -> bool:
         return False
 
 
+def _is_demo_folder(out_dir: Path) -> bool:
+    """True when geofupin wrote ``out_dir``: its marker file, or (folders from older versions) its ``demo.json``."""
+    import json
+
+    from .. import io
+
+    if io.read_marker(out_dir) is not None:
+        return True
+    try:
+        stamp = json.loads((Path(out_dir) / STAMP_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(stamp, dict) and stamp.get("generator") == "geofupin.demo"
+
+
+def _check_folder(out_dir: Path) -> None:
+    """Refuse to write the demo's files into a folder that holds someone else's files.
+
+    The demo writes its files into ``out_dir`` and removes nothing; it may do so only in a new
+    or empty folder, or in one geofupin wrote (marker file, or the ``demo.json`` of an older
+    version), so that a user's ``villages.gpkg`` is never overwritten.
+    """
+    from .. import io
+
+    out = Path(out_dir)
+    io.require_writable_parent(out)
+    if os.path.lexists(out) and not out.is_dir():
+        raise UnsafeOutputError(f"demo: {out} is a file, not a folder. Fix: choose another --out folder.")
+    if out.is_dir() and any(out.iterdir()) and not _is_demo_folder(out):
+        raise UnsafeOutputError(
+            f"拒绝 refused: demo folder {out} was not written by geofupin (no marker {io.MARKER_FILE}, "
+            f"no {STAMP_FILE}); the demo would overwrite files in it. Fix: delete it yourself or choose another --out "
+            "(or another demo folder in the scenario)."
+        )
+
+
+def _mark(out_dir: Path, paths: dict[str, Path]) -> None:
+    from .. import io
+
+    io.write_marker(out_dir, [*(p.name for p in paths.values()), STAMP_FILE], kind="demo-layers")
+
+
 def generate(out_dir: Path, *, seed: int = DEFAULT_SEED, overwrite: bool = False) -> dict[str, Path]:
     """Build the demo county and write it: one GeoPackage per layer kind and ``dem.tif``.
 
@@ -149,8 +192,18 @@ def generate(out_dir: Path, *, seed: int = DEFAULT_SEED, overwrite: bool = False
     -------
     dict
         Path per layer kind, plus ``"dem"``. ``demo.json`` beside them records the seed and
-        :data:`GENERATOR_VERSION` (see :func:`ensure`).
+        :data:`GENERATOR_VERSION` (see :func:`ensure`); geofupin's marker file lists the files.
+
+    Raises
+    ------
+    UnsafeOutputError
+        When ``out_dir`` holds files and geofupin did not write it (whatever ``overwrite`` says).
+    OutputExistsError
+        When the demo's files exist and ``overwrite`` is false.
+    OutputError
+        When ``out_dir`` cannot be written.
     """
+    _check_folder(Path(out_dir))
     paths = output_paths(Path(out_dir))
     existing = [p for p in [*paths.values(), Path(out_dir) / STAMP_FILE] if p.exists()]
     if existing and not overwrite:
@@ -163,6 +216,7 @@ def generate(out_dir: Path, *, seed: int = DEFAULT_SEED, overwrite: bool = False
     county = build(seed=seed)
     _write(county, paths, list(paths))
     io.write_json(Path(out_dir) / STAMP_FILE, _stamp(seed))
+    _mark(Path(out_dir), paths)
     return paths
 
 
@@ -179,12 +233,15 @@ def ensure(out_dir: Path, *, seed: int = DEFAULT_SEED) -> dict[str, Path]:
     out = Path(out_dir)
     paths = output_paths(out)
     if not _stamp_matches(out, seed):
+        _check_folder(out)  # never regenerate over a folder of someone else's files
         log.info("demo: (re)generating every layer in %s (seed %d, generator v%d)", out, seed, GENERATOR_VERSION)
         _write(build(seed=seed), paths, list(paths))
         io.write_json(out / STAMP_FILE, _stamp(seed))
+        _mark(out, paths)
         return paths
     missing = [k for k, p in paths.items() if not p.exists()]
     if missing:
         log.info("demo: generating %s in %s", ", ".join(missing), out)
         _write(build(seed=seed), paths, missing)
+        _mark(out, paths)
     return paths
