@@ -5,6 +5,11 @@ Every other module takes and returns GeoDataFrames, arrays or dataclasses; only 
 goes to a temporary file beside the target, then :func:`os.replace` moves it into place, so a
 failed run never leaves a half-written output. Outputs are byte-deterministic where the format
 allows (GeoPackage timestamps are pinned).
+
+Output folders are written as a whole by :func:`atomic_dir` and carry a :data:`MARKER_FILE`
+listing their files; an existing folder is replaced only when that marker vouches for every file
+in it (:func:`check_output_dir`). Spreadsheets are formula-free: :func:`write_xlsx` writes text as
+string cells and :func:`write_csv` quotes text that a spreadsheet would run (:func:`csv_safe`).
 """
 
 from __future__ import annotations
@@ -168,11 +173,12 @@ def _refuse_special(target: Path, resolved: Path) -> None:
                 why = "it is your home folder"
             elif resolved in home.parents:
                 why = f"your home folder {home} lies inside it"
-        cwd = Path.cwd().resolve()
-        if why is None and resolved == cwd:
-            why = "it is the current folder"
-        elif why is None and resolved in cwd.parents:
-            why = f"the current folder {cwd} lies inside it"
+        with contextlib.suppress(OSError):  # the current folder may have been deleted
+            cwd = Path.cwd().resolve()
+            if why is None and resolved == cwd:
+                why = "it is the current folder"
+            elif why is None and resolved in cwd.parents:
+                why = f"the current folder {cwd} lies inside it"
     if why is not None:
         raise UnsafeOutputError(
             f"拒绝 refused: geofupin never writes its outputs over {target}: {why}, and replacing it would delete "
@@ -249,9 +255,11 @@ def check_output_dir(
         if any(target.iterdir()):
             marker = read_marker(target)
             if marker is None:
+                older = (target / "run.json").is_file() or (target / "demo.json").is_file()
+                hint = " It looks like the output of an older geofupin version, which left no marker." if older else ""
                 raise UnsafeOutputError(
                     f"拒绝 refused: output folder {target} was not written by geofupin (no marker {MARKER_FILE}); "
-                    "geofupin replaces only folders it wrote. Fix: delete it yourself or choose another --out."
+                    f"geofupin replaces only folders it wrote.{hint} Fix: delete it yourself or choose another --out."
                 )
             extra = sorted(set(folder_files(target)) - set(marker["files"]) - {MARKER_FILE})
             if extra:

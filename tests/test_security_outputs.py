@@ -189,7 +189,8 @@ def test_a_non_empty_folder_without_marker_is_refused(tiny: Path, tmp_path: Path
     old.mkdir(parents=True)
     (old / "run.json").write_text('{"geofupin": "0.1.0"}')
     (old / "index.html").write_text("<html></html>")
-    assert NO_MARKER in refused(tiny, old)
+    text = refused(tiny, old)
+    assert NO_MARKER in text and "older geofupin version" in text
     # a marker that is not geofupin's, or a file where the folder should be
     fake = tmp_path / "fake"
     fake.mkdir()
@@ -202,6 +203,24 @@ def test_a_non_empty_folder_without_marker_is_refused(tiny: Path, tmp_path: Path
     assert (out / "sub" / "thesis.docx").read_bytes() == b"years of work"
     assert (old / "run.json").exists() and (fake / gio.MARKER_FILE).read_text() == "hello" and a_file.exists()
     assert no_compute == []
+
+
+def test_compare_and_import_osm_refuse_before_computing(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_compute: list[object]
+) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "roads.gpkg").write_bytes(b"my roads")
+    code, text = invoke("-q", "compare", str(tiny), str(tiny), "--out", str(mine), "--overwrite")
+    assert code == 1 and NO_MARKER in text
+    monkeypatch.setattr(gio, "read_osm", lambda *a, **k: pytest.fail("must refuse before reading the extract"))
+    pbf = tmp_path / "x.osm.pbf"
+    pbf.write_bytes(b"not read")
+    code, text = invoke("-q", "import-osm", str(pbf), "--out", str(mine), "--overwrite")
+    assert code == 1 and NO_MARKER in text
+    code, text = invoke("-q", "import-osm", str(pbf), "--out", str(tmp_path), "--overwrite")
+    assert code == 1 and "holds the input" in text
+    assert (mine / "roads.gpkg").read_bytes() == b"my roads" and no_compute == []
 
 
 def test_geofupin_folder_with_a_users_file_added_is_refused(tiny: Path, tmp_path: Path) -> None:
@@ -331,6 +350,7 @@ def killed_mid_write(scenario: Path, out: Path, mode: str) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["tmp", "old"])
 def test_sigkill_leftovers_are_removed_by_the_next_run(tiny: Path, tmp_path: Path, mode: str) -> None:
     out = tmp_path / "maps" / "tiny"
