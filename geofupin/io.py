@@ -296,7 +296,8 @@ def remove_stale_temp(path: str | os.PathLike[str]) -> list[Path]:
 
     Only folders named like geofupin's own (``.<name>.<pid>-<random>.tmp`` or ``.old``) that carry
     its :data:`MARKER_FILE` and whose process has ended are removed; a look-alike without the
-    marker, or one a running process is still writing, is never touched.
+    marker, or one a running process is still writing, is never touched. (On Windows, where a
+    process cannot be probed safely, such folders are left in place.)
 
     Returns
     -------
