@@ -75,7 +75,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _ERRNO_REASONS = {
     errno.ENOSPC: ("磁盘已满 the disk is full", "free disk space or choose another --out"),
-    errno.EDQUOT: ("磁盘配额已用完 the disk quota is used up", "free disk space or choose another --out"),
+    getattr(errno, "EDQUOT", -1): ("磁盘配额已用完 the disk quota is used up", "free space or choose another --out"),
     errno.EACCES: ("没有写权限 permission denied", "choose a folder you can write to (--out)"),
     errno.EPERM: ("没有写权限 permission denied", "choose a folder you can write to (--out)"),
     errno.EROFS: ("只读文件系统 the file system is read-only", "choose a folder on a writable disk (--out)"),
