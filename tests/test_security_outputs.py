@@ -310,7 +310,8 @@ def test_demo_folders_are_recognised_by_marker_or_older_demo_json(tmp_path: Path
 
 # ----------------------------------------------------------------------------- SIGKILL mid-write
 KILLED_RUN = """
-import shutil, sys, time
+import shutil, signal, sys, time
+signal.alarm(300)  # never outlive a broken test
 from geofupin import io as gio
 from geofupin.cli import main
 
