@@ -311,7 +311,15 @@ def remove_stale_temp(path: str | os.PathLike[str]) -> list[Path]:
         entries = list(target.parent.iterdir())
     except OSError:
         return removed
+    older = re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.(?:tmp|old)")  # before the marker
     for entry in entries:
+        if older.fullmatch(entry.name) and entry.is_dir() and read_marker(entry) is None:
+            log.warning(
+                "%s looks like a temporary folder left by an older geofupin version; it has no marker, so it is kept. "
+                "Delete it yourself if it holds nothing of yours.",
+                entry,
+            )
+            continue
         m = pattern.fullmatch(entry.name)
         if m is None or entry.is_symlink() or not entry.is_dir() or read_marker(entry) is None:
             continue

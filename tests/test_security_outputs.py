@@ -369,10 +369,12 @@ def test_sigkill_leftovers_are_removed_by_the_next_run(tiny: Path, tmp_path: Pat
     live = out.parent / f".tiny.{os.getpid()}-abcdefgh.tmp"
     live.mkdir()
     gio.write_marker(live, (), kind="run")
+    older = out.parent / ".tiny.k3j9x0qa.tmp"  # an older version's leftover: no pid, no marker
+    older.mkdir()
     run_ok(tiny, out, "--overwrite")
-    assert not stale[0].exists()
+    assert not stale[0].exists() and older.is_dir()
     assert (users / "keep.txt").read_text() == "mine" and gio.read_marker(live) is not None
-    assert sorted(p.name for p in out.parent.iterdir()) == sorted([users.name, live.name, "tiny"])
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted([users.name, live.name, older.name, "tiny"])
     assert (out / "run.json").exists() and gio.read_marker(out) is not None
 
 
