@@ -23,7 +23,7 @@ Noding
 Travel time
     ``speed_kph`` of the road when present and positive, else the class speed
     (``speeds_kph``, with OSM ``highway`` values and Chinese class names mapped by
-    :data:`geofupin.layers.ROAD_CLASS_ALIASES`), else ``default_speed_kph`` with a warning;
+    :data:`geofupin.vocabulary.ROAD_CLASS_ALIASES`), else ``default_speed_kph`` with a warning;
     multiplied by the surface factor (``gravel`` 0.7: 30 km/h becomes 21 km/h).
     With ``slope_penalty`` and a DEM, tracks and paths are slowed segment by segment by
     Tobler's hiking function relative to flat ground, separately uphill and downhill.
@@ -54,17 +54,12 @@ from scipy.sparse.csgraph import connected_components
 
 from .crs import require_projected
 from .errors import DataError, Problems
+from .vocabulary import ROAD_CLASS_ALIASES, ROAD_CLASSES, FacilityKind, RoadClass
 
 if TYPE_CHECKING:
     import networkx as nx
 
 log = logging.getLogger(__name__)
-
-RoadClass = Literal["national", "provincial", "county", "township", "village", "track", "path"]
-ROAD_CLASSES: tuple[str, ...] = ("national", "provincial", "county", "township", "village", "track", "path")
-FacilityKind = Literal[
-    "county_seat", "town", "school", "kindergarten", "clinic", "hospital", "industrial_park", "market"
-]
 
 #: Default class speeds (km/h) for rural China: design speeds of the highway classes
 #: (JTG B01) lowered for mountain alignments; ``path`` is walking.
@@ -893,8 +888,6 @@ def build(
     cfg = config or AccessConfig()
     require_projected(roads, "roads")
     warnings: list[str] = []
-    from .layers import ROAD_CLASS_ALIASES
-
     df = roads.reset_index(drop=True)
     geoms = np.asarray(df.geometry.values)
     bad = shapely.is_missing(geoms) | shapely.is_empty(geoms)

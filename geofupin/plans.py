@@ -62,13 +62,11 @@ from . import policy as pol
 from .context import RunContext, StepResult
 from .crs import require_projected
 from .errors import DataError, Problems
+from .vocabulary import PowerKind, RoadClass, WaterKind
 
 log = logging.getLogger(__name__)
 
-RoadClass = Literal["national", "provincial", "county", "township", "village", "track", "path"]
 Surface = Literal["paved", "gravel"]
-WaterKind = Literal["river", "stream", "reservoir", "lake", "well", "spring", "waterworks"]
-PowerKind = Literal["line", "substation"]
 
 SURFACE_ZH = {"paved": "水泥路", "gravel": "碎石路"}
 SURFACE_EN = {"paved": "cement road", "gravel": "gravel road"}

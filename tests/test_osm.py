@@ -14,9 +14,9 @@ import pytest
 
 from geofupin.accessibility import nearest, od_matrix
 from geofupin.errors import DataError
-from geofupin.layers import ROAD_CLASSES
 from geofupin.network import build, snap
 from geofupin.osm import OSM_ATTRIBUTION, import_osm, parse_maxspeed
+from geofupin.vocabulary import ROAD_CLASSES
 
 pytestmark = pytest.mark.shared
 

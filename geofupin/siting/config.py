@@ -35,10 +35,9 @@ from typing import Literal
 import numpy as np
 
 from ..errors import Problems
+from ..vocabulary import ConstraintKind, Tier
 
 ConstraintGroup = Literal["basic_farmland", "ecological_redline", "hazard", "flood_zone"]
-ConstraintKind = Literal["basic_farmland", "ecological_redline", "hazard_zone", "hazard_point", "flood_zone"]
-Tier = Literal["county_seat", "market_town", "central_community", "central_village"]
 CriterionName = Literal[
     "dist_water_m",
     "dist_power_m",
