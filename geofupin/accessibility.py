@@ -38,9 +38,10 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
+from .config.access import AccessConfig
 from .context import StepResult
 from .errors import DataError
-from .network import AccessConfig, RoadNetwork, Snap, build, dem_sampler, snap
+from .network import RoadNetwork, Snap, build, dem_sampler, snap
 
 if TYPE_CHECKING:
     from .context import RunContext

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString, Point, box
 
+from geofupin.config.plans import PlansConfig, UnitCosts
+from geofupin.config.policy import PolicyConfig
 from geofupin.context import Layers, RunContext, StepResult
 from geofupin.plans import (
-    PlansConfig,
-    UnitCosts,
     connect_road,
     grid_graph,
     least_cost_path,
@@ -26,7 +26,6 @@ from geofupin.plans import (
     slope_cost,
     step,
 )
-from geofupin.policy import PolicyConfig
 
 CRS = "EPSG:32649"
 
@@ -455,6 +454,7 @@ def test_plans_section_parses_with_problems_collected(repo_root) -> None:
         PolicyConfig, {"file": "policy/seed-county.yaml"}, "policy", problems, base_dir=repo_root / "scenarios"
     )
     assert pcfg.file == repo_root / "scenarios/policy/seed-county.yaml"
-    from geofupin.policy import seed_policy
+    from geofupin.config.policy import seed_policy
+    from geofupin.io import load_policy
 
-    assert pcfg.load() == seed_policy()
+    assert load_policy(pcfg) == seed_policy()
