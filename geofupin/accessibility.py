@@ -21,7 +21,7 @@ every reached road part (the parts are simplified by a tenth of the buffer befor
 which makes the union about 7x faster).
 
 :func:`step` is the ``access`` step of a run (scenario section ``access``,
-:class:`~geofupin.network.AccessConfig`).
+:class:`~geofupin.config.access.AccessConfig`).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ or an upgrade to cement of a nearby earth/gravel road), footpaths, ponds (山坪
 (from the registry: village columns ``plan_footpath_km``, ``plan_pond_new``,
 ``plan_pond_repair``, ``plan_canal_repair_m``), a clinic (none within ``clinic_max_dist_m``,
 or ``plan_clinic``). Registry columns ``plan_gravel_road_km`` / ``plan_cement_road_km``
-override the derived roads. Each village gets its plan line in report-5 wording.
+override the derived roads. :mod:`geofupin.report` words each village's plan line as report 5 does.
 
 Slope cost: a cell costs ``1 + (slope_pct / slope_ref_pct)**2`` per metre crossed; cells
 steeper than ``max_slope_pct`` are impassable; DEM voids cost as much as the steepest
@@ -54,19 +54,14 @@ import shapely
 from pyproj import CRS
 from shapely.geometry import LineString
 
-from . import io as gio
 from . import policy as pol
 from .config.plans import NewRoadSurface, PlansConfig, UnitCosts
-from .config.policy import PolicyConfig
+from .config.policy import Policy, PolicyConfig
 from .context import RunContext, StepResult
 from .crs import require_projected
 from .routing import DemWindow, least_cost_path, read_dem_window, slope_cost
 
 log = logging.getLogger(__name__)
-
-
-SURFACE_ZH = {"paved": "水泥路", "gravel": "碎石路"}
-SURFACE_EN = {"paved": "cement road", "gravel": "gravel road"}
 
 
 # --------------------------------------------------------------------------- road connection
@@ -405,68 +400,7 @@ REGISTRY_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _num(v: Any) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return 0.0
-    return 0.0 if math.isnan(f) else f
-
-
-def _fmt(x: float) -> str:
-    """4.5 -> '4.5', 5.0 -> '5', 1000.0 -> '1000'."""
-    return f"{round(x, 1):g}" if abs(x) < 1e6 else f"{x:.0f}"
-
-
-def _road_text(km: float) -> tuple[str, str]:
-    if km < 1:
-        m = round(km * 1000 / 10) * 10
-        return f"{m:.0f}米", f"{m:.0f} m"
-    return f"{_fmt(km)}公里", f"{_fmt(km)} km"
-
-
-#: Report-5 plan items in their order: registry column, numbered group (1. roads, 2. water, 3. other),
-#: Chinese and English wording, and whether the amount is a length in km (written as 米 below 1 km).
-_PLAN_ITEMS: tuple[tuple[str, str, str, str, bool], ...] = (
-    ("gravel_road_km", "roads", "新建碎石路{0}", "new gravel road {0}", True),
-    ("cement_road_km", "roads", "新建水泥路{0}", "new cement road {0}", True),
-    ("upgrade_road_km", "roads", "硬化道路{0}", "upgrade road to cement {0}", True),
-    ("footpath_km", "roads", "便民路{0}", "footpaths {0}", True),
-    ("pond_new", "water", "新建山坪塘{0:.0f}口", "build {0:.0f} pond{s}", False),
-    ("pond_repair", "water", "维修山坪塘{0:.0f}口", "repair {0:.0f} pond{s}", False),
-    ("canal_repair_m", "water", "维修水渠{0:.0f}米", "repair {0:.0f} m of canals", False),
-    ("clinic", "other", "修建村卫生室{0:.0f}个", "build {0:.0f} village clinic{s}", False),
-)
-
-
-def plan_line(row: pd.Series) -> tuple[str, str]:
-    """A village's plan in report-5 wording, Chinese and English.
-
-    ``大扁山村:贫困户50户153人,1.新建碎石路4.5公里,便民路5公里。2.维修山坪塘4口。``
-    """
-    name = str(row.get("name", ""))
-    name_en = str(row.get("name_en", "") or name)
-    ph, pp = int(_num(row.get("poor_households"))), int(_num(row.get("poor_persons")))
-    parts: dict[str, tuple[list[str], list[str]]] = {"roads": ([], []), "water": ([], []), "other": ([], [])}
-    for key, group, zh_item, en_item, is_km in _PLAN_ITEMS:
-        x = _num(row.get(key))
-        if x > 0:
-            tz, te = _road_text(x) if is_km else (x, x)
-            parts[group][0].append(zh_item.format(tz))
-            parts[group][1].append(en_item.format(te, s="s" if x > 1 else ""))
-    zh = f"{name}:贫困户{ph}户{pp}人"
-    en = f"{name_en}: {ph} poor households, {pp} persons"
-    groups = [(g_zh, g_en) for g_zh, g_en in parts.values() if g_zh]
-    for k, (g_zh, g_en) in enumerate(groups, start=1):
-        zh += ("," if k == 1 else "") + f"{k}.{','.join(g_zh)}。"
-        en += ("; " if k == 1 else " ") + f"{k}. {', '.join(g_en)}."
-    if not groups:
-        zh += "。"
-        en += "."
-    return zh, en
-
-
-def plan_villages(
+def village_gaps(
     villages: gpd.GeoDataFrame,
     *,
     roads: gpd.GeoDataFrame | None,
@@ -474,7 +408,9 @@ def plan_villages(
     cfg: PlansConfig,
     dem: Path | None = None,
 ) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
-    """Report-5 gaps of every village where someone stays, costed, with its plan line.
+    """Report-5 gaps of every village where someone stays, costed.
+
+    :func:`geofupin.report.plan_villages` adds each village's plan line.
 
     Returns
     -------
@@ -581,18 +517,8 @@ def plan_villages(
     tab["clinic_cost_yuan"] = (tab["clinic"] * costs.clinic_yuan_each).round(2)
     tab["total_cost_yuan"] = (tab["road_cost_yuan"] + tab["water_cost_yuan"] + tab["clinic_cost_yuan"]).round(2)
     tab["derived_from"] = [";".join(dict.fromkeys(s)) for s in sources]
-    # a village listed group by group (村民小组) is named with its group in the plan line
-    label = tab[["name", "name_en"]].copy()
     if "group" in stay:
-        grp = stay["group"].fillna("").astype(str).to_numpy()
-        tab.insert(3, "group", grp)
-        dup = tab.duplicated(["township", "name"], keep=False).to_numpy() & (grp != "")
-        label.loc[dup, "name"] = [f"{n}({g}组)" for n, g in zip(tab["name"][dup], grp[dup], strict=True)]
-        en = [e or n for e, n in zip(tab["name_en"][dup], tab["name"][dup], strict=True)]
-        label.loc[dup, "name_en"] = [f"{n} ({g} group)" for n, g in zip(en, grp[dup], strict=True)]
-    text = [plan_line(r) for _, r in tab.assign(name=label["name"], name_en=label["name_en"]).iterrows()]
-    tab["plan_zh"] = [t[0] for t in text]
-    tab["plan_en"] = [t[1] for t in text]
+        tab.insert(3, "group", stay["group"].fillna("").astype(str).to_numpy())
     return tab, _lines_frame(road_lines, v.crs)
 
 
@@ -642,19 +568,19 @@ def _sites_for_plan(ctx: RunContext, assignment: pd.DataFrame | None) -> gpd.Geo
     return sites.reset_index(drop=True)
 
 
-def step(ctx: RunContext) -> StepResult:
-    """The ``plan`` step: budgets, infrastructure plans, disbursement, acceptance form, township table.
+def plan(ctx: RunContext, policy: Policy) -> StepResult:
+    """The ``plan`` step's numbers: budgets, infrastructure plans, disbursement, acceptance form.
 
     Uses the allocate step's ``assignment`` table and the site step's ``sites`` layer when
-    present (else the villages' relocation counts and the candidate sites).
+    present (else the villages' relocation counts and the candidate sites), and ``policy`` (read
+    by the caller through :func:`geofupin.io.load_policy`). The step itself,
+    :func:`geofupin.report.plan_step`, adds the wording: the township table and each village's
+    plan line.
     """
-    from . import report
-
     pcfg: PolicyConfig = getattr(ctx.scenario, "policy", None) or PolicyConfig()
     cfg: PlansConfig = getattr(ctx.scenario, "plans", None) or PlansConfig()
     layers = ctx.layers
     warnings: list[str] = []
-    policy = gio.load_policy(pcfg)
     assignment = ctx.table("assignment")
     if assignment is None:
         warnings.append(
@@ -667,7 +593,6 @@ def step(ctx: RunContext) -> StepResult:
         warnings.append(f"{n:.0f} 人未分配安置点,未计入预算 / {n:.0f} unserved persons are not budgeted.")
     budget = pol.compute_budget(units, policy, pcfg.options)
     tables: dict[str, pd.DataFrame] = {
-        "township_table": report.township_table(units),
         "budget_county": pol.budget_by_rule(budget),
         "budget_township": pol.budget_by(budget, "township"),
         "budget_village": pol.budget_by(budget, "village"),
@@ -719,7 +644,7 @@ def step(ctx: RunContext) -> StepResult:
     else:
         site_tab = pd.DataFrame(columns=["site_id", "total_cost_yuan"])
         warnings.append("没有安置点 / no sites or candidates: no site plans.")
-    village_tab, village_roads = plan_villages(
+    village_tab, village_roads = village_gaps(
         layers.villages, roads=layers.roads, facilities=layers.facilities, cfg=cfg, dem=layers.dem
     )
     roads_layer = out_layers.get("planned_roads")
@@ -763,9 +688,8 @@ __all__: Sequence[str] = (
     "RoadLink",
     "connect_road",
     "nearest_links",
-    "plan_line",
+    "plan",
     "plan_sites",
-    "plan_villages",
-    "step",
+    "village_gaps",
     "works_projects",
 )

@@ -15,11 +15,10 @@ from geofupin.config.policy import PolicyConfig
 from geofupin.context import Layers, RunContext, StepResult
 from geofupin.plans import (
     connect_road,
-    plan_line,
     plan_sites,
-    plan_villages,
-    step,
 )
+from geofupin.report import plan_line, plan_villages
+from geofupin.report import plan_step as step
 
 CRS = "EPSG:32649"
 
