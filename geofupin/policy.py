@@ -1,8 +1,9 @@
-"""Subsidy policy as data: budgets, housing checks, disbursement schedules, acceptance scoring.
+"""Subsidy policy at work: budgets, housing checks, disbursement schedules, acceptance scoring.
 
 A *policy* is a list of subsidy rules, one line each (who pays, for what, on which basis, how
 much, to whom), plus the housing limits, the disbursement rules for public works and the
-acceptance checklist. :data:`SEED_COUNTY_POLICY` (and ``scenarios/policy/seed-county.yaml``)
+acceptance checklist, as data in :mod:`geofupin.config.policy`; this module computes with it.
+:data:`~geofupin.config.policy.SEED_COUNTY_POLICY` (and ``scenarios/policy/seed-county.yaml``)
 encodes report 4 of the seed document (a county of the Baiyu mountains, Shaanxi):
 
 ========================  =========  ====================  ==========================================
@@ -19,7 +20,8 @@ reward                    county     per household         5,000 yuan, to the to
 management                county     share                 1.5 % of province, city and county subsidies
 ========================  =========  ====================  ==========================================
 
-The seed leaves three things open; each is an option of :class:`PolicyOptions` with a
+The seed leaves three things open; each is an option of
+:class:`~geofupin.config.policy.PolicyOptions` with a
 documented default, and every budget carries the options it was computed with:
 
 ``hardship_base``
