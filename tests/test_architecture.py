@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import grimp
 import networkx as nx
-import pytest
-from importlinter.cli import lint_imports
 
 import geofupin
 
@@ -50,6 +51,29 @@ def test_a_circle_would_be_found() -> None:
     assert any(len(c) > 1 for c in nx.strongly_connected_components(g))
 
 
-def test_import_contracts_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(REPO)
-    assert lint_imports(config_filename=str(REPO / "pyproject.toml"), no_cache=True, no_logo=True) == 0
+def lint_imports(config: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``lint-imports`` in a child process (it configures logging and extends sys.path for its process)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    args = f"config_filename={str(config)!r}, " if config else ""
+    code = "import sys; from importlinter.cli import lint_imports; "
+    code += f"sys.exit(lint_imports({args}no_cache=True, no_logo=True))"
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_import_contracts_are_kept() -> None:
+    run = lint_imports()
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "3 kept, 0 broken" in run.stdout
+
+
+def test_an_upward_import_breaks_a_contract(tmp_path: Path) -> None:
+    # cli reaches vocabulary through config: with vocabulary placed above cli, that chain is upward
+    cfg = tmp_path / "contracts.toml"
+    cfg.write_text(
+        '[tool.importlinter]\nroot_package = "geofupin"\n\n[[tool.importlinter.contracts]]\n'
+        'name = "upside down"\ntype = "layers"\nlayers = ["geofupin.vocabulary", "geofupin.cli"]\n',
+        encoding="utf-8",
+    )
+    run = lint_imports(cfg)
+    assert run.returncode == 1
+    assert "geofupin.cli is not allowed to import geofupin.vocabulary" in run.stdout
