@@ -1,7 +1,7 @@
-"""Benchmark the least-cost road search of :mod:`geofupin.plans`.
+"""Benchmark the least-cost road search of :mod:`geofupin.routing`.
 
 Baseline: networkx Dijkstra on the same 8-neighbour grid graph (built from the same CSR
-matrix), run in the same process. Candidate: :func:`geofupin.plans.least_cost_path`
+matrix), run in the same process. Candidate: :func:`geofupin.routing.least_cost_path`
 (scipy.sparse.csgraph Dijkstra from all source cells at once, path traced back).
 
 Usage: ``python benchmarks/bench_plans.py [--quick]``; the last lines are the ratios.
@@ -15,7 +15,7 @@ import time
 import networkx as nx
 import numpy as np
 
-from geofupin.plans import grid_graph, least_cost_path, slope_cost
+from geofupin.routing import grid_graph, least_cost_path, slope_cost
 from geofupin.terrain import horn_slope_deg
 
 
@@ -53,7 +53,7 @@ def main() -> None:
     t_nx = time.perf_counter() - t
     assert abs(best - path.cost) < 1e-6 * max(1.0, best), (best, path.cost)
     print(f"grid {n}x{n} ({n * n} cells), path {path.length_m:.0f} m, cost {path.cost:.0f}")
-    print(f"networkx baseline: {t_nx:.3f} s; geofupin.plans.least_cost_path: {t_scipy:.3f} s")
+    print(f"networkx baseline: {t_nx:.3f} s; geofupin.routing.least_cost_path: {t_scipy:.3f} s")
     print(f"ratio networkx/least_cost_path: {t_nx / t_scipy:.1f}x")
 
 

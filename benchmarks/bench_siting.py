@@ -25,7 +25,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geofupin.siting.config import SitingConfig
+from geofupin.config.siting import SitingConfig
 from geofupin.siting.scoring import normalise, rank_scores, resolve_weights, topsis, weighted_sum
 from geofupin.siting.screening import build_rules, screen
 from geofupin.siting.sensitivity import monte_carlo, one_at_a_time

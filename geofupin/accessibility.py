@@ -21,7 +21,7 @@ every reached road part (the parts are simplified by a tenth of the buffer befor
 which makes the union about 7x faster).
 
 :func:`step` is the ``access`` step of a run (scenario section ``access``,
-:class:`~geofupin.network.AccessConfig`).
+:class:`~geofupin.config.access.AccessConfig`).
 """
 
 from __future__ import annotations
@@ -38,9 +38,10 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
+from .config.access import AccessConfig
 from .context import StepResult
 from .errors import DataError
-from .network import AccessConfig, RoadNetwork, Snap, build, dem_sampler, snap
+from .network import RoadNetwork, Snap, build, dem_sampler, snap
 
 if TYPE_CHECKING:
     from .context import RunContext

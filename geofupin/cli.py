@@ -173,7 +173,7 @@ def map_command(
     import dataclasses
 
     from . import scenario as scenario_mod
-    from .maps.config import Basemap
+    from .config.maps import Basemap
     from .scenario import StaticFormat
 
     sc = scenario_mod.load(scenario)

@@ -19,20 +19,10 @@ import pandas as pd
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
+from .vocabulary import LAYER_KINDS
+
 if TYPE_CHECKING:
     from .scenario import Scenario
-
-#: Layer kinds a county may supply, in the order they are read and reported.
-LAYER_KINDS: tuple[str, ...] = (
-    "boundaries",
-    "villages",
-    "roads",
-    "water",
-    "power",
-    "facilities",
-    "constraints",
-    "candidates",
-)
 
 
 @dataclass(frozen=True)

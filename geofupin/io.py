@@ -37,6 +37,7 @@ import pyogrio
 import yaml
 
 from ._optional import require
+from .config.policy import Policy, PolicyConfig, parse_policy, seed_policy
 from .errors import DataError, GeofupinError, OutputError, OutputExistsError, UnsafeOutputError
 
 log = logging.getLogger(__name__)
@@ -776,6 +777,19 @@ def _collect_lines(node: yaml.Node, where: str, lines: dict[str, int]) -> None:
             path = f"{where}[{i}]"
             lines[path] = item.start_mark.line + 1
             _collect_lines(item, path, lines)
+
+
+def load_policy(source: str | os.PathLike[str] | PolicyConfig) -> Policy:
+    """Read a policy YAML file and parse it (:func:`geofupin.config.policy.parse_policy`).
+
+    ``source`` is the file, or a scenario's :class:`~geofupin.config.policy.PolicyConfig`:
+    its ``file``, or the built-in report-4 policy when ``file`` is unset.
+    """
+    if isinstance(source, PolicyConfig):
+        if source.file is None:
+            return seed_policy()
+        source = source.file
+    return parse_policy(read_yaml(source), where=str(source))
 
 
 def list_layers(path: str | os.PathLike[str]) -> list[str]:

@@ -5,7 +5,7 @@ multipolygon areas assembled in C++) and returns the canonical layers, projected
 metric CRS:
 
 * ``roads``: ``highway`` ways with a routable value, ``road_class`` mapped by
-  :data:`geofupin.layers.ROAD_CLASS_ALIASES` (``primary`` -> provincial, ``track`` ->
+  :data:`geofupin.vocabulary.ROAD_CLASS_ALIASES` (``primary`` -> provincial, ``track`` ->
   track, ...), the raw ``highway``, ``name``/``name_en``, ``speed_kph`` from numeric
   ``maxspeed`` (mph converted), ``surface`` (paved/gravel/earth), ``oneway`` (``-1`` ways are
   reversed; roundabouts are one-way), ``bridge``, ``tunnel``, ``layer``;
@@ -43,7 +43,7 @@ from pyproj import CRS
 from ._optional import require
 from .crs import WGS84, choose_metric_crs, parse_crs
 from .errors import DataError
-from .layers import ROAD_CLASS_ALIASES, SURFACE_ALIASES
+from .vocabulary import ROAD_CLASS_ALIASES, SURFACE_ALIASES
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ STEPS: dict[str, str] = {
     "access": "geofupin.accessibility:step",
     "site": "geofupin.siting:step",
     "allocate": "geofupin.allocate:step",
-    "plan": "geofupin.plans:step",
+    "plan": "geofupin.report:plan_step",
     "map": "geofupin.maps:step",
 }
 

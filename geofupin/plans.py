@@ -6,7 +6,7 @@ For each **site** (the allocation's sites, else the candidates): what it needs t
 - **road**: nothing when a suitable road (class in ``road_connect_classes``, paved or of
   unknown surface) passes within ``connected_m``; otherwise the cheaper of (a) a new road
   along the least-cost path over the DEM slope to the nearest suitable road
-  (:func:`least_cost_path`, 8-neighbour Dijkstra on a grid read window by window around the
+  (:func:`geofupin.routing.least_cost_path`, 8-neighbour Dijkstra on a grid read window by window around the
   site), or (b) upgrading to cement the stretch of an existing earth/gravel road or track
   that comes within ``upgrade_access_m`` of the site and meets a suitable road (from the
   point nearest the site to the junction), plus a straight spur to it. A site or village
@@ -25,7 +25,7 @@ or an upgrade to cement of a nearby earth/gravel road), footpaths, ponds (山坪
 (from the registry: village columns ``plan_footpath_km``, ``plan_pond_new``,
 ``plan_pond_repair``, ``plan_canal_repair_m``), a clinic (none within ``clinic_max_dist_m``,
 or ``plan_clinic``). Registry columns ``plan_gravel_road_km`` / ``plan_cement_road_km``
-override the derived roads. Each village gets its plan line in report-5 wording.
+override the derived roads. :mod:`geofupin.report` words each village's plan line as report 5 does.
 
 Slope cost: a cell costs ``1 + (slope_pct / slope_ref_pct)**2`` per metre crossed; cells
 steeper than ``max_slope_pct`` are impassable; DEM voids cost as much as the steepest
@@ -40,311 +40,28 @@ only and the step warns when they are used.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import shapely
 from pyproj import CRS
-from scipy.sparse.csgraph import dijkstra
 from shapely.geometry import LineString
 
 from . import policy as pol
+from .config.plans import NewRoadSurface, PlansConfig, UnitCosts
+from .config.policy import Policy, PolicyConfig
 from .context import RunContext, StepResult
 from .crs import require_projected
-from .errors import DataError, Problems
+from .routing import DemWindow, least_cost_path, read_dem_window, slope_cost
 
 log = logging.getLogger(__name__)
-
-RoadClass = Literal["national", "provincial", "county", "township", "village", "track", "path"]
-Surface = Literal["paved", "gravel"]
-WaterKind = Literal["river", "stream", "reservoir", "lake", "well", "spring", "waterworks"]
-PowerKind = Literal["line", "substation"]
-
-SURFACE_ZH = {"paved": "水泥路", "gravel": "碎石路"}
-SURFACE_EN = {"paved": "cement road", "gravel": "gravel road"}
-
-
-# --------------------------------------------------------------------------- configuration
-@dataclass(frozen=True)
-class UnitCosts:
-    """Unit costs in yuan (illustrative defaults: set your county's quotas)."""
-
-    gravel_road_yuan_per_km: float = 300_000.0
-    cement_road_yuan_per_km: float = 800_000.0
-    upgrade_to_cement_yuan_per_km: float = 500_000.0
-    footpath_yuan_per_km: float = 100_000.0
-    water_pipe_yuan_per_m: float = 150.0
-    power_line_yuan_per_m: float = 200.0
-    pond_new_yuan_each: float = 80_000.0
-    pond_repair_yuan_each: float = 30_000.0
-    canal_repair_yuan_per_m: float = 200.0
-    clinic_yuan_each: float = 300_000.0
-    kindergarten_yuan_per_place: float = 20_000.0
-    primary_school_yuan_per_place: float = 25_000.0
-
-    def validate(self, where: str, problems: Problems) -> None:
-        for f in dataclasses.fields(self):
-            if getattr(self, f.name) < 0:
-                problems.add(f"{where}.{f.name}", f"{getattr(self, f.name)} is negative.", "Give a cost >= 0.")
-
-
-@dataclass(frozen=True)
-class PlansConfig:
-    """Scenario section ``plans``: unit costs, ratios, road rules, works dates.
-
-    Attributes
-    ----------
-    unit_costs
-        :class:`UnitCosts`.
-    start_date
-        ISO date the public works start (``2026-03-01``); without it the disbursement table
-        gives days relative to the start only.
-    milestones
-        :class:`~geofupin.policy.Milestones` (days: advance before start, half-way
-        inspection, completion, warranty of the deposit).
-    road_connect_classes
-        Road classes a site or village must reach.
-    new_road_class
-        Class of the new roads (in the ``planned_roads`` layer).
-    connected_m
-        A site/village this close to a suitable road needs no road.
-    search_radius_m
-        Largest distance searched for the road; farther sites get a straight line.
-    upgrade_access_m, connect_tol_m
-        An earth/gravel road within ``upgrade_access_m`` that comes within ``connect_tol_m``
-        of a suitable road may be upgraded instead of building a new road.
-    site_road_surface, village_road_surface
-        Surface of new roads (``paved`` = 水泥路, ``gravel`` = 碎石路).
-    dem_cell_m
-        Cell size of the grid the least-cost path runs on.
-    window_margin, max_window_cells
-        The DEM window of a road search covers the feature and the nearest point of the
-        nearest suitable road plus ``window_margin`` x their distance on each side (room for
-        detours); its cells grow beyond ``dem_cell_m`` so that a side has at most
-        ``max_window_cells`` cells.
-    slope_ref_pct, max_slope_pct
-        Slope cost: factor ``1 + (slope/ref)**2``; steeper than ``max_slope_pct`` impassable.
-    pipe_detour_factor
-        Pipe and power line length = straight distance x this factor.
-    water_source_kinds, power_kinds
-        Features that count as a water source or a power connection.
-    kindergarten_places_per_1000, primary_places_per_1000
-        School places per 1,000 persons moving in.
-    village_access_m
-        A staying village farther than this from a suitable road gets a new road.
-    clinic_max_dist_m
-        A staying village with no clinic/hospital this close gets a village clinic.
-    """
-
-    unit_costs: UnitCosts = field(default_factory=UnitCosts)
-    #: ``str`` (ISO) or ``datetime.date``: YAML reads an unquoted 2026-03-01 as a date.
-    start_date: Any = None
-    milestones: pol.Milestones = field(default_factory=pol.Milestones)
-    road_connect_classes: tuple[RoadClass, ...] = ("national", "provincial", "county", "township", "village")
-    new_road_class: RoadClass = "village"
-    connected_m: float = 50.0
-    search_radius_m: float = 8000.0
-    upgrade_access_m: float = 300.0
-    connect_tol_m: float = 20.0
-    site_road_surface: Surface = "paved"
-    village_road_surface: Surface = "gravel"
-    dem_cell_m: float = 30.0
-    window_margin: float = 0.5
-    max_window_cells: int = 400
-    slope_ref_pct: float = 10.0
-    max_slope_pct: float = 60.0
-    pipe_detour_factor: float = 1.0
-    water_source_kinds: tuple[WaterKind, ...] = ("river", "stream", "reservoir", "lake", "well", "spring", "waterworks")
-    power_kinds: tuple[PowerKind, ...] = ("line", "substation")
-    kindergarten_places_per_1000: float = 40.0
-    primary_places_per_1000: float = 80.0
-    village_access_m: float = 200.0
-    clinic_max_dist_m: float = 3000.0
-
-    def validate(self, where: str, problems: Problems) -> None:
-        if self.start_date is not None and not isinstance(self.start_date, dt.date):
-            try:
-                dt.date.fromisoformat(str(self.start_date))
-            except ValueError:
-                problems.add(f"{where}.start_date", f"{self.start_date!r} is not a date.", "Write e.g. 2026-03-01.")
-        for name in (
-            "dem_cell_m",
-            "slope_ref_pct",
-            "max_slope_pct",
-            "search_radius_m",
-            "pipe_detour_factor",
-            "window_margin",
-            "max_window_cells",
-        ):
-            if getattr(self, name) <= 0:
-                problems.add(f"{where}.{name}", f"{getattr(self, name)} must be positive.", "Give a value > 0.")
-        if not self.road_connect_classes:
-            problems.add(f"{where}.road_connect_classes", "no road class given.", "List e.g. [county, township].")
-
-    @property
-    def start(self) -> dt.date | None:
-        """The works' start date, or None."""
-        if self.start_date is None or isinstance(self.start_date, dt.date):
-            return self.start_date
-        return dt.date.fromisoformat(str(self.start_date))
-
-
-# --------------------------------------------------------------------------- least-cost paths
-def slope_cost(slope_deg: np.ndarray, *, slope_ref_pct: float = 10.0, max_slope_pct: float = 60.0) -> np.ndarray:
-    """Cost factor per metre from slope: ``1 + (pct/ref)**2``; inf above ``max_slope_pct``; voids cost the max."""
-    pct = np.tan(np.radians(np.asarray(slope_deg, dtype=float))) * 100
-    factor = 1 + (pct / slope_ref_pct) ** 2
-    worst = 1 + (max_slope_pct / slope_ref_pct) ** 2
-    factor = np.where(np.isnan(pct), worst, factor)
-    return np.where(pct > max_slope_pct, np.inf, factor)
-
-
-def grid_graph(factor: np.ndarray, *, xres_m: float, yres_m: float) -> sp.csr_matrix:
-    """Undirected 8-neighbour graph of a cost grid: edge = step length x mean of the two factors.
-
-    Cells with an infinite or NaN factor have no edges.
-    """
-    h, w = factor.shape
-    idx = np.arange(h * w).reshape(h, w)
-    f = np.asarray(factor, dtype=float)
-    us, vs, ws = [], [], []
-    for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
-        r0, r1 = 0, h - dr
-        c0, c1 = (0, w - dc) if dc >= 0 else (-dc, w)
-        a = idx[r0:r1, c0:c1]
-        b = idx[r0 + dr : r1 + dr, c0 + dc : c1 + dc]
-        fa = f[r0:r1, c0:c1]
-        fb = f[r0 + dr : r1 + dr, c0 + dc : c1 + dc]
-        wt = math.hypot(dr * yres_m, dc * xres_m) * (fa + fb) / 2
-        ok = np.isfinite(wt)
-        us.append(a[ok])
-        vs.append(b[ok])
-        ws.append(wt[ok])
-    u = np.concatenate(us)
-    v = np.concatenate(vs)
-    wgt = np.concatenate(ws)
-    return sp.csr_matrix((wgt, (u, v)), shape=(h * w, h * w))
-
-
-@dataclass(frozen=True)
-class GridPath:
-    """A least-cost path on a grid: cells from source to target, its cost and length."""
-
-    cells: np.ndarray  # (n, 2) row, col
-    cost: float
-    length_m: float
-
-    @property
-    def reached(self) -> bool:
-        return len(self.cells) > 0
-
-
-def least_cost_path(
-    factor: np.ndarray,
-    sources: np.ndarray,
-    targets: np.ndarray,
-    *,
-    xres_m: float,
-    yres_m: float,
-) -> GridPath:
-    """Cheapest 8-neighbour path from any source cell to any target cell.
-
-    Parameters
-    ----------
-    factor
-        Cost per metre of each cell (>= 1 for slope costs; inf = impassable).
-    sources, targets
-        Boolean masks shaped like ``factor``.
-    xres_m, yres_m
-        Cell width and height in metres.
-
-    Returns
-    -------
-    GridPath; empty ``cells`` and ``cost = inf`` when no target can be reached.
-    """
-    w = factor.shape[1]
-    src = np.flatnonzero(np.asarray(sources, dtype=bool).ravel())
-    tgt = np.flatnonzero(np.asarray(targets, dtype=bool).ravel())
-    if len(src) == 0 or len(tgt) == 0:
-        return GridPath(np.empty((0, 2), dtype=int), math.inf, math.inf)
-    both = np.intersect1d(src, tgt)
-    if len(both):
-        cell = np.array([[both[0] // w, both[0] % w]])
-        return GridPath(cell, 0.0, 0.0)
-    graph = grid_graph(factor, xres_m=xres_m, yres_m=yres_m)
-    dist, pred, _ = dijkstra(graph, directed=False, indices=src, return_predecessors=True, min_only=True)
-    best = tgt[np.argmin(dist[tgt])]
-    if not np.isfinite(dist[best]):
-        return GridPath(np.empty((0, 2), dtype=int), math.inf, math.inf)
-    chain = [best]
-    while pred[chain[-1]] >= 0:
-        chain.append(int(pred[chain[-1]]))
-    cells_flat = np.array(chain[::-1])
-    cells = np.column_stack([cells_flat // w, cells_flat % w])
-    steps = np.diff(cells, axis=0)
-    length = float(np.hypot(steps[:, 0] * yres_m, steps[:, 1] * xres_m).sum()) if len(steps) else 0.0
-    return GridPath(cells, float(dist[best]), length)
-
-
-# --------------------------------------------------------------------------- DEM window (the one file read)
-@dataclass(frozen=True)
-class DemWindow:
-    """Elevations on a metric grid around one feature: north-up, square cells."""
-
-    z: np.ndarray
-    x0: float  # west edge
-    y1: float  # north edge
-    cell_m: float
-
-    def centres(self, cells: np.ndarray) -> np.ndarray:
-        """x, y of cell centres for (row, col) pairs."""
-        return np.column_stack(
-            [self.x0 + (cells[:, 1] + 0.5) * self.cell_m, self.y1 - (cells[:, 0] + 0.5) * self.cell_m]
-        )
-
-
-def read_dem_window(dem: Path, crs: CRS, bounds: tuple[float, float, float, float], cell_m: float) -> DemWindow:
-    """Read the DEM resampled (bilinear) onto a ``cell_m`` grid of ``crs`` covering ``bounds``.
-
-    Only the part of the DEM under the window is read (a warped VRT). Cells outside the DEM
-    or on voids are NaN.
-    """
-    import rasterio
-    from rasterio.enums import Resampling
-    from rasterio.transform import Affine
-    from rasterio.vrt import WarpedVRT
-
-    x0, y0, x1, y1 = bounds
-    width = max(1, math.ceil((x1 - x0) / cell_m))
-    height = max(1, math.ceil((y1 - y0) / cell_m))
-    transform = Affine(cell_m, 0, x0, 0, -cell_m, y1)
-    with rasterio.open(dem) as src:
-        if src.crs is None:
-            raise DataError(f"DEM {dem} has no CRS. Fix: set one, e.g. gdal_edit.py -a_srs EPSG:4326.")
-        with WarpedVRT(
-            src,
-            crs=crs,
-            transform=transform,
-            width=width,
-            height=height,
-            resampling=Resampling.bilinear,
-            src_nodata=src.nodata,
-            nodata=-1e30,
-            dtype="float64",
-        ) as vrt:
-            z = vrt.read(1)
-    z = np.where(z <= -1e29, np.nan, z)
-    return DemWindow(z, x0, y1, cell_m)
 
 
 # --------------------------------------------------------------------------- road connection
@@ -355,7 +72,7 @@ class RoadLink:
     action: Literal["none", "new", "upgrade"]
     method: Literal["none", "least_cost", "straight_line", "existing_road"]
     length_m: float
-    surface: Surface
+    surface: NewRoadSurface
     cost_yuan: float
     geometry: LineString | None
     road_id: str = ""
@@ -377,7 +94,7 @@ def connect_road(
     roads: gpd.GeoDataFrame,
     cfg: PlansConfig,
     *,
-    surface: Surface,
+    surface: NewRoadSurface,
     dem: Path | None = None,
     crs: CRS | None = None,
     suitable: np.ndarray | None = None,
@@ -683,68 +400,7 @@ REGISTRY_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _num(v: Any) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return 0.0
-    return 0.0 if math.isnan(f) else f
-
-
-def _fmt(x: float) -> str:
-    """4.5 -> '4.5', 5.0 -> '5', 1000.0 -> '1000'."""
-    return f"{round(x, 1):g}" if abs(x) < 1e6 else f"{x:.0f}"
-
-
-def _road_text(km: float) -> tuple[str, str]:
-    if km < 1:
-        m = round(km * 1000 / 10) * 10
-        return f"{m:.0f}米", f"{m:.0f} m"
-    return f"{_fmt(km)}公里", f"{_fmt(km)} km"
-
-
-#: Report-5 plan items in their order: registry column, numbered group (1. roads, 2. water, 3. other),
-#: Chinese and English wording, and whether the amount is a length in km (written as 米 below 1 km).
-_PLAN_ITEMS: tuple[tuple[str, str, str, str, bool], ...] = (
-    ("gravel_road_km", "roads", "新建碎石路{0}", "new gravel road {0}", True),
-    ("cement_road_km", "roads", "新建水泥路{0}", "new cement road {0}", True),
-    ("upgrade_road_km", "roads", "硬化道路{0}", "upgrade road to cement {0}", True),
-    ("footpath_km", "roads", "便民路{0}", "footpaths {0}", True),
-    ("pond_new", "water", "新建山坪塘{0:.0f}口", "build {0:.0f} pond{s}", False),
-    ("pond_repair", "water", "维修山坪塘{0:.0f}口", "repair {0:.0f} pond{s}", False),
-    ("canal_repair_m", "water", "维修水渠{0:.0f}米", "repair {0:.0f} m of canals", False),
-    ("clinic", "other", "修建村卫生室{0:.0f}个", "build {0:.0f} village clinic{s}", False),
-)
-
-
-def plan_line(row: pd.Series) -> tuple[str, str]:
-    """A village's plan in report-5 wording, Chinese and English.
-
-    ``大扁山村:贫困户50户153人,1.新建碎石路4.5公里,便民路5公里。2.维修山坪塘4口。``
-    """
-    name = str(row.get("name", ""))
-    name_en = str(row.get("name_en", "") or name)
-    ph, pp = int(_num(row.get("poor_households"))), int(_num(row.get("poor_persons")))
-    parts: dict[str, tuple[list[str], list[str]]] = {"roads": ([], []), "water": ([], []), "other": ([], [])}
-    for key, group, zh_item, en_item, is_km in _PLAN_ITEMS:
-        x = _num(row.get(key))
-        if x > 0:
-            tz, te = _road_text(x) if is_km else (x, x)
-            parts[group][0].append(zh_item.format(tz))
-            parts[group][1].append(en_item.format(te, s="s" if x > 1 else ""))
-    zh = f"{name}:贫困户{ph}户{pp}人"
-    en = f"{name_en}: {ph} poor households, {pp} persons"
-    groups = [(g_zh, g_en) for g_zh, g_en in parts.values() if g_zh]
-    for k, (g_zh, g_en) in enumerate(groups, start=1):
-        zh += ("," if k == 1 else "") + f"{k}.{','.join(g_zh)}。"
-        en += ("; " if k == 1 else " ") + f"{k}. {', '.join(g_en)}."
-    if not groups:
-        zh += "。"
-        en += "."
-    return zh, en
-
-
-def plan_villages(
+def village_gaps(
     villages: gpd.GeoDataFrame,
     *,
     roads: gpd.GeoDataFrame | None,
@@ -752,7 +408,9 @@ def plan_villages(
     cfg: PlansConfig,
     dem: Path | None = None,
 ) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
-    """Report-5 gaps of every village where someone stays, costed, with its plan line.
+    """Report-5 gaps of every village where someone stays, costed.
+
+    :func:`geofupin.report.plan_villages` adds each village's plan line.
 
     Returns
     -------
@@ -859,18 +517,8 @@ def plan_villages(
     tab["clinic_cost_yuan"] = (tab["clinic"] * costs.clinic_yuan_each).round(2)
     tab["total_cost_yuan"] = (tab["road_cost_yuan"] + tab["water_cost_yuan"] + tab["clinic_cost_yuan"]).round(2)
     tab["derived_from"] = [";".join(dict.fromkeys(s)) for s in sources]
-    # a village listed group by group (村民小组) is named with its group in the plan line
-    label = tab[["name", "name_en"]].copy()
     if "group" in stay:
-        grp = stay["group"].fillna("").astype(str).to_numpy()
-        tab.insert(3, "group", grp)
-        dup = tab.duplicated(["township", "name"], keep=False).to_numpy() & (grp != "")
-        label.loc[dup, "name"] = [f"{n}({g}组)" for n, g in zip(tab["name"][dup], grp[dup], strict=True)]
-        en = [e or n for e, n in zip(tab["name_en"][dup], tab["name"][dup], strict=True)]
-        label.loc[dup, "name_en"] = [f"{n} ({g} group)" for n, g in zip(en, grp[dup], strict=True)]
-    text = [plan_line(r) for _, r in tab.assign(name=label["name"], name_en=label["name_en"]).iterrows()]
-    tab["plan_zh"] = [t[0] for t in text]
-    tab["plan_en"] = [t[1] for t in text]
+        tab.insert(3, "group", stay["group"].fillna("").astype(str).to_numpy())
     return tab, _lines_frame(road_lines, v.crs)
 
 
@@ -920,19 +568,19 @@ def _sites_for_plan(ctx: RunContext, assignment: pd.DataFrame | None) -> gpd.Geo
     return sites.reset_index(drop=True)
 
 
-def step(ctx: RunContext) -> StepResult:
-    """The ``plan`` step: budgets, infrastructure plans, disbursement, acceptance form, township table.
+def plan(ctx: RunContext, policy: Policy) -> StepResult:
+    """The ``plan`` step's numbers: budgets, infrastructure plans, disbursement, acceptance form.
 
     Uses the allocate step's ``assignment`` table and the site step's ``sites`` layer when
-    present (else the villages' relocation counts and the candidate sites).
+    present (else the villages' relocation counts and the candidate sites), and ``policy`` (read
+    by the caller through :func:`geofupin.io.load_policy`). The step itself,
+    :func:`geofupin.report.plan_step`, adds the wording: the township table and each village's
+    plan line.
     """
-    from . import report
-
-    pcfg: pol.PolicyConfig = getattr(ctx.scenario, "policy", None) or pol.PolicyConfig()
+    pcfg: PolicyConfig = getattr(ctx.scenario, "policy", None) or PolicyConfig()
     cfg: PlansConfig = getattr(ctx.scenario, "plans", None) or PlansConfig()
     layers = ctx.layers
     warnings: list[str] = []
-    policy = pcfg.load()
     assignment = ctx.table("assignment")
     if assignment is None:
         warnings.append(
@@ -945,7 +593,6 @@ def step(ctx: RunContext) -> StepResult:
         warnings.append(f"{n:.0f} 人未分配安置点,未计入预算 / {n:.0f} unserved persons are not budgeted.")
     budget = pol.compute_budget(units, policy, pcfg.options)
     tables: dict[str, pd.DataFrame] = {
-        "township_table": report.township_table(units),
         "budget_county": pol.budget_by_rule(budget),
         "budget_township": pol.budget_by(budget, "township"),
         "budget_village": pol.budget_by(budget, "village"),
@@ -997,7 +644,7 @@ def step(ctx: RunContext) -> StepResult:
     else:
         site_tab = pd.DataFrame(columns=["site_id", "total_cost_yuan"])
         warnings.append("没有安置点 / no sites or candidates: no site plans.")
-    village_tab, village_roads = plan_villages(
+    village_tab, village_roads = village_gaps(
         layers.villages, roads=layers.roads, facilities=layers.facilities, cfg=cfg, dem=layers.dem
     )
     roads_layer = out_layers.get("planned_roads")
@@ -1038,19 +685,11 @@ def step(ctx: RunContext) -> StepResult:
 
 
 __all__: Sequence[str] = (
-    "GridPath",
-    "PlansConfig",
     "RoadLink",
-    "UnitCosts",
     "connect_road",
-    "grid_graph",
-    "least_cost_path",
     "nearest_links",
-    "plan_line",
+    "plan",
     "plan_sites",
-    "plan_villages",
-    "read_dem_window",
-    "slope_cost",
-    "step",
+    "village_gaps",
     "works_projects",
 )

@@ -1,8 +1,9 @@
-"""Subsidy policy as data: budgets, housing checks, disbursement schedules, acceptance scoring.
+"""Subsidy policy at work: budgets, housing checks, disbursement schedules, acceptance scoring.
 
 A *policy* is a list of subsidy rules, one line each (who pays, for what, on which basis, how
 much, to whom), plus the housing limits, the disbursement rules for public works and the
-acceptance checklist. :data:`SEED_COUNTY_POLICY` (and ``scenarios/policy/seed-county.yaml``)
+acceptance checklist, as data in :mod:`geofupin.config.policy`; this module computes with it.
+:data:`~geofupin.config.policy.SEED_COUNTY_POLICY` (and ``scenarios/policy/seed-county.yaml``)
 encodes report 4 of the seed document (a county of the Baiyu mountains, Shaanxi):
 
 ========================  =========  ====================  ==========================================
@@ -19,7 +20,8 @@ reward                    county     per household         5,000 yuan, to the to
 management                county     share                 1.5 % of province, city and county subsidies
 ========================  =========  ====================  ==========================================
 
-The seed leaves three things open; each is an option of :class:`PolicyOptions` with a
+The seed leaves three things open; each is an option of
+:class:`~geofupin.config.policy.PolicyOptions` with a
 documented default, and every budget carries the options it was computed with:
 
 ``hardship_base``
@@ -49,29 +51,27 @@ import datetime as dt
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from ._schema import parse
+from .config.policy import (
+    AcceptanceRules,
+    DisbursementRules,
+    HousingPlan,
+    HousingRules,
+    Milestones,
+    Policy,
+    PolicyOptions,
+    Rounding,
+    SubsidyRule,
+)
 from .errors import DataError, Problems, ScenarioError
 
 log = logging.getLogger(__name__)
 
-Payer = Literal["province", "city", "county", "city_county", "township_village"]
-Purpose = Literal["housing", "homestead_clearance", "hardship", "infrastructure", "reward", "management"]
-Basis = Literal["per_person", "per_household", "share_of"]
-AppliesTo = Literal["relocated", "hardship"]
-PaidTo = Literal["household", "project", "township_village", "administration"]
-Rounding = Literal["exact", "round_half_up", "floor", "ceil"]
-HardshipBase = Literal["relocated", "relocated_poor"]
-RoundingLevel = Literal["county", "township", "village", "unit"]
-ManagementBase = Literal["housing", "housing_infrastructure", "housing_infrastructure_reward"]
-RewardMode = Literal["assume_met", "exclude", "listed"]
-TrancheBase = Literal["remainder", "total"]
 Grade = Literal["excellent", "pass", "fail"]
 
 PAYER_ZH: dict[str, str] = {
@@ -112,417 +112,6 @@ MANAGEMENT_PURPOSES: dict[str, tuple[str, ...]] = {
     "housing_infrastructure": ("housing", "homestead_clearance", "hardship", "infrastructure"),
     "housing_infrastructure_reward": ("housing", "homestead_clearance", "hardship", "infrastructure", "reward"),
 }
-
-
-# --------------------------------------------------------------------------- policy file
-@dataclass(frozen=True)
-class SubsidyRule:
-    """One line of a subsidy policy.
-
-    Attributes
-    ----------
-    id
-        Unique rule id (``province_housing_person``).
-    payer
-        Who pays: ``province``, ``city``, ``county``, ``city_county`` (joint, split not stated)
-        or ``township_village``.
-    purpose
-        What for (housing, homestead_clearance, hardship, infrastructure, reward, management).
-    basis
-        ``per_person``, ``per_household`` or ``share_of`` (a fraction of other rules' amounts).
-    amount
-        Yuan per person/household, or the fraction (0.015) for ``share_of``.
-    applies_to
-        The population counted: ``relocated`` households/persons, or ``hardship`` households
-        (a share of relocated households, see :class:`Policy.hardship_share`).
-    of_payers, of_purposes
-        For ``share_of``: the rules whose amounts form the base. An empty ``of_purposes`` on a
-        ``management`` rule means "as the ``management_base`` option says".
-    paid_to
-        Who receives the money (households directly, a works project, the township/village).
-    name_zh, name_en, source
-        Labels and the place in the source document.
-    """
-
-    id: str
-    payer: Payer
-    purpose: Purpose
-    basis: Basis
-    amount: float
-    applies_to: AppliesTo = "relocated"
-    of_payers: tuple[Payer, ...] = ()
-    of_purposes: tuple[Purpose, ...] = ()
-    paid_to: PaidTo = "household"
-    name_zh: str = ""
-    name_en: str = ""
-    source: str = ""
-
-    def validate(self, where: str, problems: Problems) -> None:
-        if self.amount < 0:
-            problems.add(f"{where}.amount", f"amount {self.amount} is negative.", "Give a non-negative amount.")
-        if self.basis == "share_of":
-            if not 0 <= self.amount <= 1:
-                problems.add(
-                    f"{where}.amount",
-                    f"a share_of amount is a fraction, got {self.amount}.",
-                    "Write 0.015 for 1.5 %.",
-                )
-            if not self.of_payers:
-                problems.add(
-                    f"{where}.of_payers", "a share_of rule needs of_payers.", "List the payers, e.g. [province]."
-                )
-            if not self.of_purposes and self.purpose != "management":
-                problems.add(
-                    f"{where}.of_purposes",
-                    "a share_of rule other than management needs of_purposes.",
-                    "List the purposes the share is taken of.",
-                )
-        elif self.of_payers or self.of_purposes:
-            problems.add(where, "of_payers/of_purposes only apply to basis share_of.", "Remove them or use share_of.")
-        if self.applies_to == "hardship" and self.basis != "per_household":
-            problems.add(
-                f"{where}.applies_to",
-                "hardship households are counted in households only.",
-                "Use basis per_household for hardship rules.",
-            )
-
-
-@dataclass(frozen=True)
-class HousingRules:
-    """Floor-area limits of resettlement housing (report 4: >= 20 m2/person, <= 120 m2/household)."""
-
-    min_floor_area_m2_per_person: float = 20.0
-    max_floor_area_m2_per_household: float = 120.0
-
-
-@dataclass(frozen=True)
-class DisbursementRules:
-    """How public-works money is released (report 4, 七(三)).
-
-    5 % of the project total is kept as quality deposit; of the remainder one third is advanced
-    before work starts, one third after the half-way inspection, the rest on acceptance; the
-    deposit is released as the contract says (``warranty_days`` after acceptance, a scenario
-    milestone). ``tranche_base='total'`` reads "one third" as a third of the total instead.
-    """
-
-    deposit_share: float = 0.05
-    before_start_share: float = 1 / 3
-    halfway_share: float = 1 / 3
-    tranche_base: TrancheBase = "remainder"
-
-    def validate(self, where: str, problems: Problems) -> None:
-        if not 0 <= self.deposit_share < 1:
-            problems.add(f"{where}.deposit_share", f"{self.deposit_share} is not in [0, 1).", "Write 0.05 for 5 %.")
-        base = 1.0 if self.tranche_base == "total" else 1 - self.deposit_share
-        if (
-            self.before_start_share + self.halfway_share > 1 + 1e-9
-            or base * (self.before_start_share + self.halfway_share) + self.deposit_share > 1 + 1e-9
-        ):
-            problems.add(where, "the advance and half-way shares exceed the total.", "Lower the shares.")
-
-
-@dataclass(frozen=True)
-class AcceptanceItem:
-    """One line of the 100-point acceptance checklist."""
-
-    id: str
-    name_zh: str
-    name_en: str
-    points: float
-
-
-#: Report 4 lists the eight items but not their weights; these weights are geofupin's default.
-SEED_ACCEPTANCE_ITEMS: tuple[AcceptanceItem, ...] = (
-    AcceptanceItem("plan_completion", "当年搬迁计划任务完成情况", "plan completion", 15),
-    AcceptanceItem("targeting", "瞄准贫困户", "targeting of poor households", 15),
-    AcceptanceItem("subsidies_paid", "补助配套资金兑付", "subsidies paid", 15),
-    AcceptanceItem("housing", "建房面积及质量", "housing area and quality", 15),
-    AcceptanceItem("infrastructure", "新村基础配套设施建设", "village infrastructure", 15),
-    AcceptanceItem("moved_in", "移民户入住", "households moved in", 10),
-    AcceptanceItem("records", "档案资料", "records", 10),
-    AcceptanceItem("stele_plates", "村立碑、户挂牌", "village stele and household plates", 5),
-)
-
-
-@dataclass(frozen=True)
-class AcceptanceRules:
-    """The 100-point acceptance score: items with weights, and grade thresholds (>= 95, >= 80)."""
-
-    items: tuple[AcceptanceItem, ...] = SEED_ACCEPTANCE_ITEMS
-    excellent_min: float = 95.0
-    pass_min: float = 80.0
-
-    def validate(self, where: str, problems: Problems) -> None:
-        total = sum(i.points for i in self.items)
-        if abs(total - 100) > 1e-9:
-            problems.add(f"{where}.items", f"item points add up to {total}, not 100.", "Make the points add up to 100.")
-        ids = [i.id for i in self.items]
-        if len(set(ids)) != len(ids):
-            problems.add(f"{where}.items", "item ids repeat.", "Give each item a unique id.")
-        if not self.pass_min <= self.excellent_min:
-            problems.add(where, "pass_min is above excellent_min.", "Use pass_min <= excellent_min.")
-
-
-@dataclass(frozen=True)
-class Policy:
-    """A subsidy policy: rules, hardship share, housing limits, disbursement and acceptance."""
-
-    name: str
-    rules: tuple[SubsidyRule, ...]
-    name_en: str = ""
-    hardship_share: float = 0.10
-    housing: HousingRules = field(default_factory=HousingRules)
-    disbursement: DisbursementRules = field(default_factory=DisbursementRules)
-    acceptance: AcceptanceRules = field(default_factory=AcceptanceRules)
-
-    def validate(self, where: str, problems: Problems) -> None:
-        ids = [r.id for r in self.rules]
-        dup = sorted({i for i in ids if ids.count(i) > 1})
-        if dup:
-            problems.add(f"{where}.rules", f"rule ids repeat: {', '.join(dup)}.", "Give each rule a unique id.")
-        if not 0 <= self.hardship_share <= 1:
-            problems.add(f"{where}.hardship_share", f"{self.hardship_share} is not a fraction.", "Write 0.1 for 10 %.")
-
-
-def _rule(id: str, payer: str, purpose: str, basis: str, amount: float, **kw: Any) -> dict[str, Any]:
-    return {"id": id, "payer": payer, "purpose": purpose, "basis": basis, "amount": amount, **kw}
-
-
-#: Report 4 of the seed as a plain mapping (the same content as scenarios/policy/seed-county.yaml).
-SEED_COUNTY_POLICY: dict[str, Any] = {
-    "name": "白于山区扶贫移民搬迁补助政策(范文4)",
-    "name_en": "Baiyu mountains poverty relocation subsidies (report 4)",
-    "hardship_share": 0.10,
-    "rules": [
-        _rule(
-            "province_housing_person",
-            "province",
-            "housing",
-            "per_person",
-            3800,
-            name_zh="省建房补助 每人3800元",
-            name_en="province housing, 3,800 yuan/person",
-            source="六(一)1",
-        ),
-        _rule(
-            "province_homestead_household",
-            "province",
-            "homestead_clearance",
-            "per_household",
-            1000,
-            name_zh="省宅基地整理费 每户1000元",
-            name_en="province homestead clearance, 1,000 yuan/household",
-            source="六(一)1",
-        ),
-        _rule(
-            "province_hardship_household",
-            "province",
-            "hardship",
-            "per_household",
-            10000,
-            applies_to="hardship",
-            name_zh="省特困户补助 每户10000元(按搬迁贫困户10%计)",
-            name_en="province hardship, 10,000 yuan/household for 10 % of households",
-            source="六(一)1",
-        ),
-        _rule(
-            "city_housing_household",
-            "city",
-            "housing",
-            "per_household",
-            10000,
-            name_zh="市“1+5” 每户10000元",
-            name_en="city 1+5, 10,000 yuan/household",
-            source="六(一)2",
-        ),
-        _rule(
-            "city_housing_person",
-            "city",
-            "housing",
-            "per_person",
-            5000,
-            name_zh="市“1+5” 每人5000元",
-            name_en="city 1+5, 5,000 yuan/person",
-            source="六(一)2",
-        ),
-        _rule(
-            "county_housing_household",
-            "county",
-            "housing",
-            "per_household",
-            10000,
-            name_zh="县“1+2” 每户10000元",
-            name_en="county 1+2, 10,000 yuan/household",
-            source="六(一)3",
-        ),
-        _rule(
-            "county_housing_person",
-            "county",
-            "housing",
-            "per_person",
-            2000,
-            name_zh="县“1+2” 每人2000元",
-            name_en="county 1+2, 2,000 yuan/person",
-            source="六(一)3",
-        ),
-        _rule(
-            "province_infrastructure_person",
-            "province",
-            "infrastructure",
-            "per_person",
-            2300,
-            paid_to="project",
-            name_zh="省基础设施配套 每人2300元",
-            name_en="province infrastructure, 2,300 yuan/person",
-            source="六(二)1",
-        ),
-        _rule(
-            "city_county_infrastructure_person",
-            "city_county",
-            "infrastructure",
-            "per_person",
-            2300,
-            paid_to="project",
-            name_zh="市县基础设施配套 每人2300元",
-            name_en="city and county infrastructure, 2,300 yuan/person",
-            source="六(二)2",
-        ),
-        _rule(
-            "county_reward_household",
-            "county",
-            "reward",
-            "per_household",
-            5000,
-            paid_to="township_village",
-            name_zh="县奖励(自筹资金及时到位) 每户5000元",
-            name_en="county reward when own funds arrive in time, 5,000 yuan/household",
-            source="六(二)3",
-        ),
-        _rule(
-            "county_management",
-            "county",
-            "management",
-            "share_of",
-            0.015,
-            paid_to="administration",
-            of_payers=["province", "city", "county", "city_county"],
-            name_zh="管理经费 省市县补助资金总额的1.5%",
-            name_en="management, 1.5 % of province, city and county subsidies",
-            source="六(三)",
-        ),
-    ],
-    "housing": {"min_floor_area_m2_per_person": 20, "max_floor_area_m2_per_household": 120},
-    "disbursement": {"deposit_share": 0.05, "before_start_share": 1 / 3, "halfway_share": 1 / 3},
-    "acceptance": {
-        "excellent_min": 95,
-        "pass_min": 80,
-        "items": [dataclasses.asdict(i) for i in SEED_ACCEPTANCE_ITEMS],
-    },
-}
-
-
-def parse_policy(raw: Mapping[str, Any], *, where: str = "policy") -> Policy:
-    """Parse a policy mapping (from YAML) into a validated :class:`Policy`.
-
-    Raises
-    ------
-    ScenarioError
-        With every problem found (unknown keys, bad payers, shares that are not fractions...).
-    """
-    problems = Problems()
-    pol = parse(Policy, raw, where, problems)
-    if problems.errors or pol is None:
-        raise ScenarioError(f"policy {where}", problems.errors)
-    return pol  # type: ignore[no-any-return]
-
-
-def load_policy(path: str | Path) -> Policy:
-    """Read a policy YAML file (through :func:`geofupin.io.read_yaml`) and parse it."""
-    from .io import read_yaml
-
-    return parse_policy(read_yaml(path), where=str(path))
-
-
-def seed_policy() -> Policy:
-    """The built-in report-4 policy (:data:`SEED_COUNTY_POLICY`)."""
-    return parse_policy(SEED_COUNTY_POLICY, where="seed-county")
-
-
-# --------------------------------------------------------------------------- scenario section
-@dataclass(frozen=True)
-class HousingPlan:
-    """Planned floor area per household size (m2); sizes above the largest key use the largest key."""
-
-    floor_area_m2_by_size: dict[int, float] = field(
-        default_factory=lambda: {1: 40.0, 2: 50.0, 3: 70.0, 4: 90.0, 5: 110.0, 6: 120.0}
-    )
-
-    def validate(self, where: str, problems: Problems) -> None:
-        if not self.floor_area_m2_by_size:
-            problems.add(
-                f"{where}.floor_area_m2_by_size", "no household sizes given.", "Map sizes to m2, e.g. {1: 40}."
-            )
-        for k, v in self.floor_area_m2_by_size.items():
-            if k < 1 or v <= 0:
-                problems.add(
-                    f"{where}.floor_area_m2_by_size.{k}",
-                    f"size {k} -> {v} m2 is not valid.",
-                    "Use size >= 1, area > 0.",
-                )
-
-
-@dataclass(frozen=True)
-class PolicyOptions:
-    """How the policy's open points are read (see the module docstring for each default)."""
-
-    hardship_base: HardshipBase = "relocated"
-    hardship_rounding: Rounding = "round_half_up"
-    hardship_rounding_level: RoundingLevel = "county"
-    management_base: ManagementBase = "housing_infrastructure"
-    reward: RewardMode = "assume_met"
-    reward_units: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class PolicyConfig:
-    """Scenario section ``policy``: the policy file, the ambiguity options and the housing plan.
-
-    YAML keys: ``file`` (path to a policy YAML, relative to the scenario; default: the built-in
-    report-4 policy), the :class:`PolicyOptions` keys, and ``housing`` (:class:`HousingPlan`).
-    """
-
-    file: Path | None = None
-    hardship_base: HardshipBase = "relocated"
-    hardship_rounding: Rounding = "round_half_up"
-    hardship_rounding_level: RoundingLevel = "county"
-    management_base: ManagementBase = "housing_infrastructure"
-    reward: RewardMode = "assume_met"
-    reward_units: tuple[str, ...] = ()
-    housing: HousingPlan = field(default_factory=HousingPlan)
-
-    def validate(self, where: str, problems: Problems) -> None:
-        if self.reward == "listed" and not self.reward_units:
-            problems.add(
-                f"{where}.reward_units",
-                "reward is 'listed' but no townships/villages are listed.",
-                "List township names or village ids in reward_units, or use reward: assume_met.",
-            )
-
-    @property
-    def options(self) -> PolicyOptions:
-        """The ambiguity options alone."""
-        return PolicyOptions(
-            hardship_base=self.hardship_base,
-            hardship_rounding=self.hardship_rounding,
-            hardship_rounding_level=self.hardship_rounding_level,
-            management_base=self.management_base,
-            reward=self.reward,
-            reward_units=self.reward_units,
-        )
-
-    def load(self) -> Policy:
-        """The policy this section names (the built-in report-4 policy when ``file`` is unset)."""
-        return seed_policy() if self.file is None else load_policy(self.file)
 
 
 OPTION_DOCS: dict[str, tuple[str, str]] = {
@@ -993,16 +582,6 @@ def check_housing(households: pd.DataFrame, rules: HousingRules, plan: HousingPl
 
 
 # --------------------------------------------------------------------------- disbursement
-@dataclass(frozen=True)
-class Milestones:
-    """Dates of a works project relative to its start (days)."""
-
-    advance_days_before_start: int = 7
-    halfway_day: int = 90
-    completion_day: int = 180
-    warranty_days: int = 365
-
-
 TRANCHES: tuple[tuple[str, str, str], ...] = (
     ("before_start", "开工前预拨", "advance before start"),
     ("halfway", "过半检查后拨付", "after half-way inspection"),
@@ -1165,18 +744,8 @@ def payer_purpose_label(col: str) -> tuple[str, str] | None:
 
 
 __all__: Sequence[str] = (
-    "SEED_COUNTY_POLICY",
     "AcceptanceResult",
-    "AcceptanceRules",
     "Budget",
-    "DisbursementRules",
-    "HousingPlan",
-    "HousingRules",
-    "Milestones",
-    "Policy",
-    "PolicyConfig",
-    "PolicyOptions",
-    "SubsidyRule",
     "acceptance_form",
     "budget_by",
     "budget_by_rule",
@@ -1186,11 +755,8 @@ __all__: Sequence[str] = (
     "grade",
     "hardship_households",
     "household_sizes",
-    "load_policy",
     "options_table",
-    "parse_policy",
     "plan_units",
     "reconciliation",
     "score_acceptance",
-    "seed_policy",
 )

@@ -1,4 +1,9 @@
-"""Report tables: the seed's township table and plan tables with Chinese headers (English second row).
+"""Report tables: the seed's township table, village plan lines, plan tables with Chinese headers.
+
+The wording of a plan lives here, its computation in :mod:`geofupin.plans`: :func:`plan_step`
+(the ``plan`` step) reads the policy through :mod:`geofupin.io`, computes with
+:func:`geofupin.plans.plan`, and adds the township table and each village's plan line in
+report-5 wording (:func:`plan_line`).
 
 Result tables keep canonical English column names (``households``, ``total_yuan``) so code can
 use them; :func:`localize` gives each column its Chinese header and English label, and
@@ -9,15 +14,23 @@ row) and one XLSX workbook (a sheet per table, the same two header rows) through
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 
 from . import io as gio
-from .policy import payer_purpose_label
+from . import plans
+from .config.plans import PlansConfig
+from .config.policy import PolicyConfig
+from .context import RunContext, StepResult
+from .policy import payer_purpose_label, plan_units
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +236,127 @@ def township_table(units: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["township", "village", "group", "households", "persons", "row_kind"])
 
 
+# --------------------------------------------------------------------------- plan wording
+#: Surfaces of new roads in words.
+SURFACE_ZH = {"paved": "水泥路", "gravel": "碎石路"}
+SURFACE_EN = {"paved": "cement road", "gravel": "gravel road"}
+
+
+def _num(v: Any) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return 0.0
+    return 0.0 if math.isnan(f) else f
+
+
+def _fmt(x: float) -> str:
+    """4.5 -> '4.5', 5.0 -> '5', 1000.0 -> '1000'."""
+    return f"{round(x, 1):g}" if abs(x) < 1e6 else f"{x:.0f}"
+
+
+def _road_text(km: float) -> tuple[str, str]:
+    if km < 1:
+        m = round(km * 1000 / 10) * 10
+        return f"{m:.0f}米", f"{m:.0f} m"
+    return f"{_fmt(km)}公里", f"{_fmt(km)} km"
+
+
+#: Report-5 plan items in their order: registry column, numbered group (1. roads, 2. water, 3. other),
+#: Chinese and English wording, and whether the amount is a length in km (written as 米 below 1 km).
+_PLAN_ITEMS: tuple[tuple[str, str, str, str, bool], ...] = (
+    ("gravel_road_km", "roads", "新建碎石路{0}", "new gravel road {0}", True),
+    ("cement_road_km", "roads", "新建水泥路{0}", "new cement road {0}", True),
+    ("upgrade_road_km", "roads", "硬化道路{0}", "upgrade road to cement {0}", True),
+    ("footpath_km", "roads", "便民路{0}", "footpaths {0}", True),
+    ("pond_new", "water", "新建山坪塘{0:.0f}口", "build {0:.0f} pond{s}", False),
+    ("pond_repair", "water", "维修山坪塘{0:.0f}口", "repair {0:.0f} pond{s}", False),
+    ("canal_repair_m", "water", "维修水渠{0:.0f}米", "repair {0:.0f} m of canals", False),
+    ("clinic", "other", "修建村卫生室{0:.0f}个", "build {0:.0f} village clinic{s}", False),
+)
+
+
+def plan_line(row: pd.Series) -> tuple[str, str]:
+    """A village's plan in report-5 wording, Chinese and English.
+
+    ``大扁山村:贫困户50户153人,1.新建碎石路4.5公里,便民路5公里。2.维修山坪塘4口。``
+    """
+    name = str(row.get("name", ""))
+    name_en = str(row.get("name_en", "") or name)
+    ph, pp = int(_num(row.get("poor_households"))), int(_num(row.get("poor_persons")))
+    parts: dict[str, tuple[list[str], list[str]]] = {"roads": ([], []), "water": ([], []), "other": ([], [])}
+    for key, group, zh_item, en_item, is_km in _PLAN_ITEMS:
+        x = _num(row.get(key))
+        if x > 0:
+            tz, te = _road_text(x) if is_km else (x, x)
+            parts[group][0].append(zh_item.format(tz))
+            parts[group][1].append(en_item.format(te, s="s" if x > 1 else ""))
+    zh = f"{name}:贫困户{ph}户{pp}人"
+    en = f"{name_en}: {ph} poor households, {pp} persons"
+    groups = [(g_zh, g_en) for g_zh, g_en in parts.values() if g_zh]
+    for k, (g_zh, g_en) in enumerate(groups, start=1):
+        zh += ("," if k == 1 else "") + f"{k}.{','.join(g_zh)}。"
+        en += ("; " if k == 1 else " ") + f"{k}. {', '.join(g_en)}."
+    if not groups:
+        zh += "。"
+        en += "."
+    return zh, en
+
+
+def plan_lines(village_plans: pd.DataFrame) -> pd.DataFrame:
+    """A copy of the village plans (:func:`geofupin.plans.village_gaps`) with ``plan_zh``/``plan_en``.
+
+    A village listed group by group (村民小组) is named with its group in the plan line.
+    """
+    tab = village_plans.copy()
+    label = tab[["name", "name_en"]].copy()
+    if "group" in tab:
+        grp = tab["group"].fillna("").astype(str).to_numpy()
+        dup = tab.duplicated(["township", "name"], keep=False).to_numpy() & (grp != "")
+        label.loc[dup, "name"] = [f"{n}({g}组)" for n, g in zip(tab["name"][dup], grp[dup], strict=True)]
+        en = [e or n for e, n in zip(tab["name_en"][dup], tab["name"][dup], strict=True)]
+        label.loc[dup, "name_en"] = [f"{n} ({g} group)" for n, g in zip(en, grp[dup], strict=True)]
+    text = [plan_line(r) for _, r in tab.assign(name=label["name"], name_en=label["name_en"]).iterrows()]
+    tab["plan_zh"] = [t[0] for t in text]
+    tab["plan_en"] = [t[1] for t in text]
+    return tab
+
+
+def plan_villages(
+    villages: gpd.GeoDataFrame,
+    *,
+    roads: gpd.GeoDataFrame | None,
+    facilities: gpd.GeoDataFrame | None,
+    cfg: PlansConfig,
+    dem: Path | None = None,
+) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+    """Report-5 gaps of every village where someone stays, costed, with its plan line.
+
+    :func:`geofupin.plans.village_gaps` and :func:`plan_lines`.
+
+    Returns
+    -------
+    (table ``plan_villages``, line layer of planned village roads).
+    """
+    tab, roads_planned = plans.village_gaps(villages, roads=roads, facilities=facilities, cfg=cfg, dem=dem)
+    return plan_lines(tab), roads_planned
+
+
+def plan_step(ctx: RunContext) -> StepResult:
+    """The ``plan`` step: budgets, infrastructure plans, disbursement, acceptance form, township table.
+
+    Reads the scenario's policy file through :func:`geofupin.io.load_policy`, computes with
+    :func:`geofupin.plans.plan` and adds the wording: the township table (first) and each
+    village's plan line.
+    """
+    pcfg: PolicyConfig = getattr(ctx.scenario, "policy", None) or PolicyConfig()
+    res = plans.plan(ctx, gio.load_policy(pcfg))
+    units = plan_units(ctx.layers.villages, ctx.table("assignment"))
+    tables = {"township_table": township_table(units), **res.tables}
+    tables["plan_villages"] = plan_lines(tables["plan_villages"])
+    return dataclasses.replace(res, tables=tables)
+
+
 def write_tables(
     tables: Mapping[str, pd.DataFrame],
     out_dir: str | os.PathLike[str],
@@ -265,4 +399,15 @@ def write_tables(
     return written
 
 
-__all__: Sequence[str] = ("COLUMN_LABELS", "TABLE_TITLES", "label", "localize", "township_table", "write_tables")
+__all__: Sequence[str] = (
+    "COLUMN_LABELS",
+    "TABLE_TITLES",
+    "label",
+    "localize",
+    "plan_line",
+    "plan_lines",
+    "plan_step",
+    "plan_villages",
+    "township_table",
+    "write_tables",
+)

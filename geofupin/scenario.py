@@ -2,12 +2,12 @@
 
 A scenario is YAML. :func:`load` reads it and validates it fully: every problem at once,
 unknown keys rejected with a suggestion, YAML line numbers where possible. The result is a
-frozen :class:`Scenario`. Sections owned by other modules are frozen dataclasses declared in
-those modules and parsed the same way: ``access`` (:class:`geofupin.network.AccessConfig`),
-``siting`` (:class:`geofupin.siting.config.SitingConfig`), ``allocation``
-(:class:`geofupin.allocate.config.AllocationConfig`), ``policy``
-(:class:`geofupin.policy.PolicyConfig`), ``plans`` (:class:`geofupin.plans.PlansConfig`) and
-``map`` (:class:`geofupin.maps.config.MapConfig`); every key has a documented default.
+frozen :class:`Scenario`. Its step sections are frozen dataclasses declared in
+:mod:`geofupin.config` and parsed the same way: ``access`` (:class:`geofupin.config.access.AccessConfig`),
+``siting`` (:class:`geofupin.config.siting.SitingConfig`), ``allocation``
+(:class:`geofupin.config.allocate.AllocationConfig`), ``policy``
+(:class:`geofupin.config.policy.PolicyConfig`), ``plans`` (:class:`geofupin.config.plans.PlansConfig`) and
+``map`` (:class:`geofupin.config.maps.MapConfig`); every key has a documented default.
 
 Example
 -------
@@ -33,13 +33,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ._schema import parse
-from .allocate.config import AllocationConfig
+from .config.access import AccessConfig
+from .config.allocate import AllocationConfig
+from .config.maps import MapConfig
+from .config.plans import PlansConfig
+from .config.policy import PolicyConfig
+from .config.siting import SitingConfig
 from .errors import DataError, Problem, Problems, ScenarioError
-from .maps.config import MapConfig
-from .network import AccessConfig
-from .plans import PlansConfig
-from .policy import PolicyConfig
-from .siting.config import SitingConfig
 
 log = logging.getLogger(__name__)
 

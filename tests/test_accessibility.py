@@ -14,9 +14,10 @@ import shapely
 from shapely.geometry import LineString, Point
 
 from geofupin.accessibility import before_after, coverage, isochrones, nearest, od_matrix, path_lengths, step
+from geofupin.config.access import AccessConfig
 from geofupin.context import Layers, RunContext, StepResult
 from geofupin.errors import DataError
-from geofupin.network import AccessConfig, build, network_from_frame
+from geofupin.network import build, network_from_frame
 
 CRS = "EPSG:32650"
 

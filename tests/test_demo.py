@@ -17,12 +17,12 @@ from rasterio.transform import rowcol
 from seed_figures import SEED_TABLE
 
 from geofupin import demo
-from geofupin.context import LAYER_KINDS
 from geofupin.demo import _routes, _terrain
 from geofupin.demo._build import _split_exact
 from geofupin.demo._names import name_en, pinyin
 from geofupin.errors import OutputExistsError
 from geofupin.layers import SCHEMAS, prepare_layers
+from geofupin.vocabulary import LAYER_KINDS
 
 # Villages and groups per township as the report's per-township lists count them.
 SEED_COUNTS = {

@@ -184,7 +184,7 @@ def test_readers_csv_shapefile_gbk_geoparquet_geojson(tmp_path: Path) -> None:
 
 
 def test_schemas_cover_every_layer_kind() -> None:
-    from geofupin.context import LAYER_KINDS
+    from geofupin.vocabulary import LAYER_KINDS
 
     assert set(SCHEMAS) == set(LAYER_KINDS)
     for schema in SCHEMAS.values():

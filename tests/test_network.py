@@ -11,8 +11,9 @@ import pytest
 from shapely.geometry import LineString, Point
 
 from geofupin._schema import parse
+from geofupin.config.access import AccessConfig
 from geofupin.errors import CRSError, Problems
-from geofupin.network import AccessConfig, build, network_from_frame, snap, tobler_factor
+from geofupin.network import build, network_from_frame, snap, tobler_factor
 
 CRS = "EPSG:32650"
 

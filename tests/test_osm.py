@@ -14,9 +14,9 @@ import pytest
 
 from geofupin.accessibility import nearest, od_matrix
 from geofupin.errors import DataError
-from geofupin.layers import ROAD_CLASSES
 from geofupin.network import build, snap
 from geofupin.osm import OSM_ATTRIBUTION, import_osm, parse_maxspeed
+from geofupin.vocabulary import ROAD_CLASSES
 
 pytestmark = pytest.mark.shared
 
@@ -118,8 +118,8 @@ def test_access_step_on_andorra_with_dem(shared_data):
     import types
 
     from geofupin.accessibility import step
+    from geofupin.config.access import AccessConfig
     from geofupin.context import Layers, RunContext
-    from geofupin.network import AccessConfig
 
     layers = import_osm(shared_data / "andorra/andorra.osm.pbf")
     v = layers["villages"].assign(persons=100, poor_persons=10)

@@ -7,14 +7,19 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from geofupin.errors import DataError, ScenarioError
-from geofupin.policy import (
+from geofupin.config.policy import (
     SEED_COUNTY_POLICY,
     DisbursementRules,
     HousingRules,
     Milestones,
     PolicyConfig,
     PolicyOptions,
+    parse_policy,
+    seed_policy,
+)
+from geofupin.errors import DataError, ScenarioError
+from geofupin.io import load_policy
+from geofupin.policy import (
     budget_by,
     budget_by_rule,
     check_housing,
@@ -23,13 +28,10 @@ from geofupin.policy import (
     grade,
     household_sizes,
     largest_remainder,
-    load_policy,
     options_table,
-    parse_policy,
     plan_units,
     reconciliation,
     score_acceptance,
-    seed_policy,
 )
 
 
@@ -195,7 +197,7 @@ def test_policy_config_parses_and_checks() -> None:
     assert cfg is None and "reward_units" in str(problems.errors[0])
     problems = Problems()
     cfg = parse(PolicyConfig, {"management_base": "housing"}, "policy", problems)
-    assert cfg.options.management_base == "housing" and cfg.load() == seed_policy()
+    assert cfg.options.management_base == "housing" and load_policy(cfg) == seed_policy()
 
 
 # --------------------------------------------------------------------------- housing

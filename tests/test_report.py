@@ -7,7 +7,8 @@ import pytest
 from openpyxl import load_workbook
 from seed_figures import SEED_TABLE
 
-from geofupin.policy import budget_by, budget_by_rule, compute_budget, plan_units, reconciliation, seed_policy
+from geofupin.config.policy import seed_policy
+from geofupin.policy import budget_by, budget_by_rule, compute_budget, plan_units, reconciliation
 from geofupin.report import label, localize, township_table, write_tables
 
 

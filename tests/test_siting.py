@@ -26,10 +26,10 @@ import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
 
+from geofupin.config.siting import CapacityConfig, CriterionConfig, RulesConfig, SensitivityConfig
 from geofupin.context import Layers, RunContext, StepResult
 from geofupin.errors import ScenarioError
 from geofupin.siting import SitingConfig, site, step
-from geofupin.siting.config import CapacityConfig, CriterionConfig, RulesConfig, SensitivityConfig
 from geofupin.siting.measure import capacity
 
 CRS_GK = CRS.from_epsg(4545)

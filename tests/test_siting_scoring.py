@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from geofupin._schema import parse
+from geofupin.ahp import ahp_weights
+from geofupin.config.siting import CriterionConfig, SitingConfig
 from geofupin.errors import Problems, ScenarioError
-from geofupin.siting.config import CriterionConfig, SitingConfig
 from geofupin.siting.scoring import (
-    ahp_weights,
     explain,
     normalise,
     rank_scores,

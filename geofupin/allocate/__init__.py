@@ -16,7 +16,7 @@ Geometry, then matrix, then solver:
 
 from __future__ import annotations
 
-from .config import AllocationConfig
+from ..config.allocate import AllocationConfig
 from .matrix import RULES, CostMatrix, cost_matrix
 from .solve import (
     Allocation,

@@ -257,7 +257,7 @@ def cost_matrix(
         rescaled to 0..1 (all equal -> 1).
     suitability_weight_min, cutoff_min, max_time_from_origin_min, tier_preference,
     allowed_tiers, reserved_sites, k_nearest
-        See :class:`~geofupin.allocate.config.AllocationConfig`.
+        See :class:`~geofupin.config.allocate.AllocationConfig`.
 
     Returns
     -------

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ..config.allocate import AllocationConfig
 from ..context import RunContext, StepResult
 from ..errors import DataError, InfeasibleError
-from .config import AllocationConfig
 from .matrix import CostMatrix, cost_matrix, straight_line_od
 from .solve import (
     Allocation,

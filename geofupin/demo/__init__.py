@@ -43,8 +43,8 @@ import os
 import time
 from pathlib import Path
 
-from ..context import LAYER_KINDS
 from ..errors import OutputExistsError, UnsafeOutputError
+from ..vocabulary import LAYER_KINDS
 from ._build import AREA_KM2, CRS_EPSG, DEFAULT_SEED, NODATA, SOURCE, DemoCounty, build_county
 from ._seed import NAMED_GROUPS, RELOCATING, SUMMARY_GROUPS, TOTAL_HOUSEHOLDS, TOTAL_PERSONS, TOWNSHIP_TARGETS
 

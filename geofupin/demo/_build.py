@@ -20,7 +20,7 @@ from scipy.spatial import cKDTree, distance_matrix
 from shapely.geometry import LineString, MultiPoint, Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-from ..network import DEFAULT_SPEEDS_KPH
+from ..config.access import DEFAULT_SPEEDS_KPH
 from . import _routes, _terrain
 from ._names import name_en, pinyin, village_names
 from ._seed import COUNTY_SEAT, RELOCATING, TOWNSHIP_TARGETS

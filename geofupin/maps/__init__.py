@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..config.maps import MapConfig
 from .compare import build_compare_map, compare_table
-from .config import MapConfig
 from .offline import OfflineAssetError, render_html
 from .overview import (
     build_access_map,

@@ -7,7 +7,7 @@ import os
 
 import folium
 
-from .config import MapConfig
+from ..config.maps import MapConfig
 
 log = logging.getLogger(__name__)
 

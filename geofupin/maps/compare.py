@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 from folium.plugins import DualMap
 
+from ..config.maps import MapConfig
 from ..context import RunContext
-from .config import MapConfig
 from .elements import HtmlBox
 from .overview import MAP_LIMITS, add_run_layers, finish_map
 

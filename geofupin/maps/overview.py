@@ -23,11 +23,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ..config.maps import MapConfig
 from ..context import Layers, RunContext, StepResult
 from ..siting import SITE_FRONT_COLUMNS, SITE_SCORE_COLUMNS
 from . import data as D
 from .basemaps import add_basemap, uses_gcj02
-from .config import MapConfig
 from .elements import DataLayer, InfoBox, Legend, SearchBox
 from .hillshade import hillshade_overlay
 

@@ -23,9 +23,9 @@ from matplotlib.font_manager import FontProperties, fontManager
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
+from ..config.maps import MapConfig
 from ..context import RunContext, StepResult
 from . import data as D
-from .config import MapConfig
 from .hillshade import hillshade_warped
 from .overview import SCORE_COLORS, _find, public_villages
 

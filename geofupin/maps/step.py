@@ -13,8 +13,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._optional import available, require
+from ..config.maps import MapConfig
 from ..context import RunContext, StepResult
-from .config import MapConfig
 from .offline import render_html
 from .overview import build_run_map
 

@@ -28,11 +28,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ..ahp import AhpResult
+from ..config.siting import CRITERIA, CriterionConfig, RulesConfig, SensitivityConfig, SitingConfig
 from ..context import Layers, RunContext, StepResult
 from ..errors import DataError, Problem, ScenarioError
-from .config import CRITERIA, CriterionConfig, RulesConfig, SensitivityConfig, SitingConfig
 from .measure import Capacity, generate_grid, measure
-from .scoring import AhpResult, explain, normalise, rank_scores, resolve_weights, topsis, weighted_sum
+from .scoring import explain, normalise, rank_scores, resolve_weights, topsis, weighted_sum
 from .screening import Screening, build_rules, screen
 from .sensitivity import ScoreMethod, monte_carlo, one_at_a_time
 

@@ -19,9 +19,9 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from .. import terrain
+from ..config.siting import CapacityConfig, SitingConfig
 from ..crs import require_projected
 from ..errors import DataError
-from .config import CapacityConfig, SitingConfig
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .config import RulesConfig
+from ..config.siting import RulesConfig
 
 __all__ = ["Rule", "Screening", "build_rules", "screen"]
 

@@ -110,7 +110,7 @@ def monte_carlo(
     tie_key
         Per candidate, the key breaking ties (site id).
     method, draws, seed, concentration, k, stable_share, chunk
-        See :class:`~geofupin.siting.config.SensitivityConfig`.
+        See :class:`~geofupin.config.siting.SensitivityConfig`.
     """
     r = np.asarray(r, dtype=float)
     n, m = r.shape

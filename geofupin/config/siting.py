@@ -34,11 +34,11 @@ from typing import Literal
 
 import numpy as np
 
+from ..ahp import ahp_weights, check_weights, inconsistent_judgements, pairwise_matrix
 from ..errors import Problems
+from ..vocabulary import ConstraintKind, Tier
 
 ConstraintGroup = Literal["basic_farmland", "ecological_redline", "hazard", "flood_zone"]
-ConstraintKind = Literal["basic_farmland", "ecological_redline", "hazard_zone", "hazard_point", "flood_zone"]
-Tier = Literal["county_seat", "market_town", "central_community", "central_village"]
 CriterionName = Literal[
     "dist_water_m",
     "dist_power_m",
@@ -71,25 +71,6 @@ CRITERIA: dict[str, tuple[Direction, str, str, str, str]] = {
     "elev_gain_m": ("cost", "m", "较迁出村海拔升高", "elevation gain from origin villages", "dem"),
     "buildable_area_m2": ("benefit", "m2", "可建设面积", "buildable area", ""),
     "dist_hazard_m": ("benefit", "m", "距灾害隐患", "distance to hazards", "constraints"),
-}
-
-#: Saaty's random consistency index RI by matrix size (Saaty 1980, n = 1..15).
-SAATY_RI: dict[int, float] = {
-    1: 0.0,
-    2: 0.0,
-    3: 0.58,
-    4: 0.90,
-    5: 1.12,
-    6: 1.24,
-    7: 1.32,
-    8: 1.41,
-    9: 1.45,
-    10: 1.49,
-    11: 1.51,
-    12: 1.48,
-    13: 1.56,
-    14: 1.57,
-    15: 1.59,
 }
 
 
@@ -421,8 +402,6 @@ class SitingConfig:
         return float(self.buffers_m.get(kind, _default_buffers().get(kind, 0.0)))  # type: ignore[call-overload]
 
     def validate(self, where: str, problems: Problems) -> None:
-        from .scoring import check_weights, inconsistent_judgements, pairwise_matrix
-
         names = [c.name for c in self.criteria]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -466,8 +445,6 @@ class SitingConfig:
                 else:
                     m = pairwise_matrix(self.pairwise, names, where=f"{where}.pairwise", problems=problems)
                     if m is not None:
-                        from .scoring import ahp_weights
-
                         res = ahp_weights(m)
                         if res.cr > self.max_cr:
                             worst = inconsistent_judgements(m, res.weights, names, top=3)

@@ -22,14 +22,12 @@ from typing import Literal
 
 from .._schema import join
 from ..errors import Problems
+from ..vocabulary import Tier
 
 Model = Literal["flow", "single_source", "p_median", "max_coverage"]
 Unit = Literal["village", "group", "household"]
 Objective = Literal["person_minutes", "suitability_weighted"]
-Tier = Literal["county_seat", "market_town", "central_community", "central_village"]
 SolverChoice = Literal["auto", "ortools", "highs"]
-
-TIERS: tuple[str, ...] = ("county_seat", "market_town", "central_community", "central_village")
 
 
 @dataclass(frozen=True)

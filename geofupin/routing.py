@@ -1,0 +1,177 @@
+"""Least-cost paths over a DEM: slope cost, the 8-neighbour grid graph, Dijkstra, the DEM window.
+
+Routing across open terrain where there is no road yet: :func:`least_cost_path` finds the
+cheapest 8-neighbour path on a grid of per-metre cost factors (:func:`slope_cost` of the DEM
+slope), and :func:`read_dem_window` reads the DEM resampled onto a metric grid around one
+feature. :mod:`geofupin.plans` uses them to lay out new roads; the road graph itself is
+:mod:`geofupin.network`.
+
+Slope cost: a cell costs ``1 + (slope_pct / slope_ref_pct)**2`` per metre crossed; cells
+steeper than ``max_slope_pct`` are impassable; DEM voids cost as much as the steepest
+passable cell (unknown, not flat). Moving between neighbouring cells costs the step length
+times the mean of the two cells' factors (as ``skimage.graph.MCP_Geometric``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from pyproj import CRS
+from scipy.sparse.csgraph import dijkstra
+
+from .errors import DataError
+
+
+def slope_cost(slope_deg: np.ndarray, *, slope_ref_pct: float = 10.0, max_slope_pct: float = 60.0) -> np.ndarray:
+    """Cost factor per metre from slope: ``1 + (pct/ref)**2``; inf above ``max_slope_pct``; voids cost the max."""
+    pct = np.tan(np.radians(np.asarray(slope_deg, dtype=float))) * 100
+    factor = 1 + (pct / slope_ref_pct) ** 2
+    worst = 1 + (max_slope_pct / slope_ref_pct) ** 2
+    factor = np.where(np.isnan(pct), worst, factor)
+    return np.where(pct > max_slope_pct, np.inf, factor)
+
+
+def grid_graph(factor: np.ndarray, *, xres_m: float, yres_m: float) -> sp.csr_matrix:
+    """Undirected 8-neighbour graph of a cost grid: edge = step length x mean of the two factors.
+
+    Cells with an infinite or NaN factor have no edges.
+    """
+    h, w = factor.shape
+    idx = np.arange(h * w).reshape(h, w)
+    f = np.asarray(factor, dtype=float)
+    us, vs, ws = [], [], []
+    for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        r0, r1 = 0, h - dr
+        c0, c1 = (0, w - dc) if dc >= 0 else (-dc, w)
+        a = idx[r0:r1, c0:c1]
+        b = idx[r0 + dr : r1 + dr, c0 + dc : c1 + dc]
+        fa = f[r0:r1, c0:c1]
+        fb = f[r0 + dr : r1 + dr, c0 + dc : c1 + dc]
+        wt = math.hypot(dr * yres_m, dc * xres_m) * (fa + fb) / 2
+        ok = np.isfinite(wt)
+        us.append(a[ok])
+        vs.append(b[ok])
+        ws.append(wt[ok])
+    u = np.concatenate(us)
+    v = np.concatenate(vs)
+    wgt = np.concatenate(ws)
+    return sp.csr_matrix((wgt, (u, v)), shape=(h * w, h * w))
+
+
+@dataclass(frozen=True)
+class GridPath:
+    """A least-cost path on a grid: cells from source to target, its cost and length."""
+
+    cells: np.ndarray  # (n, 2) row, col
+    cost: float
+    length_m: float
+
+    @property
+    def reached(self) -> bool:
+        return len(self.cells) > 0
+
+
+def least_cost_path(
+    factor: np.ndarray,
+    sources: np.ndarray,
+    targets: np.ndarray,
+    *,
+    xres_m: float,
+    yres_m: float,
+) -> GridPath:
+    """Cheapest 8-neighbour path from any source cell to any target cell.
+
+    Parameters
+    ----------
+    factor
+        Cost per metre of each cell (>= 1 for slope costs; inf = impassable).
+    sources, targets
+        Boolean masks shaped like ``factor``.
+    xres_m, yres_m
+        Cell width and height in metres.
+
+    Returns
+    -------
+    GridPath; empty ``cells`` and ``cost = inf`` when no target can be reached.
+    """
+    w = factor.shape[1]
+    src = np.flatnonzero(np.asarray(sources, dtype=bool).ravel())
+    tgt = np.flatnonzero(np.asarray(targets, dtype=bool).ravel())
+    if len(src) == 0 or len(tgt) == 0:
+        return GridPath(np.empty((0, 2), dtype=int), math.inf, math.inf)
+    both = np.intersect1d(src, tgt)
+    if len(both):
+        cell = np.array([[both[0] // w, both[0] % w]])
+        return GridPath(cell, 0.0, 0.0)
+    graph = grid_graph(factor, xres_m=xres_m, yres_m=yres_m)
+    dist, pred, _ = dijkstra(graph, directed=False, indices=src, return_predecessors=True, min_only=True)
+    best = tgt[np.argmin(dist[tgt])]
+    if not np.isfinite(dist[best]):
+        return GridPath(np.empty((0, 2), dtype=int), math.inf, math.inf)
+    chain = [best]
+    while pred[chain[-1]] >= 0:
+        chain.append(int(pred[chain[-1]]))
+    cells_flat = np.array(chain[::-1])
+    cells = np.column_stack([cells_flat // w, cells_flat % w])
+    steps = np.diff(cells, axis=0)
+    length = float(np.hypot(steps[:, 0] * yres_m, steps[:, 1] * xres_m).sum()) if len(steps) else 0.0
+    return GridPath(cells, float(dist[best]), length)
+
+
+# --------------------------------------------------------------------------- DEM window (the one file read)
+@dataclass(frozen=True)
+class DemWindow:
+    """Elevations on a metric grid around one feature: north-up, square cells."""
+
+    z: np.ndarray
+    x0: float  # west edge
+    y1: float  # north edge
+    cell_m: float
+
+    def centres(self, cells: np.ndarray) -> np.ndarray:
+        """x, y of cell centres for (row, col) pairs."""
+        return np.column_stack(
+            [self.x0 + (cells[:, 1] + 0.5) * self.cell_m, self.y1 - (cells[:, 0] + 0.5) * self.cell_m]
+        )
+
+
+def read_dem_window(dem: Path, crs: CRS, bounds: tuple[float, float, float, float], cell_m: float) -> DemWindow:
+    """Read the DEM resampled (bilinear) onto a ``cell_m`` grid of ``crs`` covering ``bounds``.
+
+    Only the part of the DEM under the window is read (a warped VRT). Cells outside the DEM
+    or on voids are NaN.
+    """
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.transform import Affine
+    from rasterio.vrt import WarpedVRT
+
+    x0, y0, x1, y1 = bounds
+    width = max(1, math.ceil((x1 - x0) / cell_m))
+    height = max(1, math.ceil((y1 - y0) / cell_m))
+    transform = Affine(cell_m, 0, x0, 0, -cell_m, y1)
+    with rasterio.open(dem) as src:
+        if src.crs is None:
+            raise DataError(f"DEM {dem} has no CRS. Fix: set one, e.g. gdal_edit.py -a_srs EPSG:4326.")
+        with WarpedVRT(
+            src,
+            crs=crs,
+            transform=transform,
+            width=width,
+            height=height,
+            resampling=Resampling.bilinear,
+            src_nodata=src.nodata,
+            nodata=-1e30,
+            dtype="float64",
+        ) as vrt:
+            z = vrt.read(1)
+    z = np.where(z <= -1e29, np.nan, z)
+    return DemWindow(z, x0, y1, cell_m)
+
+
+__all__: Sequence[str] = ("DemWindow", "GridPath", "grid_graph", "least_cost_path", "read_dem_window", "slope_cost")

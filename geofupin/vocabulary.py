@@ -1,0 +1,220 @@
+"""The words geofupin's layers use: layer kinds, road classes, surfaces, feature kinds, tiers, and their aliases.
+
+Every closed choice a layer column may take is declared here once, as a ``Literal`` type and
+the tuple of its values (in the order tables and messages list them), with the Chinese names,
+English variants and OpenStreetMap tag values that :mod:`geofupin.layers` maps onto them
+(县道 -> ``county``, ``secondary`` -> ``county``).
+
+This module imports nothing of geofupin, so configs, readers and compute modules may all use
+it (see ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+#: Layer kinds a county may supply, in the order they are read and reported.
+LayerKind = Literal["boundaries", "villages", "roads", "water", "power", "facilities", "constraints", "candidates"]
+LAYER_KINDS: tuple[str, ...] = get_args(LayerKind)
+
+# --------------------------------------------------------------------------- roads
+RoadClass = Literal["national", "provincial", "county", "township", "village", "track", "path"]
+ROAD_CLASSES: tuple[str, ...] = get_args(RoadClass)
+
+#: Chinese road classes and OSM ``highway`` values mapped onto geofupin's road classes.
+ROAD_CLASS_ALIASES: dict[str, str] = {
+    "国道": "national",
+    "高速": "national",
+    "高速公路": "national",
+    "省道": "provincial",
+    "县道": "county",
+    "乡道": "township",
+    "村道": "village",
+    "通村路": "village",
+    "机耕路": "track",
+    "土路": "track",
+    "便道": "path",
+    "便民路": "path",
+    "小路": "path",
+    "步道": "path",
+    "motorway": "national",
+    "motorway_link": "national",
+    "trunk": "national",
+    "trunk_link": "national",
+    "primary": "provincial",
+    "primary_link": "provincial",
+    "secondary": "county",
+    "secondary_link": "county",
+    "tertiary": "township",
+    "tertiary_link": "township",
+    "unclassified": "village",
+    "residential": "village",
+    "living_street": "village",
+    "service": "village",
+    "road": "village",
+    "track": "track",
+    "path": "path",
+    "footway": "path",
+    "bridleway": "path",
+    "steps": "path",
+    "pedestrian": "path",
+    "cycleway": "path",
+}
+
+Surface = Literal["paved", "gravel", "earth"]
+SURFACES: tuple[str, ...] = get_args(Surface)
+
+#: Chinese surface names and OSM ``surface`` values mapped onto geofupin's surfaces.
+SURFACE_ALIASES: dict[str, str] = {
+    "沥青": "paved",
+    "水泥": "paved",
+    "硬化": "paved",
+    "asphalt": "paved",
+    "concrete": "paved",
+    "paving_stones": "paved",
+    "砂石": "gravel",
+    "碎石": "gravel",
+    "compacted": "gravel",
+    "fine_gravel": "gravel",
+    "unpaved": "gravel",
+    "土": "earth",
+    "土路": "earth",
+    "dirt": "earth",
+    "ground": "earth",
+    "mud": "earth",
+    "grass": "earth",
+    "sand": "earth",
+}
+
+# --------------------------------------------------------------------------- water and power
+WaterKind = Literal["river", "stream", "reservoir", "lake", "well", "spring", "waterworks"]
+WATER_KINDS: tuple[str, ...] = get_args(WaterKind)
+WATER_KIND_ALIASES: dict[str, str] = {
+    "河流": "river",
+    "河": "river",
+    "溪": "stream",
+    "沟": "stream",
+    "水库": "reservoir",
+    "湖": "lake",
+    "湖泊": "lake",
+    "井": "well",
+    "水井": "well",
+    "泉": "spring",
+    "泉水": "spring",
+    "水厂": "waterworks",
+    "水源地": "waterworks",
+    "canal": "stream",
+    "ditch": "stream",
+    "drain": "stream",
+    "water": "lake",
+    "water_works": "waterworks",
+}
+
+PowerKind = Literal["line", "substation"]
+POWER_KINDS: tuple[str, ...] = get_args(PowerKind)
+POWER_KIND_ALIASES: dict[str, str] = {
+    "线路": "line",
+    "输电线": "line",
+    "电力线": "line",
+    "minor_line": "line",
+    "cable": "line",
+    "变电站": "substation",
+    "变电所": "substation",
+}
+
+# --------------------------------------------------------------------------- facilities and constraints
+FacilityKind = Literal[
+    "county_seat", "town", "school", "kindergarten", "clinic", "hospital", "industrial_park", "market"
+]
+FACILITY_KINDS: tuple[str, ...] = get_args(FacilityKind)
+FACILITY_KIND_ALIASES: dict[str, str] = {
+    "县城": "county_seat",
+    "县政府": "county_seat",
+    "乡镇": "town",
+    "镇": "town",
+    "乡": "town",
+    "集镇": "town",
+    "学校": "school",
+    "小学": "school",
+    "中学": "school",
+    "幼儿园": "kindergarten",
+    "卫生院": "clinic",
+    "卫生室": "clinic",
+    "诊所": "clinic",
+    "医院": "hospital",
+    "工业园区": "industrial_park",
+    "产业园": "industrial_park",
+    "园区": "industrial_park",
+    "集市": "market",
+    "市场": "market",
+    "doctors": "clinic",
+    "marketplace": "market",
+}
+
+ConstraintKind = Literal["basic_farmland", "ecological_redline", "hazard_zone", "hazard_point", "flood_zone"]
+CONSTRAINT_KINDS: tuple[str, ...] = get_args(ConstraintKind)
+CONSTRAINT_KIND_ALIASES: dict[str, str] = {
+    "基本农田": "basic_farmland",
+    "永久基本农田": "basic_farmland",
+    "生态红线": "ecological_redline",
+    "生态保护红线": "ecological_redline",
+    "地质灾害区": "hazard_zone",
+    "地灾区": "hazard_zone",
+    "地质灾害点": "hazard_point",
+    "滑坡": "hazard_point",
+    "崩塌": "hazard_point",
+    "泥石流": "hazard_point",
+    "洪水区": "flood_zone",
+    "行洪区": "flood_zone",
+    "洪泛区": "flood_zone",
+}
+
+# --------------------------------------------------------------------------- sites and boundaries
+#: Resettlement site tiers (安置类型), from the county seat down.
+Tier = Literal["county_seat", "market_town", "central_community", "central_village"]
+TIERS: tuple[str, ...] = get_args(Tier)
+TIER_ALIASES: dict[str, str] = {
+    "县城": "county_seat",
+    "集镇": "market_town",
+    "中心社区": "central_community",
+    "中心村": "central_village",
+}
+
+BoundaryLevel = Literal["county", "township"]
+BOUNDARY_LEVELS: tuple[str, ...] = get_args(BoundaryLevel)
+BOUNDARY_LEVEL_ALIASES: dict[str, str] = {
+    "县": "county",
+    "县级": "county",
+    "乡镇": "township",
+    "乡": "township",
+    "镇": "township",
+}
+
+__all__ = [
+    "BOUNDARY_LEVELS",
+    "BOUNDARY_LEVEL_ALIASES",
+    "CONSTRAINT_KINDS",
+    "CONSTRAINT_KIND_ALIASES",
+    "FACILITY_KINDS",
+    "FACILITY_KIND_ALIASES",
+    "LAYER_KINDS",
+    "POWER_KINDS",
+    "POWER_KIND_ALIASES",
+    "ROAD_CLASSES",
+    "ROAD_CLASS_ALIASES",
+    "SURFACES",
+    "SURFACE_ALIASES",
+    "TIERS",
+    "TIER_ALIASES",
+    "WATER_KINDS",
+    "WATER_KIND_ALIASES",
+    "BoundaryLevel",
+    "ConstraintKind",
+    "FacilityKind",
+    "LayerKind",
+    "PowerKind",
+    "RoadClass",
+    "Surface",
+    "Tier",
+    "WaterKind",
+]
