@@ -598,7 +598,7 @@ def plan(ctx: RunContext, policy: Policy) -> StepResult:
         "budget_village": pol.budget_by(budget, "village"),
         "budget_site": pol.budget_by(budget, "site"),
         "budget_reconciliation": pol.reconciliation(budget),
-        "policy_options": pol.options_table(pcfg.options),
+        "policy_options": pol.options_table(pcfg.options, pol.option_totals(units, policy, pcfg.options)),
     }
     housing = pol.check_housing(pol.household_sizes(units), policy.housing, pcfg.housing)
     tables["housing_check"] = housing

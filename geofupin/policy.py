@@ -38,6 +38,14 @@ documented default, and every budget carries the options it was computed with:
     and county *subsidy* (补助: housing, homestead, hardship, infrastructure), not the reward
     (奖励); ``housing`` counts only housing subsidies; ``housing_infrastructure_reward`` adds
     the reward.
+``standard_reading``
+    "市扶贫移民搬迁建房补助统一实行“1+5”政策。即每搬迁一户补助10000元,每人补助5000元。除省上建房补助外,
+    不足部分建房补助由县财政解决。" The last sentence admits two readings. Default ``additive``: the city pays
+    its "1+5" on top of the province's 3,800 yuan/person (the county's own "1+2" is then stated "除省市补助外",
+    apart from the province's and the city's subsidies, which names them as two separate payments).
+    ``shortfall``: "1+5" is a total housing standard of 10,000 yuan/household + 5,000 yuan/person that
+    includes the province's 3,800 yuan/person, and the county pays what the province does not cover
+    (10,000 + 1,200). A rule takes part through ``standard_includes`` and ``shortfall_payer``.
 ``reward``
     The 5,000 yuan/household reward is paid only when the township/village's own funds arrive
     in time. Default ``assume_met`` budgets it everywhere (an upper bound); ``exclude`` drops
@@ -50,6 +58,7 @@ import dataclasses
 import datetime as dt
 import logging
 import math
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -122,29 +131,60 @@ OPTION_DOCS: dict[str, tuple[str, str]] = {
     "hardship_rounding": ("特困户数(搬迁户10%)取整方式", "how 10 % of households is rounded to whole households"),
     "hardship_rounding_level": ("特困户数取整层级", "level at which hardship households are rounded"),
     "management_base": ("管理经费1.5%的计算基数", "which subsidies the 1.5 % management fee is taken of"),
+    "standard_reading": (
+        "市“1+5”建房补助的读法:在省补助之外另行补助(additive),或为含省补助的总标准、不足部分由县财政解决(shortfall)",
+        "the city 1+5 housing rate: paid on top of the province's (additive), or a total standard that includes"
+        " the province's 3,800 yuan/person with the county paying the shortfall (shortfall)",
+    ),
     "reward": ("每户5000元奖励是否计入", "whether the conditional 5,000 yuan/household reward is budgeted"),
     "reward_units": ("获奖励的乡镇/村", "townships/villages that qualify for the reward (reward: listed)"),
 }
 
 
-def options_table(options: PolicyOptions) -> pd.DataFrame:
-    """The options a budget was computed with, their defaults and meaning (table ``policy_options``)."""
+def option_totals(units: pd.DataFrame, policy: Policy, options: PolicyOptions) -> dict[str, dict[str, float]]:
+    """The budget total under every value of every closed option, the others as ``options`` set them.
+
+    ``reward: listed`` is left out when no ``reward_units`` are given (it would equal ``exclude``).
+    """
+    hints = typing.get_type_hints(PolicyOptions)
+    out: dict[str, dict[str, float]] = {}
+    for f in dataclasses.fields(PolicyOptions):
+        values = typing.get_args(hints[f.name])
+        if not values or not all(isinstance(v, str) for v in values):
+            continue
+        out[f.name] = {
+            str(v): compute_budget(units, policy, dataclasses.replace(options, **{f.name: v})).total_yuan
+            for v in values
+            if not (f.name == "reward" and v == "listed" and not options.reward_units)
+        }
+    return out
+
+
+def options_table(options: PolicyOptions, totals: Mapping[str, Mapping[str, float]] | None = None) -> pd.DataFrame:
+    """The options a budget was computed with, their defaults and meaning (table ``policy_options``).
+
+    With ``totals`` (from :func:`option_totals`) each closed option also shows the county total
+    under every one of its values, so both readings of an open sentence are visible side by side.
+    """
     default = PolicyOptions()
     rows = []
     for f in dataclasses.fields(PolicyOptions):
         val = getattr(options, f.name)
         dval = getattr(default, f.name)
         zh, en = OPTION_DOCS[f.name]
-        rows.append(
-            {
-                "option": f.name,
-                "value": ",".join(val) if isinstance(val, tuple) else str(val),
-                "default": ",".join(dval) if isinstance(dval, tuple) else str(dval),
-                "is_default": val == dval,
-                "description_zh": zh,
-                "description_en": en,
-            }
-        )
+        row: dict[str, Any] = {
+            "option": f.name,
+            "value": ",".join(val) if isinstance(val, tuple) else str(val),
+            "default": ",".join(dval) if isinstance(dval, tuple) else str(dval),
+            "is_default": val == dval,
+            "description_zh": zh,
+            "description_en": en,
+        }
+        if totals is not None:
+            by_value = totals.get(f.name, {})
+            row["total_yuan"] = round(by_value[str(val)], 2) if str(val) in by_value else float("nan")
+            row["totals_by_value"] = "; ".join(f"{v}: {t:,.0f} 元 ({t / 1e4:,.2f} 万元)" for v, t in by_value.items())
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -284,11 +324,50 @@ def hardship_households(units: pd.DataFrame, share: float, options: PolicyOption
         "township": pd.factorize(units["township"])[0],
         "village": pd.factorize(units["village_id"])[0],
     }[level]
+    # below the rounding level the whole number is shared down the hierarchy, largest remainder at every
+    # level (township, then village, then unit), so each level's share stays within one household of its
+    # own 10 % and the shares add up at every level
+    below = {"county": ["township", "village_id"], "township": ["village_id"], "village": []}[level]
     out = np.zeros(len(units))
     for k in np.unique(keys):
         idx = np.flatnonzero(keys == k)
         target = float(round_count(raw[idx].sum(), options.hardship_rounding))
-        out[idx] = largest_remainder(target, hh[idx] if hh[idx].sum() > 0 else units["households"].to_numpy()[idx])
+        quotas = raw[idx] if raw[idx].sum() > 0 else units["households"].to_numpy(dtype=float)[idx]
+        levels = [pd.factorize(units[c].to_numpy()[idx])[0] for c in below]
+        out[idx] = share_down(target, quotas, levels)
+    return out
+
+
+def share_down(target: float, quotas: np.ndarray, levels: list[np.ndarray]) -> np.ndarray:
+    """Share a whole ``target`` over items down a hierarchy, largest remainder at each level.
+
+    Parameters
+    ----------
+    target
+        The whole number to share (e.g. a county's hardship households).
+    quotas
+        Each item's exact share (e.g. 10 % of its households); proportions come from these.
+    levels
+        Group codes per item, outermost first (township codes, then village codes). At each level
+        the groups get whole shares of their parent's number in proportion to their quota sums
+        (Hamilton's method), then each group's number is shared among its own items the same way.
+
+    Returns
+    -------
+    Whole numbers per item adding up to ``target``, with every group's total within one of its
+    quota sum scaled to ``target``.
+    """
+    q = np.asarray(quotas, dtype=float)
+    if not levels:
+        return largest_remainder(target, q)
+    codes = levels[0]
+    groups = np.unique(codes)
+    sums = np.array([q[codes == g].sum() for g in groups])
+    shares = largest_remainder(target, sums)
+    out = np.zeros(len(q))
+    for g, n in zip(groups, shares, strict=True):
+        sel = np.flatnonzero(codes == g)
+        out[sel] = share_down(float(n), q[sel], [lv[sel] for lv in levels[1:]])
     return out
 
 
@@ -320,6 +399,41 @@ class Budget:
         return float(self.lines["amount_yuan"].sum())
 
 
+def effective_policy(policy: Policy, options: PolicyOptions) -> Policy:
+    """The policy as ``options`` read it.
+
+    Under ``standard_reading='shortfall'`` every rule with a ``shortfall_payer`` is a total
+    standard: its rate less the rates of its ``standard_includes`` rules (never below 0) is paid
+    by the shortfall payer, and its label says so. Under ``additive`` the policy is unchanged.
+    """
+    if options.standard_reading == "additive" or not any(r.shortfall_payer for r in policy.rules):
+        return policy
+    by_id = {r.id: r for r in policy.rules}
+    rules = []
+    for r in policy.rules:
+        if r.shortfall_payer is None:
+            rules.append(r)
+            continue
+        covered = sum(by_id[i].amount for i in r.standard_includes)
+        gap = max(0.0, r.amount - covered)
+        inc = [by_id[i] for i in r.standard_includes]
+        less_zh = "扣除" + "、".join(i.name_zh or i.id for i in inc) + "后" if inc else ""
+        less_en = " less " + ", ".join(i.name_en or i.id for i in inc) if inc else ""
+        unit_zh = "每人" if r.basis == "per_person" else "每户"
+        unit_en = "person" if r.basis == "per_person" else "household"
+        rules.append(
+            dataclasses.replace(
+                r,
+                payer=r.shortfall_payer,
+                amount=gap,
+                name_zh=f"{r.name_zh}(按总标准:{less_zh}由{PAYER_ZH[r.shortfall_payer]}补足{unit_zh}{gap:,.0f}元)",
+                name_en=f"{r.name_en} (as a total standard{less_en}: {PAYER_EN[r.shortfall_payer]} pays the"
+                f" shortfall, {gap:,.0f} yuan/{unit_en})",
+            )
+        )
+    return dataclasses.replace(policy, rules=tuple(rules))
+
+
 def compute_budget(units: pd.DataFrame, policy: Policy, options: PolicyOptions | None = None) -> Budget:
     """Apply every rule of ``policy`` to every plan unit.
 
@@ -337,6 +451,7 @@ def compute_budget(units: pd.DataFrame, policy: Policy, options: PolicyOptions |
     Budget
     """
     options = options or PolicyOptions()
+    policy = effective_policy(policy, options)
     u = units.reset_index(drop=True).copy()
     u["hardship_households"] = hardship_households(u, policy.hardship_share, options)
     n = len(u)
@@ -752,11 +867,14 @@ __all__: Sequence[str] = (
     "check_housing",
     "compute_budget",
     "disbursement_schedule",
+    "effective_policy",
     "grade",
     "hardship_households",
     "household_sizes",
+    "option_totals",
     "options_table",
     "plan_units",
     "reconciliation",
     "score_acceptance",
+    "share_down",
 )

@@ -73,6 +73,7 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "default": ("默认值", "default"),
     "is_default": ("是否默认", "is default"),
     "description_zh": ("说明", "description (Chinese)"),
+    "totals_by_value": ("各取值下的预算总额", "budget total under each value"),
     "description_en": ("英文说明", "description"),
     "size": ("每户人数", "household size"),
     "count": ("户数", "households"),

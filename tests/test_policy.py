@@ -76,23 +76,24 @@ def test_budget_rule_by_rule(units) -> None:
     # 1.5 % of 106,400 + 9,000 + 10,000 + 230,000 + 146,000 + 64,400 + 64,400 = 630,200
     assert a["county_management"] == pytest.approx(9_453)
     assert b.total_yuan == pytest.approx(684_653)
-    # the hardship household goes to the unit with the largest share (C: 0.4 of 0.9 -> quota 0.444)
-    assert b.units.set_index("village_id")["hardship_households"].to_dict() == {"A": 0, "B": 0, "C": 1}
+    # the county's one hardship household goes down by largest remainder: township T1 (quota 0.3 + 0.2 = 0.5)
+    # before T2 (0.4), then within T1 to A (0.3) before B (0.2)
+    assert b.units.set_index("village_id")["hardship_households"].to_dict() == {"A": 1, "B": 0, "C": 0}
 
 
 @pytest.mark.parametrize(
     ("options", "total", "hardship_at"),
     [
-        (PolicyOptions(), 684_653, {"C": 1}),
+        (PolicyOptions(), 684_653, {"A": 1}),
         (PolicyOptions(hardship_rounding="floor"), 674_503, {}),  # 0.9 -> 0: -10,000 and -150 management
-        (PolicyOptions(hardship_rounding="ceil"), 684_653, {"C": 1}),
+        (PolicyOptions(hardship_rounding="ceil"), 684_653, {"A": 1}),
         (PolicyOptions(hardship_rounding="exact"), 683_638, {"A": 0.3, "B": 0.2, "C": 0.4}),  # 9,000 yuan
         (PolicyOptions(hardship_rounding_level="village"), 674_503, {}),  # 0.3, 0.2, 0.4 all round to 0
         (PolicyOptions(hardship_rounding_level="township"), 684_653, {"A": 1}),  # T1: 0.5 -> 1, T2: 0.4 -> 0
-        (PolicyOptions(management_base="housing"), 682_721, {"C": 1}),  # 1.5 % of 501,400
-        (PolicyOptions(management_base="housing_infrastructure_reward"), 685_328, {"C": 1}),  # of 675,200
-        (PolicyOptions(reward="exclude"), 639_653, {"C": 1}),
-        (PolicyOptions(reward="listed", reward_units=("T2",)), 659_653, {"C": 1}),  # 4 households x 5,000
+        (PolicyOptions(management_base="housing"), 682_721, {"A": 1}),  # 1.5 % of 501,400
+        (PolicyOptions(management_base="housing_infrastructure_reward"), 685_328, {"A": 1}),  # of 675,200
+        (PolicyOptions(reward="exclude"), 639_653, {"A": 1}),
+        (PolicyOptions(reward="listed", reward_units=("T2",)), 659_653, {"A": 1}),  # 4 households x 5,000
     ],
 )
 def test_each_option_changes_the_budget_as_documented(units, options, total, hardship_at) -> None:
@@ -135,7 +136,7 @@ def test_levels_reconcile(units) -> None:
     assert towns.loc["T1", "persons"] == 15 and towns.loc["T2", "households"] == 4
     assert towns.loc["T1", "city__housing_yuan"] == 5 * 10_000 + 15 * 5_000
     sites = budget_by(b, "site").set_index("site_id")
-    assert sites.loc["S2", "province__hardship_yuan"] == 10_000
+    assert sites.loc["S1", "province__hardship_yuan"] == 10_000  # A moves to S1
     assert sites["total_yuan"].sum() == pytest.approx(684_653)
     villages = budget_by(b, "village")
     assert list(villages["village_id"]) == ["A", "B", "C"]  # D relocates nobody

@@ -30,6 +30,7 @@ HardshipBase = Literal["relocated", "relocated_poor"]
 RoundingLevel = Literal["county", "township", "village", "unit"]
 ManagementBase = Literal["housing", "housing_infrastructure", "housing_infrastructure_reward"]
 RewardMode = Literal["assume_met", "exclude", "listed"]
+StandardReading = Literal["additive", "shortfall"]
 TrancheBase = Literal["remainder", "total"]
 
 
@@ -59,6 +60,10 @@ class SubsidyRule:
         ``management`` rule means "as the ``management_base`` option says".
     paid_to
         Who receives the money (households directly, a works project, the township/village).
+    standard_includes, shortfall_payer
+        For a rate that the text also allows to read as a total standard ("1+5"): the ids of
+        other payers' rules counted towards it, and who pays the rest. Used only with the option
+        ``standard_reading: shortfall``; under ``additive`` the rule is paid as written.
     name_zh, name_en, source
         Labels and the place in the source document.
     """
@@ -72,11 +77,23 @@ class SubsidyRule:
     of_payers: tuple[Payer, ...] = ()
     of_purposes: tuple[Purpose, ...] = ()
     paid_to: PaidTo = "household"
+    standard_includes: tuple[str, ...] = ()
+    shortfall_payer: Payer | None = None
     name_zh: str = ""
     name_en: str = ""
     source: str = ""
 
     def validate(self, where: str, problems: Problems) -> None:
+        if self.standard_includes and self.shortfall_payer is None:
+            problems.add(
+                f"{where}.shortfall_payer",
+                "standard_includes is set but nobody pays the shortfall.",
+                "Add shortfall_payer (e.g. county), or remove standard_includes.",
+            )
+        if self.shortfall_payer is not None and self.basis == "share_of":
+            problems.add(
+                f"{where}.shortfall_payer", "a share_of rule cannot be a standard.", "Remove shortfall_payer."
+            )
         if self.amount < 0:
             problems.add(f"{where}.amount", f"amount {self.amount} is negative.", "Give a non-negative amount.")
         if self.basis == "share_of":
@@ -199,6 +216,23 @@ class Policy:
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             problems.add(f"{where}.rules", f"rule ids repeat: {', '.join(dup)}.", "Give each rule a unique id.")
+        by_id = {r.id: r for r in self.rules}
+        for i, r in enumerate(self.rules):
+            for inc in r.standard_includes:
+                other = by_id.get(inc)
+                if other is None:
+                    problems.add(
+                        f"{where}.rules[{i}].standard_includes",
+                        f"rule {inc!r} is not in this policy.",
+                        f"Use one of: {', '.join(ids)}.",
+                    )
+                elif other.basis != r.basis or other.applies_to != r.applies_to or other.shortfall_payer:
+                    problems.add(
+                        f"{where}.rules[{i}].standard_includes",
+                        f"rule {inc!r} ({other.basis}, {other.applies_to}) cannot count towards {r.id!r} ({r.basis},"
+                        f" {r.applies_to}).",
+                        "Include only plain rules counted the same way (per person with per person).",
+                    )
         if not 0 <= self.hardship_share <= 1:
             problems.add(f"{where}.hardship_share", f"{self.hardship_share} is not a fraction.", "Write 0.1 for 10 %.")
 
@@ -250,6 +284,7 @@ SEED_COUNTY_POLICY: dict[str, Any] = {
             "housing",
             "per_household",
             10000,
+            shortfall_payer="county",
             name_zh="市“1+5” 每户10000元",
             name_en="city 1+5, 10,000 yuan/household",
             source="六(一)2",
@@ -260,6 +295,8 @@ SEED_COUNTY_POLICY: dict[str, Any] = {
             "housing",
             "per_person",
             5000,
+            standard_includes=["province_housing_person"],
+            shortfall_payer="county",
             name_zh="市“1+5” 每人5000元",
             name_en="city 1+5, 5,000 yuan/person",
             source="六(一)2",
@@ -391,6 +428,7 @@ class PolicyOptions:
     hardship_rounding: Rounding = "round_half_up"
     hardship_rounding_level: RoundingLevel = "county"
     management_base: ManagementBase = "housing_infrastructure"
+    standard_reading: StandardReading = "additive"
     reward: RewardMode = "assume_met"
     reward_units: tuple[str, ...] = ()
 
@@ -408,6 +446,7 @@ class PolicyConfig:
     hardship_rounding: Rounding = "round_half_up"
     hardship_rounding_level: RoundingLevel = "county"
     management_base: ManagementBase = "housing_infrastructure"
+    standard_reading: StandardReading = "additive"
     reward: RewardMode = "assume_met"
     reward_units: tuple[str, ...] = ()
     housing: HousingPlan = field(default_factory=HousingPlan)
@@ -428,6 +467,7 @@ class PolicyConfig:
             hardship_rounding=self.hardship_rounding,
             hardship_rounding_level=self.hardship_rounding_level,
             management_base=self.management_base,
+            standard_reading=self.standard_reading,
             reward=self.reward,
             reward_units=self.reward_units,
         )

@@ -1,0 +1,163 @@
+"""Issue 13 items 3 and 4: the hardship quota shared township by township, and both readings of "1+5"."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from seed_figures import SEED_TABLE
+
+from geofupin.errors import ScenarioError
+from geofupin.policy import (
+    SEED_COUNTY_POLICY,
+    PolicyOptions,
+    budget_by,
+    budget_by_rule,
+    compute_budget,
+    effective_policy,
+    option_totals,
+    options_table,
+    parse_policy,
+    plan_units,
+    reconciliation,
+    seed_policy,
+    share_down,
+)
+
+
+def _units(rows: list[tuple[str, str, int, int]]) -> pd.DataFrame:
+    villages = pd.DataFrame(
+        {
+            "village_id": [r[0] for r in rows],
+            "name": [r[0] for r in rows],
+            "township": [r[1] for r in rows],
+            "relocate_households": [r[2] for r in rows],
+            "relocate_persons": [r[3] for r in rows],
+        }
+    )
+    return plan_units(villages)
+
+
+def test_share_down_by_hand() -> None:
+    # three townships with 10 % quotas 42.7 (groups 20 + 15 + 7.7), 15.3 and 10.3: the county rounds 68.3 to 68
+    quotas = np.array([20.0, 15.0, 7.7, 15.3, 10.3])
+    town = np.array([0, 0, 0, 1, 2])
+    got = share_down(68, quotas, [town])
+    # townships: floors 42, 15, 10 = 67, the one left goes to the largest remainder (0.7) -> 43, 15, 10;
+    # inside the first township 43 = floors 20 + 15 + 7 + the one left to the group with remainder 0.7
+    assert got.tolist() == [20, 15, 8, 15, 10]
+    assert got.sum() == 68
+
+
+def test_share_down_keeps_every_level_within_one_of_its_quota() -> None:
+    rng = np.random.default_rng(7)
+    quotas = rng.uniform(0.1, 9.0, 300)
+    town = rng.integers(0, 9, 300)
+    village = town * 100 + rng.integers(0, 12, 300)
+    target = float(np.floor(quotas.sum() + 0.5))
+    got = share_down(target, quotas, [town, village])
+    assert got.sum() == target
+    assert np.allclose(got, np.round(got))
+    scale = target / quotas.sum()
+    for codes in (town, village):
+        for g in np.unique(codes):
+            sel = codes == g
+            assert abs(got[sel].sum() - scale * quotas[sel].sum()) < 1 + 1e-9
+    assert np.all(np.abs(got - scale * quotas) < 1 + 1e-9)
+
+
+def test_townships_keep_their_own_ten_percent() -> None:
+    """The issue's case: 沿河湾镇 (427 households) got 45 hardship households although 10 % is 42.7."""
+    # many small groups, as the demo has: sharing the county's 153 straight over groups let one township
+    # collect the rounding of many groups; shared township first, every township is within one of 10 %
+    rows = []
+    for town, (hh, pp) in SEED_TABLE.items():
+        sizes = [7] * (hh // 7) + ([hh % 7] if hh % 7 else [])
+        for i, h in enumerate(sizes):
+            rows.append((f"{town}{i}", town, h, round(pp * h / hh) or h))
+    b = compute_budget(_units(rows), seed_policy())
+    towns = budget_by(b, "township").set_index("township")
+    assert towns["hardship_households"].sum() == 153
+    for town, (hh, _) in SEED_TABLE.items():
+        assert abs(towns.loc[town, "hardship_households"] - 0.1 * hh) < 1, town
+    assert towns.loc["沿河湾镇", "hardship_households"] == 43
+    assert towns.loc["镰刀湾乡", "hardship_households"] == 15
+    assert towns.loc["王家湾乡", "hardship_households"] == 10
+    assert (reconciliation(b)["diff_yuan"] == 0).all()
+
+
+def test_township_level_rounding_shares_down_by_village() -> None:
+    # township T: 10 % of 14 + 13 + 12 households = 3.9 -> 4; villages get 1.4, 1.3, 1.2 -> 1, 1, 1 + 1 to A
+    units = _units([("A", "T", 14, 40), ("B", "T", 13, 40), ("C", "T", 12, 40)])
+    b = compute_budget(units, seed_policy(), PolicyOptions(hardship_rounding_level="township"))
+    assert b.units.set_index("village_id")["hardship_households"].to_dict() == {"A": 2, "B": 1, "C": 1}
+
+
+@pytest.fixture()
+def units() -> pd.DataFrame:
+    return _units([("A", "T1", 3, 10), ("B", "T1", 2, 5), ("C", "T2", 4, 13)])
+
+
+def test_city_1_plus_5_as_a_total_standard_by_hand(units) -> None:
+    # 9 households, 28 persons. additive: city pays 9 x 10,000 + 28 x 5,000 = 230,000 (total 684,653)
+    add = compute_budget(units, seed_policy())
+    short = compute_budget(units, seed_policy(), PolicyOptions(standard_reading="shortfall"))
+    a = budget_by_rule(add).set_index("rule_id")
+    s = budget_by_rule(short).set_index("rule_id")
+    assert a.loc["city_housing_person", "payer"] == "city" and a.loc["city_housing_person", "amount_yuan"] == 140_000
+    # shortfall: the standard 5,000/person includes the province's 3,800; the county pays 1,200/person
+    assert s.loc["city_housing_person", "payer"] == "county"
+    assert s.loc["city_housing_person", "rate"] == 1_200
+    assert s.loc["city_housing_person", "amount_yuan"] == 28 * 1_200 == 33_600
+    assert s.loc["city_housing_household", "payer"] == "county"
+    assert s.loc["city_housing_household", "amount_yuan"] == 90_000
+    assert s.loc["province_housing_person", "amount_yuan"] == 28 * 3_800  # the province is unchanged
+    assert "由县补足每人1,200元" in s.loc["city_housing_person", "name_zh"]
+    # 28 x 3,800 = 106,400 less, and 1.5 % management of it = 1,596
+    assert add.total_yuan == pytest.approx(684_653)
+    assert short.total_yuan == pytest.approx(684_653 - 106_400 - 1_596) == pytest.approx(576_657)
+    towns = budget_by(short, "county")
+    assert "city__housing_yuan" not in towns.columns  # no city money at all under this reading
+    assert (reconciliation(short)["diff_yuan"] == 0).all()
+
+
+def test_seed_county_both_readings() -> None:
+    units = _units([("all", "", 1526, 6886)])
+    totals = option_totals(units, seed_policy(), PolicyOptions())
+    assert totals["standard_reading"]["additive"] == pytest.approx(149_344_706)
+    # 6,886 x 3,800 = 26,166,800 yuan and its 1.5 % (392,502) fewer
+    assert totals["standard_reading"]["shortfall"] == pytest.approx(149_344_706 - 26_166_800 - 392_502)
+    table = options_table(PolicyOptions(), totals).set_index("option")
+    row = table.loc["standard_reading"]
+    assert row["value"] == "additive" and row["total_yuan"] == pytest.approx(149_344_706)
+    assert "additive: 149,344,706 元 (14,934.47 万元)" in row["totals_by_value"]
+    assert "shortfall: 122,785,404 元 (12,278.54 万元)" in row["totals_by_value"]
+    assert "reward" in table.index and "listed" not in table.loc["reward", "totals_by_value"]
+    assert table.loc["reward", "totals_by_value"].count("元 (") == 2  # assume_met and exclude
+
+
+def test_additive_reading_leaves_the_policy_unchanged() -> None:
+    pol = seed_policy()
+    assert effective_policy(pol, PolicyOptions()) is pol
+
+
+def test_standard_includes_are_checked() -> None:
+    bad = {**SEED_COUNTY_POLICY, "rules": [dict(r) for r in SEED_COUNTY_POLICY["rules"]]}
+    for r in bad["rules"]:
+        if r["id"] == "city_housing_person":
+            r["standard_includes"] = ["province_housing_persons"]
+        if r["id"] == "city_housing_household":
+            r["standard_includes"] = ["province_housing_person"]  # per person cannot count towards per household
+    with pytest.raises(ScenarioError) as err:
+        parse_policy(bad)
+    text = str(err.value)
+    assert "province_housing_persons" in text and "is not in this policy" in text
+    assert "cannot count towards 'city_housing_household'" in text
+
+
+def test_demo_run_shows_both_readings(demo_run) -> None:
+    _, out = demo_run
+    row = pd.read_csv(out / "tables" / "policy_options.csv").set_index("option").loc["standard_reading"]
+    assert row["value"] == "additive" and row["total_yuan"] == pytest.approx(149_344_706)
+    assert "additive: 149,344,706 元" in row["totals_by_value"]
+    assert "shortfall: 122,785,404 元" in row["totals_by_value"]
