@@ -603,6 +603,17 @@ def plan(ctx: RunContext, policy: Policy) -> StepResult:
     housing = pol.check_housing(pol.household_sizes(units), policy.housing, pcfg.housing)
     tables["housing_check"] = housing
     n_bad = int(housing.loc[~housing["ok"], "count"].sum())
+    if (housing["size_source"] == "estimated").any():
+        warnings.append(
+            "户规模为按人数平均估算 / household sizes are estimated (persons split evenly over households):"
+            " the housing check is indicative; give a household roster for real sizes."
+        )
+    n_conflict = int(housing.loc[housing["policy_conflict"], "count"].sum())
+    if n_conflict:
+        warnings.append(
+            f"{n_conflict} 户人口过多,人均面积与每户上限无法同时满足 / {n_conflict} households are too large to meet"
+            " both floor-area limits (policy conflict): decide by a documented exception."
+        )
     if n_bad:
         warnings.append(f"{n_bad} 户住房面积不符合标准 / {n_bad} households violate the floor-area limits.")
     # site plans
@@ -666,7 +677,7 @@ def plan(ctx: RunContext, policy: Policy) -> StepResult:
     )
     towns = [t for t in dict.fromkeys(units["township"]) if t] or [""]
     tables["acceptance_form"] = pd.concat(
-        [pol.acceptance_form(policy.acceptance, unit=t) for t in towns], ignore_index=True
+        [pol.acceptance_form(policy.acceptance, unit=t, summary_rows=True) for t in towns], ignore_index=True
     )
     if cfg.unit_costs == UnitCosts():
         warnings.append("单价为示例默认值 / unit costs are geofupin's illustrative defaults: set plans.unit_costs.")

@@ -623,8 +623,10 @@ def reconciliation(budget: Budget) -> pd.DataFrame:
 def household_sizes(units: pd.DataFrame) -> pd.DataFrame:
     """Split each unit's households into the most even mix of sizes that matches its persons.
 
-    A unit of 3 households and 10 persons becomes 2 households of 3 and 1 of 4.
-    Columns: the unit columns, ``size``, ``count``.
+    A unit of 3 households and 10 persons becomes 2 households of 3 and 1 of 4. These sizes are an
+    estimate (a real household of 7 may hide in a unit that averages 4): every row says so in
+    ``size_source = 'estimated'``; a household roster gives the real sizes.
+    Columns: the unit columns, ``size``, ``count``, ``size_source``.
     """
     hh = units["households"].to_numpy(dtype=float).round().astype(int)
     pp = units["persons"].to_numpy(dtype=float).round().astype(int)
@@ -633,8 +635,8 @@ def household_sizes(units: pd.DataFrame) -> pd.DataFrame:
     n_hi = pp - lo * safe
     n_lo = hh - n_hi
     keep = [c for c in UNIT_COLUMNS if c in units.columns]
-    a = units[keep].assign(size=lo, count=n_lo)
-    b = units[keep].assign(size=lo + 1, count=n_hi)
+    a = units[keep].assign(size=lo, count=n_lo, size_source="estimated")
+    b = units[keep].assign(size=lo + 1, count=n_hi, size_source="estimated")
     out = pd.concat([a, b]).sort_index(kind="stable")
     return out[(out["count"] > 0) & (out["size"] > 0)].reset_index(drop=True)
 
@@ -655,12 +657,17 @@ def check_housing(households: pd.DataFrame, rules: HousingRules, plan: HousingPl
 
     Returns
     -------
-    The rows with ``floor_area_m2``, ``area_m2_per_person``, ``ok`` and ``reasons_zh`` /
-    ``reasons_en`` ("" when ok). Filter ``~ok`` to list the violations.
+    The rows with ``size_source`` (``roster`` unless the input says ``estimated``),
+    ``floor_area_m2``, ``area_m2_per_person``, ``ok``, ``policy_conflict`` (the household is so
+    large that no floor area meets both limits: ``size x min per person > max per household``,
+    e.g. 7 x 20 = 140 > 120 m2) and ``reasons_zh`` / ``reasons_en`` ("" when ok). Filter ``~ok`` to
+    list the violations.
     """
     df = households.copy()
     if "count" not in df.columns:
         df["count"] = 1
+    if "size_source" not in df.columns:
+        df["size_source"] = "roster"
     size = df["size"].to_numpy(dtype=float)
     if "floor_area_m2" not in df.columns:
         plan = plan or HousingPlan()
@@ -678,11 +685,23 @@ def check_housing(households: pd.DataFrame, rules: HousingRules, plan: HousingPl
     per = area / np.maximum(size, 1)
     small = per < rules.min_floor_area_m2_per_person - 1e-9
     big = area > rules.max_floor_area_m2_per_household + 1e-9
+    conflict = size * rules.min_floor_area_m2_per_person > rules.max_floor_area_m2_per_household + 1e-9
     df["area_m2_per_person"] = per.round(2)
     df["ok"] = ~(small | big)
+    df["policy_conflict"] = conflict
     zh, en = [], []
-    for s, b, p, a in zip(small, big, per, area, strict=True):
+    for s, b, p, a, c, n in zip(small, big, per, area, conflict, size, strict=True):
         z, e = [], []
+        if c:
+            need = n * rules.min_floor_area_m2_per_person
+            z.append(
+                f"政策冲突:{n:g}人户按人均{rules.min_floor_area_m2_per_person:g}平方米需{need:g}平方米,"
+                f"超过每户{rules.max_floor_area_m2_per_household:g}平方米上限"
+            )
+            e.append(
+                f"policy conflict: {n:g} persons need {need:g} m2 at {rules.min_floor_area_m2_per_person:g} m2 each,"
+                f" above the {rules.max_floor_area_m2_per_household:g} m2 cap"
+            )
         if s:
             z.append(f"人均{p:.1f}平方米,少于{rules.min_floor_area_m2_per_person:g}平方米")
             e.append(f"{p:.1f} m2 per person, below {rules.min_floor_area_m2_per_person:g}")
@@ -789,11 +808,15 @@ def grade(total: float, rules: AcceptanceRules) -> Grade:
     return "fail"
 
 
-def acceptance_form(rules: AcceptanceRules, *, unit: str = "") -> pd.DataFrame:
-    """An empty acceptance form: one row per checklist item, ``score`` to fill in."""
-    return pd.DataFrame(
+def acceptance_form(rules: AcceptanceRules, *, unit: str = "", summary_rows: bool = False) -> pd.DataFrame:
+    """An empty acceptance form: one row per checklist item, ``score`` to fill in.
+
+    With ``summary_rows`` the form ends as the paper form does: a 合计 row (100 points) and a 等次
+    row whose remark states the grade thresholds (优秀/合格/不合格).
+    """
+    form = pd.DataFrame(
         {
-            "unit": unit,
+            "inspected_unit": unit,
             "item_id": [i.id for i in rules.items],
             "item_zh": [i.name_zh for i in rules.items],
             "item_en": [i.name_en for i in rules.items],
@@ -802,6 +825,25 @@ def acceptance_form(rules: AcceptanceRules, *, unit: str = "") -> pd.DataFrame:
             "remarks": "",
         }
     )
+    if not summary_rows:
+        return form
+    total = float(sum(i.points for i in rules.items))
+    tail = pd.DataFrame(
+        {
+            "inspected_unit": [unit, unit],
+            "item_id": ["total", "grade"],
+            "item_zh": ["合计", "等次"],
+            "item_en": ["total", "grade"],
+            "max_points": [total, np.nan],
+            "score": [np.nan, np.nan],
+            "remarks": [
+                "各项得分之和 / sum of the item scores",
+                f"{rules.excellent_min:g}分以上为优秀,{rules.pass_min:g}分(含)以上为合格,{rules.pass_min:g}分以下为不合格"
+                f" / >= {rules.excellent_min:g} excellent, >= {rules.pass_min:g} pass, below fail",
+            ],
+        }
+    )
+    return pd.concat([form, tail], ignore_index=True)
 
 
 def score_acceptance(scores: Mapping[str, float] | pd.DataFrame, rules: AcceptanceRules) -> AcceptanceResult:

@@ -18,6 +18,7 @@ import dataclasses
 import logging
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from .config.plans import PlansConfig
 from .config.policy import PolicyConfig
 from .context import RunContext, StepResult
 from .policy import payer_purpose_label, plan_units
+from .siting import CRITERIA
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +130,56 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "share": ("比例", "share"),
     "day": ("距开工天数", "days from start"),
     "date": ("日期", "date"),
-    "unit": ("验收单位", "unit inspected"),
+    "unit": ("单位", "unit"),
+    "inspected_unit": ("验收单位", "unit inspected"),
+    "facility_kind": ("设施类型", "facility kind"),
+    "planned_area_m2": ("规划用地面积(平方米)", "planned area (m2)"),
+    "area_m2": ("面积(平方米)", "area (m2)"),
+    "band_min": ("时间圈(分钟)", "time band (min)"),
+    "persons_share": ("人口覆盖率", "share of persons"),
+    "poor_persons_share": ("贫困人口覆盖率", "share of poor persons"),
+    "time_min": ("出行时间(分钟)", "travel time (min)"),
+    "dist_m": ("距离(米)", "distance (m)"),
+    "time_min_to_site": ("到安置点时间(分钟)", "time to site (min)"),
+    "dist_m_to_site": ("到安置点距离(米)", "distance to site (m)"),
+    "site_source": ("安置点来源", "site from"),
+    "rank": ("排名", "rank"),
+    "p_topk": ("进入前k名概率", "probability of top k"),
+    "stable_topk": ("稳居前k名", "stable in top k"),
+    "capacity_persons": ("容量(人)", "capacity (persons)"),
+    "capacity_households": ("容量(户)", "capacity (households)"),
+    "criterion": ("评价指标", "criterion"),
+    "label_zh": ("指标名称", "label (Chinese)"),
+    "label_en": ("英文名称", "label"),
+    "direction": ("指标方向", "direction"),
+    "normalised": ("标准化值", "normalised value"),
+    "normalise": ("标准化方法", "normalisation"),
+    "weight": ("权重", "weight"),
+    "method": ("评价方法", "method"),
+    "contribution": ("得分贡献", "contribution to score"),
+    "change": ("权重变动", "weight change"),
+    "top1_site_id": ("第一名安置点", "top site"),
+    "topk_site_ids": ("前k名安置点", "top k sites"),
+    "topk_changed": ("前k名是否变化", "top k changed"),
+    "rank_corr": ("排名相关系数", "rank correlation"),
+    "rule": ("选址规则", "rule"),
+    "passed": ("是否通过", "passed"),
+    "threshold": ("阈值", "threshold"),
+    "op": ("比较方式", "comparison"),
+    "failed": ("未通过(个)", "sites failing"),
+    "failed_only": ("仅因此项未通过(个)", "sites failing only this rule"),
+    "unit_id": ("搬迁单元编码", "relocation unit id"),
+    "site_name": ("安置点名称", "site name"),
+    "site_name_en": ("安置点英文名称", "site name (English)"),
+    "cost": ("分配成本", "allocation cost"),
+    "assigned_persons": ("安置人数", "persons assigned"),
+    "assigned_households": ("安置户数", "households assigned"),
+    "open": ("是否启用", "in use"),
+    "occupancy_share": ("入住率", "occupancy"),
+    "reason_zh": ("原因", "reason (Chinese)"),
+    "reason_en": ("英文原因", "reason"),
+    "size_source": ("户规模来源", "household sizes from"),
+    "policy_conflict": ("政策冲突", "policy conflict"),
     "item_id": ("验收项目编码", "item id"),
     "max_points": ("满分", "maximum points"),
     "score": ("得分", "score"),
@@ -152,17 +203,173 @@ TABLE_TITLES: dict[str, tuple[str, str]] = {
 }
 
 
+#: Column -> code -> Chinese wording, for the codes that tables keep in English (CSV stays as it is;
+#: the workbook, which people read, shows the Chinese).
+VALUE_LABELS: dict[str, dict[str, str]] = {
+    "tier": {
+        "county_seat": "县城安置",
+        "market_town": "集镇安置",
+        "central_community": "中心社区安置",
+        "central_village": "中心村安置",
+    },
+    "payer": {
+        "province": "省",
+        "city": "市",
+        "county": "县",
+        "city_county": "市县",
+        "township_village": "乡镇村",
+        "total": "合计",
+    },
+    "purpose": {
+        "housing": "建房补助",
+        "homestead_clearance": "宅基地整理费",
+        "hardship": "特困户补助",
+        "infrastructure": "基础设施配套",
+        "reward": "奖励",
+        "management": "管理经费",
+        "total": "合计",
+    },
+    "basis": {"per_person": "按人", "per_household": "按户", "share_of": "按比例"},
+    "quantity_unit": {"person": "人", "household": "户", "yuan": "元"},
+    "paid_to": {
+        "household": "直补到户",
+        "project": "项目建设",
+        "township_village": "乡镇、村",
+        "administration": "管理部门",
+    },
+    "facility_kind": {
+        "county_seat": "县城",
+        "town": "集镇",
+        "school": "学校",
+        "kindergarten": "幼儿园",
+        "clinic": "卫生院",
+        "hospital": "医院",
+        "industrial_park": "产业园区",
+        "market": "集贸市场",
+    },
+    "tranche": {
+        "before_start": "开工前预拨",
+        "halfway": "过半检查后拨付",
+        "acceptance": "竣工验收合格后拨付",
+        "deposit_release": "质量保证金",
+    },
+    "road_action": {"none": "无需新建", "new": "新建", "upgrade": "硬化改造"},
+    "road_method": {
+        "none": "—",
+        "least_cost": "沿地形最小成本路径",
+        "straight_line": "直线估算",
+        "existing_road": "利用现有道路",
+    },
+    "road_surface": {"paved": "硬化路面", "gravel": "碎石路面", "earth": "土路"},
+    "water_kind": {
+        "river": "河流",
+        "stream": "溪流",
+        "reservoir": "水库",
+        "lake": "湖泊",
+        "well": "水井",
+        "spring": "泉水",
+        "waterworks": "水厂",
+    },
+    "power_kind": {"line": "输电线路", "substation": "变电站"},
+    "direction": {"benefit": "越大越好", "cost": "越小越好"},
+    "op": {"le": "不大于", "ge": "不小于", "lt": "小于", "gt": "大于"},
+    "unit": {"deg": "度", "°": "度", "m": "米", "min": "分钟", "m2": "平方米", "share": "比例", "persons": "人"},
+    "row_kind": {"detail": "明细", "subtotal": "小计", "total": "合计"},
+    "size_source": {"estimated": "按人数平均估算", "roster": "花名册"},
+    "normalise": {"minmax": "极差标准化"},
+    "method": {"weighted_sum": "加权求和", "ahp": "层次分析法", "topsis": "TOPSIS法"},
+}
+
+#: Square metres in one 亩 (mu): 1 hectare is 15 mu.
+M2_PER_MU = 10_000 / 15
+
+
+_UNIT_WORDS = {"m": ("米", "m"), "min": ("分钟", "min"), "°": ("度", "deg"), "m2": ("平方米", "m2")}
+_TIME_COLUMN = re.compile(r"(?:(before|after|change)_)?time_min_([a-z_]+?)(?:_(before|after))?")
+_CHANGE_COLUMN = re.compile(r"change_min_([a-z_]+)")
+
+
+def _time_label(column: str) -> tuple[str, str] | None:
+    kinds = VALUE_LABELS["facility_kind"]
+    m = _TIME_COLUMN.fullmatch(column)
+    when = None
+    if m and m.group(2) in kinds:
+        kind, when = m.group(2), m.group(1) or m.group(3)
+    else:
+        c = _CHANGE_COLUMN.fullmatch(column)
+        if not (c and c.group(1) in kinds):
+            return None
+        kind, when = c.group(1), "change"
+    zh_kind, en_kind = kinds[kind], kind.replace("_", " ")
+    if when == "change":
+        return f"到{zh_kind}时间变化(分钟)", f"change in time to {en_kind} (min)"
+    pre_zh = {"before": "搬迁前", "after": "搬迁后"}.get(when or "", "")
+    pre_en = {"before": " before", "after": " after"}.get(when or "", "")
+    return f"{pre_zh}到{zh_kind}时间(分钟)", f"time to {en_kind}{pre_en} (min)"
+
+
 def label(column: str) -> tuple[str, str]:
     """Chinese header and English label of a column (the name itself when unknown)."""
     if column in COLUMN_LABELS:
         return COLUMN_LABELS[column]
+    if column in CRITERIA:
+        _, unit, zh, en, _ = CRITERIA[column]
+        uz, ue = _UNIT_WORDS.get(unit, (unit, unit))
+        return f"{zh}({uz})", f"{en} ({ue})"
+    timed = _time_label(column)
+    if timed is not None:
+        return timed
     pp = payer_purpose_label(column)
     return pp if pp is not None else (column, column)
 
 
+def _for_people(df: pd.DataFrame) -> pd.DataFrame:
+    """Codes in Chinese, and 万元 beside every yuan column and 亩 beside every land-area column."""
+    out = df.copy()
+    for col, words in VALUE_LABELS.items():
+        if col in out.columns:
+            s = out[col]
+            out[col] = s.map(lambda v, w=words: w.get(v, v) if isinstance(v, str) else v)
+    cols: list[str] = []
+    extra: dict[str, pd.Series] = {}
+    for col in out.columns:
+        cols.append(col)
+        c = str(col)
+        numeric = pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_bool_dtype(out[col])
+        if numeric and c.endswith("_yuan"):
+            extra[c[: -len("_yuan")] + "_wan_yuan"] = (out[col] / 1e4).round(4)
+            cols.append(c[: -len("_yuan")] + "_wan_yuan")
+        elif numeric and c.endswith("area_m2") and "floor" not in c:
+            extra[c[: -len("_m2")] + "_mu"] = (out[col] / M2_PER_MU).round(2)
+            cols.append(c[: -len("_m2")] + "_mu")
+    for k, v in extra.items():
+        out[k] = v
+    return out[cols]
+
+
+def _derived_label(column: str) -> tuple[str, str] | None:
+    if column.endswith("_wan_yuan"):
+        zh, en = label(column[: -len("_wan_yuan")] + "_yuan")
+        return zh.replace("(元)", "") + "(万元)", en.replace(" (yuan)", "") + " (10,000 yuan)"
+    if column.endswith("_mu"):
+        zh, en = label(column[: -len("_mu")] + "_m2")
+        return zh.replace("(平方米)", "").replace("(m2)", "") + "(亩)", en.replace(" (m2)", "") + " (mu)"
+    return None
+
+
 def localize(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
-    """A copy of ``df`` with Chinese headers, and the map Chinese header -> English label."""
-    zh, en = zip(*(label(str(c)) for c in df.columns), strict=True) if len(df.columns) else ((), ())
+    """A copy of ``df`` for people, with Chinese headers, and the map Chinese header -> English label.
+
+    Value codes are worded in Chinese (:data:`VALUE_LABELS`); every ``*_yuan`` column gets a
+    ``万元`` column beside it and every land ``*area_m2`` column an ``亩`` column (floor areas stay in
+    平方米, the unit of housing standards).
+    """
+    df = _for_people(df)
+    zh, en = (
+        zip(*((_derived_label(str(c)) or label(str(c))) for c in df.columns), strict=True)
+        if len(df.columns)
+        else ((), ())
+    )
     seen: dict[str, int] = {}
     unique = []
     for z in zh:

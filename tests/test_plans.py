@@ -350,7 +350,13 @@ def test_step_forms_per_township_and_unserved_warning() -> None:
     results = {"allocate": StepResult(tables={"assignment": assignment, "unserved": unserved})}
     res = step(RunContext(scenario=ctx.scenario, layers=ctx.layers, results=results))
     form = res.tables["acceptance_form"]
-    assert list(dict.fromkeys(form["unit"])) == ["T1", "T2"] and form.groupby("unit")["max_points"].sum().eq(100).all()
+    assert list(dict.fromkeys(form["inspected_unit"])) == ["T1", "T2"]
+    items = form[~form["item_id"].isin(["total", "grade"])]
+    assert items.groupby("inspected_unit")["max_points"].sum().eq(100).all()
+    # each township's form ends with the 合计 and 等次 rows of the paper form
+    t1 = form[form["inspected_unit"] == "T1"]
+    assert t1["item_zh"].tolist()[-2:] == ["合计", "等次"] and t1["max_points"].iloc[-2] == 100
+    assert "95分以上为优秀,80分(含)以上为合格,80分以下为不合格" in t1["remarks"].iloc[-1]
     assert any("7 unserved persons" in w for w in res.warnings)
 
 

@@ -208,6 +208,8 @@ def test_household_sizes_match_totals(units) -> None:
     assert dict(zip(a["size"], a["count"], strict=True)) == {3: 2, 4: 1}
     assert (sizes["size"] * sizes["count"]).sum() == 28
     assert sizes["count"].sum() == 9
+    assert set(sizes["size_source"]) == {"estimated"}
+    assert set(check_housing(sizes, HousingRules())["size_source"]) == {"estimated"}
 
 
 def test_housing_limits() -> None:
@@ -227,6 +229,11 @@ def test_housing_limits() -> None:
     # from the plan by size: the default plan gives 7-person households 120 m2 -> 17.1 m2/person
     planned = check_housing(pd.DataFrame({"size": [4, 7], "count": [5, 1]}), rules)
     assert list(planned["ok"]) == [True, False]
+    # a household of 7 cannot meet both limits: 7 x 20 = 140 m2 > 120 m2, whatever is planned
+    assert planned["policy_conflict"].tolist() == [False, True]
+    assert "政策冲突:7人户按人均20平方米需140平方米,超过每户120平方米上限" in planned.loc[1, "reasons_zh"]
+    assert out.loc["h3", "policy_conflict"] and not out.loc["h1", "policy_conflict"]
+    assert set(out["size_source"]) == {"roster"}  # sizes given, not estimated
 
 
 # --------------------------------------------------------------------------- disbursement

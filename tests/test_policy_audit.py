@@ -161,3 +161,65 @@ def test_demo_run_shows_both_readings(demo_run) -> None:
     assert row["value"] == "additive" and row["total_yuan"] == pytest.approx(149_344_706)
     assert "additive: 149,344,706 元" in row["totals_by_value"]
     assert "shortfall: 122,785,404 元" in row["totals_by_value"]
+
+
+# --------------------------------------------------------------------------- item 7: words and numbers
+def test_workbook_wording_for_people() -> None:
+    from geofupin.report import localize
+
+    df = pd.DataFrame(
+        {
+            "tier": ["market_town", "county_seat"],
+            "basis": ["per_person", "share_of"],
+            "unit": ["deg", "m"],
+            "total_yuan": [1_234_567.0, -5_000.0],
+            "planned_area_m2": [6_666.67, 0.0],
+            "floor_area_m2": [120.0, 90.0],
+            "time_min_clinic_after": [12.0, 30.0],
+            "name": ["=1+1", "market_town"],
+        }
+    )
+    out, en = localize(df)
+    assert list(out.columns) == [
+        "安置类型",
+        "计算方式",
+        "单位",
+        "合计(元)",
+        "合计(万元)",
+        "规划用地面积(平方米)",
+        "规划用地面积(亩)",
+        "建房面积(平方米)",
+        "搬迁后到卫生院时间(分钟)",
+        "名称",
+    ]
+    assert out["安置类型"].tolist() == ["集镇安置", "县城安置"]
+    assert out["计算方式"].tolist() == ["按人", "按比例"]
+    assert out["单位"].tolist() == ["度", "米"]  # measurement units are not 验收单位 any more
+    assert out["合计(万元)"].tolist() == [123.4567, -0.5]
+    assert out["规划用地面积(亩)"].tolist() == [10.0, 0.0]  # 6,666.67 m2 = 10 亩; floor areas stay in m2
+    assert out["名称"].tolist() == ["=1+1", "market_town"]  # names are data: never re-worded
+    assert en["合计(万元)"] == "total (10,000 yuan)" and en["搬迁后到卫生院时间(分钟)"] == "time to clinic after (min)"
+
+
+def test_demo_workbook_reads_as_an_office_table(demo_run) -> None:
+    from openpyxl import load_workbook
+
+    _, out = demo_run
+    wb = load_workbook(out / "tables.xlsx", read_only=True)
+
+    def sheet(*names: str) -> list[tuple]:
+        name = next(n for n in names if n in wb.sheetnames)
+        return list(wb[name].iter_rows(values_only=True))
+
+    county = sheet("budget_county", "全县补助资金")
+    head = list(county[0])
+    assert "合计(万元)" not in head and "金额(万元)" in head and head.index("金额(万元)") == head.index("金额(元)") + 1
+    body = county[2:]
+    assert {r[head.index("出资方")] for r in body} == {"省", "市", "县", "市县"}
+    wan = sum(r[head.index("金额(万元)")] for r in body)
+    assert wan == pytest.approx(14_934.4706, abs=1e-3)
+    form = sheet("acceptance_form", "检查验收评分表")
+    assert form[0][0] == "验收单位" and [r[2] for r in form[-2:]] == ["合计", "等次"]
+    rules = sheet("site_rules", "选址规则")
+    assert "单位" in rules[0] and "验收单位" not in rules[0]
+    assert {r[rules[0].index("单位")] for r in rules[2:]} >= {"度", "米", "分钟"}

@@ -91,9 +91,7 @@ class SubsidyRule:
                 "Add shortfall_payer (e.g. county), or remove standard_includes.",
             )
         if self.shortfall_payer is not None and self.basis == "share_of":
-            problems.add(
-                f"{where}.shortfall_payer", "a share_of rule cannot be a standard.", "Remove shortfall_payer."
-            )
+            problems.add(f"{where}.shortfall_payer", "a share_of rule cannot be a standard.", "Remove shortfall_payer.")
         if self.amount < 0:
             problems.add(f"{where}.amount", f"amount {self.amount} is negative.", "Give a non-negative amount.")
         if self.basis == "share_of":
