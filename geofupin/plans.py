@@ -40,6 +40,7 @@ only and the step warns when they are used.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Sequence
@@ -400,6 +401,33 @@ REGISTRY_COLUMNS: tuple[str, ...] = (
 )
 
 
+def _stayers(v: pd.DataFrame) -> pd.DataFrame:
+    """Who stays in each village row: households, persons and poor households/persons left behind.
+
+    The poor move first (项目村贫困户全部纳入搬迁范围): ``poor_staying = max(0, poor - relocating)``;
+    their persons are the village's poor persons in proportion.
+    """
+
+    def num(col: str) -> np.ndarray:
+        return pd.to_numeric(v[col], errors="coerce").fillna(0).to_numpy(dtype=float) if col in v else np.zeros(len(v))
+
+    hh, pp, rel, rel_p = num("households"), num("persons"), num("relocate_households"), num("relocate_persons")
+    poor_h, poor_p = num("poor_households"), num("poor_persons")
+    stay_h = np.maximum(hh - rel, 0)
+    stay_poor_h = np.minimum(np.maximum(poor_h - rel, 0), stay_h)
+    stay_poor_p = np.where(poor_h > 0, np.round(poor_p * stay_poor_h / np.maximum(poor_h, 1)), 0)
+    return pd.DataFrame(
+        {
+            "stay_households": stay_h,
+            "stay_persons": np.maximum(pp - rel_p, 0),
+            "poor_households": stay_poor_h,
+            "poor_persons": stay_poor_p,
+            "relocate_households": rel,
+        },
+        index=v.index,
+    )
+
+
 def village_gaps(
     villages: gpd.GeoDataFrame,
     *,
@@ -408,25 +436,32 @@ def village_gaps(
     cfg: PlansConfig,
     dem: Path | None = None,
 ) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
-    """Report-5 gaps of every village where someone stays, costed.
+    """Report-5 in-situ works of every administrative village where people stay, costed.
 
-    :func:`geofupin.report.plan_villages` adds each village's plan line.
+    A village listed group by group (村民小组) is planned as one village, its groups listed: roads
+    are found group by group and added up; a village clinic (村卫生室) is planned at most once per
+    village, when none of its staying groups has a clinic or hospital within
+    ``cfg.clinic_max_dist_m``. Groups that relocate are left out unless
+    ``cfg.in_situ_partly_relocated`` (see :class:`~geofupin.config.plans.PlansConfig`); the figures
+    quoted are those who stay (:func:`_stayers`). :func:`geofupin.report.plan_villages` adds each
+    village's plan line.
 
     Returns
     -------
-    (table ``plan_villages``, line layer of planned village roads).
+    (table ``plan_villages``, one row per village; line layer of planned village roads).
     """
     require_projected(villages, "villages")
     v = villages.reset_index(drop=True)
-    hh = pd.to_numeric(v.get("households", 0), errors="coerce").fillna(0)
-    rel = pd.to_numeric(v.get("relocate_households", 0), errors="coerce").fillna(0)
-    stay = v[(hh - rel) > 0].reset_index(drop=True) if "households" in v else v
+    who = _stayers(v)
+    keep = who["stay_households"].to_numpy() > 0
+    if not cfg.in_situ_partly_relocated:
+        keep &= who["relocate_households"].to_numpy() == 0
+    stay = v[keep].reset_index(drop=True)
+    who = who[keep].reset_index(drop=True)
     costs = cfg.unit_costs
-    tab = pd.DataFrame({"village_id": stay["village_id"].astype(str)})
-    for col in ("name", "name_en", "township"):
-        tab[col] = stay[col].astype(str).to_numpy() if col in stay else ""
-    for col in ("poor_households", "poor_persons"):
-        tab[col] = pd.to_numeric(stay[col], errors="coerce").fillna(0).astype(int).to_numpy() if col in stay else 0
+    rows = pd.DataFrame({"village_id": stay["village_id"].astype(str)})
+    for col in ("name", "name_en", "township", "group"):
+        rows[col] = stay[col].fillna("").astype(str).to_numpy() if col in stay else ""
     gravel = np.zeros(len(stay))
     cement = np.zeros(len(stay))
     upgrade = np.zeros(len(stay))
@@ -458,7 +493,7 @@ def village_gaps(
                 road_lines.append(
                     {
                         "site_id": "",
-                        "village_id": tab["village_id"].iat[i],
+                        "village_id": rows["village_id"].iat[i],
                         "item": f"road_{link.action}",
                         "road_class": cfg.new_road_class,
                         "surface": link.surface,
@@ -468,13 +503,11 @@ def village_gaps(
                         "geometry": link.geometry,
                     }
                 )
-    clinic = np.zeros(len(stay))
-    if facilities is not None and len(facilities):
+    clinic_dist = np.zeros(len(stay))  # without a facilities layer no clinic is derived
+    if facilities is not None and len(facilities) and len(stay):
         near = nearest_links(stay.geometry, facilities, "facility_id", ("clinic", "hospital"))
-        far = near["dist_m"].isna().to_numpy() | (near["dist_m"].to_numpy(dtype=float) > cfg.clinic_max_dist_m)
-        clinic = far.astype(float)
-        for i in np.flatnonzero(far).tolist():
-            sources[i].append("clinic:layers")
+        clinic_dist = near["dist_m"].to_numpy(dtype=float)
+        clinic_dist = np.where(np.isnan(clinic_dist), np.inf, clinic_dist)
     items = {
         "gravel_road_km": gravel,
         "cement_road_km": cement,
@@ -483,14 +516,19 @@ def village_gaps(
         "pond_new": np.zeros(len(stay)),
         "pond_repair": np.zeros(len(stay)),
         "canal_repair_m": np.zeros(len(stay)),
-        "clinic": clinic,
     }
+    registry_clinic = np.full(len(stay), np.nan)
     for reg in REGISTRY_COLUMNS:
         if reg not in stay:
             continue
         key = reg.removeprefix("plan_")
         vals = pd.to_numeric(stay[reg], errors="coerce")
         has = vals.notna().to_numpy()
+        for i in np.flatnonzero(has).tolist():
+            sources[i].append(f"{key}:registry")
+        if key == "clinic":
+            registry_clinic = vals.to_numpy(dtype=float)
+            continue
         if key in ("gravel_road_km", "cement_road_km") and has.any():
             # the registry's surveyed roads replace the derived ones
             items["upgrade_road_km"] = np.where(has, 0.0, items["upgrade_road_km"])
@@ -499,10 +537,35 @@ def village_gaps(
             if other_reg not in stay:
                 items[other] = np.where(has, 0.0, items[other])
         items[key] = np.where(has, vals.fillna(0).to_numpy(dtype=float), items[key])
-        for i in np.flatnonzero(has).tolist():
-            sources[i].append(f"{key}:registry")
     for k, arr in items.items():
-        tab[k] = np.round(arr, 3)
+        rows[k] = arr
+    rows = pd.concat([rows, who[["stay_households", "stay_persons", "poor_households", "poor_persons"]]], axis=1)
+    rows["relocating_households"] = who["relocate_households"].to_numpy()
+    rows["clinic_dist_m"] = clinic_dist
+    rows["registry_clinic"] = registry_clinic
+    rows["derived_from"] = [";".join(dict.fromkeys(s)) for s in sources]
+    # one row per administrative village (township + name), its groups listed
+    by = ["township", "name"]
+    g = rows.groupby(by, sort=False, dropna=False)
+    sums = [*items, "stay_households", "stay_persons", "poor_households", "poor_persons", "relocating_households"]
+    tab = g[sums].sum().reset_index()
+    first = g[["village_id", "name_en"]].first().reset_index(drop=True)
+    tab.insert(0, "village_id", first["village_id"].to_numpy())
+    tab.insert(3, "name_en", first["name_en"].to_numpy())
+    tab.insert(4, "groups", g["group"].agg(lambda s: "、".join(x for x in dict.fromkeys(s) if x)).to_numpy())
+    near_clinic = g["clinic_dist_m"].min().to_numpy()
+    reg_clinic = g["registry_clinic"].max().to_numpy()
+    derived_clinic = (near_clinic > cfg.clinic_max_dist_m).astype(float)
+    tab["clinic"] = np.where(np.isnan(reg_clinic), derived_clinic, np.minimum(reg_clinic, 1.0))
+    derived = g["derived_from"].agg(lambda s: ";".join(dict.fromkeys(x for part in s for x in part.split(";") if x)))
+    tab["derived_from"] = [
+        (d + (";" if d else "") + "clinic:layers") if c and np.isnan(r) and "clinic:layers" not in d else d
+        for d, c, r in zip(derived.to_numpy(), tab["clinic"], reg_clinic, strict=True)
+    ]
+    for k in [*items, "clinic"]:
+        tab[k] = tab[k].astype(float).round(3)
+    for k in ("stay_households", "stay_persons", "poor_households", "poor_persons", "relocating_households"):
+        tab[k] = tab[k].round().astype(int)
     tab["road_cost_yuan"] = (
         tab["gravel_road_km"] * costs.gravel_road_yuan_per_km
         + tab["cement_road_km"] * costs.cement_road_yuan_per_km
@@ -516,10 +579,37 @@ def village_gaps(
     ).round(2)
     tab["clinic_cost_yuan"] = (tab["clinic"] * costs.clinic_yuan_each).round(2)
     tab["total_cost_yuan"] = (tab["road_cost_yuan"] + tab["water_cost_yuan"] + tab["clinic_cost_yuan"]).round(2)
-    tab["derived_from"] = [";".join(dict.fromkeys(s)) for s in sources]
-    if "group" in stay:
-        tab.insert(3, "group", stay["group"].fillna("").astype(str).to_numpy())
     return tab, _lines_frame(road_lines, v.crs)
+
+
+def _village_works_by_reading(layers: Any, cfg: PlansConfig, village_tab: pd.DataFrame) -> dict[str, float]:
+    """Village works in yuan under both readings of ``in_situ_partly_relocated``.
+
+    Only the administrative villages holding a partly relocated group differ between the two, so
+    only they are planned again, under both readings.
+    """
+    v = layers.villages
+    this = float(village_tab["total_cost_yuan"].sum())
+    who = _stayers(v)
+    partly = (who["relocate_households"] > 0) & (who["stay_households"] > 0)
+    key = ["township", "name"]
+    if not partly.any() or not set(key) <= set(v.columns):
+        return {"false": this, "true": this}
+    hit = v.loc[partly.to_numpy(), key].drop_duplicates()
+    sub = v.merge(hit, on=key, how="inner") if len(hit) else v.iloc[:0]
+    sub = gpd.GeoDataFrame(sub, geometry=v.geometry.name, crs=v.crs)
+    totals = {}
+    for flag in (False, True):
+        tab, _ = village_gaps(
+            sub,
+            roads=layers.roads,
+            facilities=layers.facilities,
+            cfg=dataclasses.replace(cfg, in_situ_partly_relocated=flag),
+            dem=layers.dem,
+        )
+        totals[flag] = float(tab["total_cost_yuan"].sum())
+    mine = cfg.in_situ_partly_relocated
+    return {str(flag).lower(): round(this - totals[mine] + totals[flag], 2) for flag in (False, True)}
 
 
 # --------------------------------------------------------------------------- works projects
@@ -690,6 +780,7 @@ def plan(ctx: RunContext, policy: Policy) -> StepResult:
         "policy_options": {r["option"]: r["value"] for _, r in tables["policy_options"].iterrows()},
         "site_works_yuan": float(site_tab["total_cost_yuan"].fillna(0).sum()) if len(site_tab) else 0.0,
         "village_works_yuan": float(village_tab["total_cost_yuan"].sum()),
+        "village_works_yuan_by_reading": _village_works_by_reading(layers, cfg, village_tab),
         "housing_violations_households": n_bad,
     }
     return StepResult(layers=out_layers, tables=tables, summary=summary, warnings=tuple(warnings))

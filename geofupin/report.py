@@ -116,6 +116,10 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "canal_repair_m": ("维修水渠(米)", "canals repaired (m)"),
     "clinic": ("村卫生室(个)", "village clinics"),
     "clinic_cost_yuan": ("卫生室投资(元)", "clinic cost (yuan)"),
+    "groups": ("村民小组", "village groups"),
+    "stay_households": ("留守户数", "households staying"),
+    "stay_persons": ("留守人数", "persons staying"),
+    "relocating_households": ("搬迁户数", "households relocating"),
     "derived_from": ("数据来源", "derived from"),
     "plan_zh": ("规划", "plan (Chinese)"),
     "plan_en": ("英文规划", "plan"),
@@ -487,11 +491,14 @@ _PLAN_ITEMS: tuple[tuple[str, str, str, str, bool], ...] = (
 def plan_line(row: pd.Series) -> tuple[str, str]:
     """A village's plan in report-5 wording, Chinese and English.
 
-    ``大扁山村:贫困户50户153人,1.新建碎石路4.5公里,便民路5公里。2.维修山坪塘4口。``
+    ``大扁山村:贫困户50户153人,1.新建碎石路4.5公里,便民路5公里。2.维修山坪塘4口。`` A village some
+    of whose households relocate quotes those who stay:
+    ``白台村:留守5户18人,其中贫困户0户,1.新建碎石路8.2公里。``
     """
     name = str(row.get("name", ""))
     name_en = str(row.get("name_en", "") or name)
     ph, pp = int(_num(row.get("poor_households"))), int(_num(row.get("poor_persons")))
+    moving = _num(row.get("relocating_households")) > 0
     parts: dict[str, tuple[list[str], list[str]]] = {"roads": ([], []), "water": ([], []), "other": ([], [])}
     for key, group, zh_item, en_item, is_km in _PLAN_ITEMS:
         x = _num(row.get(key))
@@ -499,8 +506,13 @@ def plan_line(row: pd.Series) -> tuple[str, str]:
             tz, te = _road_text(x) if is_km else (x, x)
             parts[group][0].append(zh_item.format(tz))
             parts[group][1].append(en_item.format(te, s="s" if x > 1 else ""))
-    zh = f"{name}:贫困户{ph}户{pp}人"
-    en = f"{name_en}: {ph} poor households, {pp} persons"
+    if moving:
+        sh, sp = int(_num(row.get("stay_households"))), int(_num(row.get("stay_persons")))
+        zh = f"{name}:留守{sh}户{sp}人,其中贫困户{ph}户"
+        en = f"{name_en}: {sh} households, {sp} persons stay, {ph} of them poor"
+    else:
+        zh = f"{name}:贫困户{ph}户{pp}人"
+        en = f"{name_en}: {ph} poor households, {pp} persons"
     groups = [(g_zh, g_en) for g_zh, g_en in parts.values() if g_zh]
     for k, (g_zh, g_en) in enumerate(groups, start=1):
         zh += ("," if k == 1 else "") + f"{k}.{','.join(g_zh)}。"
@@ -514,16 +526,19 @@ def plan_line(row: pd.Series) -> tuple[str, str]:
 def plan_lines(village_plans: pd.DataFrame) -> pd.DataFrame:
     """A copy of the village plans (:func:`geofupin.plans.village_gaps`) with ``plan_zh``/``plan_en``.
 
-    A village listed group by group (村民小组) is named with its group in the plan line.
+    A village planned for several of its groups (村民小组) lists them after its name:
+    ``岳中庄村(白台、麻山组)``.
     """
     tab = village_plans.copy()
     label = tab[["name", "name_en"]].copy()
-    if "group" in tab:
-        grp = tab["group"].fillna("").astype(str).to_numpy()
-        dup = tab.duplicated(["township", "name"], keep=False).to_numpy() & (grp != "")
-        label.loc[dup, "name"] = [f"{n}({g}组)" for n, g in zip(tab["name"][dup], grp[dup], strict=True)]
-        en = [e or n for e, n in zip(tab["name_en"][dup], tab["name"][dup], strict=True)]
-        label.loc[dup, "name_en"] = [f"{n} ({g} group)" for n, g in zip(en, grp[dup], strict=True)]
+    if "groups" in tab:
+        grp = tab["groups"].fillna("").astype(str).to_numpy()
+        has = grp != ""
+        label.loc[has, "name"] = [f"{n}({g}组)" for n, g in zip(tab["name"][has], grp[has], strict=True)]
+        en = [e or n for e, n in zip(tab["name_en"][has], tab["name"][has], strict=True)]
+        label.loc[has, "name_en"] = [
+            f"{n} ({g.replace('、', ', ')} group{'s' if '、' in g else ''})" for n, g in zip(en, grp[has], strict=True)
+        ]
     text = [plan_line(r) for _, r in tab.assign(name=label["name"], name_en=label["name_en"]).iterrows()]
     tab["plan_zh"] = [t[0] for t in text]
     tab["plan_en"] = [t[1] for t in text]

@@ -215,7 +215,7 @@ def test_village_gaps_from_layers_and_registry() -> None:
     assert lines["village_id"].tolist() == ["v1"] and lines["length_m"].iloc[0] == pytest.approx(2000)
 
 
-def test_village_listed_by_group_is_named_with_its_group() -> None:
+def test_village_planned_once_with_its_groups_listed() -> None:
     villages = gpd.GeoDataFrame(
         {
             "village_id": ["k1", "k2", "s1"],
@@ -231,12 +231,77 @@ def test_village_listed_by_group_is_named_with_its_group() -> None:
         crs=CRS,
     )
     tab, _ = plan_villages(villages, roads=None, facilities=None, cfg=PlansConfig())
-    assert tab["plan_zh"].tolist() == [
-        "康河村(老庄塔组):贫困户2户5人。",
-        "康河村(老庄畔组):贫困户3户6人。",
-        "史川村:贫困户4户7人。",
-    ]
-    assert tab["group"].tolist() == ["老庄塔", "老庄畔", "背庄"]
+    # report 5 plans village by village: 康河村's two groups are one plan, its poor added up
+    assert tab["plan_zh"].tolist() == ["康河村(老庄塔、老庄畔组):贫困户5户11人。", "史川村(背庄组):贫困户4户7人。"]
+    assert tab["groups"].tolist() == ["老庄塔、老庄畔", "背庄"]
+    assert tab["plan_en"].iloc[0].startswith("康河村 (老庄塔, 老庄畔 groups): 5 poor households, 11 persons")
+
+
+def test_one_village_clinic_per_village_not_per_group() -> None:
+    """Issue 13.2: 碾盘沟村 got three 村卫生室, one per group."""
+    villages = gpd.GeoDataFrame(
+        {
+            "village_id": ["n1", "n2", "n3", "m1"],
+            "name": ["碾盘沟村", "碾盘沟村", "碾盘沟村", "马家村"],
+            "township": ["T"] * 4,
+            "group": ["一组", "二组", "三组", ""],
+            "households": [10, 12, 8, 20],
+            "poor_households": [1, 2, 0, 3],
+            "poor_persons": [3, 5, 0, 9],
+            "relocate_households": [0, 0, 0, 0],
+        },
+        geometry=[Point(0, 0), Point(500, 0), Point(900, 0), Point(0, 20_000)],
+        crs=CRS,
+    )
+    far = gpd.GeoDataFrame({"facility_id": ["c"], "kind": ["clinic"]}, geometry=[Point(10_000, 0)], crs=CRS)
+    tab, _ = plan_villages(villages, roads=None, facilities=far, cfg=PlansConfig())
+    t = tab.set_index("name")
+    assert t.loc["碾盘沟村", "clinic"] == 1 and t.loc["马家村", "clinic"] == 1
+    assert t.loc["碾盘沟村", "clinic_cost_yuan"] == 300_000  # one clinic, not three
+    assert t.loc["碾盘沟村", "plan_zh"] == "碾盘沟村(一组、二组、三组组):贫困户3户8人,1.修建村卫生室1个。"
+    # a clinic within 3 km of any of the village's groups serves the whole village
+    near = gpd.GeoDataFrame({"facility_id": ["c"], "kind": ["clinic"]}, geometry=[Point(3_500, 0)], crs=CRS)
+    tab, _ = plan_villages(villages, roads=None, facilities=near, cfg=PlansConfig())
+    assert tab.set_index("name").loc["碾盘沟村", "clinic"] == 0
+
+
+def test_groups_that_move_out_get_no_in_situ_works() -> None:
+    """Issue 13.1: 岳中庄村白台 (17 households, 12 move, 9 poor) got roads and a clinic for 5 non-poor households."""
+    villages = gpd.GeoDataFrame(
+        {
+            "village_id": ["y1", "y2"],
+            "name": ["岳中庄村", "岳中庄村"],
+            "township": ["T", "T"],
+            "group": ["白台", "前庄"],
+            "households": [17, 20],
+            "persons": [70, 80],
+            "poor_households": [9, 4],
+            "poor_persons": [44, 15],
+            "relocate_households": [12, 0],
+            "relocate_persons": [52, 0],
+        },
+        geometry=[Point(0, 0), Point(300, 0)],
+        crs=CRS,
+    )
+    road = gpd.GeoDataFrame(
+        {"road_id": ["r"], "road_class": ["county"], "surface": ["paved"]},
+        geometry=[LineString([(-500, 8_200), (500, 8_200)])],
+        crs=CRS,
+    )
+    far = gpd.GeoDataFrame({"facility_id": ["c"], "kind": ["clinic"]}, geometry=[Point(0, 9_000)], crs=CRS)
+    tab, lines = plan_villages(villages, roads=road, facilities=far, cfg=PlansConfig())
+    # only 前庄, whose people all stay, is planned; 白台 relocates and its 5 leftover households get nothing
+    assert tab["groups"].tolist() == ["前庄"]
+    assert tab["plan_zh"].iloc[0] == "岳中庄村(前庄组):贫困户4户15人,1.新建碎石路8.2公里。2.修建村卫生室1个。"
+    assert lines["village_id"].tolist() == ["y2"]
+    # the other reading plans for those who stay in 白台 too, quoting them: 5 households, 18 persons, none poor
+    # (the 9 poor households move first)
+    cfg = PlansConfig(in_situ_partly_relocated=True)
+    tab, _ = plan_villages(villages, roads=road, facilities=far, cfg=cfg)
+    row = tab.iloc[0]
+    assert row["groups"] == "白台、前庄" and row["stay_households"] == 25 and row["poor_households"] == 4
+    assert row["plan_zh"].startswith("岳中庄村(白台、前庄组):留守25户98人,其中贫困户4户,1.新建碎石路")
+    assert row["clinic"] == 1
 
 
 # --------------------------------------------------------------------------- the step

@@ -7,20 +7,17 @@ import pandas as pd
 import pytest
 from seed_figures import SEED_TABLE
 
+from geofupin.config.policy import SEED_COUNTY_POLICY, PolicyOptions, parse_policy, seed_policy
 from geofupin.errors import ScenarioError
 from geofupin.policy import (
-    SEED_COUNTY_POLICY,
-    PolicyOptions,
     budget_by,
     budget_by_rule,
     compute_budget,
     effective_policy,
     option_totals,
     options_table,
-    parse_policy,
     plan_units,
     reconciliation,
-    seed_policy,
     share_down,
 )
 
@@ -223,3 +220,18 @@ def test_demo_workbook_reads_as_an_office_table(demo_run) -> None:
     rules = sheet("site_rules", "选址规则")
     assert "单位" in rules[0] and "验收单位" not in rules[0]
     assert {r[rules[0].index("单位")] for r in rules[2:]} >= {"度", "米", "分钟"}
+
+
+def test_demo_in_situ_works_only_where_people_stay(demo_run) -> None:
+    """Issue 13.1/13.2 on the demo: the 15 partly relocated groups' 23,863,500 yuan of works are gone."""
+    import json
+
+    _, out = demo_run
+    plans = pd.read_csv(out / "tables" / "plan_villages.csv")
+    assert not plans.duplicated(["township", "name"]).any()  # one plan per administrative village
+    assert (plans["clinic"] <= 1).all()
+    assert (plans["relocating_households"] == 0).all()  # no relocating group is planned in situ by default
+    summary = json.loads((out / "run.json").read_text(encoding="utf-8"))["summary"]["plan"]
+    by = summary["village_works_yuan_by_reading"]
+    assert by["false"] == pytest.approx(summary["village_works_yuan"]) == pytest.approx(plans["total_cost_yuan"].sum())
+    assert by["true"] > by["false"]

@@ -87,7 +87,14 @@ class PlansConfig:
     village_access_m
         A staying village farther than this from a suitable road gets a new road.
     clinic_max_dist_m
-        A staying village with no clinic/hospital this close gets a village clinic.
+        A staying village with no clinic/hospital this close gets a village clinic (at most one
+        村卫生室 per administrative village, whatever the number of its groups).
+    in_situ_partly_relocated
+        Whether a village group that relocates some of its households gets in-situ works for the
+        households that stay. Default ``False``: every poor household of a project village moves
+        (项目村贫困户全部纳入搬迁范围), so a relocating group is a relocation project and its leftover
+        non-poor households get no in-situ roads or clinic; ``True`` plans for them too, the plan
+        line quoting those who stay. The works total of the other reading is in the plan summary.
     """
 
     unit_costs: UnitCosts = field(default_factory=UnitCosts)
@@ -114,6 +121,7 @@ class PlansConfig:
     primary_places_per_1000: float = 80.0
     village_access_m: float = 200.0
     clinic_max_dist_m: float = 3000.0
+    in_situ_partly_relocated: bool = False
 
     def validate(self, where: str, problems: Problems) -> None:
         if self.start_date is not None and not isinstance(self.start_date, dt.date):
