@@ -285,8 +285,15 @@ def plan_sites(
     power: gpd.GeoDataFrame | None,
     cfg: PlansConfig,
     dem: Path | None = None,
+    works_built: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, dict[str, gpd.GeoDataFrame]]:
     """Road, water, power and school needs of each site and their costs.
+
+    Two kinds of works are costed apart, since different money pays for them: the in-site works of
+    the new village (``in_site_*``: hardened lanes, water supply and drainage, power to each house,
+    per household moving in; what the 2,300 yuan/person infrastructure subsidies are for) and the
+    off-site works (``off_site_cost_yuan``: the road spur, water pipe and power line to the site,
+    kindergarten and school places). ``total_cost_yuan`` is their sum.
 
     Parameters
     ----------
@@ -300,6 +307,8 @@ def plan_sites(
         Plan rules and unit costs.
     dem
         DEM path for least-cost roads.
+    works_built
+        Sites whose in-site works the county has already built: no in-site cost (``works_built``).
 
     Returns
     -------
@@ -377,7 +386,17 @@ def plan_sites(
         + tab["primary_places"] * costs.primary_school_yuan_per_place
     ).round(2)
     parts = ["road_cost_yuan", "water_cost_yuan", "power_cost_yuan", "school_cost_yuan"]
-    tab["total_cost_yuan"] = tab[parts].fillna(0).sum(axis=1).round(2)
+    tab["off_site_cost_yuan"] = tab[parts].fillna(0).sum(axis=1).round(2)
+    built = tab["site_id"].isin([str(x) for x in works_built]).to_numpy()
+    hh = np.where(built, 0.0, tab["households_in"].to_numpy(dtype=float))
+    tab["works_built"] = built
+    tab["in_site_lane_yuan"] = (hh * costs.site_lane_yuan_per_household).round(2)
+    tab["in_site_water_drainage_yuan"] = (hh * costs.site_water_drainage_yuan_per_household).round(2)
+    tab["in_site_power_yuan"] = (hh * costs.site_power_yuan_per_household).round(2)
+    tab["in_site_cost_yuan"] = (
+        tab["in_site_lane_yuan"] + tab["in_site_water_drainage_yuan"] + tab["in_site_power_yuan"]
+    ).round(2)
+    tab["total_cost_yuan"] = (tab["off_site_cost_yuan"] + tab["in_site_cost_yuan"]).round(2)
     layers = {k: _lines_frame(v, crs) for k, v in lines.items()}
     return tab, layers
 
@@ -725,7 +744,14 @@ def plan(ctx: RunContext, policy: Policy) -> StepResult:
             power=layers.power,
             cfg=cfg,
             dem=layers.dem,
+            works_built=pcfg.sites_with_works,
         )
+        unknown = sorted(set(pcfg.sites_with_works) - set(site_tab["site_id"]))
+        if unknown:
+            warnings.append(
+                "policy.sites_with_works 中的安置点不存在 / policy.sites_with_works names unknown sites: "
+                + ", ".join(unknown)
+            )
         bs = tables["budget_site"]
         infra_cols = [c for c in bs.columns if c.endswith("__infrastructure_yuan")]
         if len(bs) and infra_cols:
@@ -738,9 +764,11 @@ def plan(ctx: RunContext, policy: Policy) -> StepResult:
             bs = bs.copy()
             bs.insert(1, "name", bs["site_id"].astype(str).map(names).fillna("").to_numpy())
             tables["budget_site"] = bs
-        site_tab["cost_minus_subsidy_yuan"] = (
-            site_tab["total_cost_yuan"] - site_tab["infrastructure_subsidy_yuan"]
-        ).round(2)
+        # like with like: the infrastructure subsidies are earmarked for the in-site works
+        # (巷道硬化、给排水、电力入户); a positive gap is met by 部门配套, the households and the county
+        site_tab["in_site_gap_yuan"] = (site_tab["in_site_cost_yuan"] - site_tab["infrastructure_subsidy_yuan"]).round(
+            2
+        )
         out_layers.update(site_layers)
     else:
         site_tab = pd.DataFrame(columns=["site_id", "total_cost_yuan"])

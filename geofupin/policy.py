@@ -137,6 +137,10 @@ OPTION_DOCS: dict[str, tuple[str, str]] = {
         " the province's 3,800 yuan/person with the county paying the shortfall (shortfall)",
     ),
     "reward": ("每户5000元奖励是否计入", "whether the conditional 5,000 yuan/household reward is budgeted"),
+    "sites_with_works": (
+        "县上已统一实施完成基础设施的安置点(省、市配套基础设施补助不予重复安排)",
+        "sites whose works the county has already built (no province/city infrastructure money again)",
+    ),
     "reward_units": ("获奖励的乡镇/村", "townships/villages that qualify for the reward (reward: listed)"),
 }
 
@@ -474,6 +478,8 @@ def compute_budget(units: pd.DataFrame, policy: Policy, options: PolicyOptions |
             q = u["households"].to_numpy(dtype=float)
         if r.purpose == "reward":
             q = np.where(reward_ok, q, 0.0)
+        if r.not_for_sites_with_works and options.sites_with_works:
+            q = np.where(u["site_id"].astype(str).isin(options.sites_with_works).to_numpy(), 0.0, q)
         qty[r.id] = q
         amounts[r.id] = q * r.amount
     for r in shares:

@@ -133,7 +133,10 @@ def test_site_water_power_schools_by_hand() -> None:
     # 1,001 persons: 40 and 80 places per 1,000 -> 41 and 81 places (rounded up)
     assert (r["kindergarten_places"], r["primary_places"]) == (41, 81)
     assert r["school_cost_yuan"] == pytest.approx(41 * 20_000 + 81 * 25_000)
-    assert r["total_cost_yuan"] == pytest.approx(45_000 + 200_000 + 41 * 20_000 + 81 * 25_000)
+    assert r["off_site_cost_yuan"] == pytest.approx(45_000 + 200_000 + 41 * 20_000 + 81 * 25_000)
+    # in-site works of 250 households: 250 x (9,000 + 6,000 + 4,000) = 4,750,000
+    assert r["in_site_cost_yuan"] == pytest.approx(4_750_000)
+    assert r["total_cost_yuan"] == pytest.approx(r["off_site_cost_yuan"] + 4_750_000)
     assert layers["planned_water"]["length_m"].tolist() == [300]
     assert layers["planned_power"].geometry.iloc[0].length == pytest.approx(1000)
 

@@ -235,3 +235,57 @@ def test_demo_in_situ_works_only_where_people_stay(demo_run) -> None:
     by = summary["village_works_yuan_by_reading"]
     assert by["false"] == pytest.approx(summary["village_works_yuan"]) == pytest.approx(plans["total_cost_yuan"].sum())
     assert by["true"] > by["false"]
+
+
+# --------------------------------------------------------------------------- item 5: in-site works
+def test_no_province_or_city_infrastructure_money_again_for_built_sites(units) -> None:
+    """六(二)4: 统一安排实施完成了项目工程的,省、市配套基础设施项目补助资金不予重复安排."""
+    # units: A (10 persons) and B (5) move to S1, C (13) to S2
+    units = units.assign(site_id=["S1", "S1", "S2"])
+    plain = compute_budget(units, seed_policy())
+    built = compute_budget(units, seed_policy(), PolicyOptions(sites_with_works=("S1",)))
+    a = budget_by_rule(built).set_index("rule_id")["amount_yuan"]
+    assert a["province_infrastructure_person"] == 13 * 2300 == 29_900
+    assert a["city_county_infrastructure_person"] == 13 * 2300
+    # 2 x 15 x 2,300 = 69,000 less, and its 1.5 % management (1,035)
+    assert built.total_yuan == pytest.approx(plain.total_yuan - 69_000 - 1_035) == pytest.approx(614_618)
+    sites = budget_by(built, "site").set_index("site_id")
+    assert sites.loc["S1", "province__infrastructure_yuan"] == 0
+    assert "sites_with_works" in options_table(PolicyOptions(sites_with_works=("S1",))).set_index("option").index
+
+
+def test_in_site_works_are_set_against_the_infrastructure_subsidy() -> None:
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from geofupin.config.plans import PlansConfig
+    from geofupin.plans import plan_sites
+
+    sites = gpd.GeoDataFrame(
+        {"site_id": ["S1", "S2"], "name": ["一号点", "二号点"]},
+        geometry=[box(0, 0, 100, 100), box(1000, 0, 1100, 100)],
+        crs="EPSG:4547",
+    )
+    persons = pd.Series({"S1": 40.0, "S2": 20.0})
+    households = pd.Series({"S1": 10.0, "S2": 5.0})
+    tab, _ = plan_sites(
+        sites, persons, households, roads=None, water=None, power=None, cfg=PlansConfig(), works_built=["S2"]
+    )
+    t = tab.set_index("site_id")
+    # 10 households x (9,000 lanes + 6,000 water and drainage + 4,000 power to the house)
+    assert t.loc["S1", "in_site_lane_yuan"] == 90_000
+    assert t.loc["S1", "in_site_cost_yuan"] == 190_000
+    assert t.loc["S2", "works_built"] and t.loc["S2", "in_site_cost_yuan"] == 0  # built by the county already
+    # schools are off-site works: 40 persons -> 2 kindergarten and 4 primary places
+    assert t.loc["S1", "off_site_cost_yuan"] == 2 * 20_000 + 4 * 25_000
+    assert t.loc["S1", "total_cost_yuan"] == 190_000 + 140_000
+
+
+def test_demo_sites_compare_like_with_like(demo_run) -> None:
+    _, out = demo_run
+    t = pd.read_csv(out / "tables" / "plan_sites.csv")
+    used = t[t["households_in"] > 0]
+    assert (used["in_site_cost_yuan"] == (used["households_in"] * 19_000).round(2)).all()
+    gap = (used["in_site_cost_yuan"] - used["infrastructure_subsidy_yuan"]).round(2)
+    assert (used["in_site_gap_yuan"] == gap).all()
+    assert "cost_minus_subsidy_yuan" not in t.columns

@@ -35,6 +35,13 @@ class UnitCosts:
     clinic_yuan_each: float = 300_000.0
     kindergarten_yuan_per_place: float = 20_000.0
     primary_school_yuan_per_place: float = 25_000.0
+    #: In-site works of a new village (移民新村的巷道硬化、给排水、电力入户), per household moving in:
+    #: illustrative assumptions, not quotas (about 60 m2 of hardened lane at 150 yuan/m2; a house's
+    #: share of the water network, drainage and sewage; of the transformer, low-voltage lines and
+    #: meter) - about 4,200 yuan a person at 4.5 persons a household; set your county's quotas.
+    site_lane_yuan_per_household: float = 9_000.0
+    site_water_drainage_yuan_per_household: float = 6_000.0
+    site_power_yuan_per_household: float = 4_000.0
 
     def validate(self, where: str, problems: Problems) -> None:
         for f in dataclasses.fields(self):

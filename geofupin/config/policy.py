@@ -60,6 +60,10 @@ class SubsidyRule:
         ``management`` rule means "as the ``management_base`` option says".
     paid_to
         Who receives the money (households directly, a works project, the township/village).
+    not_for_sites_with_works
+        "县上按照城乡统筹发展,统一安排实施完成了项目工程的,省、市配套基础设施项目补助资金不予重复安排":
+        the rule pays nothing for persons moving to a site listed in ``sites_with_works`` (the
+        scenario's ``policy.sites_with_works``: sites whose works the county has already built).
     standard_includes, shortfall_payer
         For a rate that the text also allows to read as a total standard ("1+5"): the ids of
         other payers' rules counted towards it, and who pays the rest. Used only with the option
@@ -77,6 +81,7 @@ class SubsidyRule:
     of_payers: tuple[Payer, ...] = ()
     of_purposes: tuple[Purpose, ...] = ()
     paid_to: PaidTo = "household"
+    not_for_sites_with_works: bool = False
     standard_includes: tuple[str, ...] = ()
     shortfall_payer: Payer | None = None
     name_zh: str = ""
@@ -326,6 +331,7 @@ SEED_COUNTY_POLICY: dict[str, Any] = {
             "per_person",
             2300,
             paid_to="project",
+            not_for_sites_with_works=True,
             name_zh="省基础设施配套 每人2300元",
             name_en="province infrastructure, 2,300 yuan/person",
             source="六(二)1",
@@ -337,6 +343,7 @@ SEED_COUNTY_POLICY: dict[str, Any] = {
             "per_person",
             2300,
             paid_to="project",
+            not_for_sites_with_works=True,
             name_zh="市县基础设施配套 每人2300元",
             name_en="city and county infrastructure, 2,300 yuan/person",
             source="六(二)2",
@@ -429,6 +436,7 @@ class PolicyOptions:
     standard_reading: StandardReading = "additive"
     reward: RewardMode = "assume_met"
     reward_units: tuple[str, ...] = ()
+    sites_with_works: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -447,6 +455,7 @@ class PolicyConfig:
     standard_reading: StandardReading = "additive"
     reward: RewardMode = "assume_met"
     reward_units: tuple[str, ...] = ()
+    sites_with_works: tuple[str, ...] = ()
     housing: HousingPlan = field(default_factory=HousingPlan)
 
     def validate(self, where: str, problems: Problems) -> None:
@@ -468,6 +477,7 @@ class PolicyConfig:
             standard_reading=self.standard_reading,
             reward=self.reward,
             reward_units=self.reward_units,
+            sites_with_works=self.sites_with_works,
         )
 
 
