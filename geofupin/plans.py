@@ -712,6 +712,16 @@ def plan(ctx: RunContext, policy: Policy) -> StepResult:
     housing = pol.check_housing(pol.household_sizes(units), policy.housing, pcfg.housing)
     tables["housing_check"] = housing
     n_bad = int(housing.loc[~housing["ok"], "count"].sum())
+    tables["homesteads"] = pol.homestead_table(budget)
+    if policy.poverty_line is not None:
+        check = pol.poverty_line_check(layers.villages, policy.poverty_line)
+        tables["poverty_line_check"] = check
+        if len(check):
+            first = "; ".join(f"{r.village_id} {r.name}: {r.reason_en}" for r in check.head(3).itertuples())
+            warnings.append(
+                f"{len(check)} 个村登记与贫困线({policy.poverty_line.line_yuan:,.0f}元)不符 / {len(check)} villages"
+                f" disagree with the poverty line ({policy.poverty_line.line_yuan:,.0f} yuan): {first}"
+            )
     if (housing["size_source"] == "estimated").any():
         warnings.append(
             "户规模为按人数平均估算 / household sizes are estimated (persons split evenly over households):"

@@ -74,6 +74,7 @@ from .config.policy import (
     Milestones,
     Policy,
     PolicyOptions,
+    PovertyLine,
     Rounding,
     SubsidyRule,
 )
@@ -885,6 +886,77 @@ def score_acceptance(scores: Mapping[str, float] | pd.DataFrame, rules: Acceptan
     return AcceptanceResult(total=total, grade=g, grade_zh=GRADE_ZH[g], items=form)
 
 
+def poverty_line_check(villages: pd.DataFrame, line: PovertyLine) -> pd.DataFrame:
+    """Villages whose registry disagrees with the policy's poverty line, with the figures.
+
+    With ``line.income_of == 'poor'`` a village with registered poor households whose
+    ``income_per_capita`` is above the line is listed; with ``'village'`` a village whose average
+    is below the line but that has no registered poor. Villages without an income are skipped.
+    Columns: ``village_id``, ``name``, ``township``, ``poor_households``, ``income_per_capita``,
+    ``line_yuan``, ``reason_zh``, ``reason_en``.
+    """
+    cols = ["village_id", "name", "township", "poor_households", "income_per_capita", "line_yuan"]
+    v = pd.DataFrame(villages.drop(columns="geometry", errors="ignore"))
+    if "income_per_capita" not in v.columns:
+        return pd.DataFrame(columns=[*cols, "reason_zh", "reason_en"])
+    inc = pd.to_numeric(v["income_per_capita"], errors="coerce")
+    poor = pd.to_numeric(v.get("poor_households", 0), errors="coerce").fillna(0)
+    lim = line.line_yuan
+    if line.income_of == "poor":
+        bad = inc.notna() & (poor > 0) & (inc > lim)
+    else:
+        bad = inc.notna() & (poor == 0) & (inc < lim)
+    out = pd.DataFrame(
+        {
+            "village_id": v.loc[bad, "village_id"].astype(str),
+            "name": v.loc[bad, "name"].astype(str) if "name" in v else "",
+            "township": v.loc[bad, "township"].astype(str) if "township" in v else "",
+            "poor_households": poor[bad].astype(int),
+            "income_per_capita": inc[bad],
+            "line_yuan": lim,
+        }
+    ).reset_index(drop=True)
+    if line.income_of == "poor":
+        out["reason_zh"] = [
+            f"建档立卡贫困户{p}户,人均纯收入{i:,.0f}元高于贫困线{lim:,.0f}元,请核实识别"
+            for p, i in zip(out["poor_households"], out["income_per_capita"], strict=True)
+        ]
+        out["reason_en"] = [
+            f"{p} registered poor households with {i:,.0f} yuan per capita, above the {lim:,.0f} yuan line: check"
+            for p, i in zip(out["poor_households"], out["income_per_capita"], strict=True)
+        ]
+    else:
+        out["reason_zh"] = [
+            f"人均纯收入{i:,.0f}元低于贫困线{lim:,.0f}元,但无建档立卡贫困户" for i in out["income_per_capita"]
+        ]
+        out["reason_en"] = [
+            f"{i:,.0f} yuan per capita, below the {lim:,.0f} yuan line, but no registered poor"
+            for i in out["income_per_capita"]
+        ]
+    return out
+
+
+def homestead_table(budget: Budget) -> pd.DataFrame:
+    """The old homesteads each village leaves, with the clearance money budgeted for them.
+
+    "一户一宅": every relocating household leaves one homestead; the 1,000 yuan/household
+    宅基地整理费 (purpose ``homestead_clearance``) pays for clearing it. Areas are not known
+    from the registry: ``area_known`` is False until a household roster or survey gives them.
+    Columns: ``township``, ``village_id``, ``name``, ``homesteads`` (households relocating),
+    ``homestead_clearance_yuan``, ``area_known``.
+    """
+    lines = budget.lines
+    sel = lines[lines["purpose"] == "homestead_clearance"]
+    units = budget.units.groupby(["township", "village_id", "name"], sort=True)["households"].sum()
+    money = sel.groupby(["township", "village_id", "name"], sort=True)["amount_yuan"].sum()
+    out = pd.DataFrame({"homesteads": units}).join(money.rename("homestead_clearance_yuan")).fillna(0.0)
+    out = out.reset_index()
+    out["homesteads"] = out["homesteads"].round().astype(int)
+    out["homestead_clearance_yuan"] = out["homestead_clearance_yuan"].round(2)
+    out["area_known"] = False
+    return out
+
+
 def check_options(options: PolicyOptions, where: str = "policy") -> None:
     """Raise :class:`ScenarioError` when options contradict each other."""
     problems = Problems()
@@ -918,10 +990,12 @@ __all__: Sequence[str] = (
     "effective_policy",
     "grade",
     "hardship_households",
+    "homestead_table",
     "household_sizes",
     "option_totals",
     "options_table",
     "plan_units",
+    "poverty_line_check",
     "reconciliation",
     "score_acceptance",
     "share_down",

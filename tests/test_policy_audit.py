@@ -289,3 +289,45 @@ def test_demo_sites_compare_like_with_like(demo_run) -> None:
     gap = (used["in_site_cost_yuan"] - used["infrastructure_subsidy_yuan"]).round(2)
     assert (used["in_site_gap_yuan"] == gap).all()
     assert "cost_minus_subsidy_yuan" not in t.columns
+
+
+# --------------------------------------------------------------------------- items 6 and 10
+def test_homesteads_listed_per_village(units) -> None:
+    from geofupin.policy import homestead_table
+
+    t = homestead_table(compute_budget(units, seed_policy())).set_index("village_id")
+    assert t["homesteads"].to_dict() == {"A": 3, "B": 2, "C": 4}
+    assert t["homestead_clearance_yuan"].to_dict() == {"A": 3_000, "B": 2_000, "C": 4_000}
+    assert not t["area_known"].any()
+
+
+def test_poverty_line_both_readings() -> None:
+    from geofupin.config.policy import PovertyLine
+    from geofupin.policy import poverty_line_check
+
+    villages = pd.DataFrame(
+        {
+            "village_id": ["a", "b", "c", "d"],
+            "name": ["甲村", "乙村", "丙村", "丁村"],
+            "township": ["T"] * 4,
+            "poor_households": [5, 3, 0, 0],
+            "income_per_capita": [2_500, 3_100, 2_000, None],
+        }
+    )
+    line = PovertyLine(yuan_per_capita=2_736, source="范文5")
+    poor = poverty_line_check(villages, line)
+    assert poor["village_id"].tolist() == ["b"]
+    assert poor["reason_zh"].iloc[0] == "建档立卡贫困户3户,人均纯收入3,100元高于贫困线2,736元,请核实识别"
+    # report 3: 45 % of last year's rural per-capita net income of 6,000 = 2,700; the village average reading
+    avg = PovertyLine(share_of_rural_income=0.45, rural_income_yuan=6_000, income_of="village")
+    assert avg.line_yuan == pytest.approx(2_700)
+    out = poverty_line_check(villages, avg)
+    assert out["village_id"].tolist() == ["c"] and "低于贫困线2,700元" in out["reason_zh"].iloc[0]
+
+
+def test_poverty_line_in_a_policy_file_is_checked() -> None:
+    bad = {**SEED_COUNTY_POLICY, "poverty_line": {"share_of_rural_income": 0.45}}
+    with pytest.raises(ScenarioError, match="yuan_per_capita, or share_of_rural_income with rural_income_yuan"):
+        parse_policy(bad)
+    ok = parse_policy({**SEED_COUNTY_POLICY, "poverty_line": {"yuan_per_capita": 2736}})
+    assert ok.poverty_line is not None and ok.poverty_line.line_yuan == 2736

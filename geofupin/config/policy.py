@@ -126,6 +126,45 @@ class SubsidyRule:
             )
 
 
+IncomeOf = Literal["poor", "village"]
+
+
+@dataclass(frozen=True)
+class PovertyLine:
+    """The poverty-identification line of a policy, per capita and year (yuan).
+
+    Either a fixed line (report 5: 2,736 yuan, ``yuan_per_capita``) or a share of last year's
+    rural per-capita net income (report 3: about 45 %, ``share_of_rural_income`` with
+    ``rural_income_yuan``). ``income_of`` says what the villages layer's ``income_per_capita``
+    measures: ``poor`` (the registered poor households' income, as the 建档立卡 registry records
+    it: a village whose poor are above the line is flagged) or ``village`` (the whole village's
+    average: a village below the line with no registered poor is flagged).
+    """
+
+    yuan_per_capita: float | None = None
+    share_of_rural_income: float | None = None
+    rural_income_yuan: float | None = None
+    income_of: IncomeOf = "poor"
+    source: str = ""
+
+    @property
+    def line_yuan(self) -> float:
+        if self.yuan_per_capita is not None:
+            return float(self.yuan_per_capita)
+        return float(self.share_of_rural_income or 0) * float(self.rural_income_yuan or 0)
+
+    def validate(self, where: str, problems: Problems) -> None:
+        share = self.share_of_rural_income is not None and self.rural_income_yuan is not None
+        if (self.yuan_per_capita is None) == (not share):
+            problems.add(
+                where,
+                "give either yuan_per_capita, or share_of_rural_income with rural_income_yuan.",
+                "e.g. {yuan_per_capita: 2736} or {share_of_rural_income: 0.45, rural_income_yuan: 6000}.",
+            )
+        if self.share_of_rural_income is not None and not 0 < self.share_of_rural_income <= 1:
+            problems.add(f"{where}.share_of_rural_income", "not a fraction.", "Write 0.45 for 45 %.")
+
+
 @dataclass(frozen=True)
 class HousingRules:
     """Floor-area limits of resettlement housing (report 4: >= 20 m2/person, <= 120 m2/household)."""
@@ -213,6 +252,7 @@ class Policy:
     housing: HousingRules = field(default_factory=HousingRules)
     disbursement: DisbursementRules = field(default_factory=DisbursementRules)
     acceptance: AcceptanceRules = field(default_factory=AcceptanceRules)
+    poverty_line: PovertyLine | None = None
 
     def validate(self, where: str, problems: Problems) -> None:
         ids = [r.id for r in self.rules]
@@ -504,6 +544,7 @@ __all__ = [
     "Policy",
     "PolicyConfig",
     "PolicyOptions",
+    "PovertyLine",
     "SubsidyRule",
     "parse_policy",
     "seed_policy",
