@@ -38,7 +38,15 @@ import yaml
 
 from ._optional import require
 from .config.policy import Policy, PolicyConfig, parse_policy, seed_policy
-from .errors import DataError, GeofupinError, OutputError, OutputExistsError, UnsafeOutputError
+from .errors import (
+    DataError,
+    GeofupinError,
+    OutputError,
+    OutputExistsError,
+    Problem,
+    ScenarioError,
+    UnsafeOutputError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -733,50 +741,230 @@ def _xlsx_text(text: str) -> str:
 
 
 # --------------------------------------------------------------------------- readers
-def read_yaml(path: str | os.PathLike[str]) -> Any:
-    """Read a YAML file (safe loader)."""
-    p = Path(path)
+# YAML: scenario and policy files. Everything a hostile or broken file can do is bounded here.
+#: Largest YAML file geofupin reads (scenario and policy files are a few kilobytes).
+YAML_MAX_BYTES = 5 * 1024 * 1024
+#: Most values a YAML document may hold once every alias is written out (bounds "billion laughs" files).
+YAML_MAX_NODES = 100_000
+#: Deepest nesting of lists and mappings a YAML document may have.
+YAML_MAX_DEPTH = 64
+
+
+class _YAMLRefused(Exception):
+    """A YAML document broke one of the limits above (internal; becomes a ScenarioError)."""
+
+    def __init__(self, message: str, fix: str, mark: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+        self.line: int | None = mark.line + 1 if mark is not None else None
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, counting values as aliases expand them and bounding the nesting depth.
+
+    ``_expanded`` counts the values of the document as if every alias were written out in full.
+    The expanded size of each node is remembered when it is composed, so an alias costs one
+    look-up, never a walk; the count stops the file as soon as it passes :data:`YAML_MAX_NODES`.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._expanded = 0
+        self._depth = 0
+        self._sizes: dict[int, int] = {}
+
+    def _count(self, n: int, mark: Any) -> None:
+        self._expanded += n
+        if self._expanded > YAML_MAX_NODES:
+            raise _YAMLRefused(
+                f"its aliases (*name) expand to more than {YAML_MAX_NODES:,} values "
+                "(a 'billion laughs' file), which would exhaust the memory.",
+                "Write the values out, or reuse an anchor (&name) only a few times; "
+                "a scenario or policy file needs a few thousand values at most.",
+                mark,
+            )
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            size = self._sizes.get(id(node))
+            if size is None:  # the anchored node is still being composed: the alias is inside its anchor
+                raise _YAMLRefused(
+                    f"the alias *{event.anchor} is used inside &{event.anchor} itself (an endless loop).",
+                    f"Do not refer to *{event.anchor} within the value it names.",
+                    event.start_mark,
+                )
+            self._count(size, event.start_mark)
+            return node
+        if self._depth >= YAML_MAX_DEPTH:
+            raise _YAMLRefused(
+                f"its lists and mappings are nested more than {YAML_MAX_DEPTH} levels deep.",
+                "Flatten the file: scenario and policy files need only a few levels.",
+                event.start_mark,
+            )
+        start = self._expanded
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        self._count(1, event.start_mark)
+        self._sizes[id(node)] = self._expanded - start
+        return node
+
+    def compose_mapping_node(self, anchor: Any) -> Any:
+        node = super().compose_mapping_node(anchor)
+        first: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.value == "<<":
+                continue
+            line = key_node.start_mark.line + 1
+            if key_node.value in first:
+                raise _YAMLRefused(
+                    f"the key '{key_node.value}' appears twice in one mapping (lines {first[key_node.value]} "
+                    f"and {line}); only the last would count.",
+                    f"Keep one '{key_node.value}:' and delete the other.",
+                    key_node.start_mark,
+                )
+            first[key_node.value] = line
+        return node
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError, TypeError) as exc:  # int('9' * 5000), date 2016-13-45, ...
+            if isinstance(exc, yaml.YAMLError):
+                raise
+            raise _YAMLRefused(
+                f"the value {str(node.value)[:60]!r} cannot be read ({exc}).",
+                "Write a plain number, date (YYYY-MM-DD) or text in quotes.",
+                node.start_mark,
+            ) from exc
+
+
+def _yaml_error(p: Path, message: str, fix: str, line: int | None = None) -> ScenarioError:
+    return ScenarioError(f"cannot read {p}", [Problem(str(p), message, fix, line=line)])
+
+
+def _decode_yaml(p: Path) -> str:
     try:
-        with p.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+        size = p.stat().st_size
+        if size > YAML_MAX_BYTES:
+            raise _yaml_error(
+                p,
+                f"the file is {size / 1e6:.1f} MB; a scenario or policy file is a few kilobytes.",
+                "Check that the path names the YAML file, not a data file.",
+            )
+        data = p.read_bytes()
     except FileNotFoundError:
-        raise DataError(
-            f"file {p} does not exist. Fix: check the path (relative paths start at the scenario file)."
+        raise _yaml_error(
+            p, "the file does not exist.", "Check the path (relative paths start at the scenario file)."
         ) from None
-    except yaml.YAMLError as exc:
-        raise DataError(f"{p} is not valid YAML: {exc}") from exc
+    except IsADirectoryError:
+        raise _yaml_error(p, "this is a folder, not a file.", "Give the path of a .yaml file.") from None
+    except OSError as exc:
+        raise _yaml_error(
+            p, f"the file cannot be read ({exc.strerror}).", "Check that it exists and is readable."
+        ) from None
+    if b"\x00" in data[:8192]:
+        raise _yaml_error(
+            p, "this is a binary file, not YAML text.", "Give a YAML text file (UTF-8), e.g. scenarios/demo.yaml."
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        try:
+            data.decode("gb18030")
+        except UnicodeDecodeError:
+            raise _yaml_error(
+                p,
+                f"byte {exc.start} is not UTF-8 text; the file looks binary.",
+                "Give a YAML text file saved as UTF-8.",
+                line,
+            ) from None
+        raise _yaml_error(
+            p,
+            "the file is not UTF-8; it looks GBK-encoded (Chinese Windows).",
+            "Save it as UTF-8 (另存为 → 编码 UTF-8), or run: iconv -f GBK -t UTF-8 old.yaml > new.yaml",
+            line,
+        ) from None
+
+
+def _load_yaml_node(p: Path) -> tuple[Any, Any]:
+    """Compose and construct one YAML document under the limits; return ``(data, node)``."""
+    text = _decode_yaml(p)
+    loader = _BoundedLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except _YAMLRefused as exc:
+        raise _yaml_error(p, exc.message, exc.fix, exc.line) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = " ".join(str(s) for s in (exc.context, exc.problem) if s)
+        if exc.context_mark is not None and mark is not None and exc.context_mark.line != mark.line:
+            what += f" (what is not closed starts on line {exc.context_mark.line + 1})"
+        raise _yaml_error(
+            p,
+            f"not valid YAML (syntax error): {what}.",
+            "Check the brackets, quotes and indentation there (indent with spaces, not tabs).",
+            mark.line + 1 if mark is not None else None,
+        ) from None
+    except yaml.YAMLError as exc:  # reader errors: control characters and the like
+        raise _yaml_error(p, f"not valid YAML: {exc}", "Give a YAML text file saved as UTF-8.") from None
+    except RecursionError:  # pragma: no cover - the depth bound comes first
+        raise _yaml_error(p, "the file is nested too deeply.", "Flatten the file.") from None
+    finally:
+        loader.dispose()
+    return data, node
+
+
+def read_yaml(path: str | os.PathLike[str]) -> Any:
+    """Read a YAML file with the safe loader, under geofupin's limits.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the file, the line where known and the fix: a missing or unreadable file,
+        a file that is not UTF-8 text (GBK, binary), a syntax error, a duplicate key,
+        nesting deeper than :data:`YAML_MAX_DEPTH`, or aliases expanding to more than
+        :data:`YAML_MAX_NODES` values.
+    """
+    return _load_yaml_node(Path(path))[0]
 
 
 def read_yaml_with_lines(path: str | os.PathLike[str]) -> tuple[Any, dict[str, int]]:
-    """Read YAML and return ``(data, lines)`` where ``lines`` maps dotted paths to 1-based line numbers."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"scenario file {p} does not exist.") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise DataError(f"{p} is not valid YAML: {exc}") from exc
+    """Read YAML as :func:`read_yaml` and return ``(data, lines)``: dotted paths to 1-based line numbers.
+
+    Paths under an alias are not listed (their problems take the line of the key holding the alias).
+    """
+    data, node = _load_yaml_node(Path(path))
     lines: dict[str, int] = {}
     if node is not None:
-        _collect_lines(node, "", lines)
+        _collect_lines(node, "", lines, set())
     return data, lines
 
 
-def _collect_lines(node: yaml.Node, where: str, lines: dict[str, int]) -> None:
+def _collect_lines(node: yaml.Node, where: str, lines: dict[str, int], seen: set[int]) -> None:
+    """Record the line of every key and list item, walking each node once (an alias is never walked)."""
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = str(key_node.value)
             path = f"{where}.{key}" if where else key
             lines[path] = key_node.start_mark.line + 1
-            _collect_lines(value_node, path, lines)
+            if id(value_node) not in seen:
+                _collect_lines(value_node, path, lines, seen)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
+            if id(item) in seen:  # an alias: its line is the list's
+                continue
             path = f"{where}[{i}]"
             lines[path] = item.start_mark.line + 1
-            _collect_lines(item, path, lines)
+            _collect_lines(item, path, lines, seen)
 
 
 def load_policy(source: str | os.PathLike[str] | PolicyConfig) -> Policy:
