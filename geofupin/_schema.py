@@ -6,6 +6,12 @@ Every section of a scenario is a frozen dataclass whose fields carry type annota
 *every* problem at once into a :class:`~geofupin.errors.Problems`: unknown keys (with a
 "did you mean" suggestion), missing keys, wrong types, values outside a closed set.
 
+Numbers must be finite: ``.nan``, ``.inf`` and ``-.inf`` are refused for every ``float``
+(and whole numbers beyond the 64-bit range for every ``int``), unless the field says
+``metadata={"nonfinite": True}``. ``metadata={"check": f}`` runs ``f(value, where, problems)``
+on the parsed value of that one field, even when other fields of the section failed, so
+field-level rules are reported together with every other problem.
+
 Fields with ``metadata={"internal": True}`` are not YAML keys. A dataclass may define
 ``validate(self, where: str, problems: Problems) -> None`` for rules
 that involve several fields (weights summing to one, a reciprocal matrix, ...); it is
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import types
 import typing
@@ -44,6 +51,34 @@ def join(where: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{where}[{key}]"
     return f"{where}.{key}" if where else str(key)
+
+
+def line_for(where: str, lines: Mapping[str, int], *, prefix: str = "") -> int | None:
+    """Line of the deepest known prefix of a dotted path (``prefix`` is dropped from ``where`` first)."""
+    probe = where
+    if prefix:
+        if probe != prefix and not probe.startswith((f"{prefix}.", f"{prefix}[")):
+            return None
+        probe = probe[len(prefix) :].lstrip(".")
+    while probe:
+        if probe in lines:
+            return lines[probe]
+        cut = max(probe.rfind("."), probe.rfind("["))
+        if cut <= 0:
+            break
+        probe = probe[:cut]
+    return lines.get(probe)
+
+
+def kind_of(raw: Any) -> str:
+    """What a YAML document holds, in words (for "the scenario is ..., not a mapping")."""
+    if raw is None:
+        return "empty"
+    if isinstance(raw, list):
+        return "a list, not a mapping (key: value)"
+    if isinstance(raw, str):
+        return "a single text value, not a mapping (key: value)"
+    return f"a single value ({type(raw).__name__}), not a mapping (key: value)"
 
 
 def _type_name(tp: Any) -> str:
@@ -79,7 +114,11 @@ def parse(tp: Any, raw: Any, where: str, problems: Problems, *, base_dir: Path |
     return None if value is _MISSING else value
 
 
-def _parse(tp: Any, raw: Any, where: str, problems: Problems, base_dir: Path | None) -> Any:
+#: Largest whole number accepted for an ``int`` field (the int64 range of numpy and GeoPackage).
+INT_MAX = 2**63 - 1
+
+
+def _parse(tp: Any, raw: Any, where: str, problems: Problems, base_dir: Path | None, nonfinite: bool = False) -> Any:
     if isinstance(tp, str):  # pragma: no cover - annotations are resolved by get_type_hints
         raise TypeError(f"unresolved annotation {tp!r} at {where}")
     origin = get_origin(tp)
@@ -91,11 +130,11 @@ def _parse(tp: Any, raw: Any, where: str, problems: Problems, base_dir: Path | N
             return None
         others = [a for a in args if a is not type(None)]
         if len(others) == 1:
-            return _parse(others[0], raw, where, problems, base_dir)
+            return _parse(others[0], raw, where, problems, base_dir, nonfinite)
         attempts = []
         for arg in others:
             scratch = Problems()
-            value = _parse(arg, raw, where, scratch, base_dir)
+            value = _parse(arg, raw, where, scratch, base_dir, nonfinite)
             if value is not _MISSING and not scratch.errors:
                 problems.extend(scratch)
                 return value
@@ -135,7 +174,7 @@ def _parse(tp: Any, raw: Any, where: str, problems: Problems, base_dir: Path | N
         out = []
         ok = True
         for i, (item_tp, item) in enumerate(zip(item_types, raw, strict=True)):
-            value = _parse(item_tp, item, join(where, i), problems, base_dir)
+            value = _parse(item_tp, item, join(where, i), problems, base_dir, nonfinite)
             ok &= value is not _MISSING
             out.append(value)
         if not ok:
@@ -151,7 +190,7 @@ def _parse(tp: Any, raw: Any, where: str, problems: Problems, base_dir: Path | N
         ok = True
         for k, v in raw.items():
             key = _parse(key_tp, k, join(where, str(k)), problems, base_dir)
-            value = _parse(val_tp, v, join(where, str(k)), problems, base_dir)
+            value = _parse(val_tp, v, join(where, str(k)), problems, base_dir, nonfinite)
             ok &= key is not _MISSING and value is not _MISSING
             result[key] = value
         return result if ok else _MISSING
@@ -161,16 +200,30 @@ def _parse(tp: Any, raw: Any, where: str, problems: Problems, base_dir: Path | N
         problems.add(where, f"expected true or false, got {raw!r}.", "Write true or false.")
         return _MISSING
     if tp is int:
-        if isinstance(raw, int) and not isinstance(raw, bool):
-            return raw
         if isinstance(raw, float) and raw.is_integer():
-            return int(raw)
-        problems.add(where, f"expected a whole number, got {raw!r}.", "Write an integer.")
+            raw = int(raw)
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            if abs(raw) <= INT_MAX:
+                return raw
+            problems.add(where, f"the whole number {_short(raw)} is too large.", f"Write a number below {INT_MAX:.1e}.")
+            return _MISSING
+        problems.add(where, f"expected a whole number, got {_short(raw)}.", "Write an integer.")
         return _MISSING
     if tp is float:
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-            return float(raw)
-        problems.add(where, f"expected a number, got {raw!r}.", "Write a number.")
+            try:
+                value = float(raw)
+            except OverflowError:
+                value = math.inf if raw > 0 else -math.inf
+            if math.isfinite(value) or nonfinite:
+                return value
+            problems.add(
+                where,
+                f"{_short(raw)} is not a finite number.",
+                "Write a finite number (or leave the key out for the default; null where 'no limit' is allowed).",
+            )
+            return _MISSING
+        problems.add(where, f"expected a number, got {_short(raw)}.", "Write a number.")
         return _MISSING
     if tp is str:
         if isinstance(raw, str):
@@ -188,6 +241,14 @@ def _parse(tp: Any, raw: Any, where: str, problems: Problems, base_dir: Path | N
         problems.add(where, f"expected a file path, got {raw!r}.", "Write a path relative to the scenario file.")
         return _MISSING
     raise TypeError(f"geofupin._schema cannot parse type {tp!r} at {where}")  # pragma: no cover
+
+
+def _short(raw: Any) -> str:
+    """``repr`` of a value, cut to 60 characters (a number can be thousands of digits long)."""
+    if isinstance(raw, int) and not isinstance(raw, bool) and abs(raw) > 10**40:
+        return f"a {len(str(abs(raw)))}-digit number"
+    text = repr(raw)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _shape_matches(tp: Any, raw: Any) -> bool:
@@ -224,7 +285,14 @@ def _parse_dataclass(cls: type[T], raw: Any, where: str, problems: Problems, bas
             ok = False
     for name, f in fields.items():
         if name in raw:
-            value = _parse(hints[name], raw[name], join(where, name), problems, base_dir)
+            here = join(where, name)
+            value = _parse(hints[name], raw[name], here, problems, base_dir, bool(f.metadata.get("nonfinite")))
+            check = f.metadata.get("check")
+            if value is not _MISSING and callable(check):
+                before = len(problems.errors)
+                check(value, here, problems)
+                if len(problems.errors) > before:
+                    value = _MISSING
             if value is _MISSING:
                 ok = False
             else:

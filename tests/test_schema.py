@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+import pytest
 
 from geofupin._schema import parse, suggest
 from geofupin.errors import Problems
@@ -75,3 +78,50 @@ def test_bool_is_not_a_number_and_int_accepts_integral_float() -> None:
 def test_suggest() -> None:
     assert suggest("vilages", ["villages", "roads"]) == " (did you mean 'villages'?)"
     assert suggest("zzz", ["villages"]) == ""
+
+
+@dataclass(frozen=True)
+class Limits:
+    radius_m: float = 1.0
+    cap: float | None = None
+    weights: dict[str, float] = field(default_factory=dict)
+    ceiling: float = field(default=math.inf, metadata={"nonfinite": True})
+    count: int = 0
+    label: str = field(default="a", metadata={"check": lambda v, w, p: _no_x(v, w, p)})
+
+
+def _no_x(value: str, where: str, problems: Problems) -> None:
+    if "x" in value:
+        problems.add(where, f"{value!r} holds an x.", "Drop the x.")
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 10**400, -(10**400)])
+def test_non_finite_numbers_are_refused_everywhere_with_their_path(bad: float) -> None:
+    p = Problems()
+    assert parse(Limits, {"radius_m": bad, "cap": bad, "weights": {"a": 0.5, "b": bad}}, "sec", p) is None
+    assert [e.where for e in p.errors] == ["sec.radius_m", "sec.cap", "sec.weights.b"]
+    assert all("is not a finite number" in e.message for e in p.errors)
+    shown = {math.nan: "nan", math.inf: "inf", -math.inf: "-inf"}.get(bad, "a 401-digit number")
+    assert p.errors[0].message == f"{shown} is not a finite number."
+
+
+def test_a_field_may_allow_infinity_explicitly() -> None:
+    p = Problems()
+    assert parse(Limits, {"ceiling": math.inf}, "sec", p) == Limits(ceiling=math.inf)
+    assert not p.errors
+
+
+def test_whole_numbers_beyond_int64_are_refused() -> None:
+    p = Problems()
+    assert parse(Limits, {"count": 2**63}, "sec", p) is None
+    assert p.errors[0].where == "sec.count" and "is too large" in p.errors[0].message
+    assert parse(Limits, {"count": 2**63 - 1}, "sec", Problems()) == Limits(count=2**63 - 1)
+    p2 = Problems()
+    assert parse(Limits, {"count": math.nan}, "sec", p2) is None and "expected a whole number" in p2.errors[0].message
+
+
+def test_field_checks_run_even_when_other_fields_fail() -> None:
+    p = Problems()
+    assert parse(Limits, {"label": "xy", "radius_m": "far"}, "sec", p) is None
+    assert {e.where for e in p.errors} == {"sec.label", "sec.radius_m"}
+    assert [e.message for e in p.errors if e.where == "sec.label"] == ["'xy' holds an x."]
