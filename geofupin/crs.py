@@ -9,7 +9,7 @@ functions call :func:`require_projected` at entry. Only maps go back to WGS84.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pyproj import CRS
 
@@ -59,12 +59,88 @@ def choose_metric_crs(lon: float, lat: float) -> CRS:
     return gauss_kruger_3deg(lon) if in_china(lon, lat) else utm(lon, lat)
 
 
+#: What a ``crs:`` entry may be, for messages.
+ACCEPTED_CRS = (
+    "an EPSG code (EPSG:4490 CGCS2000 经纬度, EPSG:4326 WGS84, EPSG:4545 CGCS2000 3° Gauss-Kruger CM 108E), "
+    "another authority code (e.g. ESRI:102100), WKT or a PROJ string"
+)
+
+#: China's offset coordinate systems (no EPSG code describes them), by their normalised spellings.
+_OFFSET_SYSTEMS: dict[str, str] = {
+    "gcj": "GCJ-02 (火星坐标: Gaode/AMap, Tencent)",
+    "火星": "GCJ-02 (火星坐标: Gaode/AMap, Tencent)",
+    "国测局": "GCJ-02 (火星坐标: Gaode/AMap, Tencent)",
+    "bd09": "BD-09 (百度坐标: Baidu)",
+    "百度": "BD-09 (百度坐标: Baidu)",
+}
+
+
+def offset_system(value: str) -> str | None:
+    """The name of the Chinese offset system ``value`` spells (``GCJ-02``, ``gcj02``, ``BD-09``, 百度...), or None."""
+    key = "".join(c for c in str(value).lower() if c not in " -_:.")
+    return next((name for prefix, name in _OFFSET_SYSTEMS.items() if key.startswith(prefix)), None)
+
+
+def crs_problem(value: str, *, use: Literal["run", "layer"]) -> tuple[str, str] | None:
+    """Why the text of a ``crs:`` entry cannot be used, as ``(message, fix)``; None when it can.
+
+    Parameters
+    ----------
+    value
+        The text from the scenario.
+    use
+        ``run``: the scenario's ``crs:`` (``auto`` or a metric CRS); ``layer``: a layer's
+        ``crs:``, the CRS its coordinates are in (projected or longitude/latitude).
+    """
+    text = str(value).strip()
+    offset = offset_system(text)
+    if use == "run":
+        if text == "auto":
+            return None
+        if offset is not None:
+            return (
+                f"{offset} is a shifted longitude/latitude, not a metric CRS; a run cannot measure in it.",
+                "Write 'crs: auto' (the CGCS2000 Gauss-Kruger zone is chosen from the data) or a metric EPSG "
+                "code such as EPSG:4545.",
+            )
+        fix_unknown = f"Write 'auto', or a metric CRS given as {ACCEPTED_CRS}."
+    else:
+        if text == "auto":
+            return (
+                "'auto' chooses the run's CRS; a layer's 'crs:' says which CRS its coordinates are in.",
+                "Write the layer's CRS, e.g. EPSG:4490 (CGCS2000 经纬度), or leave 'crs:' out.",
+            )
+        if offset is not None:
+            return (
+                f"{offset} layers are not supported yet (input in GCJ-02/BD-09 is planned for a later release).",
+                "Convert the layer to WGS84 (EPSG:4326) or CGCS2000 (EPSG:4490) first and set that CRS.",
+            )
+        fix_unknown = f"Write {ACCEPTED_CRS}; leave 'crs:' out when the file declares its CRS."
+    try:
+        crs = CRS.from_user_input(text)
+    except Exception:  # pyproj raises its own CRSError (and TypeError on odd input)
+        return f"无法识别坐标系 cannot read CRS {text!r}.", fix_unknown
+    if not (crs.is_projected or crs.is_geographic):
+        return (
+            f"CRS {text} ({crs.name}) is not a map CRS (neither projected nor longitude/latitude).",
+            fix_unknown,
+        )
+    if use == "run" and not crs.is_projected:
+        return (
+            f"CRS {text} is geographic (degrees).",
+            "Use a metric CRS (e.g. EPSG:4545, CGCS2000 Gauss-Kruger CM 108E) or 'auto'.",
+        )
+    return None
+
+
 def parse_crs(value: str | int | CRS) -> CRS:
     """Parse ``EPSG:4545``, ``4545`` or a WKT/PROJ string into a CRS, with a clear error."""
+    if isinstance(value, str) and (offset := offset_system(value)) is not None:
+        raise CRSError(f"{offset} is not supported here. Fix: give {ACCEPTED_CRS}.")
     try:
         return CRS.from_user_input(value)
     except Exception as exc:  # pyproj raises its own CRSError
-        raise CRSError(f"cannot read CRS {value!r}: {exc}. Fix: give e.g. 'EPSG:4545' or 'auto'.") from exc
+        raise CRSError(f"cannot read CRS {value!r}: {exc}. Fix: give 'auto' or {ACCEPTED_CRS}.") from exc
 
 
 def require_projected(gdf: gpd.GeoDataFrame, name: str) -> None:

@@ -32,14 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ._schema import parse
+from ._schema import kind_of, line_for, parse
 from .config.access import AccessConfig
 from .config.allocate import AllocationConfig
 from .config.maps import MapConfig
 from .config.plans import PlansConfig
 from .config.policy import PolicyConfig
 from .config.siting import SitingConfig
-from .errors import DataError, Problem, Problems, ScenarioError
+from .errors import Problem, Problems, ScenarioError
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class LayerSource:
     path: Path
     layer: str | None = None
     encoding: str | None = None
-    crs: str | None = None
+    crs: str | None = field(default=None, metadata={"check": lambda v, w, p: _check_crs(v, w, p, use="layer")})
     lon: str | None = None
     lat: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
@@ -117,7 +117,7 @@ class LayersSection:
 class DemoSection:
     """Generate the layers with :mod:`geofupin.demo` when they are missing (a cache)."""
 
-    seed: int = 20160101
+    seed: int = field(default=20160101, metadata={"check": lambda v, w, p: _check_seed(v, w, p)})
     dir: Path | None = None
 
 
@@ -147,13 +147,15 @@ class Outputs:
 class Scenario:
     """A validated scenario (frozen). Built by :func:`load` or :func:`from_dict`."""
 
-    name: str
+    name: str = field(metadata={"check": lambda v, w, p: _check_name(v, w, p)})
     layers: LayersSection
     title: Title = field(default_factory=lambda: Title(zh="扶贫易地搬迁规划", en="Relocation plan"))
-    crs: str = "auto"
+    crs: str = field(default="auto", metadata={"check": lambda v, w, p: _check_crs(v, w, p, use="run")})
     demo: DemoSection | None = None
     outputs: Outputs = field(default_factory=Outputs)
-    steps: tuple[StepName, ...] = ("access", "site", "allocate", "plan", "map")
+    steps: tuple[StepName, ...] = field(
+        default=("access", "site", "allocate", "plan", "map"), metadata={"check": lambda v, w, p: _check_steps(v, w, p)}
+    )
     access: AccessConfig = field(default_factory=AccessConfig)
     siting: SitingConfig = field(default_factory=SitingConfig)
     allocation: AllocationConfig = field(default_factory=AllocationConfig)
@@ -163,33 +165,8 @@ class Scenario:
     #: The scenario file (set by :func:`load`; not a YAML key).
     path: Path | None = field(default=None, compare=False, metadata={"internal": True})
 
-    def validate(self, where: str, problems: Problems) -> None:
-        if not self.name or any(c in self.name for c in "/\\:"):
-            problems.add(
-                join_where(where, "name"),
-                f"name {self.name!r} cannot be used as a folder name.",
-                "Use letters, digits, '-' or '_'.",
-            )
-        if self.crs != "auto":
-            from pyproj import CRS
-
-            try:
-                crs = CRS.from_user_input(self.crs)
-            except Exception:
-                problems.add(
-                    join_where(where, "crs"),
-                    f"cannot read CRS {self.crs!r}.",
-                    "Write 'auto' or an EPSG code such as EPSG:4545.",
-                )
-            else:
-                if not crs.is_projected:
-                    problems.add(
-                        join_where(where, "crs"),
-                        f"CRS {self.crs} is geographic (degrees).",
-                        "Use a metric CRS (e.g. EPSG:4545, CGCS2000 Gauss-Kruger CM 108E) or 'auto'.",
-                    )
-        if len(set(self.steps)) != len(self.steps):
-            problems.add(join_where(where, "steps"), "a step is listed twice.", "List each step once.")
+    # name, crs and steps are checked field by field (see the field metadata), so their problems
+    # are reported together with those of every other section.
 
     @property
     def base_dir(self) -> Path:
@@ -206,6 +183,36 @@ class Scenario:
         return _plain(dataclasses.asdict(self))
 
 
+def _check_name(name: str, where: str, problems: Problems) -> None:
+    """The scenario name becomes a folder name (maps/<name>): no separators, no dots-only, not too long."""
+    bad = sorted({c for c in name if c in '/\\:*?"<>|' or ord(c) < 32})
+    if not name.strip() or bad or name.strip(".") == "" or len(name) > 100:
+        why = f" (it contains {' '.join(repr(c) for c in bad)})" if bad else ""
+        problems.add(
+            where,
+            f"name {name!r} cannot be used as a folder name{why}.",
+            "Use letters (汉字 too), digits, '-' or '_', at most 100 characters.",
+        )
+
+
+def _check_crs(value: str | None, where: str, problems: Problems, *, use: Literal["run", "layer"]) -> None:
+    from .crs import crs_problem
+
+    if value is not None and (why := crs_problem(value, use=use)) is not None:
+        problems.add(where, *why)
+
+
+def _check_seed(seed: int, where: str, problems: Problems) -> None:
+    if seed < 0:
+        problems.add(where, f"seed {seed} is negative.", "Give a whole number of 0 or more, e.g. 20160101.")
+
+
+def _check_steps(steps: tuple[str, ...], where: str, problems: Problems) -> None:
+    twice = sorted({s for s in steps if steps.count(s) > 1})
+    if twice:
+        problems.add(where, f"step(s) listed twice: {', '.join(twice)}.", "List each step once.")
+
+
 def join_where(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
@@ -218,19 +225,6 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     return obj
-
-
-def _line_for(where: str, lines: dict[str, int]) -> int | None:
-    """Line of the deepest known prefix of a dotted path."""
-    probe = where
-    while probe:
-        if probe in lines:
-            return lines[probe]
-        cut = max(probe.rfind("."), probe.rfind("["))
-        if cut <= 0:
-            break
-        probe = probe[:cut]
-    return lines.get(probe)
 
 
 def from_dict(
@@ -256,12 +250,19 @@ def from_dict(
     problems = Problems()
     if not isinstance(data, dict):
         raise ScenarioError(
-            "invalid scenario",
-            [Problem("scenario", "the file is not a YAML mapping.", "Start with 'name: ...' and 'layers: ...'.")],
+            f"invalid scenario {path}" if path else "invalid scenario",
+            [
+                Problem(
+                    str(path) if path else "scenario",
+                    f"the scenario is {kind_of(data)}.",
+                    "Start the file with 'name: ...' and 'layers: ...' (see scenarios/demo.yaml).",
+                    line=1 if path else None,
+                )
+            ],
         )
     scenario = parse(Scenario, data, "", problems, base_dir=base_dir)
     if lines:
-        problems = Problems(dataclasses.replace(p, line=_line_for(p.where, lines)) for p in problems)
+        problems = Problems(dataclasses.replace(p, line=line_for(p.where, lines)) for p in problems)
     if problems.errors or scenario is None:
         where = f"invalid scenario {path}" if path else "invalid scenario"
         raise ScenarioError(where, problems)
@@ -276,14 +277,52 @@ def load(path: str | Path) -> Scenario:
     Raises
     ------
     ScenarioError
-        Every problem found, with YAML line numbers.
-    DataError
-        The file is missing or is not YAML.
+        Every problem found, with YAML line numbers; also when the file is missing, empty,
+        not UTF-8 text, not valid YAML or beyond the limits of :func:`geofupin.io.read_yaml`.
     """
     from .io import read_yaml_with_lines
 
     p = Path(path).resolve()
     data, lines = read_yaml_with_lines(p)
-    if data is None:
-        raise DataError(f"scenario file {p} is empty. Fix: start with 'name: ...' and 'layers: ...'.")
     return from_dict(data, base_dir=p.parent, lines=lines, path=p)
+
+
+def load_for_check(path: str | Path) -> tuple[Scenario | None, list[Problem]]:
+    """Load a scenario for ``geofupin check``: its problems, and a scenario to check the layers with.
+
+    When the file has problems, the returned scenario is built from the top-level sections
+    that are fine (an invalid ``name`` is replaced), so the layers, the DEM and the policy file
+    can still be checked and every problem is reported at once. It is ``None`` when the file
+    cannot be read or its ``layers`` section is itself invalid.
+    """
+    try:
+        return load(path), []
+    except ScenarioError as exc:
+        problems = exc.problems
+    if not any(p.severity == "error" for p in problems):  # pragma: no cover - load raises only on errors
+        return None, problems
+    from .io import read_yaml
+
+    p = Path(path).resolve()
+    try:
+        data = read_yaml(p)
+    except ScenarioError:
+        return None, problems
+    if not isinstance(data, dict):
+        return None, problems
+    wheres = [pr.where for pr in problems if pr.severity == "error"]
+    bad = {w.split(".")[0].split("[")[0] for w in wheres}
+    bad_layers = {w.split(".")[1] for w in wheres if w.startswith("layers.") and w.count(".") >= 1}
+    if "" in bad or str(p) in bad or not isinstance(data.get("layers"), dict) or "villages" in bad_layers:
+        return None, problems
+    salvaged = {k: v for k, v in data.items() if str(k) not in bad}
+    if "layers" in bad:  # check the layers that are well written
+        if any(w == "layers" for w in wheres):
+            return None, problems
+        salvaged["layers"] = {k: v for k, v in data["layers"].items() if str(k) not in bad_layers}
+    if "name" in bad:
+        salvaged["name"] = p.stem if not any(c in p.stem for c in '/\\:*?"<>|') else "scenario"
+    try:
+        return from_dict(salvaged, base_dir=p.parent, path=p), problems
+    except ScenarioError:
+        return None, problems

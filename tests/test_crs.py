@@ -6,7 +6,15 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import Point
 
-from geofupin.crs import choose_metric_crs, gauss_kruger_3deg, require_projected, same_crs
+from geofupin.crs import (
+    choose_metric_crs,
+    crs_problem,
+    gauss_kruger_3deg,
+    offset_system,
+    parse_crs,
+    require_projected,
+    same_crs,
+)
 from geofupin.errors import CRSError
 
 
@@ -38,3 +46,29 @@ def test_require_projected_names_layer_and_fix() -> None:
     with pytest.raises(ValueError, match=r"EPSG:4545.*differs"):
         same_crs(g.to_crs(4545), gauss_kruger_3deg(87.6), "x")
     require_projected(g.to_crs(4545), "villages")
+
+
+@pytest.mark.parametrize("text", ["GCJ-02", "gcj02", "GCJ_02", "火星坐标", "国测局坐标", "BD-09", "bd09ll", "百度坐标"])
+def test_offset_systems_are_recognised_in_their_usual_spellings(text: str) -> None:
+    assert offset_system(text) in {"GCJ-02 (火星坐标: Gaode/AMap, Tencent)", "BD-09 (百度坐标: Baidu)"}
+    message, fix = crs_problem(text, use="layer") or ("", "")
+    assert "layers are not supported yet" in message and "EPSG:4326" in fix
+    assert "not a metric CRS" in (crs_problem(text, use="run") or ("", ""))[0]
+    with pytest.raises(CRSError, match="is not supported here"):
+        parse_crs(text)
+
+
+def test_crs_problem_accepts_what_pyproj_reads_and_lists_the_rest() -> None:
+    assert crs_problem("auto", use="run") is None
+    assert crs_problem("EPSG:4545", use="run") is None and crs_problem("4545", use="run") is None
+    assert crs_problem("EPSG:4490", use="layer") is None and crs_problem("CGCS2000", use="layer") is None
+    assert crs_problem("+proj=utm +zone=49 +datum=WGS84", use="run") is None
+    message, fix = crs_problem("EPSG:4490", use="run") or ("", "")
+    assert "geographic (degrees)" in message
+    message, fix = crs_problem("foo", use="layer") or ("", "")
+    assert message == "无法识别坐标系 cannot read CRS 'foo'."
+    assert "EPSG:4490" in fix and "WKT" in fix and "PROJ string" in fix
+    assert "'auto' chooses the run's CRS" in (crs_problem("auto", use="layer") or ("", ""))[0]
+    assert "not a map CRS" in (crs_problem("EPSG:4978", use="layer") or ("", ""))[0]  # geocentric
+    with pytest.raises(CRSError, match="WKT or a PROJ string"):
+        parse_crs("foo")
