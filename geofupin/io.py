@@ -972,12 +972,19 @@ def load_policy(source: str | os.PathLike[str] | PolicyConfig) -> Policy:
 
     ``source`` is the file, or a scenario's :class:`~geofupin.config.policy.PolicyConfig`:
     its ``file``, or the built-in report-4 policy when ``file`` is unset.
+
+    Raises
+    ------
+    ScenarioError
+        Every problem of the file, with its path and line numbers; also when the file is
+        missing, empty, not UTF-8 text or not valid YAML (as :func:`read_yaml`).
     """
     if isinstance(source, PolicyConfig):
         if source.file is None:
             return seed_policy()
         source = source.file
-    return parse_policy(read_yaml(source), where=str(source))
+    raw, lines = read_yaml_with_lines(source)
+    return parse_policy(raw, where=str(source), lines=lines)
 
 
 def list_layers(path: str | os.PathLike[str]) -> list[str]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .._schema import parse
+from .._schema import kind_of, line_for, parse
 from ..errors import Problems, ScenarioError
 
 Payer = Literal["province", "city", "county", "city_county", "township_village"]
@@ -422,8 +422,17 @@ SEED_COUNTY_POLICY: dict[str, Any] = {
 }
 
 
-def parse_policy(raw: Mapping[str, Any], *, where: str = "policy") -> Policy:
+def parse_policy(raw: Mapping[str, Any], *, where: str = "policy", lines: Mapping[str, int] | None = None) -> Policy:
     """Parse a policy mapping (from YAML) into a validated :class:`Policy`.
+
+    Parameters
+    ----------
+    raw
+        The policy as plain data.
+    where
+        Prefix of the problems' paths (the file, or ``policy``).
+    lines
+        Dotted path -> line number in the policy file, for messages.
 
     Raises
     ------
@@ -431,9 +440,19 @@ def parse_policy(raw: Mapping[str, Any], *, where: str = "policy") -> Policy:
         With every problem found (unknown keys, bad payers, shares that are not fractions...).
     """
     problems = Problems()
+    if not isinstance(raw, Mapping):
+        problems.add(
+            where,
+            f"the policy is {kind_of(raw)}.",
+            "Start a policy file with 'name: ...' and 'rules: ...' (see scenarios/policy/seed-county.yaml).",
+            line=1 if lines is not None else None,
+        )
+        raise ScenarioError(f"invalid policy {where}", problems.errors)
     pol = parse(Policy, raw, where, problems)
+    if lines:
+        problems = Problems(dataclasses.replace(p, line=line_for(p.where, lines, prefix=where)) for p in problems)
     if problems.errors or pol is None:
-        raise ScenarioError(f"policy {where}", problems.errors)
+        raise ScenarioError(f"invalid policy {where}", problems.errors)
     return pol  # type: ignore[no-any-return]
 
 
