@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import click
 
 from . import __version__
-from .errors import GeofupinError, LayerError, Problems, ProblemsError
+from .errors import GeofupinError, Problems, ProblemsError
 
 if TYPE_CHECKING:
     from .scenario import Scenario
@@ -276,18 +276,18 @@ def check(scenario: Path) -> None:
     from . import scenario as scenario_mod
 
     problems = Problems()
-    try:
-        sc = scenario_mod.load(scenario)
-    except ProblemsError as exc:
-        problems.extend(exc.problems)
-        sc = None
+    # the scenario's problems, and a scenario of its sound sections to check the layers and policy with
+    sc, scenario_problems = scenario_mod.load_for_check(scenario)
+    problems.extend(scenario_problems)
     layers = None
     if sc is not None:
-        try:
+        try:  # the same reading and checks as run: layers, DEM and policy file
             layers = pipeline.load_inputs(sc, problems=problems)
-        except LayerError as exc:
+        except ProblemsError as exc:
             seen = set(problems)
             problems.extend(p for p in exc.problems if p not in seen)
+        except GeofupinError as exc:  # a single stop (e.g. the layers' CRS): still list the other problems
+            problems.add("layers", str(exc))
     if sc is not None and layers is not None and "site" in sc.steps:
         from .siting import preflight
 

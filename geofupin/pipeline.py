@@ -26,7 +26,7 @@ import pandas as pd
 from . import __version__
 from . import io as gio
 from .context import Layers, RunContext, StepResult
-from .errors import DataError, LayerError, Problems
+from .errors import DataError, GeofupinError, LayerError, Problems, ProblemsError, ScenarioError
 from .layers import prepare_layers
 from .scenario import STEP_ORDER, Scenario
 
@@ -88,25 +88,42 @@ def read_raw_layers(scenario: Scenario, problems: Problems) -> dict[str, gpd.Geo
                 src.path, layer=src.layer, encoding=src.encoding, lon=src.lon, lat=src.lat, crs=src.crs
             )
         except DataError as exc:
-            problems.add(f"layers.{kind}", str(exc), "Check the file and the scenario's 'layers' section.")
+            message, fix = _split_fix(str(exc), "Check the file and the scenario's 'layers' section.")
+            problems.add(f"layers.{kind}", message, fix)
     return raw
 
 
+def _split_fix(text: str, default: str) -> tuple[str, str]:
+    """``(message, fix)`` of an error text that may end in ``Fix: ...`` (so the fix is not given twice)."""
+    message, sep, fix = text.partition(" Fix: ")
+    return (message, fix) if sep else (text, default)
+
+
 def load_inputs(scenario: Scenario, *, problems: Problems | None = None) -> Layers:
-    """Read and validate the layers of a scenario into one metric CRS.
+    """Read and validate every input of a scenario: its layers, in one metric CRS, the DEM and the policy file.
+
+    Every problem of every input is collected before anything is raised, so ``check`` and
+    ``run`` stop on the same problems and report them all at once.
 
     Raises
     ------
     LayerError
-        Listing every problem in every layer.
+        Listing every problem in every layer (and of the DEM and the policy file).
+    ScenarioError
+        The layers are fine but the policy file is missing or invalid.
     """
     problems = problems if problems is not None else Problems()
+    before = len(problems.errors)
     ensure_demo_layers(scenario)
+    check_policy_file(scenario, problems)
+    policy_errors = len(problems.errors)
     raw = read_raw_layers(scenario, problems)
-    if problems.errors:
+    if len(problems.errors) > policy_errors:
+        if scenario.layers.dem is not None:  # report a missing DEM together with the missing layer files
+            check_dem_file(scenario.layers.dem, problems)
         raise LayerError("cannot read layers", problems)
     sources = scenario.layers.sources()
-    return prepare_layers(
+    layers = prepare_layers(
         raw,
         crs=scenario.crs,
         dem=scenario.layers.dem,
@@ -114,6 +131,31 @@ def load_inputs(scenario: Scenario, *, problems: Problems | None = None) -> Laye
         sources={k: s.path.name for k, s in sources.items()},
         problems=problems,
     )
+    if len(problems.errors) > before:
+        raise ScenarioError("invalid policy file", problems)
+    return layers
+
+
+def check_policy_file(scenario: Scenario, problems: Problems) -> None:
+    """Read and validate the scenario's policy file (when the plan step will use one) into ``problems``."""
+    if "plan" not in scenario.steps or scenario.policy.file is None:
+        return
+    try:
+        scenario.policy.load()
+    except ProblemsError as exc:
+        problems.extend(exc.problems)
+
+
+def check_dem_file(dem: Path, problems: Problems) -> None:
+    """Add a problem when the DEM cannot be opened (as :func:`geofupin.layers.check_dem` words it)."""
+    from .terrain import dem_info
+
+    try:
+        dem_info(dem)
+    except GeofupinError as exc:
+        problems.add("dem", *_split_fix(str(exc), "Check the 'dem:' entry under 'layers:' in the scenario."))
+    except Exception as exc:  # rasterio cannot open it
+        problems.add("dem", f"cannot read DEM {dem}: {exc}", "Give a GeoTIFF (or another raster GDAL reads).")
 
 
 def available_steps(scenario: Scenario) -> list[str]:
