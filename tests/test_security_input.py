@@ -22,7 +22,7 @@ from geofupin import io as gio
 from geofupin import scenario
 from geofupin.cli import main
 from geofupin.errors import ScenarioError
-from geofupin.policy import load_policy
+from geofupin.policy import load_policy, parse_policy
 
 REPO = Path(__file__).resolve().parents[1]
 LON, LAT = 109.32, 36.86
@@ -235,6 +235,20 @@ def test_policy_problems_carry_line_numbers(tmp_path: Path) -> None:
     assert "nan is not a finite number" in probs[f"{pol}.hardship_share"].message
     assert probs[f"{pol}.hardship_shares"].line == line + 1
     assert "did you mean 'hardship_share'" in probs[f"{pol}.hardship_shares"].message
+
+
+def test_policy_bounds_catch_unit_slips() -> None:
+    raw = gio.read_yaml(REPO / "scenarios" / "policy" / "seed-county.yaml")
+    assert raw["rules"][0]["basis"] == "per_person"
+    raw["rules"][0]["amount"] = 4.5e11  # yuan typed as fen, and then some
+    raw["housing"] = {"min_floor_area_m2_per_person": -20, "max_floor_area_m2_per_household": 1e9}
+    with pytest.raises(ScenarioError) as info:
+        parse_policy(raw, where="p")
+    probs = {p.where: p.message for p in info.value.problems}
+    assert probs["p.rules[0].amount"].startswith("amount 450,000,000,000 yuan per person is above 10,000,000 yuan")
+    assert probs["p.housing.min_floor_area_m2_per_person"] == "-20.0 m2 is outside (0, 10000]."
+    assert probs["p.housing.max_floor_area_m2_per_household"] == "1000000000.0 m2 is outside (0, 10000]."
+    assert len(probs) == 3
 
 
 # --------------------------------------------------------------------------- 3. CRS

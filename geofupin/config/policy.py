@@ -35,6 +35,13 @@ TrancheBase = Literal["remainder", "total"]
 
 
 # --------------------------------------------------------------------------- policy file
+#: Largest subsidy per person or household a policy file may state (yuan): far above any real one,
+#: low enough that a unit slip (fen for yuan) or a stray exponent is caught.
+MAX_AMOUNT_YUAN = 10_000_000.0
+#: Largest floor area (m2) a housing rule or plan may state.
+MAX_FLOOR_AREA_M2 = 10_000.0
+
+
 @dataclass(frozen=True)
 class SubsidyRule:
     """One line of a subsidy policy.
@@ -99,6 +106,12 @@ class SubsidyRule:
             problems.add(f"{where}.shortfall_payer", "a share_of rule cannot be a standard.", "Remove shortfall_payer.")
         if self.amount < 0:
             problems.add(f"{where}.amount", f"amount {self.amount} is negative.", "Give a non-negative amount.")
+        elif self.basis != "share_of" and self.amount > MAX_AMOUNT_YUAN:
+            problems.add(
+                f"{where}.amount",
+                f"amount {self.amount:,.0f} yuan {self.basis.replace('_', ' ')} is above {MAX_AMOUNT_YUAN:,.0f} yuan.",
+                "Give the amount in yuan (元, not 万元 or fen) per person or household.",
+            )
         if self.basis == "share_of":
             if not 0 <= self.amount <= 1:
                 problems.add(
@@ -172,6 +185,12 @@ class HousingRules:
     min_floor_area_m2_per_person: float = 20.0
     max_floor_area_m2_per_household: float = 120.0
 
+    def validate(self, where: str, problems: Problems) -> None:
+        for name in ("min_floor_area_m2_per_person", "max_floor_area_m2_per_household"):
+            v = getattr(self, name)
+            if not 0 < v <= MAX_FLOOR_AREA_M2:
+                problems.add(f"{where}.{name}", f"{v} m2 is outside (0, {MAX_FLOOR_AREA_M2:g}].", "Give m2, e.g. 20.")
+
 
 @dataclass(frozen=True)
 class DisbursementRules:
@@ -231,6 +250,9 @@ class AcceptanceRules:
     pass_min: float = 80.0
 
     def validate(self, where: str, problems: Problems) -> None:
+        for i, item in enumerate(self.items):
+            if item.points < 0:
+                problems.add(f"{where}.items[{i}].points", f"{item.points} points is negative.", "Give 0 or more.")
         total = sum(i.points for i in self.items)
         if abs(total - 100) > 1e-9:
             problems.add(f"{where}.items", f"item points add up to {total}, not 100.", "Make the points add up to 100.")
@@ -476,11 +498,11 @@ class HousingPlan:
                 f"{where}.floor_area_m2_by_size", "no household sizes given.", "Map sizes to m2, e.g. {1: 40}."
             )
         for k, v in self.floor_area_m2_by_size.items():
-            if k < 1 or v <= 0:
+            if not 1 <= k <= 100 or not 0 < v <= MAX_FLOOR_AREA_M2:
                 problems.add(
                     f"{where}.floor_area_m2_by_size.{k}",
                     f"size {k} -> {v} m2 is not valid.",
-                    "Use size >= 1, area > 0.",
+                    f"Use a household size of 1 to 100 persons and an area in (0, {MAX_FLOOR_AREA_M2:g}] m2.",
                 )
 
 
