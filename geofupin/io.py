@@ -834,9 +834,9 @@ class _BoundedLoader(yaml.SafeLoader):
     def construct_object(self, node: Any, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep=deep)
-        except (ValueError, OverflowError, TypeError) as exc:  # int('9' * 5000), date 2016-13-45, ...
-            if isinstance(exc, yaml.YAMLError):
-                raise
+        except (yaml.YAMLError, _YAMLRefused):
+            raise
+        except Exception as exc:  # int('9' * 5000), date 2016-13-45, '!!timestamp x' (a PyYAML AttributeError)...
             raise _YAMLRefused(
                 f"the value {str(node.value)[:60]!r} cannot be read ({exc}).",
                 "Write a plain number, date (YYYY-MM-DD) or text in quotes.",
@@ -896,12 +896,21 @@ def _decode_yaml(p: Path) -> str:
 def _load_yaml_node(p: Path) -> tuple[Any, Any]:
     """Compose and construct one YAML document under the limits; return ``(data, node)``."""
     text = _decode_yaml(p)
-    loader = _BoundedLoader(text)
+    loader: _BoundedLoader | None = None
     try:
+        loader = _BoundedLoader(text)  # the reader checks every character here
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except _YAMLRefused as exc:
         raise _yaml_error(p, exc.message, exc.fix, exc.line) from None
+    except yaml.constructor.ConstructorError as exc:  # !!python/object and other tags the safe loader refuses
+        mark = exc.problem_mark or exc.context_mark
+        raise _yaml_error(
+            p,
+            f"not valid here: {exc.problem}.",
+            "Write plain values (text, numbers, lists, mappings) without '!' tags.",
+            mark.line + 1 if mark is not None else None,
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = " ".join(str(s) for s in (exc.context, exc.problem) if s)
@@ -913,12 +922,20 @@ def _load_yaml_node(p: Path) -> tuple[Any, Any]:
             "Check the brackets, quotes and indentation there (indent with spaces, not tabs).",
             mark.line + 1 if mark is not None else None,
         ) from None
-    except yaml.YAMLError as exc:  # reader errors: control characters and the like
+    except yaml.reader.ReaderError as exc:  # control characters
+        raise _yaml_error(
+            p,
+            f"not valid YAML: character #x{exc.character:04x} is not allowed in YAML text.",
+            "Delete the control character (or give the right file: a YAML text saved as UTF-8).",
+            text[: exc.position].count("\n") + 1,
+        ) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - every YAMLError of PyYAML is handled above
         raise _yaml_error(p, f"not valid YAML: {exc}", "Give a YAML text file saved as UTF-8.") from None
     except RecursionError:  # pragma: no cover - the depth bound comes first
         raise _yaml_error(p, "the file is nested too deeply.", "Flatten the file.") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, node
 
 

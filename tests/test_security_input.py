@@ -16,6 +16,8 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from shapely.geometry import Point
 
 from geofupin import io as gio
@@ -397,3 +399,47 @@ def test_check_uses_the_dem_check_of_run(tmp_path: Path, villages_gpkg: Path) ->
     assert_named_failure(checked, "- error: dem:")
     assert_named_failure(ran, "- error: dem:")
     assert problem_lines(checked.output) == problem_lines(ran.output)
+
+
+# --------------------------------------------------------------------------- fuzz: only named errors
+YAML_PIECES = [
+    *"ab: -[]{},&*!|>'\"#\n\t?%@`0123.5e+",
+    "&a ", "*a", "<<: ", ".nan", ".inf", "---", "...", "!!str ", "!!binary ", "!!set ", "!!omap ", "!!pairs ",
+    "!!timestamp ", "!!int ", "!!float ", "!!python/object:os.system ", "2016-13-45", "\\x", "é", "\ufeff", "\x85",
+    "\x01", "0x", "1:20", "name: ", "layers: ", "villages: ", "crs: ", "access: ", "snap_tolerance_m: ", "steps: ",
+]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(YAML_PIECES), max_size=40).map("".join))
+def test_fuzzed_scenario_text_gives_only_named_errors(tmp_path: Path, text: str) -> None:
+    p = tmp_path / "fuzz.yaml"
+    p.write_text(text, encoding="utf-8")
+    try:
+        scenario.load(p)
+    except ScenarioError as exc:
+        assert all(pr.where and pr.message for pr in exc.problems)
+
+
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.sampled_from(["auto", "GCJ-02", "EPSG:4545", "EPSG:4326", "a/b", "", "access", "v.gpkg", "../x"]),
+)
+KEYS = st.sampled_from(
+    ["name", "layers", "villages", "roads", "dem", "crs", "path", "steps", "access", "snap_tolerance_m",
+     "speeds_kph", "track", "policy", "file", "siting", "allocation", "outputs", "tables", "demo", "seed", "x"]
+)  # fmt: skip
+DATA = st.recursive(SCALARS, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(KEYS, kids, max_size=5))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(KEYS, DATA, max_size=6))
+def test_fuzzed_scenario_data_gives_only_named_errors(data: dict[str, object]) -> None:
+    try:
+        scenario.from_dict(data, base_dir=REPO)
+    except ScenarioError as exc:
+        assert all(pr.where and pr.message for pr in exc.problems)
