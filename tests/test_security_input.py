@@ -187,6 +187,12 @@ BAD_FILES: dict[str, tuple[bytes, tuple[str, ...]]] = {
         ("(line 3)", "cannot be read", "Fix:"),
     ),
     "bad_date": (b"name: x\nlayers: {villages: v.gpkg}\nwhen: 2016-13-45\n", ("(line 3)", "cannot be read")),
+    "control": (b"name: x\nlayers: {villages: v.gpkg}\ntitle: {zh: a\x01b}\n", ("(line 3)", "#x0001 is not allowed")),
+    "python_tag": (
+        b"name: x\nlayers: {villages: v.gpkg}\ntitle: !!python/object/apply:os.system [id]\n",
+        ("(line 3)", "could not determine a constructor", "without '!' tags"),
+    ),
+    "odd_tag": (b"name: x\nlayers: {villages: v.gpkg}\nseed: !!timestamp x\n", ("(line 3)", "cannot be read")),
 }
 
 
