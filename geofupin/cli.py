@@ -287,7 +287,8 @@ def check(scenario: Path) -> None:
             seen = set(problems)
             problems.extend(p for p in exc.problems if p not in seen)
         except GeofupinError as exc:  # a single stop (e.g. the layers' CRS): still list the other problems
-            problems.add("layers", str(exc))
+            message, _, fix = str(exc).partition(" Fix: ")
+            problems.add("layers", message, fix)
     if sc is not None and layers is not None and "site" in sc.steps:
         from .siting import preflight
 

@@ -313,7 +313,7 @@ def load_for_check(path: str | Path) -> tuple[Scenario | None, list[Problem]]:
     wheres = [pr.where for pr in problems if pr.severity == "error"]
     bad = {w.split(".")[0].split("[")[0] for w in wheres}
     bad_layers = {w.split(".")[1] for w in wheres if w.startswith("layers.") and w.count(".") >= 1}
-    if "" in bad or str(p) in bad or not isinstance(data.get("layers"), dict) or "villages" in bad_layers:
+    if "" in bad or not isinstance(data.get("layers"), dict) or "villages" in bad_layers:
         return None, problems
     salvaged = {k: v for k, v in data.items() if str(k) not in bad}
     if "layers" in bad:  # check the layers that are well written
