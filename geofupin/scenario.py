@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ._schema import kind_of, line_for, parse
+from ._schema import kind_of, line_for, parse, suggest
 from .config.access import AccessConfig
 from .config.allocate import AllocationConfig
 from .config.maps import MapConfig
@@ -81,7 +81,7 @@ class LayerSource:
 
     path: Path
     layer: str | None = None
-    encoding: str | None = None
+    encoding: str | None = field(default=None, metadata={"check": lambda v, w, p: _check_encoding(v, w, p)})
     crs: str | None = field(default=None, metadata={"check": lambda v, w, p: _check_crs(v, w, p, use="layer")})
     lon: str | None = None
     lat: str | None = None
@@ -200,6 +200,25 @@ def _check_crs(value: str | None, where: str, problems: Problems, *, use: Litera
 
     if value is not None and (why := crs_problem(value, use=use)) is not None:
         problems.add(where, *why)
+
+
+#: Encodings Chinese layer files come in, for suggestions.
+COMMON_ENCODINGS = ("UTF-8", "GBK", "GB18030", "GB2312", "Big5", "UTF-16", "Latin-1")
+
+
+def _check_encoding(value: str | None, where: str, problems: Problems) -> None:
+    import codecs
+
+    if value is None:
+        return
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        problems.add(
+            where,
+            f"unknown text encoding {value!r}{suggest(value.upper(), COMMON_ENCODINGS)}.",
+            f"Use one of {', '.join(COMMON_ENCODINGS)} (GBK for most Chinese Windows files).",
+        )
 
 
 def _check_seed(seed: int, where: str, problems: Problems) -> None:

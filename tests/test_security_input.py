@@ -231,6 +231,12 @@ def test_a_folder_or_missing_file_as_policy(tmp_path: Path, villages_gpkg: Path)
         load_policy(tmp_path / "nope.yaml")
 
 
+def test_a_huge_file_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    p = tmp_path / "big.yaml"
+    p.write_bytes(b"name: x\nlayers: {villages: v.gpkg}\n# " + b"x" * (gio.YAML_MAX_BYTES + 1) + b"\n")
+    assert_named_failure(cli("check", str(p)), f"{p}: the file is 5.2 MB; a scenario or policy file is a few kilobytes")
+
+
 def test_policy_problems_carry_line_numbers(tmp_path: Path) -> None:
     text = (REPO / "scenarios" / "policy" / "seed-county.yaml").read_text(encoding="utf-8")
     text = text.replace("hardship_share: 0.10", "hardship_share: .nan\nhardship_shares: 0.1", 1)
@@ -299,6 +305,16 @@ def test_a_sound_layer_crs_is_accepted(tmp_path: Path, villages_gpkg: Path) -> N
         {"name": "x", "layers": {"villages": {"path": str(villages_gpkg), "crs": "EPSG:4490"}}, "crs": "4545"}
     )
     assert sc.layers.sources()["villages"].crs == "EPSG:4490" and sc.crs == "4545"
+
+
+def test_an_unknown_layer_encoding_is_named_with_a_suggestion(tmp_path: Path) -> None:
+    (tmp_path / "v.csv").write_text("village_id,lon,lat\n001,109.3,36.9\n", encoding="utf-8")
+    p = write(tmp_path / "s.yaml", "name: t\nlayers:\n  villages: {path: v.csv, encoding: GBKK}\n")
+    assert_named_failure(
+        cli("check", str(p)),
+        "layers.villages.encoding (line 3): unknown text encoding 'GBKK' (did you mean 'GBK'?).",
+        "Fix: Use one of UTF-8, GBK, GB18030",
+    )
 
 
 # --------------------------------------------------------------------------- 4. non-finite numbers
