@@ -233,6 +233,18 @@ def _parse(tp: Any, raw: Any, where: str, problems: Problems, base_dir: Path | N
         problems.add(where, f"expected text, got {raw!r}.", "Write a text value.")
         return _MISSING
     if tp is Path:
+        if isinstance(raw, str) and raw and (any(ord(c) < 32 for c in raw) or len(raw.encode()) > 4096):
+            problems.add(
+                where,
+                f"{_short(raw)} cannot be a file path (control characters, or over 4096 bytes).",
+                "Write a path relative to the scenario file.",
+            )
+            return _MISSING
+        if isinstance(raw, str) and raw and any(len(part.encode()) > 255 for part in Path(raw).parts):
+            problems.add(
+                where, f"{_short(raw)} has a file or folder name over 255 bytes.", "Write the real, shorter path."
+            )
+            return _MISSING
         if isinstance(raw, str) and raw:
             p = Path(raw).expanduser()
             if base_dir is not None and not p.is_absolute():
@@ -258,6 +270,8 @@ def _shape_matches(tp: Any, raw: Any) -> bool:
         return (dataclasses.is_dataclass(tp) and isinstance(tp, type)) or origin in (dict, Mapping)
     if isinstance(raw, (list, tuple)):
         return origin in (list, tuple, Sequence)
+    if isinstance(raw, str):
+        return tp in (str, Path)
     return False
 
 

@@ -125,3 +125,11 @@ def test_field_checks_run_even_when_other_fields_fail() -> None:
     assert parse(Limits, {"label": "xy", "radius_m": "far"}, "sec", p) is None
     assert {e.where for e in p.errors} == {"sec.label", "sec.radius_m"}
     assert [e.message for e in p.errors if e.where == "sec.label"] == ["'xy' holds an x."]
+
+
+@pytest.mark.parametrize("raw", ["v\x00.gpkg", "v\n.gpkg", "a" * 300 + ".gpkg", "x/" * 2100])
+def test_impossible_paths_are_refused_before_the_disk_is_asked(raw: str) -> None:
+    p = Problems()
+    assert parse(Outer, {"name": "x", "inner": raw}, "s", p) is None
+    assert p.errors[0].where == "s.inner"
+    assert "file path" in p.errors[0].message or "over 255 bytes" in p.errors[0].message
