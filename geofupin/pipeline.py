@@ -141,7 +141,7 @@ def check_policy_file(scenario: Scenario, problems: Problems) -> None:
     if "plan" not in scenario.steps or scenario.policy.file is None:
         return
     try:
-        scenario.policy.load()
+        gio.load_policy(scenario.policy)
     except ProblemsError as exc:
         problems.extend(exc.problems)
 

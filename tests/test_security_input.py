@@ -23,8 +23,9 @@ from shapely.geometry import Point
 from geofupin import io as gio
 from geofupin import scenario
 from geofupin.cli import main
+from geofupin.config.policy import parse_policy
 from geofupin.errors import ScenarioError
-from geofupin.policy import load_policy, parse_policy
+from geofupin.io import load_policy
 
 REPO = Path(__file__).resolve().parents[1]
 LON, LAT = 109.32, 36.86
