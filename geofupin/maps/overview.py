@@ -28,7 +28,7 @@ from ..context import Layers, RunContext, StepResult
 from ..siting import SITE_FRONT_COLUMNS, SITE_SCORE_COLUMNS
 from . import data as D
 from .basemaps import add_basemap, uses_gcj02
-from .elements import DataLayer, InfoBox, Legend, SearchBox
+from .elements import DataLayer, InfoBox, LayerControl, Legend, SearchBox
 from .hillshade import hillshade_overlay
 
 log = logging.getLogger(__name__)
@@ -935,7 +935,7 @@ def finish_map(m: folium.Map, p: _Page, *, legend_collapsed: bool = False) -> No
         secondary_length_unit="kilometers",
         primary_area_unit="sqmeters",
     ).add_to(m)
-    folium.LayerControl(collapsed=True).add_to(m)
+    LayerControl(collapsed=True).add_to(m)
 
 
 def build_map(

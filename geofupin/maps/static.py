@@ -4,6 +4,10 @@ Static maps stay in the run's metric CRS (a Gauss-Kruger projection prints well 
 scale bar is exact). Chinese text needs a CJK font: :func:`find_cjk_font` looks for Noto
 Sans CJK (Debian ``fonts-noto-cjk``) and other common CJK fonts, and falls back to the
 default font with a warning (Chinese labels then show as boxes).
+
+Text is text: every string is drawn with ``parse_math=False`` and ``usetex=False`` (a
+township named ``a$b$c`` is not typeset, ``$\\foo$`` does not crash), and legend labels
+always start with geofupin's own words, so none starts with ``_`` (which matplotlib hides).
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ import glob
 import logging
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -22,6 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, fontManager
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.text import Text
 
 from ..config.maps import MapConfig
 from ..context import RunContext, StepResult
@@ -82,6 +87,16 @@ def find_cjk_font() -> str | None:
     return None
 
 
+#: Keyword arguments that make matplotlib draw a string literally: no mathtext, no LaTeX.
+LITERAL: dict[str, Any] = {"parse_math": False, "usetex": False}
+
+
+def _literal(texts: Iterable[Text]) -> None:
+    for t in texts:
+        t.set_parse_math(False)
+        t.set_usetex(False)
+
+
 def nice_length(span_m: float) -> float:
     """A round scale-bar length (1, 2 or 5 x 10^k metres) close to a fifth of ``span_m``."""
     target = max(span_m / 5.0, 1e-9)
@@ -94,9 +109,17 @@ def _scale_bar(ax, x0: float, y0: float, length_m: float, height: float, font: F
     for i, fc in enumerate(("black", "white")):
         ax.add_patch(Rectangle((x0 + i * half, y0), half, height, facecolor=fc, edgecolor="black", lw=0.8, zorder=20))
     label = f"{length_m / 1000:g} 公里 km" if length_m >= 1000 else f"{length_m:g} 米 m"
-    ax.text(x0, y0 + height * 1.6, "0", ha="center", va="bottom", fontproperties=font, fontsize=7, zorder=20)
+    ax.text(x0, y0 + height * 1.6, "0", ha="center", va="bottom", fontproperties=font, fontsize=7, zorder=20, **LITERAL)
     ax.text(
-        x0 + length_m, y0 + height * 1.6, label, ha="center", va="bottom", fontproperties=font, fontsize=7, zorder=20
+        x0 + length_m,
+        y0 + height * 1.6,
+        label,
+        ha="center",
+        va="bottom",
+        fontproperties=font,
+        fontsize=7,
+        zorder=20,
+        **LITERAL,
     )
 
 
@@ -108,8 +131,19 @@ def _north_arrow(ax, font: FontProperties) -> None:
         xycoords="axes fraction",
         arrowprops={"facecolor": "black", "width": 4, "headwidth": 12, "headlength": 12},
         zorder=20,
+        **LITERAL,
     )
-    ax.text(0.95, 0.965, "北 N", transform=ax.transAxes, ha="center", va="bottom", fontproperties=font, fontsize=10)
+    ax.text(
+        0.95,
+        0.965,
+        "北 N",
+        transform=ax.transAxes,
+        ha="center",
+        va="bottom",
+        fontproperties=font,
+        fontsize=10,
+        **LITERAL,
+    )
 
 
 def build_static_map(
@@ -196,6 +230,7 @@ def build_static_map(
                 color="#333",
                 zorder=15,
                 alpha=0.8,
+                **LITERAL,
             )
         handles.append(Line2D([], [], color="#555", ls="--", lw=0.8, label="乡镇界 township boundary"))
     w = layers.water
@@ -246,6 +281,7 @@ def build_static_map(
                         va="center",
                         zorder=16,
                         bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": "#333", "lw": 0.6},
+                        **LITERAL,
                     )
         handles.append(Patch(facecolor=SCORE_COLORS[-1], edgecolor="#333", label="安置点（数字为排名） site (rank)"))
         if (~passed).any():
@@ -293,8 +329,8 @@ def build_static_map(
     length = nice_length(span)
     _scale_bar(ax, x0 + 0.04 * span, y0 + 0.04 * (y1 - y0), length, 0.008 * (y1 - y0), font)
     _north_arrow(ax, font)
-    fig.text(0.03, 0.955, config.title, fontproperties=font, fontsize=16, fontweight="bold", va="bottom")
-    fig.text(0.03, 0.925, config.title_en, fontproperties=font, fontsize=9, color="#444", va="bottom")
+    fig.text(0.03, 0.955, config.title, fontproperties=font, fontsize=16, fontweight="bold", va="bottom", **LITERAL)
+    fig.text(0.03, 0.925, config.title_en, fontproperties=font, fontsize=9, color="#444", va="bottom", **LITERAL)
     lg = fig.legend(
         handles=handles,
         loc="upper left",
@@ -305,11 +341,12 @@ def build_static_map(
         prop=font,
     )
     lg.get_title().set_fontproperties(font)
+    _literal([*lg.get_texts(), lg.get_title()])
     notes = [f"坐标系 CRS: {layers.crs.name}"]
     if config.public:
         notes.append("公示版：仅村级合计 / public notice: village totals only")
     if config.attribution:
         notes.append(config.attribution)
     notes.append("审图号 approval No.: " + (config.approval_number or "（待审 pending）"))
-    fig.text(0.765, 0.06, "\n".join(notes), fontproperties=font, fontsize=7, va="bottom", color="#333")
+    fig.text(0.765, 0.06, "\n".join(notes), fontproperties=font, fontsize=7, va="bottom", color="#333", **LITERAL)
     return fig
