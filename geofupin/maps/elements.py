@@ -145,7 +145,7 @@ class DataLayer(JSCSSMixin, Layer, RawMacroElement):
 
 
 #: The runtime functions a :class:`_Call` may call (closed set: the name is written into script).
-CALLS = frozenset({"legend", "info", "searchbox", "table"})
+CALLS = frozenset({"legend", "info", "searchbox", "table", "fit"})
 
 
 class _Call(RawMacroElement):
@@ -194,3 +194,11 @@ def SearchBox() -> MacroElement:
 def HtmlBox(spec: dict[str, Any]) -> MacroElement:
     """A box of text lines / a table built with DOM text nodes: ``{'position', 'title', 'header', 'rows'}``."""
     return _Call("table", spec)
+
+
+def FirstView(bounds: list[list[float]]) -> MacroElement:
+    """Fit ``[[south, west], [north, east]]`` clear of the legend (right) and the controls (left) on a wide screen.
+
+    Add it before the layers (``index=0``): markercluster's chunked loading breaks on a later fit.
+    """
+    return _Call("fit", {"bounds": bounds})
