@@ -254,3 +254,74 @@ def make_results(layers: Layers) -> dict[str, StepResult]:
 def make_ctx(dem: Path | None = None, **kw) -> RunContext:
     layers = make_layers(dem, **kw)
     return RunContext(scenario=SimpleNamespace(name="test"), layers=layers, results=make_results(layers))
+
+
+OSM_CREDIT = "© OpenStreetMap contributors (ODbL)"
+
+
+def make_dense_ctx(*, n_sites: int = 260, n_villages: int = 40, seed: int = 7) -> RunContext:
+    """A county where the sites crowd together: ``n_sites`` ranked grid cells 250 m apart inside
+    villages spread over 30 x 20 km, and a power line running 90 km off to the south (an extract
+    is much larger than the villages). The roads carry the OpenStreetMap credit in ``attrs``."""
+    rng = np.random.default_rng(seed)
+    vx = X0 + rng.uniform(0, 30_000, n_villages)
+    vy = Y0 + rng.uniform(0, 20_000, n_villages)
+    villages = gdf(
+        [
+            {
+                "village_id": f"V{i + 1}",
+                "name": f"村{i + 1}",
+                "township": "高桥乡",
+                "households": 40,
+                "persons": 160,
+                "relocate_households": 10 * (i % 2),
+                "relocate_persons": 40 * (i % 2),
+                "geometry": Point(x, y),
+            }
+            for i, (x, y) in enumerate(zip(vx, vy, strict=True))
+        ]
+    )
+    cols = 20
+    ranks = rng.permutation(n_sites) + 1
+    cx, cy = X0 + 12_500, Y0 + 8_000
+    sites = gdf(
+        [
+            {
+                "site_id": f"S{k + 1}",
+                "name": f"网格{k + 1}",
+                "tier": "central_village",
+                "geometry": box(x, y, x + 150, y + 150),
+                "passed": True,
+                "score": float(1 - r / (n_sites + 1)),
+                "rank": int(r),
+            }
+            for k, r in enumerate(ranks)
+            for x, y in [(cx + 250 * (k % cols), cy + 250 * (k // cols))]
+        ]
+    )
+    roads = gdf(
+        [
+            {
+                "road_id": "R1",
+                "road_class": "county",
+                "name": "县道",
+                "geometry": LineString([(X0 - 20_000, Y0 + 10_000), (X0 + 50_000, Y0 + 10_000)]),
+            }
+        ]
+    )
+    roads.attrs["attribution"] = OSM_CREDIT
+    power = gdf(
+        [
+            {
+                "power_id": "P1",
+                "kind": "line",
+                "voltage_kv": 110.0,
+                "geometry": LineString([(X0 + 15_000, Y0 + 10_000), (X0 + 15_000, Y0 - 90_000)]),
+            }
+        ]
+    )
+    cand = sites[["site_id", "name", "tier", "geometry"]]
+    layers = Layers(crs=CRS, villages=villages, roads=roads, power=power, candidates=cand)
+    return RunContext(
+        scenario=SimpleNamespace(name="dense"), layers=layers, results={"site": StepResult(layers={"sites": sites})}
+    )

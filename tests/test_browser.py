@@ -8,6 +8,7 @@ must make none. Skipped when ``/usr/bin/chromium`` or the ``playwright`` package
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -229,3 +230,142 @@ def test_hidden_layers_are_built_when_switched_on(main: Loaded) -> None:
     assert pg.evaluate(count) == 1  # built once, not twice
     box.uncheck()
     assert main.errors == []
+
+
+# ----------------------------------------------------------------------------------- real regions
+_LABEL_BOXES = """(sel) => [...document.querySelectorAll(sel)]
+    .filter(e => getComputedStyle(e).visibility !== 'hidden')
+    .map(e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom, e.textContent]; })"""
+_MAP = "Object.keys(window).find(k => /^map_[0-9a-f]{32}$/.test(k))"
+_VIEW = f"""() => {{ const m = window[{_MAP}], b = m.getBounds();
+    return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth(), m.getZoom()]; }}"""
+_ZOOM_IN = f"() => {{ const m = window[{_MAP}]; m.setZoom(m.getZoom() + 2, {{animate: false}}); }}"
+_HIDDEN = """() => { const e = [...document.querySelectorAll('.leaflet-tooltip.gfp-rank')].find(e => {
+      const r = e.getBoundingClientRect();
+      return getComputedStyle(e).visibility === 'hidden' && r.left > 300 && r.right < 1000 && r.top > 100; });
+    const r = e.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2, e.textContent]; }"""
+
+
+def _overlaps(boxes: list) -> list[tuple[str, str]]:
+    out = []
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                out.append((a[4], b[4]))
+    return out
+
+
+def _open_wide(browser, path: Path, html: str) -> Loaded:
+    path.write_text(html, encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    got = Loaded(page)
+    page.on("pageerror", lambda e: got.errors.append(str(e)))
+    page.on("dialog", lambda d: (got.dialogs.append(d.message), d.dismiss()))
+    page.goto(path.as_uri())
+    page.wait_for_selector(".leaflet-tooltip.gfp-rank", state="attached", timeout=15000)
+    page.wait_for_timeout(400)
+    return got
+
+
+def _credit_visible(pg, text: str) -> bool:
+    """The credit line is in the notes box, inside the viewport, and not covered by anything."""
+    line = pg.locator(".gfp-note div", has_text=text)
+    if line.count() != 1 or not line.is_visible():
+        return False
+    b = line.bounding_box()
+    cx, cy = b["x"] + b["width"] / 2, b["y"] + b["height"] / 2
+    if not (b["x"] >= 0 and b["x"] + b["width"] <= 1400 and b["y"] >= 0 and b["y"] + b["height"] <= 900):
+        return False
+    return bool(pg.evaluate("([x, y, t]) => document.elementFromPoint(x, y).textContent === t", [cx, cy, text]))
+
+
+def test_dense_sites_labels_never_overlap_and_first_view_fits_villages(browser, tmp_path: Path) -> None:
+    from _maps_fixtures import OSM_CREDIT, make_dense_ctx
+
+    from geofupin.maps.data import to_display
+
+    ctx = make_dense_ctx()
+    got = _open_wide(
+        browser, tmp_path / "dense.html", render_html(build_run_map(ctx, config=MapConfig(hillshade=False)))
+    )
+    pg = got.page
+    assert got.errors == [] and got.dialogs == []
+    boxes = pg.evaluate(_LABEL_BOXES, ".leaflet-tooltip.gfp-rank")
+    assert pg.locator(".leaflet-tooltip.gfp-rank").count() == 260  # every rank is there, most of them hidden
+    assert 5 <= len(boxes) < 260
+    assert _overlaps(boxes) == []
+    assert "1" in [b[4] for b in boxes]  # the best site is labelled
+    # the first view holds every village and site, with a margin, but not the 90 km power line
+    w, s, e, n, _ = pg.evaluate(_VIEW)
+    vb = to_display(ctx.layers.villages).total_bounds
+    sb = to_display(ctx.results["site"].layers["sites"]).total_bounds
+    x0, y0, x1, y1 = min(vb[0], sb[0]), min(vb[1], sb[1]), max(vb[2], sb[2]), max(vb[3], sb[3])
+    assert w < x0 and s < y0 and e > x1 and n > y1
+    pb = to_display(ctx.layers.power).total_bounds  # the power line: 100 km north to south
+    assert (n - s) < 0.6 * (pb[3] - pb[1]) and (e - w) < 1.8 * (x1 - x0)  # content: 1000 of 1400 px, snap 1/4
+    # a hidden rank shows on hover, with the site's name
+    x, y, rank = pg.evaluate(_HIDDEN)
+    pg.mouse.move(x, y)
+    hover = pg.locator(".leaflet-tooltip:not(.gfp-rank)")
+    hover.wait_for(timeout=5000)
+    assert re.fullmatch(rf"{rank}\. 网格\d+", hover.inner_text())
+    pg.mouse.move(5, 450)
+    # zooming in makes room: more labels, still none overlapping
+    pg.evaluate(_ZOOM_IN)
+    pg.wait_for_timeout(400)
+    zoomed = pg.evaluate(_LABEL_BOXES, ".leaflet-tooltip.gfp-rank")
+    on_screen = [b for b in zoomed if b[2] > 0 and b[0] < 1400 and b[3] > 0 and b[1] < 900]
+    assert _overlaps(zoomed) == []
+    assert len(on_screen) > len([b for b in boxes if b[2] > 0 and b[0] < 1400])
+    assert OSM_CREDIT in pg.locator(".gfp-note").inner_text().split("\n")
+    assert _credit_visible(pg, OSM_CREDIT)
+    pg.close()
+
+
+def test_real_osm_region_map_is_readable(browser, tmp_path: Path, shared_data: Path) -> None:
+    """Andorra: imported from OSM, 260 ranked grid sites around its villages (Chromium, 1400x900)."""
+    import geopandas as gpd
+    from _maps_fixtures import OSM_CREDIT
+    from shapely.geometry import box
+
+    from geofupin.context import Layers, RunContext, StepResult
+    from geofupin.maps.data import to_display
+    from geofupin.osm import import_osm
+
+    got_layers = import_osm(shared_data / "andorra" / "andorra.osm.pbf")
+    v = got_layers["villages"]
+    v["persons"] = 100
+    v["relocate_persons"] = [40 * (i % 2) for i in range(len(v))]
+    w, s, e, n = v.total_bounds
+    cells = [box(x, y, x + 600, y + 600) for x in np.arange(w, e, 1000.0) for y in np.arange(s, n, 1000.0)]
+    rng = np.random.default_rng(3)
+    pick = sorted(rng.choice(len(cells), size=260, replace=False))
+    sites = gpd.GeoDataFrame(
+        {
+            "site_id": [f"G{i}" for i in range(260)],
+            "name": [f"网格 {i}" for i in range(260)],
+            "passed": True,
+            "rank": rng.permutation(260) + 1,
+            "geometry": [cells[i] for i in pick],
+        },
+        crs=v.crs,
+    )
+    sites["score"] = 1 - sites["rank"] / 261
+    layers = Layers(
+        crs=v.crs, **{k: got_layers.get(k) for k in ("villages", "roads", "water", "power", "facilities", "boundaries")}
+    )
+    ctx = RunContext(scenario=None, layers=layers, results={"site": StepResult(layers={"sites": sites})})
+    html = render_html(build_run_map(ctx, config=MapConfig(hillshade=False)))  # no credit configured: from attrs
+    got = _open_wide(browser, tmp_path / "andorra.html", html)
+    pg = got.page
+    assert got.errors == [] and got.dialogs == []
+    boxes = pg.evaluate(_LABEL_BOXES, ".leaflet-tooltip.gfp-rank")
+    assert boxes and _overlaps(boxes) == []
+    assert "1" in [b[4] for b in boxes]
+    west, south, east, north, _ = pg.evaluate(_VIEW)
+    vb = to_display(v).total_bounds
+    rb = to_display(got_layers["roads"]).total_bounds
+    assert west < vb[0] and south < vb[1] and east > vb[2] and north > vb[3]
+    assert (north - south) < (rb[3] - rb[1]) or (east - west) < (rb[2] - rb[0])  # not the whole extract
+    assert _credit_visible(pg, OSM_CREDIT)
+    pg.close()

@@ -658,3 +658,94 @@ def test_page_title_is_escaped(ctx) -> None:
     html = render_html(build_run_map(ctx), title="规划</title><script>alert(1)</script>")
     assert "<script>alert(1)" not in html
     assert "<title>规划&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt;</title>" in html
+
+
+# ----------------------------------------------------------------------------------- real regions
+def _fit_bounds(m) -> list[list[float]]:
+    from geofupin.maps.elements import _Call
+
+    return next(c.spec["bounds"] for c in m._children.values() if isinstance(c, _Call) and c.func == "fit")
+
+
+def test_first_view_fits_villages_and_passed_sites_not_the_extract() -> None:
+    from _maps_fixtures import make_dense_ctx
+
+    from geofupin.maps.data import to_display
+
+    ctx = make_dense_ctx()
+    (s, w), (n, e) = _fit_bounds(build_run_map(ctx, config=MapConfig(hillshade=False)))
+    vb = to_display(ctx.layers.villages).total_bounds
+    sb = to_display(ctx.results["site"].layers["sites"]).total_bounds
+    x0, y0, x1, y1 = min(vb[0], sb[0]), min(vb[1], sb[1]), max(vb[2], sb[2]), max(vb[3], sb[3])
+    # 5 % of the extent on each side; the power line 90 km south and the 70 km road are left out
+    assert (w, s, e, n) == pytest.approx(
+        (x0 - 0.05 * (x1 - x0), y0 - 0.05 * (y1 - y0), x1 + 0.05 * (x1 - x0), y1 + 0.05 * (y1 - y0))
+    )
+    # excluded sites far away do not widen the view; a lone village gets ~1 km around it
+    sites = ctx.results["site"].layers["sites"].copy()
+    far = sites.iloc[[0]].copy()
+    far["geometry"] = far.translate(0, -60_000)
+    far["passed"] = False
+    ctx.results["site"].layers["sites"] = pd.concat([sites, far], ignore_index=True)
+    (s2, w2), (n2, e2) = _fit_bounds(build_run_map(ctx, config=MapConfig(hillshade=False)))
+    assert (s2, w2, n2, e2) == pytest.approx((s, w, n, e))
+    from geofupin.maps.overview import first_view
+
+    (s, w), (n, e) = first_view([(109.3, 36.9, 109.3, 36.9)])
+    assert (s, w, n, e) == pytest.approx((36.89, 109.29, 36.91, 109.31))
+    assert first_view([]) is None
+
+
+def test_data_credits_from_the_scenario_and_from_layer_attrs(ctx) -> None:
+    from _maps_fixtures import OSM_CREDIT, make_dense_ctx
+
+    from geofupin.maps.data import credits
+
+    def notes(page: str) -> list[str]:
+        m = re.search(r'"lines":(\[[^\]]*\])', page)
+        assert m is not None
+        return json.loads(m.group(1))
+
+    page = render_html(build_run_map(make_dense_ctx(), config=MapConfig(hillshade=False)))
+    assert OSM_CREDIT in notes(page)  # the roads' attrs say they are OSM-derived
+    assert OSM_CREDIT not in notes(render_html(build_run_map(ctx)))  # the synthetic fixture is not
+    cfg = MapConfig(attribution=(OSM_CREDIT, "村庄人口：县扶贫办 2016"))
+    got = notes(render_html(build_run_map(make_dense_ctx(), config=cfg)))
+    assert got.count(OSM_CREDIT) == 1 and "村庄人口：县扶贫办 2016" in got
+    g = gpd.GeoDataFrame(geometry=[])
+    g.attrs["attribution"] = ["SRTM: NASA", OSM_CREDIT]
+    assert credits(["A", " ", OSM_CREDIT], [None, g]) == ["A", OSM_CREDIT, "SRTM: NASA"]
+    problems = Problems()
+    one = parse(MapConfig, {"attribution": OSM_CREDIT}, "map", problems)
+    many = parse(MapConfig, {"attribution": [OSM_CREDIT, "B"]}, "map", problems)
+    assert not problems.errors
+    assert one.credits() == (OSM_CREDIT,) and many.credits() == (OSM_CREDIT, "B") and MapConfig().credits() == ()
+
+
+def test_static_map_of_a_dense_county_fits_villages_and_declutters_ranks() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from _maps_fixtures import OSM_CREDIT, make_dense_ctx
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from geofupin.maps.static import build_static_map
+
+    ctx = make_dense_ctx()
+    fig = build_static_map(ctx, paper="A4", dpi=100)
+    FigureCanvasAgg(fig).draw()
+    ax = fig.axes[0]
+    v = ctx.layers.villages.total_bounds
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    assert x0 < v[0] and x1 > v[2] and y0 < v[1] and y1 > v[3]
+    assert (y1 - y0) < 1.5 * (v[3] - v[1])  # the 90 km power line is off the map
+    ranks = [t for t in ax.texts if t.get_text().isdigit() and t.get_bbox_patch() is not None]
+    assert 5 <= len(ranks) < 260 and "1" in [t.get_text() for t in ranks]
+    boxes = [t.get_bbox_patch().get_window_extent() for t in ranks]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not a.overlaps(b)
+    notes = next(t.get_text() for t in fig.texts if t.get_text().startswith("坐标系")).split("\n")
+    assert OSM_CREDIT in notes
+    assert f"排名标注 {len(ranks)}/260 个（其余重叠，见网页地图）" in notes[1]

@@ -34,7 +34,10 @@ class MapConfig:
     title, title_en
         Title box, Chinese first.
     attribution
-        Extra attribution line (data sources).
+        Data credits shown in the notes box of every map (a text or a list of texts), e.g.
+        ``"© OpenStreetMap contributors (ODbL)"`` for layers derived from OpenStreetMap.
+        Layers whose GeoDataFrame carries ``attrs["attribution"]`` (``geofupin.osm.import_osm``
+        sets it) are credited too; each credit is shown once.
     simplify_tolerance_m
         Douglas-Peucker tolerance applied to lines and polygons before drawing (metres).
     coord_decimals
@@ -60,7 +63,7 @@ class MapConfig:
     approval_number: str | None = None
     title: str = "易地扶贫搬迁规划图"
     title_en: str = "Poverty-alleviation relocation plan"
-    attribution: str | None = None
+    attribution: str | tuple[str, ...] | None = None
     simplify_tolerance_m: float = 10.0
     coord_decimals: int = 5
     cluster_threshold: int = 300
@@ -69,6 +72,14 @@ class MapConfig:
     hillshade_max_px: int = 1200
     popup_max_width_px: int = 460
     offline: bool = True
+
+    def credits(self) -> tuple[str, ...]:
+        """The ``attribution`` texts as a tuple (empty when none)."""
+        if self.attribution is None:
+            return ()
+        if isinstance(self.attribution, str):
+            return (self.attribution,) if self.attribution.strip() else ()
+        return tuple(t for t in self.attribution if t.strip())
 
     def validate(self, where: str, problems: Problems) -> None:
         """Cross-field and range checks (called by :func:`geofupin._schema.parse`)."""

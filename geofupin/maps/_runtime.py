@@ -42,7 +42,7 @@ CSS = """
 .gfp-box{background:rgba(255,255,255,.93);padding:6px 8px;border-radius:5px;box-shadow:0 1px 4px rgba(0,0,0,.35);
  font:12px/1.4 "Noto Sans CJK SC","Noto Sans SC",sans-serif;max-height:45vh;overflow:auto}
 .gfp-box h4{margin:0 0 3px 0;font-size:13px}.gfp-sw{display:inline-block;width:14px;height:14px;margin-right:5px;vertical-align:middle}
-.gfp-legend .row{white-space:nowrap}.gfp-legend .en{color:#666}
+.gfp-legend{max-width:300px}.gfp-legend .row{padding-left:19px;text-indent:-19px}.gfp-legend .en{color:#666}
 .gfp-search input{width:170px;font-size:13px;padding:2px 4px}.gfp-search .msg{color:#a00;font-size:11px}
 .gfp-title{font:bold 16px "Noto Sans CJK SC","Noto Sans SC",sans-serif}.gfp-title .en{font-size:12px;font-weight:normal;color:#555}
 .gfp-diff table{border-collapse:collapse}.gfp-diff td,.gfp-diff th{border:1px solid #ccc;padding:1px 5px;text-align:right}
@@ -174,8 +174,9 @@ gfp.layer = function(map, spec) {
     }
     if (spec.interactive !== false) {
       lyr._gfp = i;  // one click handler on the group opens the popup (no per-feature popup objects)
-      if (spec.title && spec.hover !== false && spec.marker !== 'div') {  // div markers use the title attribute
-        (function(l, j) { l.bindTooltip(function() { return gfp.el('span', spec.props[spec.title][j]); },
+      var hov = spec.hover_label || spec.title;
+      if (hov && spec.hover !== false && spec.marker !== 'div') {  // div markers use the title attribute
+        (function(l, j) { l.bindTooltip(function() { return gfp.el('span', spec.props[hov][j]); },
           {sticky: spec.kind !== 'points'}); })(lyr, i);
       }
     }
@@ -187,8 +188,12 @@ gfp.layer = function(map, spec) {
       var lab = spec.props[spec.label][i];
       if (lab !== null && lab !== undefined && lab !== '') {
         var at = spec.kind === 'points' ? lyr.getLatLng() : (spec.label_at ? L.latLng(spec.label_at[i]) : lyr.getBounds().getCenter());
-        layers.push(L.tooltip({permanent: true, direction: 'center', className: spec.label_class || 'gfp-label',
-          interactive: false}).setLatLng(at).setContent(gfp.el('span', lab)));
+        var tip = L.tooltip({permanent: true, direction: 'center', className: spec.label_class || 'gfp-label',
+          interactive: false}).setLatLng(at).setContent(gfp.el('span', lab));
+        var pr = spec.label_prio;
+        gfp.labels(map).push({tip: tip, prio: pr === undefined ? 1e9 : (typeof pr === 'number' ? pr : pr[i]),
+          seq: map._gfpLabels.length});
+        layers.push(tip);
       }
     }
   }
@@ -197,6 +202,50 @@ gfp.layer = function(map, spec) {
     group.on('click', function(e) { if (e.layer && e.layer._gfp !== undefined) { gfp.open(map, spec, e.layer, e.latlng); } });
   }
   return group;
+};
+gfp.fit = function(map, spec) {
+  // the first view; on a wide screen the legend (bottom right) and the boxes on the left do not cover it
+  // (the legend is at most 300 px wide, see .gfp-legend)
+  var wide = map.getSize().x >= 1000;
+  map.fitBounds(spec.bounds, {paddingTopLeft: [wide ? 70 : 20, 30], paddingBottomRight: [wide ? 330 : 20, 30]});
+};
+gfp.labels = function(map) {
+  // the map's permanent labels; after every zoom (and when a layer is switched on) they are decluttered
+  if (!map._gfpLabels) {
+    map._gfpLabels = [];
+    var pending = false;
+    var run = function() { pending = false; gfp.declutter(map); };
+    map.on('zoomend layeradd', function() { if (!pending) { pending = true; setTimeout(run, 0); } });
+  }
+  return map._gfpLabels;
+};
+gfp.declutter = function(map) {
+  // most important first (lowest prio: rank 1, ...): a label shows only where it overlaps no label shown
+  // before it; the others show when zooming in makes room (and their feature's name shows on hover)
+  var pad = 2, shown = [], cell = 64, grid = {};
+  var items = map._gfpLabels.filter(function(l) { return map.hasLayer(l.tip) && l.tip.getElement(); });
+  items.sort(function(a, b) { return (a.prio - b.prio) || (a.seq - b.seq); });
+  items.forEach(function(l) {
+    var el = l.tip.getElement(), p = map.latLngToLayerPoint(l.tip.getLatLng());
+    var w = el.offsetWidth / 2 + pad, h = el.offsetHeight / 2 + pad;
+    var r = [p.x - w, p.y - h, p.x + w, p.y + h], free = true, i, j, k, cands;
+    var i0 = Math.floor(r[0] / cell), i1 = Math.floor(r[2] / cell), j0 = Math.floor(r[1] / cell), j1 = Math.floor(r[3] / cell);
+    for (i = i0; i <= i1 && free; i++) {
+      for (j = j0; j <= j1 && free; j++) {
+        cands = grid[i + ',' + j] || [];
+        for (k = 0; k < cands.length; k++) {
+          var s = cands[k];
+          if (r[0] < s[2] && r[2] > s[0] && r[1] < s[3] && r[3] > s[1]) { free = false; break; }
+        }
+      }
+    }
+    el.style.visibility = free ? '' : 'hidden';
+    if (free) {
+      shown.push(r);
+      for (i = i0; i <= i1; i++) { for (j = j0; j <= j1; j++) { (grid[i + ',' + j] = grid[i + ',' + j] || []).push(r); } }
+    }
+  });
+  return shown.length;
 };
 gfp.box = function(map, pos, build, cls) {
   var C = L.Control.extend({onAdd: function() {

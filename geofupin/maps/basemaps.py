@@ -8,6 +8,7 @@ import os
 import folium
 
 from ..config.maps import MapConfig
+from .elements import TileLayer
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def add_basemap(m: folium.Map, config: MapConfig) -> list[str]:
     """Add the configured tile layers to ``m``; returns notes for the map corner (attribution, warnings)."""
     notes: list[str] = []
     if config.basemap == "osm":
-        folium.TileLayer(
+        TileLayer(
             "https://tile.openstreetmap.org/{z}/{x}/{y}.png", attr=OSM_ATTR, name="OpenStreetMap", max_zoom=19
         ).add_to(m)
         notes.append("底图 Basemap: " + OSM_ATTR)
@@ -52,14 +53,14 @@ def add_basemap(m: folium.Map, config: MapConfig) -> list[str]:
             return notes
         base, labels = ("img", "cia") if config.imagery else ("vec", "cva")
         sub = "01234567"
-        folium.TileLayer(
+        TileLayer(
             TIANDITU_URL.format(s="{s}", layer=base, key=key),
             attr=TIANDITU_ATTR,
             name="天地图影像 Tianditu imagery" if config.imagery else "天地图 Tianditu",
             subdomains=sub,
             max_zoom=18,
         ).add_to(m)
-        folium.TileLayer(
+        TileLayer(
             TIANDITU_URL.format(s="{s}", layer=labels, key=key),
             attr=TIANDITU_ATTR,
             name="天地图注记 Tianditu labels",
@@ -69,7 +70,7 @@ def add_basemap(m: folium.Map, config: MapConfig) -> list[str]:
         ).add_to(m)
         notes.append("底图 Basemap: " + TIANDITU_ATTR)
     elif config.basemap == "gaode":
-        folium.TileLayer(
+        TileLayer(
             GAODE_IMG if config.imagery else GAODE_VEC,
             attr=GAODE_ATTR,
             name="高德影像 Gaode imagery" if config.imagery else "高德地图 Gaode",

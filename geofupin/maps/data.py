@@ -328,6 +328,25 @@ def layer_spec(
     return spec
 
 
+def credits(configured: Iterable[str], frames: Iterable[gpd.GeoDataFrame | None]) -> list[str]:
+    """Data credits to print on a map: the scenario's ``map.attribution`` then each layer's own.
+
+    A layer credits its source through ``gdf.attrs["attribution"]`` (a text or a list of
+    texts; :func:`geofupin.osm.import_osm` sets ``"© OpenStreetMap contributors (ODbL)"``).
+    Each credit appears once, in first-seen order.
+    """
+    out: dict[str, None] = {}
+    for text in configured:
+        if str(text).strip():
+            out[str(text).strip()] = None
+    for g in frames:
+        got = None if g is None else g.attrs.get("attribution")
+        for text in [got] if isinstance(got, str) else list(got or ()):
+            if str(text).strip():
+                out[str(text).strip()] = None
+    return list(out)
+
+
 def ramp(values: Sequence[float] | np.ndarray, colors: Sequence[str]) -> list[str]:
     """Hex colours interpolated linearly along ``colors`` for ``values`` scaled to 0..1."""
     v = np.asarray(values, dtype=float)

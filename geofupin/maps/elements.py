@@ -1,13 +1,24 @@
 """folium elements that draw geofupin layers, legends and boxes through :mod:`._runtime`.
 
-Data reaches the page only as escaped JSON inside ``<script>``; the runtime turns text
-into DOM text nodes. No element here inserts data through ``innerHTML``.
+Text from data is never a template. branca compiles the text of an ``Element(text)`` as a
+Jinja2 template, and a ``MacroElement`` compiles the output of its macros once more; a
+village named ``{{ 7*7 }}`` would show as ``49`` (or run code). So:
+
+- every block geofupin puts on the page is a :class:`RawHtml`, written verbatim;
+- geofupin's elements (and the folium ones that carry data: the layer control, tile
+  layers) render their macros through :class:`RawMacroElement`, which writes the macro
+  output verbatim; their templates hold only geofupin's constant markup and generated
+  element names;
+- data reaches the page only as JSON in ``<script type="application/json">`` blocks
+  (:func:`~._runtime.safe_json` escapes ``<``, ``>``, ``&``, U+2028/2029), which the runtime
+  parses and turns into DOM text nodes. Nothing inserts data through ``innerHTML``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import folium
 from branca.element import Element, Figure, MacroElement
 from folium.elements import JSCSSMixin
 from folium.map import Layer
@@ -27,14 +38,64 @@ _CLUSTER_CSS = [
 ]
 
 
+class RawHtml(Element):
+    """A block of HTML that goes into the page exactly as given: never compiled as a template."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "RawHtml"
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self.text
+
+
+def json_block(element_id: str, obj: Any) -> RawHtml:
+    """``obj`` as a ``<script type="application/json">`` block that ``gfp.data(element_id)`` reads."""
+    return RawHtml(f'<script type="application/json" id="{element_id}">{safe_json(obj)}</script>')
+
+
+class RawMacroElement(MacroElement):
+    """A ``MacroElement`` whose macro output is put on the page verbatim.
+
+    branca's ``MacroElement.render`` wraps each macro's output in ``Element(output)``, which
+    compiles it as a template a second time: any value the macro wrote (a layer name, a
+    tile URL) would be evaluated. This does the same work with :class:`RawHtml`.
+    """
+
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]
+        figure = self.get_root()
+        if not isinstance(figure, Figure):
+            raise TypeError(f"{type(self).__name__} can only be rendered inside a Figure (add it to a map first).")
+        module = self._template.module.__dict__
+        for part, target in (("header", figure.header), ("html", figure.html), ("script", figure.script)):
+            macro = module.get(part)
+            if macro is not None:
+                target.add_child(RawHtml(str(macro(self, kwargs))), name=self.get_name())
+        for child in self._children.values():
+            child.render(**kwargs)
+
+
+class LayerControl(folium.LayerControl, RawMacroElement):
+    """folium's layer control, with the layer names written verbatim (see :class:`RawMacroElement`).
+
+    Leaflet puts layer names into the control with ``innerHTML``: names that may hold data
+    are HTML-escaped by the builder (``_Page.add``) before they get here.
+    """
+
+
+class TileLayer(folium.TileLayer, RawMacroElement):
+    """folium's tile layer, with its URL (which may hold a user's key) written verbatim."""
+
+
 def _add_runtime(element: MacroElement) -> None:
     figure = element.get_root()
     if isinstance(figure, Figure):
-        figure.header.add_child(Element(f"<style>{CSS}</style>"), name="gfp_css")
-        figure.header.add_child(Element(f"<script>{JS}</script>"), name="gfp_js")
+        figure.header.add_child(RawHtml(f"<style>{CSS}</style>"), name="gfp_css")
+        figure.header.add_child(RawHtml(f"<script>{JS}</script>"), name="gfp_js")
 
 
-class DataLayer(JSCSSMixin, Layer):
+class DataLayer(JSCSSMixin, Layer, RawMacroElement):
     """One overlay drawn by ``gfp.layer`` from a JSON spec (see :mod:`geofupin.maps.data`).
 
     Parameters
@@ -77,31 +138,41 @@ class DataLayer(JSCSSMixin, Layer):
         if isinstance(figure, Figure):
             # data as a JSON block: JSON.parse is far faster than parsing the same data as a JS literal
             figure.html.add_child(
-                Element(f'<script type="application/json" id="{self.get_name()}">{self.spec_json}</script>'),
+                RawHtml(f'<script type="application/json" id="{self.get_name()}">{self.spec_json}</script>'),
                 name=f"{self.get_name()}_data",
             )
         super().render(**kwargs)
 
 
-class _Call(MacroElement):
-    """Calls ``gfp.<func>(map, spec)`` once the map exists."""
+#: The runtime functions a :class:`_Call` may call (closed set: the name is written into script).
+CALLS = frozenset({"legend", "info", "searchbox", "table", "fit"})
+
+
+class _Call(RawMacroElement):
+    """Calls ``gfp.<func>(map, spec)`` once the map exists; the spec is read from its JSON block."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        gfp.{{ this.func }}({{ this._parent.get_name() }}{% if this.spec_json %}, {{ this.spec_json }}{% endif %});
+        gfp.{{ this.func }}({{ this._parent.get_name() }}
+          {%- if this.spec is not none %}, gfp.data("{{ this.get_name() }}"){% endif %});
         {% endmacro %}
         """
     )
 
     def __init__(self, func: str, spec: Any = None) -> None:
+        if func not in CALLS:
+            raise ValueError(f"unknown runtime call {func!r}; one of {sorted(CALLS)}")
         super().__init__()
         self._name = "GfpCall"
         self.func = func
-        self.spec_json = None if spec is None else safe_json(spec)
+        self.spec = spec
 
     def render(self, **kwargs: Any) -> None:  # type: ignore[override]
         _add_runtime(self)
+        figure = self.get_root()
+        if isinstance(figure, Figure) and self.spec is not None:
+            figure.html.add_child(json_block(self.get_name(), self.spec), name=f"{self.get_name()}_data")
         super().render(**kwargs)
 
 
@@ -123,3 +194,11 @@ def SearchBox() -> MacroElement:
 def HtmlBox(spec: dict[str, Any]) -> MacroElement:
     """A box of text lines / a table built with DOM text nodes: ``{'position', 'title', 'header', 'rows'}``."""
     return _Call("table", spec)
+
+
+def FirstView(bounds: list[list[float]]) -> MacroElement:
+    """Fit ``[[south, west], [north, east]]`` clear of the legend (right) and the controls (left) on a wide screen.
+
+    Add it before the layers (``index=0``): markercluster's chunked loading breaks on a later fit.
+    """
+    return _Call("fit", {"bounds": bounds})

@@ -237,7 +237,7 @@ def render_html(m: Any, *, offline: bool = True, title: str | None = None) -> st
     if not html.lstrip().lower().startswith("<!doctype"):
         html = "<!DOCTYPE html>\n" + html
     html = html.replace("<head>", '<head>\n<meta charset="utf-8"/>', 1) if "charset" not in html[:500] else html
-    html = stable_ids(html)
+    html = stable_ids(html, ids=_tree_ids(root.to_dict()))
     if offline:
         html = inline_assets(html)
     return html
@@ -246,18 +246,29 @@ def render_html(m: Any, *, offline: bool = True, title: str | None = None) -> st
 _ELEMENT_ID = re.compile(r"(?<=_)[0-9a-f]{32}(?![0-9a-zA-Z])")
 
 
-def stable_ids(html: str) -> str:
+def stable_ids(html: str, *, ids: set[str] | None = None) -> str:
     """Replace branca's random element ids (``map_<uuid4 hex>``) by counters in order of first use.
 
     The same map then renders to the same bytes, run after run. An id keeps its length and
     every occurrence of it gets the same replacement, so the references between elements hold.
+    With ``ids`` (the ids of the rendered elements) only those are replaced: data that happens
+    to hold ``_`` and 32 hex digits (an MD5 in a village id) stays as it is.
     """
     seen: dict[str, str] = {}
 
     def repl(m: re.Match[str]) -> str:
+        if ids is not None and m.group(0) not in ids:
+            return m.group(0)
         return seen.setdefault(m.group(0), f"{len(seen) + 1:032x}")
 
     return _ELEMENT_ID.sub(repl, html)
+
+
+def _tree_ids(node: dict[str, Any]) -> set[str]:
+    out = {str(node["id"])}
+    for child in node.get("children", {}).values():
+        out |= _tree_ids(child)
+    return out
 
 
 def _esc(text: str) -> str:

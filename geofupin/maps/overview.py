@@ -28,7 +28,7 @@ from ..context import Layers, RunContext, StepResult
 from ..siting import SITE_FRONT_COLUMNS, SITE_SCORE_COLUMNS
 from . import data as D
 from .basemaps import add_basemap, uses_gcj02
-from .elements import DataLayer, InfoBox, Legend, SearchBox
+from .elements import DataLayer, FirstView, InfoBox, LayerControl, Legend, SearchBox
 from .hillshade import hillshade_overlay
 
 log = logging.getLogger(__name__)
@@ -80,12 +80,18 @@ class _Page:
         self.legend: list[dict[str, Any]] = []
         self.notes: list[str] = []
         self.bounds: list[tuple[float, float, float, float]] = []
+        self.focus: list[tuple[float, float, float, float]] = []
 
     def display(self, gdf: gpd.GeoDataFrame, *, simplify: bool = True) -> gpd.GeoDataFrame:
         out = D.to_display(gdf, gcj02=self.gcj, simplify_m=self.config.simplify_tolerance_m if simplify else 0.0)
         if len(out) and not out.geometry.is_empty.all():
             self.bounds.append(tuple(out.total_bounds))
         return out
+
+    def focus_on(self, shown: gpd.GeoDataFrame) -> None:
+        """The first view fits what the plan is about (villages, sites), not the whole extract."""
+        if len(shown) and not shown.geometry.is_empty.all():
+            self.focus.append(tuple(shown.total_bounds))
 
     def spec(self, gdf: gpd.GeoDataFrame, **kw: Any) -> dict[str, Any]:
         kw.setdefault("max_width", self.config.popup_max_width_px)
@@ -127,6 +133,10 @@ def _hillshade(p: _Page, layers: Layers) -> None:
     ).add_to(p.m)
 
 
+#: Township labels give way to the three best-ranked sites' labels, and take precedence over the rest.
+TOWNSHIP_LABEL_PRIO = 3.5
+
+
 def _boundaries(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> None:
     b = layers.boundaries
     if b is None or not len(b):
@@ -159,6 +169,7 @@ def _boundaries(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> 
         style={"color": "#444", "fill": True, "fillOpacity": 0.02, "fillColor": "#ffffff"},
         per=per,
         label="name" if not is_county.all() else None,
+        label_prio=TOWNSHIP_LABEL_PRIO,
         label_at=[
             [y, x]
             for x, y in zip(d.representative_point().x.round(5), d.representative_point().y.round(5), strict=True)
@@ -504,6 +515,7 @@ def _villages(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> No
         search=True,
     )
     p.add(spec, "村庄 Villages")
+    p.focus_on(d)
     p.section(
         "村庄（大小表示人口）",
         "Villages (size = persons)",
@@ -628,9 +640,17 @@ def _sites(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> None:
         "weight": np.where(stable, 4.0, 1.5).tolist(),
         "dashArray": np.where(passed, "", "4 4").tolist(),
     }
+    label_prio: list[float] = []
     if "rank" in d.columns:
         rank = pd.to_numeric(d["rank"], errors="coerce")
         props["_rank"] = [None if (not ok or pd.isna(r)) else str(int(r)) for r, ok in zip(rank, passed, strict=True)]
+        # labels that would overlap are hidden, the best-ranked kept (gfp.declutter); hover shows rank and name
+        label_prio = [float(r) if pd.notna(r) else 1e6 for r in rank]
+        if "name" in d.columns:
+            props["_hover"] = [
+                n if lab is None else f"{lab}. {n}"
+                for lab, n in zip(props["_rank"], D.column_values(d["name"].astype(str)), strict=True)
+            ]
     rp = d.representative_point()
     spec = p.spec(
         d,
@@ -651,7 +671,10 @@ def _sites(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> None:
         label="_rank" if "_rank" in props else None,
         label_class="gfp-rank",
         label_at=[[round(y, 5), round(x, 5)] for x, y in zip(rp.x, rp.y, strict=True)],
+        label_prio=label_prio or None,
+        hover_label="_hover" if "_hover" in props else None,
     )
+    p.focus_on(d[passed] if passed.any() else d)  # excluded grid cells may cover the whole study area
     p.add(spec, "安置点 Resettlement sites" if scored else "候选安置点 Candidate sites")
     items = [
         {"shape": "square", "color": SCORE_COLORS[-1], "zh": "得分高", "en": "high score"},
@@ -859,7 +882,8 @@ def _plans(p: _Page, results: Mapping[str, StepResult]) -> None:
 
 # --------------------------------------------------------------------------------------------- entry points
 #: Leaflet map options; a map without tiles needs an explicit maxZoom (marker clustering requires it).
-MAP_LIMITS: dict[str, Any] = {"minZoom": 6, "maxZoom": 19}
+#: Quarter zoom steps let the first view fit the villages closely (whole steps can leave it twice too wide).
+MAP_LIMITS: dict[str, Any] = {"minZoom": 6, "maxZoom": 19, "zoomSnap": 0.25}
 
 
 def new_map(config: MapConfig, **kwargs: Any) -> folium.Map:
@@ -906,24 +930,39 @@ def add_run_layers(
     if themes & {"overview", "access"}:
         _facilities(p, layers)
     _villages(p, layers, results)
-    if p.bounds:
-        b = np.array(p.bounds)
-        w, s, e, n = float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
-        pad = max(0.0, 0.01 - (e - w) / 2, 0.01 - (n - s) / 2)  # a lone village: show ~2 km around it
-        bounds = [[s - pad, w - pad], [n + pad, e + pad]]
+    p.notes.extend(D.credits(config.credits(), _frames(layers, results)))
+    bounds = first_view(p.focus or p.bounds)
+    if bounds is not None:
         # set the view BEFORE the layers are drawn: markercluster's chunked loading breaks on a later fitBounds
-        m.add_child(folium.map.FitBounds(bounds, padding=(30, 30)), index=0)
+        m.add_child(FirstView(bounds), index=0)
     if controls:
         finish_map(m, p)
     return p
+
+
+def first_view(boxes: list[tuple[float, float, float, float]]) -> list[list[float]] | None:
+    """``[[south, west], [north, east]]`` around the boxes ``(w, s, e, n)``, in degrees, with a margin.
+
+    The margin is 5 % of the extent on each side, and at least ~1 km (0.01 degree) around
+    a lone village.
+    """
+    if not boxes:
+        return None
+    b = np.array(boxes, dtype=float)
+    w, s, e, n = float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
+    px = max(0.05 * (e - w), 0.01 - (e - w) / 2, 0.0)
+    py = max(0.05 * (n - s), 0.01 - (n - s) / 2, 0.0)
+    return [[s - py, w - px], [n + py, e + px]]
+
+
+def _frames(layers: Layers, results: Mapping[str, StepResult]) -> list[gpd.GeoDataFrame]:
+    return [*layers.present().values(), *(g for res in results.values() for g in res.layers.values())]
 
 
 def finish_map(m: folium.Map, p: _Page, *, legend_collapsed: bool = False) -> None:
     """Legend, title and notes, search box, fullscreen, measure and layer control."""
     config = p.config
     notes = list(p.notes)
-    if config.attribution:
-        notes.append(config.attribution)
     notes.append("审图号 Map approval No.：" + (config.approval_number or "（待审 pending）"))
     Legend({"sections": p.legend, "collapsed": legend_collapsed}).add_to(m)
     InfoBox({"title": config.title, "title_en": config.title_en, "lines": notes}).add_to(m)
@@ -935,7 +974,7 @@ def finish_map(m: folium.Map, p: _Page, *, legend_collapsed: bool = False) -> No
         secondary_length_unit="kilometers",
         primary_area_unit="sqmeters",
     ).add_to(m)
-    folium.LayerControl(collapsed=True).add_to(m)
+    LayerControl(collapsed=True).add_to(m)
 
 
 def build_map(

@@ -4,6 +4,10 @@ Static maps stay in the run's metric CRS (a Gauss-Kruger projection prints well 
 scale bar is exact). Chinese text needs a CJK font: :func:`find_cjk_font` looks for Noto
 Sans CJK (Debian ``fonts-noto-cjk``) and other common CJK fonts, and falls back to the
 default font with a warning (Chinese labels then show as boxes).
+
+Text is text: every string is drawn with ``parse_math=False`` and ``usetex=False`` (a
+township named ``a$b$c`` is not typeset, ``$\\foo$`` does not crash), and legend labels
+always start with geofupin's own words, so none starts with ``_`` (which matplotlib hides).
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ import glob
 import logging
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -22,12 +26,13 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, fontManager
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.text import Text
 
 from ..config.maps import MapConfig
 from ..context import RunContext, StepResult
 from . import data as D
 from .hillshade import hillshade_warped
-from .overview import SCORE_COLORS, _find, public_villages
+from .overview import SCORE_COLORS, _find, _frames, public_villages
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +87,49 @@ def find_cjk_font() -> str | None:
     return None
 
 
+#: Keyword arguments that make matplotlib draw a string literally: no mathtext, no LaTeX.
+LITERAL: dict[str, Any] = {"parse_math": False, "usetex": False}
+
+
+def _literal(texts: Iterable[Text]) -> None:
+    for t in texts:
+        t.set_parse_math(False)
+        t.set_usetex(False)
+
+
+#: Font size of the rank numbers; their circles are about this many points across per digit, plus padding.
+RANK_FONT_PT = 7.0
+
+
+def _rank_radius_pt(rank: int) -> float:
+    digits = len(str(rank))
+    return (max(digits * 0.62, 1.0) * RANK_FONT_PT + 2 * 0.2 * RANK_FONT_PT) / 2 + 1.0
+
+
+def _declutter(ax, ranks: list[tuple[float, float, int]]) -> list[tuple[float, float, int]]:
+    """The rank labels to draw: best rank first, each only where its circle overlaps none drawn before it."""
+    if not ranks:
+        return []
+    ax.apply_aspect()
+    x0, x1 = ax.get_xlim()
+    box = ax.get_position()
+    width_pt = box.width * ax.figure.get_figwidth() * 72.0
+    m_per_pt = (x1 - x0) / width_pt
+    kept_xy: list[tuple[float, float]] = []
+    kept_r: list[float] = []
+    out = []
+    for x, y, r in sorted(ranks, key=lambda t: t[2]):
+        rad = _rank_radius_pt(r) * m_per_pt
+        if kept_xy:
+            d = np.hypot(*(np.asarray(kept_xy) - (x, y)).T)
+            if (d < np.asarray(kept_r) + rad).any():
+                continue
+        kept_xy.append((x, y))
+        kept_r.append(rad)
+        out.append((x, y, r))
+    return out
+
+
 def nice_length(span_m: float) -> float:
     """A round scale-bar length (1, 2 or 5 x 10^k metres) close to a fifth of ``span_m``."""
     target = max(span_m / 5.0, 1e-9)
@@ -94,9 +142,17 @@ def _scale_bar(ax, x0: float, y0: float, length_m: float, height: float, font: F
     for i, fc in enumerate(("black", "white")):
         ax.add_patch(Rectangle((x0 + i * half, y0), half, height, facecolor=fc, edgecolor="black", lw=0.8, zorder=20))
     label = f"{length_m / 1000:g} 公里 km" if length_m >= 1000 else f"{length_m:g} 米 m"
-    ax.text(x0, y0 + height * 1.6, "0", ha="center", va="bottom", fontproperties=font, fontsize=7, zorder=20)
+    ax.text(x0, y0 + height * 1.6, "0", ha="center", va="bottom", fontproperties=font, fontsize=7, zorder=20, **LITERAL)
     ax.text(
-        x0 + length_m, y0 + height * 1.6, label, ha="center", va="bottom", fontproperties=font, fontsize=7, zorder=20
+        x0 + length_m,
+        y0 + height * 1.6,
+        label,
+        ha="center",
+        va="bottom",
+        fontproperties=font,
+        fontsize=7,
+        zorder=20,
+        **LITERAL,
     )
 
 
@@ -108,8 +164,19 @@ def _north_arrow(ax, font: FontProperties) -> None:
         xycoords="axes fraction",
         arrowprops={"facecolor": "black", "width": 4, "headwidth": 12, "headlength": 12},
         zorder=20,
+        **LITERAL,
     )
-    ax.text(0.95, 0.965, "北 N", transform=ax.transAxes, ha="center", va="bottom", fontproperties=font, fontsize=10)
+    ax.text(
+        0.95,
+        0.965,
+        "北 N",
+        transform=ax.transAxes,
+        ha="center",
+        va="bottom",
+        fontproperties=font,
+        fontsize=10,
+        **LITERAL,
+    )
 
 
 def build_static_map(
@@ -163,6 +230,8 @@ def build_static_map(
     ax.set_xticks([])
     ax.set_yticks([])
     handles: list = []
+    focus: list[tuple[float, float, float, float]] = []
+    ranks: list[tuple[float, float, int]] = []
     if config.hillshade and layers.dem is not None:
         got = hillshade_warped(layers.dem, layers.crs, max_px=config.hillshade_max_px)
         if got is not None:
@@ -196,6 +265,8 @@ def build_static_map(
                 color="#333",
                 zorder=15,
                 alpha=0.8,
+                clip_on=True,
+                **LITERAL,
             )
         handles.append(Line2D([], [], color="#555", ls="--", lw=0.8, label="乡镇界 township boundary"))
     w = layers.water
@@ -234,19 +305,14 @@ def build_static_map(
         colors = [c if ok else "#bdbdbd" for c, ok in zip(colors, passed, strict=True)]
         sites.plot(ax=ax, color=colors, edgecolor="#333", lw=0.6, zorder=6)
         if "rank" in sites.columns:
-            for (_, row), ok in zip(sites.iterrows(), passed, strict=True):
-                if ok and pd.notna(row["rank"]):
-                    pt = row.geometry.representative_point()
-                    ax.text(
-                        pt.x,
-                        pt.y,
-                        str(int(row["rank"])),
-                        fontsize=7,
-                        ha="center",
-                        va="center",
-                        zorder=16,
-                        bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": "#333", "lw": 0.6},
-                    )
+            rank = pd.to_numeric(sites["rank"], errors="coerce")
+            pts = sites.geometry.representative_point()
+            ranks = [
+                (float(pt.x), float(pt.y), int(r))
+                for pt, r, ok in zip(pts, rank, passed, strict=True)
+                if ok and pd.notna(r)
+            ]
+        focus.append(tuple((sites[passed] if passed.any() else sites).total_bounds))
         handles.append(Patch(facecolor=SCORE_COLORS[-1], edgecolor="#333", label="安置点（数字为排名） site (rank)"))
         if (~passed).any():
             handles.append(Patch(facecolor="#bdbdbd", edgecolor="#333", label="未通过筛选 excluded site"))
@@ -281,20 +347,41 @@ def build_static_map(
         size = 6 + 60 * np.sqrt(persons / (persons.max() or 1))
         col = np.where(reloc > 0, D.STATUS_STYLE["relocate"][2], D.STATUS_STYLE["stay"][2])
         ax.scatter(v.geometry.x, v.geometry.y, s=size, c=col, edgecolors="#222", lw=0.4, zorder=10)
+        focus.append(tuple(v.total_bounds))
         for code in ("stay", "relocate"):
             zh, en, color = D.STATUS_STYLE[code]
             handles.append(Line2D([], [], marker="o", ls="", color=color, mec="#222", label=f"{zh} {en} village"))
 
     ax.set_xlabel("")
     ax.set_ylabel("")
+    if focus:  # the villages and sites fill the map, not the whole extract (roads, power lines run off it)
+        b = np.array(focus, dtype=float)
+        w, s, e, n = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+        px, py = max(0.05 * (e - w), 1000.0 - (e - w) / 2), max(0.05 * (n - s), 1000.0 - (n - s) / 2)
+        ax.set_xlim(w - px, e + px)
+        ax.set_ylim(s - py, n + py)
+    shown_ranks = _declutter(ax, ranks)
+    for x, y, r in shown_ranks:
+        ax.text(
+            x,
+            y,
+            str(r),
+            fontsize=RANK_FONT_PT,
+            ha="center",
+            va="center",
+            zorder=16,
+            clip_on=True,
+            bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": "#333", "lw": 0.6},
+            **LITERAL,
+        )
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     span = x1 - x0
     length = nice_length(span)
     _scale_bar(ax, x0 + 0.04 * span, y0 + 0.04 * (y1 - y0), length, 0.008 * (y1 - y0), font)
     _north_arrow(ax, font)
-    fig.text(0.03, 0.955, config.title, fontproperties=font, fontsize=16, fontweight="bold", va="bottom")
-    fig.text(0.03, 0.925, config.title_en, fontproperties=font, fontsize=9, color="#444", va="bottom")
+    fig.text(0.03, 0.955, config.title, fontproperties=font, fontsize=16, fontweight="bold", va="bottom", **LITERAL)
+    fig.text(0.03, 0.925, config.title_en, fontproperties=font, fontsize=9, color="#444", va="bottom", **LITERAL)
     lg = fig.legend(
         handles=handles,
         loc="upper left",
@@ -305,11 +392,16 @@ def build_static_map(
         prop=font,
     )
     lg.get_title().set_fontproperties(font)
+    _literal([*lg.get_texts(), lg.get_title()])
     notes = [f"坐标系 CRS: {layers.crs.name}"]
     if config.public:
         notes.append("公示版：仅村级合计 / public notice: village totals only")
-    if config.attribution:
-        notes.append(config.attribution)
+    if len(shown_ranks) < len(ranks):
+        notes.append(
+            f"排名标注 {len(shown_ranks)}/{len(ranks)} 个（其余重叠，见网页地图）/ "
+            f"ranks labelled: {len(shown_ranks)} of {len(ranks)} (the rest overlap; see the web map)"
+        )
+    notes.extend(D.credits(config.credits(), _frames(layers, results)))
     notes.append("审图号 approval No.: " + (config.approval_number or "（待审 pending）"))
-    fig.text(0.765, 0.06, "\n".join(notes), fontproperties=font, fontsize=7, va="bottom", color="#333")
+    fig.text(0.765, 0.06, "\n".join(notes), fontproperties=font, fontsize=7, va="bottom", color="#333", **LITERAL)
     return fig
