@@ -124,8 +124,12 @@ def test_screening_reasons_capacity_and_ranking(dem: Path) -> None:
     assert s.loc["B", "reasons_zh"] == "占用基本农田 25.0% 超过上限 0.0%"
     assert s.loc["B", "reasons_en"] == "overlap with basic farmland 25.0% exceeds limit 0.0%"
     assert s.loc["C", "fail_rules"] == "max_slope,min_capacity"
-    assert s.loc["C", "reasons_zh"] == "平均坡度 45.0° 超过上限 25.0°；可容纳人数 0 低于下限 50"
-    assert s.loc["C", "reasons_en"] == "mean slope 45.0° exceeds limit 25.0°; capacity (persons) 0 below minimum 50"
+    # the default limit is the residential-land norm, 25 % (atan 0.25 = 14.04°), stated in both units
+    assert s.loc["C", "reasons_zh"] == "平均坡度 45.0°(100%) 超过上限 14.0°(25%)；可容纳人数 0 低于下限 50"
+    assert (
+        s.loc["C", "reasons_en"]
+        == "mean slope 45.0°(100%) exceeds limit 14.0°(25%); capacity (persons) 0 below minimum 50"
+    )
     assert s.loc["D", "fail_rules"] == "outside_hazard,max_dist_road,min_capacity"
     assert "距全天候道路 1,100 m 超过上限 1,000 m" in s.loc["D", "reasons_zh"]
     assert "distance to all-weather road 1,100 m exceeds limit 1,000 m" in s.loc["D", "reasons_en"]
@@ -147,7 +151,7 @@ def test_screening_reasons_capacity_and_ranking(dem: Path) -> None:
     checks = res.screening.checks
     assert len(checks) == 4 * 10
     row = checks[(checks.site_id == "C") & (checks.rule == "max_slope")].iloc[0]
-    assert (row.passed, row.value, row.threshold) == (False, pytest.approx(45.0), 25.0)
+    assert (row.passed, row.value, row.threshold) == (False, pytest.approx(45.0), pytest.approx(14.036, abs=1e-3))
     removed = res.screening.removed.set_index("rule")
     assert removed.loc["min_capacity", "failed"] == 2 and removed.loc["outside_basic_farmland", "failed_only"] == 1
     # the norm used is reported
@@ -231,7 +235,7 @@ def test_rules_without_data_are_skipped_with_a_warning(dem: Path) -> None:
 
 
 def test_scoring_methods_and_explanation(dem: Path) -> None:
-    rules = RulesConfig(outside=(), max_slope_deg=None, min_capacity_persons=None, max_dist_road_m=None)
+    rules = RulesConfig(outside=(), max_slope_pct=None, min_capacity_persons=None, max_dist_road_m=None)
     crit = (CriterionConfig(name="dist_road_m", weight=0.5), CriterionConfig(name="buildable_area_m2", weight=0.5))
     res = site(make_layers(dem), SitingConfig(rules=rules, criteria=crit))
     s = res.sites.set_index("site_id")
@@ -258,7 +262,7 @@ def test_scoring_methods_and_explanation(dem: Path) -> None:
 
 
 def test_monte_carlo_is_seeded(dem: Path) -> None:
-    rules = RulesConfig(outside=(), max_slope_deg=None, min_capacity_persons=None, max_dist_road_m=None)
+    rules = RulesConfig(outside=(), max_slope_pct=None, min_capacity_persons=None, max_dist_road_m=None)
     cfg = SitingConfig(rules=rules, sensitivity=SensitivityConfig(draws=200, seed=3, top_k=2))
     a = site(make_layers(dem), cfg).sites["p_topk"].to_numpy()
     b = site(make_layers(dem), cfg).sites["p_topk"].to_numpy()
@@ -388,3 +392,18 @@ def test_sites_layer_writes_to_geopackage(dem: Path, tmp_path: Path) -> None:
     back = gpd.read_file(path, layer="sites")
     assert back["reasons_zh"].tolist() == res.sites["reasons_zh"].tolist()
     assert back.loc[back.site_id == "A", "rank"].iloc[0] == 1
+
+
+def test_slope_limit_in_percent_or_degrees() -> None:
+    from geofupin._schema import parse
+    from geofupin.errors import Problems
+
+    # default: 25 % (CJJ 83-2016, residential land), not the 25° farmland-retirement threshold
+    assert RulesConfig().slope_limit_deg == pytest.approx(14.036, abs=1e-3)
+    assert RulesConfig(max_slope_pct=10).slope_limit_deg == pytest.approx(5.711, abs=1e-3)
+    assert RulesConfig(max_slope_deg=25).slope_limit_deg == 25  # degrees, when given, are used as written
+    assert RulesConfig(max_slope_pct=None).slope_limit_deg is None  # the rule is off
+    problems = Problems()
+    parse(RulesConfig, {"max_slope_pct": -5, "max_slope_deg": 95}, "siting.rules", problems)
+    text = " ".join(str(p) for p in problems.errors)
+    assert "max_slope_pct" in text and "max_slope_deg" in text

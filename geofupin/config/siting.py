@@ -16,7 +16,7 @@ Example YAML::
         - [1, 2, 3]
         - [0.5, 1, 2]
         - [0.3333, 0.5, 1]
-      rules: {max_slope_deg: 25, max_dist_water_m: 1000, min_capacity_persons: 50}
+      rules: {max_slope_pct: 25, max_dist_water_m: 1000, min_capacity_persons: 50}
       buffers_m: {hazard_point: 200, flood_zone: 50}
       capacity: {land_per_person_m2: 80, housing_m2_per_person: 25}
       sensitivity: {draws: 1000, seed: 42, top_k: 5}
@@ -150,9 +150,12 @@ class RulesConfig:
 
     Attributes
     ----------
-    max_slope_deg
-        Slope limit (default 25°, the usual limit for building land on slopes); also the
-        limit above which cells do not count as buildable.
+    max_slope_pct, max_slope_deg
+        Slope limit, in percent or in degrees (``max_slope_deg``, when given, is used instead of
+        ``max_slope_pct``); also the limit above which cells do not count as buildable. Default
+        25 % (about 14.04°): the largest slope of residential land in 城乡建设用地竖向规划规范
+        (CJJ 83-2016). 25° is the threshold of the farmland-retirement policy (退耕还林), not a
+        building norm. ``max_slope_pct: null`` (with no ``max_slope_deg``) switches the rule off.
     slope_stat
         Which slope statistic the rule tests: ``mean`` (default) or ``max`` over the site.
     outside
@@ -173,7 +176,8 @@ class RulesConfig:
         (default; the reason says "unknown") or ``pass``.
     """
 
-    max_slope_deg: float | None = 25.0
+    max_slope_pct: float | None = 25.0
+    max_slope_deg: float | None = None
     slope_stat: Literal["mean", "max"] = "mean"
     outside: tuple[ConstraintGroup, ...] = ("basic_farmland", "ecological_redline", "hazard", "flood_zone")
     max_overlap_share: float = 0.0
@@ -191,12 +195,28 @@ class RulesConfig:
                 f"{self.max_overlap_share} is not a share in [0, 1].",
                 "Give e.g. 0.05 for 5 %.",
             )
-        for name in ("max_slope_deg", "max_dist_water_m", "max_dist_power_m", "max_dist_road_m", "max_time_town_min"):
+        for name in (
+            "max_slope_pct",
+            "max_slope_deg",
+            "max_dist_water_m",
+            "max_dist_power_m",
+            "max_dist_road_m",
+            "max_time_town_min",
+        ):
             v = getattr(self, name)
             if v is not None and not v > 0:
                 problems.add(f"{where}.{name}", f"limit {v} must be positive.", "Give a positive limit or null.")
         if self.max_slope_deg is not None and self.max_slope_deg >= 90:
-            problems.add(f"{where}.max_slope_deg", f"{self.max_slope_deg}° is not a slope below 90°.", "Give e.g. 25.")
+            problems.add(f"{where}.max_slope_deg", f"{self.max_slope_deg}° is not a slope below 90°.", "Give e.g. 14.")
+
+    @property
+    def slope_limit_deg(self) -> float | None:
+        """The slope limit in degrees (``max_slope_deg``, else ``max_slope_pct`` converted), or None."""
+        if self.max_slope_deg is not None:
+            return float(self.max_slope_deg)
+        if self.max_slope_pct is not None:
+            return math.degrees(math.atan(self.max_slope_pct / 100.0))
+        return None
 
 
 @dataclass(frozen=True)

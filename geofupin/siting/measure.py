@@ -229,7 +229,8 @@ def measure(
     all_union = shapely.union_all(present) if present else None
     out["free_area_m2"] = area - overlap_area(geoms, all_union)
 
-    slope_limit = cfg.rules.max_slope_deg if cfg.rules.max_slope_deg is not None else 90.0
+    limit = cfg.rules.slope_limit_deg
+    slope_limit = limit if limit is not None else 90.0
     if dem is not None:
         info = terrain.dem_info(dem)
         excl = gpd.GeoSeries(shapely.get_parts(all_union) if all_union is not None else [], crs=out.crs)

@@ -26,6 +26,13 @@ def _deg(v: float) -> str:
     return f"{v:.1f}°"
 
 
+def _deg_pct(v: float) -> str:
+    """Degrees with the grade in percent, for limits set in percent: 14.0°(25%)."""
+    if not np.isfinite(v) or v >= 90:
+        return _deg(v)
+    return f"{v:.1f}°({100 * np.tan(np.radians(v)):.0f}%)"
+
+
 def _m(v: float) -> str:
     return f"{v:,.0f} m"
 
@@ -130,10 +137,12 @@ def build_rules(rules: RulesConfig, *, available: Sequence[str]) -> tuple[list[R
         )
         return False
 
-    if rules.max_slope_deg is not None and need("dem", "max_slope"):
+    limit = rules.slope_limit_deg
+    if limit is not None and need("dem", "max_slope"):
         stat = rules.slope_stat
         zh, en = ("平均坡度", "mean slope") if stat == "mean" else ("最大坡度", "max slope")
-        out.append(Rule("max_slope", f"slope_{stat}_deg", "le", rules.max_slope_deg, "deg", zh, en, _deg))
+        fmt = _deg_pct if rules.max_slope_deg is None else _deg
+        out.append(Rule("max_slope", f"slope_{stat}_deg", "le", limit, "deg", zh, en, fmt))
     for g in rules.outside:
         if need("constraints", f"outside_{g}"):
             zh, en = _GROUP_WORDS[g]
