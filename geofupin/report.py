@@ -28,7 +28,7 @@ import pandas as pd
 
 from . import io as gio
 from . import plans
-from .config.plans import PlansConfig
+from .config.plans import PlansConfig, PlanTargets
 from .config.policy import PolicyConfig
 from .context import RunContext, StepResult
 from .policy import payer_purpose_label, plan_units
@@ -402,7 +402,34 @@ def _whole(x: float) -> int:
     return round(float(x))
 
 
-def township_table(units: pd.DataFrame) -> pd.DataFrame:
+_TARGET_WORDS = {
+    "townships": ("个乡镇", "townships"),
+    "villages": ("个村", "villages"),
+    "groups": ("个村民小组", "village groups"),
+    "households": ("户", "households"),
+    "persons": ("人", "persons"),
+}
+
+
+def target_remarks(counts: Mapping[str, int], targets: PlanTargets) -> tuple[str, str]:
+    """Where the registry's counts differ from the plan's summary: "规划汇总为61个村民小组,名单合计59个(差2个)"."""
+    zh, en = [], []
+    for key, (unit_zh, unit_en) in _TARGET_WORDS.items():
+        want = getattr(targets, key)
+        if want is None or key not in counts:
+            continue
+        have = int(counts[key])
+        if have != want:
+            measure = "个" if unit_zh.startswith("个") else unit_zh
+            zh.append(f"规划汇总为{want}{unit_zh},名单合计{have}{measure}(相差{abs(want - have)}{measure})")
+            en.append(f"the plan's summary says {want} {unit_en}, the lists add up to {have}")
+    if not zh:
+        return ("与规划汇总一致", "agrees with the plan's summary") if targets != PlanTargets() else ("", "")
+    src = f"({targets.source})" if targets.source else ""
+    return "；".join(zh) + src, "; ".join(en) + (f" ({targets.source})" if targets.source else "")
+
+
+def township_table(units: pd.DataFrame, targets: PlanTargets | None = None) -> pd.DataFrame:
     """The seed's relocation table: 乡镇, 村, 村民小组, 户, 人.
 
     One ``detail`` row per village (its groups joined with "、"), a ``subtotal`` row per
@@ -448,17 +475,30 @@ def township_table(units: pd.DataFrame) -> pd.DataFrame:
         total_v += n_v
         total_g += n_g
     n_t = u["township"].nunique()
-    rows.append(
-        {
-            "township": f"合计({n_t}个乡镇)",
-            "village": f"{total_v}个村",
-            "group": f"{total_g}个村民小组",
-            "households": _whole(u["households"].sum()),
-            "persons": _whole(u["persons"].sum()),
-            "row_kind": "total",
+    total = {
+        "township": f"合计({n_t}个乡镇)",
+        "village": f"{total_v}个村",
+        "group": f"{total_g}个村民小组",
+        "households": _whole(u["households"].sum()),
+        "persons": _whole(u["persons"].sum()),
+        "row_kind": "total",
+    }
+    cols = ["township", "village", "group", "households", "persons", "row_kind"]
+    if targets is not None:
+        counts = {
+            "townships": n_t,
+            "villages": total_v,
+            "groups": total_g,
+            "households": total["households"],
+            "persons": total["persons"],
         }
-    )
-    return pd.DataFrame(rows, columns=["township", "village", "group", "households", "persons", "row_kind"])
+        zh, en = target_remarks(counts, targets)
+        for r in rows:
+            r["remarks"] = ""
+        total["remarks"] = zh + (" / " + en if en else "")
+        cols.append("remarks")
+    rows.append(total)
+    return pd.DataFrame(rows, columns=cols)
 
 
 # --------------------------------------------------------------------------- plan wording
@@ -588,7 +628,13 @@ def plan_step(ctx: RunContext) -> StepResult:
     pcfg: PolicyConfig = getattr(ctx.scenario, "policy", None) or PolicyConfig()
     res = plans.plan(ctx, gio.load_policy(pcfg))
     units = plan_units(ctx.layers.villages, ctx.table("assignment"))
-    tables = {"township_table": township_table(units), **res.tables}
+    targets = getattr(getattr(ctx.scenario, "plans", None), "targets", None)
+    table = township_table(units, targets)
+    tables = {"township_table": table, **res.tables}
+    warnings = list(res.warnings)
+    if "remarks" in table and (remark := str(table["remarks"].iloc[-1])) and "规划汇总为" in remark:
+        warnings.append(f"名单与规划汇总不符 / the registry differs from the plan's summary: {remark}")
+    res = dataclasses.replace(res, warnings=tuple(warnings))
     tables["plan_villages"] = plan_lines(tables["plan_villages"])
     return dataclasses.replace(res, tables=tables)
 

@@ -331,3 +331,27 @@ def test_poverty_line_in_a_policy_file_is_checked() -> None:
         parse_policy(bad)
     ok = parse_policy({**SEED_COUNTY_POLICY, "poverty_line": {"yuan_per_capita": 2736}})
     assert ok.poverty_line is not None and ok.poverty_line.line_yuan == 2736
+
+
+def test_township_table_notes_where_the_lists_differ_from_the_summary() -> None:
+    from geofupin.config.plans import PlanTargets
+    from geofupin.report import township_table
+
+    units = _units([("A", "T1", 3, 10), ("B", "T1", 2, 5), ("C", "T2", 4, 13)])
+    t = township_table(units, PlanTargets(households=9, persons=28, townships=2, villages=3, groups=5, source="范文4"))
+    total = t.iloc[-1]
+    assert total["row_kind"] == "total"
+    # the units carry no groups: the lists name 0 groups where the summary says 5
+    assert total["remarks"].startswith("规划汇总为5个村民小组,名单合计0个(相差5个)(范文4)")
+    assert "the plan's summary says 5 village groups, the lists add up to 0" in total["remarks"]
+    same = township_table(units, PlanTargets(households=9, persons=28))
+    assert same.iloc[-1]["remarks"] == "与规划汇总一致 / agrees with the plan's summary"
+    assert "remarks" not in township_table(units).columns
+
+
+def test_demo_township_table_says_59_groups_against_the_summary_61(demo_run) -> None:
+    _, out = demo_run
+    t = pd.read_csv(out / "tables" / "township_table.csv")
+    total = t[t["row_kind"] == "total"].iloc[0]
+    assert total["group"] == "59个村民小组"
+    assert "规划汇总为61个村民小组,名单合计59个(相差2个)" in total["remarks"]

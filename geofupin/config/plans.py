@@ -50,6 +50,29 @@ class UnitCosts:
 
 
 @dataclass(frozen=True)
+class PlanTargets:
+    """The plan document's own summary figures, checked against the registry (all optional).
+
+    Report 4's summary says 1,526 households, 6,886 persons, 9 townships, 34 villages and 61 village
+    groups, while its per-township lists name 59 groups: the township table says where the
+    registry and the summary differ, and by how much.
+    """
+
+    households: int | None = None
+    persons: int | None = None
+    townships: int | None = None
+    villages: int | None = None
+    groups: int | None = None
+    source: str = ""
+
+    def validate(self, where: str, problems: Problems) -> None:
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.name != "source" and v is not None and v < 0:
+                problems.add(f"{where}.{f.name}", f"{v} is negative.", "Give a count >= 0, or leave it out.")
+
+
+@dataclass(frozen=True)
 class PlansConfig:
     """Scenario section ``plans``: unit costs, ratios, road rules, works dates.
 
@@ -96,6 +119,8 @@ class PlansConfig:
     clinic_max_dist_m
         A staying village with no clinic/hospital this close gets a village clinic (at most one
         村卫生室 per administrative village, whatever the number of its groups).
+    targets
+        The plan document's summary figures (:class:`PlanTargets`), compared in the township table.
     in_situ_partly_relocated
         Whether a village group that relocates some of its households gets in-situ works for the
         households that stay. Default ``False``: every poor household of a project village moves
@@ -129,6 +154,7 @@ class PlansConfig:
     village_access_m: float = 200.0
     clinic_max_dist_m: float = 3000.0
     in_situ_partly_relocated: bool = False
+    targets: PlanTargets = field(default_factory=PlanTargets)
 
     def validate(self, where: str, problems: Problems) -> None:
         if self.start_date is not None and not isinstance(self.start_date, dt.date):
