@@ -749,3 +749,16 @@ def test_static_map_of_a_dense_county_fits_villages_and_declutters_ranks() -> No
     notes = next(t.get_text() for t in fig.texts if t.get_text().startswith("坐标系")).split("\n")
     assert OSM_CREDIT in notes
     assert f"排名标注 {len(ranks)}/260 个（其余重叠，见网页地图）" in notes[1]
+
+
+def test_land_areas_in_mu_and_no_acres(ctx, page: str) -> None:
+    """Issue 13.7: 亩 is the unit of every Chinese land document; the measuring tool showed acres."""
+    spec = data_layers(build_run_map(ctx))["安置点 Resettlement sites"]
+    fmt = {f[0]: f[3] for f in spec["fields"]}
+    assert {fmt.get(c) for c in ("area_m2", "buildable_area_m2", "planned_area_m2") if c in fmt} == {"m2"}
+    start = page.index("L.Control.Measure(")
+    call = page[start : page.index(");", start)]
+    assert "acres" not in call and '"primaryAreaUnit": "sqmeters"' in call
+    assert '"secondaryAreaUnit": "mu"' in call and '"display": "\\u4ea9"' in call and '"localization": "cn"' in call
+    # the runtime writes square metres with 亩 beside them (1 亩 = 666.67 m2)
+    assert "(v * 0.0015).toFixed(1) + ' 亩）'" in page

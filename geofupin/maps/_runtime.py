@@ -66,6 +66,7 @@ gfp.fmt = function(v, f) {
   if (typeof v === 'number') {
     if (f === 'pct') { return (v * 100).toFixed(1) + '%'; }
     if (f === 'int') { return Math.round(v).toLocaleString('zh-CN'); }
+    if (f === 'm2') { return Math.round(v).toLocaleString('zh-CN') + '（' + (v * 0.0015).toFixed(1) + ' 亩）'; }
     if (Math.abs(v) >= 100) { return Math.round(v).toLocaleString('zh-CN'); }
     if (Math.abs(v) >= 10) { return String(Math.round(v * 10) / 10); }
     return String(Math.round(v * 1000) / 1000);

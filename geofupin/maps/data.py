@@ -19,7 +19,7 @@ import shapely
 
 from ..crs import WGS84, wgs84_to_gcj02
 
-#: Field = (column, label_zh, label_en, format) where format is '' | 'int' | 'pct'.
+#: Field = (column, label_zh, label_en, format) where format is '' | 'int' | 'pct' | 'm2' (square metres, with 亩).
 Field = tuple[str, str, str, str]
 
 FACILITY_ZH: dict[str, tuple[str, str, str]] = {

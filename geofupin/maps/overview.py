@@ -580,9 +580,9 @@ def _sites(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> None:
         ("passed", "通过筛选", "passed screening", ""),
         ("stable_topk", "稳定入选前k", "stable top-k", ""),
         ("p_topk", "入选前k概率", "P(top-k)", "pct"),
-        ("area_m2", "面积（平方米）", "area_m2", "int"),
-        ("buildable_area_m2", "可建面积（平方米）", "buildable_area_m2", "int"),
-        ("planned_area_m2", "规划面积（平方米）", "planned_area_m2", "int"),
+        ("area_m2", "面积（平方米）", "area_m2", "m2"),
+        ("buildable_area_m2", "可建面积（平方米）", "buildable_area_m2", "m2"),
+        ("planned_area_m2", "规划面积（平方米）", "planned_area_m2", "m2"),
         ("capacity_persons", "容量（人）", "capacity_persons", "int"),
         ("capacity_households", "容量（户）", "capacity_households", "int"),
     ]
@@ -973,6 +973,9 @@ def finish_map(m: folium.Map, p: _Page, *, legend_collapsed: bool = False) -> No
         primary_length_unit="meters",
         secondary_length_unit="kilometers",
         primary_area_unit="sqmeters",
+        secondary_area_unit="mu",
+        units={"mu": {"factor": 0.0015, "display": "亩", "decimals": 2}},
+        localization="cn",
     ).add_to(m)
     LayerControl(collapsed=True).add_to(m)
 
