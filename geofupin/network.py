@@ -17,16 +17,29 @@ Noding
     * the point of a same-level line nearest to a dangling line end within
       ``snap_tolerance_m`` (undershoots; overshoots are crossings).
 
-    Junction points closer than ``snap_tolerance_m`` are merged into one node. Zero-length
-    and duplicate pieces are dropped and counted.
+    Junction points closer than ``snap_tolerance_m`` are merged into one node when they are
+    on the same level (points at the very same coordinate are always one node); the free end
+    of a bridge or tunnel, where it comes down to the ground, also merges with (and snaps to)
+    ground roads. A loop (a closed way, the ring of a lollipop) is split in three so that it
+    stays in the graph. Zero-length and duplicate pieces (same ends, length and vertices)
+    are dropped and counted.
+
+One-way
+    ``oneway`` is read as a direction (:func:`oneway_direction`): forward along the line as
+    drawn, backward against it (OSM ``-1``, Geofabrik ``T``: the geometry is reversed here, in
+    one place), or both ways.
 
 Travel time
     ``speed_kph`` of the road when present and positive, else the class speed
     (``speeds_kph``, with OSM ``highway`` values and Chinese class names mapped by
     :data:`geofupin.vocabulary.ROAD_CLASS_ALIASES`), else ``default_speed_kph`` with a warning;
     multiplied by the surface factor (``gravel`` 0.7: 30 km/h becomes 21 km/h).
-    With ``slope_penalty`` and a DEM, tracks and paths are slowed segment by segment by
-    Tobler's hiking function relative to flat ground, separately uphill and downhill.
+    With ``slope_penalty`` and a DEM, tracks and paths are slowed by Tobler's hiking function
+    relative to flat ground (:func:`tobler_factor`), separately in each direction, with the
+    grade taken between elevations sampled along each line at the DEM's cell size (a 0.5 m
+    segment of the geometry has no slope a 30-90 m DEM can tell) and the factor bounded by
+    ``slope_max_factor`` (10). Tracks use the same relative factor as paths: no vehicle
+    model of its own, bounded alike.
 
 Snapping
     :func:`snap` joins points to the nearest point of the nearest piece (not the nearest
@@ -52,10 +65,10 @@ import shapely
 from pyproj import CRS
 from scipy.sparse.csgraph import connected_components
 
-from .config.access import AccessConfig
+from .config.access import DEFAULT_SLOPE_MAX_FACTOR, DEFAULT_SLOPE_SAMPLE_M, AccessConfig
 from .crs import require_projected
 from .errors import DataError
-from .vocabulary import ROAD_CLASS_ALIASES, ROAD_CLASSES
+from .vocabulary import ONEWAY_ALIASES, ROAD_CLASS_ALIASES, ROAD_CLASSES
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -63,6 +76,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 M_PER_MIN_PER_KPH = 1000.0 / 60.0
+
+
+def tobler_speed_kph(slope: np.ndarray) -> np.ndarray:
+    """Walking speed of Tobler's hiking function (Tobler 1993), ``W = 6 exp(-3.5 |S + 0.05|)``
+    km/h for slope ``S = dz/dx`` (downhill negative): 6 km/h at -5 %, 5.04 km/h on the flat."""
+    s = np.asarray(slope, dtype=float)
+    return 6.0 * np.exp(-3.5 * np.abs(s + 0.05))
 
 
 def tobler_factor(slope: np.ndarray) -> np.ndarray:
@@ -73,7 +93,7 @@ def tobler_factor(slope: np.ndarray) -> np.ndarray:
     gentle descent of -5 %, about 2.0 at +15 %.
     """
     s = np.asarray(slope, dtype=float)
-    return np.exp(3.5 * (np.abs(s + 0.05) - 0.05))
+    return np.exp(3.5 * (np.abs(s + 0.05) - 0.05))  # = tobler_speed_kph(0) / tobler_speed_kph(s)
 
 
 @dataclass(frozen=True)
@@ -405,6 +425,7 @@ def snap(
     walk_speed_kph: float = 4.0,
     snap_to: Literal["nearest", "main_component"] = "nearest",
     elevation: Callable[[np.ndarray], np.ndarray] | None = None,
+    slope_max_factor: float = DEFAULT_SLOPE_MAX_FACTOR,
 ) -> Snap:
     """Snap points to the nearest point on the nearest piece of ``net``.
 
@@ -422,7 +443,10 @@ def snap(
         ``nearest`` piece, or nearest piece of the main component.
     elevation
         Optional ``f(xy) -> z`` (NaN where unknown); the off-road legs are then timed with
-        Tobler's hiking function uphill and downhill.
+        Tobler's hiking function uphill and downhill, the grade taken over at least the DEM
+        cell size (``elevation.cell_size_m``, else 30 m).
+    slope_max_factor
+        The slope makes an off-road leg at most this many times slower than on the flat.
     """
     if isinstance(points, gpd.GeoSeries):
         geoms = np.asarray(points.values)
@@ -456,11 +480,14 @@ def snap(
     if elevation is not None and k:
         z0 = elevation(np.where(np.isfinite(xy), xy, 0.0))
         z1 = elevation(np.where(np.isfinite(snap_xy), snap_xy, 0.0))
+        # the grade over at least a DEM cell: two cells' step over a 3 m leg is no slope
+        run = np.maximum(dist, getattr(elevation, "cell_size_m", None) or DEFAULT_SLOPE_SAMPLE_M)
         with np.errstate(invalid="ignore", divide="ignore"):
-            slope = np.where(dist > 0, (z1 - z0) / dist, 0.0)
+            slope = np.where(dist > 0, (z1 - z0) / run, 0.0)
         known = np.isfinite(slope)
-        w_in = np.where(known, base * tobler_factor(np.nan_to_num(slope)), base)
-        w_out = np.where(known, base * tobler_factor(-np.nan_to_num(slope)), base)
+        g = np.nan_to_num(slope)
+        w_in = np.where(known, base * np.minimum(tobler_factor(g), slope_max_factor), base)
+        w_out = np.where(known, base * np.minimum(tobler_factor(-g), slope_max_factor), base)
     return Snap(xy, piece, frac, snap_xy, dist, w_in, w_out, reachable)
 
 
@@ -559,6 +586,36 @@ def _canon_class(val: Any, aliases: Mapping[str, str]) -> str | None:
     ``highway`` value), None when unknown."""
     txt = str(val).strip()
     return txt if txt in ROAD_CLASSES else aliases.get(txt, aliases.get(txt.lower()))
+
+
+def oneway_direction(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Direction of travel of each road from its ``oneway`` value.
+
+    Every spelling of :data:`geofupin.vocabulary.ONEWAY_ALIASES` is understood (OSM ``yes``/``-1``/
+    ``no``, booleans, ``1``/``0``/``-1``, Geofabrik's ``F``/``T``/``B``, 是/否, and the
+    canonical ``forward``/``backward``/``both`` that layer validation writes).
+
+    Returns
+    -------
+    ``(direction, unknown)``: ``1`` forward only (along the line as drawn), ``-1`` backward
+    only (against it), ``0`` both ways; ``unknown`` marks values not understood (taken as
+    both ways). Missing values are both ways.
+    """
+    code = {"forward": 1, "backward": -1, "both": 0}
+    # the distinct values only (values equal in Python, e.g. 1, 1.0 and True, are alike here)
+    codes, uniq = pd.factorize(values.astype(object), use_na_sentinel=True)
+    d = np.zeros(len(uniq) + 1, dtype=np.int8)
+    bad = np.zeros(len(uniq) + 1, dtype=bool)
+    for i, v in enumerate(uniq):
+        if isinstance(v, (bool, np.bool_)):
+            d[i] = 1 if v else 0
+            continue
+        txt = str(v).strip()
+        canon = ONEWAY_ALIASES.get(txt, ONEWAY_ALIASES.get(txt.lower()))
+        if canon is None and txt != "":
+            bad[i] = True
+        d[i] = code.get(canon or "both", 0)
+    return d[codes], bad[codes]
 
 
 def _as_bool(s: pd.Series) -> np.ndarray:
@@ -722,22 +779,200 @@ def _close_pairs(xy: np.ndarray, tol: float) -> np.ndarray:
     return np.stack([i[near], j[near]], axis=1)
 
 
-def _cluster(xy: np.ndarray, tol: float) -> np.ndarray:
-    """Label points so that points closer than ``tol`` (transitively) share a label."""
+def _cluster(
+    xy: np.ndarray, tol: float, *, level: np.ndarray | None = None, line_end: np.ndarray | None = None
+) -> np.ndarray:
+    """Label points so that points closer than ``tol`` (transitively) share a label.
+
+    With ``level`` (the level of each point's line), points at the same coordinate always
+    share a label (a shared vertex is a junction whatever the levels), but nearby points
+    merge only when their levels agree: a bridge vertex 1.4 m above a ground junction stays
+    apart. The end of a bridge or tunnel line (``line_end``) where no other line of its level
+    goes on is where it comes down to the ground: it also merges with ground points.
+    """
     if len(xy) == 0:
         return np.empty(0, dtype=np.int64)
     inv, _ = _unique_xy(xy)
     m = int(inv.max()) + 1
     if tol <= 0:
         return inv
-    rep = np.zeros((m, 2))
-    rep[inv] = xy
-    pairs = _close_pairs(rep, tol)
-    if len(pairs) == 0:
-        return inv
-    g = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(m, m))
+    if level is None:
+        rep = np.zeros((m, 2))
+        rep[inv] = xy
+        pairs = _close_pairs(rep, tol)
+        if len(pairs) == 0:
+            return inv
+        g = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(m, m))
+        _, lab = connected_components(g, directed=False)
+        return lab[inv]
+    lv = np.asarray(level, dtype=np.int64)
+    ends = np.zeros(len(xy), bool) if line_end is None else np.asarray(line_end, bool)
+    # one point per (coordinate, level); its levels: its own, and the ground at a transition
+    lv0 = int(lv.min())
+    _, first, code = np.unique(inv * (int(lv.max()) - lv0 + 1) + (lv - lv0), return_index=True, return_inverse=True)
+    code = code.ravel()
+    k = len(first)
+    n_same = np.bincount(code, minlength=k)
+    trans = np.zeros(k, bool)
+    trans[code[ends & (lv != 0)]] = True
+    trans &= n_same == 1
+    c_xy, c_lv, c_inv = xy[first], lv[first], inv[first]
+    pairs = _close_pairs(c_xy, tol)
+    i, j = pairs[:, 0], pairs[:, 1]
+    ok = (c_inv[i] == c_inv[j]) | (c_lv[i] == c_lv[j]) | (trans[i] & (c_lv[j] == 0)) | (trans[j] & (c_lv[i] == 0))
+    ok |= trans[i] & trans[j]
+    # combos at one coordinate (any level) are one junction
+    order = np.argsort(c_inv, kind="stable")
+    same = np.flatnonzero(c_inv[order][1:] == c_inv[order][:-1])
+    a = np.r_[i[ok], order[same]]
+    b = np.r_[j[ok], order[same + 1]]
+    if len(a) == 0:
+        return code
+    g = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(k, k))
     _, lab = connected_components(g, directed=False)
-    return lab[inv]
+    return lab[code]
+
+
+def _metres_at(g_m: np.ndarray, off: np.ndarray, nv: np.ndarray, line: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Metres (on the running scale ``g_m``) of positions ``pos`` = vertex index + fraction on lines ``line``."""
+    k = np.minimum(np.floor(pos).astype(np.int64), nv[line] - 2)
+    base = off[line] + k
+    return g_m[base] + (pos - k) * (g_m[base + 1] - g_m[base])
+
+
+def _position_at(g_m: np.ndarray, off: np.ndarray, nv: np.ndarray, line: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`_metres_at`: vertex index + fraction of running metres ``m`` on lines ``line``."""
+    k = np.searchsorted(g_m, m, side="right") - 1
+    k = np.clip(k, off[line], off[line] + nv[line] - 2)
+    seg = g_m[k + 1] - g_m[k]
+    t = np.clip((m - g_m[k]) / np.where(seg > 0, seg, 1.0), 0.0, 1.0)
+    return (k - off[line]) + t
+
+
+def _pieces(
+    coords: np.ndarray, off: np.ndarray, nv: np.ndarray, lvl: np.ndarray, bl: np.ndarray, bp: np.ndarray, tol: float
+) -> tuple[np.ndarray, ...]:
+    """Pieces between consecutive breaks (line ``bl``, position ``bp``) of the same line.
+
+    Returns the piece coordinates ``pc`` with the piece of each (``pidx``) and the count per
+    piece (``cnt``), the break rows each piece runs between (``pa``, ``pb``), its line
+    (``p_line``), end nodes (``pu``, ``pv``) and length (``plen``), and the sorted unique
+    breaks (``bxy``, ``bl``, ``bp``) with their node labels.
+    """
+    bp = np.minimum(bp, nv[bl] - 1)
+    order = np.lexsort((bp, bl))
+    bl, bp = bl[order], bp[order]
+    uniq = np.r_[True, (bl[1:] != bl[:-1]) | (bp[1:] - bp[:-1] > 1e-9)]
+    bl, bp = bl[uniq], bp[uniq]
+    kf = np.minimum(np.floor(bp).astype(np.int64), nv[bl] - 2)
+    tf = bp - kf
+    base = off[bl] + kf
+    bxy = coords[base] + tf[:, None] * (coords[base + 1] - coords[base])
+    node_lab = _cluster(bxy, tol, level=lvl[bl], line_end=(bp == 0) | (bp == nv[bl] - 1))
+
+    same = bl[1:] == bl[:-1]
+    pa = np.flatnonzero(same)
+    pb = pa + 1
+    p_line = bl[pa]
+    first_v = np.floor(bp[pa]).astype(np.int64) + 1
+    last_v = np.ceil(bp[pb]).astype(np.int64) - 1
+    n_in = np.maximum(last_v - first_v + 1, 0)
+    cnt = n_in + 2
+    n_p = len(pa)
+    pidx = np.repeat(np.arange(n_p), cnt)
+    pstart = np.r_[0, np.cumsum(cnt)[:-1]]
+    rank = np.arange(int(cnt.sum())) - pstart[pidx]
+    vert = off[p_line][pidx] + first_v[pidx] + rank - 1
+    is_first = rank == 0
+    is_last = rank == cnt[pidx] - 1
+    vert = np.clip(vert, 0, len(coords) - 1)
+    pc = coords[vert].copy()
+    pc[is_first] = bxy[pa]
+    pc[is_last] = bxy[pb]
+    seg_len = np.hypot(*(pc[1:] - pc[:-1]).T)
+    seg_ok = pidx[1:] == pidx[:-1]
+    plen = np.bincount(pidx[1:][seg_ok], weights=seg_len[seg_ok], minlength=n_p)
+    return pc, pidx, cnt, pa, pb, p_line, node_lab[pa], node_lab[pb], plen, bxy, bl, bp, node_lab
+
+
+@dataclass(frozen=True)
+class _LineGrades:
+    """Slope factors along lines, from elevations sampled at a DEM-sized step.
+
+    Each line is cut into ``n`` equal intervals of about ``step_m`` (at least one) and the
+    grade of an interval is the rise between its end samples over its length, so a 0.5 m
+    segment of a road takes the grade of the 30 m around it, not the step between two DEM
+    cells. ``cum_*`` hold the running integrals (metres x factor) at interval starts.
+    """
+
+    row: np.ndarray  # line -> row in the per-line arrays (-1: not sampled)
+    start_m: np.ndarray  # running metres at each sampled line's start
+    h: np.ndarray  # interval length per sampled line
+    first: np.ndarray  # first interval of each sampled line
+    n: np.ndarray  # intervals per sampled line
+    grade: np.ndarray  # per interval (NaN where the DEM has no value)
+
+    @classmethod
+    def sample(
+        cls,
+        g_m: np.ndarray,
+        off: np.ndarray,
+        nv: np.ndarray,
+        coords: np.ndarray,
+        lines: np.ndarray,
+        step_m: float,
+        elevation: Callable[[np.ndarray], np.ndarray],
+    ) -> _LineGrades:
+        start = g_m[off[lines]]
+        length = g_m[off[lines] + nv[lines] - 1] - start
+        n = np.maximum(np.round(length / step_m).astype(np.int64), 1)
+        h = length / n
+        ns = n + 1
+        sl = np.repeat(np.arange(len(lines)), ns)
+        kk = np.arange(int(ns.sum())) - np.repeat(np.cumsum(ns) - ns, ns)
+        m = start[sl] + kk * h[sl]
+        ln = lines[sl]
+        pos = _position_at(g_m, off, nv, ln, m)
+        k = np.minimum(np.floor(pos).astype(np.int64), nv[ln] - 2)
+        base = off[ln] + k
+        xy = coords[base] + (pos - k)[:, None] * (coords[base + 1] - coords[base])
+        z = np.asarray(elevation(xy), dtype=float)
+        inner = np.flatnonzero(sl[1:] == sl[:-1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            grade = (z[inner + 1] - z[inner]) / h[sl[inner]]
+        row = np.full(len(off), -1, dtype=np.int64)
+        row[lines] = np.arange(len(lines))
+        return cls(row, start, h, np.r_[0, np.cumsum(n)[:-1]], n, grade)
+
+    def mean_factors(
+        self, line: np.ndarray, m0: np.ndarray, m1: np.ndarray, max_factor: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Mean time factors forward and backward between running metres ``m0`` < ``m1``
+        of ``line`` (Tobler relative to flat, at most ``max_factor``) and whether any part
+        lacks elevations (timed on the flat)."""
+        known = np.isfinite(self.grade)
+        g = np.where(known, self.grade, 0.0)
+        r = self.row[line]
+        i0, h, n, at0 = self.first[r], self.h[r], self.n[r], self.start_m[r]
+
+        def interval(mm: np.ndarray) -> np.ndarray:
+            return np.clip(np.floor((mm - at0) / h).astype(np.int64), 0, n - 1)
+
+        j0, j1 = interval(m0), interval(np.maximum(m1 - 1e-9, m0))
+        span = m1 - m0
+        safe = np.where(span > 1e-9, span, 1.0)
+
+        def mean(fac: np.ndarray) -> np.ndarray:
+            cum = np.r_[0.0, np.cumsum(fac)]
+            # metres x factor from the line's start to mm (same line, same h, for both ends)
+            i_1 = cum[i0 + j1] * h + (m1 - at0 - j1 * h) * fac[i0 + j1]
+            i_0 = cum[i0 + j0] * h + (m0 - at0 - j0 * h) * fac[i0 + j0]
+            return np.where(span > 1e-9, (i_1 - i_0) / safe, fac[i0 + j0])
+
+        up = np.where(known, np.minimum(tobler_factor(g), max_factor), 1.0)
+        down = np.where(known, np.minimum(tobler_factor(-g), max_factor), 1.0)
+        unknown = np.r_[0, np.cumsum(~known)]
+        return mean(up), mean(down), unknown[i0 + j1 + 1] - unknown[i0 + j0] > 0
 
 
 def build(
@@ -815,12 +1050,16 @@ def build(
     surf_fac = pd.to_numeric(pd.Series(surf_u.astype(str)).map(cfg.surfaces), errors="coerce").fillna(1.0)
     sfac = surf_fac.to_numpy(dtype=float)[surf_code] if len(surf_u) else np.ones(len(df))
     eff_kph = speed * sfac
-    oneway_raw = _column(df, "oneway", False).fillna(False)
-    if oneway_raw.dtype == bool:
-        reverse = np.zeros(len(df), dtype=bool)
-    else:
-        reverse = oneway_raw.astype(str).str.strip().isin(["-1", "reverse"]).to_numpy()
-    oneway = _as_bool(oneway_raw) | reverse
+    direction, unknown_ow = oneway_direction(_column(df, "oneway", None))
+    if unknown_ow.any():
+        ids = ", ".join(map(str, road_id[unknown_ow][:5]))
+        vals = ", ".join(sorted({repr(str(v)) for v in df["oneway"][unknown_ow]})[:5])
+        warnings.append(
+            f"roads: {int(unknown_ow.sum())} road(s) have an unknown oneway value ({vals}; e.g. {ids}); "
+            "they are taken as two-way. Fix: write yes, -1 or no (or 是/否)."
+        )
+    reverse = direction == -1
+    oneway = direction != 0
     level = _levels(df)
     slope_cls = np.isin(cls_u.fillna("").to_numpy(dtype=object), list(cfg.slope_classes))[cls_code]
     cls_out = cls_u.fillna("unknown").to_numpy(dtype=object)[cls_code]
@@ -844,6 +1083,12 @@ def build(
         parts, src = parts[~short], src[~short]
         nv = nv[~short]
     n_parts = len(parts)
+    if n_parts == 0:
+        raise DataError(
+            f"roads: none of the {n_lines_in} road feature(s) is a line of two or more distinct points "
+            "(all are empty, points or zero-length), so there is no road network to route on. "
+            "Fix: give the roads layer real road lines."
+        )
     off = np.r_[0, np.cumsum(nv)[:-1]].astype(np.int64)
     vk = np.arange(len(coords)) - off[li] if len(coords) else np.empty(0, np.int64)
     lvl = level[src]
@@ -894,7 +1139,8 @@ def build(
             es = (i < ns) & (j >= ns)
             sj, pi = i[es], j[es] - ns
             e_line = li[dangling][pi]
-            m = (s_line[sj] != e_line) & (lvl[s_line[sj]] == lvl[e_line])
+            # same level, or a bridge/tunnel end coming down onto a ground road
+            m = (s_line[sj] != e_line) & ((lvl[s_line[sj]] == lvl[e_line]) | (lvl[s_line[sj]] == 0))
             pi, sj = pi[m], sj[m]
             a, b = sa[sj], sb[sj]
             p = coords[dangling][pi]
@@ -906,42 +1152,29 @@ def build(
 
     bl = np.concatenate(br_line).astype(np.int64)
     bp = np.concatenate(br_pos)
-    bp = np.minimum(bp, nv[bl] - 1)
-    order = np.lexsort((bp, bl))
-    bl, bp = bl[order], bp[order]
-    uniq = np.r_[True, (bl[1:] != bl[:-1]) | (bp[1:] - bp[:-1] > 1e-9)]
-    bl, bp = bl[uniq], bp[uniq]
-    kf = np.minimum(np.floor(bp).astype(np.int64), nv[bl] - 2)
-    tf = bp - kf
-    base = off[bl] + kf
-    bxy = coords[base] + tf[:, None] * (coords[base + 1] - coords[base])
-    node_lab = _cluster(bxy, cfg.snap_tolerance_m)
-
-    # pieces between consecutive breaks of the same line
-    same = bl[1:] == bl[:-1]
-    pa = np.flatnonzero(same)
-    pb = pa + 1
-    p_line = bl[pa]
-    first_v = np.floor(bp[pa]).astype(np.int64) + 1
-    last_v = np.ceil(bp[pb]).astype(np.int64) - 1
-    n_in = np.maximum(last_v - first_v + 1, 0)
-    cnt = n_in + 2
+    # metres along the lines: g_m[k] is the distance of vertex k from the start of its line
+    # plus the lengths of all lines before it (0 across line boundaries), increasing
+    seg_d = np.hypot(*(coords[1:] - coords[:-1]).T) if len(coords) else np.empty(0)
+    seg_d = np.where(li[1:] == li[:-1], seg_d, 0.0) if len(coords) else seg_d
+    g_m = np.r_[0.0, np.cumsum(seg_d)]
+    pc, pidx, cnt, pa, pb, p_line, pu, pv, plen, bxy, bl, bp, node_lab = _pieces(
+        coords, off, nv, lvl, bl, bp, cfg.snap_tolerance_m
+    )
+    # a loop (a closed way, or the ring of a lollipop) joins a node to itself: split it in
+    # three at a third and two thirds of its length so that its road stays in the graph
+    # (loops too short to split into parts longer than snap_tolerance_m are dropped below)
+    loop = (pu == pv) & (plen > 3.0 * max(cfg.snap_tolerance_m, 1e-6))
+    if loop.any():
+        ln = p_line[loop]
+        s0 = _metres_at(g_m, off, nv, bl[pa][loop], bp[pa][loop])
+        s1 = _metres_at(g_m, off, nv, bl[pb][loop], bp[pb][loop])
+        extra = np.r_[s0 + (s1 - s0) / 3.0, s0 + 2.0 * (s1 - s0) / 3.0]
+        bl2 = np.r_[bl, ln, ln]
+        bp2 = np.r_[bp, _position_at(g_m, off, nv, np.r_[ln, ln], extra)]
+        pc, pidx, cnt, pa, pb, p_line, pu, pv, plen, bxy, bl, bp, node_lab = _pieces(
+            coords, off, nv, lvl, bl2, bp2, cfg.snap_tolerance_m
+        )
     n_p = len(pa)
-    pidx = np.repeat(np.arange(n_p), cnt)
-    pstart = np.r_[0, np.cumsum(cnt)[:-1]]
-    rank = np.arange(int(cnt.sum())) - pstart[pidx]
-    vert = off[p_line][pidx] + first_v[pidx] + rank - 1
-    is_first = rank == 0
-    is_last = rank == cnt[pidx] - 1
-    vert = np.clip(vert, 0, len(coords) - 1)
-    pc = coords[vert].copy()
-    pc[is_first] = bxy[pa]
-    pc[is_last] = bxy[pb]
-    seg_len = np.hypot(*(pc[1:] - pc[:-1]).T)
-    seg_ok = pidx[1:] == pidx[:-1]
-    plen = np.bincount(pidx[1:][seg_ok], weights=seg_len[seg_ok], minlength=n_p)
-    pu = node_lab[pa]
-    pv = node_lab[pb]
     prow = src[p_line]
 
     # drop zero-length pieces, loops and duplicates
@@ -950,12 +1183,23 @@ def build(
     ow = oneway[prow]
     lo = np.where(ow, pu, np.minimum(pu, pv))
     hi = np.where(ow, pv, np.maximum(pu, pv))
-    # duplicates share their ends: compare the full keys only among pieces that do
+    # duplicates share their ends, length and vertices (their mean, the same either way round):
+    # compare the full keys only among pieces that share their ends
     n_lab = int(node_lab.max()) + 1 if len(node_lab) else 1
     dup = np.zeros(len(pu), dtype=bool)
     same_ends = pd.Series(lo.astype(np.int64) * n_lab + hi).duplicated(keep=False).to_numpy()
     if same_ends.any():
-        dkey = pd.DataFrame({"lo": lo, "hi": hi, "ow": ow, "len": np.round(plen, 1)})[same_ends]
+        mean_xy = np.stack([np.bincount(pidx, weights=pc[:, k], minlength=n_p) for k in (0, 1)], 1) / cnt[:, None]
+        dkey = pd.DataFrame(
+            {
+                "lo": lo,
+                "hi": hi,
+                "ow": ow,
+                "len": np.round(plen, 1),
+                "mx": np.round(mean_xy[:, 0], 1),
+                "my": np.round(mean_xy[:, 1], 1),
+            }
+        )[same_ends]
         dup[same_ends] = dkey.duplicated().to_numpy()
     dup &= ~loop
     keep_p = ~loop & ~dup
@@ -967,38 +1211,37 @@ def build(
             f"roads: {report_counts['zero']} zero-length road piece(s) (shorter than snap_tolerance_m between "
             "merged junctions) were dropped."
         )
+    if not keep_p.any():
+        raise DataError(
+            f"roads: none of the {n_lines_in} road line(s) leaves a road piece longer than snap_tolerance_m = "
+            f"{cfg.snap_tolerance_m:g} m between junctions, so there is no road network to route on. "
+            "Fix: give the roads layer real lines (two or more distinct points each)."
+        )
 
-    # elevations for slope: per piece coordinate, segment slopes, direction-specific factors
+    # travel times: the flat time of each piece, times the mean slope factor along it
     kmin_per_m = 1.0 / (eff_kph[prow] * M_PER_MIN_PER_KPH)
-    seg_piece = pidx[1:][seg_ok]
-    seg_l = seg_len[seg_ok]
-    fac_f = np.ones_like(seg_l)
-    fac_b = np.ones_like(seg_l)
+    t_f = plen * kmin_per_m
+    t_b = t_f.copy()
     slope_applied = slope_missing = 0
     if cfg.slope_penalty:
         sl = slope_cls[prow] & keep_p
         if elevation is None:
             warnings.append("access.slope_penalty is on but no DEM was given; tracks and paths are timed on the flat.")
         elif sl.any():
-            need = sl[pidx]
-            z = np.full(len(pc), np.nan)
-            z[need] = elevation(pc[need])
-            dz = (z[1:] - z[:-1])[seg_ok]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                s = dz / seg_l
-            good = np.isfinite(s) & (seg_l > 0)
-            fac_f = np.where(good, tobler_factor(np.nan_to_num(s)), 1.0)
-            fac_b = np.where(good, tobler_factor(-np.nan_to_num(s)), 1.0)
-            piece_missing = np.bincount(seg_piece, weights=(~good & sl[seg_piece]).astype(float), minlength=n_p) > 0
-            slope_missing = int((piece_missing & sl).sum())
+            step_m = cfg.slope_sample_m or getattr(elevation, "cell_size_m", None) or DEFAULT_SLOPE_SAMPLE_M
+            s0 = _metres_at(g_m, off, nv, bl[pa], bp[pa])
+            s1 = _metres_at(g_m, off, nv, bl[pb], bp[pb])
+            grade = _LineGrades.sample(g_m, off, nv, coords, np.unique(p_line[sl]), float(step_m), elevation)
+            mf, mb, miss = grade.mean_factors(p_line[sl], s0[sl], s1[sl], cfg.slope_max_factor)
+            t_f[sl] *= mf
+            t_b[sl] *= mb
+            slope_missing = int(miss.sum())
             slope_applied = int(sl.sum()) - slope_missing
             if slope_missing:
                 warnings.append(
                     f"DEM: it does not cover (or has voids under) {slope_missing} of {int(sl.sum())} track/path "
                     "piece(s); those parts are timed on the flat. Fix: give a DEM covering the whole road network."
                 )
-    t_f = np.bincount(seg_piece, weights=seg_l * fac_f, minlength=n_p) * kmin_per_m
-    t_b = np.bincount(seg_piece, weights=seg_l * fac_b, minlength=n_p) * kmin_per_m
 
     # keep pieces, compact nodes
     kp = np.flatnonzero(keep_p)
@@ -1073,22 +1316,37 @@ def build(
     return net, rep
 
 
-def dem_sampler(dem: Path, crs: CRS) -> Callable[[np.ndarray], np.ndarray]:
-    """A function ``f(xy) -> z`` sampling a DEM (any CRS) at points given in ``crs``.
+@dataclass(frozen=True)
+class DemSampler:
+    """``f(xy) -> z``: a DEM (any CRS) sampled at points given in ``crs`` (nearest cell, NaN
+    outside the DEM and on voids), with the DEM's cell size in metres (``cell_size_m``, the
+    step :func:`build` takes grades over)."""
 
-    Delegates to :func:`geofupin.terrain.sample_points` (the DEM's windowed reader): nearest
-    cell, NaN outside the DEM and on voids.
-    """
-    from .terrain import sample_points
+    dem: Path
+    crs: CRS
+    cell_size_m: float
 
-    def sample(xy: np.ndarray) -> np.ndarray:
+    def __call__(self, xy: np.ndarray) -> np.ndarray:
+        from .terrain import sample_points
+
         xy = np.asarray(xy, dtype=float).reshape(-1, 2)
         if not len(xy):
             return np.empty(0)
-        pts = gpd.GeoSeries(shapely.points(xy), crs=crs)
-        return sample_points(dem, pts, what="elevation").to_numpy(dtype=float)
+        pts = gpd.GeoSeries(shapely.points(xy), crs=self.crs)
+        return sample_points(self.dem, pts, what="elevation").to_numpy(dtype=float)
 
-    return sample
+
+def dem_sampler(dem: Path, crs: CRS) -> DemSampler:
+    """A :class:`DemSampler` of ``dem`` for points in ``crs``.
+
+    Delegates to :func:`geofupin.terrain.sample_points` (the DEM's windowed reader); the cell
+    size is the geometric mean of the cell width and height at the DEM's middle row.
+    """
+    from .terrain import cell_size_m, dem_info
+
+    info = dem_info(dem)
+    xres, yres = cell_size_m(info.transform, info.crs, np.array([info.height // 2]))
+    return DemSampler(Path(dem), crs, float(np.sqrt(abs(float(xres[0]) * float(yres[0])))))
 
 
 def network_from_frame(edges: pd.DataFrame, node_xy: np.ndarray, *, crs: CRS | None = None) -> RoadNetwork:

@@ -86,6 +86,29 @@ SURFACE_ALIASES: dict[str, str] = {
     "sand": "earth",
 }
 
+OnewayDirection = Literal["forward", "backward", "both"]
+ONEWAY_DIRECTIONS: tuple[str, ...] = get_args(OnewayDirection)
+
+#: Spellings of a road's ``oneway`` and the direction each means: ``forward`` (along the
+#: line as drawn), ``backward`` (against it: OSM ``-1``) or ``both``. Capital ``F``/``T``/``B``
+#: are Geofabrik shapefiles' codes (F = forward only, T = backward only, B = both); lower-case
+#: ``t``/``f`` are PostgreSQL booleans (true/false).
+ONEWAY_ALIASES: dict[str, str] = {
+    "是": "forward",
+    "单向": "forward",
+    "正向": "forward",
+    "反向": "backward",
+    "逆向": "backward",
+    "否": "both",
+    "双向": "both",
+    "F": "forward",
+    "T": "backward",
+    "B": "both",
+    **dict.fromkeys(("yes", "true", "1", "1.0", "y", "t", "forward"), "forward"),
+    **dict.fromkeys(("-1", "-1.0", "reverse", "backward"), "backward"),
+    **dict.fromkeys(("no", "false", "0", "0.0", "n", "f", "both", "reversible", "alternating"), "both"),
+}
+
 # --------------------------------------------------------------------------- water and power
 WaterKind = Literal["river", "stream", "reservoir", "lake", "well", "spring", "waterworks"]
 WATER_KINDS: tuple[str, ...] = get_args(WaterKind)
@@ -198,6 +221,8 @@ __all__ = [
     "FACILITY_KINDS",
     "FACILITY_KIND_ALIASES",
     "LAYER_KINDS",
+    "ONEWAY_ALIASES",
+    "ONEWAY_DIRECTIONS",
     "POWER_KINDS",
     "POWER_KIND_ALIASES",
     "ROAD_CLASSES",
@@ -212,6 +237,7 @@ __all__ = [
     "ConstraintKind",
     "FacilityKind",
     "LayerKind",
+    "OnewayDirection",
     "PowerKind",
     "RoadClass",
     "Surface",

@@ -27,6 +27,15 @@ DEFAULT_SPEEDS_KPH: dict[str, float] = {
 #: Speed multipliers by surface (``paved`` 1.0).
 DEFAULT_SURFACE_FACTORS: dict[str, float] = {"paved": 1.0, "gravel": 0.7, "earth": 0.5}
 
+#: Grade is taken between elevations this far apart along a road when the elevation
+#: function does not tell its DEM's cell size (SRTM 1" and ASTER GDEM cells are about 30 m).
+DEFAULT_SLOPE_SAMPLE_M = 30.0
+
+#: The slope penalty never makes a road or path slower than this many times its flat time:
+#: Tobler's factor reaches 10 at a grade of about 66 % (33 degrees) uphill, where walking is
+#: scrambling (0.5 km/h) and no track is driven; steeper DEM grades are cliffs or DEM noise.
+DEFAULT_SLOPE_MAX_FACTOR = 10.0
+
 #: Facility kinds measured by default (``market`` is optional: add it to ``facility_kinds``).
 DEFAULT_FACILITY_KINDS: tuple[str, ...] = (
     "county_seat",
@@ -66,6 +75,13 @@ class AccessConfig:
         the DEM (default false).
     slope_classes
         Road classes the slope penalty applies to (default track, path).
+    slope_sample_m
+        Grade is taken between elevations this far apart along each road (default: the DEM's
+        cell size; 30 m for an elevation function without one), never over the short
+        segments of the road geometry, which a coarse DEM cannot resolve.
+    slope_max_factor
+        The slope penalty multiplies a road's flat time by at most this (default 10:
+        Tobler's factor at about 66 % uphill).
     walk_speed_kph
         Off-road walking speed on flat ground from a point to its road (default 4 km/h).
     max_snap_dist_m
@@ -92,6 +108,8 @@ class AccessConfig:
     node_intersections: bool = True
     slope_penalty: bool = False
     slope_classes: tuple[RoadClass, ...] = ("track", "path")
+    slope_sample_m: float | None = None
+    slope_max_factor: float = DEFAULT_SLOPE_MAX_FACTOR
     walk_speed_kph: float = 4.0
     max_snap_dist_m: float = 2000.0
     snap_to: Literal["nearest", "main_component"] = "nearest"
@@ -117,6 +135,14 @@ class AccessConfig:
         for name in ("default_speed_kph", "walk_speed_kph", "max_snap_dist_m", "od_cutoff_min", "isochrone_buffer_m"):
             if not getattr(self, name) > 0:
                 problems.add(f"{where}.{name}", f"{getattr(self, name)} is not positive.", "Give a value above 0.")
+        if self.slope_sample_m is not None and not self.slope_sample_m > 0:
+            problems.add(
+                f"{where}.slope_sample_m", f"{self.slope_sample_m} is not positive.", "Give e.g. 30 (m) or omit it."
+            )
+        if not self.slope_max_factor >= 1:
+            problems.add(
+                f"{where}.slope_max_factor", f"{self.slope_max_factor} is below 1.", "Give e.g. 10 (x the flat time)."
+            )
         if self.snap_tolerance_m < 0:
             problems.add(f"{where}.snap_tolerance_m", f"{self.snap_tolerance_m} is negative.", "Give 0 or more metres.")
         if not self.bands_min or any(not b > 0 for b in self.bands_min):
