@@ -632,7 +632,7 @@ class _Builder:
                     name=name,
                     speed_kph=ROAD_SPEED_KPH[cls],
                     surface=surface,
-                    oneway=False,
+                    oneway="both",
                     bridge=False,
                     tunnel=False,
                     layer=0,
