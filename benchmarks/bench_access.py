@@ -16,7 +16,8 @@ that share vertices at junctions. In one process it times:
   ``scipy.sparse.csgraph.dijkstra(min_only=True)`` on the same CSR vs networkx
   ``multi_source_dijkstra_path_length``;
 * OD 3,000 x 300 with a 30 min cut-off: geofupin ``od_matrix`` vs raw scipy chunked;
-* the OSM extracts in ../shared/data (skipped when absent): import, build, size, components.
+* the OSM extracts in ../shared/data (skipped when absent): import, build, size, components,
+  and build with the slope penalty on their SRTM3 DEM.
 
 The ratios are printed last. Goals (issue 3): nearest <= 1.5x raw scipy and >= 15x faster than
 networkx; OD <= 1.3x raw scipy chunked; build comparable to reading.
@@ -42,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from geofupin.accessibility import nearest, od_matrix  # noqa: E402
-from geofupin.network import build  # noqa: E402
+from geofupin.network import AccessConfig, build, dem_sampler  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -208,6 +209,7 @@ def bench_osm(ratios: list[str]) -> None:
         ("andorra", "andorra/andorra.osm.pbf"),
         ("north-bayreuth", "north-bayreuth/north-bayreuth.osm.pbf"),
     ):
+        dem = SHARED / rel.replace(".osm.pbf", "_srtm3.tif")
         p = SHARED / rel
         if not p.is_file():
             print(f"\n(skip {name}: {p} absent)")
@@ -227,6 +229,16 @@ def bench_osm(ratios: list[str]) -> None:
         ratios.append(
             f"[osm {name}] build / import = {t_build / t_imp:.2f}x; {s['pieces']} pieces, {s['components']} components"
         )
+        if dem.is_file():  # the slope penalty: grades sampled along tracks and paths at the DEM cell size
+            el = dem_sampler(dem, layers["roads"].crs)
+            cfg = AccessConfig(slope_penalty=True, node_intersections=False)
+            roads = layers["roads"]
+            t_slope, (_, rep) = best(lambda roads=roads, el=el, cfg=cfg: build(roads, config=cfg, elevation=el), 2)
+            print(
+                f"build with slope penalty {t_slope:.2f} s ({rep.slope_applied_pieces} track/path pieces, "
+                f"DEM cell {el.cell_size_m:.0f} m)"
+            )
+            ratios.append(f"[osm {name}] build with slope penalty / build = {t_slope / t_build:.2f}x")
 
 
 def main() -> None:

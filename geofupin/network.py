@@ -796,7 +796,7 @@ def _cluster(
     m = int(inv.max()) + 1
     if tol <= 0:
         return inv
-    if level is None:
+    if level is None or len(level) == 0 or int(np.min(level)) == int(np.max(level)):  # one level
         rep = np.zeros((m, 2))
         rep[inv] = xy
         pairs = _close_pairs(rep, tol)

@@ -226,6 +226,12 @@ def test_access_config_parses_and_validates():
     probs = Problems()
     assert parse(AccessConfig, {"speeds_kph": {"vilage": 25}, "max_snap_dist_m": -1}, "access", probs) is None
     assert {p.where for p in probs.errors} == {"access.speeds_kph.vilage", "access.max_snap_dist_m"}
+    probs = Problems()
+    cfg = parse(AccessConfig, {"slope_sample_m": 50, "slope_max_factor": 5}, "access", probs)
+    assert not probs.errors and cfg.slope_sample_m == 50 and cfg.slope_max_factor == 5
+    probs = Problems()
+    assert parse(AccessConfig, {"slope_sample_m": 0, "slope_max_factor": 0.5}, "access", probs) is None
+    assert {p.where for p in probs.errors} == {"access.slope_sample_m", "access.slope_max_factor"}
 
 
 def test_network_from_frame_matches_networkx_graph():
