@@ -902,7 +902,8 @@ class _LineGrades:
     Each line is cut into ``n`` equal intervals of about ``step_m`` (at least one) and the
     grade of an interval is the rise between its end samples over its length, so a 0.5 m
     segment of a road takes the grade of the 30 m around it, not the step between two DEM
-    cells. ``cum_*`` hold the running integrals (metres x factor) at interval starts.
+    cells. A piece (part of a line between junctions) takes the length-weighted mean factor
+    of the intervals it overlaps (:meth:`mean_factors`).
     """
 
     row: np.ndarray  # line -> row in the per-line arrays (-1: not sampled)
