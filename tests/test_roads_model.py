@@ -459,3 +459,26 @@ def test_andorra_slope_penalty_gives_no_absurd_village_time(shared_data):
     assert ratio.min() >= math.exp(-3.5 * 0.05) - 1e-9 and ratio.max() <= 10.0
     assert hilly[ok].max() < 12 * 60
     assert np.median(ratio) < 1.5  # most villages reach a town on paved roads
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_noding_keeps_every_metre_of_random_rings_and_lollipops(seed):
+    """Random closed ways (isolated, touching a road at one vertex, or lollipops): the pieces
+    add up to the length of the lines and no piece joins a node to itself."""
+    rng = np.random.default_rng(seed)
+    lines = [[(0.0, 0.0), (5000.0, 0.0)]]
+    for k in range(12):
+        cx, cy = rng.uniform(200, 4800), rng.uniform(300, 3000) * rng.choice([-1, 1])
+        ring = np.asarray(shapely.Point(cx, cy).buffer(rng.uniform(20, 150), quad_segs=4).exterior.coords)
+        kind = k % 3
+        if kind == 1:  # a stick from the main road to the ring's first vertex
+            lines.append([(ring[0][0], 0.0), tuple(ring[0])])
+        if kind == 2:  # a lollipop: the stick and the ring in one line
+            lines.append([(ring[0][0], 0.0), *map(tuple, ring)])
+        else:
+            lines.append(list(map(tuple, ring)))
+    r = roads(lines)
+    net, rep = build(r)
+    assert rep.dropped_loops == 0 and rep.dropped_duplicates == 0
+    assert net.piece_length_m.sum() == pytest.approx(r.length.sum(), rel=1e-9)
+    assert not (net.piece_u == net.piece_v).any()
