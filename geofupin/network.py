@@ -1319,13 +1319,21 @@ def build(
 
 @dataclass(frozen=True)
 class DemSampler:
-    """``f(xy) -> z``: a DEM (any CRS) sampled at points given in ``crs`` (nearest cell, NaN
-    outside the DEM and on voids), with the DEM's cell size in metres (``cell_size_m``, the
-    step :func:`build` takes grades over)."""
+    """``f(xy) -> z``: a DEM (any CRS) sampled at points given in ``crs``, NaN outside the DEM
+    and on voids, with the DEM's cell size in metres (``cell_size_m``, the step :func:`build`
+    takes grades over).
+
+    ``bilinear`` (default) interpolates between the four cell centres around each point (exact
+    on a plane; voids among them are left out, and a point whose own cell is a void or off the
+    DEM is NaN); ``nearest`` takes the cell under the point.
+    """
 
     dem: Path
     crs: CRS
     cell_size_m: float
+    dem_crs: CRS
+    transform: tuple[float, float, float, float, float, float]  # a, b, c, d, e, f (GDAL order as affine)
+    interpolation: Literal["bilinear", "nearest"] = "bilinear"
 
     def __call__(self, xy: np.ndarray) -> np.ndarray:
         from .terrain import sample_points
@@ -1333,21 +1341,56 @@ class DemSampler:
         xy = np.asarray(xy, dtype=float).reshape(-1, 2)
         if not len(xy):
             return np.empty(0)
-        pts = gpd.GeoSeries(shapely.points(xy), crs=self.crs)
-        return sample_points(self.dem, pts, what="elevation").to_numpy(dtype=float)
+        if self.interpolation == "nearest":
+            pts = gpd.GeoSeries(shapely.points(xy), crs=self.crs)
+            return sample_points(self.dem, pts, what="elevation").to_numpy(dtype=float)
+        x, y = xy[:, 0], xy[:, 1]
+        if not self.crs.equals(self.dem_crs):
+            from pyproj import Transformer
+
+            x, y = Transformer.from_crs(self.crs, self.dem_crs, always_xy=True).transform(x, y)
+            x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        a, b, c, d, e, f = self.transform
+        det = a * e - b * d
+        # fractional (column, row) of the point, measured from the first cell's centre
+        col = (e * (x - c) - b * (y - f)) / det - 0.5
+        row = (a * (y - f) - d * (x - c)) / det - 0.5
+        c0, r0 = np.floor(col), np.floor(row)
+        fx, fy = col - c0, row - r0
+        corners = [(0, 0), (1, 0), (0, 1), (1, 1)]
+        cc = np.concatenate([c0 + dc + 0.5 for dc, _ in corners])
+        rr = np.concatenate([r0 + dr + 0.5 for _, dr in corners])
+        centres = shapely.points(a * cc + b * rr + c, d * cc + e * rr + f)
+        z = sample_points(self.dem, gpd.GeoSeries(centres, crs=self.dem_crs), what="elevation").to_numpy(float)
+        z = z.reshape(4, -1)
+        w = np.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy])
+        ok = np.isfinite(z)
+        wsum = (w * ok).sum(axis=0)
+        own = z[(fx >= 0.5).astype(int) + 2 * (fy >= 0.5).astype(int), np.arange(len(x))]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = (w * np.where(ok, z, 0.0)).sum(axis=0) / wsum
+        return np.where(np.isfinite(own) & (wsum > 0), out, np.nan)
 
 
-def dem_sampler(dem: Path, crs: CRS) -> DemSampler:
+def dem_sampler(dem: Path, crs: CRS, *, interpolation: Literal["bilinear", "nearest"] = "bilinear") -> DemSampler:
     """A :class:`DemSampler` of ``dem`` for points in ``crs``.
 
-    Delegates to :func:`geofupin.terrain.sample_points` (the DEM's windowed reader); the cell
+    Reads through :func:`geofupin.terrain.sample_points` (the DEM's windowed reader); the cell
     size is the geometric mean of the cell width and height at the DEM's middle row.
     """
     from .terrain import cell_size_m, dem_info
 
     info = dem_info(dem)
     xres, yres = cell_size_m(info.transform, info.crs, np.array([info.height // 2]))
-    return DemSampler(Path(dem), crs, float(np.sqrt(abs(float(xres[0]) * float(yres[0])))))
+    t = info.transform
+    return DemSampler(
+        Path(dem),
+        CRS.from_user_input(crs),
+        float(np.sqrt(abs(float(xres[0]) * float(yres[0])))),
+        info.crs,
+        (t.a, t.b, t.c, t.d, t.e, t.f),
+        interpolation,
+    )
 
 
 def network_from_frame(edges: pd.DataFrame, node_xy: np.ndarray, *, crs: CRS | None = None) -> RoadNetwork:

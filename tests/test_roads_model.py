@@ -149,23 +149,39 @@ def ramp_dem(path: Path, *, cell_m: float = 30.0, grade: float = 0.2) -> Path:
 
 
 def test_slope_of_short_segments_is_taken_over_the_dem_cell(tmp_path):
-    # a 100 m track rising 20 m, drawn with 0.5 m segments, on a 30 m DEM (nearest cell)
+    # a 100 m track rising 20 m, drawn with 0.5 m segments, on a 30 m DEM
     xs = np.arange(0, 100.5, 0.5)
     track = roads([list(zip(55 + xs, np.zeros_like(xs), strict=True))], road_class=["track"])
-    el = dem_sampler(ramp_dem(tmp_path / "dem.tif"), track.crs)
+    dem = ramp_dem(tmp_path / "dem.tif")
+    flat = 100 / (10 * 1000 / 60)  # 0.6 min at 10 km/h
+    el = dem_sampler(dem, track.crs)
     assert el.cell_size_m == pytest.approx(30.0)
     net, rep = build(track, config=AccessConfig(slope_penalty=True), elevation=el)
-    up = net.edge_time_min[net.piece_fwd_edge[0]]
-    down = net.edge_time_min[net.piece_bwd_edge[0]]
-    flat = 100 / (10 * 1000 / 60)  # 0.6 min at 10 km/h
-    # samples every 100/3 m at x = 55, 88.3, 121.7, 155 fall in the cells 30-60, 60-90, 120-150,
-    # 150-180 (z = 9, 15, 27, 33 m): grades 0.18, 0.36, 0.18 over the three 33.3 m intervals
-    g = np.array([6.0, 12.0, 6.0]) / (100 / 3)
-    assert up == pytest.approx(flat * np.mean(np.exp(3.5 * g)))  # 1.46 min
-    assert down == pytest.approx(flat * np.mean(np.exp(3.5 * (np.abs(0.05 - g) - 0.05))))  # 0.85 min
-    # near Tobler's factor for the true 20 % grade (2.01 uphill), not 1e28 minutes
-    assert 1.8 < up / flat < 2.5
+    # bilinear elevations are exact on the plane: Tobler's factors for +20 % and -20 %
+    assert net.edge_time_min[net.piece_fwd_edge[0]] == pytest.approx(flat * math.exp(3.5 * 0.2))  # 1.21 min
+    assert net.edge_time_min[net.piece_bwd_edge[0]] == pytest.approx(flat * math.exp(3.5 * 0.1))  # |-0.2+0.05|
     assert rep.slope_applied_pieces == 1
+    # nearest cells: samples every 100/3 m at x = 55, 88.3, 121.7, 155 fall in the cells 30-60,
+    # 60-90, 120-150, 150-180 (z = 9, 15, 27, 33 m): grades 0.18, 0.36, 0.18 over the intervals
+    near = dem_sampler(dem, track.crs, interpolation="nearest")
+    net, _ = build(track, config=AccessConfig(slope_penalty=True), elevation=near)
+    g = np.array([6.0, 12.0, 6.0]) / (100 / 3)
+    up = net.edge_time_min[net.piece_fwd_edge[0]]
+    assert up == pytest.approx(flat * np.mean(np.exp(3.5 * g)))  # 1.46 min, not 1e28
+    down = net.edge_time_min[net.piece_bwd_edge[0]]
+    assert down == pytest.approx(flat * np.mean(np.exp(3.5 * (np.abs(0.05 - g) - 0.05))))  # 0.85 min
+
+
+def test_dem_sampler_bilinear_and_voids(tmp_path):
+    el = dem_sampler(ramp_dem(tmp_path / "dem.tif"), CRS)
+    xy = np.array([[15.0, 0.0], [100.0, 7.0], [284.0, -140.0], [5.0, 149.0], [-1.0, 0.0], [301.0, 0.0]])
+    z = el(xy)
+    np.testing.assert_allclose(z[:4], 0.2 * np.array([15.0, 100.0, 284.0, 15.0]))  # a plane; cell centres clamp
+    assert np.isnan(z[4:]).all()  # off the DEM
+    # the same in a geographic CRS: the points are reprojected to the DEM's
+    lonlat = gpd.GeoSeries(shapely.points(xy[:3]), crs=CRS).to_crs(4326)
+    el_geo = dem_sampler(tmp_path / "dem.tif", lonlat.crs)
+    np.testing.assert_allclose(el_geo(shapely.get_coordinates(lonlat.values)), z[:3], atol=1e-6)
 
 
 def test_slope_penalty_is_bounded():
