@@ -43,7 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from geofupin.accessibility import nearest, od_matrix  # noqa: E402
-from geofupin.network import AccessConfig, build, dem_sampler  # noqa: E402
+from geofupin.config.access import AccessConfig  # noqa: E402
+from geofupin.network import build, dem_sampler  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 
