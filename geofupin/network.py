@@ -849,26 +849,49 @@ def _position_at(g_m: np.ndarray, off: np.ndarray, nv: np.ndarray, line: np.ndar
     return (k - off[line]) + t
 
 
+def _sorted_breaks(
+    coords: np.ndarray, off: np.ndarray, nv: np.ndarray, bl: np.ndarray, bp: np.ndarray, extra: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Breaks (line ``bl``, position ``bp`` = vertex index + fraction) sorted along each line,
+    repeats dropped (a junction before an ``extra`` break at the same place), with their
+    coordinates and ``extra`` flags."""
+    bp = np.minimum(bp, nv[bl] - 1)
+    order = np.lexsort((extra, bp, bl))
+    bl, bp, extra = bl[order], bp[order], extra[order]
+    uniq = np.r_[True, (bl[1:] != bl[:-1]) | (bp[1:] - bp[:-1] > 1e-9)]
+    bl, bp, extra = bl[uniq], bp[uniq], extra[uniq]
+    kf = np.minimum(np.floor(bp).astype(np.int64), nv[bl] - 2)
+    base = off[bl] + kf
+    bxy = coords[base] + (bp - kf)[:, None] * (coords[base + 1] - coords[base])
+    return bl, bp, bxy, extra
+
+
 def _pieces(
-    coords: np.ndarray, off: np.ndarray, nv: np.ndarray, lvl: np.ndarray, bl: np.ndarray, bp: np.ndarray, tol: float
+    coords: np.ndarray,
+    off: np.ndarray,
+    nv: np.ndarray,
+    lvl: np.ndarray,
+    bl: np.ndarray,
+    bp: np.ndarray,
+    bxy: np.ndarray,
+    extra: np.ndarray,
+    tol: float,
 ) -> tuple[np.ndarray, ...]:
-    """Pieces between consecutive breaks (line ``bl``, position ``bp``) of the same line.
+    """Pieces between consecutive sorted breaks (:func:`_sorted_breaks`) of the same line.
+
+    Junction breaks closer than ``tol`` share a node (:func:`_cluster`); ``extra`` breaks
+    (the points that split a loop) are nodes of their own, never merged with anything.
 
     Returns the piece coordinates ``pc`` with the piece of each (``pidx``) and the count per
-    piece (``cnt``), the break rows each piece runs between (``pa``, ``pb``), its line
-    (``p_line``), end nodes (``pu``, ``pv``) and length (``plen``), and the sorted unique
-    breaks (``bxy``, ``bl``, ``bp``) with their node labels.
+    piece (``cnt``), the breaks each piece runs between (``pa``, ``pb``), its line
+    (``p_line``), end nodes (``pu``, ``pv``), length (``plen``) and the node label of every
+    break.
     """
-    bp = np.minimum(bp, nv[bl] - 1)
-    order = np.lexsort((bp, bl))
-    bl, bp = bl[order], bp[order]
-    uniq = np.r_[True, (bl[1:] != bl[:-1]) | (bp[1:] - bp[:-1] > 1e-9)]
-    bl, bp = bl[uniq], bp[uniq]
-    kf = np.minimum(np.floor(bp).astype(np.int64), nv[bl] - 2)
-    tf = bp - kf
-    base = off[bl] + kf
-    bxy = coords[base] + tf[:, None] * (coords[base + 1] - coords[base])
-    node_lab = _cluster(bxy, tol, level=lvl[bl], line_end=(bp == 0) | (bp == nv[bl] - 1))
+    j = ~extra
+    node_lab = np.empty(len(bl), dtype=np.int64)
+    node_lab[j] = _cluster(bxy[j], tol, level=lvl[bl[j]], line_end=((bp == 0) | (bp == nv[bl] - 1))[j])
+    n_j = int(node_lab[j].max()) + 1 if j.any() else 0
+    node_lab[extra] = n_j + np.arange(int(extra.sum()))
 
     same = bl[1:] == bl[:-1]
     pa = np.flatnonzero(same)
@@ -892,7 +915,7 @@ def _pieces(
     seg_len = np.hypot(*(pc[1:] - pc[:-1]).T)
     seg_ok = pidx[1:] == pidx[:-1]
     plen = np.bincount(pidx[1:][seg_ok], weights=seg_len[seg_ok], minlength=n_p)
-    return pc, pidx, cnt, pa, pb, p_line, node_lab[pa], node_lab[pb], plen, bxy, bl, bp, node_lab
+    return pc, pidx, cnt, pa, pb, p_line, node_lab[pa], node_lab[pb], plen, node_lab
 
 
 @dataclass(frozen=True)
@@ -1158,23 +1181,37 @@ def build(
     seg_d = np.hypot(*(coords[1:] - coords[:-1]).T) if len(coords) else np.empty(0)
     seg_d = np.where(li[1:] == li[:-1], seg_d, 0.0) if len(coords) else seg_d
     g_m = np.r_[0.0, np.cumsum(seg_d)]
-    pc, pidx, cnt, pa, pb, p_line, pu, pv, plen, bxy, bl, bp, node_lab = _pieces(
-        coords, off, nv, lvl, bl, bp, cfg.snap_tolerance_m
-    )
+    tol_loop = 3.0 * max(cfg.snap_tolerance_m, 1e-6)
+
+    def split_loops(
+        bl: np.ndarray, bp: np.ndarray, ex: np.ndarray, a: np.ndarray, b: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Breaks plus two *extra* ones at a third and two thirds of the way between breaks
+        ``a`` and ``b`` (consecutive on one line), so that the road between them is no loop."""
+        ln = bl[a]
+        s0 = _metres_at(g_m, off, nv, ln, bp[a])
+        s1 = _metres_at(g_m, off, nv, ln, bp[b])
+        at = np.r_[s0 + (s1 - s0) / 3.0, s0 + 2.0 * (s1 - s0) / 3.0]
+        new = _position_at(g_m, off, nv, np.r_[ln, ln], at)
+        return np.r_[bl, ln, ln], np.r_[bp, new], np.r_[ex, np.ones(2 * len(ln), bool)]
+
     # a loop (a closed way, or the ring of a lollipop) joins a node to itself: split it in
-    # three at a third and two thirds of its length so that its road stays in the graph
-    # (loops too short to split into parts longer than snap_tolerance_m are dropped below)
-    loop = (pu == pv) & (plen > 3.0 * max(cfg.snap_tolerance_m, 1e-6))
+    # three so that its road stays in the graph (loops too short to split into parts longer
+    # than snap_tolerance_m are dropped below). Consecutive breaks of a line within the
+    # tolerance of each other are split before noding; loops that only merging closes, after.
+    tol = cfg.snap_tolerance_m
+    bl, bp, bxy, ex = _sorted_breaks(coords, off, nv, bl, bp, np.zeros(len(bl), bool))
+    a = np.flatnonzero(bl[1:] == bl[:-1])
+    a = a[np.hypot(*(bxy[a + 1] - bxy[a]).T) <= tol]
+    if len(a):
+        a = a[_metres_at(g_m, off, nv, bl[a + 1], bp[a + 1]) - _metres_at(g_m, off, nv, bl[a], bp[a]) > tol_loop]
+    if len(a):
+        bl, bp, bxy, ex = _sorted_breaks(coords, off, nv, *split_loops(bl, bp, ex, a, a + 1))
+    pc, pidx, cnt, pa, pb, p_line, pu, pv, plen, node_lab = _pieces(coords, off, nv, lvl, bl, bp, bxy, ex, tol)
+    loop = (pu == pv) & (plen > tol_loop)
     if loop.any():
-        ln = p_line[loop]
-        s0 = _metres_at(g_m, off, nv, bl[pa][loop], bp[pa][loop])
-        s1 = _metres_at(g_m, off, nv, bl[pb][loop], bp[pb][loop])
-        extra = np.r_[s0 + (s1 - s0) / 3.0, s0 + 2.0 * (s1 - s0) / 3.0]
-        bl2 = np.r_[bl, ln, ln]
-        bp2 = np.r_[bp, _position_at(g_m, off, nv, np.r_[ln, ln], extra)]
-        pc, pidx, cnt, pa, pb, p_line, pu, pv, plen, bxy, bl, bp, node_lab = _pieces(
-            coords, off, nv, lvl, bl2, bp2, cfg.snap_tolerance_m
-        )
+        bl, bp, bxy, ex = _sorted_breaks(coords, off, nv, *split_loops(bl, bp, ex, pa[loop], pb[loop]))
+        pc, pidx, cnt, pa, pb, p_line, pu, pv, plen, node_lab = _pieces(coords, off, nv, lvl, bl, bp, bxy, ex, tol)
     n_p = len(pa)
     prow = src[p_line]
 
