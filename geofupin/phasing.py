@@ -1,0 +1,942 @@
+"""The annual implementation plan (分年度实施计划): which group moves in which year.
+
+Report 4 plans 2011-2015 "一次规划,分步实施" and scores each year against
+「当年搬迁计划任务完成情况」. Given the plan years, an annual budget ceiling (every payer
+together and/or per payer), an annual construction capacity (households per site per year,
+households or persons per year county-wide) and priority rules as data, :func:`solve` decides
+the year of every relocating group (村民小组, whole: all its households move in one year, to
+every site it is allocated to) as a mixed-integer programme solved by HiGHS:
+
+.. math::
+
+    \\min \\sum_g \\sum_t w_g \\, t \\, x_{gt} \\quad \\text{s.t.} \\quad \\sum_t x_{gt} = 1,\\;
+    \\sum_g c_{gk} x_{gt} \\le B_{kt},\\; \\sum_{g} h_{gs} x_{gt} \\le H_{st},\\;
+    \\sum_g p_g x_{gt} \\le P_t,\\; x \\in \\{0, 1\\}
+
+with ``t`` the year's index (0 for the first year), ``w_g`` the group's priority weight
+(households x (1 + priority score): every household wants to move early, a hazard-threatened
+or poor one more so), ``c`` the group's subsidies (from the budget lines, per payer), ``h`` its
+households at each site, ``p`` its persons.
+
+When the ceilings cannot hold the plan, :func:`solve` says by how much: a relaxation with one
+non-negative slack per ceiling row (extra yuan, households or persons in that year),
+minimising the slacks relative to their ceilings, gives the smallest extra budget/capacity
+that makes the plan fit (table ``phasing_shortfall``), and the plan is then solved with the
+ceilings raised by those amounts (``feasible`` is false and every table says so).
+
+:func:`greedy` is the baseline the benchmark compares against (and the MILP's start): groups
+by priority, each into the earliest year it fits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .errors import DataError, Problems, SolverError
+
+log = logging.getLogger(__name__)
+
+PriorityKind = Literal["hazard", "poorest", "poor_share", "column"]
+HazardKind = Literal["hazard_zone", "hazard_point", "flood_zone"]
+Status = Literal["optimal", "time_limit", "infeasible_relaxed"]
+
+
+# --------------------------------------------------------------------------- configuration
+@dataclass(frozen=True)
+class PriorityRule:
+    """One priority rule: groups that score higher on it move earlier.
+
+    Attributes
+    ----------
+    rule
+        ``hazard`` (1 for a group threatened by a hazard: within ``hazard_distance_m`` of a
+        constraint of ``hazard_kinds``, or whose ``poverty_cause`` is one of ``hazard_causes``;
+        else 0), ``poorest`` (1 for the lowest ``income_per_capita`` of the plan, 0 for the
+        highest, linear between), ``poor_share`` (poor households / households) or ``column``
+        (a numeric villages column, scaled to 0..1, higher first).
+    weight
+        How much the rule counts: a group's priority score is the sum of weight x value.
+    column
+        The villages column of a ``column`` rule.
+    """
+
+    rule: PriorityKind
+    weight: float = 1.0
+    column: str | None = None
+
+    def validate(self, where: str, problems: Problems) -> None:
+        if self.weight < 0:
+            problems.add(f"{where}.weight", f"weight {self.weight} is negative.", "Give a weight >= 0.")
+        if self.rule == "column" and not self.column:
+            problems.add(f"{where}.column", "a 'column' rule needs a column.", "Name a numeric villages column.")
+
+
+@dataclass(frozen=True)
+class PhasingConfig:
+    """Scenario section ``phasing``: plan years, ceilings, priorities (分年度实施计划).
+
+    Attributes
+    ----------
+    first_year, last_year
+        The plan years (report 4: 2011-2015).
+    budget_ceiling_yuan
+        Subsidies (every budget line: province, city, county...) that may be committed in one
+        year; ``null``: no ceiling.
+    budget_ceiling_by_year_yuan
+        Per-year overrides of ``budget_ceiling_yuan`` (``{2011: 30000000}``).
+    payer_ceiling_yuan
+        Per payer, per year (``{province: 20000000}``); the budget lines of that payer.
+    households_per_site_per_year
+        Households one site can house in one year (construction capacity); ``null``: none.
+    households_per_year, persons_per_year
+        County-wide capacity per year; ``null``: none.
+    priority
+        :class:`PriorityRule` list (default: hazard-threatened first, weight 100, then the
+        poorest, weight 10).
+    hazard_kinds, hazard_distance_m, hazard_causes
+        What makes a group hazard-threatened (the ``hazard`` rule).
+    start_month_day
+        Works of a year start on this day of that year (``MM-DD``); the disbursement dates
+        follow from it.
+    time_limit_s, mip_gap
+        HiGHS limits (the plan reports the gap reached).
+    """
+
+    first_year: int = 2011
+    last_year: int = 2015
+    budget_ceiling_yuan: float | None = None
+    budget_ceiling_by_year_yuan: dict[int, float] = field(default_factory=dict)
+    payer_ceiling_yuan: dict[str, float] = field(default_factory=dict)
+    households_per_site_per_year: float | None = None
+    households_per_year: float | None = None
+    persons_per_year: float | None = None
+    priority: tuple[PriorityRule, ...] = (PriorityRule("hazard", 100.0), PriorityRule("poorest", 10.0))
+    hazard_kinds: tuple[HazardKind, ...] = ("hazard_zone", "hazard_point")
+    hazard_distance_m: float = 200.0
+    hazard_causes: tuple[str, ...] = ("因灾",)
+    start_month_day: str = "03-01"
+    time_limit_s: float = 60.0
+    mip_gap: float = 1e-4
+
+    def validate(self, where: str, problems: Problems) -> None:
+        if self.last_year < self.first_year:
+            problems.add(
+                f"{where}.last_year",
+                f"last_year {self.last_year} is before first_year {self.first_year}.",
+                "Give last_year >= first_year.",
+            )
+        elif self.last_year - self.first_year > 50:
+            problems.add(f"{where}.last_year", "the plan spans more than 50 years.", "Check the plan years.")
+        for name in ("budget_ceiling_yuan", "households_per_site_per_year", "households_per_year", "persons_per_year"):
+            v = getattr(self, name)
+            if v is not None and v < 0:
+                problems.add(f"{where}.{name}", f"{v} is negative.", "Give a value >= 0 or null.")
+        for y, v in self.budget_ceiling_by_year_yuan.items():
+            if not self.first_year <= y <= self.last_year:
+                problems.add(
+                    f"{where}.budget_ceiling_by_year_yuan.{y}",
+                    f"{y} is outside the plan years {self.first_year}-{self.last_year}.",
+                    "Use a plan year.",
+                )
+            if v < 0:
+                problems.add(f"{where}.budget_ceiling_by_year_yuan.{y}", f"{v} is negative.", "Give a value >= 0.")
+        for k, v in self.payer_ceiling_yuan.items():
+            if v < 0:
+                problems.add(f"{where}.payer_ceiling_yuan.{k}", f"{v} is negative.", "Give a value >= 0.")
+        try:
+            dt.date.fromisoformat(f"2000-{self.start_month_day}")
+        except ValueError:
+            problems.add(f"{where}.start_month_day", f"{self.start_month_day!r} is not MM-DD.", "Write e.g. 03-01.")
+        if self.time_limit_s <= 0:
+            problems.add(f"{where}.time_limit_s", "the time limit must be positive.", "Give seconds > 0.")
+        if not 0 <= self.mip_gap < 1:
+            problems.add(f"{where}.mip_gap", f"{self.mip_gap} is not in [0, 1).", "Write e.g. 0.0001.")
+
+    @property
+    def years(self) -> tuple[int, ...]:
+        return tuple(range(self.first_year, self.last_year + 1))
+
+    def start_date(self, year: int) -> dt.date:
+        """The day the works of ``year`` start."""
+        return dt.date.fromisoformat(f"{year:04d}-{self.start_month_day}")
+
+
+# --------------------------------------------------------------------------- the problem (numbers only)
+@dataclass(frozen=True)
+class PhasingProblem:
+    """The phasing problem as numbers: solvers see no tables (STYLE 3).
+
+    Attributes
+    ----------
+    weight
+        (n,) priority weight of each group: cost of one year of delay.
+    cost
+        (n, K) each group's subsidies (yuan) by payer, columns in the order of ``payers``.
+    payers
+        The payer of each cost column.
+    site_households
+        (n, S) households of each group at each site.
+    persons
+        (n,) persons of each group.
+    years
+        The plan years (T).
+    budget_ceiling
+        (T,) yuan per year, every payer together (``inf``: none).
+    payer_ceiling
+        (T, K) yuan per year per payer (``inf``: none).
+    site_capacity
+        (S, T) households per site per year (``inf``: none).
+    households_ceiling, persons_ceiling
+        (T,) county-wide households/persons per year (``inf``: none).
+    """
+
+    weight: np.ndarray
+    cost: np.ndarray
+    payers: tuple[str, ...]
+    site_households: sp.csr_matrix
+    persons: np.ndarray
+    years: tuple[int, ...]
+    budget_ceiling: np.ndarray
+    payer_ceiling: np.ndarray
+    site_capacity: np.ndarray
+    households_ceiling: np.ndarray
+    persons_ceiling: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.weight)
+
+    @property
+    def households(self) -> np.ndarray:
+        return np.asarray(self.site_households.sum(axis=1)).ravel()
+
+    def rows(self) -> list[tuple[str, int, int, np.ndarray, float]]:
+        """Every finite ceiling as (constraint, year index, index within the kind, coefficients, ceiling)."""
+        out: list[tuple[str, int, int, np.ndarray, float]] = []
+        total = self.cost.sum(axis=1)
+        hh = self.households
+        sh = self.site_households.tocsc()
+        for t in range(len(self.years)):
+            if np.isfinite(self.budget_ceiling[t]):
+                out.append(("budget", t, -1, total, float(self.budget_ceiling[t])))
+            for k in range(len(self.payers)):
+                if np.isfinite(self.payer_ceiling[t, k]):
+                    out.append(("payer", t, k, self.cost[:, k], float(self.payer_ceiling[t, k])))
+            for s in range(self.site_capacity.shape[0]):
+                if np.isfinite(self.site_capacity[s, t]):
+                    out.append(("site", t, s, sh[:, s].toarray().ravel(), float(self.site_capacity[s, t])))
+            if np.isfinite(self.households_ceiling[t]):
+                out.append(("households", t, -1, hh, float(self.households_ceiling[t])))
+            if np.isfinite(self.persons_ceiling[t]):
+                out.append(("persons", t, -1, self.persons, float(self.persons_ceiling[t])))
+        return out
+
+    def objective(self, year_index: np.ndarray) -> float:
+        """Priority-weighted delay of a plan (years after the first, weighted)."""
+        return float(np.dot(self.weight, year_index))
+
+
+@dataclass(frozen=True)
+class PhasingSolution:
+    """A phasing: the year index of every group and how it was found.
+
+    Attributes
+    ----------
+    year_index
+        (n,) 0 for the first plan year; -1 for a group the greedy could not place.
+    objective
+        Priority-weighted delay (lower is better).
+    status
+        ``optimal`` (within ``mip_gap``), ``time_limit`` (best found, gap below), ``infeasible_relaxed``
+        (the ceilings cannot hold the plan; solved with them raised by ``shortfall``) or, for the greedy,
+        ``greedy``/``greedy_failed``.
+    feasible
+        True when every group fits within the ceilings as given.
+    mip_gap
+        Relative gap HiGHS proved (0 when optimal at gap 0).
+    shortfall
+        One row per ceiling: ``constraint``, ``year``, ``index`` (payer or site position), ``ceiling``,
+        ``used``, ``extra_needed`` (0 when the plan fits).
+    seconds
+        Solver wall time.
+    method
+        ``milp`` or ``greedy``.
+    """
+
+    year_index: np.ndarray
+    objective: float
+    status: str
+    feasible: bool
+    mip_gap: float
+    shortfall: pd.DataFrame
+    seconds: float
+    method: str
+
+
+def _usage(problem: PhasingProblem, year_index: np.ndarray) -> pd.DataFrame:
+    rows = []
+    for kind, t, k, coef, cap in problem.rows():
+        used = float(coef[year_index == t].sum())
+        rows.append({"constraint": kind, "year": problem.years[t], "index": k, "ceiling": cap, "used": used})
+    return pd.DataFrame(rows, columns=["constraint", "year", "index", "ceiling", "used"])
+
+
+def greedy(problem: PhasingProblem) -> PhasingSolution:
+    """Groups by priority per household (then larger first), each into the earliest year it fits.
+
+    A group that fits in no year gets ``-1`` and the solution is not feasible.
+    """
+    t0 = time.perf_counter()
+    rows = problem.rows()
+    T = len(problem.years)
+    left = {(kind, t, k): cap for kind, t, k, _, cap in rows}
+    coefs = {(kind, t, k): coef for kind, t, k, coef, _ in rows}
+    by_year: dict[int, list[tuple[str, int, int]]] = {t: [] for t in range(T)}
+    for key in left:
+        by_year[key[1]].append(key)
+    hh = problem.households
+    per = problem.weight / np.maximum(hh, 1e-9)
+    order = np.lexsort((np.arange(problem.n), -hh, -per))
+    year = np.full(problem.n, -1, dtype=np.int64)
+    for g in order:
+        for t in range(T):
+            keys = by_year[t]
+            if all(coefs[key][g] <= left[key] + 1e-6 for key in keys):
+                for key in keys:
+                    left[key] -= coefs[key][g]
+                year[g] = t
+                break
+    ok = bool((year >= 0).all())
+    use = _usage(problem, year)
+    use["extra_needed"] = 0.0
+    obj = problem.objective(year) if ok else math.inf
+    return PhasingSolution(
+        year_index=year,
+        objective=obj,
+        status="greedy" if ok else "greedy_failed",
+        feasible=ok,
+        mip_gap=math.nan,
+        shortfall=use,
+        seconds=time.perf_counter() - t0,
+        method="greedy",
+    )
+
+
+def _highs() -> Any:
+    from .allocate.solve import quiet_highs
+
+    return quiet_highs()
+
+
+def _milp(
+    problem: PhasingProblem,
+    *,
+    slack: bool,
+    time_limit_s: float,
+    mip_gap: float,
+    start: np.ndarray | None = None,
+    raise_by: Mapping[tuple[str, int, int], float] | None = None,
+) -> tuple[str, np.ndarray | None, np.ndarray | None, float, list[tuple[str, int, int, np.ndarray, float]]]:
+    """Build and solve the MILP; return (status, year_index, slack values, gap, rows)."""
+    import highspy
+
+    n, T = problem.n, len(problem.years)
+    rows = problem.rows()
+    if raise_by:
+        rows = [(kind, t, k, coef, cap + raise_by.get((kind, t, k), 0.0)) for kind, t, k, coef, cap in rows]
+    R = len(rows)
+    nx = n * T
+    ns = R if slack else 0
+    # assignment rows: sum_t x[g, t] = 1 (column g*T + t)
+    ri = [np.repeat(np.arange(n), T)]
+    ci = [np.arange(nx)]
+    vals = [np.ones(nx)]
+    for r, (_, t, _, coef, _) in enumerate(rows):
+        nz = np.flatnonzero(coef)
+        ri.append(np.full(len(nz), n + r))
+        ci.append(nz * T + t)
+        vals.append(coef[nz].astype(float))
+        if slack:
+            ri.append(np.array([n + r]))
+            ci.append(np.array([nx + r]))
+            vals.append(np.array([-1.0]))
+    mat = sp.csc_matrix((np.concatenate(vals), (np.concatenate(ri), np.concatenate(ci))), shape=(n + R, nx + ns))
+    caps = np.array([cap for *_, cap in rows], dtype=float)
+    cost = np.zeros(nx + ns)
+    if slack:
+        cost[nx:] = 1.0 / np.maximum(caps, 1.0)  # relative shortfall: 10 % of a ceiling costs 0.1
+    else:
+        cost[:nx] = (problem.weight[:, None] * np.arange(T)[None, :]).ravel()
+    lp = highspy.HighsLp()
+    lp.num_col_ = nx + ns
+    lp.num_row_ = n + R
+    lp.col_cost_ = cost
+    lp.col_lower_ = np.zeros(nx + ns)
+    lp.col_upper_ = np.concatenate([np.ones(nx), np.full(ns, highspy.kHighsInf)])
+    lp.row_lower_ = np.concatenate([np.ones(n), np.full(R, -highspy.kHighsInf)])
+    lp.row_upper_ = np.concatenate([np.ones(n), caps])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = mat.indptr
+    lp.a_matrix_.index_ = mat.indices
+    lp.a_matrix_.value_ = mat.data
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * nx + [highspy.HighsVarType.kContinuous] * ns
+    h = _highs()
+    h.setOptionValue("time_limit", float(time_limit_s))
+    h.setOptionValue("mip_rel_gap", float(mip_gap))
+    h.setOptionValue("random_seed", 0)
+    h.passModel(lp)
+    if start is not None and (start >= 0).all():
+        x = np.zeros(nx + ns)
+        x[np.arange(n) * T + start] = 1.0
+        sol = highspy.HighsSolution()
+        sol.col_value = list(x)
+        h.setSolution(sol)
+    h.run()
+    S = highspy.HighsModelStatus
+    status = h.getModelStatus()
+    info = h.getInfo()
+    if status == S.kInfeasible:
+        return "infeasible", None, None, math.nan, rows
+    if info.primal_solution_status != 2:
+        if status in (S.kTimeLimit, S.kInterrupt, S.kSolutionLimit, S.kIterationLimit):
+            return "no_solution", None, None, math.nan, rows
+        raise SolverError(f"phasing: HiGHS ended with status {h.modelStatusToString(status)}.")
+    xv = np.asarray(h.getSolution().col_value)
+    year = np.argmax(xv[:nx].reshape(n, T), axis=1).astype(np.int64)
+    gap = float(info.mip_gap) if np.isfinite(info.mip_gap) else 0.0
+    st = "optimal" if status == S.kOptimal else "time_limit"
+    return st, year, (xv[nx:] if slack else None), max(gap, 0.0), rows
+
+
+def solve(problem: PhasingProblem, *, time_limit_s: float = 60.0, mip_gap: float = 1e-4) -> PhasingSolution:
+    """The annual plan by MILP (HiGHS), the greedy plan as its start.
+
+    When the ceilings cannot hold every group (HiGHS proves it, or finds no plan in the time),
+    a relaxation with slacks finds the smallest extra per ceiling, and the plan is solved with
+    the ceilings raised by it: ``feasible`` is false and ``shortfall.extra_needed`` says how much
+    is missing per year and ceiling.
+
+    Raises
+    ------
+    SolverError
+        When HiGHS finds no plan at all within the time limit, even with the ceilings relaxed.
+    """
+    t0 = time.perf_counter()
+    if problem.n == 0:
+        empty = _usage(problem, np.zeros(0, dtype=np.int64)).assign(extra_needed=0.0)
+        return PhasingSolution(np.zeros(0, dtype=np.int64), 0.0, "optimal", True, 0.0, empty, 0.0, "milp")
+    base = greedy(problem)
+    start = base.year_index if base.feasible else None
+    status, year, _, gap, _ = _milp(problem, slack=False, time_limit_s=time_limit_s, mip_gap=mip_gap, start=start)
+    extra: dict[tuple[str, int, int], float] = {}
+    feasible = year is not None
+    if year is None:
+        left = max(time_limit_s - (time.perf_counter() - t0), 1.0)
+        _, _, slack, _, rows = _milp(problem, slack=True, time_limit_s=left, mip_gap=mip_gap)
+        if slack is None:
+            raise SolverError(
+                "phasing: HiGHS found no plan within the time limit. Fix: raise phasing.time_limit_s or the ceilings."
+            )
+        for (kind, t, k, _, _), s in zip(rows, slack, strict=True):
+            if s > 1e-6:
+                # whole yuan / households / persons, rounded up so the raised ceilings hold
+                extra[(kind, t, k)] = float(math.ceil(s - 1e-6))
+        left = max(time_limit_s - (time.perf_counter() - t0), 1.0)
+        status, year, _, gap, _ = _milp(problem, slack=False, time_limit_s=left, mip_gap=mip_gap, raise_by=extra)
+        if year is None:
+            raise SolverError(
+                "phasing: HiGHS found no plan within the time limit. Fix: raise phasing.time_limit_s or the ceilings."
+            )
+        status = "infeasible_relaxed"
+    use = _usage(problem, year)
+    use["extra_needed"] = [extra.get((r.constraint, r.year - problem.years[0], r.index), 0.0) for r in use.itertuples()]
+    return PhasingSolution(
+        year_index=year,
+        objective=problem.objective(year),
+        status=status,
+        feasible=feasible,
+        mip_gap=gap,
+        shortfall=use,
+        seconds=time.perf_counter() - t0,
+        method="milp",
+    )
+
+
+# --------------------------------------------------------------------------- from the budget to the problem
+GROUP_KEYS = ("village_id", "group")
+
+
+def hazard_flags(
+    villages: pd.DataFrame,
+    constraints: pd.DataFrame | None,
+    *,
+    kinds: Sequence[str],
+    distance_m: float,
+    causes: Sequence[str],
+) -> pd.Series:
+    """Which villages (rows of ``villages``) are threatened by a hazard.
+
+    A village is threatened when it lies within ``distance_m`` of a constraint feature whose
+    ``kind`` is in ``kinds`` (hazard zones and points), or when its ``poverty_cause`` is one of
+    ``causes`` (因灾). Returns a boolean Series indexed like ``villages``.
+    """
+    flag = pd.Series(False, index=villages.index)
+    if "poverty_cause" in villages.columns and causes:
+        flag |= villages["poverty_cause"].fillna("").astype(str).isin(list(causes))
+    geom = getattr(villages, "geometry", None)
+    if constraints is not None and len(constraints) and geom is not None and "kind" in constraints.columns:
+        haz = constraints[constraints["kind"].isin(list(kinds))]
+        if len(haz):
+            import shapely
+
+            tree = shapely.STRtree(np.asarray(haz.geometry.values))
+            pts = np.asarray(villages.geometry.values)
+            idx = tree.query(pts, predicate="dwithin", distance=float(distance_m))
+            near = np.zeros(len(villages), dtype=bool)
+            near[np.unique(idx[0])] = True
+            flag |= near
+    return flag
+
+
+def _scaled(x: pd.Series, *, low_first: bool) -> np.ndarray:
+    """Scale to 0..1 (1 = highest, or lowest with ``low_first``); missing values score 0."""
+    v = pd.to_numeric(x, errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(v)
+    if not ok.any():
+        return np.zeros(len(v))
+    lo, hi = float(v[ok].min()), float(v[ok].max())
+    if hi > lo:
+        s = (v - lo) / (hi - lo)
+        s = 1.0 - s if low_first else s
+    else:
+        s = np.ones(len(v))
+    return np.where(ok, s, 0.0)
+
+
+def phase_groups(
+    budget: Any,
+    villages: pd.DataFrame,
+    cfg: PhasingConfig,
+    *,
+    hazard: pd.Series | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """The relocating groups of a budget with their priority score and subsidies.
+
+    Parameters
+    ----------
+    budget
+        A :class:`geofupin.policy.Budget` (units are village x site rows).
+    villages
+        The villages layer (``income_per_capita`` and any ``column`` rule's column).
+    cfg
+        The phasing section (priority rules).
+    hazard
+        Hazard flag per villages row (:func:`hazard_flags`); default: none threatened.
+
+    Returns
+    -------
+    (groups, unit_group, warnings): one row per group (``group_key``, ``village_id``, ``name``,
+    ``township``, ``group``, ``households``, ``persons``, ``poor_households``, ``hazard``,
+    ``income_per_capita``, one ``priority_<rule>`` column per rule, ``priority_score``,
+    ``weight``, ``subsidy_yuan``, ``subsidy_<payer>_yuan``), the group position of every budget
+    unit, and warnings (a rule whose data is missing).
+    """
+    warnings: list[str] = []
+    units = budget.units.reset_index(drop=True)
+    key = units["village_id"].astype(str) + "\x1f" + units["group"].fillna("").astype(str)
+    codes, uniq = pd.factorize(key, sort=False)
+    unit_group = pd.DataFrame({"unit": np.arange(len(units)), "group_pos": codes})
+    first = units.groupby(codes, sort=True).first()
+    g = pd.DataFrame(
+        {
+            "group_key": list(uniq),
+            "village_id": first["village_id"].astype(str).to_numpy(),
+            "name": first["name"].to_numpy(),
+            "township": first["township"].to_numpy(),
+            "group": first["group"].fillna("").astype(str).to_numpy(),
+        }
+    )
+    for col in ("households", "persons", "poor_households"):
+        g[col] = np.bincount(codes, weights=units[col].to_numpy(dtype=float), minlength=len(uniq))
+    v = pd.DataFrame(villages.drop(columns="geometry", errors="ignore")).copy()
+    v["village_id"] = v["village_id"].astype(str)
+    v["_hazard"] = False if hazard is None else hazard.reindex(villages.index).fillna(False).astype(bool).to_numpy()
+    vv = v.drop_duplicates("village_id").set_index("village_id")
+    g["hazard"] = g["village_id"].map(vv["_hazard"]).fillna(False).astype(bool).to_numpy()
+    inc = g["village_id"].map(vv["income_per_capita"]) if "income_per_capita" in vv.columns else None
+    g["income_per_capita"] = pd.to_numeric(inc, errors="coerce") if inc is not None else np.nan
+    score = np.zeros(len(g))
+    for i, rule in enumerate(cfg.priority):
+        if rule.rule == "hazard":
+            val = g["hazard"].to_numpy(dtype=float)
+        elif rule.rule == "poorest":
+            if inc is None:
+                warnings.append(
+                    "优先规则“最贫困”缺少人均纯收入 / priority 'poorest': villages have no income_per_capita."
+                )
+            val = _scaled(g["income_per_capita"], low_first=True)
+        elif rule.rule == "poor_share":
+            val = (g["poor_households"] / g["households"].where(g["households"] > 0)).fillna(0.0).to_numpy()
+        else:
+            col = str(rule.column)
+            if col not in vv.columns:
+                raise DataError(
+                    f"phasing.priority[{i}]: villages have no column {col!r}. Fix: add it or name another column."
+                )
+            val = _scaled(g["village_id"].map(vv[col]), low_first=False)
+        g[f"priority_{rule.rule}" if rule.rule != "column" else f"priority_{rule.column}"] = np.round(val, 6)
+        score += rule.weight * val
+    g["priority_score"] = np.round(score, 6)
+    g["weight"] = g["households"] * (1.0 + g["priority_score"])
+    lines = budget.lines
+    ug = codes[lines["unit"].to_numpy()]
+    g["subsidy_yuan"] = np.bincount(ug, weights=lines["amount_yuan"].to_numpy(dtype=float), minlength=len(g))
+    for payer in dict.fromkeys(lines["payer"]):
+        m = (lines["payer"] == payer).to_numpy()
+        g[f"subsidy_{payer}_yuan"] = np.bincount(
+            ug[m], weights=lines["amount_yuan"].to_numpy(dtype=float)[m], minlength=len(g)
+        )
+    return g, unit_group, warnings
+
+
+def build_problem(
+    groups: pd.DataFrame, units: pd.DataFrame, unit_group: pd.DataFrame, cfg: PhasingConfig
+) -> tuple[PhasingProblem, list[str]]:
+    """The numbers of :class:`PhasingProblem` from :func:`phase_groups`' tables and the ceilings."""
+    years = cfg.years
+    T = len(years)
+    payers = tuple(
+        c[len("subsidy_") : -len("_yuan")] for c in groups.columns if c.startswith("subsidy_") and c != "subsidy_yuan"
+    )
+    cost = groups[[f"subsidy_{p}_yuan" for p in payers]].to_numpy(dtype=float) if payers else np.zeros((len(groups), 0))
+    site = units["site_id"].astype(str).to_numpy()
+    sites = sorted(set(site))
+    s_idx = {s: i for i, s in enumerate(sites)}
+    sh = sp.csr_matrix(
+        (
+            units["households"].to_numpy(dtype=float),
+            (unit_group["group_pos"].to_numpy(), np.array([s_idx[s] for s in site], dtype=np.int64)),
+        ),
+        shape=(len(groups), len(sites)),
+    )
+    inf = math.inf
+    b = np.full(T, inf if cfg.budget_ceiling_yuan is None else float(cfg.budget_ceiling_yuan))
+    for y, v in cfg.budget_ceiling_by_year_yuan.items():
+        b[years.index(y)] = float(v)
+    pc = np.full((T, len(payers)), inf)
+    unknown = sorted(set(cfg.payer_ceiling_yuan) - set(payers))
+    if unknown:
+        raise DataError(
+            f"phasing.payer_ceiling_yuan: payer {unknown[0]!r} pays nothing in this budget."
+            f" Fix: use one of {', '.join(payers)}."
+        )
+    for k, p in enumerate(payers):
+        if p in cfg.payer_ceiling_yuan:
+            pc[:, k] = float(cfg.payer_ceiling_yuan[p])
+    cap = np.full(
+        (len(sites), T),
+        inf if cfg.households_per_site_per_year is None else float(cfg.households_per_site_per_year),
+        dtype=float,
+    )
+    cap[[i for i, s in enumerate(sites) if s == ""], :] = inf  # units with no site are not built at a site
+    hc = np.full(T, inf if cfg.households_per_year is None else float(cfg.households_per_year))
+    ppc = np.full(T, inf if cfg.persons_per_year is None else float(cfg.persons_per_year))
+    prob = PhasingProblem(
+        weight=groups["weight"].to_numpy(dtype=float),
+        cost=cost,
+        payers=payers,
+        site_households=sh,
+        persons=groups["persons"].to_numpy(dtype=float),
+        years=years,
+        budget_ceiling=b,
+        payer_ceiling=pc,
+        site_capacity=cap,
+        households_ceiling=hc,
+        persons_ceiling=ppc,
+    )
+    return prob, sites
+
+
+# --------------------------------------------------------------------------- the annual plan tables
+CONSTRAINT_ZH = {
+    "budget": "年度资金上限",
+    "payer": "年度分级资金上限",
+    "site": "安置点年度建设能力",
+    "households": "全县年度搬迁户数上限",
+    "persons": "全县年度搬迁人数上限",
+}
+CONSTRAINT_UNIT = {
+    "budget": "yuan",
+    "payer": "yuan",
+    "site": "households",
+    "households": "households",
+    "persons": "persons",
+}
+
+
+@dataclass(frozen=True)
+class AnnualPlan:
+    """The annual implementation plan: the solution and its tables.
+
+    Attributes
+    ----------
+    solution, baseline
+        The MILP's :class:`PhasingSolution` and the greedy's (same problem).
+    tables
+        ``phasing_plan`` (group x site -> year), ``phasing_years`` (per year: groups,
+        households, persons, subsidies by payer x purpose, works, ceilings), ``phasing_progress``
+        (township x year: planned and cumulative households, the 当年搬迁计划任务 the acceptance
+        form scores against), ``phasing_shortfall`` (per ceiling: used, extra needed) and
+        ``phasing_disbursement`` (each year's site works, tranches with dates).
+    warnings
+        Messages for the user.
+    """
+
+    solution: PhasingSolution
+    baseline: PhasingSolution
+    tables: Mapping[str, pd.DataFrame]
+    warnings: tuple[str, ...] = ()
+
+
+def annual_plan(
+    budget: Any,
+    villages: pd.DataFrame,
+    cfg: PhasingConfig,
+    *,
+    hazard: pd.Series | None = None,
+    site_plans: pd.DataFrame | None = None,
+    disbursement: Any = None,
+    milestones: Any = None,
+) -> AnnualPlan:
+    """Phase a budget's groups over the plan years and tabulate the result.
+
+    Parameters
+    ----------
+    budget
+        :class:`geofupin.policy.Budget` of the plan (units = groups x sites).
+    villages
+        The villages layer (priority data).
+    cfg
+        The ``phasing`` section.
+    hazard
+        Hazard flag per villages row (:func:`hazard_flags`).
+    site_plans
+        The plan step's ``plan_sites`` table: each site's works are built in the year its first
+        group moves (先建后搬) and disbursed from that year's start date.
+    disbursement, milestones
+        :class:`~geofupin.policy.DisbursementRules` and :class:`~geofupin.policy.Milestones`
+        for the works' tranches (default: the policy's defaults).
+    """
+    from . import plans
+    from . import policy as pol
+
+    groups, unit_group, warnings = phase_groups(budget, villages, cfg, hazard=hazard)
+    units = budget.units.reset_index(drop=True)
+    problem, _ = build_problem(groups, units, unit_group, cfg)
+    sol = solve(problem, time_limit_s=cfg.time_limit_s, mip_gap=cfg.mip_gap)
+    base = greedy(problem)
+    years = np.asarray(cfg.years)
+    groups = groups.assign(year=years[sol.year_index] if len(groups) else np.zeros(0, dtype=int))
+    pos = unit_group["group_pos"].to_numpy()
+    unit_year = groups["year"].to_numpy()[pos] if len(groups) else np.zeros(0, dtype=int)
+    # -- plan: one row per unit (group x site)
+    site_names: dict[str, str] = {}
+    if site_plans is not None and len(site_plans) and "name" in site_plans:
+        site_names = dict(zip(site_plans["site_id"].astype(str), site_plans["name"].astype(str), strict=False))
+    unit_sub = np.bincount(
+        budget.lines["unit"].to_numpy(), weights=budget.lines["amount_yuan"].to_numpy(dtype=float), minlength=len(units)
+    )
+    plan = pd.DataFrame(
+        {
+            "year": unit_year,
+            "township": units["township"].to_numpy(),
+            "village_id": units["village_id"].astype(str).to_numpy(),
+            "name": units["name"].to_numpy(),
+            "group": units["group"].fillna("").astype(str).to_numpy(),
+            "site_id": units["site_id"].astype(str).to_numpy(),
+            "site_name": [site_names.get(s, "") for s in units["site_id"].astype(str)],
+            "households": units["households"].to_numpy(dtype=float),
+            "persons": units["persons"].to_numpy(dtype=float),
+            "hazard": groups["hazard"].to_numpy()[pos] if len(groups) else np.zeros(0, dtype=bool),
+            "income_per_capita": groups["income_per_capita"].to_numpy()[pos] if len(groups) else [],
+            "priority_score": groups["priority_score"].to_numpy()[pos] if len(groups) else [],
+            "subsidy_yuan": np.round(unit_sub, 2),
+        }
+    )
+    plan = plan.sort_values(["year", "township", "village_id", "site_id"], kind="stable").reset_index(drop=True)
+    # -- per year
+    lines = budget.lines
+    ly = unit_year[lines["unit"].to_numpy()] if len(lines) else np.zeros(0, dtype=int)
+    pairs = list(dict.fromkeys((r.payer, r.purpose) for r in budget.policy.rules))
+    wide = lines.assign(year=ly).pivot_table(
+        index="year", columns=["payer", "purpose"], values="amount_yuan", aggfunc="sum"
+    )
+    yr = pd.DataFrame({"year": list(cfg.years)})
+    by_year = plan.groupby("year")
+    yr["groups"] = yr["year"].map(groups.groupby("year").size()).fillna(0).astype(int)
+    yr["households"] = yr["year"].map(by_year["households"].sum()).fillna(0.0)
+    yr["persons"] = yr["year"].map(by_year["persons"].sum()).fillna(0.0)
+    yr["hazard_households"] = yr["year"].map(plan[plan["hazard"]].groupby("year")["households"].sum()).fillna(0.0)
+    for payer, purpose in pairs:
+        col = pol.pay_column(payer, purpose)
+        yr[col] = yr["year"].map(wide[(payer, purpose)]).fillna(0.0).round(2) if (payer, purpose) in wide else 0.0
+    yr["subsidy_total_yuan"] = yr[[pol.pay_column(*p) for p in pairs]].sum(axis=1).round(2)
+    # -- works: each site's in the year its first group moves
+    works = pd.DataFrame(columns=["project_id", "site_id", "cost_yuan"])
+    open_year: dict[str, int] = {}
+    if len(plan):
+        open_year = plan[plan["site_id"] != ""].groupby("site_id")["year"].min().astype(int).to_dict()
+    if site_plans is not None and len(site_plans):
+        empty_v = pd.DataFrame(columns=["village_id", "name"])
+        works = plans.works_projects(site_plans[site_plans["site_id"].astype(str).isin(open_year)], empty_v)
+        works["site_id"] = works["site_id"].astype(str)
+        works.insert(0, "year", works["site_id"].map(open_year).astype(int))
+    yr["site_works_yuan"] = yr["year"].map(works.groupby("year")["cost_yuan"].sum() if len(works) else {}).fillna(0.0)
+    yr["site_works_yuan"] = yr["site_works_yuan"].astype(float).round(2)
+    yr["sites_opened"] = yr["year"].map(pd.Series(list(open_year.values())).value_counts()).fillna(0).astype(int)
+    yr["budget_ceiling_yuan"] = problem.budget_ceiling
+    total_hh = float(plan["households"].sum())
+    yr["cumulative_households"] = yr["households"].cumsum()
+    yr["cumulative_share"] = (yr["cumulative_households"] / total_hh).round(6) if total_hh > 0 else 0.0
+    yr["feasible"] = sol.feasible
+    # -- progress: township x year, what 「当年搬迁计划任务完成情况」 is scored against
+    prog = _progress(plan, cfg.years)
+    # -- shortfall
+    short = sol.shortfall.copy()
+    payers = problem.payers
+    sites_sorted = sorted(set(units["site_id"].astype(str)))
+    short.insert(1, "constraint_zh", short["constraint"].map(CONSTRAINT_ZH))
+    short["payer_or_site"] = [
+        payers[i] if c == "payer" else (sites_sorted[i] if c == "site" else "")
+        for c, i in zip(short["constraint"], short["index"], strict=True)
+    ]
+    short["unit"] = short["constraint"].map(CONSTRAINT_UNIT)
+    short = short.drop(columns="index")
+    short["used"] = short["used"].round(2)
+    # -- disbursement of each year's works, from that year's start date
+    frames = []
+    for y in cfg.years:
+        w = works[works["year"] == y] if len(works) else works
+        if len(w):
+            rules = disbursement or pol.DisbursementRules()
+            frames.append(pol.disbursement_schedule(w, rules, start_date=cfg.start_date(y), milestones=milestones))
+    disb = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["year", "project_id"])
+    if not sol.feasible:
+        extra = short[short["extra_needed"] > 0]
+        parts = [
+            f"{r.year}年{r.constraint_zh}{(' ' + r.payer_or_site) if r.payer_or_site else ''}缺{r.extra_needed:,.0f}"
+            for r in extra.itertuples()
+        ]
+        warnings.append(
+            "年度上限无法容纳全部搬迁任务,须追加:"
+            + ";".join(parts)
+            + f" / the ceilings cannot hold the plan: {len(extra)} ceiling(s) short (table phasing_shortfall)."
+        )
+    if sol.status == "time_limit":
+        warnings.append(
+            f"分年度计划达到求解时限,相对间隙{sol.mip_gap:.2%} / phasing hit its time limit (gap {sol.mip_gap:.2%})."
+        )
+    tables = {
+        "phasing_plan": plan,
+        "phasing_years": yr,
+        "phasing_progress": prog,
+        "phasing_shortfall": short,
+        "phasing_disbursement": disb,
+    }
+    return AnnualPlan(solution=sol, baseline=base, tables=tables, warnings=tuple(warnings))
+
+
+def _progress(plan: pd.DataFrame, years: Sequence[int]) -> pd.DataFrame:
+    """Township x year: the year's task, cumulative, and the township's share of its whole plan."""
+    towns = sorted(set(plan["township"].astype(str))) if len(plan) else []
+    rows = []
+    for town in [*towns, "全县"]:
+        sel = plan if town == "全县" else plan[plan["township"].astype(str) == town]
+        target_hh = float(sel["households"].sum())
+        cum_hh = cum_pp = 0.0
+        for y in years:
+            s = sel[sel["year"] == y]
+            hh, pp = float(s["households"].sum()), float(s["persons"].sum())
+            cum_hh += hh
+            cum_pp += pp
+            rows.append(
+                {
+                    "township": town,
+                    "year": int(y),
+                    "planned_groups": int(s[["village_id", "group"]].drop_duplicates().shape[0]),
+                    "planned_households": hh,
+                    "planned_persons": pp,
+                    "cumulative_households": cum_hh,
+                    "cumulative_persons": cum_pp,
+                    "target_households": target_hh,
+                    "cumulative_share": round(cum_hh / target_hh, 6) if target_hh > 0 else 0.0,
+                    "completed_households": np.nan,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def plan_completion_points(
+    progress: pd.DataFrame, completed: Mapping[str, float], *, year: int, max_points: float
+) -> pd.DataFrame:
+    """Score 「当年搬迁计划任务完成情况」 for one year: points = max_points x min(1, completed / planned).
+
+    Parameters
+    ----------
+    progress
+        The ``phasing_progress`` table.
+    completed
+        Households actually moved in ``year``, by township.
+    year
+        The year scored.
+    max_points
+        The item's points on the acceptance form (``plan_completion``).
+
+    Returns
+    -------
+    One row per township with a task that year: ``planned_households``, ``completed_households``,
+    ``completion_rate``, ``points``.
+
+    Raises
+    ------
+    DataError
+        For a township with no task that year.
+    """
+    sel = progress[(progress["year"] == year) & (progress["township"] != "全县") & (progress["planned_households"] > 0)]
+    unknown = sorted(set(completed) - set(sel["township"]))
+    if unknown:
+        raise DataError(
+            f"plan completion {year}: township {unknown[0]!r} has no relocation task that year."
+            " Fix: check the township name and the year against phasing_progress."
+        )
+    out = sel[["township", "year", "planned_households"]].copy()
+    out["completed_households"] = out["township"].map(lambda t: float(completed.get(t, 0.0)))
+    out["completion_rate"] = (out["completed_households"] / out["planned_households"]).round(6)
+    out["points"] = (max_points * out["completion_rate"].clip(upper=1.0)).round(2)
+    return out.reset_index(drop=True)
+
+
+__all__: Sequence[str] = (
+    "AnnualPlan",
+    "PhasingConfig",
+    "PhasingProblem",
+    "PhasingSolution",
+    "PriorityRule",
+    "annual_plan",
+    "build_problem",
+    "greedy",
+    "hazard_flags",
+    "phase_groups",
+    "plan_completion_points",
+    "solve",
+)
