@@ -38,6 +38,7 @@ STEPS: dict[str, str] = {
     "site": "geofupin.siting:step",
     "allocate": "geofupin.allocate:step",
     "plan": "geofupin.report:plan_step",
+    "phase": "geofupin.phasing:step",
     "map": "geofupin.maps:step",
 }
 

@@ -36,6 +36,7 @@ from ._schema import kind_of, line_for, parse, suggest
 from .config.access import AccessConfig
 from .config.allocate import AllocationConfig
 from .config.maps import MapConfig
+from .config.phasing import PhasingConfig
 from .config.plans import PlansConfig
 from .config.policy import PolicyConfig
 from .config.siting import SitingConfig
@@ -43,12 +44,12 @@ from .errors import Problem, Problems, ScenarioError
 
 log = logging.getLogger(__name__)
 
-StepName = Literal["access", "site", "allocate", "plan", "map"]
+StepName = Literal["access", "site", "allocate", "plan", "phase", "map"]
 TableFormat = Literal["csv", "xlsx"]
 StaticFormat = Literal["png", "pdf"]
 
 #: Order in which steps run; a step only runs when its module is installed and its inputs exist.
-STEP_ORDER: tuple[str, ...] = ("access", "site", "allocate", "plan", "map")
+STEP_ORDER: tuple[str, ...] = ("access", "site", "allocate", "plan", "phase", "map")
 
 
 @dataclass(frozen=True)
@@ -154,13 +155,16 @@ class Scenario:
     demo: DemoSection | None = None
     outputs: Outputs = field(default_factory=Outputs)
     steps: tuple[StepName, ...] = field(
-        default=("access", "site", "allocate", "plan", "map"), metadata={"check": lambda v, w, p: _check_steps(v, w, p)}
+        default=("access", "site", "allocate", "plan", "phase", "map"),
+        metadata={"check": lambda v, w, p: _check_steps(v, w, p)},
     )
     access: AccessConfig = field(default_factory=AccessConfig)
     siting: SitingConfig = field(default_factory=SitingConfig)
     allocation: AllocationConfig = field(default_factory=AllocationConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     plans: PlansConfig = field(default_factory=PlansConfig)
+    #: The annual implementation plan (分年度实施计划); ``None``: the ``phase`` step does nothing.
+    phasing: PhasingConfig | None = None
     map: MapConfig = field(default_factory=MapConfig)
     #: The scenario file (set by :func:`load`; not a YAML key).
     path: Path | None = field(default=None, compare=False, metadata={"internal": True})
