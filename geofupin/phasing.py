@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .config.funding import FundingConfig
 from .config.phasing import PhasingConfig, PriorityRule
 from .config.policy import PolicyConfig
 from .context import RunContext, StepResult
@@ -825,22 +826,40 @@ __all__: Sequence[str] = (
 
 # --------------------------------------------------------------------------- the step
 def step(ctx: RunContext) -> StepResult:
-    """The ``phase`` step: the annual implementation plan of the scenario's ``phasing`` section.
+    """The ``phase`` step: the annual implementation plan (``phasing``) and the funding plan (``funding``).
 
     Runs after ``plan`` (its ``plan_sites`` table dates each site's works); recomputes the
     plan's budget from the same policy and allocation, so every yuan of ``phasing_years`` is a
-    yuan of ``budget_county``. Without a ``phasing`` section it does nothing.
+    yuan of ``budget_county``. Without either section it does nothing.
     """
     from . import io as gio
     from . import policy as pol
+    from .funding import check_agrees, funding_plan
 
     cfg: PhasingConfig | None = getattr(ctx.scenario, "phasing", None)
-    if cfg is None:
-        return StepResult(summary={"skipped": "no phasing section"})
+    fcfg: FundingConfig | None = getattr(ctx.scenario, "funding", None)
+    if cfg is None and fcfg is None:
+        return StepResult(summary={"skipped": "no phasing or funding section"})
     pcfg: PolicyConfig = getattr(ctx.scenario, "policy", None) or PolicyConfig()
     policy = gio.load_policy(pcfg)
     units = pol.plan_units(ctx.layers.villages, ctx.table("assignment"))
     budget = pol.compute_budget(units, policy, pcfg.options)
+    tables: dict[str, pd.DataFrame] = {}
+    warnings: list[str] = []
+    summary: dict[str, Any] = {}
+    if fcfg is not None:
+        fp = funding_plan(budget, ctx.layers.villages, fcfg, housing=pcfg.housing, site_plans=ctx.table("plan_sites"))
+        check_agrees(fp, budget)
+        tables.update(fp.tables)
+        warnings.extend(fp.warnings)
+        c = fp.tables["funding_county"].iloc[0]
+        summary["funding"] = {
+            k: round(float(c[k]), 2)
+            for k in ("subsidy_total_yuan", "department_yuan", "county_gap_yuan", "own_total_yuan", "total_yuan")
+        }
+        summary["funding"]["households_over_limit"] = int(fp.tables["funding_household"]["over_limit"].sum())
+    if cfg is None:
+        return StepResult(tables=tables, summary=summary, warnings=tuple(warnings))
     hazard = hazard_flags(
         ctx.layers.villages,
         ctx.layers.constraints,
@@ -860,7 +879,7 @@ def step(ctx: RunContext) -> StepResult:
     )
     sol, base = res.solution, res.baseline
     short = res.tables["phasing_shortfall"]
-    summary = {
+    summary["phasing"] = {
         "years": [cfg.first_year, cfg.last_year],
         "groups": len(res.tables["phasing_plan"][["village_id", "group"]].drop_duplicates()),
         "status": sol.status,
@@ -872,4 +891,6 @@ def step(ctx: RunContext) -> StepResult:
         "extra_needed": {k: float(v) for k, v in short.groupby("constraint")["extra_needed"].sum().items() if v > 0},
         "years_used": sorted(int(y) for y in set(res.tables["phasing_plan"]["year"])),
     }
-    return StepResult(tables=res.tables, summary=summary, warnings=res.warnings)
+    tables.update(res.tables)
+    warnings.extend(res.warnings)
+    return StepResult(tables=tables, summary=summary, warnings=tuple(warnings))

@@ -35,6 +35,7 @@ from typing import Any, Literal
 from ._schema import kind_of, line_for, parse, suggest
 from .config.access import AccessConfig
 from .config.allocate import AllocationConfig
+from .config.funding import FundingConfig
 from .config.maps import MapConfig
 from .config.phasing import PhasingConfig
 from .config.plans import PlansConfig
@@ -165,6 +166,8 @@ class Scenario:
     plans: PlansConfig = field(default_factory=PlansConfig)
     #: The annual implementation plan (分年度实施计划); ``None``: the ``phase`` step does nothing.
     phasing: PhasingConfig | None = None
+    #: The funding plan by source (资金筹措方案); ``None``: not computed.
+    funding: FundingConfig | None = None
     map: MapConfig = field(default_factory=MapConfig)
     #: The scenario file (set by :func:`load`; not a YAML key).
     path: Path | None = field(default=None, compare=False, metadata={"internal": True})

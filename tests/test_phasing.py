@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from geofupin.config.policy import parse_policy
 from geofupin.errors import DataError
 from geofupin.phasing import (
     PhasingConfig,
@@ -21,7 +22,7 @@ from geofupin.phasing import (
     plan_completion_points,
     solve,
 )
-from geofupin.policy import compute_budget, parse_policy, plan_units
+from geofupin.policy import compute_budget, plan_units
 
 #: one rule, so every cost is checkable by hand: 1,000 yuan per relocated person, paid by the province
 ONE_RULE = {
