@@ -190,6 +190,37 @@ def map_command(
 
 
 @main.command()
+@scenario_arg
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder (default: maps/<name>-report).",
+)
+@overwrite_opt
+@click.pass_context
+@_handle_errors
+def report(ctx: click.Context, scenario: Path, out: Path | None, overwrite: bool) -> None:
+    """Run SCENARIO and write the plan document (规划文本): plan.docx, plan.pdf and run.json."""
+    from . import pipeline
+    from . import scenario as scenario_mod
+
+    sc = scenario_mod.load(scenario)
+    quiet = ctx.obj.get("quiet", False)
+    result = pipeline.run(sc, progress=not quiet)
+    base = sc.output_dir()
+    out_dir = out or base.with_name(f"{base.name}-report")
+    written = pipeline.write_document(result, out_dir, overwrite=overwrite)
+    if not quiet:
+        for w in result.warnings:
+            click.echo(f"警告 warning: {w}", err=True)
+        click.echo(f"已写出 wrote {len(written)} file(s) to {out_dir}:")
+        for name in written:
+            click.echo(f"  {name}")
+
+
+@main.command()
 @click.argument("scenario_a", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("scenario_b", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(

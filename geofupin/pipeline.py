@@ -303,6 +303,55 @@ def check_output_dir(scenario: Scenario, out_dir: Path, *, overwrite: bool = Fal
     return gio.check_output_dir(out_dir, overwrite=overwrite, protect=input_files(scenario).values())
 
 
+def run_id(scenario: Scenario) -> str:
+    """A short id of a run's inputs: SHA-256 of the resolved scenario and every input's hash (16 hex digits)."""
+    import hashlib
+    import json
+
+    blob = json.dumps({"scenario": scenario.resolved(), "inputs": input_hashes(scenario)}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def document_files(out: RunOutput) -> dict[str, bytes]:
+    """The plan document of a run: ``plan.docx`` (and ``plan.pdf`` when it can be drawn)."""
+    from .document import plan_document
+    from .errors import MissingDependencyError
+
+    png = next((c for n, c in out.ctx.artifact("map", "files", {}).items() if n.endswith(".png")), None)
+    sc = out.ctx.scenario
+    kw: dict[str, Any] = {"run_id": run_id(sc), "inputs_sha256": input_hashes(sc), "map_png": png}
+    files = {"plan.docx": plan_document(out.ctx, **kw)}
+    try:
+        files["plan.pdf"] = plan_document(out.ctx, **kw, fmt="pdf")
+    except MissingDependencyError as exc:  # matplotlib (extra 'static') or a CJK font missing: DOCX only
+        log.warning("%s", exc)
+    return files
+
+
+def write_document(out: RunOutput, out_dir: Path, *, overwrite: bool = False) -> dict[str, Path]:
+    """Write only the plan document (``plan.docx``, ``plan.pdf``) and ``run.json`` into ``out_dir`` atomically."""
+    written: dict[str, Path] = {}
+    sc = out.ctx.scenario
+    with gio.atomic_dir(out_dir, overwrite=overwrite, protect=input_files(sc).values()) as tmp:
+        for name, content in document_files(out).items():
+            gio.write_bytes(tmp / name, content)
+            written[name] = out_dir / name
+        record = {
+            "geofupin": __version__,
+            "scenario": sc.name,
+            "run_id": run_id(sc),
+            "inputs_sha256": input_hashes(sc),
+            "scenario_resolved": sc.resolved(),
+            "versions": versions(),
+            "steps": list(out.ctx.results),
+            "warnings": list(out.warnings),
+            "outputs_sha256": {k: gio.file_sha256(tmp / k) for k in written},
+        }
+        gio.write_json(tmp / "run.json", record)
+        written["run.json"] = out_dir / "run.json"
+    return written
+
+
 def write_outputs(
     out: RunOutput, out_dir: Path, *, overwrite: bool = False, maps_only: bool = False
 ) -> dict[str, Path]:
@@ -360,6 +409,10 @@ def write_outputs(
             else:
                 gio.write_bytes(tmp / name, content)
             written[name] = out_dir / name
+        if not maps_only:  # the plan document (规划文本), after the maps it shows
+            for name, content in document_files(out).items():
+                gio.write_bytes(tmp / name, content)
+                written[name] = out_dir / name
         record = {
             "geofupin": __version__,
             "scenario": scenario.name,
