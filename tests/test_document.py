@@ -142,3 +142,17 @@ def test_pdf_embeds_cjk_fonts_and_keeps_text_literal(tmp_path) -> None:
     for h in HOSTILE:
         assert h in text, h
     assert "规划期内全县搬迁安置5户、15人,涉及1个乡镇、2个村。" in text
+
+
+def test_write_document_writes_docx_and_run_json(tmp_path) -> None:
+    import json
+
+    from geofupin.pipeline import RunOutput, write_document
+
+    out = tmp_path / "report"
+    written = write_document(RunOutput(ctx=tiny_context("示范"), timings_s={}), out)
+    assert {"plan.docx", "run.json"} <= set(written)
+    rec = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    d = docx.Document(str(out / "plan.docx"))
+    assert f"运行编号 run id:{rec['run_id']}" in [p.text for p in d.paragraphs]
+    assert rec["outputs_sha256"]["plan.docx"]
