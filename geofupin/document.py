@@ -73,6 +73,9 @@ LABELS: dict[str, str] = {
     "over_limit_households": "自筹超收入户数",
     "works_yuan": "工程造价(元)",
     "shortfall_yuan": "资金缺口(元)",
+    "homestead_mu": "旧宅基地(亩)",
+    "reclaimable_mu": "可复垦(亩)",
+    "homestead_fee_yuan": "宅基地整理费(元)",
     "label_zh": "评价指标",
     "unit": "单位",
     "direction": "方向",
@@ -533,7 +536,22 @@ def _plan(ctx: RunContext, *, run_id: str, inputs_sha256: Mapping[str, str], map
         doc.para("场景未设分年度计划(phasing),本章由编制单位补充。")
     # -- 8 旧房
     doc.heading("第八章 旧房拆除与复垦")
-    if bc is not None and len(bc):
+    rc = tabs.get("reclamation_county")
+    if rc is not None and len(rc):
+        r0 = rc.iloc[0]
+        doc.para(
+            f"实行“一户一宅”,搬迁{float(r0['households']):,.0f}户的旧宅基地{float(r0['homestead_mu']):,.2f}亩,"
+            f"可复垦{float(r0['reclaimable_mu']):,.2f}亩;安置点占用建设用地{float(r0['site_land_mu']):,.2f}亩,"
+            f"增减挂钩结余{float(r0['balance_mu']):,.2f}亩(负数为缺口);宅基地整理费"
+            f"{_wan(float(r0['homestead_fee_yuan']))}万元。"
+        )
+        doc.table(
+            "reclamation_village",
+            tabs["reclamation_village"],
+            ["township", "name", "households", "homestead_mu", "reclaimable_mu", "homestead_fee_yuan"],
+            caption="表8-1 分村宅基地复垦",
+        )
+    elif bc is not None and len(bc):
         hs = bc[bc["purpose"] == "homestead_clearance"]
         if len(hs):
             doc.para(

@@ -44,6 +44,7 @@ import scipy.sparse as sp
 from .config.funding import FundingConfig
 from .config.phasing import PhasingConfig, PriorityRule
 from .config.policy import PolicyConfig
+from .config.reclamation import ReclamationConfig
 from .context import RunContext, StepResult
 from .errors import DataError, SolverError
 
@@ -826,11 +827,11 @@ __all__: Sequence[str] = (
 
 # --------------------------------------------------------------------------- the step
 def step(ctx: RunContext) -> StepResult:
-    """The ``phase`` step: the annual implementation plan (``phasing``) and the funding plan (``funding``).
+    """The ``phase`` step: annual plan (``phasing``), funding plan (``funding``), homesteads (``reclamation``).
 
     Runs after ``plan`` (its ``plan_sites`` table dates each site's works); recomputes the
     plan's budget from the same policy and allocation, so every yuan of ``phasing_years`` is a
-    yuan of ``budget_county``. Without either section it does nothing.
+    yuan of ``budget_county``. Without any of the three sections it does nothing.
     """
     from . import io as gio
     from . import policy as pol
@@ -838,8 +839,9 @@ def step(ctx: RunContext) -> StepResult:
 
     cfg: PhasingConfig | None = getattr(ctx.scenario, "phasing", None)
     fcfg: FundingConfig | None = getattr(ctx.scenario, "funding", None)
-    if cfg is None and fcfg is None:
-        return StepResult(summary={"skipped": "no phasing or funding section"})
+    rcfg: ReclamationConfig | None = getattr(ctx.scenario, "reclamation", None)
+    if cfg is None and fcfg is None and rcfg is None:
+        return StepResult(summary={"skipped": "no phasing, funding or reclamation section"})
     pcfg: PolicyConfig = getattr(ctx.scenario, "policy", None) or PolicyConfig()
     policy = gio.load_policy(pcfg)
     units = pol.plan_units(ctx.layers.villages, ctx.table("assignment"))
@@ -858,6 +860,13 @@ def step(ctx: RunContext) -> StepResult:
             for k in ("subsidy_total_yuan", "department_yuan", "county_gap_yuan", "own_total_yuan", "total_yuan")
         }
         summary["funding"]["households_over_limit"] = int(fp.tables["funding_household"]["over_limit"].sum())
+    if rcfg is not None:
+        from .reclamation import reclamation
+
+        rec = reclamation(budget, ctx.layers.villages, rcfg, sites=ctx.layer("sites"))
+        tables.update(rec.tables)
+        c = rec.tables["reclamation_county"].iloc[0]
+        summary["reclamation"] = {k: float(c[k]) for k in ("reclaimable_mu", "site_land_mu", "balance_mu")}
     if cfg is None:
         return StepResult(tables=tables, summary=summary, warnings=tuple(warnings))
     hazard = hazard_flags(

@@ -40,6 +40,7 @@ from .config.maps import MapConfig
 from .config.phasing import PhasingConfig
 from .config.plans import PlansConfig
 from .config.policy import PolicyConfig
+from .config.reclamation import ReclamationConfig
 from .config.siting import SitingConfig
 from .errors import Problem, Problems, ScenarioError
 
@@ -168,6 +169,8 @@ class Scenario:
     phasing: PhasingConfig | None = None
     #: The funding plan by source (资金筹措方案); ``None``: not computed.
     funding: FundingConfig | None = None
+    #: Old houses and homesteads (旧房拆除与宅基地复垦); ``None``: not computed.
+    reclamation: ReclamationConfig | None = None
     map: MapConfig = field(default_factory=MapConfig)
     #: The scenario file (set by :func:`load`; not a YAML key).
     path: Path | None = field(default=None, compare=False, metadata={"internal": True})
