@@ -250,3 +250,32 @@ def test_milp_matches_brute_force_and_beats_greedy(seed: int) -> None:
         assert sol.feasible
         assert sol.objective == pytest.approx(best)
         assert g.objective >= sol.objective - 1e-9
+
+
+def test_scenario_section_parses_and_checks() -> None:
+    from geofupin.errors import ScenarioError
+    from geofupin.scenario import from_dict
+
+    base = {"name": "x", "layers": {"villages": "v.gpkg"}}
+    sc = from_dict(
+        {
+            **base,
+            "phasing": {
+                "first_year": 2011,
+                "last_year": 2013,
+                "budget_ceiling_yuan": 1e7,
+                "budget_ceiling_by_year_yuan": {2012: 5e6},
+                "priority": [{"rule": "hazard", "weight": 50}, {"rule": "column", "column": "elevation_m"}],
+            },
+        }
+    )
+    assert sc.phasing is not None and sc.phasing.years == (2011, 2012, 2013)
+    assert sc.phasing.priority[1] == PriorityRule("column", 1.0, "elevation_m")
+    assert sc.phasing.start_date(2012) == dt.date(2012, 3, 1)
+    with pytest.raises(ScenarioError) as e:
+        from_dict(
+            {**base, "phasing": {"first_year": 2015, "last_year": 2011, "budget_ceiling_by_year_yuan": {1999: 1}}}
+        )
+    assert "last_year" in str(e.value) and "1999" in str(e.value)
+    with pytest.raises(ScenarioError, match="column"):
+        from_dict({**base, "phasing": {"priority": [{"rule": "column"}]}})
