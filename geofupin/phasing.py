@@ -300,6 +300,9 @@ def _milp(
     return st, year, (xv[nx:] if slack else None), max(gap, 0.0), rows
 
 
+_NO_PLAN = "phasing: HiGHS found no plan within the time limit. Fix: raise phasing.time_limit_s or the ceilings."
+
+
 def solve(problem: PhasingProblem, *, time_limit_s: float = 60.0, mip_gap: float = 1e-4) -> PhasingSolution:
     """The annual plan by MILP (HiGHS), the greedy plan as its start.
 
@@ -324,22 +327,22 @@ def solve(problem: PhasingProblem, *, time_limit_s: float = 60.0, mip_gap: float
     feasible = year is not None
     if year is None:
         left = max(time_limit_s - (time.perf_counter() - t0), 1.0)
-        _, _, slack, _, rows = _milp(problem, slack=True, time_limit_s=left, mip_gap=mip_gap)
-        if slack is None:
-            raise SolverError(
-                "phasing: HiGHS found no plan within the time limit. Fix: raise phasing.time_limit_s or the ceilings."
-            )
+        _, syear, slack, _, rows = _milp(problem, slack=True, time_limit_s=left, mip_gap=mip_gap)
+        if slack is None or syear is None:
+            raise SolverError(_NO_PLAN)
         for (kind, t, k, _, _), s in zip(rows, slack, strict=True):
             if s > 1e-6:
                 # whole yuan / households / persons, rounded up so the raised ceilings hold
                 extra[(kind, t, k)] = float(math.ceil(s - 1e-6))
-        left = max(time_limit_s - (time.perf_counter() - t0), 1.0)
-        status, year, _, gap, _ = _milp(problem, slack=False, time_limit_s=left, mip_gap=mip_gap, raise_by=extra)
-        if year is None:
-            raise SolverError(
-                "phasing: HiGHS found no plan within the time limit. Fix: raise phasing.time_limit_s or the ceilings."
-            )
-        status = "infeasible_relaxed"
+        if not extra and status == "no_solution":
+            # the plan fits; HiGHS only ran out of time before finding one: keep the relaxation's plan
+            year, status, gap, feasible = syear, "time_limit", math.nan, True
+        else:
+            left = max(time_limit_s - (time.perf_counter() - t0), 1.0)
+            status, year, _, gap, _ = _milp(problem, slack=False, time_limit_s=left, mip_gap=mip_gap, raise_by=extra)
+            if year is None:
+                raise SolverError(_NO_PLAN)
+            status = "infeasible_relaxed"
     use = _usage(problem, year)
     use["extra_needed"] = [extra.get((r.constraint, r.year - problem.years[0], r.index), 0.0) for r in use.itertuples()]
     return PhasingSolution(
@@ -894,7 +897,7 @@ def step(ctx: RunContext) -> StepResult:
         "status": sol.status,
         "feasible": sol.feasible,
         "objective": round(sol.objective, 4),
-        "mip_gap": round(sol.mip_gap, 6),
+        "mip_gap": None if math.isnan(sol.mip_gap) else round(sol.mip_gap, 6),
         "seconds": round(sol.seconds, 3),
         "greedy_objective": round(base.objective, 4) if base.feasible else None,
         "extra_needed": {k: float(v) for k, v in short.groupby("constraint")["extra_needed"].sum().items() if v > 0},

@@ -208,7 +208,7 @@ def random_problem(n: int, seed: int) -> PhasingProblem:
     persons = hh * rng.uniform(3, 5, n)
     site = rng.integers(0, 10, n)
     cost = (persons * 8000 + hh * 20000)[:, None]
-    T = 4
+    T = 3
     return PhasingProblem(
         weight=hh * (1 + rng.uniform(0, 10, n)),
         cost=cost,
@@ -216,9 +216,9 @@ def random_problem(n: int, seed: int) -> PhasingProblem:
         site_households=sp.csr_matrix((hh, (np.arange(n), site)), shape=(n, 10)),
         persons=persons,
         years=tuple(range(2011, 2011 + T)),
-        budget_ceiling=np.full(T, cost.sum() / T * 1.1),
+        budget_ceiling=np.full(T, cost.sum() * 0.45),  # a year holds under half the plan
         payer_ceiling=np.full((T, 1), math.inf),
-        site_capacity=np.full((10, T), hh.sum() / 10 / T * 1.4),
+        site_capacity=np.full((10, T), hh.max() * 1.2),
         households_ceiling=np.full(T, math.inf),
         persons_ceiling=np.full(T, math.inf),
     )
@@ -238,18 +238,15 @@ def brute_force(p: PhasingProblem) -> float:
     return float((combos[ok] @ p.weight).min()) if ok.any() else math.inf
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [2, 4, 5])
 def test_milp_matches_brute_force_and_beats_greedy(seed: int) -> None:
-    p = random_problem(7, seed)  # 4^7 = 16,384 plans, checked at once
+    p = random_problem(7, seed)  # 3^7 = 2,187 plans, checked at once
     sol = solve(p, mip_gap=0.0)
     g = greedy(p)
     best = brute_force(p)
-    if math.isinf(best):
-        assert not sol.feasible
-    else:
-        assert sol.feasible
-        assert sol.objective == pytest.approx(best)
-        assert g.objective >= sol.objective - 1e-9
+    assert math.isfinite(best) and sol.feasible and g.feasible
+    assert sol.objective == pytest.approx(best)
+    assert g.objective > sol.objective + 1e-6  # on these counties the greedy is strictly worse
 
 
 def test_scenario_section_parses_and_checks() -> None:
@@ -279,3 +276,24 @@ def test_scenario_section_parses_and_checks() -> None:
     assert "last_year" in str(e.value) and "1999" in str(e.value)
     with pytest.raises(ScenarioError, match="column"):
         from_dict({**base, "phasing": {"priority": [{"rule": "column"}]}})
+
+
+def test_time_limit_without_a_plan_is_not_called_infeasible(monkeypatch) -> None:
+    import geofupin.phasing as ph
+
+    real = ph._milp
+    calls = []
+
+    def first_runs_out_of_time(problem, **kw):
+        calls.append(kw["slack"])
+        if len(calls) == 1:  # the hard model "runs out of time" before finding a plan
+            return "no_solution", None, None, math.nan, problem.rows()
+        return real(problem, **kw)
+
+    monkeypatch.setattr(ph, "_milp", first_runs_out_of_time)
+    p = random_problem(7, 1)
+    sol = ph.solve(p)
+    assert calls == [False, True]  # the relaxation found the ceilings hold: no third solve
+    assert sol.feasible and sol.status == "time_limit"
+    assert (sol.shortfall["extra_needed"] == 0).all()
+    assert all(coef[sol.year_index == t].sum() <= cap + 1e-6 for _, t, _, coef, cap in p.rows())
