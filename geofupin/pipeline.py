@@ -395,7 +395,7 @@ def write_outputs(
         if tables and "xlsx" in scenario.outputs.tables:
             from .report import localize
 
-            localized = {name: localize(df) for name, df in tables.items()}
+            localized = {name: localize(df, name) for name, df in tables.items()}
             gio.write_xlsx(
                 {name: df for name, (df, _) in localized.items()},
                 tmp / "tables.xlsx",

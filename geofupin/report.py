@@ -193,6 +193,65 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "occupancy_share": ("入住率", "occupancy"),
     "reason_zh": ("原因", "reason (Chinese)"),
     "reason_en": ("英文原因", "reason"),
+    # plan package: phasing, funding, reclamation
+    "homestead_m2": ("旧宅基地面积(平方米)", "old homesteads (m2)"),
+    "reclaimable_m2": ("可复垦面积(平方米)", "reclaimable (m2)"),
+    "land_m2": ("安置点用地(平方米)", "site land (m2)"),
+    "site_land_m2": ("安置点用地(平方米)", "site land (m2)"),
+    "balance_m2": ("增减挂钩结余(平方米)", "land quota balance (m2)"),
+    "land_source": ("用地面积来源", "site land from"),
+    "household_no": ("户序号", "household no."),
+    "hardship": ("特困户", "hardship household"),
+    "building_cost_yuan": ("建房成本(元)", "building cost (yuan)"),
+    "subsidy_province_yuan": ("省建房补助(元)", "province housing subsidy (yuan)"),
+    "subsidy_city_yuan": ("市建房补助(元)", "city housing subsidy (yuan)"),
+    "subsidy_county_yuan": ("县建房补助(元)", "county housing subsidy (yuan)"),
+    "subsidy_household_yuan": ("到户补助合计(元)", "subsidies to the household (yuan)"),
+    "income_yuan": ("家庭年收入(元)", "household income (yuan)"),
+    "own_share_of_income": ("自筹占收入倍数", "own funds / income"),
+    "over_limit": ("自筹超限", "own funds over the limit"),
+    "surplus_yuan": ("资金结余(元)", "surplus (yuan)"),
+    "constraint": ("约束编码", "constraint"),
+    "county": ("县", "county"),
+    "feasible": ("是否可行", "feasible"),
+    "cumulative_persons": ("累计搬迁人数", "cumulative persons"),
+    "year": ("年度", "year"),
+    "planned_groups": ("村民小组数", "village groups"),
+    "hazard_households": ("受灾害威胁户数", "households threatened by hazards"),
+    "subsidy_total_yuan": ("补助资金合计(元)", "subsidies (yuan)"),
+    "site_works_yuan": ("安置点工程(元)", "site works (yuan)"),
+    "sites_opened": ("新开工安置点", "sites started"),
+    "budget_ceiling_yuan": ("年度资金上限(元)", "annual ceiling (yuan)"),
+    "cumulative_households": ("累计搬迁户数", "cumulative households"),
+    "cumulative_share": ("累计完成比例", "cumulative share"),
+    "planned_households": ("计划搬迁户数", "households planned"),
+    "planned_persons": ("计划搬迁人数", "persons planned"),
+    "target_households": ("规划总户数", "plan households"),
+    "completed_households": ("实际完成户数", "households completed"),
+    "constraint_zh": ("约束", "constraint"),
+    "ceiling": ("上限", "ceiling"),
+    "used": ("占用", "used"),
+    "extra_needed": ("须追加", "extra needed"),
+    "payer_or_site": ("资金来源/安置点", "payer or site"),
+    "subsidy_yuan": ("补助资金(元)", "subsidies (yuan)"),
+    "priority_score": ("优先得分", "priority score"),
+    "hazard": ("受灾害威胁", "threatened by hazards"),
+    "province_yuan": ("省级资金(元)", "province funds (yuan)"),
+    "city_yuan": ("市级资金(元)", "city funds (yuan)"),
+    "city_county_yuan": ("市县配套(元)", "city and county funds (yuan)"),
+    "township_village_yuan": ("乡镇村(元)", "township/village funds (yuan)"),
+    "department_yuan": ("部门配套(元)", "department co-funding (yuan)"),
+    "county_gap_yuan": ("县财政兜底(元)", "county gap funding (yuan)"),
+    "own_housing_yuan": ("群众自筹建房(元)", "households' own funds for housing (yuan)"),
+    "own_works_yuan": ("群众自筹基础设施(元)", "households' own funds for works (yuan)"),
+    "own_total_yuan": ("群众自筹合计(元)", "households' own funds (yuan)"),
+    "total_wan": ("合计(万元)", "total (10,000 yuan)"),
+    "over_limit_households": ("自筹超收入户数", "households over the income limit"),
+    "works_yuan": ("工程造价(元)", "works cost (yuan)"),
+    "shortfall_yuan": ("资金缺口(元)", "shortfall (yuan)"),
+    "homestead_mu": ("旧宅基地(亩)", "old homesteads (mu)"),
+    "reclaimable_mu": ("可复垦(亩)", "reclaimable (mu)"),
+    "homestead_fee_yuan": ("宅基地整理费(元)", "homestead clearance fee (yuan)"),
     "size_source": ("户规模来源", "household sizes from"),
     "policy_conflict": ("政策冲突", "policy conflict"),
     "item_id": ("验收项目编码", "item id"),
@@ -374,16 +433,39 @@ def _derived_label(column: str) -> tuple[str, str] | None:
     return None
 
 
-def localize(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+#: Columns whose meaning depends on the table: (table name prefix, column) -> (Chinese, English).
+TABLE_COLUMN_LABELS: dict[tuple[str, str], tuple[str, str]] = {
+    ("funding_", "county_yuan"): ("县级资金(元)", "county funds (yuan)"),
+}
+
+
+def _table_label(table: str | None, column: str) -> tuple[str, str] | None:
+    if table is None:
+        return None
+    for (prefix, col), words in TABLE_COLUMN_LABELS.items():
+        if col == column and table.startswith(prefix):
+            return words
+    return None
+
+
+def localize(df: pd.DataFrame, table: str | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
     """A copy of ``df`` for people, with Chinese headers, and the map Chinese header -> English label.
 
-    Value codes are worded in Chinese (:data:`VALUE_LABELS`); every ``*_yuan`` column gets a
+    ``table`` (the table's name) picks the wording of columns that mean different things in
+    different tables (:data:`TABLE_COLUMN_LABELS`). Value codes are worded in Chinese
+    (:data:`VALUE_LABELS`); every ``*_yuan`` column gets a
     ``万元`` column beside it and every land ``*area_m2`` column an ``亩`` column (floor areas stay in
     平方米, the unit of housing standards).
     """
     df = _for_people(df)
     zh, en = (
-        zip(*((_derived_label(str(c)) or label(str(c))) for c in df.columns), strict=True)
+        zip(
+            *(
+                (_table_label(table, str(c)) or COLUMN_LABELS.get(str(c)) or _derived_label(str(c)) or label(str(c)))
+                for c in df.columns
+            ),
+            strict=True,
+        )
         if len(df.columns)
         else ((), ())
     )

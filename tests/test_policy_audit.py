@@ -355,3 +355,24 @@ def test_demo_township_table_says_59_groups_against_the_summary_61(demo_run) -> 
     total = t[t["row_kind"] == "total"].iloc[0]
     assert total["group"] == "59个村民小组"
     assert "规划汇总为61个村民小组,名单合计59个(相差2个)" in total["remarks"]
+
+
+def test_every_workbook_header_is_chinese(demo_run) -> None:
+    """Officials read the workbook: every column of every sheet has a Chinese header (English below it)."""
+    import re
+
+    from openpyxl import load_workbook
+
+    _, out = demo_run
+    wb = load_workbook(out / "tables.xlsx", read_only=True)
+    untranslated = {}
+    for ws in wb.worksheets:
+        head = next(ws.iter_rows(min_row=1, max_row=1, values_only=True))
+        bad = [str(h) for h in head if h is not None and not re.search(r"[\u4e00-\u9fff]", str(h))]
+        if bad:
+            untranslated[ws.title] = bad
+    assert untranslated == {}
+    funding = [ws for ws in wb.worksheets if ws.title.startswith("funding_county")]
+    if funding:
+        head = next(funding[0].iter_rows(min_row=1, max_row=1, values_only=True))
+        assert "县级资金(元)" in head and "全县(元)" not in head  # county_yuan means county funds here
