@@ -761,3 +761,62 @@ def step(ctx: RunContext) -> StepResult:
         summary=summ,
         warnings=tuple(warnings),
     )
+
+
+def site_network_access(
+    net: RoadNetwork,
+    *,
+    villages: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame | None,
+    config: AccessConfig | None = None,
+    elevation: Any = None,
+) -> tuple[gpd.GeoDataFrame, RoadNetwork, dict[str, np.ndarray], list[str]]:
+    """Network travel times for sites the access step did not see (e.g. grid candidates made by siting).
+
+    Snaps villages, ``sites`` and facilities to the base network ``net`` exactly as :func:`step` does
+    and returns the ``site_access`` rows of the sites (``time_min_<kind>``, ``dist_m_<kind>``,
+    ``nearest_<kind>``, ``snap_dist_m``, ``reachable``), the routing network with the points
+    attached and their nodes (for :func:`od_matrix`), and warnings (sites beyond the snap distance).
+    """
+    cfg = config or AccessConfig()
+    sopt: dict[str, Any] = {
+        "max_snap_dist_m": cfg.max_snap_dist_m,
+        "walk_speed_kph": cfg.walk_speed_kph,
+        "snap_to": cfg.snap_to,
+        "elevation": elevation,
+    }
+    villages = villages.reset_index(drop=True)
+    sites = sites.reset_index(drop=True)
+    snaps: dict[str, Snap] = {
+        "villages": snap(net, villages.geometry, **sopt),
+        "sites": snap(net, sites.geometry, **sopt),
+    }
+    has_fac = facilities is not None and len(facilities) > 0
+    if has_fac:
+        assert facilities is not None
+        facilities = facilities.reset_index(drop=True)
+        snaps["facilities"] = snap(net, facilities.geometry, **sopt)
+    routing, nodes = net.attach(snaps)
+    results: dict[str, tuple[Nearest, np.ndarray] | None] = {}
+    fac_kind = facilities["kind"].astype(str).to_numpy() if has_fac and facilities is not None else np.empty(0)
+    for kind in cfg.facility_kinds:
+        sel = np.flatnonzero(fac_kind == kind)
+        fac_nodes = nodes["facilities"][sel] if "facilities" in nodes else np.empty(0, np.int64)
+        if len(sel) == 0 or not (fac_nodes >= 0).any():
+            results[kind] = None
+            continue
+        assert facilities is not None
+        near = nearest(routing, fac_nodes, direction="to_source")
+        results[kind] = (near, facilities["facility_id"].astype(str).to_numpy()[sel])
+    site_access = _kind_columns(sites, nodes["sites"], snaps["sites"], results)
+    warnings: list[str] = []
+    far = ~snaps["sites"].reachable
+    if far.any():
+        warnings.append(
+            f"网格候选点 {int(far.sum())} 个距道路超过 {cfg.max_snap_dist_m:g} m，无路网行程时间 / "
+            f"{int(far.sum())} grid "
+            f"site(s) lie farther than max_snap_dist_m = {cfg.max_snap_dist_m:g} m from any road and have no network "
+            "travel time. Fix: raise access.max_snap_dist_m if tracks are missing from the roads layer."
+        )
+    return site_access, routing, nodes, warnings

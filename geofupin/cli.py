@@ -83,7 +83,8 @@ def _run_and_write(
     """Load (unless given) and run a scenario, write its outputs, report what was written."""
     from . import pipeline, scenario
 
-    sc = scenario_path if isinstance(scenario_path, scenario.Scenario) else scenario.load(scenario_path)
+    with pipeline.capture_warnings():  # the run reports the scenario's warnings itself, once
+        sc = scenario_path if isinstance(scenario_path, scenario.Scenario) else scenario.load(scenario_path)
     quiet = ctx.obj.get("quiet", False)
     out_dir = pipeline.check_output_dir(sc, out or sc.output_dir(), overwrite=overwrite)  # before computing
     result = pipeline.run(sc, steps=steps, progress=not quiet)
@@ -97,6 +98,9 @@ def _run_and_write(
         steps_run = ", ".join(result.ctx.results) or "none"
         total = sum(result.timings_s.values())
         click.echo(f"steps: {steps_run}; {total:.1f} s")
+        click.echo("主要结果 key figures:")
+        for line in pipeline.key_figures_text(pipeline.key_figures(result)):
+            click.echo(f"  {line}")
 
 
 @main.command()
@@ -271,7 +275,26 @@ def compare(
     "out",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
-    help="Folder for the GeoPackage layers.",
+    help="Folder for the GeoPackage layers and scenario.yaml.",
+)
+@click.option(
+    "--dem",
+    "dem",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="DEM GeoTIFF of the region (slope, elevation); referenced by the scenario, not copied.",
+)
+@click.option(
+    "--registry",
+    "registry",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Village registry (CSV/XLSX, Chinese or English headers) whose figures replace the placeholders.",
+)
+@click.option(
+    "--farmland-as-basic-farmland",
+    is_flag=True,
+    help="Import landuse=farmland as basic_farmland constraints (OSM farmland is all cropland, not 永久基本农田).",
 )
 @click.option(
     "--crs",
@@ -283,19 +306,80 @@ def compare(
 @overwrite_opt
 @click.pass_context
 @_handle_errors
-def import_osm(ctx: click.Context, pbf: Path, out: Path, crs: str, overwrite: bool) -> None:
-    """Turn an OpenStreetMap extract (.osm.pbf) into geofupin layers (© OpenStreetMap contributors, ODbL)."""
-    from . import io as gio
+def import_osm(
+    ctx: click.Context,
+    pbf: Path,
+    out: Path,
+    dem: Path | None,
+    registry: Path | None,
+    farmland_as_basic_farmland: bool,
+    crs: str,
+    overwrite: bool,
+) -> None:
+    """Turn an OpenStreetMap extract (.osm.pbf) into geofupin layers and a ready scenario.yaml
+    (© OpenStreetMap contributors, ODbL)."""
+    import os
+    import re
 
-    out = gio.check_output_dir(out, overwrite=overwrite, protect=[pbf])  # before the import
-    layers = gio.read_osm(pbf, out_crs=None if crs == "auto" else crs)
-    with gio.atomic_dir(out, overwrite=overwrite, protect=[pbf], kind="osm-layers") as tmp:
+    from . import io as gio
+    from . import osm, pipeline
+
+    quiet = ctx.obj.get("quiet", False)
+    protect = [pbf, *(p for p in (dem, registry) if p is not None)]
+    out = gio.check_output_dir(out, overwrite=overwrite, protect=protect)  # before the import
+    with pipeline.capture_warnings() as logged:
+        layers = osm.import_osm(
+            pbf, out_crs=None if crs == "auto" else crs, farmland_as_basic_farmland=farmland_as_basic_farmland
+        )
+    notes = list(logged)
+    unmatched = None
+    if registry is not None:
+        joined = osm.join_registry(layers["villages"], gio.read_table(registry), source=registry.name)
+        layers["villages"] = joined.villages
+        notes += joined.warnings
+        unmatched = joined.unmatched if len(joined.unmatched) else None
+    v = layers["villages"]
+    est = int(v["estimated"].astype(bool).sum())
+    if est:
+        notes.append(
+            f"{est} 个村的人口为占位估计，须按建档立卡台账填写 / {est} village(s) carry placeholder figures "
+            "(column estimated = true): persons from OSM population or the place type; hamlets and isolated "
+            "dwellings relocate whole. Fix: join the registry with --registry."
+        )
+    if "constraints" not in layers:
+        notes.append(
+            "OSM 中没有保护区、湿地或灾害数据：未写限制区图层 / no protected areas, wetlands or hazards in the "
+            "extract: no constraints layer (the constraint rules are skipped, with a warning)."
+        )
+    if not farmland_as_basic_farmland:
+        notes.append(
+            "OSM 没有永久基本农田划定：basic_farmland 为空，请向自然资源部门索取 / OSM has no legal basic-farmland "
+            "(永久基本农田) designation: none imported (landuse=farmland is all cropland; "
+            "--farmland-as-basic-farmland treats it as such)."
+        )
+    stem = re.sub(r"\.osm(\.pbf|\.bz2)?$|\.pbf$", "", pbf.name, flags=re.IGNORECASE)
+    name = re.sub(r"[^\w.-]+", "-", stem).strip("-.") or "osm-region"
+    dem_rel = None
+    if dem is not None:
+        try:
+            dem_rel = os.path.relpath(dem.resolve(), out.resolve())
+        except ValueError:  # another drive (Windows)
+            dem_rel = str(dem.resolve())
+    text = osm.scenario_text(name, layers, source=pbf.name, dem=dem_rel)
+    with gio.atomic_dir(out, overwrite=overwrite, protect=protect, kind="osm-layers") as tmp:
         for kind, gdf in layers.items():
             gio.write_vector(gdf, tmp / f"{kind}.gpkg", layer=kind)
-    if not ctx.obj.get("quiet", False):
+        gio.write_text(tmp / "scenario.yaml", text)
+        if unmatched is not None:
+            gio.write_csv(unmatched, tmp / "registry_unmatched.csv")
+    if not quiet:
+        for w in pipeline.unique_warnings(notes):
+            click.echo(f"警告 warning: {w}", err=True)
         for kind, gdf in layers.items():
             click.echo(f"  {kind}: {len(gdf)} feature(s) -> {out / (kind + '.gpkg')}")
+        click.echo(f"  scenario: {out / 'scenario.yaml'}")
         click.echo("数据来源 data: © OpenStreetMap contributors (ODbL)")
+        click.echo(f"下一步 next: geofupin check {out / 'scenario.yaml'} && geofupin run {out / 'scenario.yaml'}")
 
 
 @main.command()
@@ -308,30 +392,29 @@ def check(scenario: Path) -> None:
 
     problems = Problems()
     # the scenario's problems, and a scenario of its sound sections to check the layers and policy with
-    sc, scenario_problems = scenario_mod.load_for_check(scenario)
+    with pipeline.capture_warnings():  # reported below with the run's own warnings
+        sc, scenario_problems = scenario_mod.load_for_check(scenario)
     problems.extend(scenario_problems)
     layers = None
     if sc is not None:
         try:  # the same reading and checks as run: layers, DEM and policy file
-            layers = pipeline.load_inputs(sc, problems=problems)
+            with pipeline.capture_warnings():  # they are in `problems`, printed once below
+                layers = pipeline.load_inputs(sc, problems=problems)
         except ProblemsError as exc:
             seen = set(problems)
             problems.extend(p for p in exc.problems if p not in seen)
         except GeofupinError as exc:  # a single stop (e.g. the layers' CRS): still list the other problems
             message, _, fix = str(exc).partition(" Fix: ")
             problems.add("layers", message, fix)
-    if sc is not None and layers is not None and "site" in sc.steps:
-        from .siting import preflight
-
-        access_runs = "access" in sc.steps and layers.roads is not None
-        problems.extend(preflight(layers, sc.siting, access_will_run=access_runs))
-    if sc is not None and layers is not None:
-        for step_name in pipeline.available_steps(sc):
-            why = pipeline.skip_reason(step_name, layers)
-            if why is not None:
-                problems.add(
-                    f"steps.{step_name}", why, "Add the missing layer or data, or drop the step.", severity="warning"
-                )
+    if sc is not None and layers is not None and not problems.errors:
+        # run the steps without writing: every warning `run` will print, and errors that would stop it
+        known = {str(p) for p in problems.warnings} | {p.message for p in problems.warnings}
+        run_warnings, run_errors = pipeline.preview(sc, layers)
+        for w in run_warnings:
+            if w not in known:
+                problems.add("run", w.removeprefix("warning: "), "", severity="warning")
+        for e in run_errors:
+            problems.add("run", e, "Fix the data or the scenario as the message says.")
     errors, warnings = problems.errors, problems.warnings
     click.echo(f"检查 check: {scenario}")
     if layers is not None:

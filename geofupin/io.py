@@ -1086,3 +1086,25 @@ def read_osm(path: str | os.PathLike[str], *, out_crs: Any = None) -> dict[str, 
     from .osm import import_osm
 
     return import_osm(Path(path), out_crs=out_crs)
+
+
+def read_table(path: str | os.PathLike[str], *, encoding: str | None = None, sheet: str | int = 0) -> pd.DataFrame:
+    """Read a plain table (CSV or XLSX, e.g. a village registry) with every cell as text.
+
+    Ids keep their leading zeros; callers type the numbers. ``encoding`` applies to CSV
+    (default UTF-8 with or without BOM).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"table {p} does not exist. Fix: check the path.")
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".xlsx", ".xlsm", ".xls"):
+            return pd.read_excel(p, sheet_name=sheet, dtype=str, keep_default_na=False, na_values=[""])
+        return pd.read_csv(p, encoding=encoding or "utf-8-sig", dtype=str, keep_default_na=False, na_values=[""])
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{p} is not UTF-8 text ({exc}). Fix: save it as UTF-8, or give its encoding (e.g. GBK)."
+        ) from exc
+    except (ValueError, OSError) as exc:
+        raise DataError(f"cannot read table {p}: {exc}. Fix: give a CSV or an XLSX file.") from exc

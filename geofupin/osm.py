@@ -55,9 +55,28 @@ ROUTABLE_HIGHWAYS: frozenset[str] = frozenset(k for k in ROAD_CLASS_ALIASES if k
 _PAVED = {"paved", "asphalt", "concrete", "concrete:plates", "concrete:lanes", "paving_stones", "sett", "cobblestone"}
 _GRAVEL = {"gravel", "fine_gravel", "compacted", "unpaved", "pebblestone", "rock"}
 _EARTH = {"dirt", "earth", "ground", "mud", "grass", "sand", "soil", "grass_paver"}
-_VILLAGE_PLACES = {"village", "hamlet", "isolated_dwelling", "locality"}
+#: OSM places imported as villages (``locality`` is an unpopulated named place: not imported).
+_VILLAGE_PLACES = {"village", "hamlet", "isolated_dwelling", "farm"}
 _TOWN_PLACES = {"city", "town"}
+_PLACE_ZH = {"village": "村", "hamlet": "自然村", "isolated_dwelling": "独立居民点", "farm": "农庄"}
+
+#: Placeholder persons per settlement when OSM has no ``population`` tag (typical sizes of the place types;
+#: placeholders to be replaced from the poverty registry, flagged ``estimated``).
+PLACEHOLDER_PERSONS: dict[str, int] = {"village": 300, "hamlet": 60, "isolated_dwelling": 6, "farm": 6}
+#: Persons per household used to turn placeholder persons into households.
+PLACEHOLDER_HOUSEHOLD_SIZE = 3.0
+#: Place types that relocate whole in the placeholder figures (scattered small settlements, the usual target of
+#: 易地扶贫搬迁); villages do not move until the registry says so.
+PLACEHOLDER_RELOCATING: frozenset[str] = frozenset({"hamlet", "isolated_dwelling", "farm"})
+#: Buffer of the study area around the villages and facilities (m).
+STUDY_AREA_BUFFER_M = 2000.0
+#: ``protect_class`` values that are nature protection (IUCN 1-6, 7 = other nature); 11+ are resources/culture.
+_NATURE_PROTECT = {"1", "1a", "1b", "2", "3", "4", "5", "6", "7", "97", "98", "99"}
+#: OSM ``hazard`` values read as flood zones (others become hazard zones/points).
+_FLOOD_HAZARDS = {"flood", "flooding", "flash_flood", "inundation"}
+_NOT_HAZARD = {"no", "none", "false", "0"}
 _AMENITY_KIND = {
+    "townhall": "town",
     "school": "school",
     "kindergarten": "kindergarten",
     "clinic": "clinic",
@@ -121,7 +140,38 @@ def _layer(v: str | None) -> int | None:
         return None
 
 
-def import_osm(pbf_path: str | Path, *, out_crs: str | int | CRS | None = None) -> dict[str, gpd.GeoDataFrame]:
+def _constraint(rows: _Rows, tags: Any, oid: str, geom: str, *, point: bool, farmland: bool = False) -> None:
+    """Add the constraint an OSM object stands for, if any (see :func:`import_osm`)."""
+    kind = None
+    source = ""
+    hazard = str(tags.get("hazard", "") or "").lower()
+    if hazard and hazard not in _NOT_HAZARD:
+        kind = "flood_zone" if hazard in _FLOOD_HAZARDS else ("hazard_point" if point else "hazard_zone")
+        source = f"hazard={hazard}"
+    elif point:
+        return
+    elif str(tags.get("flood_prone", "")).lower() in _TRUE:
+        kind, source = "flood_zone", "flood_prone=yes"
+    elif tags.get("boundary") in ("protected_area", "national_park") or tags.get("leisure") == "nature_reserve":
+        pc = str(tags.get("protect_class", "") or "").strip().lower()
+        if tags.get("boundary") == "protected_area" and pc and pc not in _NATURE_PROTECT:
+            return  # protect_class 11+ : resources, culture, social protection; not nature
+        kind = "ecological_redline"
+        source = "boundary=" + str(tags.get("boundary")) if tags.get("boundary") else "leisure=nature_reserve"
+    elif tags.get("natural") == "wetland":
+        kind, source = "flood_zone", "natural=wetland"
+    elif farmland and tags.get("landuse") == "farmland":
+        kind, source = "basic_farmland", "landuse=farmland"
+    if kind is not None:
+        rows.add(geom, id=oid, kind=kind, name=tags.get("name"), osm_tag=source)
+
+
+def import_osm(
+    pbf_path: str | Path,
+    *,
+    out_crs: str | int | CRS | None = None,
+    farmland_as_basic_farmland: bool = False,
+) -> dict[str, gpd.GeoDataFrame]:
     """Read an OSM PBF extract into geofupin layers.
 
     Parameters
@@ -145,6 +195,8 @@ def import_osm(pbf_path: str | Path, *, out_crs: str | int | CRS | None = None) 
         raise DataError(f"OSM file {path} does not exist. Fix: give the path of a .osm.pbf extract.")
     wkb = osmium.geom.WKBFactory()
     roads, water, power, places, facilities, bounds = _Rows(), _Rows(), _Rows(), _Rows(), _Rows(), _Rows()
+    constraints, place_areas, residential = _Rows(), _Rows(), _Rows()
+    centres: dict[int, int] = {}  # node id -> lowest admin_level of a boundary naming it admin_centre
     skipped = 0
     fp = (
         osmium.FileProcessor(str(path))
@@ -152,10 +204,22 @@ def import_osm(pbf_path: str | Path, *, out_crs: str | int | CRS | None = None) 
         .with_areas()
         .with_filter(
             osmium.filter.KeyFilter(
-                "highway", "waterway", "natural", "landuse", "power", "place", "amenity", "man_made", "boundary"
+                "highway",
+                "waterway",
+                "natural",
+                "landuse",
+                "power",
+                "place",
+                "amenity",
+                "man_made",
+                "boundary",
+                "leisure",
+                "hazard",
+                "flood_prone",
             )
         )
     )
+    farmland = farmland_as_basic_farmland
     o: Any
     seen_bounds: dict[int, str] = {}  # admin relations in the file (id -> name)
     built_bounds: set[int] = set()  # ... and those that became polygons
@@ -163,8 +227,13 @@ def import_osm(pbf_path: str | Path, *, out_crs: str | int | CRS | None = None) 
         tags = o.tags
         try:
             if o.is_relation():
-                if tags.get("boundary") == "administrative" and (_layer(tags.get("admin_level")) or 0) >= 5:
+                level = _layer(tags.get("admin_level")) or 0
+                if tags.get("boundary") == "administrative" and level >= 5:
                     seen_bounds[o.id] = str(tags.get("name") or o.id)
+                if tags.get("boundary") == "administrative" and level:
+                    for m in o.members:
+                        if m.type == "n" and m.role in ("admin_centre", "capital"):
+                            centres[m.ref] = min(level, centres.get(m.ref, 99))
             elif o.is_node():
                 oid = f"n{o.id}"
                 place = tags.get("place")
@@ -179,7 +248,11 @@ def import_osm(pbf_path: str | Path, *, out_crs: str | int | CRS | None = None) 
                         name_en=tags.get("name:en"),
                         kind=kind,
                         place=place,
+                        population=tags.get("population"),
+                        capital=tags.get("capital"),
+                        osm_node=o.id,
                     )
+                _constraint(constraints, tags, oid, wkb.create_point(o), point=True)
                 if amenity in _AMENITY_KIND:
                     facilities.add(
                         wkb.create_point(o),
@@ -188,6 +261,9 @@ def import_osm(pbf_path: str | Path, *, out_crs: str | int | CRS | None = None) 
                         name_en=tags.get("name:en"),
                         kind=_AMENITY_KIND[amenity],
                         place=None,
+                        population=None,
+                        capital=None,
+                        osm_node=None,
                     )
                 if tags.get("power") == "substation":
                     power.add(
@@ -246,8 +322,8 @@ def import_osm(pbf_path: str | Path, *, out_crs: str | int | CRS | None = None) 
                     )
                     water.add(wkb.create_multipolygon(o), id=oid, kind=kind, name=tags.get("name"))
                 elif tags.get("boundary") == "administrative" and tags.get("admin_level"):
-                    level = _layer(tags.get("admin_level"))
-                    if level is not None and level >= 5:
+                    area_level = _layer(tags.get("admin_level"))
+                    if area_level is not None and area_level >= 5:
                         if not o.from_way():
                             built_bounds.add(o.orig_id())
                         bounds.add(
@@ -255,7 +331,7 @@ def import_osm(pbf_path: str | Path, *, out_crs: str | int | CRS | None = None) 
                             id=oid,
                             name=tags.get("name"),
                             name_en=tags.get("name:en"),
-                            admin_level=level,
+                            admin_level=area_level,
                         )
                 if tags.get("power") == "substation":
                     pt = shapely.to_wkb(
@@ -279,7 +355,29 @@ def import_osm(pbf_path: str | Path, *, out_crs: str | int | CRS | None = None) 
                         name_en=tags.get("name:en"),
                         kind=_AMENITY_KIND[tags["amenity"]],
                         place=None,
+                        population=None,
+                        capital=None,
+                        osm_node=None,
                     )
+                if tags.get("place") in _VILLAGE_PLACES:
+                    place_areas.add(
+                        wkb.create_multipolygon(o),
+                        id=oid,
+                        name=tags.get("name"),
+                        name_en=tags.get("name:en"),
+                        place=tags.get("place"),
+                        population=tags.get("population"),
+                    )
+                elif tags.get("landuse") == "residential":
+                    residential.add(
+                        wkb.create_multipolygon(o),
+                        id=oid,
+                        name=tags.get("name"),
+                        name_en=tags.get("name:en"),
+                        place="hamlet",
+                        population=None,
+                    )
+                _constraint(constraints, tags, oid, wkb.create_multipolygon(o), point=False, farmland=farmland)
         except (RuntimeError, osmium.InvalidLocationError):
             skipped += 1
     if skipped:
@@ -288,8 +386,8 @@ def import_osm(pbf_path: str | Path, *, out_crs: str | int | CRS | None = None) 
     if lost:
         log.warning(
             "OSM import: %d administrative boundary relation(s) could not be assembled into polygons (ways missing "
-            "from the extract?): %s. Villages inside them will lie outside the study area; add the boundary by hand "
-            "or use a larger extract.",
+            "from the extract?): %s. They are left out of the townships; the study area still holds every village "
+            "(their hull, buffered).",
             len(lost),
             ", ".join(lost),
         )
@@ -327,47 +425,207 @@ def import_osm(pbf_path: str | Path, *, out_crs: str | int | CRS | None = None) 
     p = power.frame(["id", "kind", "voltage_kv", "name"]).rename(columns={"id": "power_id"})
     if len(p):
         out["power"] = p
+    v = _villages(places, place_areas)
+    if v is None and residential.rows:  # no place tags at all: residential areas stand for the settlements
+        log.warning(
+            "OSM import: no place=village/hamlet/isolated_dwelling in the extract; %d landuse=residential area(s) "
+            "are taken as settlements (hamlets).",
+            len(residential.rows),
+        )
+        v = _villages(_Rows(), residential)
     b = bounds.frame(["id", "name", "name_en", "admin_level"]).rename(columns={"id": "boundary_id"})
     if len(b):
-        levels = sorted(b["admin_level"].unique())
-        b["level"] = np.where(b["admin_level"] == levels[-1], "township", "county")
-        out["boundaries"] = b
-    v = places.frame(["id", "name", "name_en", "kind", "place"]).rename(columns={"id": "village_id"})
-    if len(v):
-        v = v.drop(columns=["kind"])
-        v["name"] = v["name"].fillna(v["village_id"])
-        for c in (
-            "households",
-            "persons",
-            "poor_households",
-            "poor_persons",
-            "relocate_households",
-            "relocate_persons",
-        ):
-            v[c] = 0
-        out["villages"] = v
-    f = facilities.frame(["id", "name", "name_en", "kind", "place"]).rename(columns={"id": "facility_id"})
-    if len(f):
-        out["facilities"] = f.drop(columns=["place"])
+        b = _township_level(b, v)
+        b["name"] = _fill_names(b["name"], b["name_en"], "未命名行政区 unnamed area", b["boundary_id"])
+        b["level"] = "township"
+    f = _facilities(facilities, centres)
+    c = constraints.frame(["id", "kind", "name", "osm_tag"]).rename(columns={"id": "constraint_id"})
+    if len(c):
+        c = c[~shapely.is_empty(np.asarray(c.geometry.values))].reset_index(drop=True)
+        if len(c):
+            out["constraints"] = c
 
     if out_crs is None:
         ref = out.get("roads")
         if ref is None:
-            ref = next(iter(out.values()), None)
+            ref = v if v is not None else next(iter(out.values()), None)
         if ref is None:
             raise DataError(f"OSM file {path} holds no roads, water, power, places or boundaries geofupin can use.")
         x0, y0, x1, y1 = ref.total_bounds
         crs = choose_metric_crs((x0 + x1) / 2, (y0 + y1) / 2)
     else:
         crs = parse_crs(out_crs)
+    if v is None:
+        raise DataError(
+            f"OSM file {path} holds no settlements (place=village/hamlet/isolated_dwelling/farm, or "
+            "landuse=residential) "
+            "to plan for. Fix: use a larger extract, or give the villages layer from the registry (a CSV with "
+            "lon/lat columns) and the other layers from this import."
+        )
+    vm = v.to_crs(crs)
+    fm = f.to_crs(crs) if f is not None else None
+    bm = b.to_crs(crs) if len(b) else None
+    area = _study_area(vm, fm, bm)
+    county = gpd.GeoDataFrame(
+        {
+            "boundary_id": ["study_area"],
+            "name": ["研究区(OSM 数据范围)"],
+            "name_en": ["study area (OSM extract)"],
+            "admin_level": [pd.NA],
+            "level": ["county"],
+        },
+        geometry=[area],
+        crs=crs,
+    )
+    if bm is not None:
+        bm = bm[shapely.intersects(np.asarray(bm.geometry.values), area)]
+        out_b = pd.concat([county, bm], ignore_index=True)
+    else:
+        out_b = county
+    out_b["admin_level"] = pd.array(out_b["admin_level"], dtype="Int64")
     result: dict[str, gpd.GeoDataFrame] = {}
-    for kind, gdf in out.items():
+    frames = {**out, "villages": vm, "boundaries": gpd.GeoDataFrame(out_b, geometry="geometry", crs=crs)}
+    if fm is not None:
+        frames["facilities"] = fm
+    order = ("boundaries", "villages", "roads", "water", "power", "facilities", "constraints")
+    for kind in order:
+        gdf = frames.get(kind)
+        if gdf is None:
+            continue
         g = gdf.to_crs(crs).reset_index(drop=True)
-        if "township" not in g and kind in ("villages", "facilities") and "boundaries" in out:
-            g = _add_township(g, out["boundaries"].to_crs(crs))
+        if kind in ("villages", "facilities"):
+            g = _add_township(g, frames["boundaries"])
         g.attrs["attribution"] = OSM_ATTRIBUTION
         result[kind] = g
     return result
+
+
+def _township_level(b: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """The administrative level that holds the most villages (ties: the finer level), as the townships."""
+    levels = sorted(b["admin_level"].unique())
+    best, best_n = int(levels[-1]), -1
+    for lv in levels:
+        sub = b[b["admin_level"] == lv]
+        n = 0
+        if villages is not None and len(villages):
+            n = len(
+                np.unique(
+                    shapely.STRtree(np.asarray(sub.geometry.values)).query(
+                        np.asarray(villages.geometry.values), predicate="within"
+                    )[0]
+                )
+            )
+        if n >= best_n:
+            best, best_n = int(lv), n
+    return b[b["admin_level"] == best].reset_index(drop=True)
+
+
+def _fill_names(name: pd.Series, name_en: pd.Series, label: str, ids: pd.Series) -> pd.Series:
+    """``name``, else ``name:en``, else ``<label> <OSM id>`` (a layer's names are never empty)."""
+    n = name.where(name.notna() & (name.astype(str).str.strip() != ""), name_en)
+    return n.where(n.notna() & (n.astype(str).str.strip() != ""), label + " " + ids.astype(str))
+
+
+def _villages(places: _Rows, areas: _Rows) -> gpd.GeoDataFrame | None:
+    """Settlements with placeholder figures, each flagged (see :func:`import_osm`)."""
+    cols = ["id", "name", "name_en", "kind", "place", "population", "capital", "osm_node"]
+    v = places.frame(cols).drop(columns=["kind", "capital", "osm_node"])
+    a = areas.frame(["id", "name", "name_en", "place", "population"])
+    if len(a):  # settlements mapped as areas: their inner point, unless a place node of that name lies inside
+        a = a[~shapely.is_empty(np.asarray(a.geometry.values))]
+        dup = np.zeros(len(a), dtype=bool)
+        if len(v):
+            vi, ai = shapely.STRtree(np.asarray(a.geometry.values)).query(
+                np.asarray(v.geometry.values), predicate="within"
+            )
+            same = v["name"].fillna("").to_numpy()[vi] == a["name"].fillna("").to_numpy()[ai]
+            dup[ai[same]] = True
+        a = a[~dup]
+        a = a.set_geometry(shapely.point_on_surface(np.asarray(a.geometry.values)), crs=WGS84)
+        v = pd.concat([v, a], ignore_index=True) if len(v) else a.reset_index(drop=True)
+    if not len(v):
+        return None
+    v = gpd.GeoDataFrame(v, geometry="geometry", crs=WGS84).rename(columns={"id": "village_id"})
+    v["place"] = v["place"].fillna("village").astype(str)
+    zh = v["place"].map(_PLACE_ZH).fillna("居民点")
+    v["name"] = _fill_names(v["name"], v["name_en"], "", v["village_id"])
+    unnamed = v["name"].astype(str).str.startswith(" ")
+    v.loc[unnamed, "name"] = "未命名" + zh[unnamed] + " " + v.loc[unnamed, "village_id"].astype(str)
+    pop = pd.to_numeric(
+        v["population"].astype("string").str.replace(r"[\s,.]", "", regex=True).str.extract(r"^(\d+)", expand=False),
+        errors="coerce",
+    )
+    typical = v["place"].map(PLACEHOLDER_PERSONS).fillna(PLACEHOLDER_PERSONS["hamlet"])
+    persons = pop.where(pop > 0, typical).astype("int64")
+    households = np.maximum(np.ceil(persons / PLACEHOLDER_HOUSEHOLD_SIZE), 1).astype("int64")
+    moving = v["place"].isin(PLACEHOLDER_RELOCATING).to_numpy()
+    v["households"] = households
+    v["persons"] = persons
+    v["poor_households"] = np.where(moving, households, 0)
+    v["poor_persons"] = np.where(moving, persons, 0)
+    v["relocate_households"] = np.where(moving, households, 0)
+    v["relocate_persons"] = np.where(moving, persons, 0)
+    v["estimated"] = True
+    v["figures_source"] = np.where(pop.notna() & (pop > 0), "osm_population+placeholder", "placeholder")
+    v["figures_note"] = FIGURES_NOTE
+    return v.drop(columns=["population"])
+
+
+#: The note every placeholder row carries (``figures_note``).
+FIGURES_NOTE = (
+    "占位估计，须按建档立卡台账填写 / placeholder estimate: fill households, persons, poor and relocating "
+    "figures from the poverty registry (geofupin import-osm --registry)"
+)
+
+
+def _facilities(rows: _Rows, centres: dict[int, int]) -> gpd.GeoDataFrame | None:
+    """Facilities, with one county seat: the capital or admin centre of the largest unit in the file."""
+    f = rows.frame(["id", "name", "name_en", "kind", "place", "population", "capital", "osm_node"])
+    if not len(f):
+        return None
+    f = f.rename(columns={"id": "facility_id"})
+    seat = _county_seat(f, centres)
+    if seat is not None:
+        f.loc[seat, "kind"] = "county_seat"
+    return f.drop(columns=["place", "population", "capital", "osm_node"])
+
+
+def _county_seat(f: pd.DataFrame, centres: dict[int, int]) -> Any:
+    """Index of the town that is the capital (``capital=*``) or admin centre of the highest-ranking
+    administrative unit (lowest ``admin_level``); ties: the larger ``population``, then city before
+    town. ``None`` when the file names no capital or admin centre among its towns."""
+    towns = f[f["kind"] == "town"]
+    if not len(towns):
+        return None
+    cap = towns["capital"].astype("string").str.lower().replace("yes", "2")
+    level = pd.to_numeric(cap, errors="coerce").astype(float)
+    node = pd.to_numeric(towns["osm_node"], errors="coerce")
+    centre = node.map(lambda n: centres.get(int(n), np.nan) if pd.notna(n) else np.nan)
+    rank = pd.concat([level, centre.astype(float)], axis=1).min(axis=1)
+    if not rank.notna().any():
+        return None
+    pop = pd.to_numeric(towns["population"], errors="coerce").fillna(0)
+    order = pd.DataFrame({"rank": rank, "pop": -pop, "city": (towns["place"] != "city").astype(int)})
+    order = order[order["rank"].notna()].sort_values(["rank", "city", "pop"], kind="stable")
+    return order.index[0]
+
+
+def _study_area(
+    villages: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame | None, townships: gpd.GeoDataFrame | None
+) -> Any:
+    """The county row: the villages' and facilities' hull buffered by :data:`STUDY_AREA_BUFFER_M`, with the
+    township areas that hold a village (an extract rarely carries a whole county's boundary)."""
+    pts = [np.asarray(villages.geometry.values)]
+    if facilities is not None and len(facilities):
+        pts.append(np.asarray(facilities.geometry.values))
+    geoms = np.concatenate(pts)
+    area = shapely.buffer(shapely.convex_hull(shapely.union_all(geoms)), STUDY_AREA_BUFFER_M)
+    if townships is not None and len(townships):
+        tg = np.asarray(townships.geometry.values)
+        holds = shapely.STRtree(tg).query(np.asarray(villages.geometry.values), predicate="within")[1]
+        if len(holds):
+            area = shapely.union_all(np.concatenate([[area], tg[np.unique(holds)]]))
+    return shapely.make_valid(area)
 
 
 def _add_township(points: gpd.GeoDataFrame, bounds: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -383,3 +641,214 @@ def _add_township(points: gpd.GeoDataFrame, bounds: gpd.GeoDataFrame) -> gpd.Geo
         names = twp["name"].fillna("").astype(str).to_numpy()
         out.loc[out.index[pi[first]], "township"] = names[bi[first]]
     return out
+
+
+_COUNT_COLUMNS = (
+    "households",
+    "persons",
+    "poor_households",
+    "poor_persons",
+    "relocate_households",
+    "relocate_persons",
+)
+
+
+@dataclass(frozen=True)
+class RegistryJoin:
+    """What :func:`join_registry` did.
+
+    Attributes
+    ----------
+    villages
+        The villages with the registry's figures on the matched rows (``estimated`` False,
+        ``figures_source`` ``registry``).
+    unmatched
+        Registry rows that matched no village (or several), with ``reason``.
+    matched
+        Number of villages that took registry figures.
+    warnings
+        Messages for the user.
+    """
+
+    villages: gpd.GeoDataFrame
+    unmatched: pd.DataFrame
+    matched: int
+    warnings: tuple[str, ...]
+
+
+def _norm_name(s: pd.Series) -> pd.Series:
+    return s.fillna("").astype(str).str.strip().str.casefold().str.replace(r"\s+", "", regex=True)
+
+
+def join_registry(villages: gpd.GeoDataFrame, registry: pd.DataFrame, *, source: str = "registry") -> RegistryJoin:
+    """Put a village registry's figures (建档立卡台账) on imported villages, by code or by name.
+
+    The registry's columns are recognised by the villages layer's Chinese and English aliases
+    (村名/name, 村编码/village_id, 户数/households, 人数/persons, 贫困户数, 搬迁人数, 乡镇 ...).
+    A registry row matches a village whose ``village_id`` equals its code, else whose name is
+    the same (ignoring case and spaces; then also without a trailing 村). Rows of one village
+    (村民小组) are summed. Count columns the registry lacks become 0 on matched villages.
+
+    Raises
+    ------
+    DataError
+        The registry has no name or code column, no count column, or counts that are not numbers.
+    """
+    from .layers import SCHEMAS
+
+    schema = SCHEMAS["villages"]
+    lowered = {str(c).strip().lower(): c for c in registry.columns}
+    mapping: dict[Any, str] = {}
+    for col in schema.columns:
+        for alias in (col.name, *col.aliases):
+            found = lowered.get(alias.lower())
+            if found is not None and found not in mapping:
+                mapping[found] = col.name
+                break
+    reg = registry.rename(columns=mapping).reset_index(drop=True)
+    if "name" not in reg and "village_id" not in reg:
+        raise DataError(
+            f"registry {source}: no village name or code column among {list(registry.columns)}. "
+            "Fix: name them 村名 (or name) and/or 村编码 (or village_id)."
+        )
+    counts = [c for c in _COUNT_COLUMNS if c in reg]
+    if not {"households", "persons"} & set(counts):
+        raise DataError(
+            f"registry {source}: no households/persons columns among {list(registry.columns)}. "
+            "Fix: add 户数 and 人数 (or households, persons)."
+        )
+    for c in counts:
+        raw = reg[c].astype("string").str.replace(",", "", regex=False).str.strip()
+        num = pd.to_numeric(raw, errors="coerce")
+        bad = num.isna() & raw.notna() & (raw != "")
+        if bad.any():
+            rows = ", ".join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:10])
+            raise DataError(
+                f"registry {source}: column {c} is not a number in row(s) {rows}. Fix: correct those cells."
+            )
+        reg[c] = num.fillna(0)
+    v = villages.copy()
+    target = np.full(len(reg), -1)
+    reason = np.full(len(reg), "", dtype=object)
+    if "village_id" in reg:
+        ids = {str(x): i for i, x in enumerate(v["village_id"].astype(str))}
+        code = reg["village_id"].astype("string").str.strip()
+        target = np.array([ids.get(str(c), -1) if pd.notna(c) else -1 for c in code])
+    if "name" in reg:
+        vname = _norm_name(v["name"])
+        for strip in (False, True):
+            keys = vname.str.removesuffix("村") if strip else vname
+            counts_by = keys.value_counts()
+            lookup = {k: i for i, k in enumerate(keys) if k and counts_by[k] == 1}
+            rname = _norm_name(reg["name"])
+            rkeys = rname.str.removesuffix("村") if strip else rname
+            for i, k in enumerate(rkeys):
+                if target[i] >= 0 or not k:
+                    continue
+                if k in lookup:
+                    target[i] = lookup[k]
+                elif counts_by.get(k, 0) > 1:
+                    reason[i] = f"名称重复 {counts_by[k]} 处 / name matches {counts_by[k]} villages"
+    unmatched_mask = target < 0
+    reason[unmatched_mask & (reason == "")] = "无对应村 / no village of this code or name"
+    unmatched = registry.reset_index(drop=True)[unmatched_mask].assign(reason=reason[unmatched_mask])
+    hit = reg[~unmatched_mask].assign(_row=target[~unmatched_mask])
+    sums = hit.groupby("_row")[counts].sum()
+    rows = sums.index.to_numpy()
+    idx = v.index[rows]
+    for c in _COUNT_COLUMNS:
+        vals = sums[c].round().astype("int64").to_numpy() if c in sums else np.zeros(len(rows), dtype="int64")
+        v.loc[idx, c] = vals
+    if "township" in hit:
+        tw = hit.groupby("_row")["township"].first()
+        v.loc[v.index[tw.index.to_numpy()], "township"] = tw.fillna("").astype(str).to_numpy()
+    v.loc[idx, "estimated"] = False
+    v.loc[idx, "figures_source"] = "registry"
+    v.loc[idx, "figures_note"] = f"台账 / registry {source}"
+    warns: list[str] = []
+    missing = [c for c in _COUNT_COLUMNS if c not in counts]
+    if missing and len(rows):
+        warns.append(
+            f"台账缺少 {', '.join(missing)} 列，匹配的村计为 0 / registry {source} has no {', '.join(missing)}: "
+            "taken as 0 for the matched villages."
+        )
+    if len(unmatched):
+        sample = ", ".join(str(x) for x in unmatched.get("name", unmatched.iloc[:, 0]).head(5))
+        warns.append(
+            f"台账 {len(unmatched)} 行未匹配到村 / {len(unmatched)} registry row(s) matched no village "
+            f"(e.g. {sample}); "
+            "see registry_unmatched.csv. Fix: correct their names or codes, or add the villages."
+        )
+    left = int(v["estimated"].astype(bool).sum())
+    if left:
+        warns.append(
+            f"{left} 个村未在台账中，仍为占位估计 / {left} village(s) are not in the registry and keep placeholder "
+            "figures (column estimated = true)."
+        )
+    return RegistryJoin(v, unmatched, len(rows), tuple(warns))
+
+
+def scenario_text(
+    name: str,
+    layers: dict[str, gpd.GeoDataFrame],
+    *,
+    source: str,
+    dem: str | None,
+    outputs_dir: str = "outputs",
+) -> str:
+    """A ready scenario for an imported region (YAML text; paths relative to the scenario's folder).
+
+    ``node_intersections: false`` (OSM ways share nodes at junctions; crossings without a node are
+    bridges or tunnels), the ODbL credit as ``map.attribution``, and comments saying which figures
+    are placeholders and which policy the budgets use.
+    """
+    import json
+
+    def q(text: str) -> str:
+        return json.dumps(text, ensure_ascii=False)
+
+    v = layers["villages"]
+    est = int(v["estimated"].astype(bool).sum()) if "estimated" in v else 0
+    crs = v.crs.to_string() if v.crs is not None else "auto"
+    lines = [
+        f"# 由 geofupin import-osm 从 {source} 生成 / written by geofupin import-osm from {source}.",
+        f"# 数据来源 data: {OSM_ATTRIBUTION}.",
+    ]
+    if est:
+        lines += [
+            f"# 注意: {est} 个村的户数、人口、贫困和搬迁人数是占位估计(villages.gpkg 的 estimated 列)。",
+            f"# NOTE: {est} village(s) carry PLACEHOLDER figures (column estimated = true in villages.gpkg):",
+            "#   persons from OSM population or the place type, hamlets and isolated dwellings relocate whole.",
+            "#   Join the poverty registry: geofupin import-osm FILE --registry 台账.xlsx --out DIR --overwrite",
+        ]
+    lines += [
+        f"name: {q(name)}",
+        "title:",
+        f"  zh: {q(f'{name} 扶贫易地搬迁规划(OpenStreetMap 数据)')}",
+        f"  en: {q(f'{name} relocation plan (OpenStreetMap data)')}",
+        f"crs: {q(crs)}",
+        "layers:",
+    ]
+    for kind in ("boundaries", "villages", "roads", "water", "power", "facilities", "constraints"):
+        if kind in layers:
+            lines.append(f"  {kind}: {kind}.gpkg")
+    if dem is not None:
+        lines.append(f"  dem: {q(dem)}")
+    else:
+        lines.append("  # dem: path/to/dem.tif   # no DEM given: slope is not measured (a warning says so)")
+    lines += [
+        "outputs:",
+        f"  dir: {q(outputs_dir)}",
+        "access:",
+        "  # OSM ways share a node at every junction; crossings without one are bridges or tunnels",
+        "  node_intersections: false",
+        "map:",
+        f"  attribution: {q(OSM_ATTRIBUTION)}",
+        "# policy:",
+        "#   file: path/to/your-county-policy.yaml   # without it budgets use the built-in seed-county policy",
+        "#   (report 4, Baiyu mountains, Shaanxi, 2011) and every run warns so.",
+        "# siting:",
+        "#   criteria: [{name: dist_hazard_m, weight: 0.2}]   # merged by name with the defaults",
+        "",
+    ]
+    return "\n".join(lines)

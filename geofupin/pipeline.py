@@ -10,11 +10,12 @@ as resolved, package versions, step timings and summaries).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import platform
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -186,31 +187,189 @@ def run(
     """
     timings: dict[str, float] = {}
     problems = Problems()
-    t0 = time.perf_counter()
-    if layers is None:
-        layers = load_inputs(scenario, problems=problems)
-    timings["load"] = time.perf_counter() - t0
-    wanted = list(steps) if steps is not None else available_steps(scenario)
-    for s in wanted:
-        if s not in STEPS:
-            raise DataError(f"step '{s}' is not available in this installation; available: {', '.join(STEPS)}.")
-    ctx = RunContext(scenario=scenario, layers=layers, results={})
-    warnings: list[str] = [str(p) for p in problems.warnings]
-    bar = _progress(wanted, enabled=progress)
-    for name in bar:
-        if hasattr(bar, "set_description"):
-            bar.set_description(name)
-        why = skip_reason(name, layers)
-        if why is not None:
-            log.warning("%s", why)
-            warnings.append(why)
-            continue
-        t = time.perf_counter()
-        result = step_function(name)(ctx)
-        timings[name] = time.perf_counter() - t
-        warnings.extend(result.warnings)  # steps log their own warnings; the CLI prints them once more at the end
-        ctx = RunContext(scenario=scenario, layers=layers, results={**ctx.results, name: result})
-    return RunOutput(ctx=ctx, timings_s=timings, warnings=tuple(warnings))
+    with capture_warnings() as logged:
+        t0 = time.perf_counter()
+        if layers is None:
+            layers = load_inputs(scenario, problems=problems)
+        timings["load"] = time.perf_counter() - t0
+        wanted = list(steps) if steps is not None else available_steps(scenario)
+        for s in wanted:
+            if s not in STEPS:
+                raise DataError(f"step '{s}' is not available in this installation; available: {', '.join(STEPS)}.")
+        ctx = RunContext(scenario=scenario, layers=layers, results={})
+        warnings: list[str] = [*config_warnings(scenario), *(str(p) for p in problems.warnings)]
+        est = layers.villages.get("estimated", None)
+        if est is not None and est.fillna(False).astype(bool).any():
+            warnings.append(
+                f"villages: {int(est.fillna(False).astype(bool).sum())} 个村的户数人口为占位估计 / "
+                f"{int(est.fillna(False).astype(bool).sum())} village(s) carry placeholder figures (column estimated; "
+                "e.g. from geofupin import-osm): persons, households and relocation are not the registry's. Fix: "
+                "join the registry (geofupin import-osm --registry) or fill the columns."
+            )
+        bar = _progress(wanted, enabled=progress)
+        for name in bar:
+            if hasattr(bar, "set_description"):
+                bar.set_description(name)
+            why = skip_reason(name, layers)
+            if why is not None:
+                log.warning("%s", why)
+                warnings.append(why)
+                continue
+            t = time.perf_counter()
+            result = step_function(name)(ctx)
+            timings[name] = time.perf_counter() - t
+            warnings.extend(result.warnings)
+            ctx = RunContext(scenario=scenario, layers=layers, results={**ctx.results, name: result})
+    # steps and the modules they call also log their warnings: keep each message once, in order
+    return RunOutput(ctx=ctx, timings_s=timings, warnings=unique_warnings([*warnings, *logged]))
+
+
+def unique_warnings(messages: Iterable[str]) -> tuple[str, ...]:
+    """Messages in first-seen order, each once."""
+    return tuple(dict.fromkeys(m.strip() for m in messages if m and m.strip()))
+
+
+class _Collector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def capture_warnings() -> Iterator[list[str]]:
+    """Collect the WARNING messages geofupin's modules log inside the block instead of printing them.
+
+    A run gathers every warning (step results and log records) and reports each once, at the
+    end; the CLI prints that list. Messages below WARNING still reach the configured handlers.
+    """
+    logger = logging.getLogger("geofupin")
+    collector = _Collector()
+
+    class _Quiet(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return record.levelno < logging.WARNING
+
+    quiet = _Quiet()
+    handlers = [h for h in logging.getLogger().handlers]
+    for h in handlers:
+        h.addFilter(quiet)
+    logger.addHandler(collector)
+    try:
+        yield collector.messages
+    finally:
+        logger.removeHandler(collector)
+        for h in handlers:
+            h.removeFilter(quiet)
+
+
+def config_warnings(scenario: Scenario) -> list[str]:
+    """The warnings the scenario's own validation gives (weights not summing to 1, ...), as text."""
+    import dataclasses as dc
+
+    problems = Problems()
+
+    def walk(obj: Any, where: str) -> None:
+        if dc.is_dataclass(obj) and not isinstance(obj, type):
+            for f in dc.fields(obj):
+                if f.metadata.get("internal"):
+                    continue
+                walk(getattr(obj, f.name), f"{where}.{f.name}" if where else f.name)
+            validate = getattr(obj, "validate", None)
+            if callable(validate):
+                validate(where, problems)
+        elif isinstance(obj, (tuple, list)):
+            for i, item in enumerate(obj):
+                walk(item, f"{where}[{i}]")
+
+    walk(scenario, "")
+    return [str(p) for p in problems.warnings]
+
+
+def preview(scenario: Scenario, layers: Layers) -> tuple[tuple[str, ...], list[str]]:
+    """Run every step of the scenario without writing: (warnings ``run`` will print, errors that would stop it).
+
+    ``geofupin check`` reports these, so it shows everything ``run`` warns about and ends with
+    the same counts.
+    """
+    from .errors import GeofupinError
+
+    try:
+        out = run(scenario, layers=layers)
+    except GeofupinError as exc:
+        return (), [str(exc)]
+    return out.warnings, []
+
+
+def key_figures(out: RunOutput) -> dict[str, Any]:
+    """The figures a run ends with: persons placed and unserved, sites used of those passing,
+    the budget (万元), the slowest village-to-site trip, the policy and the warning count.
+
+    Missing steps give ``None`` for their figures.
+    """
+    res = out.ctx.results
+    alloc = res["allocate"].summary if "allocate" in res else {}
+    site = res["site"].summary if "site" in res else {}
+    plan = res["plan"].summary if "plan" in res else {}
+    fig: dict[str, Any] = {
+        "relocating_persons": alloc.get("relocating_persons"),
+        "placed_persons": alloc.get("served_persons"),
+        "unserved_persons": alloc.get("unserved_persons"),
+        "sites_used": alloc.get("open_sites"),
+        "sites_passed": site.get("passed"),
+        "candidates": site.get("candidates"),
+        "budget_wan_yuan": None if "budget_total_yuan" not in plan else round(plan["budget_total_yuan"] / 1e4, 2),
+        "policy": plan.get("policy_source"),
+        "slowest_min": None,
+        "slowest_village": None,
+        "slowest_site": None,
+        "warnings": len(out.warnings),
+    }
+    a = out.ctx.table("assignment")
+    if a is not None and len(a) and "time_min" in a:
+        t = pd.to_numeric(a["time_min"], errors="coerce").reset_index(drop=True)
+        if t.notna().any():
+            i = int(t.idxmax())
+            fig["slowest_min"] = round(float(t.iloc[i]), 1)
+            fig["slowest_village"] = str(a["name"].iloc[i]) if "name" in a else str(a["village_id"].iloc[i])
+            fig["slowest_site"] = str(a["site_id"].iloc[i])
+    return fig
+
+
+def key_figures_text(fig: Mapping[str, Any]) -> list[str]:
+    """The key figures as lines, Chinese then English (what ``geofupin run`` prints last)."""
+
+    def n(v: Any) -> str:
+        return "—" if v is None else f"{v:,}" if isinstance(v, int) else f"{v:,.2f}" if isinstance(v, float) else str(v)
+
+    lines = []
+    if fig.get("relocating_persons") is not None:
+        lines.append(
+            f"安置 {n(fig['placed_persons'])} 人，未安置 {n(fig['unserved_persons'])} 人（共搬迁 "
+            f"{n(fig['relocating_persons'])} 人） / placed {n(fig['placed_persons'])} persons, unserved "
+            f"{n(fig['unserved_persons'])} (of {n(fig['relocating_persons'])} relocating)"
+        )
+    if fig.get("sites_passed") is not None:
+        lines.append(
+            f"使用安置点 {n(fig['sites_used'])} 个（通过筛选 {n(fig['sites_passed'])} 个，"
+            f"候选 {n(fig['candidates'])} 个）"
+            f" / sites used {n(fig['sites_used'])} of {n(fig['sites_passed'])} passing "
+            f"({n(fig['candidates'])} candidates)"
+        )
+    if fig.get("budget_wan_yuan") is not None:
+        lines.append(
+            f"补助预算 {fig['budget_wan_yuan']:,.2f} 万元 / subsidy budget {fig['budget_wan_yuan']:,.2f} "
+            f"10k yuan (万元); {n(fig.get('policy'))}"
+        )
+    if fig.get("slowest_min") is not None:
+        lines.append(
+            f"最远搬迁行程 {fig['slowest_min']:.1f} 分钟（{fig['slowest_village']} → {fig['slowest_site']}） / "
+            f"slowest access {fig['slowest_min']:.1f} min ({fig['slowest_village']} -> {fig['slowest_site']})"
+        )
+    lines.append(f"警告 {fig['warnings']} 条 / {fig['warnings']} warning(s)")
+    return lines
 
 
 def skip_reason(step: str, layers: Layers) -> str | None:

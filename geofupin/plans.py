@@ -690,6 +690,14 @@ def plan(ctx: RunContext, policy: Policy) -> StepResult:
     cfg: PlansConfig = getattr(ctx.scenario, "plans", None) or PlansConfig()
     layers = ctx.layers
     warnings: list[str] = []
+    if pcfg.file is None:  # say which policy the budgets use: the seed county's is not every county's
+        policy_source = f"内置示范政策(未指定 policy.file)/ built-in seed-county policy (no policy.file): {policy.name}"
+        warnings.append(
+            f"预算按{policy_source}。Fix: 在情景的 policy.file 写明本县补助政策文件 / set policy.file to this "
+            "county's subsidy policy YAML (scenarios/policy/seed-county.yaml shows the format)."
+        )
+    else:
+        policy_source = f"{policy.name} ({pcfg.file.name})"
     assignment = ctx.table("assignment")
     if assignment is None:
         warnings.append(
@@ -709,6 +717,8 @@ def plan(ctx: RunContext, policy: Policy) -> StepResult:
         "budget_reconciliation": pol.reconciliation(budget),
         "policy_options": pol.options_table(pcfg.options, pol.option_totals(units, policy, pcfg.options)),
     }
+    for name in ("budget_county", "budget_township", "budget_village", "budget_site", "budget_reconciliation"):
+        tables[name] = tables[name].assign(policy=policy_source)
     housing = pol.check_housing(pol.household_sizes(units), policy.housing, pcfg.housing)
     tables["housing_check"] = housing
     n_bad = int(housing.loc[~housing["ok"], "count"].sum())
@@ -815,6 +825,8 @@ def plan(ctx: RunContext, policy: Policy) -> StepResult:
         "relocated_persons": float(units["persons"].sum()),
         "hardship_households": float(budget.units["hardship_households"].sum()),
         "policy": policy.name,
+        "policy_file": None if pcfg.file is None else str(pcfg.file),
+        "policy_source": policy_source,
         "policy_options": {r["option"]: r["value"] for _, r in tables["policy_options"].iterrows()},
         "site_works_yuan": float(site_tab["total_cost_yuan"].fillna(0).sum()) if len(site_tab) else 0.0,
         "village_works_yuan": float(village_tab["total_cost_yuan"].sum()),

@@ -175,6 +175,8 @@ def allocate(
     sites: gpd.GeoDataFrame,
     od: pd.DataFrame | None,
     config: AllocationConfig | None = None,
+    *,
+    routed_sites: set[str] | None = None,
 ) -> AllocationRun:
     """Allocate relocating units to sites (pure: no pipeline needed).
 
@@ -189,6 +191,9 @@ def allocate(
         ``config.fallback_speed_kph`` (with a warning).
     config
         The ``allocation`` scenario section (defaults when ``None``).
+    routed_sites
+        Sites that were routed on the road network (their missing OD rows mean "not reachable
+        within the cut-off", not "unknown"): no straight-line fallback for them.
     """
     cfg = config or AllocationConfig()
     units, warnings = relocating_units(villages, unit=cfg.unit)
@@ -201,7 +206,7 @@ def allocate(
             f"{cfg.fallback_detour:g} at {cfg.fallback_speed_kph:g} km/h (allocation.fallback_speed_kph)"
         )
     else:
-        no_od = ~sites["site_id"].astype(str).isin(set(od["site_id"].astype(str)))
+        no_od = ~sites["site_id"].astype(str).isin(set(od["site_id"].astype(str)) | (routed_sites or set()))
         if no_od.any():  # e.g. candidates generated on a grid after the access step ran
             key = "unit_id" if "unit_id" in od.columns else "village_id"
             extra = _straight_line_od(units.drop_duplicates(key), sites[no_od], cfg, key)
@@ -389,7 +394,7 @@ def _nobody_placed(villages: gpd.GeoDataFrame, cfg: AllocationConfig, why: str) 
         }
     )
     message = f"{why} All {int(unserved['persons'].sum())} relocating persons are unserved; see table unserved."
-    logger.warning("allocate: %s", message)
+    logger.warning("%s", message)
     return StepResult(
         tables={"assignment": pd.DataFrame(columns=list(_ASSIGNMENT_COLUMNS)), "unserved": unserved},
         summary={
@@ -403,6 +408,31 @@ def _nobody_placed(villages: gpd.GeoDataFrame, cfg: AllocationConfig, why: str) 
         },
         warnings=(*warnings, message),
     )
+
+
+def _network_od(ctx: RunContext) -> tuple[pd.DataFrame | None, set[str]]:
+    """The OD rows villages x sites and the sites routed on the network.
+
+    Generated grid candidates are routed by the site step (its own ``od_village_site`` and
+    ``site_access``); given candidates by the access step. Both are merged, the site step's
+    rows winning for its sites.
+    """
+    frames: list[pd.DataFrame] = []
+    routed: set[str] = set()
+    for name in ("site", "access"):
+        res = ctx.results.get(name)
+        if res is None:
+            continue
+        od = res.tables.get("od_village_site")
+        sa = res.layers.get("site_access")
+        if od is not None:
+            done = set().union(*(set(f["site_id"].astype(str)) for f in frames)) if frames else set()
+            frames.append(od[~od["site_id"].astype(str).isin(done)] if done else od)
+        if sa is not None and "site_id" in sa:
+            routed |= set(sa["site_id"].astype(str))
+    if not frames:
+        return None, routed
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0], routed
 
 
 def step(ctx: RunContext) -> StepResult:
@@ -427,7 +457,8 @@ def step(ctx: RunContext) -> StepResult:
         )
     except InfeasibleError as exc:  # nowhere to go: report every unit unserved, keep the rest of the run
         return _nobody_placed(ctx.layers.villages, cfg, str(exc))
-    run = allocate(ctx.layers.villages, sites, ctx.table("od_village_site"), cfg)
+    od, routed = _network_od(ctx)
+    run = allocate(ctx.layers.villages, sites, od, cfg, routed_sites=routed)
     flows, tables = _tables(run)
     va, sa = ctx.layer("village_access"), ctx.layer("site_access")
     if va is not None and sa is not None:
@@ -453,7 +484,7 @@ def step(ctx: RunContext) -> StepResult:
     }
     all_warnings = tuple(warnings) + run.warnings
     for w in all_warnings:
-        logger.warning("allocate: %s", w)
+        logger.warning("%s", w)
     return StepResult(
         layers={"allocation_flows": flows},
         tables=tables,

@@ -28,6 +28,7 @@ from the seed document.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Literal
@@ -142,6 +143,33 @@ def _default_criteria() -> tuple[CriterionConfig, ...]:
         "dist_hazard_m": 0.10,
     }
     return tuple(CriterionConfig(name=k, weight=v) for k, v in w.items())  # type: ignore[arg-type]
+
+
+def merge_criteria(
+    defaults: tuple[CriterionConfig, ...], given: tuple[CriterionConfig, ...]
+) -> tuple[CriterionConfig, ...]:
+    """The default criteria with the scenario's entries merged in by name.
+
+    A given entry replaces the default of the same name (keeping the default weight when it
+    gives none); given criteria that are not defaults follow, in their order. Merging the
+    defaults into themselves gives the defaults.
+    """
+    by_name: dict[str, CriterionConfig] = {}
+    for c in given:
+        by_name.setdefault(c.name, c)
+    out: list[CriterionConfig] = []
+    for d in defaults:
+        u = by_name.pop(d.name, None)
+        if u is None:
+            out.append(d)
+        else:
+            out.append(u if u.weight is not None else dataclasses.replace(u, weight=d.weight))
+    seen: set[str] = set()
+    for c in given:
+        if c.name in by_name and c.name not in seen:
+            out.append(c)
+            seen.add(c.name)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -366,7 +394,16 @@ class SitingConfig:
         Hard rules (:class:`RulesConfig`).
     criteria
         Scoring criteria (default: water 0.15, power 0.10, road 0.15, town 0.15, school 0.10,
-        clinic 0.05, mean slope 0.10, buildable area 0.10, hazard distance 0.10).
+        clinic 0.05, mean slope 0.10, buildable area 0.10, hazard distance 0.10). The entries a
+        scenario lists are *merged by name* into these defaults (``- {name: dist_hazard_m,
+        weight: 0}`` changes that one weight and keeps the others; an entry without ``weight``
+        keeps the default weight; criteria that are not defaults are added). With method
+        ``ahp`` the list is taken as given (the pairwise matrix is over exactly those criteria).
+        A criterion whose data is absent in a run (its layer, the DEM, or any facility of its
+        kind) is dropped with one warning and the remaining weights are renormalised to sum 1.
+    criteria_replace
+        ``true``: the scenario's ``criteria`` list replaces the defaults instead of being merged
+        (only the listed criteria are scored). Default ``false``.
     method
         ``weighted_sum`` (default), ``ahp`` (weights from ``pairwise``, then weighted sum)
         or ``topsis`` (closeness to the ideal over the normalised criteria).
@@ -401,6 +438,7 @@ class SitingConfig:
 
     rules: RulesConfig = field(default_factory=RulesConfig)
     criteria: tuple[CriterionConfig, ...] = field(default_factory=_default_criteria)
+    criteria_replace: bool = False
     method: Method = "weighted_sum"
     pairwise: tuple[tuple[float, ...], ...] | None = None
     weight_sum: Literal["normalise", "refuse"] = "normalise"
@@ -416,6 +454,10 @@ class SitingConfig:
     fallback_detour: float = 1.3
     slope_edges: Literal["compute", "nan"] = "compute"
     tile: int = 1024
+
+    def __post_init__(self) -> None:
+        if not self.criteria_replace and self.method != "ahp":
+            object.__setattr__(self, "criteria", merge_criteria(_default_criteria(), tuple(self.criteria)))
 
     def buffer_m(self, kind: str) -> float:
         """Buffer of a constraint kind (0 when not given)."""

@@ -20,6 +20,7 @@ take GeoDataFrames and arrays and return new values.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,7 @@ from ..ahp import AhpResult
 from ..config.siting import CRITERIA, CriterionConfig, RulesConfig, SensitivityConfig, SitingConfig
 from ..context import Layers, RunContext, StepResult
 from ..errors import DataError, Problem, ScenarioError
-from .measure import Capacity, generate_grid, measure
+from .measure import Capacity, generate_grid, measure, travel_times
 from .scoring import explain, normalise, rank_scores, resolve_weights, topsis, weighted_sum
 from .screening import Screening, build_rules, screen
 from .sensitivity import ScoreMethod, monte_carlo, one_at_a_time
@@ -141,8 +142,10 @@ def available_data(layers: Layers, *, access: bool) -> set[str]:
 
 
 def preflight(layers: Layers, cfg: SitingConfig, *, access_will_run: bool) -> list[Problem]:
-    """The problems :func:`site` would raise about absent data, found before running (for ``geofupin check``)."""
-    return check_criteria_data(cfg.criteria, available_data(layers, access=access_will_run))
+    """Warnings about criteria :func:`site` will drop for absent data, found before running."""
+    kinds = _facility_kinds(layers.facilities)
+    drop = criteria_to_drop(cfg.criteria, available_data(layers, access=access_will_run), kinds)
+    return [] if not drop else [Problem("siting.criteria", dropped_message(cfg, drop), "", severity="warning")]
 
 
 def check_criteria_data(criteria: tuple[CriterionConfig, ...], available: set[str]) -> list[Problem]:
@@ -159,6 +162,115 @@ def check_criteria_data(criteria: tuple[CriterionConfig, ...], available: set[st
                 )
             )
     return out
+
+
+def _facility_kinds(facilities: pd.DataFrame | None) -> set[str]:
+    if facilities is None or "kind" not in facilities:
+        return set()
+    return set(facilities["kind"].dropna().astype(str))
+
+
+_NEEDS_ZH = {
+    "water": "水源图层",
+    "power": "电力图层",
+    "roads": "道路图层",
+    "dem": "DEM",
+    "constraints": "限制区图层",
+}
+
+
+def criteria_to_drop(
+    criteria: tuple[CriterionConfig, ...],
+    available: set[str],
+    facility_kinds: set[str],
+    measured: pd.DataFrame | None = None,
+) -> dict[str, tuple[str, str]]:
+    """Criteria that cannot be measured in this run, with why (Chinese, English).
+
+    A criterion is dropped when the data it needs is absent (its layer, the DEM, travel times),
+    when it is a travel time to a facility kind the county has none of, or (given ``measured``)
+    when its value is unknown at every candidate.
+    """
+    out: dict[str, tuple[str, str]] = {}
+    for c in criteria:
+        need = CRITERIA[c.name][4]
+        if need and need not in available:
+            if need == "access":
+                out[c.name] = ("没有设施图层或行程时间", "no facilities layer or travel times")
+            else:
+                out[c.name] = (f"缺少{_NEEDS_ZH[need]}", f"no {_NEEDS[need]} layer" if need != "dem" else "no DEM")
+            continue
+        if c.name.startswith("time_min_") and measured is None:
+            kind = c.name.removeprefix("time_min_")
+            if kind not in facility_kinds:
+                out[c.name] = (f"没有 {kind} 类设施", f"no facility of kind '{kind}'")
+                continue
+        if measured is not None and c.name in measured and not measured[c.name].notna().any():
+            kind = c.name.removeprefix("time_min_")
+            if c.name.startswith("time_min_") and kind not in facility_kinds:
+                out[c.name] = (f"没有 {kind} 类设施", f"no facility of kind '{kind}'")
+            else:
+                out[c.name] = ("所有候选点数值未知", "unknown at every candidate")
+    return out
+
+
+def dropped_message(cfg: SitingConfig, drop: dict[str, tuple[str, str]]) -> str:
+    """The one warning naming the dropped criteria and the renormalised weights."""
+    kept = reduce_criteria(cfg, set(drop))
+    zh = "；".join(f"{n}（{why[0]}）" for n, why in drop.items())
+    en = "; ".join(f"{n} ({why[1]})" for n, why in drop.items())
+    if kept.method == "ahp" or all(c.weight is None for c in kept.criteria):
+        w_en = "the remaining criteria keep their relative weights"
+    else:
+        w_en = "remaining weights renormalised to " + ", ".join(f"{c.name}={c.weight:.3f}" for c in kept.criteria)
+    return (
+        f"选址准则缺少数据，已舍去并按比例重新分配权重：{zh} / siting criteria dropped for missing data: {en}; "
+        f"{w_en}. Fix: add the missing data to score on them."
+    )
+
+
+def reduce_criteria(cfg: SitingConfig, drop: set[str]) -> SitingConfig:
+    """``cfg`` without the ``drop`` criteria, weights renormalised to sum 1 (AHP: the sub-matrix).
+
+    Raises
+    ------
+    ScenarioError
+        When no criterion is left, or every remaining weight is zero.
+    """
+    import dataclasses
+
+    keep = [i for i, c in enumerate(cfg.criteria) if c.name not in drop]
+    if not keep:
+        raise ScenarioError(
+            "siting criteria",
+            [
+                Problem(
+                    "siting.criteria",
+                    f"every criterion lacks its data ({', '.join(sorted(drop))}).",
+                    "Add the layers the criteria need, or add buildable_area_m2 (needs no layer).",
+                )
+            ],
+        )
+    crit = [cfg.criteria[i] for i in keep]
+    pairwise = cfg.pairwise
+    if cfg.method == "ahp" and pairwise is not None:
+        pairwise = tuple(tuple(pairwise[i][j] for j in keep) for i in keep)
+    elif any(c.weight is not None for c in crit) and all(c.weight is not None for c in crit):
+        total = float(sum(c.weight or 0.0 for c in crit))
+        if total <= 0:
+            raise ScenarioError(
+                "siting weights",
+                [
+                    Problem(
+                        "siting.criteria",
+                        "every criterion that can be measured has weight 0 "
+                        f"(dropped for missing data: {', '.join(sorted(drop))}).",
+                        "Give a positive weight to a criterion whose data exists.",
+                    )
+                ],
+            )
+        crit = [dataclasses.replace(c, weight=(c.weight or 0.0) / total) for c in crit]
+    return dataclasses.replace(cfg, criteria=tuple(crit), criteria_replace=True, pairwise=pairwise)
 
 
 @dataclass(frozen=True)
@@ -258,6 +370,13 @@ class SitingResult:
     generated: bool
     summary: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    #: The siting section as given, and as used (criteria without data dropped, weights renormalised).
+    configured: SitingConfig | None = None
+    criteria: SitingConfig | None = None
+    #: Dropped criteria -> (why in Chinese, in English).
+    dropped: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: Network times of generated grid sites (their ``site_access`` rows), when computed.
+    site_access: gpd.GeoDataFrame | None = None
 
 
 def _has_towns(
@@ -272,33 +391,50 @@ def _has_towns(
     return bool(cols) and bool(site_access[cols].notna().to_numpy().any())
 
 
+SiteTimes = Callable[[gpd.GeoDataFrame], tuple[gpd.GeoDataFrame, list[str]]]
+
+
 def site(
     layers: Layers,
     cfg: SitingConfig | None = None,
     *,
     site_access: pd.DataFrame | None = None,
+    site_times: SiteTimes | None = None,
 ) -> SitingResult:
     """Generate or take candidates, measure, screen, score and rank them.
+
+    Parameters
+    ----------
+    layers
+        The county's layers.
+    cfg
+        The ``siting`` section.
+    site_access
+        The access step's ``site_access`` rows (travel times of given candidates).
+    site_times
+        For generated (grid) candidates: a function giving their network ``site_access`` rows
+        and warnings (the step wraps :func:`geofupin.accessibility.site_network_access` on the
+        access step's network). Called once, on the cells kept after the buildable-share filter.
+
+    Criteria whose data is absent are dropped (one warning) and the remaining weights
+    renormalised; ``summary["criteria_dropped"]`` records them.
 
     Raises
     ------
     ScenarioError
-        Criteria needing absent layers, bad weights, an inconsistent AHP matrix.
+        Bad weights, an inconsistent AHP matrix, no criterion left.
     DataError
         Unusable data (a DEM without CRS, a grid too large).
     """
     cfg = cfg or SitingConfig()
-    available = available_data(layers, access=site_access is not None)
     fac = layers.facilities
-    problems = check_criteria_data(cfg.criteria, available)
-    if problems:
-        raise ScenarioError("siting criteria need absent layers", problems)
     cands, generated = candidates_from_layers(layers, cfg)
     if cands.empty:
         raise DataError(
             "siting: no candidate sites (the candidates layer is empty and no grid cell fits the study "
             "area). Fix: give candidates or check the study area."
         )
+    grid_times = generated and site_times is not None
     measured, cap, mwarn = measure(
         cands,
         cfg=cfg,
@@ -310,6 +446,7 @@ def site(
         constraints=layers.constraints,
         dem=layers.dem,
         site_access=site_access,
+        times=not grid_times,
     )
     warns = list(mwarn)
     dropped = 0
@@ -324,6 +461,19 @@ def site(
                 f"siting: no grid cell keeps {cfg.grid.min_buildable_share:.0%} of buildable land. "
                 "Fix: lower siting.grid.min_buildable_share or check constraints and the DEM."
             )
+    grid_access: gpd.GeoDataFrame | None = None
+    if grid_times:
+        assert site_times is not None
+        grid_access, twarn = site_times(measured)
+        warns += twarn
+        site_access = pd.DataFrame(grid_access.drop(columns="geometry", errors="ignore"))
+        travel_times(measured, cfg, layers.facilities, site_access, warns)
+    available = available_data(layers, access=site_access is not None)
+    configured = cfg
+    drop = criteria_to_drop(cfg.criteria, available, _facility_kinds(fac), measured)
+    if drop:
+        warns.append(dropped_message(cfg, drop))
+        cfg = reduce_criteria(cfg, set(drop))
     rule_data = set(available)
     if "access" in available and _has_towns(fac, site_access, cfg.town_kinds):
         rule_data.add("times")
@@ -380,6 +530,11 @@ def site(
         "removed_only_by_rule": {r: int(v) for r, v in zip(removed["rule"], removed["failed_only"], strict=True)},
         "method": cfg.method,
         "weights": {n: float(x) for n, x in zip(names, scored.weights, strict=True)},
+        "weights_configured": {c.name: c.weight for c in configured.criteria},
+        "criteria_dropped": {n: {"zh": why[0], "en": why[1]} for n, why in drop.items()},
+        "network_times": (
+            "access" if site_access is not None and not grid_times else "grid_network" if grid_times else "none"
+        ),
         "capacity_norm_zh": cap.text_zh,
         "capacity_norm_en": cap.text_en,
         "top_sites": ranking["site_id"].head(cfg.sensitivity.top_k).tolist(),
@@ -404,13 +559,32 @@ def site(
         )
         summary["no_candidate_passes"] = msg
         warns.append(msg)
+    if grid_access is not None:
+        summary["grid_sites_on_network"] = int(np.asarray(grid_access["reachable"], dtype=bool).sum())
     for w_ in warns:
         log.warning("%s", w_)
-    return SitingResult(sites, ranking, scr, scored, cap, generated, summary, tuple(warns))
+    return SitingResult(
+        sites,
+        ranking,
+        scr,
+        scored,
+        cap,
+        generated,
+        summary,
+        tuple(warns),
+        configured=configured,
+        criteria=cfg,
+        dropped=drop,
+        site_access=grid_access,
+    )
 
 
 def _weights_table(cfg: SitingConfig, res: SitingResult) -> pd.DataFrame:
-    crit = cfg.criteria
+    """Every configured criterion: its weight as configured and as used (0 when dropped for missing data)."""
+    used = res.criteria or cfg
+    given = res.configured or cfg
+    w_used = dict(zip([c.name for c in used.criteria], res.scored.weights, strict=True))
+    crit = given.criteria
     return pd.DataFrame(
         {
             "criterion": [c.name for c in crit],
@@ -419,8 +593,15 @@ def _weights_table(cfg: SitingConfig, res: SitingResult) -> pd.DataFrame:
             "unit": [CRITERIA[c.name][1] for c in crit],
             "direction": [c.dir for c in crit],
             "normalise": [c.normalise for c in crit],
-            "weight": res.scored.weights,
-            "method": cfg.method,
+            "weight_configured": [np.nan if c.weight is None else float(c.weight) for c in crit],
+            "weight": [float(w_used.get(c.name, 0.0)) for c in crit],
+            "status": [
+                f"舍去:{res.dropped[c.name][0]} / dropped: {res.dropped[c.name][1]}"
+                if c.name in res.dropped
+                else "used"
+                for c in crit
+            ],
+            "method": used.method,
         }
     )
 
@@ -429,27 +610,76 @@ def step(ctx: RunContext) -> StepResult:
     """The ``site`` step: layer ``sites``; tables ``site_ranking``, ``site_rules``, ``site_rule_summary``,
     ``site_explanation``, ``site_sensitivity``, ``site_weights``; artifact ``siting`` (:class:`SitingResult`).
 
-    Uses the access step's ``site_access`` layer when present (travel times); otherwise
-    estimates times from straight-line distances and warns.
+    Uses the access step's ``site_access`` layer when present (travel times). Generated grid
+    candidates (no candidates layer) are snapped to the access step's road network and get
+    network times like any other site: the step then also returns their ``site_access`` layer
+    and ``od_village_site`` table. Without the access step, times are estimated from
+    straight-line distances, with a warning.
     """
     cfg = getattr(ctx.scenario, "siting", None) or SitingConfig()
     acc = ctx.layer("site_access")
+    net = ctx.artifact("access", "network")
+    site_times: SiteTimes | None = None
+    routed: dict[str, Any] = {}
+    access_cfg = None
+    if net is not None and acc is None:
+        from ..accessibility import site_network_access
+        from ..network import AccessConfig, dem_sampler
+
+        access_cfg = getattr(ctx.scenario, "access", None) or AccessConfig()
+        layers = ctx.layers
+        elevation = dem_sampler(layers.dem, layers.crs) if access_cfg.slope_penalty and layers.dem else None
+
+        def site_times(sites: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+            assert access_cfg is not None
+            sa, routing, nodes, warns = site_network_access(
+                net,
+                villages=layers.villages,
+                sites=sites[["site_id", sites.geometry.name]],
+                facilities=layers.facilities,
+                config=access_cfg,
+                elevation=elevation,
+            )
+            routed.update(routing=routing, nodes=nodes)
+            return sa, warns
+
     res = site(
         ctx.layers,
         cfg,
         site_access=None if acc is None else pd.DataFrame(acc.drop(columns="geometry", errors="ignore")),
+        site_times=site_times,
     )
+    layers_out: dict[str, gpd.GeoDataFrame] = {"sites": res.sites}
+    tables = {
+        "site_ranking": res.ranking,
+        "site_rules": res.screening.checks,
+        "site_rule_summary": res.screening.removed,
+        "site_explanation": res.scored.explanation,
+        "site_sensitivity": res.scored.oat,
+        "site_weights": _weights_table(cfg, res),
+    }
+    summary = dict(res.summary)
+    if res.site_access is not None and routed and access_cfg is not None:
+        from ..accessibility import od_matrix, od_table
+
+        # OD villages x the grid sites that passed screening (those allocation can use)
+        passed = np.flatnonzero(res.sites["passed"].to_numpy(bool))
+        nodes = routed["nodes"]
+        od = od_matrix(
+            routed["routing"], nodes["villages"], nodes["sites"][passed], cutoff_min=access_cfg.od_cutoff_min
+        )
+        od_df = od_table(
+            od,
+            ctx.layers.villages["village_id"].astype(str).to_numpy(),
+            res.sites["site_id"].astype(str).to_numpy()[passed],
+        )
+        layers_out["site_access"] = res.site_access
+        tables["od_village_site"] = od_df
+        summary["od_pairs_within_cutoff"] = len(od_df)
     return StepResult(
-        layers={"sites": res.sites},
-        tables={
-            "site_ranking": res.ranking,
-            "site_rules": res.screening.checks,
-            "site_rule_summary": res.screening.removed,
-            "site_explanation": res.scored.explanation,
-            "site_sensitivity": res.scored.oat,
-            "site_weights": _weights_table(cfg, res),
-        },
+        layers=layers_out,
+        tables=tables,
         artifacts={"siting": res},
-        summary=res.summary,
+        summary=summary,
         warnings=res.warnings,
     )

@@ -36,7 +36,16 @@ GROUPS: dict[str, tuple[str, ...]] = {
 #: Facility kinds with a travel-time criterion.
 TIME_KINDS: tuple[str, ...] = ("county_seat", "town", "school", "clinic", "industrial_park")
 
-__all__ = ["GROUPS", "Capacity", "capacity", "constraint_unions", "generate_grid", "measure", "overlap_area"]
+__all__ = [
+    "GROUPS",
+    "Capacity",
+    "capacity",
+    "constraint_unions",
+    "generate_grid",
+    "measure",
+    "overlap_area",
+    "travel_times",
+]
 
 
 def constraint_unions(
@@ -199,6 +208,7 @@ def measure(
     constraints: gpd.GeoDataFrame | None = None,
     dem: Path | None = None,
     site_access: pd.DataFrame | None = None,
+    times: bool = True,
 ) -> tuple[gpd.GeoDataFrame, Capacity, tuple[str, ...]]:
     """Measure every candidate; returns (a new GeoDataFrame, the capacity norm, warnings).
 
@@ -210,7 +220,8 @@ def measure(
     ``capacity_norm``, ``dist_water_m``, ``dist_power_m``, ``dist_road_m`` (all-weather roads),
     ``dist_hazard_m``, ``time_min_<kind>`` per facility kind, ``time_min_town_any`` (nearest of
     ``town_kinds``), ``time_source`` and ``elev_gain_m``. Distances are from the site's edge
-    (0 when touching); absent layers give NaN columns and a warning.
+    (0 when touching); absent layers give NaN columns and a warning. ``times=False`` leaves the
+    travel times to a later :func:`travel_times` call (grid cells get network times once filtered).
     """
     require_projected(candidates, "candidates")
     warns: list[str] = []
@@ -279,7 +290,8 @@ def measure(
     else:
         out["dist_hazard_m"] = np.nan
 
-    _travel_times(out, geoms, cfg, facilities, site_access, warns)
+    if times:
+        travel_times(out, cfg, facilities, site_access, warns)
 
     out["elev_gain_m"] = np.nan
     if dem is not None and villages is not None and len(villages):
@@ -299,15 +311,15 @@ def measure(
     return out, cap, tuple(warns)
 
 
-def _travel_times(
+def travel_times(
     out: gpd.GeoDataFrame,
-    geoms: np.ndarray,
     cfg: SitingConfig,
     facilities: gpd.GeoDataFrame | None,
     site_access: pd.DataFrame | None,
     warns: list[str],
 ) -> None:
-    """Fill ``time_min_<kind>`` from ``site_access`` or, failing that, straight-line estimates."""
+    """Fill ``time_min_<kind>`` (in place) from ``site_access`` or, failing that, straight-line estimates."""
+    geoms = np.asarray(out.geometry.values)
     kinds = sorted(set(TIME_KINDS) | set(cfg.town_kinds))
     source = np.full(len(out), "none", dtype=object)
     for k in kinds:

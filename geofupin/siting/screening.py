@@ -114,6 +114,26 @@ _GROUP_WORDS = {
 }
 
 
+#: Data a rule needs -> (Chinese, English, fix) for the one warning naming the rules skipped for lack of it.
+_MISSING_WORDS: dict[str, tuple[str, str, str]] = {
+    "dem": ("没有 DEM", "no DEM", "add layers.dem (a GeoTIFF), or set siting.rules.max_slope_deg: null."),
+    "constraints": (
+        "没有限制区图层",
+        "no constraints layer",
+        "add layers.constraints (basic farmland, ecological red line, hazards, flood zones), or list fewer "
+        "groups in siting.rules.outside.",
+    ),
+    "water": ("没有水源图层", "no water layer", "add layers.water, or set siting.rules.max_dist_water_m: null."),
+    "power": ("没有电力图层", "no power layer", "add layers.power, or set siting.rules.max_dist_power_m: null."),
+    "roads": ("没有道路图层", "no roads layer", "add layers.roads, or set siting.rules.max_dist_road_m: null."),
+    "times": (
+        "没有到集镇或县城的行程时间",
+        "no travel time to a town or county seat (no facility of those kinds, or no travel times)",
+        "add facilities of kind town or county_seat, or set siting.rules.max_time_town_min: null.",
+    ),
+}
+
+
 def build_rules(rules: RulesConfig, *, available: Sequence[str]) -> tuple[list[Rule], list[str]]:
     """The rules in force, and warnings for rules skipped because their data is absent.
 
@@ -127,14 +147,12 @@ def build_rules(rules: RulesConfig, *, available: Sequence[str]) -> tuple[list[R
     have = set(available)
     out: list[Rule] = []
     warns: list[str] = []
+    skipped: dict[str, list[str]] = {}
 
     def need(what: str, rule_id: str) -> bool:
         if what in have:
             return True
-        warns.append(
-            f"规则 {rule_id} 缺少数据（{what}），已跳过 / rule {rule_id} skipped: no {what} data. "
-            f"Fix: add the {what} layer or set the rule to null."
-        )
+        skipped.setdefault(what, []).append(rule_id)
         return False
 
     limit = rules.slope_limit_deg
@@ -181,6 +199,11 @@ def build_rules(rules: RulesConfig, *, available: Sequence[str]) -> tuple[list[R
                 "travel time to nearest town",
                 _min,
             )
+        )
+    for what, ids in skipped.items():
+        zh, en, fix = _MISSING_WORDS[what]
+        warns.append(
+            f"规则 {'、'.join(ids)} 缺少数据（{zh}），已跳过 / rule(s) {', '.join(ids)} skipped: {en}. Fix: {fix}"
         )
     return out, warns
 
