@@ -218,16 +218,56 @@ def test_unreachable_site_says_so(dem: Path) -> None:
     )
 
 
-def test_criteria_needing_absent_layers_are_reported_together(dem: Path) -> None:
-    with pytest.raises(ScenarioError) as ei:
-        site(make_layers(None, water=None), SitingConfig())
-    text = str(ei.value)
-    assert "dist_water_m" in text and "water layer" in text
-    assert "slope_mean_deg" in text and "dem layer" in text
+def test_criteria_without_data_are_dropped_with_one_warning_and_weights_renormalised(dem: Path) -> None:
+    # defaults: water .15 power .10 road .15 town .15 school .10 clinic .05 slope .10 buildable .10 hazard .10;
+    # without water and DEM, 0.25 is dropped and the other weights are divided by 0.75
+    res = site(make_layers(None, water=None), SitingConfig())
+    dropped = [w for w in res.warnings if "dropped for missing data" in w]
+    assert len(dropped) == 1
+    assert "dist_water_m (no water layer)" in dropped[0] and "slope_mean_deg (no DEM)" in dropped[0]
+    want = {
+        "dist_power_m": 0.10 / 0.75,
+        "dist_road_m": 0.15 / 0.75,
+        "time_min_town": 0.15 / 0.75,
+        "time_min_school": 0.10 / 0.75,
+        "time_min_clinic": 0.05 / 0.75,
+        "buildable_area_m2": 0.10 / 0.75,
+        "dist_hazard_m": 0.10 / 0.75,
+    }
+    assert res.summary["weights"] == pytest.approx(want)
+    assert set(res.summary["criteria_dropped"]) == {"dist_water_m", "slope_mean_deg"}
+    assert res.summary["weights_configured"]["dist_water_m"] == 0.15
+    table = step(
+        RunContext(scenario=SimpleNamespace(siting=SitingConfig()), layers=make_layers(None, water=None))
+    ).tables["site_weights"]
+    t = table.set_index("criterion")
+    assert t.loc["dist_water_m", "weight"] == 0.0 and t.loc["dist_water_m", "weight_configured"] == 0.15
+    assert t.loc["dist_water_m", "status"].endswith("dropped: no water layer")
+    assert t.loc["dist_road_m", "weight"] == pytest.approx(0.2) and t.loc["dist_road_m", "status"] == "used"
+    assert "dist_water_m" not in set(res.scored.explanation["criterion"])
+
+
+def test_a_criterion_of_a_facility_kind_the_county_lacks_is_dropped(dem: Path) -> None:
+    lay = make_layers(dem)
+    fac = lay.facilities
+    assert fac is not None
+    lay = dataclasses.replace(lay, facilities=fac[fac["kind"] != "clinic"])
+    res = site(lay, SitingConfig())
+    assert res.summary["criteria_dropped"] == {"time_min_clinic": {"zh": "没有 clinic 类设施", "en": "no facility of kind 'clinic'"}}
+    assert sum(res.summary["weights"].values()) == pytest.approx(1.0)
+    assert res.summary["weights"]["dist_water_m"] == pytest.approx(0.15 / 0.95)
+
+
+def test_only_criteria_without_data_left_is_a_clear_error(dem: Path) -> None:
+    cfg = SitingConfig(criteria=(CriterionConfig(name="dist_water_m"),), criteria_replace=True)
+    with pytest.raises(ScenarioError, match="every criterion lacks its data"):
+        site(make_layers(None, water=None), cfg)
 
 
 def test_rules_without_data_are_skipped_with_a_warning(dem: Path) -> None:
-    cfg = SitingConfig(criteria=(CriterionConfig(name="dist_road_m"), CriterionConfig(name="buildable_area_m2")))
+    cfg = SitingConfig(
+        criteria=(CriterionConfig(name="dist_road_m"), CriterionConfig(name="buildable_area_m2")), criteria_replace=True
+    )
     res = site(make_layers(None, water=None), cfg)
     assert any("max_slope skipped" in w for w in res.warnings)
     assert any("max_dist_water skipped" in w for w in res.warnings)
@@ -237,7 +277,7 @@ def test_rules_without_data_are_skipped_with_a_warning(dem: Path) -> None:
 def test_scoring_methods_and_explanation(dem: Path) -> None:
     rules = RulesConfig(outside=(), max_slope_pct=None, min_capacity_persons=None, max_dist_road_m=None)
     crit = (CriterionConfig(name="dist_road_m", weight=0.5), CriterionConfig(name="buildable_area_m2", weight=0.5))
-    res = site(make_layers(dem), SitingConfig(rules=rules, criteria=crit))
+    res = site(make_layers(dem), SitingConfig(rules=rules, criteria=crit, criteria_replace=True))
     s = res.sites.set_index("site_id")
     assert s["passed"].all()
     # with the slope rule off nothing counts as steep: buildable 90000 / 67500 / 90000 / b_d (D, beside the hazard)
@@ -253,7 +293,7 @@ def test_scoring_methods_and_explanation(dem: Path) -> None:
     assert a.loc["buildable_area_m2", "normalised"] == pytest.approx(b_norm)
     assert a.loc["buildable_area_m2", "contribution"] == pytest.approx(0.5 * b_norm)
     assert a.loc["dist_road_m", "value"] == pytest.approx(100.0)
-    topsis = site(make_layers(dem), dataclasses.replace(SitingConfig(rules=rules, criteria=crit), method="topsis"))
+    topsis = site(make_layers(dem), dataclasses.replace(SitingConfig(rules=rules, criteria=crit, criteria_replace=True), method="topsis"))
     assert topsis.sites.set_index("site_id").loc["A", "rank"] == 1
     ahp_cfg = SitingConfig(rules=rules, criteria=crit, method="ahp", pairwise=((1.0, 3.0), (1 / 3, 1.0)))
     ahp = site(make_layers(dem), ahp_cfg)

@@ -97,7 +97,10 @@ def test_reciprocal_matrix_with_rounded_entries_parses() -> None:
 
 
 def test_weights_not_summing_to_one_normalise_or_refuse() -> None:
-    raw = {"criteria": [{"name": "dist_water_m", "weight": 2}, {"name": "dist_road_m", "weight": 2}]}
+    raw = {
+        "criteria": [{"name": "dist_water_m", "weight": 2}, {"name": "dist_road_m", "weight": 2}],
+        "criteria_replace": True,
+    }
     problems = Problems()
     cfg = parse(SitingConfig, raw, "siting", problems)
     assert cfg is not None and not problems.errors
@@ -107,6 +110,57 @@ def test_weights_not_summing_to_one_normalise_or_refuse() -> None:
     problems = Problems()
     assert parse(SitingConfig, {**raw, "weight_sum": "refuse"}, "siting", problems) is None
     assert any("sum to 4" in str(p) and p.severity == "error" for p in problems)
+
+
+def test_scenario_criteria_merge_by_name_with_the_defaults() -> None:
+    problems = Problems()
+    raw = {
+        "criteria": [
+            {"name": "dist_hazard_m", "weight": 0},  # one weight changed, the rest kept
+            {"name": "dist_road_m", "normalise": "fuzzy", "lower": 200, "upper": 2000},  # no weight: keeps 0.15
+            {"name": "time_min_county_seat", "weight": 0.1},  # not a default: added at the end
+        ]
+    }
+    cfg = parse(SitingConfig, raw, "siting", problems)
+    assert cfg is not None and not problems.errors
+    names = [c.name for c in cfg.criteria]
+    assert names == [
+        "dist_water_m",
+        "dist_power_m",
+        "dist_road_m",
+        "time_min_town",
+        "time_min_school",
+        "time_min_clinic",
+        "slope_mean_deg",
+        "buildable_area_m2",
+        "dist_hazard_m",
+        "time_min_county_seat",
+    ]
+    road = cfg.criteria[2]
+    assert (road.weight, road.normalise, road.lower, road.upper) == (0.15, "fuzzy", 200, 2000)
+    # 0.9 of defaults + 0.1 added = 1.0: no normalisation warning
+    assert not problems.warnings
+    w, _, _ = resolve_weights(cfg.criteria, cfg.method, None, cfg.weight_sum)
+    assert w.tolist() == pytest.approx([0.15, 0.10, 0.15, 0.15, 0.10, 0.05, 0.10, 0.10, 0.0, 0.10])
+    # the old behaviour on request: only the listed criteria
+    problems = Problems()
+    # (dist_road_m then has no weight to inherit: an error naming it)
+    assert parse(SitingConfig, {**raw, "criteria_replace": True}, "siting", problems) is None
+    assert any("weights missing for dist_road_m" in str(p) for p in problems.errors)
+    problems = Problems()
+    raw["criteria"][1]["weight"] = 0.5  # type: ignore[index]
+    only = parse(SitingConfig, {**raw, "criteria_replace": True}, "siting", problems)
+    assert only is not None
+    assert [c.name for c in only.criteria] == ["dist_hazard_m", "dist_road_m", "time_min_county_seat"]
+
+
+def test_changing_one_weight_renormalises_the_defaults() -> None:
+    problems = Problems()
+    cfg = parse(SitingConfig, {"criteria": [{"name": "dist_hazard_m", "weight": 0}]}, "siting", problems)
+    assert cfg is not None and len(cfg.criteria) == 9
+    assert any("sum to 0.9" in str(p) for p in problems.warnings)  # divided by their sum, with a warning
+    w, _, _ = resolve_weights(cfg.criteria, cfg.method, None, cfg.weight_sum)
+    assert w[0] == pytest.approx(0.15 / 0.9) and w[-1] == 0.0
 
 
 def test_partial_weights_and_unknown_keys_are_errors() -> None:
