@@ -56,13 +56,18 @@ def test_layers_in_the_canonical_model(imported):
     assert roads.bridge.any() and roads.oneway.any()
     assert set(roads.surface.dropna()) <= {"paved", "gravel", "earth"}
     v = layers["villages"]
-    assert (v[["persons", "poor_persons", "relocate_persons"]] == 0).all().all()
+    assert v["estimated"].all() and (v["persons"] > 0).all()  # placeholders, flagged on every row
+    assert set(v["place"]) <= {"village", "hamlet", "isolated_dwelling", "farm"}  # no unpopulated locality
+    moving = v["place"].isin(["hamlet", "isolated_dwelling", "farm"])
+    assert (v.loc[moving, "relocate_persons"] == v.loc[moving, "persons"]).all()
+    assert (v.loc[~moving, "relocate_persons"] == 0).all()
     assert set(layers["water"].kind) <= {"river", "stream", "reservoir", "lake", "well", "spring", "waterworks"}
     assert set(layers["power"].kind) <= {"line", "substation"}
     assert set(layers["boundaries"].level) <= {"county", "township"}
     if name == "andorra":
         assert len(roads) > 1500 and len(v) > 40
-        assert len(layers["boundaries"]) == 6  # parishes (Canillo is missing from the extract)
+        # the study area plus the parishes (Canillo is missing from the extract)
+        assert len(layers["boundaries"]) == 7 and (layers["boundaries"].level == "county").sum() == 1
         assert (layers["facilities"].kind == "town").any()
         # roughly 2,800 edges between junctions (SOURCES.md)
         assert len(imported[3].piece_u) == pytest.approx(2800, rel=0.1)

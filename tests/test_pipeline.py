@@ -116,17 +116,19 @@ def test_the_same_map_renders_to_the_same_bytes(tmp_path: Path) -> None:
     assert "map_00000000000000000000000000000001" in pages[0]  # branca's random ids became counters
 
 
-def test_check_finds_what_run_would_stop_on(tmp_path: Path) -> None:
+def test_check_reports_what_run_will_warn_about(tmp_path: Path) -> None:
     from demo_helpers import invoke
 
     gio.write_vector(villages(), tmp_path / "villages.gpkg", layer="villages")
     scenario = tmp_path / "s.yaml"
     scenario.write_text("name: tiny\nlayers:\n  villages: villages.gpkg\n", encoding="utf-8")
     code, text = invoke("check", str(scenario))
-    assert code == 1
-    assert "steps.access" in text and "no roads layer" in text  # a warning: access will be skipped
-    # the default siting criteria need layers this county lacks: errors now, not after the run's first steps
-    assert "criterion 'dist_water_m' needs the water layer, which is absent" in text
-    assert (
-        "criterion 'slope_mean_deg' needs the DEM layer" in text or "criterion 'slope_mean_deg' needs the dem" in text
-    )
+    assert code == 0, text
+    assert "no roads layer" in text  # a warning: access will be skipped
+    # the default siting criteria needing layers this county lacks are dropped (one warning), not an error
+    assert text.count("dropped for missing data") == 1
+    assert "dist_water_m (no water layer)" in text and "slope_mean_deg (no DEM)" in text
+    n_check = int(text.rsplit("error(s), ", 1)[1].split(" ")[0])
+    code, run_text = invoke("run", str(scenario))
+    assert code == 0, run_text
+    assert f"警告 {n_check} 条" in run_text
