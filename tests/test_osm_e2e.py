@@ -89,7 +89,6 @@ def test_run_gives_every_village_network_times_to_grid_sites(region) -> None:
     assert site["generated"] and site["network_times"] == "grid_network"
     assert site["od_pairs_within_cutoff"] > 0
     od = pd.read_csv(res / "tables" / "od_village_site.csv", dtype={"village_id": str, "site_id": str})
-    v = gpd.read_file(out / "villages.gpkg")
     va = gpd.read_file(res / "results.gpkg", layer="village_access")
     on_road = set(va.loc[va["reachable"].astype(bool), "village_id"].astype(str))
     assert on_road and on_road <= set(od["village_id"])  # every village on the network has network times

@@ -253,7 +253,8 @@ def test_a_criterion_of_a_facility_kind_the_county_lacks_is_dropped(dem: Path) -
     assert fac is not None
     lay = dataclasses.replace(lay, facilities=fac[fac["kind"] != "clinic"])
     res = site(lay, SitingConfig())
-    assert res.summary["criteria_dropped"] == {"time_min_clinic": {"zh": "没有 clinic 类设施", "en": "no facility of kind 'clinic'"}}
+    want = {"time_min_clinic": {"zh": "没有 clinic 类设施", "en": "no facility of kind 'clinic'"}}
+    assert res.summary["criteria_dropped"] == want
     assert sum(res.summary["weights"].values()) == pytest.approx(1.0)
     assert res.summary["weights"]["dist_water_m"] == pytest.approx(0.15 / 0.95)
 
@@ -293,7 +294,8 @@ def test_scoring_methods_and_explanation(dem: Path) -> None:
     assert a.loc["buildable_area_m2", "normalised"] == pytest.approx(b_norm)
     assert a.loc["buildable_area_m2", "contribution"] == pytest.approx(0.5 * b_norm)
     assert a.loc["dist_road_m", "value"] == pytest.approx(100.0)
-    topsis = site(make_layers(dem), dataclasses.replace(SitingConfig(rules=rules, criteria=crit, criteria_replace=True), method="topsis"))
+    cfg = SitingConfig(rules=rules, criteria=crit, criteria_replace=True)
+    topsis = site(make_layers(dem), dataclasses.replace(cfg, method="topsis"))
     assert topsis.sites.set_index("site_id").loc["A", "rank"] == 1
     ahp_cfg = SitingConfig(rules=rules, criteria=crit, method="ahp", pairwise=((1.0, 3.0), (1 / 3, 1.0)))
     ahp = site(make_layers(dem), ahp_cfg)
