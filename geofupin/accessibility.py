@@ -691,15 +691,18 @@ def step(ctx: RunContext) -> StepResult:
         if facilities is not None and "kind" in facilities
         else np.empty(0, dtype=object)
     )
+    absent: list[str] = []  # kinds with no facility: one warning for all of them
     for kind in kinds:
         sel = np.flatnonzero(fac_kind == kind)
         fac_nodes = nodes["facilities"][sel] if "facilities" in nodes else np.empty(0, np.int64)
         if len(sel) == 0 or not (fac_nodes >= 0).any():
-            why = "there are no facilities of this kind" if len(sel) == 0 else "none of them is near a road"
-            warnings.append(
-                f"facilities: kind '{kind}': {why}; time_min_{kind} is left empty. "
-                f"Fix: add facilities of kind '{kind}' or remove it from access.facility_kinds."
-            )
+            if len(sel) == 0:
+                absent.append(kind)
+            else:
+                warnings.append(
+                    f"facilities: kind '{kind}': none of them is near a road; time_min_{kind} is left empty. "
+                    f"Fix: add facilities of kind '{kind}' or remove it from access.facility_kinds."
+                )
             results[kind] = None
             continue
         assert facilities is not None
@@ -710,6 +713,13 @@ def step(ctx: RunContext) -> StepResult:
         for band, poly in zip(cfg.bands_min, polys, strict=True):
             iso_rows.append({"facility_kind": kind, "band_min": float(band), "geometry": poly})
 
+    if absent:
+        listed = ", ".join(f"'{k}'" for k in absent)
+        warnings.append(
+            f"设施图层中没有以下类型：{listed}，其行程时间为空 / facilities: no facility of kind {listed}; their "
+            f"time_min_<kind> columns are left empty. Fix: add facilities of these kinds or remove them from "
+            "access.facility_kinds."
+        )
     village_access = _kind_columns(villages, nodes["villages"], snaps["villages"], results)
     site_access = None
     od_df = pd.DataFrame(columns=["village_id", "site_id", "time_min", "dist_m"])
