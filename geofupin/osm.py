@@ -492,12 +492,24 @@ def import_osm(
         gdf = frames.get(kind)
         if gdf is None:
             continue
-        g = gdf.to_crs(crs).reset_index(drop=True)
+        g = _valid_polygons(gdf.to_crs(crs).reset_index(drop=True))
         if kind in ("villages", "facilities"):
             g = _add_township(g, frames["boundaries"])
         g.attrs["attribution"] = OSM_ATTRIBUTION
         result[kind] = g
     return result
+
+
+def _valid_polygons(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Repair invalid (multi)polygons as OSM sometimes has them (self-touching rings), keeping them polygonal."""
+    geoms = np.asarray(gdf.geometry.values)
+    poly = np.isin(shapely.get_type_id(geoms), (3, 6))
+    bad = poly & ~shapely.is_valid(geoms)
+    if not bad.any():
+        return gdf
+    geoms = geoms.copy()
+    geoms[bad] = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
+    return gdf.set_geometry(gpd.GeoSeries(geoms, crs=gdf.crs, index=gdf.index))
 
 
 def _township_level(b: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:

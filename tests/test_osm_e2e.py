@@ -283,3 +283,52 @@ def test_import_with_registry_xlsx(tmp_path: Path) -> None:
     un = pd.read_csv(out / "registry_unmatched.csv", dtype=str)
     assert un["村编码"].tolist() == ["n9999"]
     assert "1 registry row(s) matched no village" in text
+
+
+# --- check / run parity on a tiny hand-made county ----------------------------------------
+
+
+def test_check_and_run_show_the_same_warnings_once_each(tmp_path: Path) -> None:
+    crs = 32649
+    v = gpd.GeoDataFrame(
+        {
+            "village_id": ["v1", "v2"],
+            "name": ["甲村", "乙村"],
+            "households": [10, 5],
+            "persons": [40, 20],
+            "relocate_households": [10, 5],
+            "relocate_persons": [40, 20],
+        },
+        geometry=[shapely.Point(500100, 4000050), shapely.Point(503000, 4003050)],
+        crs=crs,
+    )
+    # two disconnected roads: the network warns (and logs) about its parts
+    r = gpd.GeoDataFrame(
+        {"road_id": ["r1", "r2"], "road_class": ["county", "village"]},
+        geometry=[
+            shapely.LineString([(500000, 4000000), (502000, 4000000)]),
+            shapely.LineString([(503000, 4003000), (503500, 4003000)]),
+        ],
+        crs=crs,
+    )
+    v.to_file(tmp_path / "villages.gpkg")
+    r.to_file(tmp_path / "roads.gpkg")
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(
+        "name: tiny\nlayers: {villages: villages.gpkg, roads: roads.gpkg}\noutputs: {dir: out, tables: [csv]}\n"
+        "steps: [access, site, allocate, plan]\nsiting: {criteria: [{name: dist_road_m, weight: 0.5}]}\n",
+        encoding="utf-8",
+    )
+    code, check_text = invoke("check", str(scenario))
+    assert code == 0, check_text
+    code, run_text = invoke("run", str(scenario))
+    assert code == 0, run_text
+    n = _warnings_count(check_text, r"0 error\(s\), (\d+) warning\(s\)")
+    assert n == _warnings_count(run_text, r"警告 (\d+) 条") and n > 5
+    printed = [ln for ln in run_text.splitlines() if ln.startswith("警告 warning: ")]
+    assert len(printed) == n and len(set(printed)) == n
+    assert run_text.count("disconnected parts") == 1 and check_text.count("disconnected parts") == 1
+    assert "weights sum to 1.35" in run_text and "weights sum to 1.35" in check_text  # merged: 0.5 + 0.85
+    assert "times layer" not in run_text
+    record = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
+    assert len(record["warnings"]) == n
