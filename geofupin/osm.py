@@ -12,13 +12,24 @@ metric CRS:
 * ``water``: waterways (river/canal -> river, others -> stream), water areas (lake, or
   reservoir), wells, springs, water works;
 * ``power``: power lines (``voltage_kv``) and substations (points);
-* ``villages``: places ``village``, ``hamlet``, ``isolated_dwelling``, ``locality`` as
-  villages with zero counts (to be filled from the poverty registry);
-* ``facilities``: places ``city``/``town`` as ``town`` (the largest ``city`` or ``town`` is
-  not assumed to be the county seat), amenities school, kindergarten, clinic/doctors,
-  hospital and marketplace;
-* ``boundaries``: administrative areas; the highest ``admin_level`` present is
-  ``township``, lower levels ``county``.
+* ``villages``: places ``village``, ``hamlet``, ``isolated_dwelling``, ``farm`` (nodes, or areas
+  at their inner point; ``locality`` names no settlement and is left out; with no place at all,
+  ``landuse=residential`` areas), with **placeholder figures flagged on every row**
+  (``estimated``, ``figures_source``, ``figures_note``): persons from OSM ``population`` or
+  :data:`PLACEHOLDER_PERSONS`, households = persons / :data:`PLACEHOLDER_HOUSEHOLD_SIZE`, the
+  place types in :data:`PLACEHOLDER_RELOCATING` relocate whole. :func:`join_registry` puts a
+  registry's real figures on them;
+* ``facilities``: places ``city``/``town`` and ``amenity=townhall`` as ``town``, amenities school,
+  kindergarten, clinic/doctors, hospital and marketplace; the county seat is the town that is a
+  capital (``capital=*``) or the admin centre of the highest-ranking administrative unit;
+* ``constraints``: nature protection (``boundary=protected_area`` of a nature class,
+  ``national_park``, ``leisure=nature_reserve``) as ``ecological_redline``; ``natural=wetland``,
+  ``flood_prone=yes``, ``hazard=flooding`` as ``flood_zone``; other ``hazard=*`` as hazard zones
+  or points. ``landuse=farmland`` is all cropland, not the legal basic-farmland designation
+  (永久基本农田), so it is imported only when asked (``farmland_as_basic_farmland``);
+* ``boundaries``: one ``county`` row, the study area (the villages' and facilities' hull buffered
+  by :data:`STUDY_AREA_BUFFER_M`, with the townships holding them: an extract rarely holds a
+  whole county), and as ``township`` the administrative level holding most villages.
 
 Every layer carries ``attrs["attribution"] = OSM_ATTRIBUTION``; maps and reports built
 from them must show it. The CLI ``geofupin import-osm FILE --out DIR`` writes them with
@@ -181,11 +192,19 @@ def import_osm(
     out_crs
         Target metric CRS; default chosen from the centre of the roads
         (:func:`geofupin.crs.choose_metric_crs`: CGCS2000 Gauss-Kruger in China, UTM elsewhere).
+    farmland_as_basic_farmland
+        Import ``landuse=farmland`` as ``basic_farmland`` constraints (default off, see above).
 
     Returns
     -------
-    Non-empty layers by kind: ``roads``, ``water``, ``power``, ``villages``, ``facilities``,
-    ``boundaries``, each with a fresh RangeIndex and ``attrs["attribution"]``.
+    Non-empty layers by kind: ``boundaries``, ``villages`` (always), ``roads``, ``water``,
+    ``power``, ``facilities``, ``constraints``, each with a fresh RangeIndex and
+    ``attrs["attribution"]``.
+
+    Raises
+    ------
+    DataError
+        The file is missing or holds no settlement.
     """
     require("osmium")  # the `osm` extra: a named error when absent
     import osmium

@@ -139,7 +139,7 @@ def test_check_reports_what_run_warns_once_each(region) -> None:
 
 def _write_bare_region(path: Path) -> None:
     """A 3 x 3 km lattice of tracks near 108.5 E, 36.9 N with four unnamed hamlets beside it."""
-    import osmium
+    osmium = pytest.importorskip("osmium")
 
     lon0, lat0, step = 108.50, 36.90, 0.005  # about 450 m x 555 m
     with osmium.SimpleWriter(str(path)) as w:
