@@ -113,6 +113,8 @@ def test_run_gives_every_village_network_times_to_grid_sites(region) -> None:
     assert "built-in seed-county policy" in record["summary"]["plan"]["policy_source"]
     assert record["summary"]["plan"]["policy_file"] is None
     assert record["scenario_resolved"]["map"]["attribution"] == OSM_ATTRIBUTION
+    page = (res / "index.html").read_text(encoding="utf-8")  # the map's notes: the ODbL credit and the policy
+    assert OSM_ATTRIBUTION in page and "补助政策 Policy: 内置示范政策" in page
     # the key figures, in Chinese and English, at the end of the run
     assert "主要结果 key figures:" in run_text and "placed" in run_text and "万元" in run_text
     budget = float(re.search(r"补助预算 ([\d,.]+) 万元", run_text).group(1).replace(",", ""))  # type: ignore[union-attr]

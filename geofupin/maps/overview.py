@@ -931,6 +931,9 @@ def add_run_layers(
         _facilities(p, layers)
     _villages(p, layers, results)
     p.notes.extend(D.credits(config.credits(), _frames(layers, results)))
+    plan = results.get("plan")
+    if plan is not None and plan.summary.get("policy_source"):  # which policy the budgets use (data, shown as text)
+        p.notes.append("补助政策 Policy: " + str(plan.summary["policy_source"]))
     bounds = first_view(p.focus or p.bounds)
     if bounds is not None:
         # set the view BEFORE the layers are drawn: markercluster's chunked loading breaks on a later fitBounds
