@@ -292,6 +292,11 @@ def compare(
     help="Village registry (CSV/XLSX, Chinese or English headers) whose figures replace the placeholders.",
 )
 @click.option(
+    "--registry-encoding",
+    default=None,
+    help="Text encoding of a CSV registry (e.g. GBK; default UTF-8).",
+)
+@click.option(
     "--farmland-as-basic-farmland",
     is_flag=True,
     help="Import landuse=farmland as basic_farmland constraints (OSM farmland is all cropland, not 永久基本农田).",
@@ -312,6 +317,7 @@ def import_osm(
     out: Path,
     dem: Path | None,
     registry: Path | None,
+    registry_encoding: str | None,
     farmland_as_basic_farmland: bool,
     crs: str,
     overwrite: bool,
@@ -334,7 +340,8 @@ def import_osm(
     notes = list(logged)
     unmatched = None
     if registry is not None:
-        joined = osm.join_registry(layers["villages"], gio.read_table(registry), source=registry.name)
+        table = gio.read_table(registry, encoding=registry_encoding)
+        joined = osm.join_registry(layers["villages"], table, source=registry.name)
         layers["villages"] = joined.villages
         notes += joined.warnings
         unmatched = joined.unmatched if len(joined.unmatched) else None

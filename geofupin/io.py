@@ -1104,7 +1104,8 @@ def read_table(path: str | os.PathLike[str], *, encoding: str | None = None, she
         return pd.read_csv(p, encoding=encoding or "utf-8-sig", dtype=str, keep_default_na=False, na_values=[""])
     except UnicodeDecodeError as exc:
         raise DataError(
-            f"{p} is not UTF-8 text ({exc}). Fix: save it as UTF-8, or give its encoding (e.g. GBK)."
+            f"{p} is not {encoding or 'UTF-8'} text ({exc}). Fix: save it as UTF-8, or give its encoding "
+            "(e.g. --registry-encoding GBK)."
         ) from exc
     except (ValueError, OSError) as exc:
         raise DataError(f"cannot read table {p}: {exc}. Fix: give a CSV or an XLSX file.") from exc

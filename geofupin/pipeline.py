@@ -586,6 +586,7 @@ def write_outputs(
             "layers": {} if maps_only else {k: len(v) for k, v in result_layers(out).items()},
             "tables": {k: len(v) for k, v in tables.items()},
             "warnings": list(out.warnings),
+            "key_figures": key_figures(out),
             "outputs_sha256": {k: gio.file_sha256(tmp / k) for k in written},
         }
         gio.write_json(tmp / "run.json", record)

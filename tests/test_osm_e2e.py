@@ -121,6 +121,9 @@ def test_run_gives_every_village_network_times_to_grid_sites(region) -> None:
     assert budget == pytest.approx(record["summary"]["plan"]["budget_total_yuan"] / 1e4, abs=0.01)
     slow = float(re.search(r"slowest access ([\d.]+) min", run_text).group(1))  # type: ignore[union-attr]
     assert slow == pytest.approx(a["time_min"].max(), abs=0.05)
+    fig = record["key_figures"]  # the same figures, in run.json
+    assert fig["placed_persons"] == int(a["persons"].sum()) and fig["slowest_min"] == pytest.approx(slow)
+    assert fig["sites_used"] == a["site_id"].nunique() and fig["sites_passed"] == site["passed"]
 
 
 @pytest.mark.shared
@@ -334,3 +337,71 @@ def test_check_and_run_show_the_same_warnings_once_each(tmp_path: Path) -> None:
     assert "times layer" not in run_text
     record = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
     assert len(record["warnings"]) == n
+
+
+def _write_tagged_region(path: Path) -> None:
+    """The bare region plus one object per constraint tag (closed ways for areas)."""
+    osmium = pytest.importorskip("osmium")
+    base = path.with_name("base.osm")
+    _write_bare_region(base)
+    squares = {  # way id -> (tags, lower-left lon/lat)
+        901: ({"natural": "wetland"}, (108.505, 36.905)),
+        902: ({"boundary": "protected_area", "protect_class": "2", "name": "自然保护区"}, (108.515, 36.905)),
+        903: ({"boundary": "protected_area", "protect_class": "24"}, (108.505, 36.915)),  # cultural: not nature
+        904: ({"leisure": "nature_reserve"}, (108.515, 36.915)),
+        905: ({"landuse": "farmland"}, (108.525, 36.905)),
+        906: ({"flood_prone": "yes"}, (108.525, 36.915)),
+    }
+    with osmium.SimpleWriter(str(path)) as w:
+        for o in osmium.FileProcessor(str(base), osmium.osm.NODE):
+            w.add_node(o)
+        w.add_node(osmium.osm.mutable.Node(id=5000, location=(108.512, 36.912), tags={"hazard": "landslide"}))
+        nid = 7000
+        for x, y in (ll for _, ll in squares.values()):
+            for dx, dy in ((0, 0), (0.002, 0), (0.002, 0.002), (0, 0.002)):
+                w.add_node(osmium.osm.mutable.Node(id=nid, location=(x + dx, y + dy), tags={}))
+                nid += 1
+        for o in osmium.FileProcessor(str(base), osmium.osm.WAY):
+            w.add_way(o)
+        for k, (wid, (tags, _)) in enumerate(squares.items()):
+            first = 7000 + 4 * k
+            w.add_way(osmium.osm.mutable.Way(id=wid, nodes=[first, first + 1, first + 2, first + 3, first], tags=tags))
+
+
+def test_constraints_from_osm_tags(tmp_path: Path) -> None:
+    from geofupin.osm import import_osm
+
+    pbf = tmp_path / "tagged.osm"
+    _write_tagged_region(pbf)
+    c = import_osm(pbf)["constraints"].set_index("constraint_id")
+    assert c["kind"].to_dict() == {
+        "n5000": "hazard_point",
+        "w901": "flood_zone",
+        "w902": "ecological_redline",
+        "w904": "ecological_redline",
+        "w906": "flood_zone",
+    }  # the cultural protected area (class 24) and the farmland are not constraints by default
+    assert c.loc["w901", "osm_tag"] == "natural=wetland" and c.loc["w902", "name"] == "自然保护区"
+    strict = import_osm(pbf, farmland_as_basic_farmland=True)["constraints"].set_index("constraint_id")
+    assert strict.loc["w905", "kind"] == "basic_farmland"
+    out = tmp_path / "county"
+    code, text = invoke("import-osm", str(pbf), "--out", str(out))
+    assert code == 0, text
+    code, text = invoke("check", str(out / "scenario.yaml"))
+    assert code == 0, text  # points and polygons in one constraints layer pass check
+
+
+def test_gbk_registry_needs_its_encoding(tmp_path: Path) -> None:
+    pbf = tmp_path / "bare.osm"
+    _write_bare_region(pbf)
+    reg = tmp_path / "台账.csv"
+    reg.write_bytes("村编码,户数,人数\nn1001,4,13\n".encode("gbk"))
+    code, text = invoke("import-osm", str(pbf), "--registry", str(reg), "--out", str(tmp_path / "a"))
+    assert code == 1 and "is not UTF-8 text" in text and "--registry-encoding GBK" in text
+    assert not (tmp_path / "a").exists()  # nothing half-written
+    code, text = invoke(
+        "import-osm", str(pbf), "--registry", str(reg), "--registry-encoding", "GBK", "--out", str(tmp_path / "b")
+    )
+    assert code == 0, text
+    v = gpd.read_file(tmp_path / "b" / "villages.gpkg").set_index("village_id")
+    assert v.loc["n1001", ["households", "persons"]].tolist() == [4, 13]
