@@ -421,7 +421,7 @@ def check(scenario: Path) -> None:
             if w not in known:
                 problems.add("run", w.removeprefix("warning: "), "", severity="warning")
         for e in run_errors:
-            problems.add("run", e, "Fix the data or the scenario as the message says.")
+            problems.add("run", e, "")  # the message names its fix
     errors, warnings = problems.errors, problems.warnings
     click.echo(f"检查 check: {scenario}")
     if layers is not None:
