@@ -341,7 +341,10 @@ def import_osm(
     unmatched = None
     if registry is not None:
         table = gio.read_table(registry, encoding=registry_encoding)
-        joined = osm.join_registry(layers["villages"], table, source=registry.name)
+        from .layers import SCHEMAS
+
+        aliases = {c.name: c.aliases for c in SCHEMAS["villages"].columns}
+        joined = osm.join_registry(layers["villages"], table, aliases=aliases, source=registry.name)
         layers["villages"] = joined.villages
         notes += joined.warnings
         unmatched = joined.unmatched if len(joined.unmatched) else None

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -711,11 +711,18 @@ def _norm_name(s: pd.Series) -> pd.Series:
     return s.fillna("").astype(str).str.strip().str.casefold().str.replace(r"\s+", "", regex=True)
 
 
-def join_registry(villages: gpd.GeoDataFrame, registry: pd.DataFrame, *, source: str = "registry") -> RegistryJoin:
+def join_registry(
+    villages: gpd.GeoDataFrame,
+    registry: pd.DataFrame,
+    *,
+    aliases: Mapping[str, Sequence[str]],
+    source: str = "registry",
+) -> RegistryJoin:
     """Put a village registry's figures (建档立卡台账) on imported villages, by code or by name.
 
-    The registry's columns are recognised by the villages layer's Chinese and English aliases
-    (村名/name, 村编码/village_id, 户数/households, 人数/persons, 贫困户数, 搬迁人数, 乡镇 ...).
+    The registry's columns are recognised by ``aliases`` (canonical column -> its Chinese and
+    English aliases; the CLI passes the villages layer's: 村名/name, 村编码/village_id,
+    户数/households, 人数/persons, 贫困户数, 搬迁人数, 乡镇 ...).
     A registry row matches a village whose ``village_id`` equals its code, else whose name is
     the same (ignoring case and spaces; then also without a trailing 村). Rows of one village
     (村民小组) are summed. Count columns the registry lacks become 0 on matched villages.
@@ -725,16 +732,13 @@ def join_registry(villages: gpd.GeoDataFrame, registry: pd.DataFrame, *, source:
     DataError
         The registry has no name or code column, no count column, or counts that are not numbers.
     """
-    from .layers import SCHEMAS
-
-    schema = SCHEMAS["villages"]
     lowered = {str(c).strip().lower(): c for c in registry.columns}
     mapping: dict[Any, str] = {}
-    for col in schema.columns:
-        for alias in (col.name, *col.aliases):
+    for name, names in aliases.items():
+        for alias in (name, *names):
             found = lowered.get(alias.lower())
             if found is not None and found not in mapping:
-                mapping[found] = col.name
+                mapping[found] = name
                 break
     reg = registry.rename(columns=mapping).reset_index(drop=True)
     if "name" not in reg and "village_id" not in reg:

@@ -19,7 +19,10 @@ import shapely
 import yaml
 from demo_helpers import invoke
 
+from geofupin.layers import SCHEMAS
 from geofupin.osm import OSM_ATTRIBUTION, join_registry
+
+ALIASES = {c.name: c.aliases for c in SCHEMAS["villages"].columns}
 
 EXTRACTS = {
     "andorra": ("andorra/andorra.osm.pbf", "andorra/andorra_srtm3.tif"),
@@ -239,7 +242,7 @@ def test_registry_joins_by_name_and_code_with_chinese_headers() -> None:
             "乡镇": ["城关镇", "城关镇", "", ""],
         }
     )
-    res = join_registry(_villages(), reg, source="t.csv")
+    res = join_registry(_villages(), reg, aliases=ALIASES, source="t.csv")
     v = res.villages.set_index("village_id")
     assert res.matched == 2
     assert v.loc["n1", ["households", "persons", "relocate_persons"]].tolist() == [50, 1210, 21]  # 张家 = 张家村
@@ -253,7 +256,9 @@ def test_registry_joins_by_name_and_code_with_chinese_headers() -> None:
     text = " ".join(res.warnings)
     assert "2 registry row(s) matched no village" in text and "poor_households" in text
     assert "2 village(s) are not in the registry" in text
-    by_code = join_registry(_villages(), pd.DataFrame({"village_id": ["n4"], "households": [7], "persons": [21]}))
+    by_code = join_registry(
+        _villages(), pd.DataFrame({"village_id": ["n4"], "households": [7], "persons": [21]}), aliases=ALIASES
+    )
     assert by_code.villages.set_index("village_id").loc["n4", "persons"] == 21 and by_code.matched == 1
 
 
@@ -261,9 +266,9 @@ def test_registry_without_usable_columns_is_a_clear_error() -> None:
     from geofupin.errors import DataError
 
     with pytest.raises(DataError, match="no village name or code column"):
-        join_registry(_villages(), pd.DataFrame({"x": [1]}))
+        join_registry(_villages(), pd.DataFrame({"x": [1]}), aliases=ALIASES)
     with pytest.raises(DataError, match="not a number in row"):
-        join_registry(_villages(), pd.DataFrame({"name": ["张家村"], "persons": ["many"]}))
+        join_registry(_villages(), pd.DataFrame({"name": ["张家村"], "persons": ["many"]}), aliases=ALIASES)
 
 
 def test_import_with_registry_xlsx(tmp_path: Path) -> None:
