@@ -52,6 +52,7 @@ __all__ = [
     "OD",
     "AccessConfig",
     "Nearest",
+    "NearestAt",
     "before_after",
     "coverage",
     "isochrones",
@@ -71,6 +72,11 @@ CHUNK_BYTES = 256 * 2**20
 class Nearest:
     """Result of :func:`nearest` for every node of the network.
 
+    The arrays are indexed by node. :meth:`RoadNetwork.attach` marks a point that is too far
+    from every road with node ``-1``, and numpy reads ``array[-1]`` as the LAST node: read the
+    results at points with :meth:`at`, the checked accessor, which gives ``inf``/NaN/``-1`` for
+    node ``-1`` and refuses nodes that are not in the network.
+
     Attributes
     ----------
     time_min
@@ -80,6 +86,47 @@ class Nearest:
     source
         Index into the ``sources`` given (``-1`` where none is reachable).
     """
+
+    time_min: np.ndarray
+    dist_m: np.ndarray
+    source: np.ndarray
+
+    @property
+    def n_nodes(self) -> int:
+        """Nodes of the network the result was computed on."""
+        return len(self.time_min)
+
+    def at(self, nodes: np.ndarray | Sequence[int]) -> NearestAt:
+        """The results at ``nodes`` (one per point), ``inf``/NaN/``-1`` where a node is ``-1`` (unreachable).
+
+        Raises
+        ------
+        DataError
+            When a node is below ``-1`` or not a node of the network.
+        """
+        idx = np.asarray(nodes, dtype=np.int64)
+        bad = (idx < -1) | (idx >= self.n_nodes)
+        if bad.any():
+            raise DataError(
+                f"Nearest.at: node {int(idx[bad][0])} is not a node of this network (0..{self.n_nodes - 1}, or -1 "
+                "for an unreachable point). Fix: pass the nodes returned by RoadNetwork.attach for the network "
+                "nearest() ran on."
+            )
+        ok = idx >= 0
+        safe = np.where(ok, idx, 0)
+        if self.n_nodes == 0:
+            return NearestAt(np.full(len(idx), np.inf), np.full(len(idx), np.nan), np.full(len(idx), -1, np.int64))
+        return NearestAt(
+            np.where(ok, self.time_min[safe], np.inf),
+            np.where(ok, self.dist_m[safe], np.nan),
+            np.where(ok, self.source[safe], -1).astype(np.int64),
+        )
+
+
+@dataclass(frozen=True)
+class NearestAt:
+    """:class:`Nearest` read at given nodes (:meth:`Nearest.at`): one entry per node asked for,
+    ``inf``/NaN/``-1`` where the node is ``-1`` (an unreachable point)."""
 
     time_min: np.ndarray
     dist_m: np.ndarray
@@ -593,20 +640,17 @@ def _kind_columns(
     results: dict[str, tuple[Nearest, np.ndarray] | None],
 ) -> gpd.GeoDataFrame:
     out = frame.copy()
-    has = nodes >= 0
     for kind, res in results.items():
         t = np.full(len(frame), np.nan)
         d = np.full(len(frame), np.nan)
         who = np.full(len(frame), None, dtype=object)
         if res is not None:
             near, fac_ids = res
-            nn = nodes[has]
-            tt = near.time_min[nn]
-            fin = np.isfinite(tt)
-            idx = np.flatnonzero(has)[fin]
-            t[idx] = tt[fin]
-            d[idx] = near.dist_m[nn][fin]
-            who[idx] = fac_ids[near.source[nn][fin]]
+            at = near.at(nodes)
+            fin = np.isfinite(at.time_min)
+            t[fin] = at.time_min[fin]
+            d[fin] = at.dist_m[fin]
+            who[fin] = fac_ids[at.source[fin]]
         out[f"time_min_{kind}"] = t
         out[f"dist_m_{kind}"] = d
         out[f"nearest_{kind}"] = pd.array(who, dtype="string")

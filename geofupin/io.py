@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import hashlib
 import json
 import logging
@@ -24,6 +25,7 @@ import re
 import shutil
 import tempfile
 import uuid
+import warnings
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from io import BytesIO
@@ -35,6 +37,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import yaml
+from pyproj import CRS
 
 from ._optional import require
 from .config.policy import Policy, PolicyConfig, parse_policy, seed_policy
@@ -1030,6 +1033,8 @@ def read_vector(
     suffix = p.suffix.lower()
     if suffix == ".csv":
         return _read_csv_points(p, lon=lon, lat=lat, crs=crs, encoding=encoding)
+    if suffix == ".shp":
+        _check_shapefile_parts(p)
     if suffix in (".parquet", ".geoparquet"):
         require("pyarrow")  # the `parquet` extra
         gdf = gpd.read_parquet(p)
@@ -1040,12 +1045,42 @@ def read_vector(
         if encoding is not None:
             kwargs["encoding"] = encoding
         try:
-            gdf = pyogrio.read_dataframe(p, **kwargs)
+            with warnings.catch_warnings():
+                # NaN coordinates warn in shapely.from_wkb; layers.validate_layer reports them per feature
+                warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+                gdf = pyogrio.read_dataframe(p, **kwargs)
         except Exception as exc:
             raise DataError(f"cannot read {p}{f' layer {layer!r}' if layer else ''}: {exc}") from exc
     if gdf.crs is None and crs is not None:
-        gdf = gdf.set_crs(crs)
+        gdf = gdf.set_crs(_user_crs(crs, p))
     return gdf
+
+
+def _user_crs(crs: Any, p: Path) -> CRS:
+    try:
+        return CRS.from_user_input(crs)
+    except Exception as exc:  # pyproj's CRSError
+        raise DataError(
+            f"{p}: cannot read the CRS {crs!r} given for this layer ({exc}). Fix: give an EPSG code such as "
+            "EPSG:4490 (CGCS2000 lon/lat) or EPSG:4326 (WGS84 lon/lat)."
+        ) from exc
+
+
+#: The files a Shapefile is made of besides the ``.shp``: required, and what each one holds.
+SHAPEFILE_PARTS = {".shx": "the shape index", ".dbf": "the attribute table"}
+
+
+def _check_shapefile_parts(p: Path) -> None:
+    """Refuse a Shapefile whose ``.shx`` or ``.dbf`` is missing, naming the missing file."""
+    present = {q.suffix.lower() for q in p.parent.glob(f"{glob.escape(p.stem)}.*") if q.stem == p.stem}
+    missing = [ext for ext in SHAPEFILE_PARTS if ext not in present]
+    if missing:
+        names = ", ".join(f"{p.stem}{ext} ({SHAPEFILE_PARTS[ext]})" for ext in missing)
+        raise DataError(
+            f"Shapefile {p} is incomplete: {names} {'is' if len(missing) == 1 else 'are'} missing beside it. "
+            f"Fix: copy all the files of the Shapefile together ({p.stem}.shp, .shx, .dbf, .prj and .cpg), "
+            "or convert it to one GeoPackage file."
+        )
 
 
 def _read_csv_points(p: Path, *, lon: str | None, lat: str | None, crs: Any, encoding: str | None) -> gpd.GeoDataFrame:
@@ -1062,14 +1097,39 @@ def _read_csv_points(p: Path, *, lon: str | None, lat: str | None, crs: Any, enc
             f"{p}: no longitude/latitude columns found among {list(df.columns)}. "
             "Fix: name them lon/lat (or 经度/纬度), or set 'lon:' and 'lat:' for this layer in the scenario."
         )
-    x = pd.to_numeric(df[lon_col], errors="coerce")
-    y = pd.to_numeric(df[lat_col], errors="coerce")
-    bad = x.isna() | y.isna()
+    x = pd.to_numeric(df[lon_col], errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(df[lat_col], errors="coerce").to_numpy(dtype=float)
+    bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():
-        rows = ", ".join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:10])
-        raise DataError(f"{p}: rows {rows} have no numeric {lon_col}/{lat_col}. Fix: fill in the coordinates.")
+        raise DataError(f"{p}: no numeric (finite) {lon_col}/{lat_col} at {_lines(bad)}. Fix: fill in the coordinates.")
+    out_crs = _user_crs(crs or "EPSG:4326", p)
+    if out_crs.is_geographic:
+        off = (np.abs(x) > 180.0) | (np.abs(y) > 90.0)
+        if off.any():
+            i = int(np.flatnonzero(off)[0])
+            swapped = bool(((np.abs(y[off]) <= 180.0) & (np.abs(x[off]) <= 90.0)).all())
+            hint = (
+                f"lon/lat swapped? ({lon_col} holds the latitude and {lat_col} the longitude, e.g. "
+                f"{lon_col}={x[i]:g}, {lat_col}={y[i]:g}). Fix: swap the two columns, or set "
+                f"'lon: {lat_col}' and 'lat: {lon_col}' for this layer in the scenario."
+                if swapped
+                else f"e.g. {lon_col}={x[i]:g}, {lat_col}={y[i]:g}: these look like metres. Fix: set this layer's "
+                "'crs:' in the scenario to the CRS of the coordinates (e.g. EPSG:4545), or correct the values."
+            )
+            raise DataError(
+                f"{p}: {lon_col}/{lat_col} outside longitude -180..180 / latitude -90..90 at {_lines(off)} "
+                f"(the layer's CRS is {out_crs.to_string()}); {hint}"
+            )
     geom = gpd.points_from_xy(x, y)
-    return gpd.GeoDataFrame(df.drop(columns=[lon_col, lat_col]), geometry=geom, crs=crs or "EPSG:4326")
+    return gpd.GeoDataFrame(df.drop(columns=[lon_col, lat_col]), geometry=geom, crs=out_crs)
+
+
+def _lines(mask: np.ndarray, limit: int = 10) -> str:
+    """'lines 3, 5 and 2 more' for rows of a CSV (line 1 is the header)."""
+    idx = np.flatnonzero(mask)
+    shown = ", ".join(str(i + 2) for i in idx[:limit])
+    more = f" and {len(idx) - limit} more" if len(idx) > limit else ""
+    return f"{'line' if len(idx) == 1 else 'lines'} {shown}{more}"
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -1085,7 +1145,43 @@ def read_osm(path: str | os.PathLike[str], *, out_crs: Any = None) -> dict[str, 
     """Read an OpenStreetMap extract (.osm.pbf) into geofupin layers; see :func:`geofupin.osm.import_osm`."""
     from .osm import import_osm
 
-    return import_osm(Path(path), out_crs=out_crs)
+    p = Path(path)
+    if p.is_file():
+        _sniff_osm(p)
+    try:
+        return import_osm(p, out_crs=out_crs)
+    except RuntimeError as exc:  # libosmium's parse errors ("PBF error: ...", "XML error: ...")
+        raise DataError(
+            f"cannot read OSM file {p}: {exc}. Fix: the file is damaged or not an OpenStreetMap extract; "
+            "download the .osm.pbf again (e.g. from download.geofabrik.de)."
+        ) from exc
+
+
+def _sniff_osm(p: Path) -> None:
+    """Refuse an empty file, or a ``.pbf`` that does not start like one, with a named error."""
+    with p.open("rb") as fh:
+        head = fh.read(64)
+    if not head:
+        raise DataError(
+            f"OSM file {p} is empty (0 bytes). Fix: download the extract again; an interrupted download leaves "
+            "an empty file."
+        )
+    if not p.name.lower().endswith(".pbf"):
+        return
+    # a PBF starts with the 4-byte big-endian size of its first BlobHeader, whose type is "OSMHeader"
+    size = int.from_bytes(head[:4], "big")
+    if 0 < size < 64 * 1024 and b"OSMHeader" in head[4 : 4 + size]:
+        return
+    stripped = head.lstrip()
+    if stripped.startswith((b"<?xml", b"<osm")):
+        what = "OSM XML text, not PBF. Fix: rename it to .osm (geofupin reads both)."
+    elif stripped[:1] == b"<":
+        what = "text (HTML?), not PBF: probably an error page saved in place of the extract. Fix: download it again."
+    elif all(32 <= c < 127 or c in (9, 10, 13) for c in head):
+        what = "text, not PBF. Fix: give the .osm.pbf extract itself."
+    else:
+        what = "not an OSM PBF file (it does not start with an OSMHeader block). Fix: give a .osm.pbf extract."
+    raise DataError(f"OSM file {p} is {what}")
 
 
 def read_table(path: str | os.PathLike[str], *, encoding: str | None = None, sheet: str | int = 0) -> pd.DataFrame:

@@ -383,10 +383,12 @@ def validate_layer(
         problems.add(where, "the layer is empty.", "Give at least one feature, or remove the layer from the scenario.")
         return None
     if gdf.crs is None:
+        prj = f"{Path(source).stem}.prj" if source is not None and source.lower().endswith(".shp") else None
         problems.add(
             where,
-            "the layer has no CRS.",
-            "Save it with a CRS (e.g. EPSG:4490 for CGCS2000 lon/lat) or set 'crs:' for this layer in the scenario.",
+            "the layer has no CRS" + (f" (the Shapefile's {prj} is missing)." if prj else "."),
+            (f"Copy {prj} beside the .shp, or s" if prj else "S")
+            + "ave it with a CRS (e.g. EPSG:4490 for CGCS2000 lon/lat) or set 'crs:' for this layer in the scenario.",
         )
     out, _ = rename_columns(gdf.reset_index(drop=True), schema, columns=columns)
     out = out.copy()
@@ -440,45 +442,9 @@ def validate_layer(
         out[col.name] = _coerce(out, col, schema, where, problems)
 
     # geometry ---------------------------------------------------------------------
-    geom = out.geometry
-    empty = (geom.isna() | geom.is_empty).to_numpy()
-    if empty.any():
-        problems.add(
-            where,
-            f"{int(empty.sum())} feature(s) have no geometry: {_ids(out, schema, empty)}.",
-            "Give each feature a location, or delete it.",
-            feature_id=_fid(out, schema, int(np.flatnonzero(empty)[0])),
-        )
-    types = geom.geom_type.fillna("None").to_numpy()
-    fam = np.array([_GEOM_FAMILY.get(t, "other") for t in types])
-    wrong = (~np.isin(fam, schema.geometry)) & ~empty
-    if wrong.any():
-        first = int(np.flatnonzero(wrong)[0])
-        problems.add(
-            where,
-            f"{int(wrong.sum())} feature(s) have geometry type {types[first]} "
-            f"({_ids(out, schema, wrong)}); expected {' or '.join(schema.geometry)}.",
-            "Convert the geometries (e.g. polygons to points with a centroid) or use the right layer kind.",
-            feature_id=_fid(out, schema, first),
-        )
-    valid = shapely.is_valid(geom.values) | empty
-    if (~valid).any():
-        bad = np.flatnonzero(~valid)
-        reasons = shapely.is_valid_reason(geom.values[bad])
-        repaired = shapely.make_valid(geom.values[bad])
-        if "polygon" in schema.geometry:
-            repaired = np.array([_polygonal(g) for g in repaired], dtype=object)
-        new = geom.values.copy()
-        new[bad] = repaired
-        out = out.set_geometry(gpd.GeoSeries(new, crs=out.crs, index=out.index))
-        for i, reason in zip(bad[:20], reasons[:20], strict=False):
-            problems.add(
-                where,
-                f"invalid geometry ({reason}); repaired with make_valid.",
-                "Check the repaired shape, or fix it in a GIS.",
-                feature_id=_fid(out, schema, int(i)),
-                severity="warning",
-            )
+    out = _check_geometry(out, schema, where, problems)
+    types = out.geometry.geom_type.fillna("None").to_numpy()
+    wrong = ~np.isin(np.array([_GEOM_FAMILY.get(t, "other") for t in types]), schema.geometry)
     multi_pts = (types == "MultiPoint") & ~wrong
     if multi_pts.any():
         out.loc[multi_pts, out.geometry.name] = out.geometry[multi_pts].centroid
@@ -495,6 +461,191 @@ def validate_layer(
     if len(problems.errors) > before:
         return None
     return out
+
+
+#: Ceiling on the counts of one village (or 村民小组): above it the value is refused as an error.
+#: The most populous administrative villages of China hold a few tens of thousands of people;
+#: 1,000,000 is far above any village and keeps every total and every solver coefficient exact.
+#: Counts must be whole numbers: a fractional count (12.5 households) is refused, never rounded.
+MAX_COUNTS: dict[str, int] = {
+    c: 1_000_000
+    for c in (
+        "households",
+        "persons",
+        "poor_households",
+        "poor_persons",
+        "relocate_households",
+        "relocate_persons",
+    )
+}
+
+
+def _check_geometry(out: gpd.GeoDataFrame, schema: LayerSchema, where: str, problems: Problems) -> gpd.GeoDataFrame:
+    """Check and repair the geometry column; return the frame without degenerate features.
+
+    Errors (the feature is unusable): no geometry (None or empty); a coordinate that is NaN
+    or infinite; in a longitude/latitude CRS, a coordinate outside -180..180 / -90..90; in a
+    metric CRS, a layer whose every coordinate looks like degrees; a wrong geometry type.
+    Repaired with a warning: invalid geometry (``make_valid``, keeping the layer's geometry
+    family). Dropped with a warning naming the ids: degenerate features, i.e. lines of zero
+    length and polygons of zero area (also those that collapse when repaired); an error when
+    no feature is left.
+    """
+    geom = out.geometry
+    vals = np.asarray(geom.values, dtype=object)
+    n = len(out)
+    empty = (geom.isna() | geom.is_empty).to_numpy()
+    if empty.any():
+        problems.add(
+            where,
+            f"{int(empty.sum())} feature(s) have no geometry: {_ids(out, schema, empty)}.",
+            "Give each feature a location, or delete it.",
+            feature_id=_fid(out, schema, int(np.flatnonzero(empty)[0])),
+        )
+    xy, owner = shapely.get_coordinates(vals, return_index=True)
+    finite_xy = np.isfinite(xy).all(axis=1)
+    nonfinite = np.zeros(n, dtype=bool)
+    nonfinite[owner[~finite_xy]] = True
+    if nonfinite.any():
+        first = int(np.flatnonzero(nonfinite)[0])
+        x, y = xy[np.flatnonzero(~finite_xy & (owner == first))[0]]
+        problems.add(
+            where,
+            f"{int(nonfinite.sum())} feature(s) have a coordinate that is not a finite number "
+            f"(e.g. x={x}, y={y}): {_ids(out, schema, nonfinite)}.",
+            "Correct or delete those vertices in a GIS (NaN or inf usually come from an empty cell or a failed "
+            "calculation in the source data).",
+            feature_id=_fid(out, schema, first),
+        )
+    unusable = empty | nonfinite
+    crs = out.crs
+    label = _crs_label(crs)
+    if crs is not None and crs.is_geographic:
+        off_pt = finite_xy & ((np.abs(xy[:, 0]) > 180.0) | (np.abs(xy[:, 1]) > 90.0))
+        off = np.zeros(n, dtype=bool)
+        off[owner[off_pt]] = True
+        off &= ~unusable
+        if off.any():
+            first = int(np.flatnonzero(off)[0])
+            x, y = xy[np.flatnonzero(off_pt & (owner == first))[0]]
+            if abs(x) <= 90.0 and abs(y) <= 180.0:
+                hint, fix = (
+                    "lon/lat swapped?",
+                    "Swap the two coordinates: x is the longitude (73-135 in China), y the latitude (18-54).",
+                )
+            else:
+                hint, fix = (
+                    "they look like metres of a projected CRS.",
+                    f"Declare the layer's true (metric) CRS instead of {label}, e.g. EPSG:4545, in the file.",
+                )
+            problems.add(
+                where,
+                f"{int(off.sum())} feature(s) lie outside longitude -180..180 / latitude -90..90 although the "
+                f"layer's CRS is {label} (e.g. ({x:g}, {y:g})): {_ids(out, schema, off)}; {hint}",
+                fix,
+                feature_id=_fid(out, schema, first),
+            )
+            unusable |= off
+    if crs is not None and crs.is_projected and (~unusable).any():
+        mine = ~unusable[owner] & finite_xy
+        pts = xy[mine]
+        if len(pts) and (np.abs(pts[:, 0]) <= 180.0).all() and (np.abs(pts[:, 1]) <= 90.0).all():
+            problems.add(
+                where,
+                f"declared CRS {label}, coordinates look like longitude/latitude: every x lies within ±180 and "
+                f"every y within ±90 (e.g. ({pts[0, 0]:g}, {pts[0, 1]:g})), i.e. the whole layer would sit "
+                "within 200 m of the CRS's origin.",
+                "set crs: EPSG:4326 on this layer (or EPSG:4490, CGCS2000): a file that declares no CRS takes "
+                "the layer's 'crs:' from the scenario; one that declares the wrong CRS must be re-saved with the "
+                "right one (QGIS: Set Layer CRS; GDAL: ogr2ogr -a_srs EPSG:4326 fixed.gpkg this.gpkg).",
+            )
+            unusable[:] = True
+    types = geom.geom_type.fillna("None").to_numpy()
+    fam = np.array([_GEOM_FAMILY.get(t, "other") for t in types])
+    wrong = (~np.isin(fam, schema.geometry)) & ~unusable
+    if wrong.any():
+        first = int(np.flatnonzero(wrong)[0])
+        problems.add(
+            where,
+            f"{int(wrong.sum())} feature(s) have geometry type {types[first]} "
+            f"({_ids(out, schema, wrong)}); expected {' or '.join(schema.geometry)}.",
+            "Convert the geometries (e.g. polygons to points with a centroid) or use the right layer kind.",
+            feature_id=_fid(out, schema, first),
+        )
+    usable = ~(unusable | wrong)
+    # degenerate: lines of zero length; polygons that collapse when repaired (a valid polygon has an area)
+    degenerate = np.zeros(n, dtype=bool)
+    degenerate[usable & (fam == "line")] = shapely.length(vals[usable & (fam == "line")]) <= 0.0
+    new = vals.copy()
+    check = usable & ~degenerate
+    valid = np.ones(n, dtype=bool)
+    valid[check] = shapely.is_valid(vals[check])
+    bad = np.flatnonzero(~valid)
+    if len(bad):
+        reasons = shapely.is_valid_reason(vals[bad])
+        for i, reason in zip(bad, reasons, strict=True):
+            try:
+                g = shapely.make_valid(vals[i])
+            except shapely.errors.GEOSException as exc:  # a safety net: GEOS refuses some inputs
+                problems.add(
+                    where,
+                    f"invalid geometry ({reason}) that cannot be repaired ({exc}).",
+                    "Fix the shape in a GIS, or delete the feature.",
+                    feature_id=_fid(out, schema, int(i)),
+                )
+                usable[i] = False
+                continue
+            g = _polygonal(g) if fam[i] == "polygon" else _lineal(g) if fam[i] == "line" else g
+            if g.is_empty or _GEOM_FAMILY.get(g.geom_type) != fam[i]:
+                degenerate[i] = True  # collapses when repaired (a ring of one point, a polygon on a line)
+                continue
+            new[i] = g
+        for i, reason in list(zip(bad, reasons, strict=True))[:20]:
+            if usable[i] and not degenerate[i]:
+                problems.add(
+                    where,
+                    f"invalid geometry ({reason}); repaired with make_valid.",
+                    "Check the repaired shape, or fix it in a GIS.",
+                    feature_id=_fid(out, schema, int(i)),
+                    severity="warning",
+                )
+    out = out.set_geometry(gpd.GeoSeries(new, crs=out.crs, index=out.index))
+    if degenerate.any():
+        what = "lines of zero length or polygons of zero area"
+        if degenerate.sum() == n:
+            problems.add(
+                where,
+                f"every feature is degenerate ({what}): {_ids(out, schema, degenerate)}; nothing usable is left.",
+                "Redraw the features (a line needs two distinct points, a polygon a non-zero area).",
+                feature_id=_fid(out, schema, int(np.flatnonzero(degenerate)[0])),
+            )
+        else:
+            problems.add(
+                where,
+                f"{int(degenerate.sum())} degenerate feature(s) ({what}) dropped: {_ids(out, schema, degenerate)}.",
+                "Redraw or delete them (a line needs two distinct points, a polygon a non-zero area).",
+                feature_id=_fid(out, schema, int(np.flatnonzero(degenerate)[0])),
+                severity="warning",
+            )
+            out = out.loc[~degenerate].reset_index(drop=True)
+    return out
+
+
+def _crs_label(crs: CRS | None) -> str:
+    if crs is None:
+        return "none"
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg} ({crs.name})" if epsg else crs.name
+
+
+def _lineal(g: BaseGeometry) -> BaseGeometry:
+    """Keep only the lineal part of a repaired geometry."""
+    if g.geom_type in ("LineString", "MultiLineString"):
+        return g
+    lines = [q for p in getattr(g, "geoms", [g]) for q in getattr(p, "geoms", [p]) if q.geom_type == "LineString"]
+    if not lines:
+        return g
+    return lines[0] if len(lines) == 1 else shapely.MultiLineString(lines)  # parts keep their direction
 
 
 def _missing(v: object) -> bool:
@@ -532,6 +683,31 @@ def _coerce(out: gpd.GeoDataFrame, col: Column, schema: LayerSchema, where: str,
                 f"Write plain numbers in '{col.name}'.",
                 feature_id=_fid(out, schema, first),
             )
+        inf = np.isinf(num.to_numpy(dtype=float, na_value=np.nan))
+        if inf.any():
+            first = int(np.flatnonzero(inf)[0])
+            problems.add(
+                where,
+                f"'{col.name}' must be a finite number, got {num.iloc[first]} at {_ids(out, schema, inf)}.",
+                f"Write the real value in '{col.name}'.",
+                feature_id=_fid(out, schema, first),
+            )
+            num = num.where(~inf)
+            bad = bad | inf  # refused: not reported again as empty
+        ceiling = MAX_COUNTS.get(col.name) if schema.kind == "villages" else None
+        if ceiling is not None:
+            big = (num > ceiling).fillna(False).to_numpy()
+            if big.any():
+                first = int(np.flatnonzero(big)[0])
+                problems.add(
+                    where,
+                    f"{col.name} = {num.iloc[first]:,.0f} at {_ids(out, schema, big)} is above the ceiling of "
+                    f"{ceiling:,} for one village (or village group).",
+                    f"Correct '{col.name}' (a unit or typing error? an extra digit?); counts are per village.",
+                    feature_id=_fid(out, schema, first),
+                )
+                num = num.where(~big)
+                bad = bad | big
         if col.non_negative:
             neg = (num < 0).fillna(False).to_numpy()
             if neg.any():
@@ -709,17 +885,29 @@ def study_area_of(boundaries: gpd.GeoDataFrame | None, villages: gpd.GeoDataFram
 
 
 def check_dem(dem: Path, area: BaseGeometry, crs: CRS, problems: Problems) -> None:
-    """Check that a DEM exists, has a CRS and covers the study area (given in ``crs``)."""
+    """Check that a DEM exists, is complete (not cut short), holds elevations, has a CRS and covers
+    the study area (given in ``crs``)."""
     from .errors import GeofupinError
-    from .terrain import dem_info
+    from .terrain import dem_info, dem_valid_share
 
     try:
-        info = dem_info(dem)
+        info = dem_info(dem)  # also refuses a GeoTIFF cut short
+        share, cells = dem_valid_share(dem)  # a decimated read: bounded time and memory
     except GeofupinError as exc:
-        problems.add("dem", str(exc), "Check the 'dem:' entry under 'layers:' in the scenario.")
+        text, _, fix = str(exc).partition(" Fix: ")
+        problems.add("dem", text, fix or "Check the 'dem:' entry under 'layers:' in the scenario.")
         return
     except Exception as exc:  # rasterio cannot open it
         problems.add("dem", f"cannot read DEM {dem}: {exc}", "Give a GeoTIFF (or another raster GDAL reads).")
+        return
+    if share == 0.0:
+        problems.add(
+            "dem",
+            f"DEM {dem.name} holds no elevation: all {cells:,} cells read are nodata "
+            f"(nodata value {info.nodata}, or NaN).",
+            "Use the DEM of this county; check its nodata value with `gdalinfo -stats` (a wrong nodata value "
+            "hides every cell).",
+        )
         return
     footprint = gpd.GeoSeries([shapely.box(*info.bounds)], crs=info.crs).to_crs(crs).iloc[0]
     if not footprint.intersects(area):
@@ -756,6 +944,43 @@ def _centre_lonlat(gdf: gpd.GeoDataFrame) -> tuple[float, float]:
     x0, y0, x1, y1 = gdf.total_bounds
     centre = gpd.GeoSeries(gpd.points_from_xy([(x0 + x1) / 2], [(y0 + y1) / 2]), crs=gdf.crs).to_crs(WGS84)
     return float(centre.x.iloc[0]), float(centre.y.iloc[0])
+
+
+def _check_projected(projected: Mapping[str, gpd.GeoDataFrame], run_crs: CRS, problems: Problems) -> None:
+    """Features whose coordinates the run CRS cannot represent (too far from its zone) are errors."""
+    for kind, gdf in projected.items():
+        xy, owner = shapely.get_coordinates(np.asarray(gdf.geometry.values), return_index=True)
+        bad = np.zeros(len(gdf), dtype=bool)
+        bad[owner[~np.isfinite(xy).all(axis=1)]] = True
+        if bad.any():
+            schema = SCHEMAS[kind]
+            problems.add(
+                kind,
+                f"{int(bad.sum())} feature(s) cannot be projected to the run CRS {_crs_label(run_crs)}: "
+                f"{_ids(gdf, schema, bad)}; they lie far outside the area that CRS covers.",
+                "Check their coordinates and CRS (lon/lat swapped? wrong CRS?), or set the run's 'crs:'.",
+                feature_id=_fid(gdf, schema, int(np.flatnonzero(bad)[0])),
+            )
+
+
+def _check_layers_reach_area(projected: Mapping[str, gpd.GeoDataFrame], area: BaseGeometry, problems: Problems) -> None:
+    """A layer with no feature at all in or near the study area is an error (its CRS is usually wrong)."""
+    zone = area.buffer(STUDY_AREA_TOLERANCE_M)
+    shapely.prepare(zone)
+    for kind, gdf in projected.items():
+        if kind in _INSIDE_REQUIRED or kind == "boundaries" or len(gdf) == 0:
+            continue  # those are checked feature by feature; boundaries make the area
+        if not shapely.intersects(zone, gdf.geometry.values).any():
+            x0, y0, x1, y1 = gdf.total_bounds
+            ax0, ay0, ax1, ay1 = area.bounds
+            problems.add(
+                kind,
+                f"the whole layer lies outside the study area: its features span x {x0:,.0f}..{x1:,.0f}, "
+                f"y {y0:,.0f}..{y1:,.0f} but the study area spans x {ax0:,.0f}..{ax1:,.0f}, "
+                f"y {ay0:,.0f}..{ay1:,.0f} (metres in the run CRS).",
+                "Check the layer's CRS (lon/lat stored under a metric CRS? the wrong zone?) and that it is this "
+                "county's data; or remove the layer from the scenario.",
+            )
 
 
 def prepare_layers(
@@ -818,6 +1043,9 @@ def prepare_layers(
     if len(problems.errors) > before:
         raise LayerError("invalid layers", problems)
     projected = {k: v.to_crs(run_crs) for k, v in checked.items()}
+    _check_projected(projected, run_crs, problems)
+    if len(problems.errors) > before:
+        raise LayerError("invalid layers", problems)
     area = study_area_of(projected.get("boundaries"), projected["villages"])
     if dem is not None:
         check_dem(Path(dem), area, run_crs, problems)
@@ -834,6 +1062,7 @@ def prepare_layers(
                 "Check their coordinates and CRS (lon/lat swapped? wrong CRS?), or widen the boundaries.",
                 feature_id=_fid(gdf, schema, int(np.flatnonzero(~inside)[0])),
             )
+    _check_layers_reach_area(projected, area, problems)
     if len(problems.errors) > before:
         raise LayerError("invalid layers", problems)
     for p in problems.warnings:

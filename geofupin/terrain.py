@@ -55,6 +55,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
+import rasterio.errors
 import rasterio.features
 import shapely
 from affine import Affine
@@ -90,6 +91,7 @@ __all__ = [
     "apply_transform",
     "cell_size_m",
     "dem_info",
+    "dem_valid_share",
     "distance_raster",
     "distance_raster_windowed",
     "horn_slope_deg",
@@ -264,16 +266,91 @@ class DemInfo:
 
 
 def dem_info(path: Path | str) -> DemInfo:
-    """Open a DEM's header; raises :class:`DataError`/`CRSError` with a fix when unusable."""
+    """Open a DEM's header; raises :class:`DataError`/`CRSError` with a fix when unusable.
+
+    Cheap: reads the header and, for a GeoTIFF, the index of its data blocks (not the data), so a
+    file cut short (an interrupted copy or download) is refused here rather than deep in a run.
+    """
     p = Path(path)
     if not p.exists():
         raise DataError(f"DEM file {p} does not exist. Fix: give the right path under layers.dem in the scenario.")
-    with rasterio.open(p) as src:
-        if src.crs is None:
-            raise CRSError(f"DEM {p} has no CRS. Fix: set one, e.g. `gdal_edit.py -a_srs EPSG:4326 {p.name}`.")
-        return DemInfo(
-            p, CRS.from_user_input(src.crs), src.transform, src.width, src.height, src.nodata, tuple(src.bounds)
+    try:
+        with _env(), rasterio.open(p) as src:
+            if src.crs is None:
+                raise CRSError(f"DEM {p} has no CRS. Fix: set one, e.g. `gdal_edit.py -a_srs EPSG:4326 {p.name}`.")
+            _check_tiff_blocks(src, p)
+            return DemInfo(
+                p, CRS.from_user_input(src.crs), src.transform, src.width, src.height, src.nodata, tuple(src.bounds)
+            )
+    except rasterio.errors.RasterioError as exc:
+        raise DataError(
+            f"cannot read DEM {p}: {exc}. Fix: give a GeoTIFF (or another raster GDAL reads); "
+            "copy or download it again if it was cut short."
+        ) from exc
+
+
+#: Blocks whose index entries :func:`dem_info` checks against the file size (1 µs each).
+MAX_CHECKED_BLOCKS = 4_000_000
+
+
+def _check_tiff_blocks(src: Any, path: Path) -> None:
+    """Raise :class:`DataError` when a GeoTIFF's data blocks end beyond the end of the file (truncated)."""
+    if src.driver != "GTiff":
+        return
+    size = path.stat().st_size
+    bh, bw = src.block_shapes[0]
+    nby, nbx = -(-src.height // bh), -(-src.width // bw)
+    bands = sorted({1, src.count}) if src.interleaving is not None and src.interleaving.name == "BAND" else [1]
+    if nby * nbx * len(bands) > MAX_CHECKED_BLOCKS:
+        return
+    end = 0
+    for b in bands:
+        for yb in range(nby):
+            for xb in range(nbx):
+                off = src.get_tag_item(f"BLOCK_OFFSET_{xb}_{yb}", "TIFF", bidx=b)
+                n = src.get_tag_item(f"BLOCK_SIZE_{xb}_{yb}", "TIFF", bidx=b)
+                if off and n:  # sparse files leave missing blocks at 0 (read as nodata)
+                    end = max(end, int(off) + int(n))
+    if end > size:
+        raise DataError(
+            f"DEM {path} is truncated: its data blocks run to byte {end:,} but the file has only {size:,} bytes "
+            f"({size / end:.0%}). Fix: copy or download the DEM again (the copy was cut short)."
         )
+
+
+#: Most cells :func:`dem_valid_share` reads (a decimated read: 1,048,576 float64 cells are 8 MB).
+DEM_SAMPLE_CELLS = 1 << 20
+
+
+def dem_valid_share(path: Path | str, *, max_cells: int = DEM_SAMPLE_CELLS) -> tuple[float, int]:
+    """Share of a DEM's cells that hold an elevation, from an evenly decimated read.
+
+    At most ``max_cells`` cells are read (GDAL uses an overview when the file has one), so
+    memory and time stay bounded whatever the DEM's size. Nodata, NaN and infinite values do
+    not count.
+
+    Returns
+    -------
+    ``(share, cells_read)``.
+
+    Raises
+    ------
+    DataError
+        When a data block cannot be read (a damaged or truncated file).
+    """
+    info = dem_info(path)
+    factor = max(1, math.ceil(math.sqrt(info.height * info.width / max(max_cells, 1))))
+    shape = (max(1, info.height // factor), max(1, info.width // factor))
+    try:
+        with _env(), rasterio.open(info.path) as src:
+            data = src.read(1, out_shape=shape, masked=True)
+    except rasterio.errors.RasterioError as exc:
+        raise DataError(
+            f"DEM {info.path} is damaged: its data cannot be read ({exc}). Fix: copy or download it again."
+        ) from exc
+    values = np.ma.getdata(data).astype(np.float64, copy=False)
+    ok = ~np.ma.getmaskarray(data) & np.isfinite(values)
+    return float(ok.mean()), int(ok.size)
 
 
 def iter_tiles(height: int, width: int, tile: int = DEFAULT_TILE) -> Iterator[Window]:
