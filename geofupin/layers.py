@@ -447,7 +447,10 @@ def validate_layer(
     wrong = ~np.isin(np.array([_GEOM_FAMILY.get(t, "other") for t in types]), schema.geometry)
     multi_pts = (types == "MultiPoint") & ~wrong
     if multi_pts.any():
-        out.loc[multi_pts, out.geometry.name] = out.geometry[multi_pts].centroid
+        new = np.asarray(out.geometry.values, dtype=object).copy()
+        with np.errstate(all="ignore"):  # the mean of the points, in the layer's own CRS
+            new[multi_pts] = shapely.centroid(new[multi_pts])
+        out = out.set_geometry(gpd.GeoSeries(new, crs=out.crs, index=out.index))
         problems.add(
             where,
             f"{int(multi_pts.sum())} MultiPoint feature(s) replaced by their centroid: {_ids(out, schema, multi_pts)}.",
@@ -462,6 +465,9 @@ def validate_layer(
         return None
     return out
 
+
+#: Largest coordinate magnitude accepted in any CRS: 10^9 (metres: 25 times the Earth's circumference).
+MAX_ABS_COORDINATE = 1e9
 
 #: Ceiling on the counts of one village (or 村民小组): above it the value is refused as an error.
 #: The most populous administrative villages of China hold a few tens of thousands of people;
@@ -503,7 +509,8 @@ def _check_geometry(out: gpd.GeoDataFrame, schema: LayerSchema, where: str, prob
             feature_id=_fid(out, schema, int(np.flatnonzero(empty)[0])),
         )
     xy, owner = shapely.get_coordinates(vals, return_index=True)
-    finite_xy = np.isfinite(xy).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        finite_xy = (np.abs(xy) <= MAX_ABS_COORDINATE).all(axis=1)  # False for NaN and inf too
     nonfinite = np.zeros(n, dtype=bool)
     nonfinite[owner[~finite_xy]] = True
     if nonfinite.any():
@@ -511,8 +518,8 @@ def _check_geometry(out: gpd.GeoDataFrame, schema: LayerSchema, where: str, prob
         x, y = xy[np.flatnonzero(~finite_xy & (owner == first))[0]]
         problems.add(
             where,
-            f"{int(nonfinite.sum())} feature(s) have a coordinate that is not a finite number "
-            f"(e.g. x={x}, y={y}): {_ids(out, schema, nonfinite)}.",
+            f"{int(nonfinite.sum())} feature(s) have a coordinate that is not a finite number or absurdly large "
+            f"(e.g. x={x:g}, y={y:g}; no CRS goes beyond {MAX_ABS_COORDINATE:g}): {_ids(out, schema, nonfinite)}.",
             "Correct or delete those vertices in a GIS (NaN or inf usually come from an empty cell or a failed "
             "calculation in the source data).",
             feature_id=_fid(out, schema, first),
