@@ -1009,7 +1009,12 @@ def load_policy(source: str | os.PathLike[str] | PolicyConfig) -> Policy:
 
 def list_layers(path: str | os.PathLike[str]) -> list[str]:
     """Names of the layers in a multi-layer file (GeoPackage)."""
-    return [str(name) for name, _ in pyogrio.list_layers(path)]
+    try:
+        return [str(name) for name, _ in pyogrio.list_layers(path)]
+    except Exception as exc:  # pyogrio's DataSourceError and GDAL errors
+        raise DataError(
+            f"cannot list the layers of {path}: {exc}. Fix: give a GeoPackage (.gpkg) GDAL can open."
+        ) from exc
 
 
 def read_vector(
@@ -1135,9 +1140,14 @@ def _lines(mask: np.ndarray, limit: int = 10) -> str:
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """SHA-256 of a file's bytes (for ``run.json``)."""
     h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
+    try:
+        with Path(path).open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError as exc:
+        raise DataError(
+            f"cannot read {path} to hash it: {exc}. Fix: check that the file exists and is readable."
+        ) from exc
     return h.hexdigest()
 
 

@@ -367,6 +367,13 @@ def validate_layer(
     -------
     The normalised copy (canonical columns, typed values, repaired geometry, fresh index)
     in its original CRS, or ``None`` when an error makes it unusable.
+
+    Notes
+    -----
+    Numbers: text that is not a number, ``inf``, and (in integer columns) fractional
+    values are errors naming the features; counts are never rounded. A village count above
+    :data:`MAX_COUNTS` (1,000,000 persons or households for one village or group) is an error,
+    as is any integer beyond :data:`MAX_WHOLE`. Geometry: see :func:`_check_geometry`.
     """
     schema = SCHEMAS[kind]
     where = kind if source is None else f"{kind} ({source})"
@@ -468,6 +475,9 @@ def validate_layer(
 
 #: Largest coordinate magnitude accepted in any CRS: 10^9 (metres: 25 times the Earth's circumference).
 MAX_ABS_COORDINATE = 1e9
+
+#: Largest whole number accepted in any integer column (2**53: larger floats are not exact integers).
+MAX_WHOLE = 2**53
 
 #: Ceiling on the counts of one village (or 村民小组): above it the value is refused as an error.
 #: The most populous administrative villages of China hold a few tens of thousands of people;
@@ -701,16 +711,18 @@ def _coerce(out: gpd.GeoDataFrame, col: Column, schema: LayerSchema, where: str,
             )
             num = num.where(~inf)
             bad = bad | inf  # refused: not reported again as empty
-        ceiling = MAX_COUNTS.get(col.name) if schema.kind == "villages" else None
+        village_count = schema.kind == "villages" and col.name in MAX_COUNTS
+        ceiling = MAX_COUNTS[col.name] if village_count else MAX_WHOLE if col.type == "int" else None
         if ceiling is not None:
-            big = (num > ceiling).fillna(False).to_numpy()
+            big = (num.abs() > ceiling).fillna(False).to_numpy()
             if big.any():
                 first = int(np.flatnonzero(big)[0])
                 problems.add(
                     where,
-                    f"{col.name} = {num.iloc[first]:,.0f} at {_ids(out, schema, big)} is above the ceiling of "
-                    f"{ceiling:,} for one village (or village group).",
-                    f"Correct '{col.name}' (a unit or typing error? an extra digit?); counts are per village.",
+                    f"{col.name} = {num.iloc[first]:,.0f} at {_ids(out, schema, big)} is beyond the ceiling of "
+                    f"{ceiling:,}" + (" for one village (or village group)." if village_count else "."),
+                    f"Correct '{col.name}' (a unit or typing error? an extra digit?)"
+                    + ("; counts are per village." if village_count else "."),
                     feature_id=_fid(out, schema, first),
                 )
                 num = num.where(~big)

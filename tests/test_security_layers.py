@@ -443,3 +443,21 @@ def test_unreachable_point_reads_as_unreachable_not_as_the_last_node() -> None:
         near.at([routing.n_nodes])
     with pytest.raises(DataError, match="not a node of this network"):
         near.at([-2])
+
+
+def test_list_layers_and_hash_of_unreadable_files_are_named_errors(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.gpkg"
+    junk.write_bytes(b"not a geopackage")
+    with pytest.raises(DataError, match=r"cannot list the layers of .*junk\.gpkg"):
+        gio.list_layers(junk)
+    with pytest.raises(DataError, match=r"cannot read .*gone\.tif to hash it"):
+        gio.file_sha256(tmp_path / "gone.tif")
+
+
+def test_huge_value_in_an_integer_column_of_another_layer() -> None:
+    # found by tests/test_fuzz.py: layer = 1e300 overflowed the cast to whole numbers
+    roads = roads_frame().assign(layer=[0.0, 1e300])
+    p = Problems()
+    assert validate_layer(roads, "roads", p) is None
+    (e,) = p.errors
+    assert e.feature_id == "r2" and "layer = " in e.message and f"{2**53:,}" in e.message
