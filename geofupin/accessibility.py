@@ -302,7 +302,7 @@ def nearest(
     with_dist
         Also sum path lengths (one pointer-doubling pass).
     """
-    src = np.asarray(sources, dtype=np.int64)
+    src = _nodes(net, sources, "sources")
     n = net.n_nodes
     valid = np.flatnonzero(src >= 0)
     if valid.size == 0:
@@ -317,6 +317,18 @@ def nearest(
     source[reached] = which[origin[reached]]
     dist = np.where(reached, _tree_lengths(pred, edges), np.nan) if with_dist else np.full(n, np.nan)
     return Nearest(t, dist, source)
+
+
+def _nodes(net: RoadNetwork, nodes: np.ndarray | Sequence[int], what: str) -> np.ndarray:
+    """Node indices as int64; ``-1`` (an unreachable point) is allowed, anything outside the network is not."""
+    idx = np.asarray(nodes, dtype=np.int64).reshape(-1)
+    bad = (idx < -1) | (idx >= net.n_nodes)
+    if bad.any():
+        raise DataError(
+            f"{what}: node {int(idx[bad][0])} is not a node of this network (0..{net.n_nodes - 1}, or -1 for an "
+            "unreachable point). Fix: pass the nodes RoadNetwork.attach returned for this network."
+        )
+    return idx
 
 
 def od_matrix(
@@ -347,8 +359,8 @@ def od_matrix(
     -------
     :class:`OD` with ``(len(origins), len(destinations))`` arrays.
     """
-    o = np.asarray(origins, dtype=np.int64)
-    d = np.asarray(destinations, dtype=np.int64)
+    o = _nodes(net, origins, "origins")
+    d = _nodes(net, destinations, "destinations")
     flip = len(d) < len(o)
     src, dst = (d, o) if flip else (o, d)
     graph, _, edges = _in_edges(net, "to_source" if flip else "from_source")

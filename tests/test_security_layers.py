@@ -19,7 +19,7 @@ from shapely.geometry import LineString, Point, Polygon, box
 from geofupin import io as gio
 from geofupin import pipeline
 from geofupin import scenario as scenario_mod
-from geofupin.accessibility import nearest
+from geofupin.accessibility import nearest, od_matrix
 from geofupin.errors import DataError, LayerError, Problems
 from geofupin.layers import MAX_COUNTS, prepare_layers, validate_layer
 from geofupin.network import build, snap
@@ -463,3 +463,17 @@ def test_huge_value_in_an_integer_column_of_another_layer() -> None:
     assert validate_layer(roads, "roads", p) is None
     (e,) = p.errors
     assert e.feature_id == "r2" and "layer = " in e.message and f"{2**53:,}" in e.message
+
+
+def test_nearest_and_od_refuse_nodes_outside_the_network() -> None:
+    roads = gpd.GeoDataFrame(
+        {"road_id": ["r1"], "road_class": ["county"]},
+        geometry=[LineString([(500_000, 4_000_000), (503_000, 4_000_000)])],
+        crs="EPSG:4545",
+    )
+    net = build(roads)[0]
+    with pytest.raises(DataError, match="sources: node 7 is not a node of this network"):
+        nearest(net, [7])
+    with pytest.raises(DataError, match="origins: node -3 is not a node"):
+        od_matrix(net, [-3], [0])
+    assert np.isinf(od_matrix(net, [-1], [0]).time_min).all()  # -1: unreachable, allowed
