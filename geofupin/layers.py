@@ -24,6 +24,7 @@ from typing import Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
@@ -31,7 +32,7 @@ from shapely.geometry.base import BaseGeometry
 from ._schema import suggest
 from .context import Layers
 from .crs import WGS84, choose_metric_crs
-from .errors import LayerError, Problems
+from .errors import CRSError, LayerError, Problems
 from .vocabulary import (
     BOUNDARY_LEVEL_ALIASES,
     BOUNDARY_LEVELS,
@@ -1052,7 +1053,15 @@ def prepare_layers(
             )
             if res is not None:
                 checked[kind] = res
-    run_crs = resolve_crs(crs, checked)
+    try:
+        run_crs = resolve_crs(crs, checked)
+    except (CRSError, pyproj.exceptions.CRSError) as exc:  # an unknown CRS string, or a centre off the globe
+        problems.add(
+            "crs",
+            f"cannot set the run's metric CRS: {exc}",
+            "Give 'crs:' an EPSG code such as EPSG:4545 (or 'auto'), and check the villages' coordinates and CRS.",
+        )
+        raise LayerError("invalid layers", problems) from exc
     if not run_crs.is_projected:
         problems.add(
             "crs",

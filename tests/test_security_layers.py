@@ -477,3 +477,15 @@ def test_nearest_and_od_refuse_nodes_outside_the_network() -> None:
     with pytest.raises(DataError, match="origins: node -3 is not a node"):
         od_matrix(net, [-3], [0])
     assert np.isinf(od_matrix(net, [-1], [0]).time_min).all()  # -1: unreachable, allowed
+
+
+def test_run_crs_that_cannot_be_set_is_a_layer_problem() -> None:
+    with pytest.raises(LayerError) as info:
+        prepare_layers({"villages": villages_frame()}, crs="GCJ-02")
+    (e,) = info.value.problems
+    assert e.where == "crs" and "GCJ-02" in e.message and "EPSG:4545" in e.fix
+    # metric coordinates so large that their centre is no longitude/latitude (finite, below the 1e9 bound)
+    far = villages_frame([Point(5e8 + i, 5e8) for i in range(3)]).set_crs(4545, allow_override=True)
+    with pytest.raises(LayerError) as info:
+        prepare_layers({"villages": far})
+    assert [p.where for p in info.value.problems if p.severity == "error"] == ["crs"]
