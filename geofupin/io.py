@@ -1156,6 +1156,7 @@ def read_osm(path: str | os.PathLike[str], *, out_crs: Any = None) -> dict[str, 
     from .osm import import_osm
 
     p = Path(path)
+    require("osmium")  # the `osm` extra first: without it no file can be read
     if p.is_file():
         _sniff_osm(p)
     try:

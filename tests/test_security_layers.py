@@ -402,6 +402,7 @@ def test_unknown_crs_string_for_a_layer_is_a_named_error(tmp_path: Path) -> None
     ids=["empty", "random", "text", "xml", "html"],
 )
 def test_import_osm_on_files_that_are_not_pbf(tmp_path: Path, content: bytes, expect: str) -> None:
+    pytest.importorskip("osmium")  # the geofupin[osm] extra
     pbf = tmp_path / "county.osm.pbf"
     pbf.write_bytes(content)
     code, text = invoke("import-osm", str(pbf), "--out", str(tmp_path / "layers"))
