@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -275,7 +276,15 @@ def dem_info(path: Path | str) -> DemInfo:
     if not p.exists():
         raise DataError(f"DEM file {p} does not exist. Fix: give the right path under layers.dem in the scenario.")
     try:
-        with _env(), rasterio.open(p) as src:
+        with warnings.catch_warnings(), _env():
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)  # refused just below
+            src = rasterio.open(p)
+        with src:
+            if src.transform.is_identity and not src.gcps[0]:
+                raise DataError(
+                    f"DEM {p} has no georeferencing (no geotransform: cells are not placed on the ground). "
+                    f"Fix: use a georeferenced GeoTIFF, or set it with `gdal_edit.py -a_ullr ... {p.name}`."
+                )
             if src.crs is None:
                 raise CRSError(f"DEM {p} has no CRS. Fix: set one, e.g. `gdal_edit.py -a_srs EPSG:4326 {p.name}`.")
             _check_tiff_blocks(src, p)

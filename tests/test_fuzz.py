@@ -342,3 +342,28 @@ def test_fuzz_validate_layer_in_memory_never_mutates_input() -> None:
     )
     assert gdf.geometry.to_wkb().equals(before.geometry.to_wkb())
     assert {e.message.split(":")[0] for e in p.errors} >= {"duplicate road_id"}
+
+
+@fuzz(40)
+@given(st.floats(0.0, 1.0), st.lists(st.tuples(st.floats(0.0, 1.0), st.integers(0, 255)), max_size=6))
+def test_fuzz_damaged_dem(cut: float, flips: list[tuple[float, int]]) -> None:
+    """A DEM cut short or with bytes overwritten: the DEM checks end in a value or a GeofupinError."""
+    from rasterio.transform import from_origin
+
+    from geofupin.terrain import dem_info, dem_valid_share
+
+    with tempfile.TemporaryDirectory() as d:
+        good = Path(d) / "good.tif"
+        arr = np.arange(300 * 300, dtype="float32").reshape(300, 300)
+        gio.write_raster(arr, good, transform=from_origin(LON, LAT, 0.0003, 0.0003), crs="EPSG:4326", nodata=-9999)
+        data = bytearray(good.read_bytes())
+        for where, value in flips:
+            data[min(int(where * len(data)), len(data) - 1)] = value
+        bad = Path(d) / "bad.tif"
+        bad.write_bytes(bytes(data[: max(0, int(cut * len(data)))]) if cut < 1.0 else bytes(data))
+        try:
+            info = dem_info(bad)
+            share, cells = dem_valid_share(bad)
+        except GeofupinError:
+            return
+        assert info.width > 0 and 0.0 <= share <= 1.0 and cells > 0

@@ -490,3 +490,23 @@ def test_run_crs_that_cannot_be_set_is_a_layer_problem() -> None:
     with pytest.raises(LayerError) as info:
         prepare_layers({"villages": far})
     assert [p.where for p in info.value.problems if p.severity == "error"] == ["crs"]
+
+
+def test_dem_without_georeferencing_is_a_named_error(tmp_path: Path) -> None:
+    # found by tests/test_fuzz.py: a damaged header opened with rasterio's NotGeoreferencedWarning (a traceback
+    # under warnings-as-errors) and the identity transform, i.e. cells placed nowhere
+    import warnings
+
+    import rasterio
+    from affine import Affine
+
+    path = tmp_path / "plain.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(
+            path, "w", driver="GTiff", width=4, height=4, count=1, dtype="float32", crs="EPSG:4326",
+            transform=Affine.identity(),
+        ) as dst:  # fmt: skip
+            dst.write(np.ones((1, 4, 4), dtype="float32"))
+    with pytest.raises(DataError, match="has no georeferencing"):
+        dem_info(path)
