@@ -1155,44 +1155,7 @@ def read_osm(path: str | os.PathLike[str], *, out_crs: Any = None) -> dict[str, 
     """Read an OpenStreetMap extract (.osm.pbf) into geofupin layers; see :func:`geofupin.osm.import_osm`."""
     from .osm import import_osm
 
-    p = Path(path)
-    require("osmium")  # the `osm` extra first: without it no file can be read
-    if p.is_file():
-        _sniff_osm(p)
-    try:
-        return import_osm(p, out_crs=out_crs)
-    except RuntimeError as exc:  # libosmium's parse errors ("PBF error: ...", "XML error: ...")
-        raise DataError(
-            f"cannot read OSM file {p}: {exc}. Fix: the file is damaged or not an OpenStreetMap extract; "
-            "download the .osm.pbf again (e.g. from download.geofabrik.de)."
-        ) from exc
-
-
-def _sniff_osm(p: Path) -> None:
-    """Refuse an empty file, or a ``.pbf`` that does not start like one, with a named error."""
-    with p.open("rb") as fh:
-        head = fh.read(64)
-    if not head:
-        raise DataError(
-            f"OSM file {p} is empty (0 bytes). Fix: download the extract again; an interrupted download leaves "
-            "an empty file."
-        )
-    if not p.name.lower().endswith(".pbf"):
-        return
-    # a PBF starts with the 4-byte big-endian size of its first BlobHeader, whose type is "OSMHeader"
-    size = int.from_bytes(head[:4], "big")
-    if 0 < size < 64 * 1024 and b"OSMHeader" in head[4 : 4 + size]:
-        return
-    stripped = head.lstrip()
-    if stripped.startswith((b"<?xml", b"<osm")):
-        what = "OSM XML text, not PBF. Fix: rename it to .osm (geofupin reads both)."
-    elif stripped[:1] == b"<":
-        what = "text (HTML?), not PBF: probably an error page saved in place of the extract. Fix: download it again."
-    elif all(32 <= c < 127 or c in (9, 10, 13) for c in head):
-        what = "text, not PBF. Fix: give the .osm.pbf extract itself."
-    else:
-        what = "not an OSM PBF file (it does not start with an OSMHeader block). Fix: give a .osm.pbf extract."
-    raise DataError(f"OSM file {p} is {what}")
+    return import_osm(Path(path), out_crs=out_crs)
 
 
 def read_table(path: str | os.PathLike[str], *, encoding: str | None = None, sheet: str | int = 0) -> pd.DataFrame:

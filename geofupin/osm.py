@@ -177,6 +177,44 @@ def _constraint(rows: _Rows, tags: Any, oid: str, geom: str, *, point: bool, far
         rows.add(geom, id=oid, kind=kind, name=tags.get("name"), osm_tag=source)
 
 
+def _sniff_osm(p: Path) -> None:
+    """Refuse an empty file, or a ``.pbf`` that does not start like one, with a named error."""
+    with p.open("rb") as fh:
+        head = fh.read(64)
+    if not head:
+        raise DataError(
+            f"OSM file {p} is empty (0 bytes). Fix: download the extract again; an interrupted download leaves "
+            "an empty file."
+        )
+    if not p.name.lower().endswith(".pbf"):
+        return
+    # a PBF starts with the 4-byte big-endian size of its first BlobHeader, whose type is "OSMHeader"
+    size = int.from_bytes(head[:4], "big")
+    if 0 < size < 64 * 1024 and b"OSMHeader" in head[4 : 4 + size]:
+        return
+    stripped = head.lstrip()
+    if stripped.startswith((b"<?xml", b"<osm")):
+        what = "OSM XML text, not PBF. Fix: rename it to .osm (geofupin reads both)."
+    elif stripped[:1] == b"<":
+        what = "text (HTML?), not PBF: probably an error page saved in place of the extract. Fix: download it again."
+    elif all(32 <= c < 127 or c in (9, 10, 13) for c in head):
+        what = "text, not PBF. Fix: give the .osm.pbf extract itself."
+    else:
+        what = "not an OSM PBF file (it does not start with an OSMHeader block). Fix: give a .osm.pbf extract."
+    raise DataError(f"OSM file {p} is {what}")
+
+
+def _objects(fp: Any, path: Path) -> Any:
+    """The objects of an osmium file processor; libosmium's parse errors become a named DataError."""
+    try:
+        yield from fp
+    except RuntimeError as exc:  # "PBF error: ...", "XML error: ..."
+        raise DataError(
+            f"cannot read OSM file {path}: {exc}. Fix: the file is damaged or not an OpenStreetMap extract; "
+            "download the .osm.pbf again (e.g. from download.geofabrik.de)."
+        ) from exc
+
+
 def import_osm(
     pbf_path: str | Path,
     *,
@@ -212,6 +250,7 @@ def import_osm(
     path = Path(pbf_path)
     if not path.is_file():
         raise DataError(f"OSM file {path} does not exist. Fix: give the path of a .osm.pbf extract.")
+    _sniff_osm(path)
     wkb = osmium.geom.WKBFactory()
     roads, water, power, places, facilities, bounds = _Rows(), _Rows(), _Rows(), _Rows(), _Rows(), _Rows()
     constraints, place_areas, residential = _Rows(), _Rows(), _Rows()
@@ -242,7 +281,7 @@ def import_osm(
     o: Any
     seen_bounds: dict[int, str] = {}  # admin relations in the file (id -> name)
     built_bounds: set[int] = set()  # ... and those that became polygons
-    for o in fp:
+    for o in _objects(fp, path):
         tags = o.tags
         try:
             if o.is_relation():
