@@ -31,7 +31,7 @@ from . import plans
 from .config.plans import PlansConfig, PlanTargets
 from .config.policy import PolicyConfig
 from .context import RunContext, StepResult
-from .policy import payer_purpose_label, plan_units
+from .policy import PAYER_ZH, PURPOSE_ZH, payer_purpose_label, plan_units
 from .siting import CRITERIA
 
 log = logging.getLogger(__name__)
@@ -288,23 +288,8 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
         "central_community": "中心社区安置",
         "central_village": "中心村安置",
     },
-    "payer": {
-        "province": "省",
-        "city": "市",
-        "county": "县",
-        "city_county": "市县",
-        "township_village": "乡镇村",
-        "total": "合计",
-    },
-    "purpose": {
-        "housing": "建房补助",
-        "homestead_clearance": "宅基地整理费",
-        "hardship": "特困户补助",
-        "infrastructure": "基础设施配套",
-        "reward": "奖励",
-        "management": "管理经费",
-        "total": "合计",
-    },
+    "payer": {**PAYER_ZH, "total": "合计"},
+    "purpose": {**PURPOSE_ZH, "total": "合计"},
     "basis": {"per_person": "按人", "per_household": "按户", "share_of": "按比例"},
     "quantity_unit": {"person": "人", "household": "户", "yuan": "元"},
     "paid_to": {
