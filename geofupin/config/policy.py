@@ -549,17 +549,8 @@ class PolicyConfig:
 
     @property
     def options(self) -> PolicyOptions:
-        """The ambiguity options alone."""
-        return PolicyOptions(
-            hardship_base=self.hardship_base,
-            hardship_rounding=self.hardship_rounding,
-            hardship_rounding_level=self.hardship_rounding_level,
-            management_base=self.management_base,
-            standard_reading=self.standard_reading,
-            reward=self.reward,
-            reward_units=self.reward_units,
-            sites_with_works=self.sites_with_works,
-        )
+        """The ambiguity options alone (every :class:`PolicyOptions` field, read from this section)."""
+        return PolicyOptions(**{f.name: getattr(self, f.name) for f in dataclasses.fields(PolicyOptions)})
 
 
 # --------------------------------------------------------------------------- disbursement milestones
