@@ -339,6 +339,7 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
     "op": {"le": "不大于", "ge": "不小于", "lt": "小于", "gt": "大于"},
     "unit": {"deg": "度", "°": "度", "m": "米", "min": "分钟", "m2": "平方米", "share": "比例", "persons": "人"},
     "row_kind": {"detail": "明细", "subtotal": "小计", "total": "合计"},
+    "status": {"used": "采用"},
     "size_source": {"estimated": "按人数平均估算", "roster": "花名册"},
     "normalise": {"minmax": "极差标准化"},
     "method": {"weighted_sum": "加权求和", "ahp": "层次分析法", "topsis": "TOPSIS法"},
