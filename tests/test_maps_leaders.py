@@ -98,8 +98,7 @@ def test_budget_by_payer_and_before_after_access() -> None:
     assert f["budget_yuan"] == 224_745.0
     assert f["budget_province_yuan"] == 97_200.0 and f["budget_city_county_yuan"] == 55_200.0
     assert v["补助资金合计"] == "22.47 万元"  # 224,745 yuan
-    assert v["其中 省"] == "9.72 万元" and v["其中 市"] == "6.00 万元"
-    assert v["其中 县"] == "1.23 万元" and v["其中 市县"] == "5.52 万元"
+    assert v["其中"] == "省 9.72，市 6.00，县 1.23，市县 5.52（万元）"  # summed by payer, in the table's order
     assert v["户均补助"] == "3.75 万元"  # 224,745 / 6 households
     assert f["slowest_school_before_min"] == 55.4 and f["slowest_school_after_min"] == 8.2
     assert v["到学校最长时间"] == "搬迁前 55 分钟 → 搬迁后 8 分钟"
@@ -226,12 +225,16 @@ def test_page_at_desktop_and_phone(browser, tmp_path: Path, width: int, height: 
             "6 户，24 人",
             "使用 1 个（通过筛选 2 个）",
             "22.47 万元",
-            "9.72 万元",
+            "省 9.72，市 6.00",
             "搬迁前 55 分钟 → 搬迁后 8 分钟",
         ):
             assert fig in text, fig
         assert XSS_SCRIPT in text  # the hostile village name is literal text
         assert page.locator(".gfp-summary script").count() == 0
+        # the panel and the legend do not cover each other
+        a, b = panel.bounding_box(), page.locator(".gfp-legend").bounding_box()
+        assert a is not None and b is not None
+        assert a["y"] + a["height"] <= b["y"] or a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
         # the legend: open on a desktop, folded on a phone, and the heading unfolds it
         body = page.locator(".gfp-legend .gfp-body")
         assert body.is_visible() is legend_open

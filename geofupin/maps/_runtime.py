@@ -51,8 +51,8 @@ CSS = """
 .gfp-north .lab{font-weight:bold;font-size:11px}
 .gfp-summary{max-width:296px}.gfp-summary table{border-collapse:collapse}
 .gfp-summary td{padding:1px 6px 1px 0;vertical-align:top}.gfp-summary td.v{font-weight:bold}
-.gfp-summary td.k .en{display:block;color:#666;font-size:10px;line-height:1.1}
-@media (max-width:600px){.gfp-summary{max-width:62vw;font-size:11px}.gfp-summary .en{display:none}}
+.gfp-summary td.k{white-space:nowrap}
+@media (max-width:600px){.gfp-summary{max-width:62vw;font-size:11px}.gfp-summary td.k{white-space:normal}}
 .gfp-diff table{border-collapse:collapse}.gfp-diff td,.gfp-diff th{border:1px solid #ccc;padding:1px 5px;text-align:right}
 .gfp-diff td:first-child,.gfp-diff th:first-child{text-align:left}
 """
@@ -330,7 +330,7 @@ gfp.summary = function(map, spec) {
     var body = gfp.fold(h, d, spec.collapsed), tb = gfp.el('table');
     spec.rows.forEach(function(r) {
       var tr = gfp.el('tr'), k = gfp.el('td', r.zh, 'k');
-      if (r.en) { k.appendChild(gfp.el('span', r.en, 'en')); }
+      if (r.en) { tr.title = r.en; }  // English on hover: the panel stays short
       tr.appendChild(k); tr.appendChild(gfp.el('td', r.value, 'v')); tb.appendChild(tr);
     });
     body.appendChild(tb);

@@ -1038,7 +1038,7 @@ def run_summary(layers: Layers, results: Mapping[str, StepResult], *, public: bo
         rows.append({"zh": "安置点", "en": "sites used (passing)", "value": value})
     budget = _num(plan.get("budget_total_yuan"))
     county = _find(results, "budget_county", "tables")
-    by_payer: list[dict[str, str]] = []
+    by_payer: list[str] = []
     if county is not None and {"payer", "amount_yuan"} <= set(county.columns) and len(county):
         c = county.assign(amount_yuan=pd.to_numeric(county["amount_yuan"], errors="coerce").fillna(0.0))
         label = c["payer_zh"].astype(str) if "payer_zh" in c.columns else c["payer"].astype(str)
@@ -1046,13 +1046,14 @@ def run_summary(layers: Layers, results: Mapping[str, StepResult], *, public: bo
         labels = dict(zip(c["payer"].astype(str), label, strict=True))
         for payer, amount in sums.items():
             fig[f"budget_{payer}_yuan"] = float(amount)
-            by_payer.append({"zh": f"其中 {labels[str(payer)]}", "en": str(payer), "value": _wan(float(amount))})
+            by_payer.append(f"{labels[str(payer)]} {float(amount) / 1e4:,.2f}")
         if budget is None:
             budget = float(c["amount_yuan"].sum())
     if budget is not None:
         fig["budget_yuan"] = budget
         rows.append({"zh": "补助资金合计", "en": "budget", "value": _wan(budget)})
-        rows.extend(by_payer)
+        if by_payer:
+            rows.append({"zh": "其中", "en": "by payer, 10,000 yuan", "value": "，".join(by_payer) + "（万元）"})
         if not public and fig.get("households"):
             fig["budget_per_household_yuan"] = budget / fig["households"]
             rows.append({"zh": "户均补助", "en": "per household", "value": _wan(budget / fig["households"])})
