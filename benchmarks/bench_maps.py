@@ -24,7 +24,7 @@ import geopandas as gpd
 import numpy as np
 from shapely import linestrings, points
 
-from geofupin.context import Layers, RunContext
+from geofupin.context import Layers, RunContext, StepResult
 from geofupin.crs import WGS84, gauss_kruger_3deg
 from geofupin.maps import MapConfig, build_run_map, render_html
 from geofupin.maps.offline import inline_assets
@@ -162,7 +162,18 @@ def main() -> None:
     a = ap.parse_args()
     nv, ns = (2_000, 10_000) if a.quick else (10_000, 50_000)
     layers = synthetic(nv, ns)
-    ctx = RunContext(scenario=SimpleNamespace(), layers=layers, results={})
+    # step summaries as a run records them: the page draws its summary panel from these
+    v = layers.villages
+    hh, pp = int(v["relocate_households"].sum()), int(v["relocate_persons"].sum())
+    results = {
+        "allocate": StepResult(
+            summary={"relocating_persons": pp, "served_persons": pp, "unserved_persons": 0, "open_sites": 12}
+        ),
+        "plan": StepResult(
+            summary={"budget_total_yuan": 9_000.0 * pp, "relocated_households": hh, "relocated_persons": pp}
+        ),
+    }
+    ctx = RunContext(scenario=SimpleNamespace(), layers=layers, results=results)
     print(f"data: {nv:,} villages, {ns:,} road segments")
 
     t = time.perf_counter()

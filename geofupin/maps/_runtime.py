@@ -45,6 +45,14 @@ CSS = """
 .gfp-legend{max-width:300px}.gfp-legend .row{padding-left:19px;text-indent:-19px}.gfp-legend .en{color:#666}
 .gfp-search input{width:170px;font-size:13px;padding:2px 4px}.gfp-search .msg{color:#a00;font-size:11px}
 .gfp-title{font:bold 16px "Noto Sans CJK SC","Noto Sans SC",sans-serif}.gfp-title .en{font-size:12px;font-weight:normal;color:#555}
+.gfp-verdict{font-weight:bold;font-size:14px}.gfp-verdict.ok{color:#006837}.gfp-verdict.no{color:#b2182b}
+.gfp-pop ul.gfp-why{margin:2px 0 4px 16px}.gfp-more summary{cursor:pointer;color:#08519c;margin-top:4px}
+.gfp-north{padding:2px 6px;text-align:center;line-height:1.1;min-width:24px}.gfp-north .arr{font-size:16px;color:#222}
+.gfp-north .lab{font-weight:bold;font-size:11px}
+.gfp-summary{max-width:296px}.gfp-summary table{border-collapse:collapse}
+.gfp-summary td{padding:1px 6px 1px 0;vertical-align:top}.gfp-summary td.v{font-weight:bold}
+.gfp-summary td.k{white-space:nowrap}
+@media (max-width:600px){.gfp-summary{max-width:62vw;font-size:11px}.gfp-summary td.k{white-space:normal}}
 .gfp-diff table{border-collapse:collapse}.gfp-diff td,.gfp-diff th{border:1px solid #ccc;padding:1px 5px;text-align:right}
 .gfp-diff td:first-child,.gfp-diff th:first-child{text-align:left}
 """
@@ -93,9 +101,25 @@ gfp.decode = function(g) {
   return feats;
 };
 gfp.popup = function(spec, i) {
-  var P = spec.props, box = gfp.el('div', null, 'gfp-pop');
+  // the answer first (a site's verdict and reasons), then the name, then the technical rows (folded)
+  var P = spec.props, box = gfp.el('div', null, 'gfp-pop'), host = box;
+  var lead = spec.lead || [];
+  if (lead[0] && P[lead[0]] && P[lead[0]][i]) {
+    box.appendChild(gfp.el('div', P[lead[0]][i], 'gfp-verdict ' + (P[lead[2]] && P[lead[2]][i] ? 'ok' : 'no')));
+  }
   if (spec.title) { box.appendChild(gfp.el('h4', P[spec.title][i])); }
   if (spec.title_en && P[spec.title_en][i]) { box.appendChild(gfp.el('div', P[spec.title_en][i], 'en')); }
+  if (lead[1] && P[lead[1]] && P[lead[1]][i] && P[lead[1]][i].length) {
+    var why = gfp.el('ul', null, 'gfp-why');
+    P[lead[1]][i].forEach(function(t) { why.appendChild(gfp.el('li', t)); });
+    box.appendChild(why);
+  }
+  if (spec.fold) {
+    host = gfp.el('details', null, 'gfp-more');
+    var sm = gfp.el('summary', '更多 ');
+    sm.appendChild(gfp.el('span', 'details', 'en'));
+    host.appendChild(sm); box.appendChild(host);
+  }
   var tb = gfp.el('table');
   (spec.fields || []).forEach(function(fd) {
     var v = gfp.fmt(P[fd[0]][i], fd[3]);
@@ -105,16 +129,16 @@ gfp.popup = function(spec, i) {
     if (fd[2]) { k.appendChild(gfp.el('span', ' ' + fd[2], 'en')); }
     tr.appendChild(k); tr.appendChild(gfp.el('td', v, 'v')); tb.appendChild(tr);
   });
-  box.appendChild(tb);
+  host.appendChild(tb);
   (spec.sections || []).forEach(function(sec) {
     var items = P[sec[0]][i];
     if (!items || !items.length) { return; }
     var h = gfp.el('div', sec[1], 'sec');
     if (sec[2]) { h.appendChild(gfp.el('span', ' ' + sec[2], 'en')); }
-    box.appendChild(h);
+    host.appendChild(h);
     var ul = gfp.el('ul');
     items.forEach(function(t) { ul.appendChild(gfp.el('li', t)); });
-    box.appendChild(ul);
+    host.appendChild(ul);
   });
   return box;
 };
@@ -272,7 +296,8 @@ gfp.legend = function(map, spec) {
   return gfp.box(map, spec.position || 'bottomright', function(d) {
     var h = gfp.el('h4', '图例 ');
     h.appendChild(gfp.el('span', 'Legend', 'en')); d.appendChild(h);
-    var body = gfp.fold(h, d, spec.collapsed);
+    var small = spec.small_px && window.matchMedia && window.matchMedia('(max-width: ' + spec.small_px + 'px)').matches;
+    var body = gfp.fold(h, d, spec.collapsed || small);
     d = body;
     spec.sections.forEach(function(sec) {
       var t = gfp.el('div', sec.zh); t.style.fontWeight = 'bold'; t.style.marginTop = '4px';
@@ -288,6 +313,31 @@ gfp.legend = function(map, spec) {
       });
     });
   }, 'gfp-legend');
+};
+gfp.north = function(map) {
+  // the web map is always north-up: a small fixed arrow
+  return gfp.box(map, 'topright', function(d) {
+    d.title = '指北 North';
+    d.appendChild(gfp.el('div', '▲', 'arr'));
+    d.appendChild(gfp.el('div', '北 N', 'lab'));
+  }, 'gfp-north');
+};
+gfp.summary = function(map, spec) {
+  // the run's key figures, Chinese first; click the heading to fold
+  return gfp.box(map, 'topright', function(d) {
+    var h = gfp.el('h4', spec.public ? '搬迁安置概况（公示） ' : '搬迁安置概况 ');
+    h.appendChild(gfp.el('span', 'Summary', 'en')); d.appendChild(h);
+    var body = gfp.fold(h, d, spec.collapsed), tb = gfp.el('table');
+    spec.rows.forEach(function(r) {
+      var tr = gfp.el('tr'), k = gfp.el('td', r.zh, 'k');
+      if (r.en) { tr.title = r.en; }  // English on hover: the panel stays short
+      tr.appendChild(k); tr.appendChild(gfp.el('td', r.value, 'v')); tb.appendChild(tr);
+    });
+    body.appendChild(tb);
+    // once someone opens a popup the panel folds out of the way (a pan may bring features under it);
+    // the heading unfolds it
+    map.on('popupopen', function() { if (body.style.display !== 'none') { h.click(); } });
+  }, 'gfp-summary');
 };
 gfp.info = function(map, spec) {
   L.control.scale({metric: true, imperial: false, position: 'bottomleft'}).addTo(map);

@@ -145,7 +145,7 @@ class DataLayer(JSCSSMixin, Layer, RawMacroElement):
 
 
 #: The runtime functions a :class:`_Call` may call (closed set: the name is written into script).
-CALLS = frozenset({"legend", "info", "searchbox", "table", "fit"})
+CALLS = frozenset({"legend", "info", "searchbox", "table", "fit", "north", "summary"})
 
 
 class _Call(RawMacroElement):
@@ -202,3 +202,16 @@ def FirstView(bounds: list[list[float]]) -> MacroElement:
     Add it before the layers (``index=0``): markercluster's chunked loading breaks on a later fit.
     """
     return _Call("fit", {"bounds": bounds})
+
+
+def NorthArrow() -> MacroElement:
+    """A small fixed north arrow (北 N), top right: the web map is always north-up."""
+    return _Call("north")
+
+
+def SummaryPanel(spec: dict[str, Any]) -> MacroElement:
+    """The collapsible run summary (top right): ``{'rows': [{'zh', 'en', 'value'}], 'public', 'collapsed'}``.
+
+    The rows come from :func:`~geofupin.maps.overview.run_summary`; every text is a DOM text node.
+    """
+    return _Call("summary", spec)

@@ -28,7 +28,7 @@ from ..context import Layers, RunContext, StepResult
 from ..siting import SITE_FRONT_COLUMNS, SITE_SCORE_COLUMNS
 from . import data as D
 from .basemaps import add_basemap, uses_gcj02
-from .elements import DataLayer, FirstView, InfoBox, LayerControl, Legend, SearchBox
+from .elements import DataLayer, FirstView, InfoBox, LayerControl, Legend, NorthArrow, SearchBox, SummaryPanel
 from .hillshade import hillshade_overlay
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,9 @@ class _Page:
         self.notes: list[str] = []
         self.bounds: list[tuple[float, float, float, float]] = []
         self.focus: list[tuple[float, float, float, float]] = []
+        self.summary: dict[str, Any] | None = None
+        #: site id -> (verdict, reasons, passed), for every popup that belongs to a site
+        self.verdicts: dict[str, tuple[str, list[str], bool]] = {}
 
     def display(self, gdf: gpd.GeoDataFrame, *, simplify: bool = True) -> gpd.GeoDataFrame:
         out = D.to_display(gdf, gcj02=self.gcj, simplify_m=self.config.simplify_tolerance_m if simplify else 0.0)
@@ -556,6 +559,36 @@ def _explanation_lines(expl: pd.DataFrame, site_ids: pd.Series) -> list[list[str
     return [lines.get(s, []) for s in site_ids]
 
 
+def _site_verdicts(
+    d: pd.DataFrame, passed: np.ndarray, props: Mapping[str, list[Any]]
+) -> tuple[list[str], list[list[str]]]:
+    """Per site, the popup's first line (通过/未通过 with rank and score) and its reasons in plain Chinese.
+
+    A failed site's reasons are its ``reasons_zh`` (else its failed rules); a passing site's
+    are its ``reasons_zh`` when given, else its three largest score contributions.
+    """
+    rank = pd.to_numeric(d["rank"], errors="coerce") if "rank" in d.columns else pd.Series(np.nan, index=d.index)
+    score = pd.to_numeric(d["score"], errors="coerce") if "score" in d.columns else pd.Series(np.nan, index=d.index)
+    reasons = props.get("_reasons_zh") or [[] for _ in range(len(d))]
+    fail = props.get("_fail") or [[] for _ in range(len(d))]
+    contrib = props.get("_contrib") or [[] for _ in range(len(d))]
+    verdicts: list[str] = []
+    whys: list[list[str]] = []
+    for i, ok in enumerate(passed):
+        if ok:
+            text = "✔ 通过筛选"
+            if pd.notna(rank.iloc[i]):
+                text += f"，排名第 {int(rank.iloc[i])}"
+            if pd.notna(score.iloc[i]):
+                text += f"，综合得分 {float(score.iloc[i]):.3f}"
+            whys.append(list(reasons[i]) or list(contrib[i])[:3])
+        else:
+            text = "✘ 未通过筛选"
+            whys.append(list(reasons[i]) or [D.label_zh(r) for r in fail[i]])
+        verdicts.append(text)
+    return verdicts, whys
+
+
 def _sites(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> None:
     s = _find(results, "sites", "layers")
     scored = s is not None
@@ -651,6 +684,12 @@ def _sites(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> None:
                 n if lab is None else f"{lab}. {n}"
                 for lab, n in zip(props["_rank"], D.column_values(d["name"].astype(str)), strict=True)
             ]
+    props["_verdict"], props["_why"] = _site_verdicts(d, passed, props)
+    if "site_id" in d.columns:  # the site-load circle drawn over the site answers the same way
+        p.verdicts = {
+            str(sid): (v, w, bool(ok))
+            for sid, v, w, ok in zip(d["site_id"], props["_verdict"], props["_why"], passed, strict=True)
+        }
     rp = d.representative_point()
     spec = p.spec(
         d,
@@ -674,6 +713,10 @@ def _sites(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> None:
         label_prio=label_prio or None,
         hover_label="_hover" if "_hover" in props else None,
     )
+    # the answer first, the technical rows folded (the Chinese reasons are in the first lines already)
+    spec["props"]["_passed"] = passed.tolist()
+    spec["lead"], spec["fold"] = ["_verdict", "_why", "_passed"], True
+    spec["sections"] = [s for s in spec["sections"] if s[0] != "_reasons_zh"]
     p.focus_on(d[passed] if passed.any() else d)  # excluded grid cells may cover the whole study area
     p.add(spec, "安置点 Resettlement sites" if scored else "候选安置点 Candidate sites")
     items = [
@@ -832,6 +875,12 @@ def _allocation(p: _Page, layers: Layers, results: Mapping[str, StepResult]) -> 
             "fillColor": color,
         },
     )
+    if p.verdicts:
+        got = [p.verdicts.get(str(x)) for x in d2["site_id"]]
+        spec["props"]["_verdict"] = [g[0] if g else None for g in got]
+        spec["props"]["_why"] = [g[1] if g else [] for g in got]
+        spec["props"]["_passed"] = [g[2] if g else False for g in got]
+        spec["lead"], spec["fold"] = ["_verdict", "_why", "_passed"], True
     p.add(spec, "安置点容量 Site load")
     p.section(
         "安置点容量利用",
@@ -878,6 +927,178 @@ def _plans(p: _Page, results: Mapping[str, StepResult]) -> None:
         p.add(spec, f"{zh} {en}")
         items.append({"shape": "line", "color": color, "dash": True, "width": 3, "zh": zh, "en": en.lower()})
     p.section("规划建设", "Planned works", items)
+
+
+# --------------------------------------------------------------------------------------------- summary panel
+def _summary_of(results: Mapping[str, StepResult], step: str) -> Mapping[str, Any]:
+    res = results.get(step)
+    return res.summary if res is not None else {}
+
+
+def _num(value: Any) -> float | None:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _col_sum(frame: pd.DataFrame | None, col: str) -> float | None:
+    if frame is None or col not in frame.columns:
+        return None
+    return float(pd.to_numeric(frame[col], errors="coerce").fillna(0).sum())
+
+
+def _wan(yuan: float) -> str:
+    return f"{yuan / 1e4:,.2f} 万元"
+
+
+def _count(x: float) -> str:
+    return f"{round(x):,}"
+
+
+def run_summary(layers: Layers, results: Mapping[str, StepResult], *, public: bool = False) -> dict[str, Any] | None:
+    """The figures of the summary panel, taken from the run's step results (never retyped).
+
+    Persons and households come from the ``plan`` step's summary (else the ``allocate``
+    summary and the ``assignment``/``allocation_flows`` and ``unserved`` tables); sites
+    passing from the ``site`` summary (else the ``sites`` layer); sites used from the
+    ``allocate`` summary (else ``site_load``); the budget from the ``plan`` summary and the
+    ``budget_county`` table (summed by payer); the slowest access from ``assignment`` (or the
+    flows) and ``relocation_access``.
+
+    Returns
+    -------
+    ``{'figures': {key: number}, 'rows': [{'zh', 'en', 'value'}], 'public': bool}`` or
+    ``None`` when the run has no relocation results. The public version (公示) carries
+    no per-household budget and no 村民小组 names.
+    """
+    alloc, plan, site = (_summary_of(results, k) for k in ("allocate", "plan", "site"))
+    assignment = _find(results, "assignment", "tables")
+    flows = _find(results, "allocation_flows", "layers")
+    placed_tab = assignment if assignment is not None else flows
+    unserved = _find(results, "unserved", "tables")
+    if not (alloc or plan or placed_tab is not None):
+        return None
+    fig: dict[str, float] = {}
+    placed_p, placed_h = _col_sum(placed_tab, "persons"), _col_sum(placed_tab, "households")
+    uns_p, uns_h = _col_sum(unserved, "persons"), _col_sum(unserved, "households")
+    persons = _num(plan.get("relocated_persons")) or _num(alloc.get("relocating_persons"))
+    if persons is None and placed_p is not None:
+        persons = placed_p + (uns_p or 0.0)
+    households = _num(plan.get("relocated_households"))
+    if households is None and placed_h is not None:
+        households = placed_h + (uns_h or 0.0)
+    served = _num(alloc.get("served_persons"))
+    served = placed_p if served is None else served
+    unserved_p = _num(alloc.get("unserved_persons"))
+    unserved_p = (uns_p or 0.0) if unserved_p is None and served is not None else unserved_p
+    for key, val in (
+        ("persons", persons),
+        ("households", households),
+        ("placed_persons", served),
+        ("placed_households", placed_h),
+        ("unserved_persons", unserved_p),
+        ("unserved_households", uns_h if uns_h is not None or placed_h is None else 0.0),
+    ):
+        if val is not None:
+            fig[key] = val
+    rows: list[dict[str, str]] = []
+    if "persons" in fig or "households" in fig:
+        parts = [f"{_count(fig[k])} {u}" for k, u in (("households", "户"), ("persons", "人")) if k in fig]
+        rows.append({"zh": "搬迁对象", "en": "to move", "value": "，".join(parts)})
+    if "placed_persons" in fig:
+        text = f"{_count(fig['placed_persons'])} 人"
+        if "placed_households" in fig:
+            text = f"{_count(fig['placed_households'])} 户 " + text
+        rows.append({"zh": "已安置", "en": "placed", "value": text})
+    if "unserved_persons" in fig:
+        text = f"{_count(fig['unserved_persons'])} 人"
+        if fig.get("unserved_households") is not None and "placed_households" in fig:
+            text = f"{_count(fig['unserved_households'])} 户 " + text
+        rows.append({"zh": "未能安置", "en": "unserved", "value": text})
+    sites = _find(results, "sites", "layers")
+    passing = _num(site.get("passed"))
+    if passing is None and sites is not None and "passed" in sites.columns:
+        passing = float(sites["passed"].fillna(False).astype(bool).sum())
+    used = _num(alloc.get("open_sites"))
+    load = _find(results, "site_load", "tables")
+    if used is None and load is not None and "assigned_persons" in load.columns:
+        used = float((pd.to_numeric(load["assigned_persons"], errors="coerce").fillna(0) > 0).sum())
+    if used is not None:
+        fig["sites_used"] = used
+    if passing is not None:
+        fig["sites_passing"] = passing
+    if used is not None or passing is not None:
+        value = (
+            f"使用 {_count(used)} 个（通过筛选 {_count(passing)} 个）"
+            if used is not None and passing is not None
+            else f"{_count(used if used is not None else passing or 0)} 个"
+        )
+        rows.append({"zh": "安置点", "en": "sites used (passing)", "value": value})
+    budget = _num(plan.get("budget_total_yuan"))
+    county = _find(results, "budget_county", "tables")
+    by_payer: list[str] = []
+    if county is not None and {"payer", "amount_yuan"} <= set(county.columns) and len(county):
+        c = county.assign(amount_yuan=pd.to_numeric(county["amount_yuan"], errors="coerce").fillna(0.0))
+        label = c["payer_zh"].astype(str) if "payer_zh" in c.columns else c["payer"].astype(str)
+        sums = c.groupby(c["payer"].astype(str), sort=False)["amount_yuan"].sum()
+        labels = dict(zip(c["payer"].astype(str), label, strict=True))
+        for payer, amount in sums.items():
+            fig[f"budget_{payer}_yuan"] = float(amount)
+            by_payer.append(f"{labels[str(payer)]} {float(amount) / 1e4:,.2f}")
+        if budget is None:
+            budget = float(c["amount_yuan"].sum())
+    if budget is not None:
+        fig["budget_yuan"] = budget
+        rows.append({"zh": "补助资金合计", "en": "budget", "value": _wan(budget)})
+        if by_payer:
+            rows.append({"zh": "其中", "en": "by payer, 10,000 yuan", "value": "，".join(by_payer) + "（万元）"})
+        if not public and fig.get("households"):
+            fig["budget_per_household_yuan"] = budget / fig["households"]
+            rows.append({"zh": "户均补助", "en": "per household", "value": _wan(budget / fig["households"])})
+    if placed_tab is not None and "time_min" in placed_tab.columns and len(placed_tab):
+        t = pd.to_numeric(placed_tab["time_min"], errors="coerce")
+        if t.notna().any():
+            i = t.idxmax()
+            fig["slowest_time_min"] = float(t[i])
+            who = ""
+            if "village_id" in placed_tab.columns:
+                vid = str(placed_tab.at[i, "village_id"])
+                names = {}
+                v = layers.villages
+                if v is not None and {"village_id", "name"} <= set(v.columns):
+                    names = dict(zip(v["village_id"].astype(str), v["name"].astype(str), strict=True))
+                own = placed_tab.at[i, "name"] if "name" in placed_tab.columns else None
+                who = str(own) if own is not None and pd.notna(own) else names.get(vid, vid)
+                if not public and "group" in placed_tab.columns and pd.notna(placed_tab.at[i, "group"]):
+                    who += f" {placed_tab.at[i, 'group']}"
+            rows.append(
+                {
+                    "zh": "到安置点最长行程",
+                    "en": "longest trip to the site",
+                    "value": f"{float(t[i]):.0f} 分钟" + (f"（{who}）" if who else ""),
+                }
+            )
+    ra = _find(results, "relocation_access", "tables")
+    for kind, zh in (("school", "学校"), ("clinic", "卫生室")):
+        b, a = f"before_time_min_{kind}", f"after_time_min_{kind}"
+        if ra is None or not {b, a} <= set(ra.columns):
+            continue
+        before, after = (pd.to_numeric(ra[c], errors="coerce").max() for c in (b, a))
+        if pd.isna(before) or pd.isna(after):
+            continue
+        fig[f"slowest_{kind}_before_min"], fig[f"slowest_{kind}_after_min"] = float(before), float(after)
+        rows.append(
+            {
+                "zh": f"到{zh}最长时间",
+                "en": f"longest to {kind}, before → after",
+                "value": f"搬迁前 {float(before):.0f} 分钟 → 搬迁后 {float(after):.0f} 分钟",
+            }
+        )
+    if not rows:
+        return None
+    return {"figures": fig, "rows": rows, "public": public}
 
 
 # --------------------------------------------------------------------------------------------- entry points
@@ -930,6 +1151,7 @@ def add_run_layers(
     if themes & {"overview", "access"}:
         _facilities(p, layers)
     _villages(p, layers, results)
+    p.summary = run_summary(layers, results, public=config.public)
     p.notes.extend(D.credits(config.credits(), _frames(layers, results)))
     plan = results.get("plan")
     if plan is not None and plan.summary.get("policy_source"):  # which policy the budgets use (data, shown as text)
@@ -967,8 +1189,10 @@ def finish_map(m: folium.Map, p: _Page, *, legend_collapsed: bool = False) -> No
     config = p.config
     notes = list(p.notes)
     notes.append("审图号 Map approval No.：" + (config.approval_number or "（待审 pending）"))
-    Legend({"sections": p.legend, "collapsed": legend_collapsed}).add_to(m)
+    # on a phone (<= 600 px wide) the legend starts folded: it would cover most of the map
+    Legend({"sections": p.legend, "collapsed": legend_collapsed, "small_px": 600}).add_to(m)
     InfoBox({"title": config.title, "title_en": config.title_en, "lines": notes}).add_to(m)
+    NorthArrow().add_to(m)
     SearchBox().add_to(m)
     folium.plugins.Fullscreen(position="topleft", title="全屏 Full screen", title_cancel="退出全屏 Exit").add_to(m)
     folium.plugins.MeasureControl(
@@ -981,6 +1205,8 @@ def finish_map(m: folium.Map, p: _Page, *, legend_collapsed: bool = False) -> No
         localization="cn",
     ).add_to(m)
     LayerControl(collapsed=True).add_to(m)
+    if p.summary is not None:  # top right below the layer control: an opened layer list pushes it down
+        SummaryPanel({**p.summary, "collapsed": legend_collapsed}).add_to(m)
 
 
 def build_map(
