@@ -711,9 +711,11 @@ def write_xlsx(
             ws.freeze_panes = "A3" if heads[name] == 2 else "A2"
             for values in header:
                 ws.append([_write_only_cell(ws, v) for v in values])
-            chunk = df.iloc[part * size : (part + 1) * size]
-            for row in chunk.itertuples(index=False, name=None):
-                ws.append([_write_only_cell(ws, v) for v in row])
+            end = min((part + 1) * size, len(df))
+            for start in range(part * size, end, _XLSX_BATCH):  # a batch of rows at a time: memory stays flat
+                batch = df.iloc[start : min(start + _XLSX_BATCH, end)]
+                for row in zip(*(_column_cells(ws, batch.iloc[:, i]) for i in range(batch.shape[1])), strict=True):
+                    ws.append(list(row))
     if over:
         log.warning("%s: tables over the %s-row limit split into numbered sheets: %s", target, XLSX_MAX_ROWS, over)
     with atomic_write(target) as tmp:
@@ -732,14 +734,40 @@ def _numbered(name: str, n: int) -> str:
     return str(name)[: 31 - len(suffix)] + suffix
 
 
-def _write_only_cell(ws: Any, value: Any) -> Any:
-    """One cell of a write-only sheet: text always as a string cell (never a formula), numbers as numbers."""
+#: Rows converted at a time by :func:`write_xlsx`.
+_XLSX_BATCH = 10_000
+
+
+def _column_cells(ws: Any, s: pd.Series) -> list[Any]:
+    """The cells of one column of a batch (as :func:`_write_only_cell`; float and int columns at once)."""
+    kind = s.dtype.kind if isinstance(s.dtype, np.dtype) else ""
+    if kind in "iub" and kind:
+        return s.tolist()  # Python ints and bools
+    if kind == "f":
+        a = s.to_numpy()
+        out: list[Any] = a.tolist()
+        if not np.isfinite(a).all():
+            for i in np.flatnonzero(~np.isfinite(a)).tolist():
+                out[i] = None if np.isnan(a[i]) else ("inf" if a[i] > 0 else "-inf")  # XLSX has no infinity
+        return out
     from openpyxl.cell import WriteOnlyCell
 
+    return [_write_only_cell(ws, v, WriteOnlyCell) for v in s]
+
+
+def _write_only_cell(ws: Any, value: Any, make: Any = None) -> Any:
+    """One cell of a write-only sheet: text always as a string cell (never a formula), numbers as numbers.
+
+    ``make`` is openpyxl's ``WriteOnlyCell`` (passed in by callers looping over many cells).
+    """
     v = _cell(value)
     if not isinstance(v, str):
         return v  # None (an empty cell), numbers, booleans and dates as openpyxl writes them
-    cell = WriteOnlyCell(ws, value=v)
+    if make is None:
+        from openpyxl.cell import WriteOnlyCell
+
+        make = WriteOnlyCell
+    cell = make(ws, value=v)
     cell.data_type = "s"  # openpyxl would make "=..." a formula and "#N/A" an error value
     if v.startswith(FORMULA_START):
         cell.quotePrefix = True

@@ -60,6 +60,7 @@ def test_a_table_over_the_row_limit_splits_into_numbered_sheets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(gio, "XLSX_MAX_ROWS", 5)  # two header rows + 3 data rows per sheet
+    monkeypatch.setattr(gio, "_XLSX_BATCH", 2)  # rows are converted in batches that cross the sheet breaks
     p = gio.write_xlsx(
         {"big": table(7), "one": table(1)},
         tmp_path / "t.xlsx",
