@@ -709,6 +709,8 @@ def write_xlsx(
             title = name if parts == 1 else _numbered(name, part + 1)
             ws = wb.create_sheet(_sheet_name(title, used))
             ws.freeze_panes = "A3" if heads[name] == 2 else "A2"
+            n_rows = len(header) + len(df.iloc[part * size : (part + 1) * size])
+            ws.calculate_dimension = _dimension(n_rows, df.shape[1])  # the <dimension> readers size sheets by
             for values in header:
                 ws.append([_write_only_cell(ws, v) for v in values])
             end = min((part + 1) * size, len(df))
@@ -726,6 +728,14 @@ def write_xlsx(
         finally:
             raw.unlink(missing_ok=True)
     return target
+
+
+def _dimension(rows: int, cols: int) -> Any:
+    """The sheet's used range (``A1:E20``) for openpyxl's write-only writer, known before the rows are written."""
+    from openpyxl.utils import get_column_letter
+
+    ref = f"A1:{get_column_letter(cols)}{rows}" if cols else "A1"
+    return lambda: ref
 
 
 def _numbered(name: str, n: int) -> str:

@@ -106,6 +106,8 @@ def test_write_only_workbook_reads_back_identically(tmp_path: Path) -> None:
     assert [bool(c.quotePrefix) for c in names] == [True, True, False, False]
     assert [ws.cell(row=r, column=4).data_type for r in range(3, 7)] == ["n", "s", "n", "s"]
     assert ws.freeze_panes == "A3"
+    fast = load_workbook(p, read_only=True)["表"]  # read-only readers size the sheet by its <dimension>
+    assert (fast.max_row, fast.max_column) == (7, 4)
     with zipfile.ZipFile(p) as z:
         xml = z.read("xl/worksheets/sheet1.xml").decode()
     assert "<f>" not in xml and "<f " not in xml
