@@ -28,9 +28,8 @@ import uuid
 import warnings
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
-from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -39,7 +38,7 @@ import pyogrio
 import yaml
 from pyproj import CRS
 
-from ._optional import require
+from ._optional import available, require
 from .config.policy import Policy, PolicyConfig, parse_policy, seed_policy
 from .errors import (
     DataError,
@@ -632,13 +631,33 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return target
 
 
+def parquet_available() -> bool:
+    """Whether Parquet can be written (the optional ``parquet`` extra, pyarrow, is installed)."""
+    return available("pyarrow")
+
+
+def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write a table as Parquet atomically (GeoParquet when ``df`` is a GeoDataFrame); needs the ``parquet`` extra."""
+    require("pyarrow")
+    target = Path(path)
+    with atomic_write(target) as tmp:
+        df.to_parquet(tmp, index=False)
+    return target
+
+
+#: Most rows an Excel sheet holds (the two header rows included); tests lower it.
+XLSX_MAX_ROWS = 1_048_576
+
+
 def write_xlsx(
     tables: Mapping[str, pd.DataFrame],
     path: str | os.PathLike[str],
     *,
     headers_en: Mapping[str, Mapping[str, str]] | None = None,
+    over_limit: Literal["refuse", "split"] = "refuse",
+    full_table: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write tables as sheets of one XLSX workbook atomically.
+    """Write tables as sheets of one XLSX workbook atomically, row by row (constant memory).
 
     Sheet names are cut to Excel's 31 characters (made unique). With ``headers_en``
     (table -> {column: English header}) a second header row gives the English names.
@@ -647,61 +666,145 @@ def write_xlsx(
     Every text cell, headers included, is written as a string cell (``t="inlineStr"``), never as a
     formula or an error value, whatever it starts with; text starting with a formula character
     also gets Excel's quote prefix so that editing the cell keeps it text. Numbers stay numbers.
+
+    A table with more rows than a sheet holds (:data:`XLSX_MAX_ROWS`, header rows included) is
+    never cut silently: with ``over_limit="refuse"`` (the default) nothing is written and an
+    :class:`~geofupin.errors.OutputError` names the table, its rows, the limit and where the full
+    table is (``full_table``: table -> file, e.g. its CSV); with ``"split"`` it goes into numbered
+    sheets (``name~1``, ``name~2``, ...), each with the header rows.
+
+    Raises
+    ------
+    OutputError
+        A table is over the row limit (``over_limit="refuse"``), or the write failed.
     """
     import datetime as dt
 
     from openpyxl import Workbook
 
     target = Path(path)
-    wb = Workbook()
-    wb.remove(wb.active)
-    used: set[str] = set()
-    for name, df in tables.items():
-        sheet = _sheet_name(name, used)
-        ws = wb.create_sheet(sheet)
-        rows: list[list[Any]] = [[str(c) for c in df.columns]]
-        if headers_en and name in headers_en:
-            rows.append([headers_en[name].get(str(c), str(c)) for c in df.columns])
-        rows.extend(list(row) for row in df.itertuples(index=False))
-        for r, values in enumerate(rows, start=1):
-            for c, value in enumerate(values, start=1):
-                _put(ws, r, c, value)
-        ws.freeze_panes = "A3" if headers_en and name in headers_en else "A2"
+    heads = {name: 2 if headers_en and name in headers_en else 1 for name in tables}
+    per_sheet = {name: XLSX_MAX_ROWS - heads[name] for name in tables}
+    over = {name: len(df) for name, df in tables.items() if len(df) > per_sheet[name]}
+    if over and over_limit == "refuse":
+        where = dict(full_table or {})
+        listed = "; ".join(
+            f"{name}: {n:,} 行 rows" + (f", 完整表 full table: {where[name]}" if name in where else "")
+            for name, n in over.items()
+        )
+        raise OutputError(
+            f"工作簿 {target.name} 未写出:表格超过 Excel 每个工作表 {XLSX_MAX_ROWS:,} 行的上限(含表头)/ "
+            f"workbook {target.name} not written: over Excel's {XLSX_MAX_ROWS:,}-row sheet limit (header rows "
+            f"included): {listed}. Fix: read the full table from its CSV, or leave it out of the workbook."
+        )
     fixed = dt.datetime(2016, 1, 1)
+    wb = Workbook(write_only=True)
     wb.properties.created = fixed
     wb.properties.modified = fixed
-    raw = BytesIO()
-    wb.save(raw)
+    used: set[str] = set()
+    for name, df in tables.items():
+        size = per_sheet[name]
+        parts = max(1, -(-len(df) // size))
+        header = [[str(c) for c in df.columns]]
+        if heads[name] == 2 and headers_en is not None:
+            header.append([headers_en[name].get(str(c), str(c)) for c in df.columns])
+        for part in range(parts):
+            title = name if parts == 1 else _numbered(name, part + 1)
+            ws = wb.create_sheet(_sheet_name(title, used))
+            ws.freeze_panes = "A3" if heads[name] == 2 else "A2"
+            n_rows = len(header) + len(df.iloc[part * size : (part + 1) * size])
+            ws.calculate_dimension = _dimension(n_rows, df.shape[1])  # the <dimension> readers size sheets by
+            for values in header:
+                ws.append([_write_only_cell(ws, v) for v in values])
+            end = min((part + 1) * size, len(df))
+            for start in range(part * size, end, _XLSX_BATCH):  # a batch of rows at a time: memory stays flat
+                batch = df.iloc[start : min(start + _XLSX_BATCH, end)]
+                for row in zip(*(_column_cells(ws, batch.iloc[:, i]) for i in range(batch.shape[1])), strict=True):
+                    ws.append(list(row))
+    if over:
+        log.warning("%s: tables over the %s-row limit split into numbered sheets: %s", target, XLSX_MAX_ROWS, over)
     with atomic_write(target) as tmp:
-        _pin_zip_times(raw.getvalue(), tmp, fixed.timetuple()[:6])
+        raw = tmp.with_name(tmp.name + ".raw")
+        try:
+            wb.save(raw)
+            _pin_zip_times(raw, tmp, fixed.timetuple()[:6])
+        finally:
+            raw.unlink(missing_ok=True)
     return target
 
 
-def _put(ws: Any, row: int, col: int, value: Any) -> None:
-    """Set one worksheet cell: text always as a string cell (never a formula), numbers as numbers."""
+def _dimension(rows: int, cols: int) -> Any:
+    """The sheet's used range (``A1:E20``) for openpyxl's write-only writer, known before the rows are written."""
+    from openpyxl.utils import get_column_letter
+
+    ref = f"A1:{get_column_letter(cols)}{rows}" if cols else "A1"
+    return lambda: ref
+
+
+def _numbered(name: str, n: int) -> str:
+    """``name~n``, ``name`` cut so that the number survives Excel's 31-character sheet names."""
+    suffix = f"~{n}"
+    return str(name)[: 31 - len(suffix)] + suffix
+
+
+#: Rows converted at a time by :func:`write_xlsx`.
+_XLSX_BATCH = 10_000
+
+
+def _column_cells(ws: Any, s: pd.Series) -> list[Any]:
+    """The cells of one column of a batch (as :func:`_write_only_cell`; float and int columns at once)."""
+    kind = s.dtype.kind if isinstance(s.dtype, np.dtype) else ""
+    if kind in "iub" and kind:
+        return s.tolist()  # Python ints and bools
+    if kind == "f":
+        a = s.to_numpy()
+        out: list[Any] = a.tolist()
+        if not np.isfinite(a).all():
+            for i in np.flatnonzero(~np.isfinite(a)).tolist():
+                out[i] = None if np.isnan(a[i]) else ("inf" if a[i] > 0 else "-inf")  # XLSX has no infinity
+        return out
+    from openpyxl.cell import WriteOnlyCell
+
+    return [_write_only_cell(ws, v, WriteOnlyCell) for v in s]
+
+
+def _write_only_cell(ws: Any, value: Any, make: Any = None) -> Any:
+    """One cell of a write-only sheet: text always as a string cell (never a formula), numbers as numbers.
+
+    ``make`` is openpyxl's ``WriteOnlyCell`` (passed in by callers looping over many cells).
+    """
     v = _cell(value)
-    if v is None:
-        return
-    cell = ws.cell(row=row, column=col)
-    cell.value = v
-    if isinstance(v, str):
-        cell.data_type = "s"  # openpyxl would make "=..." a formula and "#N/A" an error value
-        if v.startswith(FORMULA_START):
-            cell.quotePrefix = True
+    if not isinstance(v, str):
+        return v  # None (an empty cell), numbers, booleans and dates as openpyxl writes them
+    if make is None:
+        from openpyxl.cell import WriteOnlyCell
+
+        make = WriteOnlyCell
+    cell = make(ws, value=v)
+    cell.data_type = "s"  # openpyxl would make "=..." a formula and "#N/A" an error value
+    if v.startswith(FORMULA_START):
+        cell.quotePrefix = True
+    return cell
 
 
-def _pin_zip_times(data: bytes, path: Path, when: tuple[int, ...]) -> None:
-    """Copy a zip archive (an XLSX) with every timestamp pinned to ``when``: equal content, equal bytes."""
-    with zipfile.ZipFile(BytesIO(data)) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+def _pin_zip_times(src: Path, path: Path, when: tuple[int, ...]) -> None:
+    """Copy a zip archive (an XLSX) with every timestamp pinned to ``when``: equal content, equal bytes.
+
+    Members are streamed (a sheet is never held in memory whole).
+    """
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
         for item in zin.infolist():
             info = zipfile.ZipInfo(item.filename, date_time=when)  # type: ignore[arg-type]
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = item.external_attr
-            data = zin.read(item.filename)
             if item.filename == "docProps/core.xml":  # openpyxl stamps the save time as "modified"
+                data = zin.read(item.filename)
                 stamp = "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z".format(*when).encode()
                 data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + stamp, data)
-            zout.writestr(info, data)
+                zout.writestr(info, data)
+                continue
+            with zin.open(item) as fin, zout.open(info, "w", force_zip64=item.file_size > 2**31) as fout:
+                shutil.copyfileobj(fin, fout, 1 << 20)
 
 
 def _sheet_name(name: str, used: set[str]) -> str:

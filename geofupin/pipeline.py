@@ -403,11 +403,49 @@ def result_layers(out: RunOutput) -> dict[str, gpd.GeoDataFrame]:
 
 
 def result_tables(out: RunOutput) -> dict[str, pd.DataFrame]:
-    """Every step's result tables."""
+    """Every step's result tables, as computed (the OD table in full; see :func:`written_tables`)."""
     tables: dict[str, pd.DataFrame] = {}
     for res in out.ctx.results.values():
         tables.update(res.tables)
     return tables
+
+
+#: Tables that are never put in the workbook (they grow with villages x sites): CSV/Parquet only.
+NOT_IN_WORKBOOK: tuple[str, ...] = ("od_village_site",)
+
+
+def od_k_nearest(od: pd.DataFrame, villages: pd.DataFrame, k: int | None) -> pd.DataFrame:
+    """The OD rows of relocating villages (``relocate_persons > 0``), each with its ``k`` quickest sites.
+
+    Ties in ``time_min`` go to the shorter ``dist_m``, then the smaller ``site_id``; ``k=None``
+    keeps every site of the relocating villages. Rows keep the OD table's order.
+    """
+    persons = pd.to_numeric(villages["relocate_persons"], errors="coerce").fillna(0)
+    moving = set(villages.loc[persons > 0, "village_id"].astype(str))
+    kept = od[od["village_id"].astype(str).isin(moving)]
+    if k is None:
+        return kept
+    order = kept.assign(_v=kept["village_id"].astype(str), _s=kept["site_id"].astype(str))
+    order = order.sort_values(["_v", "time_min", "dist_m", "_s"], kind="stable")
+    top = order.groupby("_v", sort=False).head(k).index
+    return kept.loc[kept.index.isin(top)]
+
+
+def written_tables(out: RunOutput) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """The tables as written and what ``run.json`` records of the OD table's trimming.
+
+    The OD table is cut to relocating villages and their ``outputs.od_k_nearest`` quickest sites
+    (``all``/``null``: every pair of those villages); the steps keep using the full table.
+    """
+    tables = result_tables(out)
+    od = tables.get("od_village_site")
+    if od is None:
+        return tables, {}
+    option = out.ctx.scenario.outputs.od_k_nearest
+    k = option if isinstance(option, int) else None
+    trimmed = od_k_nearest(od, out.ctx.layers.villages, k)
+    record = {"k_nearest": option, "rows_written": len(trimmed), "rows_full": len(od)}
+    return {**tables, "od_village_site": trimmed}, record
 
 
 def input_files(scenario: Scenario) -> dict[str, Path]:
@@ -540,7 +578,7 @@ def write_outputs(
     scenario = out.ctx.scenario
     written: dict[str, Path] = {}
     timings = dict(out.timings_s)
-    tables = {} if maps_only else result_tables(out)
+    tables, od_record = ({}, {}) if maps_only else written_tables(out)
     protect = input_files(scenario).values()
     with gio.atomic_dir(out_dir, overwrite=overwrite, protect=protect, kind="map" if maps_only else "run") as tmp:
         t = time.perf_counter()
@@ -551,14 +589,18 @@ def write_outputs(
             for name, df in tables.items():
                 gio.write_csv(df, tmp / "tables" / f"{name}.csv")
                 written[f"tables/{name}.csv"] = out_dir / "tables" / f"{name}.csv"
+        if "od_village_site" in tables and gio.parquet_available():
+            gio.write_parquet(tables["od_village_site"], tmp / "tables" / "od_village_site.parquet")
+            written["tables/od_village_site.parquet"] = out_dir / "tables" / "od_village_site.parquet"
         if tables and "xlsx" in scenario.outputs.tables:
             from .report import localize
 
-            localized = {name: localize(df, name) for name, df in tables.items()}
+            localized = {name: localize(df, name) for name, df in tables.items() if name not in NOT_IN_WORKBOOK}
             gio.write_xlsx(
                 {name: df for name, (df, _) in localized.items()},
                 tmp / "tables.xlsx",
                 headers_en={name: en for name, (_, en) in localized.items()},
+                over_limit="split",
             )
             written["tables.xlsx"] = out_dir / "tables.xlsx"
         timings["write_tables"] = time.perf_counter() - t
@@ -585,6 +627,7 @@ def write_outputs(
             "summary": {k: dict(v.summary) for k, v in out.ctx.results.items()},
             "layers": {} if maps_only else {k: len(v) for k, v in result_layers(out).items()},
             "tables": {k: len(v) for k, v in tables.items()},
+            "od_village_site": od_record,
             "warnings": list(out.warnings),
             "key_figures": key_figures(out),
             "outputs_sha256": {k: gio.file_sha256(tmp / k) for k in written},

@@ -124,6 +124,11 @@ class DemoSection:
     dir: Path | None = None
 
 
+def _check_k(value: Any, where: str, problems: Problems) -> None:
+    if isinstance(value, int) and value < 1:
+        problems.add(where, f"od_k_nearest must be at least 1, got {value}.", "Give a whole number >= 1, or 'all'.")
+
+
 @dataclass(frozen=True)
 class Outputs:
     """Where and what to write.
@@ -138,12 +143,17 @@ class Outputs:
         Printable maps to write besides ``index.html``: ``png`` and/or ``pdf`` (``map.png``, ``map.pdf``).
     paper
         Paper size of the printable maps.
+    od_k_nearest
+        The written OD table (``tables/od_village_site.csv``) keeps, for each relocating village,
+        its ``od_k_nearest`` quickest sites (default 20); ``all`` or ``null`` writes every pair within
+        the cut-off. Allocation always uses the full OD; the workbook never holds it.
     """
 
     dir: Path | None = None
     tables: tuple[TableFormat, ...] = ("csv", "xlsx")
     static_maps: tuple[StaticFormat, ...] = ()
     paper: Literal["A4", "A3"] = "A3"
+    od_k_nearest: int | Literal["all"] | None = field(default=20, metadata={"check": lambda v, w, p: _check_k(v, w, p)})
 
 
 @dataclass(frozen=True)
