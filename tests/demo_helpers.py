@@ -22,11 +22,18 @@ def sha(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
+POLICY = REPO / "scenarios" / "policy" / "seed-county.yaml"
+
+
 def scenario_copy(root: Path, layers_dir: Path, *, extra: str = "") -> Path:
     """The demo scenario with its layers read from ``layers_dir`` and its outputs under ``root/maps``."""
     text = (REPO / "scenarios" / "demo.yaml").read_text(encoding="utf-8")
-    text = text.replace("../layers/demo/", f"{layers_dir.as_posix()}/").replace(
-        "../maps/demo", (root / "maps" / "demo").as_posix()
+    text = (
+        text.replace("../layers/demo/", f"{layers_dir.as_posix()}/")
+        .replace("../maps/demo", (root / "maps" / "demo").as_posix())
+        .replace(
+            "file: policy/seed-county.yaml", f"file: {(REPO / 'scenarios' / 'policy' / 'seed-county.yaml').as_posix()}"
+        )
     )
     p = root / "scenarios" / "demo.yaml"
     p.parent.mkdir(parents=True, exist_ok=True)
