@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -687,67 +687,91 @@ def _polygonal(g: BaseGeometry) -> BaseGeometry:
     return shapely.union_all(parts) if parts else g
 
 
+def _flag(
+    mask: np.ndarray,
+    out: gpd.GeoDataFrame,
+    schema: LayerSchema,
+    where: str,
+    problems: Problems,
+    message: Callable[[int, str], str],
+    fix: str,
+) -> bool:
+    """Report the rows in ``mask`` as one problem; ``message(first, ids)`` words it. True when any row is bad."""
+    if not mask.any():
+        return False
+    first = int(np.flatnonzero(mask)[0])
+    problems.add(where, message(first, _ids(out, schema, mask)), fix, feature_id=_fid(out, schema, first))
+    return True
+
+
 def _coerce(out: gpd.GeoDataFrame, col: Column, schema: LayerSchema, where: str, problems: Problems) -> pd.Series:
     s = out[col.name]
     if col.type in ("int", "float"):
         num = pd.to_numeric(s, errors="coerce")
+        name = col.name
         bad = (num.isna() & s.notna() & (s.astype(str).str.strip() != "")).to_numpy()
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            problems.add(
-                where,
-                f"column '{col.name}' must be a number; {int(bad.sum())} value(s) are not "
-                f"(e.g. {s.iloc[first]!r}) at {_ids(out, schema, bad)}.",
-                f"Write plain numbers in '{col.name}'.",
-                feature_id=_fid(out, schema, first),
-            )
+        _flag(
+            bad,
+            out,
+            schema,
+            where,
+            problems,
+            lambda i, ids: (
+                f"column '{name}' must be a number; {int(bad.sum())} value(s) are not (e.g. {s.iloc[i]!r}) at {ids}."
+            ),
+            f"Write plain numbers in '{name}'.",
+        )
         inf = np.isinf(num.to_numpy(dtype=float, na_value=np.nan))
-        if inf.any():
-            first = int(np.flatnonzero(inf)[0])
-            problems.add(
-                where,
-                f"'{col.name}' must be a finite number, got {num.iloc[first]} at {_ids(out, schema, inf)}.",
-                f"Write the real value in '{col.name}'.",
-                feature_id=_fid(out, schema, first),
-            )
+        if _flag(
+            inf,
+            out,
+            schema,
+            where,
+            problems,
+            lambda i, ids: f"'{name}' must be a finite number, got {num.iloc[i]} at {ids}.",
+            f"Write the real value in '{name}'.",
+        ):
             num = num.where(~inf)
             bad = bad | inf  # refused: not reported again as empty
-        village_count = schema.kind == "villages" and col.name in MAX_COUNTS
-        ceiling = MAX_COUNTS[col.name] if village_count else MAX_WHOLE if col.type == "int" else None
+        village_count = schema.kind == "villages" and name in MAX_COUNTS
+        ceiling = MAX_COUNTS[name] if village_count else MAX_WHOLE if col.type == "int" else None
         if ceiling is not None:
             big = (num.abs() > ceiling).fillna(False).to_numpy()
-            if big.any():
-                first = int(np.flatnonzero(big)[0])
-                problems.add(
-                    where,
-                    f"{col.name} = {num.iloc[first]:,.0f} at {_ids(out, schema, big)} is beyond the ceiling of "
-                    f"{ceiling:,}" + (" for one village (or village group)." if village_count else "."),
-                    f"Correct '{col.name}' (a unit or typing error? an extra digit?)"
-                    + ("; counts are per village." if village_count else "."),
-                    feature_id=_fid(out, schema, first),
-                )
+            if _flag(
+                big,
+                out,
+                schema,
+                where,
+                problems,
+                lambda i, ids: (
+                    f"{name} = {num.iloc[i]:,.0f} at {ids} is beyond the ceiling of {ceiling:,}"
+                    + (" for one village (or village group)." if village_count else ".")
+                ),
+                f"Correct '{name}' (a unit or typing error? an extra digit?)"
+                + ("; counts are per village." if village_count else "."),
+            ):
                 num = num.where(~big)
                 bad = bad | big
         if col.non_negative:
-            neg = (num < 0).fillna(False).to_numpy()
-            if neg.any():
-                first = int(np.flatnonzero(neg)[0])
-                problems.add(
-                    where,
-                    f"negative {col.name} ({num.iloc[first]:g}) at {_ids(out, schema, neg)}.",
-                    f"Counts and sizes cannot be negative: correct '{col.name}'.",
-                    feature_id=_fid(out, schema, first),
-                )
+            _flag(
+                (num < 0).fillna(False).to_numpy(),
+                out,
+                schema,
+                where,
+                problems,
+                lambda i, ids: f"negative {name} ({num.iloc[i]:g}) at {ids}.",
+                f"Counts and sizes cannot be negative: correct '{name}'.",
+            )
         if col.type == "int":
-            frac = (num.notna() & (num != num.round())).to_numpy()
-            if frac.any():
-                first = int(np.flatnonzero(frac)[0])
-                problems.add(
-                    where,
-                    f"'{col.name}' must be a whole number, got {num.iloc[first]!r} at {_ids(out, schema, frac)}.",
-                    "Round the counts.",
-                    feature_id=_fid(out, schema, first),
-                )
+            _flag(
+                (num.notna() & (num != num.round())).to_numpy(),
+                out,
+                schema,
+                where,
+                problems,
+                lambda i, ids: f"'{name}' must be a whole number, got {num.iloc[i]!r} at {ids}.",
+                "Round the counts.",
+            )
             rounded = num.round()
             if rounded.isna().any():
                 miss = rounded.isna().to_numpy() & ~bad
