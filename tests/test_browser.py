@@ -53,9 +53,18 @@ def browser():
         b.close()
 
 
-def _open(browser, path: Path, html: str, ready: str = ".leaflet-marker-pane .gfp-village") -> Loaded:
+def _open(
+    browser,
+    path: Path,
+    html: str,
+    ready: str = ".leaflet-marker-pane .gfp-village",
+    *,
+    width: int = 1200,
+    height: int = 800,
+) -> Loaded:
+    """Write ``html`` to ``path`` and open it offline: every request but the file's own is refused and recorded."""
     path.write_text(html, encoding="utf-8")
-    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    page = browser.new_page(viewport={"width": width, "height": height})
     got = Loaded(page)
 
     def route(r) -> None:

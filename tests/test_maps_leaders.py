@@ -188,25 +188,10 @@ def browser():
 
 
 def _load(browser, path: Path, html: str, width: int, height: int):
-    path.write_text(html, encoding="utf-8")
-    page = browser.new_page(viewport={"width": width, "height": height})
-    network: list[str] = []
-    errors: list[str] = []
+    from test_browser import _open
 
-    def route(r) -> None:
-        if r.request.url.startswith(("file:", "data:", "blob:")):
-            r.continue_()
-        else:
-            network.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(path.as_uri())
-    page.wait_for_selector(".leaflet-marker-pane .gfp-village", state="attached", timeout=15000)
-    page.wait_for_timeout(300)
-    return page, network, errors
+    got = _open(browser, path, html, width=width, height=height)
+    return got.page, got.network, got.errors
 
 
 @pytest.mark.browser

@@ -405,38 +405,10 @@ def browser():
         b.close()
 
 
-@dataclass
-class Opened:
-    page: Any
-    errors: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
-    network: list[str] = field(default_factory=list)
+def _open(browser, path: Path, page_html: str, ready: str = ".leaflet-marker-pane .gfp-village"):
+    from test_browser import _open as open_offline
 
-
-def _open(browser, path: Path, page_html: str, ready: str = ".leaflet-marker-pane .gfp-village") -> Opened:
-    path.write_text(page_html, encoding="utf-8")
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    got = Opened(page)
-
-    def route(r) -> None:
-        if r.request.url.startswith(("file:", "data:", "blob:")):
-            r.continue_()
-        else:
-            got.network.append(r.request.url)
-            r.abort()
-
-    def on_dialog(d) -> None:
-        got.dialogs.append(d.message)
-        d.dismiss()
-
-    page.route("**/*", route)
-    page.on("dialog", on_dialog)
-    page.on("pageerror", lambda e: got.errors.append(str(e)))
-    page.on("console", lambda m: got.errors.append(m.text) if m.type == "error" else None)
-    page.goto(path.as_uri())
-    page.wait_for_selector(ready, state="attached", timeout=15000)
-    page.wait_for_timeout(300)
-    return got
+    return open_offline(browser, path, page_html, ready, width=1400, height=900)
 
 
 def _all_payload_ctx() -> tuple[RunContext, list[str]]:
