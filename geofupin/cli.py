@@ -428,7 +428,8 @@ def check(scenario: Path) -> None:
     errors, warnings = problems.errors, problems.warnings
     click.echo(f"检查 check: {scenario}")
     if layers is not None:
-        click.echo(f"  CRS: {layers.crs.to_string()} ({layers.crs.name})")
+        note = f"; {layers.crs_note}" if layers.crs_note else ""
+        click.echo(f"  CRS: {layers.crs.to_string()} ({layers.crs.name}){note}")
         for kind, gdf in layers.present().items():
             click.echo(f"  {kind}: {len(gdf)} feature(s)")
         if layers.dem is not None:

@@ -45,6 +45,8 @@ class Layers:
     candidates: gpd.GeoDataFrame | None = None
     dem: Path | None = None
     study_area: BaseGeometry | None = None
+    #: Why the run uses its CRS (kept from the inputs, chosen from the centre, or set in the scenario).
+    crs_note: str = ""
 
     def get(self, kind: str) -> gpd.GeoDataFrame | None:
         """The layer of a kind (``'roads'``), or ``None`` when absent."""

@@ -40,7 +40,9 @@ from pyproj import CRS
 
 from ._optional import available, require
 from .config.policy import Policy, PolicyConfig, parse_policy, seed_policy
+from .crs import apply_datum_shift, offset_code, unshift
 from .errors import (
+    CRSError,
     DataError,
     GeofupinError,
     OutputError,
@@ -1128,14 +1130,35 @@ def read_vector(
     lon: str | None = None,
     lat: str | None = None,
     crs: Any = None,
+    towgs84: tuple[float, ...] | None = None,
+    shift_pipeline: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a vector layer: GeoPackage, GeoJSON, Shapefile (``encoding``, e.g. ``GBK``), GeoParquet, or CSV.
 
     A CSV needs longitude/latitude columns: named by ``lon``/``lat`` or found among common names
     (lon/lng/longitude/x/经度 and lat/latitude/y/纬度); its CRS is ``crs`` or WGS84.
     ``crs`` also fills in a missing CRS of other formats (it never overrides a declared one).
+    ``crs: GCJ-02`` or ``BD-09`` (Gaode/Tencent or Baidu coordinates): the layer's longitudes/
+    latitudes are moved back to WGS84 (:func:`geofupin.crs.unshift`). ``towgs84`` or
+    ``shift_pipeline``: a layer on Xian 1980 / Beijing 1954 is converted to CGCS2000 with that
+    datum shift (:func:`geofupin.crs.apply_datum_shift`).
     """
     p = Path(path)
+    offset = offset_code(crs)
+    gdf = _read_vector(p, layer=layer, encoding=encoding, lon=lon, lat=lat, crs="EPSG:4326" if offset else crs)
+    try:
+        if offset is not None:
+            gdf = unshift(gdf, offset, name=p.name)
+        if towgs84 is not None or shift_pipeline is not None:
+            gdf = apply_datum_shift(gdf, towgs84=towgs84, pipeline=shift_pipeline, name=p.name)
+    except CRSError as exc:
+        raise DataError(str(exc)) from exc
+    return gdf
+
+
+def _read_vector(
+    p: Path, *, layer: str | None, encoding: str | None, lon: str | None, lat: str | None, crs: Any
+) -> gpd.GeoDataFrame:
     if not p.exists():
         raise DataError(f"layer file {p} does not exist. Fix: check the path in the scenario's layers section.")
     suffix = p.suffix.lower()

@@ -31,7 +31,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ._schema import suggest
 from .context import Layers
-from .crs import WGS84, choose_metric_crs
+from .crs import WGS84, choose_metric_crs, datum_shift_warning, shared_gauss_kruger
 from .errors import CRSError, LayerError, Problems
 from .vocabulary import (
     BOUNDARY_LEVEL_ALIASES,
@@ -972,16 +972,36 @@ def check_dem(dem: Path, area: BaseGeometry, crs: CRS, problems: Problems) -> No
 
 
 def resolve_crs(crs: str | CRS | None, frames: Mapping[str, gpd.GeoDataFrame]) -> CRS:
-    """The run's metric CRS: as given, or chosen from the villages' (or first layer's) centre."""
+    """The run's metric CRS: as given, or chosen from the data (see :func:`choose_run_crs`)."""
+    return choose_run_crs(crs, frames)[0]
+
+
+def choose_run_crs(crs: str | CRS | None, frames: Mapping[str, gpd.GeoDataFrame]) -> tuple[CRS, str]:
+    """The run's metric CRS and a note on why it was chosen.
+
+    ``crs`` other than ``'auto'``/None is used as given. With ``'auto'``: when every projected
+    input layer is in the same CGCS2000 Gauss-Kruger CRS (3° or 6°, with or without the zone
+    prefix, such as 三调's EPSG:4524 with eastings 36xxxxxx) whose central meridian is within
+    3° of the study area, that CRS is kept, so results line up with the county's own data;
+    otherwise the CGCS2000 3° zone nearest the villages' (or first layer's) centre is chosen
+    (UTM outside China). The note says which and why, in Chinese and English.
+    """
     if crs not in (None, "auto"):
-        return CRS.from_user_input(crs)
+        return CRS.from_user_input(crs), "set in the scenario"
     ref = frames.get("villages")
     if ref is None or ref.crs is None:
         ref = next((f for f in frames.values() if f.crs is not None), None)
     if ref is None:
-        return choose_metric_crs(0.0, 0.0)
+        return choose_metric_crs(0.0, 0.0), ""
     lon, lat = _centre_lonlat(ref)
-    return choose_metric_crs(lon, lat)
+    projected = [CRS.from_user_input(f.crs) for f in frames.values() if f.crs is not None]
+    projected = [c for c in projected if c.is_projected]
+    kept, why_not = shared_gauss_kruger(projected, lon)
+    if kept is not None:
+        return kept, f"沿用输入图层的坐标系 kept from the input layers ({len(projected)} projected layer(s) use it)"
+    chosen = choose_metric_crs(lon, lat)
+    note = "按研究区中心选定 chosen from the study area's centre"
+    return chosen, f"{note} ({why_not})" if why_not else note
 
 
 def _centre_lonlat(gdf: gpd.GeoDataFrame) -> tuple[float, float]:
@@ -1078,7 +1098,7 @@ def prepare_layers(
             if res is not None:
                 checked[kind] = res
     try:
-        run_crs = resolve_crs(crs, checked)
+        run_crs, crs_note = choose_run_crs(crs, checked)
     except (CRSError, pyproj.exceptions.CRSError) as exc:  # an unknown CRS string, or a centre off the globe
         problems.add(
             "crs",
@@ -1094,6 +1114,9 @@ def prepare_layers(
         )
     if len(problems.errors) > before:
         raise LayerError("invalid layers", problems)
+    for kind, gdf in checked.items():
+        if gdf.crs is not None and (shift := datum_shift_warning(CRS.from_user_input(gdf.crs), run_crs, kind)):
+            problems.add(kind, *shift, severity="warning")
     projected = {k: v.to_crs(run_crs) for k, v in checked.items()}
     _check_projected(projected, run_crs, problems)
     if len(problems.errors) > before:
@@ -1119,4 +1142,7 @@ def prepare_layers(
         raise LayerError("invalid layers", problems)
     for p in problems.warnings:
         log.warning("%s", p)
-    return Layers(crs=run_crs, dem=Path(dem) if dem is not None else None, study_area=area, **projected)
+    log.info("run CRS %s (%s): %s", run_crs.to_string(), run_crs.name, crs_note)
+    return Layers(
+        crs=run_crs, dem=Path(dem) if dem is not None else None, study_area=area, crs_note=crs_note, **projected
+    )

@@ -86,8 +86,16 @@ def read_raw_layers(scenario: Scenario, problems: Problems) -> dict[str, gpd.Geo
     raw: dict[str, gpd.GeoDataFrame] = {}
     for kind, src in scenario.layers.sources().items():
         try:
+            shift = src.datum_shift
             raw[kind] = gio.read_vector(
-                src.path, layer=src.layer, encoding=src.encoding, lon=src.lon, lat=src.lat, crs=src.crs
+                src.path,
+                layer=src.layer,
+                encoding=src.encoding,
+                lon=src.lon,
+                lat=src.lat,
+                crs=src.crs,
+                towgs84=shift.towgs84 if shift is not None else None,
+                shift_pipeline=shift.pipeline if shift is not None else None,
             )
         except DataError as exc:
             message, fix = _split_fix(str(exc), "Check the file and the scenario's 'layers' section.")
@@ -619,6 +627,7 @@ def write_outputs(
             "scenario": scenario.name,
             "title": {"zh": scenario.title.zh, "en": scenario.title.en},
             "crs": out.ctx.layers.crs.to_string(),
+            "crs_note": out.ctx.layers.crs_note,
             "inputs_sha256": input_hashes(scenario),
             "scenario_resolved": scenario.resolved(),
             "versions": versions(),

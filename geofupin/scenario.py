@@ -62,6 +62,59 @@ class Title:
     en: str = ""
 
 
+def _check_pipeline(value: str | None, where: str, problems: Problems) -> None:
+    if value is None:
+        return
+    from pyproj import Transformer
+
+    try:
+        Transformer.from_pipeline(value)
+    except Exception as exc:  # pyproj's ProjError
+        problems.add(
+            where,
+            f"PROJ cannot read this pipeline ({exc}).",
+            "Give a PROJ pipeline string such as '+proj=pipeline +step ...' (see proj.org, 'pipeline'), "
+            "ending in CGCS2000 longitude/latitude in degrees.",
+        )
+
+
+def _check_towgs84(value: tuple[float, ...] | None, where: str, problems: Problems) -> None:
+    if value is not None and len(value) not in (3, 7):
+        problems.add(
+            where,
+            f"towgs84 has {len(value)} value(s); a datum shift has 3 (dx, dy, dz) or 7.",
+            "Give [dx, dy, dz] in metres, or [dx, dy, dz, rx, ry, rz, ds] (metres, arc-seconds, ppm; "
+            "position-vector convention, as PROJ's +towgs84).",
+        )
+
+
+def _check_shift(value: DatumShift | None, where: str, problems: Problems) -> None:
+    if value is not None and (value.towgs84 is None) == (value.pipeline is None):
+        problems.add(
+            where,
+            "give exactly one of 'towgs84' and 'pipeline'.",
+            "Write 'datum_shift: {towgs84: [dx, dy, dz, rx, ry, rz, ds]}' or 'datum_shift: {pipeline: \"...\"}'.",
+        )
+
+
+@dataclass(frozen=True)
+class DatumShift:
+    """How a layer on Xian 1980 or Beijing 1954 is converted, as the surveying office supplies it.
+
+    Give one of:
+
+    towgs84
+        3 or 7 parameters to WGS84 (``[dx, dy, dz, rx, ry, rz, ds]``: metres, arc-seconds, ppm;
+        position-vector convention, as PROJ's ``+towgs84``); the layer's CRS gets them attached.
+    pipeline
+        A PROJ pipeline from the layer's coordinates (as stored, x/easting first) to CGCS2000
+        longitude/latitude in degrees (EPSG:4490), e.g. with a ``+proj=hgridshift`` grid.
+    """
+
+    towgs84: tuple[float, ...] | None = field(default=None, metadata={"check": lambda v, w, p: _check_towgs84(v, w, p)})
+    pipeline: str | None = field(default=None, metadata={"check": lambda v, w, p: _check_pipeline(v, w, p)})
+
+
 @dataclass(frozen=True)
 class LayerSource:
     """Where one layer comes from.
@@ -76,6 +129,11 @@ class LayerSource:
         Text encoding of a Shapefile's .dbf or a CSV (e.g. ``GBK``); default UTF-8.
     crs
         CRS to assume when the file declares none (e.g. ``EPSG:4490``); never overrides a declared one.
+        ``GCJ-02`` (Gaode/AMap, Tencent) or ``BD-09`` (Baidu): the coordinates are those shifted
+        longitudes/latitudes; they are moved back to WGS84 on load.
+    datum_shift
+        For a layer on Xian 1980 or Beijing 1954: the conversion to use (:class:`DatumShift`);
+        without one PROJ's ballpark offset is used and a warning says so.
     lon, lat
         Coordinate columns of a CSV (default: found among lon/lng/longitude/经度 and lat/latitude/纬度).
     columns
@@ -89,6 +147,7 @@ class LayerSource:
     lon: str | None = None
     lat: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
+    datum_shift: DatumShift | None = field(default=None, metadata={"check": lambda v, w, p: _check_shift(v, w, p)})
 
 
 @dataclass(frozen=True)

@@ -284,10 +284,6 @@ def test_unknown_scenario_crs_lists_what_is_accepted(tmp_path: Path, value: str,
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("GCJ-02", "GCJ-02 (火星坐标: Gaode/AMap, Tencent) layers are not supported yet"),
-        ("gcj02", "layers are not supported yet"),
-        ("BD-09", "BD-09 (百度坐标: Baidu) layers are not supported yet"),
-        ("火星坐标", "GCJ-02"),
         ("foo", "cannot read CRS 'foo'. Fix: Write an EPSG code (EPSG:4490 CGCS2000 经纬度, EPSG:4326 WGS84"),
         ("auto", "'auto' chooses the run's CRS"),
     ],
