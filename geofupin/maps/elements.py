@@ -212,6 +212,6 @@ def NorthArrow() -> MacroElement:
 def SummaryPanel(spec: dict[str, Any]) -> MacroElement:
     """The collapsible run summary (top right): ``{'rows': [{'zh', 'en', 'value'}], 'public', 'collapsed'}``.
 
-    The rows come from :func:`~geofupin.maps.overview.run_summary`; every text is a DOM text node.
+    The rows come from :func:`~geofupin.maps.summary.run_summary`; every text is a DOM text node.
     """
     return _Call("summary", spec)

@@ -32,7 +32,10 @@ from ..config.maps import MapConfig
 from ..context import RunContext, StepResult
 from . import data as D
 from .hillshade import hillshade_warped
-from .overview import SCORE_COLORS, _find, _frames, public_villages
+from .page import find as _find
+from .page import frames as _frames
+from .sites import SCORE_COLORS
+from .villages import public_villages
 
 log = logging.getLogger(__name__)
 

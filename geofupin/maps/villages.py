@@ -1,0 +1,157 @@
+"""Villages: sized by persons, coloured by relocation status; public-notice (公示) village totals."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ..context import Layers, StepResult
+from . import data as D
+from .page import Page, find
+from .sites import site_names
+
+#: Household-level village attributes hidden in public-notice mode (公示).
+PRIVATE_VILLAGE_COLUMNS = ("poor_households", "poor_persons", "income_per_capita", "poverty_cause", "group")
+
+VILLAGE_FIELDS_PUBLIC: tuple[D.Field, ...] = (
+    ("village_id", "村编号", "village id", ""),
+    ("township", "乡镇", "township", ""),
+    ("households", "户数", "households", "int"),
+    ("persons", "人口", "persons", "int"),
+    ("relocate_households", "搬迁户数", "relocating households", "int"),
+    ("relocate_persons", "搬迁人数", "relocating persons", "int"),
+    ("_status", "状态", "status", ""),
+)
+VILLAGE_FIELDS_PRIVATE: tuple[D.Field, ...] = (
+    ("poor_households", "贫困户数", "poor households", "int"),
+    ("poor_persons", "贫困人口", "poor persons", "int"),
+    ("group", "村民小组", "village group", ""),
+    ("income_per_capita", "人均纯收入（元）", "income per capita, yuan", "int"),
+    ("poverty_cause", "致贫原因", "poverty cause", ""),
+    ("elevation_m", "海拔（米）", "elevation_m", "int"),
+)
+
+
+VILLAGE_TOTALS = ("households", "persons", "relocate_households", "relocate_persons")
+
+
+def public_villages(villages: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
+    """Village totals for public notice (公示): group rows (村民小组) summed per village.
+
+    Rows with the same township and village name are one village; its counts are summed,
+    its point is the mean of its groups' points, its id is the id shared before ``-`` (or
+    the first id). Household-level columns (:data:`PRIVATE_VILLAGE_COLUMNS`) are dropped.
+
+    Returns
+    -------
+    The villages and a mapping from every input ``village_id`` to the published one.
+    """
+    v = villages.drop(columns=[c for c in PRIVATE_VILLAGE_COLUMNS if c in villages.columns])
+    if not {"village_id", "name"} <= set(v.columns):
+        return v.copy(), {}
+    ids = v["village_id"].astype(str)
+    town = v["township"].astype(str) if "township" in v.columns else pd.Series("", index=v.index)
+    key = town + "\u0001" + v["name"].astype(str)
+    if not key.duplicated().any():
+        return v.copy(), dict(zip(ids, ids, strict=True))
+    xy = pd.DataFrame({"key": key, "x": v.geometry.x, "y": v.geometry.y})
+    cols = {c: "sum" for c in VILLAGE_TOTALS if c in v.columns}
+    firsts = {c: "first" for c in v.columns if c not in cols and c not in ("geometry", "village_id")}
+    agg = v.drop(columns="geometry").assign(_key=key).groupby("_key", sort=False).agg({**firsts, **cols})
+    pid = ids.groupby(key, sort=False).agg(
+        lambda s: (
+            s.iloc[0].rsplit("-", 1)[0] if len(s) > 1 and s.str.rsplit("-", n=1).str[0].nunique() == 1 else s.iloc[0]
+        )
+    )
+    pts = xy.groupby("key", sort=False)[["x", "y"]].mean()
+    out = gpd.GeoDataFrame(
+        agg.assign(village_id=pid.reindex(agg.index).to_numpy()).reset_index(drop=True),
+        geometry=gpd.points_from_xy(pts.loc[agg.index, "x"], pts.loc[agg.index, "y"]),
+        crs=v.crs,
+    )
+    mapping = dict(zip(ids, key.map(pid), strict=True))
+    return out, mapping
+
+
+def _villages(p: Page, layers: Layers, results: Mapping[str, StepResult]) -> None:
+    v = layers.villages
+    if v is None or not len(v):
+        return
+    vid_map: dict[str, str] = {}
+    if p.config.public:
+        v, vid_map = public_villages(v)
+    else:
+        v = v.copy()
+    d = p.display(v)
+    persons = pd.to_numeric(d.get("persons", pd.Series(0, index=d.index)), errors="coerce").fillna(0).clip(lower=0)
+    reloc = pd.to_numeric(d.get("relocate_persons", pd.Series(0, index=d.index)), errors="coerce").fillna(0)
+    status = np.where(reloc > 0, "relocate", "stay").astype(object)
+    unserved = find(results, "unserved", "tables")
+    if unserved is not None and len(unserved) and "village_id" in d.columns:
+        unserved = unserved.assign(village_id=unserved["village_id"].astype(str).map(lambda x: vid_map.get(x, x)))
+        status[(d["village_id"].astype(str).isin(unserved["village_id"].astype(str)) & (reloc > 0)).to_numpy()] = (
+            "unserved"
+        )
+    pmax = float(persons.max()) or 1.0
+    size = np.round(7 + 15 * np.sqrt(persons.to_numpy() / pmax)).astype(int)
+    props: dict[str, list[Any]] = {"_status": [D.STATUS_STYLE[s][0] + " " + D.STATUS_STYLE[s][1] for s in status]}
+    fields = list(VILLAGE_FIELDS_PUBLIC)
+    if not p.config.public:
+        fields += list(VILLAGE_FIELDS_PRIVATE)
+    sections: list[tuple[str, str, str]] = []
+    access = find(results, "village_access", "layers")
+    if access is not None and "village_id" in access.columns and "village_id" in d.columns:
+        acc = (
+            pd.DataFrame(access.drop(columns="geometry", errors="ignore"))
+            .drop_duplicates("village_id")
+            .set_index("village_id")
+        )
+        cols = [c for c in acc.columns if c.startswith("time_min_")]
+        for c in cols:
+            props[c] = D.column_values(d["village_id"].astype(str).map(acc[c]).astype(float))
+            fields.append((c, D.label_zh(c), c, ""))
+    flows = find(results, "allocation_flows", "layers")
+    if flows is not None and len(flows) and "village_id" in d.columns:
+        names = site_names(layers, results)
+        fl = pd.DataFrame(flows.drop(columns="geometry", errors="ignore"))
+        fl["village_id"] = fl["village_id"].astype(str).map(lambda x: vid_map.get(x, x))
+        g = fl.groupby(["village_id", "site_id"], sort=True)[["households", "persons"]].sum()
+        dest: dict[str, list[str]] = {}
+        for (vid, sid), row in g.iterrows():
+            dest.setdefault(str(vid), []).append(
+                f"{names.get(str(sid), str(sid))}：{int(row.households)} 户 {int(row.persons)} 人"
+            )
+        props["_dest"] = [dest.get(str(x), []) for x in d["village_id"]]
+        sections.append(("_dest", "安置去向", "destination"))
+    spec = p.spec(
+        d,
+        kind="points",
+        fields=fields,
+        props=props,
+        title="name",
+        title_en="name_en",
+        sections=sections,
+        style={"cls": "gfp-v"},
+        per={"size": size.tolist(), "fillColor": [D.STATUS_STYLE[s][2] for s in status]},
+        marker="div",
+        divclass="gfp-village",
+        cluster=len(d) > p.config.cluster_threshold,
+        search=True,
+    )
+    p.add(spec, "村庄 Villages")
+    p.focus_on(d)
+    p.section(
+        "村庄（大小表示人口）",
+        "Villages (size = persons)",
+        [
+            {"shape": "circle", "color": D.STATUS_STYLE[s][2], "zh": D.STATUS_STYLE[s][0], "en": D.STATUS_STYLE[s][1]}
+            for s in ("stay", "relocate", "unserved")
+            if (status == s).any()
+        ],
+    )
+    if p.config.public:
+        p.notes.append("公示版：仅显示村级合计 / Public notice: village totals only")
