@@ -136,3 +136,27 @@ def test_parts_keep_unserved_units_and_their_reasons(monkeypatch: pytest.MonkeyP
     div_whole = _solve_highs(big, binary=False, min_occ=30, mip_gap=0.0)
     assert div.objective == pytest.approx(div_whole.objective, rel=1e-12)
     assert div.served_persons == div_whole.served_persons
+
+
+# --------------------------------------------------------------------------- isochrone unions in parallel
+def test_isochrone_unions_in_threads_equal_the_serial_ones() -> None:
+    import geopandas as gpd
+
+    from geofupin.accessibility import isochrones, isochrones_many, nearest
+    from geofupin.network import build
+
+    lines, classes, surfaces = _roads(300, seed=2)
+    roads = gpd.GeoDataFrame(
+        {"road_id": [f"r{i}" for i in range(len(lines))], "road_class": classes, "surface": surfaces},
+        geometry=lines,
+        crs=4545,
+    )
+    net, _ = build(roads)
+    times = {k: nearest(net, np.array([s]), direction="to_source").time_min for k, s in (("a", 0), ("b", 7), ("c", 40))}
+    serial = isochrones_many(net, times, (15, 30, 60), threads=1)
+    threaded = isochrones_many(net, times, (15, 30, 60), threads=4)
+    for k in times:
+        assert [p.wkb for p in serial[k]] == [p.wkb for p in threaded[k]]
+        assert [p.wkb for p in isochrones(net, times[k], (15, 30, 60))] == [p.wkb for p in serial[k]]
+        areas = [p.area for p in serial[k]]
+        assert areas == sorted(areas) and areas[0] > 0  # nested bands
