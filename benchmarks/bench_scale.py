@@ -7,6 +7,8 @@
    growing together (a region tiled k times has k times both).
 2. The single-source MILP on k independent counties (no allowed move between them), solved
    whole (one HiGHS model) against part by part (:func:`geofupin.allocate.solve_single_source`).
+3. The isochrone unions of 4 facility kinds x 3 bands: one thread against one per core
+   (:func:`geofupin.accessibility.isochrones_many`).
 
 Times are medians of ``--repeats`` runs (never best-of). Growth exponents are fitted between
 the smallest and the largest size. Usage: ``python benchmarks/bench_scale.py [--quick]``.
@@ -147,12 +149,36 @@ def bench_milp(sizes: list[int], repeats: int, time_limit: float) -> None:
     print(f"growth exponent in counties: whole {math.log(w1 / w0) / grow:.2f}, parts {math.log(p1 / p0) / grow:.2f}")
 
 
+# --------------------------------------------------------------------------- 3. isochrone unions
+def bench_isochrones(k: int, repeats: int) -> None:
+    import os
+
+    from geofupin.accessibility import isochrones_many, nearest
+    from geofupin.network import build
+
+    roads, _ = county(k)
+    net, _ = build(roads)
+    rng = np.random.default_rng(1)
+    times = {
+        kind: nearest(net, rng.choice(net.n_nodes, 3, replace=False), direction="to_source").time_min
+        for kind in ("school", "clinic", "town", "county_seat")
+    }
+    cores = os.cpu_count() or 1
+    one = median_time(lambda: isochrones_many(net, times, (15, 30, 60), threads=1), repeats)
+    many = median_time(lambda: isochrones_many(net, times, (15, 30, 60), threads=cores), repeats)
+    print(
+        f"\nisochrone unions, {len(roads)} roads, 4 kinds x 3 bands: 1 thread {one:.2f} s, {cores} threads {many:.2f} s"
+    )
+    print(f"speed-up {one / many:.2f}x on {cores} cores")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     bench_roads([1, 4] if args.quick else [1, 4, 16], args.repeats)
+    bench_isochrones(4 if args.quick else 16, args.repeats)
     bench_milp([8, 32] if args.quick else [8, 32, 128], args.repeats, 30.0 if args.quick else 60.0)
 
 
