@@ -90,6 +90,49 @@ def _suitable(roads: gpd.GeoDataFrame, cfg: PlansConfig) -> np.ndarray:
     return np.isin(cls, list(cfg.road_connect_classes)) & paved_or_unknown
 
 
+@dataclass(frozen=True)
+class RoadIndex:
+    """The roads split into suitable and other roads, each with an STR-tree, built once per plan step.
+
+    Every search :func:`connect_road` makes (the nearest suitable road, the tracks within
+    ``upgrade_access_m``, where a track meets a suitable road, the suitable roads in a DEM
+    window) goes through these trees, so planning N sites or villages against M roads costs
+    about N log M rather than N x M. Results equal a search over every road: ties are broken by
+    road order as a scan would.
+    """
+
+    good: np.ndarray
+    good_tree: shapely.STRtree
+    bad: np.ndarray
+    bad_tree: shapely.STRtree
+    bad_idx: np.ndarray
+
+    @classmethod
+    def build(cls, roads: gpd.GeoDataFrame, suitable: np.ndarray) -> RoadIndex:
+        """Index ``roads`` split by the mask ``suitable`` (see :func:`_suitable`)."""
+        geoms = roads.geometry.to_numpy()
+        ok = np.asarray(suitable, dtype=bool)
+        good, bad = geoms[ok], geoms[~ok]
+        return cls(good, shapely.STRtree(good), bad, shapely.STRtree(bad), np.flatnonzero(~ok))
+
+    def nearest_good(self, geom: shapely.Geometry) -> tuple[int, float]:
+        """(position in :attr:`good`, distance) of the suitable road nearest ``geom``; the first of equals."""
+        idx, dist = self.good_tree.query_nearest(geom, return_distance=True, all_matches=True)
+        return int(np.min(idx)), float(dist[0])
+
+    def good_within(self, geom: shapely.Geometry, distance: float) -> np.ndarray:
+        """Positions in :attr:`good` of suitable roads within ``distance`` of ``geom``, in road order."""
+        return np.sort(self.good_tree.query(geom, predicate="dwithin", distance=distance))
+
+    def good_meeting(self, geom: shapely.Geometry) -> np.ndarray:
+        """Positions in :attr:`good` of suitable roads intersecting ``geom``, in road order."""
+        return np.sort(self.good_tree.query(geom, predicate="intersects"))
+
+    def bad_within(self, geom: shapely.Geometry, distance: float) -> np.ndarray:
+        """Positions in :attr:`bad` of other roads within ``distance`` of ``geom``, in road order."""
+        return np.sort(self.bad_tree.query(geom, predicate="dwithin", distance=distance))
+
+
 def connect_road(
     geom: shapely.Geometry,
     roads: gpd.GeoDataFrame,
@@ -99,6 +142,7 @@ def connect_road(
     dem: Path | None = None,
     crs: CRS | None = None,
     suitable: np.ndarray | None = None,
+    index: RoadIndex | None = None,
 ) -> RoadLink:
     """Plan the road connection of one site (polygon) or village (point).
 
@@ -116,6 +160,8 @@ def connect_road(
         DEM path and the run CRS for the least-cost path; without a DEM the road is straight.
     suitable
         Precomputed mask of suitable roads (default: from ``cfg``).
+    index
+        The roads' :class:`RoadIndex`, built once when connecting many features (default: built here).
 
     Returns
     -------
@@ -123,17 +169,16 @@ def connect_road(
     """
     costs = cfg.unit_costs
     per_m = (costs.cement_road_yuan_per_km if surface == "paved" else costs.gravel_road_yuan_per_km) / 1000
-    ok = _suitable(roads, cfg) if suitable is None else suitable
-    good = roads.geometry.to_numpy()[ok]
+    if index is None:
+        index = RoadIndex.build(roads, _suitable(roads, cfg) if suitable is None else suitable)
+    good = index.good
     if len(good) == 0:
         return RoadLink("none", "none", math.nan, surface, math.nan, None)
-    d_good = shapely.distance(geom, good)
-    k = int(np.argmin(d_good))
-    dist = float(d_good[k])
+    k, dist = index.nearest_good(geom)
     if dist <= cfg.connected_m:
         return RoadLink("none", "none", 0.0, surface, 0.0, None)
     # (a) a new road
-    new = _new_road(geom, good, good[k], dist, cfg, dem, crs) if dist <= cfg.search_radius_m else None
+    new = _new_road(geom, index, good[k], dist, cfg, dem, crs) if dist <= cfg.search_radius_m else None
     if new is None:
         line = shapely.shortest_line(geom, good[k])
         new_link = RoadLink("new", "straight_line", float(line.length), surface, float(line.length) * per_m, line)
@@ -141,17 +186,19 @@ def connect_road(
         new_link = RoadLink("new", "least_cost", new[1], surface, new[1] * per_m, new[0])
     # (b) upgrade the stretch of an earth/gravel road (or track) near the site up to where it meets a suitable road
     best = new_link
-    bad_idx = np.flatnonzero(~ok)
+    bad_idx = index.bad_idx
     if len(bad_idx):
-        bad = roads.geometry.to_numpy()[bad_idx]
-        d_bad = shapely.distance(geom, bad)
-        near = np.flatnonzero(d_bad <= cfg.upgrade_access_m)
+        bad = index.bad
+        near = index.bad_within(geom, cfg.upgrade_access_m)
         if len(near):
-            meets = shapely.dwithin(bad[near][:, None], good[None, :], cfg.connect_tol_m).any(axis=1)
+            d_bad = shapely.distance(geom, bad[near])
+            meets = np.array([len(index.good_within(t, cfg.connect_tol_m)) > 0 for t in bad[near]], dtype=bool)
             options = []
-            for j in near[meets].tolist():
-                seg = _stretch(bad[j], geom, good, cfg.connect_tol_m)
-                spur = float(d_bad[j])
+            for pos, j in enumerate(near.tolist()):
+                if not meets[pos]:
+                    continue
+                seg = _stretch(bad[j], geom, index, cfg.connect_tol_m)
+                spur = float(d_bad[pos])
                 cost = seg.length * costs.upgrade_to_cement_yuan_per_km / 1000 + spur * per_m
                 on_it = spur <= cfg.connected_m  # the feature already sits on this road: never build beside it
                 options.append((not on_it, cost, j, seg, spur))
@@ -163,14 +210,14 @@ def connect_road(
     return best
 
 
-def _stretch(track: shapely.Geometry, geom: shapely.Geometry, good: np.ndarray, tol: float) -> LineString:
+def _stretch(track: shapely.Geometry, geom: shapely.Geometry, index: RoadIndex, tol: float) -> LineString:
     """The part of ``track`` between the point nearest ``geom`` and the nearest junction with a suitable road."""
     from shapely.ops import substring
 
     if not isinstance(track, LineString):
         return track  # a MultiLineString: upgrade it whole
     a = shapely.line_locate_point(track, shapely.get_point(shapely.shortest_line(track, geom), 0))
-    cand = good[shapely.dwithin(track, good, tol)]
+    cand = index.good[index.good_within(track, tol)]
     b = shapely.line_locate_point(track, shapely.get_point(shapely.shortest_line(track, cand), 0))
     b_best = float(b[np.argmin(np.abs(b - a))])
     seg = substring(track, min(a, b_best), max(a, b_best))
@@ -181,7 +228,7 @@ def _stretch(track: shapely.Geometry, geom: shapely.Geometry, good: np.ndarray, 
 
 def _new_road(
     geom: shapely.Geometry,
-    good: np.ndarray,
+    index: RoadIndex,
     nearest_road: shapely.Geometry,
     dist: float,
     cfg: PlansConfig,
@@ -208,7 +255,7 @@ def _new_road(
     factor = slope_cost(slope, slope_ref_pct=cfg.slope_ref_pct, max_slope_pct=cfg.max_slope_pct)
     h, w = factor.shape
     box = shapely.box(x0, y0, x1, y1)
-    targets = _burn(list(good[shapely.intersects(good, box)]), win, (h, w))
+    targets = _burn(list(index.good[index.good_meeting(box)]), win, (h, w))
     sources = _burn([geom], win, (h, w), interior=True)
     if not sources.any():
         c = shapely.centroid(geom) if not isinstance(geom, shapely.Point) else geom
@@ -328,9 +375,9 @@ def plan_sites(
     # road
     road_rows = []
     if roads is not None and len(roads):
-        ok = _suitable(roads, cfg)
+        index = RoadIndex.build(roads, _suitable(roads, cfg))
         for i, g in enumerate(s.geometry.to_numpy()):
-            link = connect_road(g, roads, cfg, surface=cfg.site_road_surface, dem=dem, crs=crs, suitable=ok)
+            link = connect_road(g, roads, cfg, surface=cfg.site_road_surface, dem=dem, crs=crs, index=index)
             road_rows.append(link)
             if link.geometry is not None and link.action != "none":
                 lines["planned_roads"].append(
@@ -487,8 +534,8 @@ def village_gaps(
     sources: list[list[str]] = [[] for _ in range(len(stay))]
     road_lines: list[dict[str, Any]] = []
     if roads is not None and len(roads):
-        ok = _suitable(roads, cfg)
-        good = roads.geometry.to_numpy()[ok]
+        index = RoadIndex.build(roads, _suitable(roads, cfg))
+        good = index.good
         d = None
         if len(good) and len(stay):
             gi, _, dist = _nearest(stay.geometry, good)
@@ -497,7 +544,7 @@ def village_gaps(
         for i, g in enumerate(stay.geometry.to_numpy()):
             if d is None or d[i] <= cfg.village_access_m:
                 continue
-            link = connect_road(g, roads, cfg, surface=cfg.village_road_surface, dem=dem, crs=v.crs, suitable=ok)
+            link = connect_road(g, roads, cfg, surface=cfg.village_road_surface, dem=dem, crs=v.crs, index=index)
             if link.action == "none":
                 continue
             km = link.length_m / 1000
@@ -837,6 +884,7 @@ def plan(ctx: RunContext, policy: Policy) -> StepResult:
 
 
 __all__: Sequence[str] = (
+    "RoadIndex",
     "RoadLink",
     "connect_road",
     "nearest_links",

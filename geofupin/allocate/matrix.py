@@ -107,6 +107,45 @@ class CostMatrix:
             self.rule_counts,
         )  # fmt: skip
 
+    def components(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """Connected parts of the allowed moves: ``(count, part of each unit, part of each site)``.
+
+        Units and sites are the two sides of a bipartite graph whose edges are the arcs; two
+        parts share no arc, so capacity, single-source and minimum-occupancy models decompose
+        over them exactly (models that count open sites across the county, p-median and maximal
+        coverage, do not).
+        """
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        n, m = self.n_units, self.n_sites
+        g = coo_matrix((np.ones(self.n_arcs, dtype=np.int8), (self.rows, n + self.cols)), shape=(n + m, n + m))
+        count, labels = connected_components(g, directed=False)
+        return int(count), labels[:n], labels[n:]
+
+    def part(self, units: np.ndarray, sites: np.ndarray) -> tuple[CostMatrix, np.ndarray]:
+        """The sub-matrix of the given unit and site positions, and the positions of its arcs in this one.
+
+        Only arcs between the given units and sites are kept; arcs stay in their order (by unit,
+        then cost), so the sub-matrix is sorted as :meth:`from_arcs` sorts.
+        """
+        units = np.asarray(units, dtype=np.int64)
+        sites = np.asarray(sites, dtype=np.int64)
+        new_row = np.full(self.n_units, -1, dtype=np.int64)
+        new_row[units] = np.arange(len(units))
+        new_col = np.full(self.n_sites, -1, dtype=np.int64)
+        new_col[sites] = np.arange(len(sites))
+        arcs = np.flatnonzero((new_row[self.rows] >= 0) & (new_col[self.cols] >= 0))
+        rows, cols = new_row[self.rows[arcs]], new_col[self.cols[arcs]]
+        order = np.lexsort((self.cost[arcs], rows))  # units keep their order only when `units` is sorted
+        arcs, rows, cols = arcs[order], rows[order], cols[order]
+        sub = CostMatrix(
+            self.unit_ids[units], self.site_ids[sites], self.demand[units], self.households[units],
+            self.capacity[sites], rows, cols, self.cost[arcs], self.time_min[arcs], self.dist_m[arcs],
+            tuple((name, counts[units]) for name, counts in self.rule_counts),
+        )  # fmt: skip
+        return sub, arcs
+
     @classmethod
     def from_dense(
         cls,

@@ -894,6 +894,64 @@ def _p_median_rowgen(
     return flow, open_mask
 
 
+#: Below this many arcs a model is solved whole even when it falls apart into parts.
+PARTS_MIN_ARCS = 2_000
+
+
+def _solve_by_parts(cm: CostMatrix, *, binary: bool, min_occ: float, time_limit_s: float, **kw: Any) -> Allocation:
+    """Solve a model that decomposes over the connected parts of the allowed moves, part by part.
+
+    Counties (or valleys) that share no allowed move are independent problems: solving each
+    alone gives the same optimum as solving them together, and a MILP over k parts of size n/k
+    is much faster than one of size n (branch and bound grows faster than linearly). Each part
+    gets a share of the time left in proportion to its arcs. The parts' flows are combined
+    and the result built once over the whole matrix, so tables, diagnostics and messages are
+    those of a single solve; the gap is the objective-weighted gap of the parts.
+    """
+    count, unit_part, site_part = cm.components()
+    with_arcs = np.unique(unit_part[cm.rows]) if cm.n_arcs else np.zeros(0, dtype=np.int64)
+    if len(with_arcs) <= 1 or cm.n_arcs < PARTS_MIN_ARCS:
+        return _solve_highs(cm, binary=binary, min_occ=min_occ, time_limit_s=time_limit_s, **kw)
+    t0 = time.perf_counter()
+    arcs_of = np.bincount(unit_part[cm.rows], minlength=count)
+    order = sorted(with_arcs.tolist(), key=lambda k: -arcs_of[k])
+    flow = np.zeros(cm.n_arcs)
+    statuses: list[str] = []
+    solvers: list[str] = []
+    messages: list[str] = []
+    weighted_gap, total_obj, gap_known = 0.0, 0.0, True
+    arcs_left = int(cm.n_arcs)
+    for k in order:
+        left = max(time_limit_s - (time.perf_counter() - t0), 0.01)
+        budget = max(left * arcs_of[k] / max(arcs_left, 1), min(left, 0.5))
+        arcs_left -= int(arcs_of[k])
+        sub, arcs = cm.part(np.flatnonzero(unit_part == k), np.flatnonzero(site_part == k))
+        res = _solve_highs(sub, binary=binary, min_occ=min_occ, time_limit_s=budget, **kw)
+        a = res.assignment
+        if len(a):
+            key = pd.MultiIndex.from_arrays([sub.unit_ids[sub.rows].astype(str), sub.site_ids[sub.cols].astype(str)])
+            pos = key.get_indexer(pd.MultiIndex.from_arrays([a["unit_id"], a["site_id"]]))
+            flow[arcs[pos]] = a["persons"].to_numpy(dtype=float)
+        statuses.append(res.status)
+        solvers.append(res.solver)
+        messages.extend(m for m in res.messages if "cannot be placed; this is the relaxed solution" not in m)
+        if res.gap is None:
+            gap_known = False
+        else:
+            weighted_gap += res.gap * res.objective
+        total_obj += res.objective
+    status: Status = "greedy" if "greedy" in statuses else "time_limit" if "time_limit" in statuses else "optimal"
+    gap = (weighted_gap / total_obj if total_obj > 0 else 0.0) if gap_known else None
+    note = (
+        f"solved as {len(order)} independent parts (groups of villages and sites that share no allowed move), "
+        f"the largest with {int(arcs_of[order[0]])} of {cm.n_arcs} arcs"
+    )
+    return build_allocation(
+        cm, flow, solver="+".join(dict.fromkeys(solvers)), gap=gap, status=status, single_source=binary,
+        rule_values=kw.get("rule_values"), messages=[note, *dict.fromkeys(messages)],
+    )  # fmt: skip
+
+
 def solve_single_source(
     cm: CostMatrix,
     *,
@@ -914,8 +972,11 @@ def solve_single_source(
         HiGHS limits; the gap reached is reported in ``Allocation.gap``.
     rule_values
         Rule settings quoted in unserved reasons.
+
+    A matrix that falls apart into parts sharing no arc (counties, valleys) is solved part by
+    part (:func:`_solve_by_parts`): the same optimum, far faster for large regions.
     """
-    return _solve_highs(
+    return _solve_by_parts(
         cm, binary=True, min_occ=min_occupancy_persons, time_limit_s=time_limit_s, mip_gap=mip_gap,
         rule_values=rule_values,
     )  # fmt: skip
@@ -929,8 +990,9 @@ def solve_divisible_milp(
     mip_gap: float = 0.01,
     rule_values: dict[str, object] | None = None,
 ) -> Allocation:
-    """Divisible persons with a minimum occupancy per opened site (MILP, HiGHS)."""
-    return _solve_highs(
+    """Divisible persons with a minimum occupancy per opened site (MILP, HiGHS), part by part (see
+    :func:`solve_single_source`)."""
+    return _solve_by_parts(
         cm, binary=False, min_occ=min_occupancy_persons, time_limit_s=time_limit_s, mip_gap=mip_gap,
         rule_values=rule_values,
     )  # fmt: skip

@@ -98,6 +98,9 @@ class AccessConfig:
         OD pairs slower than this are left out of ``od_village_site`` (default 180 min).
     isochrone_buffer_m
         Half-width of the service-area polygons around reached roads (default 250 m).
+    threads
+        Threads for the isochrone polygons, one (facility kind, band) union each (default 0:
+        one per core). The polygons are the same for any number.
     """
 
     speeds_kph: dict[str, float] = field(default_factory=dict)
@@ -117,6 +120,7 @@ class AccessConfig:
     bands_min: tuple[float, ...] = (15.0, 30.0, 60.0)
     od_cutoff_min: float = 180.0
     isochrone_buffer_m: float = 250.0
+    threads: int = 0
 
     def validate(self, where: str, problems: Problems) -> None:
         """Cross-field rules: known classes and surfaces, positive speeds and distances."""
@@ -145,6 +149,8 @@ class AccessConfig:
             )
         if self.snap_tolerance_m < 0:
             problems.add(f"{where}.snap_tolerance_m", f"{self.snap_tolerance_m} is negative.", "Give 0 or more metres.")
+        if self.threads < 0:
+            problems.add(f"{where}.threads", f"threads = {self.threads} is negative.", "Give 0 (one per core) or more.")
         if not self.bands_min or any(not b > 0 for b in self.bands_min):
             problems.add(
                 f"{where}.bands_min", f"bands {list(self.bands_min)} must be positive.", "Give e.g. [15, 30, 60]."
