@@ -138,7 +138,7 @@ def test_the_demo_run_writes_the_table_the_workbook_and_the_document(demo_run: t
     # the document's rule: every county-seat and market-town site is built centrally
     central = tab["tier"].isin(["county_seat", "market_town"]) | tab["cross_township"]
     assert (tab.loc[central, "build_mode"] == "centralised").all()
-    wb = openpyxl.load_workbook(out / "tables" / "tables.xlsx", read_only=True)
+    wb = openpyxl.load_workbook(out / "tables.xlsx", read_only=True)
     sheet = next(n for n in wb.sheetnames if n.startswith("安置点建设规划表") or n == "site_construction")
     header = [c.value for c in next(wb[sheet].iter_rows(max_row=1))]
     assert {"建设方式", "分期安置", "户型与户数", "面积(亩)"} <= set(header)
