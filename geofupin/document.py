@@ -26,7 +26,7 @@ import pandas as pd
 
 from .context import RunContext
 from .errors import MissingDependencyError
-from .report import label
+from .report import M2_PER_MU, VALUE_LABELS, label
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ OFFICE_TEXT = "(由编制单位补充)"
 
 #: Headers the plan document words differently from the workbook (:func:`geofupin.report.label` gives the rest).
 LABELS: dict[str, str] = {
+    "area_mu": "用地面积(亩)",
     "groups": "村民小组数",
     "site_name": "安置点",
     "county_yuan": "县级资金(元)",
@@ -401,6 +402,35 @@ def _plan(ctx: RunContext, *, run_id: str, inputs_sha256: Mapping[str, str], map
                 "total_cost_yuan",
             ],
             caption="表5-1 安置点基础设施与公共服务",
+        )
+    con = tabs.get("site_construction")
+    if con is not None and len(con):
+        doc.para(
+            "跨乡镇安置和县城、集镇安置点实行集中统建;各安置点的用地、分期安置规模、户型、建设方式、"
+            "村内配套和公共服务需求见表5-2。"
+        )
+        con = con.assign(
+            area_mu=(con["area_m2"] / M2_PER_MU).round(2),
+            build_mode=con["build_mode"].map(lambda v: VALUE_LABELS["build_mode"].get(v, v)),
+        )
+        doc.table(
+            "site_construction",
+            con,
+            [
+                "site_id",
+                "name",
+                "area_mu",
+                "households",
+                "persons",
+                "phases",
+                "house_types",
+                "build_mode",
+                "in_site_cost_yuan",
+                "kindergarten_places",
+                "primary_places",
+                "clinic_needed",
+            ],
+            caption="表5-2 安置点建设规划表",
         )
     # -- 6 资金
     doc.heading("第六章 资金估算与筹措")

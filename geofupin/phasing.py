@@ -844,7 +844,8 @@ def step(ctx: RunContext) -> StepResult:
     fcfg: FundingConfig | None = getattr(ctx.scenario, "funding", None)
     rcfg: ReclamationConfig | None = getattr(ctx.scenario, "reclamation", None)
     if cfg is None and fcfg is None and rcfg is None:
-        return StepResult(summary={"skipped": "no phasing, funding or reclamation section"})
+        built = _construction_tables(ctx, None)
+        return StepResult(tables=built, summary={"skipped": "no phasing, funding or reclamation section"})
     pcfg: PolicyConfig = getattr(ctx.scenario, "policy", None) or PolicyConfig()
     policy = gio.load_policy(pcfg)
     units = pol.plan_units(ctx.layers.villages, ctx.table("assignment"))
@@ -871,6 +872,7 @@ def step(ctx: RunContext) -> StepResult:
         c = rec.tables["reclamation_county"].iloc[0]
         summary["reclamation"] = {k: float(c[k]) for k in ("reclaimable_mu", "site_land_mu", "balance_mu")}
     if cfg is None:
+        tables.update(_construction_tables(ctx, None))
         return StepResult(tables=tables, summary=summary, warnings=tuple(warnings))
     hazard = hazard_flags(
         ctx.layers.villages,
@@ -904,5 +906,31 @@ def step(ctx: RunContext) -> StepResult:
         "years_used": sorted(int(y) for y in set(res.tables["phasing_plan"]["year"])),
     }
     tables.update(res.tables)
+    tables.update(_construction_tables(ctx, res.tables["phasing_plan"]))
     warnings.extend(res.warnings)
     return StepResult(tables=tables, summary=summary, warnings=tuple(warnings))
+
+
+def _construction_tables(ctx: RunContext, phasing_plan: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """``site_construction`` and ``site_phases`` (安置点建设规划表) when the run placed anyone at a site."""
+    from .config.plans import PlansConfig
+    from .construction import site_construction
+
+    assignment = ctx.table("assignment")
+    sites = ctx.layer("sites")
+    if sites is None:
+        sites = ctx.layers.candidates
+    if assignment is None or not len(assignment) or sites is None:
+        return {}
+    pcfg: PlansConfig = getattr(ctx.scenario, "plans", None) or PlansConfig()
+    table, phases = site_construction(
+        sites,
+        assignment,
+        plan_sites=ctx.table("plan_sites"),
+        housing=ctx.table("housing_check"),
+        phasing_plan=phasing_plan,
+        facilities=ctx.layers.facilities,
+        central_village_build_mode=pcfg.central_village_build_mode,
+        clinic_max_dist_m=pcfg.clinic_max_dist_m,
+    )
+    return {"site_construction": table, "site_phases": phases}

@@ -261,6 +261,19 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "max_points": ("满分", "maximum points"),
     "score": ("得分", "score"),
     "remarks": ("备注", "remarks"),
+    "from_townships": ("迁出乡镇", "townships moved from"),
+    "cross_township": ("跨乡镇安置", "across townships"),
+    "phases": ("分期安置", "phases"),
+    "first_year": ("开始年度", "first year"),
+    "last_year": ("完成年度", "last year"),
+    "house_types": ("户型与户数", "house types"),
+    "house_floor_area_m2": ("建筑面积合计(平方米)", "total floor area (m2)"),
+    "build_mode": ("建设方式", "build mode"),
+    "build_mode_basis": ("建设方式依据", "why this build mode"),
+    "clinic_dist_m": ("距最近卫生院(室)(米)", "distance to the nearest clinic (m)"),
+    "clinic_needed": ("需配建卫生室", "clinic needed"),
+    "phase": ("期次", "phase"),
+    "phase_zh": ("期别", "phase name"),
 }
 
 #: Sheet titles of the plan tables.
@@ -276,6 +289,8 @@ TABLE_TITLES: dict[str, tuple[str, str]] = {
     "poverty_line_check": ("贫困识别核查", "poverty line check"),
     "housing_check": ("建房面积核查", "housing floor-area check"),
     "plan_sites": ("安置点配套规划", "site infrastructure plans"),
+    "site_construction": ("安置点建设规划表", "site construction plan"),
+    "site_phases": ("安置点分期建设", "site phases"),
     "plan_villages": ("村基础设施规划", "village infrastructure plans"),
     "disbursement": ("资金拨付计划", "disbursement schedule"),
     "acceptance_form": ("检查验收评分表", "acceptance form"),
@@ -341,6 +356,7 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
     "row_kind": {"detail": "明细", "subtotal": "小计", "total": "合计"},
     "status": {"used": "采用"},
     "size_source": {"estimated": "按人数平均估算", "roster": "花名册"},
+    "build_mode": {"centralised": "集中统建", "joint": "联户建设", "self_built": "群众自建"},
     "normalise": {"minmax": "极差标准化"},
     "method": {"weighted_sum": "加权求和", "ahp": "层次分析法", "topsis": "TOPSIS法"},
 }

@@ -18,6 +18,9 @@ from .policy import Milestones
 #: Surface of the roads a plan builds (``paved`` = 水泥路, ``gravel`` = 碎石路).
 NewRoadSurface = Literal["paved", "gravel"]
 
+#: How a site's houses are built (建设方式): 集中统建, 联户建设, 群众自建.
+BuildMode = Literal["centralised", "joint", "self_built"]
+
 
 @dataclass(frozen=True)
 class UnitCosts:
@@ -121,6 +124,11 @@ class PlansConfig:
         村卫生室 per administrative village, whatever the number of its groups).
     targets
         The plan document's summary figures (:class:`PlanTargets`), compared in the township table.
+    central_village_build_mode
+        How a central-village or community site's houses are built (安置点建设规划表): ``centralised``
+        (集中统建, default), ``joint`` (联户建设) or ``self_built`` (群众自建). The document requires
+        统建 for households moved across townships and for county-seat and market-town sites, and
+        allows all three in a central village (report 5, 新迁村建设方法); the table names the basis.
     in_situ_partly_relocated
         Whether a village group that relocates some of its households gets in-situ works for the
         households that stay. Default ``False``: every poor household of a project village moves
@@ -154,6 +162,7 @@ class PlansConfig:
     village_access_m: float = 200.0
     clinic_max_dist_m: float = 3000.0
     in_situ_partly_relocated: bool = False
+    central_village_build_mode: BuildMode = "centralised"
     targets: PlanTargets = field(default_factory=PlanTargets)
 
     def validate(self, where: str, problems: Problems) -> None:
