@@ -98,6 +98,7 @@ def test_parts_give_the_same_optimum_as_one_solve(monkeypatch: pytest.MonkeyPatc
     assert cm.components()[0] == 4
     whole = _solve_highs(cm, binary=True, mip_gap=0.0)
     monkeypatch.setattr(solve_mod, "PARTS_MIN_ARCS", 0)
+    monkeypatch.setattr(solve_mod, "PARTS_CHUNK_ARCS", 1)  # one model per part
     parts = solve_single_source(cm, mip_gap=0.0)
     assert parts.status == whole.status == "optimal"
     assert parts.objective == pytest.approx(whole.objective, rel=1e-12)
@@ -110,6 +111,11 @@ def test_parts_give_the_same_optimum_as_one_solve(monkeypatch: pytest.MonkeyPatc
         sub, _ = cm.part(np.flatnonzero(unit_part == k), np.flatnonzero(site_part == k))
         alone += _solve_highs(sub, binary=True, mip_gap=0.0).objective
     assert parts.objective == pytest.approx(alone, rel=1e-12)
+    # packed two parts to a model (18 arcs each, up to 40 a model): the same optimum, in 2 models
+    monkeypatch.setattr(solve_mod, "PARTS_CHUNK_ARCS", 40)
+    packed = solve_single_source(cm, mip_gap=0.0)
+    assert "in 2 models" in packed.messages[0]
+    assert packed.objective == pytest.approx(whole.objective, rel=1e-12)
     # capacities hold site by site
     load = parts.site_load.set_index("site_id")
     assert (load["assigned_persons"] <= load["capacity_persons"]).all()
@@ -124,6 +130,7 @@ def test_parts_keep_unserved_units_and_their_reasons(monkeypatch: pytest.MonkeyP
     cost[-1, -1] = 10.0
     big = CostMatrix.from_dense(cost, [*cm.demand, 100], [*cm.capacity, 50.0])
     monkeypatch.setattr(solve_mod, "PARTS_MIN_ARCS", 0)
+    monkeypatch.setattr(solve_mod, "PARTS_CHUNK_ARCS", 1)  # one model per part
     res = solve_single_source(big, mip_gap=0.0)
     whole = _solve_highs(big, binary=True, mip_gap=0.0)
     assert res.messages[0].startswith("solved as 4 independent parts")

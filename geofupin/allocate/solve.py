@@ -896,6 +896,11 @@ def _p_median_rowgen(
 
 #: Below this many arcs a model is solved whole even when it falls apart into parts.
 PARTS_MIN_ARCS = 2_000
+#: Parts are packed, largest first, into models of up to this many arcs: HiGHS solves small
+#: independent parts of one model well (its presolve separates them), so packing saves the
+#: per-solve overhead (start heuristics, relaxation, diagnostics) of many tiny models while
+#: keeping each model small enough for branch and bound.
+PARTS_CHUNK_ARCS = 20_000
 
 
 def _solve_by_parts(cm: CostMatrix, *, binary: bool, min_occ: float, time_limit_s: float, **kw: Any) -> Allocation:
@@ -903,8 +908,9 @@ def _solve_by_parts(cm: CostMatrix, *, binary: bool, min_occ: float, time_limit_
 
     Counties (or valleys) that share no allowed move are independent problems: solving each
     alone gives the same optimum as solving them together, and a MILP over k parts of size n/k
-    is much faster than one of size n (branch and bound grows faster than linearly). Each part
-    gets a share of the time left in proportion to its arcs. The parts' flows are combined
+    is much faster than one of size n (branch and bound grows faster than linearly). Parts are
+    packed into models of up to :data:`PARTS_CHUNK_ARCS` arcs; each model gets its share by arcs
+    of the time left, so time a model does not need goes to the next. The parts' flows are combined
     and the result built once over the whole matrix, so tables, diagnostics and messages are
     those of a single solve; the gap is the objective-weighted gap of the parts.
     """
@@ -914,7 +920,23 @@ def _solve_by_parts(cm: CostMatrix, *, binary: bool, min_occ: float, time_limit_
         return _solve_highs(cm, binary=binary, min_occ=min_occ, time_limit_s=time_limit_s, **kw)
     t0 = time.perf_counter()
     arcs_of = np.bincount(unit_part[cm.rows], minlength=count)
-    order = sorted(with_arcs.tolist(), key=lambda k: -arcs_of[k])
+    n_parts = len(with_arcs)
+    largest = int(arcs_of[with_arcs].max())
+    # pack the parts, largest first, into chunks of up to PARTS_CHUNK_ARCS arcs (first fit)
+    chunk_of = np.full(count, -1, dtype=np.int64)
+    sizes: list[int] = []
+    for k in sorted(with_arcs.tolist(), key=lambda k: -arcs_of[k]):
+        fit = next((c for c, size in enumerate(sizes) if size + arcs_of[k] <= PARTS_CHUNK_ARCS), None)
+        if fit is None:
+            sizes.append(0)
+            fit = len(sizes) - 1
+        chunk_of[k] = fit
+        sizes[fit] += int(arcs_of[k])
+    if len(sizes) <= 1:
+        return _solve_highs(cm, binary=binary, min_occ=min_occ, time_limit_s=time_limit_s, **kw)
+    unit_part, site_part = chunk_of[unit_part], chunk_of[site_part]
+    arcs_of = np.asarray(sizes)
+    order = list(range(len(sizes)))
     flow = np.zeros(cm.n_arcs)
     statuses: list[str] = []
     solvers: list[str] = []
@@ -923,7 +945,8 @@ def _solve_by_parts(cm: CostMatrix, *, binary: bool, min_occ: float, time_limit_
     arcs_left = int(cm.n_arcs)
     for k in order:
         left = max(time_limit_s - (time.perf_counter() - t0), 0.01)
-        budget = max(left * arcs_of[k] / max(arcs_left, 1), min(left, 0.5))
+        # this model's share by arcs of the time left: a model that finishes early leaves its time to the rest
+        budget = left * arcs_of[k] / max(arcs_left, 1)
         arcs_left -= int(arcs_of[k])
         sub, arcs = cm.part(np.flatnonzero(unit_part == k), np.flatnonzero(site_part == k))
         res = _solve_highs(sub, binary=binary, min_occ=min_occ, time_limit_s=budget, **kw)
@@ -943,8 +966,8 @@ def _solve_by_parts(cm: CostMatrix, *, binary: bool, min_occ: float, time_limit_
     status: Status = "greedy" if "greedy" in statuses else "time_limit" if "time_limit" in statuses else "optimal"
     gap = (weighted_gap / total_obj if total_obj > 0 else 0.0) if gap_known else None
     note = (
-        f"solved as {len(order)} independent parts (groups of villages and sites that share no allowed move), "
-        f"the largest with {int(arcs_of[order[0]])} of {cm.n_arcs} arcs"
+        f"solved as {n_parts} independent parts (groups of villages and sites that share no allowed move) "
+        f"in {len(order)} models; the largest part has {largest} of {cm.n_arcs} arcs"
     )
     return build_allocation(
         cm, flow, solver="+".join(dict.fromkeys(solvers)), gap=gap, status=status, single_source=binary,

@@ -42,6 +42,11 @@ class MapConfig:
         Douglas-Peucker tolerance applied to lines and polygons before drawing (metres).
     coord_decimals
         Decimals kept in longitude/latitude (5 is about 1 m).
+    isochrone_max_vertices
+        The page embeds isochrone bands of one facility kind after another (in the access step's
+        order; the first is shown) while their simplified polygons stay within this many
+        vertices in all; the kinds left out stay in ``results.gpkg`` and the page's notes name
+        them, so a province's page grows with what people look at (default 200,000; 0 = all).
     cluster_threshold
         Villages are clustered when there are more than this many.
     merge_roads_over
@@ -66,6 +71,7 @@ class MapConfig:
     attribution: str | tuple[str, ...] | None = None
     simplify_tolerance_m: float = 10.0
     coord_decimals: int = 5
+    isochrone_max_vertices: int = 200_000
     cluster_threshold: int = 300
     merge_roads_over: int = 3000
     hillshade: bool = True
@@ -87,6 +93,10 @@ class MapConfig:
             problems.add(f"{where}.simplify_tolerance_m", f"{self.simplify_tolerance_m} is negative.", "Use 0 or more.")
         if not 3 <= self.coord_decimals <= 8:
             problems.add(f"{where}.coord_decimals", f"{self.coord_decimals} is outside 3..8.", "Use 5 (about 1 m).")
+        if self.isochrone_max_vertices < 0:
+            problems.add(
+                f"{where}.isochrone_max_vertices", f"{self.isochrone_max_vertices} is negative.", "Use 0 (all) or more."
+            )
         if self.cluster_threshold < 0:
             problems.add(f"{where}.cluster_threshold", f"{self.cluster_threshold} is negative.", "Use 0 or more.")
         if not 64 <= self.hillshade_max_px <= 8000:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
+import shapely
 
 from ..context import StepResult
 from . import data as D
@@ -21,8 +23,16 @@ def _isochrones(p: Page, results: Mapping[str, StepResult]) -> None:
     kinds = d["facility_kind"].astype(str) if "facility_kind" in d.columns else pd.Series("facility", index=d.index)
     bands = sorted(pd.to_numeric(d["band_min"], errors="coerce").dropna().unique()) if "band_min" in d.columns else []
     first = True
+    cap = p.config.isochrone_max_vertices
+    used = 0
+    left_out: list[str] = []
     for kind in dict.fromkeys(kinds):
         sub = d[(kinds == kind).to_numpy()].copy()
+        n = int(shapely.get_num_coordinates(np.asarray(sub.geometry.values)).sum())
+        if cap and not first and used + n > cap:  # the first kind always comes: the page shows it
+            left_out.append(D.FACILITY_ZH.get(kind, (kind,))[0])
+            continue
+        used += n
         if "band_min" in sub.columns:  # large bands first so small ones draw on top
             sub = sub.sort_values("band_min", ascending=False)
         zh = D.FACILITY_ZH.get(kind, (kind,))[0]
@@ -39,6 +49,11 @@ def _isochrones(p: Page, results: Mapping[str, StepResult]) -> None:
         )
         p.add(spec, f"等时圈：{zh} Isochrones: {kind}", show=first)
         first = False
+    if left_out:
+        p.notes.append(
+            f"等时圈：{'、'.join(left_out)}未嵌入本页(超过 map.isochrone_max_vertices = {cap:,} 个顶点),"
+            "见 results.gpkg 的 isochrones 图层 / isochrones of these kinds are in results.gpkg"
+        )
     p.section(
         "等时圈（分钟）",
         "Isochrones (minutes)",
