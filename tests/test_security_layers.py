@@ -385,8 +385,10 @@ def test_shapefile_missing_its_prj_says_so(tmp_path: Path) -> None:
 def test_unknown_crs_string_for_a_layer_is_a_named_error(tmp_path: Path) -> None:
     p = tmp_path / "v.csv"
     p.write_text("village_id,name,households,persons,lon,lat\nv1,a,1,2,109.3,36.9\n", encoding="utf-8")
-    with pytest.raises(DataError, match="cannot read the CRS 'GCJ-02'"):
-        gio.read_vector(p, crs="GCJ-02")
+    with pytest.raises(DataError, match="cannot read the CRS 'CGCS-2000-XYZ'"):
+        gio.read_vector(p, crs="CGCS-2000-XYZ")
+    # GCJ-02 itself is read (Gaode coordinates, shifted back to WGS84 on load)
+    assert gio.read_vector(p, crs="GCJ-02").crs.to_epsg() == 4326
 
 
 # --------------------------------------------------------------------------- OSM
