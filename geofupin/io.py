@@ -1265,13 +1265,16 @@ def _readable_without(p: Path, kwargs: Mapping[str, Any]) -> bool:
 
 
 def _where_error(p: Path, where: str, exc: Exception) -> ScenarioError:
-    detail = str(exc).split(": ")[-1] if ": " in str(exc) else str(exc)
+    text = str(exc)
+    at = text.rfind(where)  # GDAL's message repeats the SQL, then says what is wrong with it
+    detail = text[at + len(where) :].lstrip(": ").strip() if at >= 0 else ""
+    detail = (detail or text).rstrip(".")
     return ScenarioError(
         f"invalid filter for {p.name}",
         [
             Problem(
                 "where",
-                f"the filter {where!r} cannot be applied to {p.name}: {detail}.",
+                f"筛选条件无法执行 / the filter {where!r} cannot be applied to {p.name}: {detail}.",
                 "Check the column names (as in the file, e.g. DLBM) and quote text values in single quotes: "
                 "DLBM LIKE '01%', DLMC IN ('水田', '旱地').",
             )
@@ -1339,7 +1342,8 @@ def _read_csv_points(
     if bad.any():
         raise DataError(
             f"{p}: no numeric (finite) {lon_col}/{lat_col} at {_lines(bad, rows=rows, first=first, word=row_word)}. "
-            "Fix: fill in the coordinates" + (", or leave those rows out with 'where:'." if header or where else ".")
+            "Fix: fill in the coordinates, or leave those rows out with 'where:' "
+            f'(e.g. where: "{lon_col} IS NOT NULL").'
         )
     out_crs = _user_crs(crs or "EPSG:4326", p)
     if out_crs.is_geographic:
@@ -1539,14 +1543,15 @@ def read_table(
     text: dict[str, Any] = {"dtype": str, "keep_default_na": False, "na_values": [""], "header": 0 if header else None}
     try:
         if suffix in (".xlsx", ".xlsm", ".xls"):
-            if isinstance(sheet, str):
-                with pd.ExcelFile(p) as book:
-                    sheets = [str(s) for s in book.sheet_names]
-                if sheet not in sheets:
-                    raise DataError(
-                        f"{p} has no sheet {sheet!r}; its sheets: {', '.join(sheets)}. "
-                        "Fix: set 'sheet:' to one of them."
-                    )
+            with pd.ExcelFile(p) as book:
+                sheets = [str(s) for s in book.sheet_names]
+            if (isinstance(sheet, str) and sheet not in sheets) or (
+                isinstance(sheet, int) and not 0 <= sheet < len(sheets)
+            ):
+                raise DataError(
+                    f"{p} has no sheet {sheet!r}; its sheets: {', '.join(sheets)}. "
+                    "Fix: set 'sheet:' to one of their names (or numbers from 0 for the first)."
+                )
             df = pd.read_excel(p, sheet_name=sheet, **text)
         else:
             df = pd.read_csv(p, encoding=encoding or "utf-8-sig", **text)
@@ -1554,10 +1559,6 @@ def read_table(
         raise DataError(
             f"{p} is not {encoding or 'UTF-8'} text ({exc}). Fix: save it as UTF-8, or give its encoding "
             "(e.g. 'encoding: GBK' for the layer, --registry-encoding GBK for a registry)."
-        ) from exc
-    except IndexError as exc:  # a sheet number beyond the workbook
-        raise DataError(
-            f"{p} has no sheet number {sheet}. Fix: set 'sheet:' to a sheet it has (0 is the first)."
         ) from exc
     except (ValueError, OSError) as exc:
         raise DataError(f"cannot read table {p}: {exc}. Fix: give a CSV or an XLSX file.") from exc

@@ -1110,7 +1110,7 @@ def kind_from_values(values: pd.Series, spec: KindFrom) -> pd.Series:
                 return found.constraint_kind
         return None
 
-    return values.astype(object).map(one)
+    return pd.Series([one(v) for v in values.astype(object)], index=values.index, dtype=object)
 
 
 def apply_source_kind(part: SourceFrame, layer: str, problems: Problems) -> gpd.GeoDataFrame | None:
@@ -1135,8 +1135,8 @@ def apply_source_kind(part: SourceFrame, layer: str, problems: Problems) -> gpd.
         others = [str(c) for c in out.columns if c != out.geometry.name]
         problems.add(
             f"{here}.kind_from.column",
-            f"{layer} ({part.label}) has no column '{spec.column}'{suggest(spec.column, others)}; "
-            f"its columns: {', '.join(others[:20])}.",
+            f"{part.label} 没有字段 {spec.column} / {layer} ({part.label}) has no column '{spec.column}'"
+            f"{suggest(spec.column, others)}; its columns: {', '.join(others[:20])}.",
             "Name the column as written in the file (e.g. DLBM or DLMC).",
         )
         return None
@@ -1150,6 +1150,8 @@ def apply_source_kind(part: SourceFrame, layer: str, problems: Problems) -> gpd.
         if spec.unmapped == "error":
             problems.add(
                 f"{here}.kind_from",
+                f"{part.label} 中 {int(unmapped.sum()):,} 个要素的 {spec.column} "
+                f"没有对应的{SCHEMAS[layer].name_zh}类型 / "
                 f"{int(unmapped.sum()):,} feature(s) of {part.label} have a {spec.column} that no entry maps: "
                 f"{shown}{more}.",
                 "Add them to kind_from.map, or set kind_from.unmapped: drop to leave them out.",
@@ -1157,8 +1159,9 @@ def apply_source_kind(part: SourceFrame, layer: str, problems: Problems) -> gpd.
             return None
         problems.add(
             f"{here}.kind_from",
-            f"{int(unmapped.sum()):,} of {len(out):,} feature(s) of {part.label} left out: their {spec.column} maps to "
-            f"no {layer} kind ({shown}{more}).",
+            f"{part.label} 中 {int(unmapped.sum()):,} 个要素的 {spec.column} 不属于任何{SCHEMAS[layer].name_zh}类型，"
+            f"未纳入 / {int(unmapped.sum()):,} of {len(out):,} feature(s) of {part.label} left out: their "
+            f"{spec.column} maps to no {layer} kind ({shown}{more}).",
             "Nothing to do if they are not constraints; otherwise add them to kind_from.map.",
             severity="warning",
         )
@@ -1200,7 +1203,8 @@ def merge_sources(
                 new[again] = [f"{part.label}:{v}" for v in new[again]]
             first = int(np.flatnonzero(clash)[0])
             problems.add(
-                f"{layer} ({part.label})",
+                f"{layer} ({_source_text(part, single=False)})",
+                f"{part.label} 有 {int(clash.sum()):,} 个编号与前面的数据源重复，已加前缀 '{part.label}:' / "
                 f"{int(clash.sum()):,} {idc}(s) of {part.label} also occur in an earlier source; they were prefixed "
                 f"with '{part.label}:' (e.g. {ids.iloc[first]} -> {new.iloc[first]}).",
                 "Nothing to do, unless results are joined back by id: then give each source its own ids.",
