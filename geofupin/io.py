@@ -1504,7 +1504,31 @@ def source_sha256(source: str | os.PathLike[str], *, layer: str | None = None, w
     if is_url(source):
         text = "\n".join(("geofupin-source-v1", redact_url(str(source)), layer or "", where or ""))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return file_sha256(source)
+    p = Path(source)
+    if p.suffix.lower() == ".shp" and p.is_file():
+        return shapefile_sha256(p)
+    return file_sha256(p)
+
+
+#: The files of a Shapefile that hold its data, hashed together by :func:`shapefile_sha256`.
+SHAPEFILE_HASHED = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+
+
+def shapefile_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 over the files of a Shapefile: the ``.shp`` and its ``.shx``, ``.dbf``, ``.prj`` and ``.cpg`` beside it.
+
+    The attributes (a DLTB's DLBM) live in the ``.dbf`` and the CRS in the ``.prj``, so a hash of
+    the ``.shp`` alone would not change when they do. Each part present counts by its extension
+    and the SHA-256 of its bytes, in the order above (extensions matched case-insensitively).
+    """
+    p = Path(path)
+    beside = {q.suffix.lower(): q for q in p.parent.glob(f"{glob.escape(p.stem)}.*") if q.stem == p.stem}
+    beside[".shp"] = p
+    h = hashlib.sha256(b"geofupin-shapefile-v1\n")
+    for ext in SHAPEFILE_HASHED:
+        if ext in beside and beside[ext].is_file():
+            h.update(ext.encode("ascii") + b"\0" + file_sha256(beside[ext]).encode("ascii") + b"\n")
+    return h.hexdigest()
 
 
 def read_osm(path: str | os.PathLike[str], *, out_crs: Any = None) -> dict[str, gpd.GeoDataFrame]:

@@ -507,10 +507,16 @@ def _keyed_sources(scenario: Scenario) -> list[tuple[str, Any]]:
 
 
 def input_hashes(scenario: Scenario) -> dict[str, str]:
-    """SHA-256 of the scenario file and of every input: files by their bytes, File Geodatabase folders by
-    their tree, database sources by their connection string without password (see :func:`geofupin.io.source_sha256`)."""
-    out = {k: gio.file_sha256(p) for k, p in input_files(scenario).items() if p.exists()}
-    for key, src in _keyed_sources(scenario):
+    """SHA-256 of the scenario file and of every input (see :func:`geofupin.io.source_sha256`): files by their
+    bytes, a Shapefile with its .shx/.dbf/.prj/.cpg, File Geodatabase folders by their tree, database sources by
+    their connection string without password, layer and filter."""
+    sources = dict(_keyed_sources(scenario))
+    out = {
+        k: gio.source_sha256(p) if k in sources else gio.file_sha256(p)  # a Shapefile counts with its .dbf, .prj
+        for k, p in input_files(scenario).items()
+        if p.exists()
+    }
+    for key, src in sources.items():
         if gio.is_url(src.path):
             out[key] = gio.source_sha256(src.path, layer=src.layer, where=src.where)
     return out

@@ -20,8 +20,15 @@ Example
     layers:
       villages: ../layers/demo/villages.gpkg
       roads: {path: ../layers/demo/roads.gpkg, layer: roads}
+      constraints:                 # several sources, merged into one layer with a `source` column
+        - {path: ../data/county.gdb, layer: DLTB, kind_from: {column: DLBM, table: gbt21010}}
+        - {path: ../data/YJJBNTTB.shp, encoding: GBK, kind: basic_farmland}
+        - {path: ../data/county.gdb, layer: STBHHX, where: "BHLX = '红线'", kind: ecological_redline}
       dem: ../layers/demo/dem.tif
     outputs: {dir: ../maps/demo}
+
+Sources: see :class:`LayerSource` (``where:``, ``kind:``, ``kind_from:``, ``header:``/``names:``,
+``sheet:``) and :class:`LayersSection` (how several sources merge).
 """
 
 from __future__ import annotations
@@ -605,7 +612,7 @@ def load_for_check(path: str | Path) -> tuple[Scenario | None, list[Problem]]:
         return None, problems
     wheres = [pr.where for pr in problems if pr.severity == "error"]
     bad = {w.split(".")[0].split("[")[0] for w in wheres}
-    bad_layers = {w.split(".")[1] for w in wheres if w.startswith("layers.") and w.count(".") >= 1}
+    bad_layers = {w.split(".")[1].split("[")[0] for w in wheres if w.startswith("layers.") and w.count(".") >= 1}
     if "" in bad or not isinstance(data.get("layers"), dict) or "villages" in bad_layers:
         return None, problems
     salvaged = {k: v for k, v in data.items() if str(k) not in bad}

@@ -343,6 +343,12 @@ def test_folder_and_database_hashes(tmp_path: Path) -> None:
     assert gio.folder_sha256(copy) == h  # lock files do not count
     (copy / "timestamps").write_bytes(b"changed")
     assert gio.folder_sha256(copy) != h
+    shp = tmp_path / "DLTB.shp"
+    g.assign(DLBM="0103").to_file(shp)
+    before = gio.source_sha256(shp)
+    assert before != gio.file_sha256(shp)
+    g.assign(DLBM="0101").to_file(shp)  # same geometry: only the .dbf changes
+    assert gio.file_sha256(shp) == sha(shp) and gio.source_sha256(shp) != before
     url = "postgresql://gis:s3cret@db.example:5432/county?sslmode=require&password=x"
     assert gio.redact_url(url) == "postgresql://gis@db.example:5432/county?sslmode=require"
     one = gio.source_sha256(url, layer="yjjbnttb", where="a = 1")
@@ -470,7 +476,11 @@ def test_sandiao_deliveries_run_end_to_end(demo_layers: Path, tmp_path: Path) ->
     assert "占用基本农田" in sites.loc["S19", "reasons_zh"]  # the demo's farmland, now from the DLTB
 
     hashes = record["inputs_sha256"]
-    assert hashes["constraints[0]"] == sha(data / "DLTB.shp")
+    parts = [data / f"DLTB{ext}" for ext in (".shp", ".shx", ".dbf", ".prj")]  # no .cpg: removed above
+    shp_hash = hashlib.sha256(b"geofupin-shapefile-v1\n")
+    for f in parts:
+        shp_hash.update(f.suffix.encode() + b"\0" + sha(f).encode() + b"\n")
+    assert hashes["constraints[0]"] == shp_hash.hexdigest()  # the .dbf (DLBM) and .prj count too
     assert hashes["constraints[1]"] == hashes["constraints[2]"] == gio.folder_sha256(data / "county.gdb")
     assert hashes["constraints[3]"] == sha(demo_layers / "constraints.gpkg")
     assert {p.name: sha(p) for p in data.rglob("*") if p.is_file()} == before  # inputs never modified
@@ -499,3 +509,39 @@ def test_bad_where_in_a_list_is_a_scenario_error_naming_the_source(demo_layers: 
     assert [p.where for p in exc.value.problems if p.severity == "error"] == ["layers.constraints[1].where"]
     code, ran = invoke("run", str(scenario))
     assert code != 0 and "layers.constraints[1].where" in ran and "Traceback" not in ran
+
+
+def test_one_source_with_kind_from_has_no_source_column_and_names_rename_a_header(tmp_path: Path) -> None:
+    csv = tmp_path / "pts.csv"
+    csv.write_text("编号,类别,经度,纬度\nH1,滑坡,109.1,36.6\nH2,已销号,109.2,36.7\n", encoding="utf-8")
+    pts = gio.read_vector(csv, names=["id", "ZHLX", "lon", "lat"], where="ZHLX <> '已销号'")
+    assert pts.columns.tolist() == ["id", "ZHLX", "geometry"] and pts["id"].tolist() == ["H1"]
+    villages = gpd.GeoDataFrame(
+        {"village_id": ["v1"], "name": ["村"], "households": [1], "persons": [2]},
+        geometry=[shapely.Point(109.1, 36.6)],
+        crs=4326,
+    )
+    layers = prepare_layers(
+        {
+            "villages": villages,
+            "constraints": [SourceFrame(pts, "pts", kind_from=KindFrom("ZHLX", map={"滑坡": "hazard_point"}))],
+        },
+        crs=CRS,
+    )
+    assert layers.constraints is not None and "source" not in layers.constraints.columns
+    assert layers.constraints["kind"].tolist() == ["hazard_point"]
+    assert layers.constraints["constraint_id"].tolist() == ["H1"]  # 'id' is an alias of the id column
+
+
+def test_check_still_reads_the_layers_beside_a_bad_source(demo_layers: Path, tmp_path: Path) -> None:
+    scenario = scenario_copy(tmp_path, demo_layers, extra="steps: [site]\n")
+    line = f"  constraints: {demo_layers.as_posix()}/constraints.gpkg\n"
+    block = f"""  constraints:
+    - path: {demo_layers.as_posix()}/constraints.gpkg
+      kind: 旱田
+"""
+    scenario.write_text(scenario.read_text(encoding="utf-8").replace(line, block), encoding="utf-8")
+    code, checked = invoke("check", str(scenario))
+    assert code == 1
+    assert "error: layers.constraints[0].kind" in checked and "'旱田' is not a constraints kind" in checked
+    assert "villages: 244 feature(s)" in checked  # the other layers were still checked
