@@ -1162,7 +1162,7 @@ def apply_source_kind(part: SourceFrame, layer: str, problems: Problems) -> gpd.
             f"{part.label} 中 {int(unmapped.sum()):,} 个要素的 {spec.column} 不属于任何{SCHEMAS[layer].name_zh}类型，"
             f"未纳入 / {int(unmapped.sum()):,} of {len(out):,} feature(s) of {part.label} left out: their "
             f"{spec.column} maps to no {layer} kind ({shown}{more}).",
-            "Nothing to do if they are not constraints; otherwise add them to kind_from.map.",
+            f"Nothing to do if they are not {layer}; otherwise add them to kind_from.map.",
             severity="warning",
         )
     if "kind" in out.columns and spec.column != "kind":
@@ -1232,8 +1232,16 @@ def prepare_sources(layer: str, parts: Sequence[SourceFrame], problems: Problems
         if with_kind is None:
             ok = False
             continue
-        if len(with_kind) == 0 and len(parts) > 1 and len(part.frame) > 0:
-            continue  # every feature dropped by kind_from: warned above; the other sources remain
+        if len(with_kind) == 0 and len(parts) > 1:  # one of several sources: the others remain
+            if len(part.frame) == 0:  # (every feature dropped by kind_from is warned about above)
+                problems.add(
+                    part.where or f"{layer} ({part.label})",
+                    f"{part.label} 没有选中任何要素 / source {part.label} of {layer} holds no feature "
+                    "(after its 'where:' filter, if any).",
+                    "Nothing to do if that is right; otherwise check the source's path, layer and 'where:'.",
+                    severity="warning",
+                )
+            continue
         label = _source_text(part, single=len(parts) == 1)
         res = validate_layer(with_kind, layer, problems, columns=part.columns, source=label)
         if res is None:

@@ -545,3 +545,45 @@ def test_check_still_reads_the_layers_beside_a_bad_source(demo_layers: Path, tmp
     assert code == 1
     assert "error: layers.constraints[0].kind" in checked and "'旱田' is not a constraints kind" in checked
     assert "villages: 244 feature(s)" in checked  # the other layers were still checked
+
+
+def test_an_empty_source_of_several_is_a_warning() -> None:
+    a = gpd.GeoDataFrame({"DLBM": ["0103"]}, geometry=_polys(1), crs=CRS)
+    empty = a.iloc[:0]
+    villages = gpd.GeoDataFrame(
+        {"village_id": ["v1"], "name": ["村"], "households": [1], "persons": [2]},
+        geometry=[shapely.Point(600_100, 4_090_500)],
+        crs=CRS,
+    )
+    p = Problems()
+    layers = prepare_layers(
+        {
+            "villages": villages,
+            "constraints": [
+                SourceFrame(a, "DLTB", kind="basic_farmland"),
+                SourceFrame(empty, "ZHD", where="layers.constraints[1]", kind="hazard_point"),
+            ],
+        },
+        crs=CRS,
+        problems=p,
+    )
+    assert layers.constraints is not None and layers.constraints["source"].tolist() == ["DLTB"]
+    assert [(w.where, w.severity) for w in p if "ZHD" in w.message] == [("layers.constraints[1]", "warning")]
+    with pytest.raises(LayerError, match="the layer is empty"):  # alone, an empty source is an error, as before
+        prepare_layers({"villages": villages, "constraints": [SourceFrame(empty, "ZHD", kind="hazard_point")]}, crs=CRS)
+
+
+def test_kind_column_accepts_land_class_names_and_a_gdb_needs_its_layer(tmp_path: Path) -> None:
+    from geofupin.layers import validate_layer
+
+    g = gpd.GeoDataFrame({"kind": ["旱地", "0103", "水田", "永久基本农田", "耕地"]}, geometry=_polys(5), crs=CRS)
+    out = validate_layer(g, "constraints", Problems())
+    assert out is not None and out["kind"].tolist() == ["basic_farmland"] * 5  # 旱地 was refused before
+    bad = validate_layer(g.assign(kind="乔木林地"), "constraints", p := Problems())
+    assert bad is None and "'乔木林地'" in p.errors[0].message
+    gdb = tmp_path / "county.gdb"
+    pyogrio.write_dataframe(g, gdb, layer="DLTB", driver="OpenFileGDB")
+    pyogrio.write_dataframe(g, gdb, layer="YJJBNTTB", driver="OpenFileGDB")
+    with pytest.raises(ValueError, match=r"holds 2 layers \(DLTB, YJJBNTTB\).*'layer:'"):
+        gio.read_vector(gdb)
+    assert len(gio.read_vector(gdb, layer="YJJBNTTB", where="kind = '水田'")) == 1
