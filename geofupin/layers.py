@@ -1110,7 +1110,10 @@ def kind_from_values(values: pd.Series, spec: KindFrom) -> pd.Series:
                 return found.constraint_kind
         return None
 
-    return pd.Series([one(v) for v in values.astype(object)], index=values.index, dtype=object)
+    objects = values.astype(object)
+    table = {v: one(v) for v in pd.unique(objects.dropna())}  # a county's DLTB has ~100 distinct codes
+    mapped = objects.map(table).astype(object)
+    return mapped.where(mapped.notna(), None)
 
 
 def apply_source_kind(part: SourceFrame, layer: str, problems: Problems) -> gpd.GeoDataFrame | None:
