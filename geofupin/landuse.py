@@ -221,7 +221,8 @@ def lookup(value: object) -> LandClass | None:
 
     Accepted: a code of either table (``0103``, ``01``, ``05H1``), a 三调 code with the 可调整
     suffix (``0201K``), a code stored as a number that lost its leading zero (``103`` as read
-    from a spreadsheet or a numeric .dbf field), and a class name (``旱地``, ``种植园用地``).
+    from a spreadsheet or a numeric .dbf field), and a class name (``旱地``, ``种植园用地``, or
+    ``可调整果园`` for the adjustable class).
     Surrounding spaces are ignored; letters may be lower case.
 
     Examples
@@ -238,6 +239,10 @@ def lookup(value: object) -> LandClass | None:
         return None
     if text in _CODE_OF_NAME:
         return _by_code(_CODE_OF_NAME[text])
+    if text.startswith("可调整") and text[3:] in _CODE_OF_NAME:  # 可调整果园: the 可调整 class of 果园
+        found = _by_code(_CODE_OF_NAME[text[3:]])
+        if found is not None:
+            return LandClass(found.code, found.name, found.level1, found.level1_name, True, "三调工作分类")
     code = text.upper()
     adjustable = False
     if code.endswith(ADJUSTABLE_SUFFIX) and len(code) > 1:

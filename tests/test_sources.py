@@ -72,6 +72,8 @@ def test_adjustable_k_codes_and_unknown_values() -> None:
     k = landuse.lookup("0201K")
     assert k is not None and (k.code, k.name, k.adjustable, k.source) == ("0201", "果园", True, "三调工作分类")
     assert landuse.lookup("0103K") is not None and landuse.constraint_kind("0103K") is None  # not 耕地 today
+    named = landuse.lookup("可调整果园")
+    assert named is not None and (named.code, named.adjustable) == ("0201", True)
     for bad in ("", None, "9999", "耕田", "0113", "K"):
         assert landuse.lookup(bad) is None
     aliases = landuse.constraint_kind_aliases()
@@ -437,6 +439,7 @@ def test_sandiao_deliveries_run_end_to_end(demo_layers: Path, tmp_path: Path) ->
     assert code == 0, checked
     total = facts["farm"] + 3 + 1 + facts["hazard_point"] + facts["hazard_zone"] + facts["flood_zone"]
     assert f"constraints: {total} feature(s)" in checked
+    assert f"    DLTB: {facts['farm']}\n    YJJBNTTB: 3\n    STBHHX: 1\n" in checked  # per source
     left_out = f"30 of {facts['farm'] + 30:,} feature(s) of DLTB left out"  # 田坎 filtered by where: first
     assert left_out in checked and "0301 乔木林地 20, 0702 农村宅基地 10" in checked
     assert "3 constraint_id(s) of YJJBNTTB also occur in an earlier source" in checked
