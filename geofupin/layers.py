@@ -31,7 +31,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ._schema import suggest
 from .context import Layers
-from .crs import WGS84, choose_metric_crs, datum_shift_warning, shared_gauss_kruger
+from .crs import WGS84, choose_metric_crs, datum_shift_warning, legacy_datum, shared_gauss_kruger
 from .errors import CRSError, LayerError, Problems
 from .landuse import constraint_kind_aliases
 from .landuse import lookup as landuse_lookup
@@ -1190,11 +1190,16 @@ def merge_sources(
     """
     schema = SCHEMAS[layer]
     idc = schema.id_column
-    crs = parts[0][1].crs
+    crs = merge_crs([gdf.crs for _, gdf in parts])
     seen: set[str] = set()
     frames: list[gpd.GeoDataFrame] = []
     for part, gdf in parts:
-        g = gdf.to_crs(crs) if gdf.crs is not None and crs is not None and gdf.crs != crs else gdf.copy()
+        if gdf.crs is not None and crs is not None and gdf.crs != crs:
+            if shift := datum_shift_warning(CRS.from_user_input(gdf.crs), crs, f"{layer} ({part.label})"):
+                problems.add(f"{layer} ({_source_text(part, single=False)})", *shift, severity="warning")
+            g = gdf.to_crs(crs)
+        else:
+            g = gdf.copy()
         if "source" in g.columns:
             g = g.rename(columns={"source": "source_original"})
         ids = g[idc].astype(str)
@@ -1220,6 +1225,21 @@ def merge_sources(
     geom = frames[0].geometry.name
     merged = pd.concat([f.rename_geometry(geom) if f.geometry.name != geom else f for f in frames], ignore_index=True)
     return gpd.GeoDataFrame(merged, geometry=geom, crs=crs)
+
+
+def merge_crs(crss: Sequence[object]) -> CRS | None:
+    """The CRS several sources are merged in: the first projected one on a current datum (a county's
+    Gauss-Kruger zone, which ``crs: auto`` may then keep), else the first on a current datum, else the first.
+
+    "Current datum": not Xian 1980 or Beijing 1954 (:func:`geofupin.crs.legacy_datum`), so no source
+    is moved onto a legacy datum.
+    """
+    given = [CRS.from_user_input(c) for c in crss if c is not None]
+    current = [c for c in given if legacy_datum(c) is None]
+    for pick in ([c for c in current if c.is_projected], current, given):
+        if pick:
+            return pick[0]
+    return None
 
 
 def prepare_sources(layer: str, parts: Sequence[SourceFrame], problems: Problems) -> gpd.GeoDataFrame | None:

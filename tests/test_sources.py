@@ -590,3 +590,33 @@ def test_kind_column_accepts_land_class_names_and_a_gdb_needs_its_layer(tmp_path
     with pytest.raises(ValueError, match=r"holds 2 layers \(DLTB, YJJBNTTB\).*'layer:'"):
         gio.read_vector(gdb)
     assert len(gio.read_vector(gdb, layer="YJJBNTTB", where="kind = '水田'")) == 1
+
+
+def test_sources_merge_in_the_county_zone_and_legacy_datums_warn_per_source() -> None:
+    gk = gpd.GeoDataFrame({"BSM": ["1"]}, geometry=_polys(1), crs=CRS)  # CGCS2000 GK CM 108E
+    lonlat = gpd.GeoDataFrame({"BSM": ["2"]}, geometry=_polys(1, y0=4_091_000.0), crs=CRS).to_crs(4490)
+    xian = gpd.GeoDataFrame({"BSM": ["3"]}, geometry=_polys(1, y0=4_092_000.0), crs=CRS).to_crs(4610)  # Xian 1980
+    villages = gpd.GeoDataFrame(
+        {"village_id": ["v1"], "name": ["村"], "households": [1], "persons": [2]},
+        geometry=[shapely.Point(600_100, 4_090_500)],
+        crs=CRS,
+    ).to_crs(4490)
+    p = Problems()
+    layers = prepare_layers(
+        {
+            "villages": villages,
+            "constraints": [
+                SourceFrame(lonlat, "A", columns={"BSM": "constraint_id"}, kind="hazard_zone"),
+                SourceFrame(gk, "B", columns={"BSM": "constraint_id"}, kind="hazard_zone"),
+                SourceFrame(xian, "C", columns={"BSM": "constraint_id"}, kind="hazard_zone"),
+            ],
+        },
+        crs="auto",
+        problems=p,
+    )
+    # the merged layer is in the GK zone of source B (not A's lon/lat), so crs: auto keeps that zone
+    assert layers.crs.to_epsg() == 4545 and "kept from the input layers" in layers.crs_note
+    assert layers.constraints is not None and layers.constraints["constraint_id"].tolist() == ["2", "1", "3"]
+    shifts = [w for w in p.warnings if "Xian 1980" in w.message or "西安" in w.message]
+    assert [w.where for w in shifts] == ["constraints (C)"]
+    assert layers.constraints.geometry.iloc[1].bounds == pytest.approx((600_000, 4_090_000, 600_050, 4_090_050))
