@@ -620,3 +620,11 @@ def test_sources_merge_in_the_county_zone_and_legacy_datums_warn_per_source() ->
     shifts = [w for w in p.warnings if "Xian 1980" in w.message or "西安" in w.message]
     assert [w.where for w in shifts] == ["constraints (C)"]
     assert layers.constraints.geometry.iloc[1].bounds == pytest.approx((600_000, 4_090_000, 600_050, 4_090_050))
+
+
+def test_a_misspelt_key_in_a_list_item_is_named_with_its_index(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError) as exc:
+        _scenario(tmp_path, {"villages": "v.gpkg", "constraints": [{"path": "a.gpkg", "wher": "x"}, "b.gpkg", 5]})
+    msgs = {p.where: p.message for p in exc.value.problems}
+    assert msgs["layers.constraints[0].wher"] == "unknown key 'wher' (did you mean 'where'?)."
+    assert "layers.constraints[2]" in msgs and len(msgs) == 2
