@@ -432,6 +432,9 @@ def check(scenario: Path) -> None:
         click.echo(f"  CRS: {layers.crs.to_string()} ({layers.crs.name}){note}")
         for kind, gdf in layers.present().items():
             click.echo(f"  {kind}: {len(gdf)} feature(s)")
+            if sc is not None and len(sc.layers.all_sources().get(kind, ())) > 1 and "source" in gdf.columns:
+                for label, n in gdf["source"].value_counts(sort=False).items():  # the sources of a merged layer
+                    click.echo(f"    {label}: {n}")
         if layers.dem is not None:
             click.echo(f"  dem: {layers.dem}")
     for p in errors + warnings:

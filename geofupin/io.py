@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fnmatch
 import glob
 import hashlib
 import json
@@ -1122,6 +1123,10 @@ def list_layers(path: str | os.PathLike[str]) -> list[str]:
         ) from exc
 
 
+#: Table files read as point layers (longitude/latitude columns), besides CSV.
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+
+
 def read_vector(
     path: str | os.PathLike[str],
     *,
@@ -1132,20 +1137,47 @@ def read_vector(
     crs: Any = None,
     towgs84: tuple[float, ...] | None = None,
     shift_pipeline: str | None = None,
+    where: str | None = None,
+    sheet: str | int | None = None,
+    header: bool = True,
+    names: Iterable[str] | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read a vector layer: GeoPackage, GeoJSON, Shapefile (``encoding``, e.g. ``GBK``), GeoParquet, or CSV.
+    """Read a vector layer: GeoPackage, GeoJSON, Shapefile (``encoding``, e.g. ``GBK``), File Geodatabase
+    folder (``county.gdb`` with ``layer``), GeoParquet, or a CSV/XLSX of points.
 
-    A CSV needs longitude/latitude columns: named by ``lon``/``lat`` or found among common names
-    (lon/lng/longitude/x/经度 and lat/latitude/y/纬度); its CRS is ``crs`` or WGS84.
-    ``crs`` also fills in a missing CRS of other formats (it never overrides a declared one).
-    ``crs: GCJ-02`` or ``BD-09`` (Gaode/Tencent or Baidu coordinates): the layer's longitudes/
-    latitudes are moved back to WGS84 (:func:`geofupin.crs.unshift`). ``towgs84`` or
+    A CSV or XLSX needs longitude/latitude columns: named by ``lon``/``lat`` or found among common
+    names (lon/lng/longitude/x/经度 and lat/latitude/y/纬度); its CRS is ``crs`` or WGS84. ``header``
+    and ``names`` read a table without a header row (``header=False``) or rename its columns; ``sheet``
+    picks the XLSX sheet. ``crs`` also fills in a missing CRS of other formats (it never overrides a
+    declared one). ``crs: GCJ-02`` or ``BD-09`` (Gaode/Tencent or Baidu coordinates): the layer's
+    longitudes/latitudes are moved back to WGS84 (:func:`geofupin.crs.unshift`). ``towgs84`` or
     ``shift_pipeline``: a layer on Xian 1980 / Beijing 1954 is converted to CGCS2000 with that
     datum shift (:func:`geofupin.crs.apply_datum_shift`).
+
+    ``where`` keeps the features an SQL expression selects: passed to GDAL for vector files (SQLite
+    for GeoPackage, OGR SQL otherwise), and applied to CSV/XLSX rows with SQLite, every column as text.
+
+    Raises
+    ------
+    DataError
+        The file is missing or unreadable (naming it and the fix).
+    ScenarioError
+        ``where`` is not a valid expression for this file (one problem, at ``where``).
     """
     p = Path(path)
     offset = offset_code(crs)
-    gdf = _read_vector(p, layer=layer, encoding=encoding, lon=lon, lat=lat, crs="EPSG:4326" if offset else crs)
+    gdf = _read_vector(
+        p,
+        layer=layer,
+        encoding=encoding,
+        lon=lon,
+        lat=lat,
+        crs="EPSG:4326" if offset else crs,
+        where=where,
+        sheet=sheet,
+        header=header,
+        names=names,
+    )
     try:
         if offset is not None:
             gdf = unshift(gdf, offset, name=p.name)
@@ -1157,18 +1189,46 @@ def read_vector(
 
 
 def _read_vector(
-    p: Path, *, layer: str | None, encoding: str | None, lon: str | None, lat: str | None, crs: Any
+    p: Path,
+    *,
+    layer: str | None,
+    encoding: str | None,
+    lon: str | None,
+    lat: str | None,
+    crs: Any,
+    where: str | None = None,
+    sheet: str | int | None = None,
+    header: bool = True,
+    names: Iterable[str] | None = None,
 ) -> gpd.GeoDataFrame:
     if not p.exists():
         raise DataError(f"layer file {p} does not exist. Fix: check the path in the scenario's layers section.")
     suffix = p.suffix.lower()
-    if suffix == ".csv":
-        return _read_csv_points(p, lon=lon, lat=lat, crs=crs, encoding=encoding)
+    if suffix == ".csv" or suffix in XLSX_SUFFIXES:
+        return _read_csv_points(
+            p, lon=lon, lat=lat, crs=crs, encoding=encoding, where=where, sheet=sheet, header=header, names=names
+        )
+    if not header or names is not None:
+        raise DataError(
+            f"{p}: 'header:' and 'names:' apply to CSV and XLSX tables only. Fix: remove them for this layer."
+        )
     if suffix == ".shp":
         _check_shapefile_parts(p)
+    if suffix == ".gdb" and p.is_dir() and layer is None:
+        found = list_layers(p)
+        if len(found) > 1:
+            raise DataError(
+                f"File Geodatabase {p} holds {len(found)} layers ({', '.join(found[:12])}"
+                f"{' ...' if len(found) > 12 else ''}). Fix: name the one to read with 'layer:' "
+                f"(e.g. layer: {found[0]})."
+            )
     if suffix in (".parquet", ".geoparquet"):
         require("pyarrow")  # the `parquet` extra
         gdf = gpd.read_parquet(p)
+        if where is not None:
+            raise DataError(
+                f"{p}: 'where:' is not available for GeoParquet. Fix: filter the file, or convert it to GeoPackage."
+            )
     else:
         kwargs: dict[str, Any] = {}
         if layer is not None:
@@ -1176,15 +1236,50 @@ def _read_vector(
         if encoding is not None:
             kwargs["encoding"] = encoding
         try:
-            with warnings.catch_warnings():
-                # NaN coordinates warn in shapely.from_wkb; layers.validate_layer reports them per feature
-                warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
-                gdf = pyogrio.read_dataframe(p, **kwargs)
+            gdf = _read_ogr(p, where=where, **kwargs)
         except Exception as exc:
+            if where is not None and _readable_without(p, kwargs):
+                raise _where_error(p, where, exc) from exc
             raise DataError(f"cannot read {p}{f' layer {layer!r}' if layer else ''}: {exc}") from exc
     if gdf.crs is None and crs is not None:
         gdf = gdf.set_crs(_user_crs(crs, p))
     return gdf
+
+
+def _read_ogr(p: Path, *, where: str | None = None, **kwargs: Any) -> gpd.GeoDataFrame:
+    with warnings.catch_warnings():
+        # NaN coordinates warn in shapely.from_wkb; layers.validate_layer reports them per feature
+        warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+        if where is not None:
+            kwargs["where"] = where
+        return pyogrio.read_dataframe(p, **kwargs)
+
+
+def _readable_without(p: Path, kwargs: Mapping[str, Any]) -> bool:
+    """True when the layer reads without the filter (so the filter is what failed)."""
+    try:
+        pyogrio.read_info(p, **{k: v for k, v in kwargs.items() if k in ("layer", "encoding")})
+    except Exception:
+        return False
+    return True
+
+
+def _where_error(p: Path, where: str, exc: Exception) -> ScenarioError:
+    text = str(exc)
+    at = text.rfind(where)  # GDAL's message repeats the SQL, then says what is wrong with it
+    detail = text[at + len(where) :].lstrip(": ").strip() if at >= 0 else ""
+    detail = (detail or text).rstrip(".")
+    return ScenarioError(
+        f"invalid filter for {p.name}",
+        [
+            Problem(
+                "where",
+                f"筛选条件无法执行 / the filter {where!r} cannot be applied to {p.name}: {detail}.",
+                "Check the column names (as in the file, e.g. DLBM) and quote text values in single quotes: "
+                "DLBM LIKE '01%', DLMC IN ('水田', '旱地').",
+            )
+        ],
+    )
 
 
 def _user_crs(crs: Any, p: Path) -> CRS:
@@ -1214,12 +1309,24 @@ def _check_shapefile_parts(p: Path) -> None:
         )
 
 
-def _read_csv_points(p: Path, *, lon: str | None, lat: str | None, crs: Any, encoding: str | None) -> gpd.GeoDataFrame:
-    try:
-        # every column as text: ids keep their leading zeros ("001"); layers.validate_layer types the counts
-        df = pd.read_csv(p, encoding=encoding or "utf-8-sig", dtype=str, keep_default_na=False, na_values=[""])
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{p} is not UTF-8 text ({exc}). Fix: set 'encoding: GBK' (or the file's encoding).") from exc
+def _read_csv_points(
+    p: Path,
+    *,
+    lon: str | None,
+    lat: str | None,
+    crs: Any,
+    encoding: str | None,
+    where: str | None = None,
+    sheet: str | int | None = None,
+    header: bool = True,
+    names: Iterable[str] | None = None,
+) -> gpd.GeoDataFrame:
+    # every column as text: ids keep their leading zeros ("001"); layers.validate_layer types the counts
+    df = read_table(p, encoding=encoding, sheet=0 if sheet is None else sheet, header=header, names=names)
+    first = 2 if header else 1  # the file's line (row) of the first data row
+    row_word = "row" if p.suffix.lower() in XLSX_SUFFIXES else "line"
+    if where is not None:
+        df = df[filter_rows(df, where, p)]
     cols = {str(c).strip().lower(): c for c in df.columns}
     lon_col = lon or next((cols[n] for n in LON_NAMES if n in cols), None)
     lat_col = lat or next((cols[n] for n in LAT_NAMES if n in cols), None)
@@ -1230,9 +1337,14 @@ def _read_csv_points(p: Path, *, lon: str | None, lat: str | None, crs: Any, enc
         )
     x = pd.to_numeric(df[lon_col], errors="coerce").to_numpy(dtype=float)
     y = pd.to_numeric(df[lat_col], errors="coerce").to_numpy(dtype=float)
+    rows = df.index.to_numpy()
     bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():
-        raise DataError(f"{p}: no numeric (finite) {lon_col}/{lat_col} at {_lines(bad)}. Fix: fill in the coordinates.")
+        raise DataError(
+            f"{p}: no numeric (finite) {lon_col}/{lat_col} at {_lines(bad, rows=rows, first=first, word=row_word)}. "
+            "Fix: fill in the coordinates, or leave those rows out with 'where:' "
+            f'(e.g. where: "{lon_col} IS NOT NULL").'
+        )
     out_crs = _user_crs(crs or "EPSG:4326", p)
     if out_crs.is_geographic:
         off = (np.abs(x) > 180.0) | (np.abs(y) > 90.0)
@@ -1248,23 +1360,74 @@ def _read_csv_points(p: Path, *, lon: str | None, lat: str | None, crs: Any, enc
                 "'crs:' in the scenario to the CRS of the coordinates (e.g. EPSG:4545), or correct the values."
             )
             raise DataError(
-                f"{p}: {lon_col}/{lat_col} outside longitude -180..180 / latitude -90..90 at {_lines(off)} "
+                f"{p}: {lon_col}/{lat_col} outside longitude -180..180 / latitude -90..90 at "
+                f"{_lines(off, rows=rows, first=first, word=row_word)} "
                 f"(the layer's CRS is {out_crs.to_string()}); {hint}"
             )
     geom = gpd.points_from_xy(x, y)
-    return gpd.GeoDataFrame(df.drop(columns=[lon_col, lat_col]), geometry=geom, crs=out_crs)
+    return gpd.GeoDataFrame(df.drop(columns=[lon_col, lat_col]).reset_index(drop=True), geometry=geom, crs=out_crs)
 
 
-def _lines(mask: np.ndarray, limit: int = 10) -> str:
-    """'lines 3, 5 and 2 more' for rows of a CSV (line 1 is the header)."""
+def _lines(
+    mask: np.ndarray, limit: int = 10, *, rows: np.ndarray | None = None, first: int = 2, word: str = "line"
+) -> str:
+    """'lines 3, 5 and 2 more' for rows of a CSV (``first``: the line of data row 0; 2 below a header)."""
     idx = np.flatnonzero(mask)
-    shown = ", ".join(str(i + 2) for i in idx[:limit])
+    numbers = idx if rows is None else rows[idx]
+    shown = ", ".join(str(int(i) + first) for i in numbers[:limit])
     more = f" and {len(idx) - limit} more" if len(idx) > limit else ""
-    return f"{'line' if len(idx) == 1 else 'lines'} {shown}{more}"
+    return f"{word if len(idx) == 1 else word + 's'} {shown}{more}"
+
+
+#: Column names of the scratch table :func:`filter_rows` builds (never a user column name).
+_ROW_COLUMN = "__geofupin_row"
+_FID_COLUMN = "__geofupin_fid"
+
+
+def filter_rows(df: pd.DataFrame, where: str, path: str | os.PathLike[str] = "table") -> np.ndarray:
+    """The rows of a table (a CSV or XLSX read as text) that an SQL ``where`` expression selects.
+
+    The table goes into an in-memory GeoPackage (GDAL's /vsimem, nothing on disk) and the
+    expression is run by SQLite, as for a GeoPackage layer: every column is text (SQLite compares
+    ``col = 5`` as text; use ``CAST(col AS REAL) > 5`` for numbers), empty cells are NULL.
+
+    Raises
+    ------
+    ScenarioError
+        The expression is not valid, or names a column the table does not have (one problem, at ``where``).
+    DataError
+        Two column names differ only by case (SQLite cannot tell them apart).
+    """
+    p = Path(path)
+    lowered: dict[str, str] = {}
+    for c in map(str, df.columns):
+        other = lowered.setdefault(c.lower(), c)
+        if other != c:
+            raise DataError(
+                f"{p}: columns '{other}' and '{c}' differ only by case, which a 'where:' filter cannot tell apart. "
+                "Fix: rename one of them (or give 'names:')."
+            )
+    table = pd.DataFrame({str(c): df[c].astype(object).where(df[c].notna(), None) for c in df.columns})
+    table[_ROW_COLUMN] = np.arange(len(df), dtype=np.int64)
+    name = f"/vsimem/geofupin-{uuid.uuid4().hex}.gpkg"
+    try:
+        pyogrio.write_dataframe(table, name, driver="GPKG", layer="t", layer_options={"FID": _FID_COLUMN})
+        try:
+            kept = pyogrio.read_dataframe(name, where=where, read_geometry=False, columns=[_ROW_COLUMN])
+        except Exception as exc:  # pyogrio's FeatureError / DataLayerError: the SQL did not prepare
+            raise _where_error(p, where, exc) from exc
+    finally:
+        with contextlib.suppress(Exception):
+            pyogrio.vsi_unlink(name)
+    mask = np.zeros(len(df), dtype=bool)
+    mask[kept[_ROW_COLUMN].to_numpy(dtype=np.int64)] = True
+    return mask
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes (for ``run.json``)."""
+    """SHA-256 of a file's bytes (for ``run.json``); of a folder (a File Geodatabase), see :func:`folder_sha256`."""
+    if Path(path).is_dir():
+        return folder_sha256(path)
     h = hashlib.sha256()
     try:
         with Path(path).open("rb") as fh:
@@ -1277,6 +1440,97 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+#: Files left out of a folder's hash: the lock files ArcGIS and QGIS leave in a File Geodatabase while it is open.
+HASH_SKIPPED = ("*.lock", "*.LOCK")
+
+
+def folder_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 over a folder's tree (a File Geodatabase ``county.gdb``), the same wherever it is copied.
+
+    Every file under the folder (not following links; a link counts by its target's name) is
+    taken in sorted order of its relative ``/`` path; the hash covers each path and the SHA-256
+    of each file's bytes. Lock files (:data:`HASH_SKIPPED`) are left out, so a geodatabase open
+    in ArcGIS hashes as when it is closed.
+    """
+    root = Path(path)
+    h = hashlib.sha256(b"geofupin-folder-v1\n")
+    for rel in folder_files(root):
+        if any(fnmatch.fnmatchcase(Path(rel).name, pat) for pat in HASH_SKIPPED):
+            continue
+        f = root / rel
+        if f.is_symlink():
+            digest = hashlib.sha256(b"link:" + os.fsencode(os.readlink(f))).hexdigest()
+        else:
+            digest = file_sha256(f)
+        h.update(rel.encode("utf-8") + b"\0" + digest.encode("ascii") + b"\n")
+    return h.hexdigest()
+
+
+#: Query parameters of a connection string that carry secrets (left out of its hash and of messages).
+_SECRET_PARAMS = ("password", "passwd", "pwd", "sslpassword", "token", "secret")
+
+
+def redact_url(url: str) -> str:
+    """A connection string without its password (``postgresql://gis:secret@db/county`` -> ``postgresql://gis@db/county``).
+
+    Secrets in the query (``?password=...``) are dropped too; everything else is kept as written.
+    """
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        netloc = f"{userinfo.split(':', 1)[0]}@{host}"
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in _SECRET_PARAMS]
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def is_url(source: object) -> bool:
+    """True for a connection string or URL source (``postgresql://...``), as opposed to a file path."""
+    return isinstance(source, str) and re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", source) is not None
+
+
+def source_sha256(source: str | os.PathLike[str], *, layer: str | None = None, where: str | None = None) -> str:
+    """The hash ``run.json`` records for one input source.
+
+    A file: :func:`file_sha256` of its bytes. A folder (File Geodatabase): :func:`folder_sha256`.
+    A database or URL source (``postgresql://...``): the SHA-256 of its connection string without
+    the password (:func:`redact_url`), its ``layer`` and its ``where`` filter, one per line: it
+    names what was read, not the rows (a database has no bytes to hash).
+    """
+    if is_url(source):
+        text = "\n".join(("geofupin-source-v1", redact_url(str(source)), layer or "", where or ""))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    p = Path(source)
+    if p.suffix.lower() == ".shp" and p.is_file():
+        return shapefile_sha256(p)
+    return file_sha256(p)
+
+
+#: The files of a Shapefile that hold its data, hashed together by :func:`shapefile_sha256`.
+SHAPEFILE_HASHED = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+
+
+def shapefile_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 over the files of a Shapefile: the ``.shp`` and its ``.shx``, ``.dbf``, ``.prj`` and ``.cpg`` beside it.
+
+    The attributes (a DLTB's DLBM) live in the ``.dbf`` and the CRS in the ``.prj``, so a hash of
+    the ``.shp`` alone would not change when they do. Each part present counts by its extension
+    and the SHA-256 of its bytes, in the order above (extensions matched case-insensitively).
+    """
+    p = Path(path)
+    beside = {q.suffix.lower(): q for q in p.parent.glob(f"{glob.escape(p.stem)}.*") if q.stem == p.stem}
+    beside[".shp"] = p
+    h = hashlib.sha256(b"geofupin-shapefile-v1\n")
+    for ext in SHAPEFILE_HASHED:
+        if ext in beside and beside[ext].is_file():
+            h.update(ext.encode("ascii") + b"\0" + file_sha256(beside[ext]).encode("ascii") + b"\n")
+    return h.hexdigest()
+
+
 def read_osm(path: str | os.PathLike[str], *, out_crs: Any = None) -> dict[str, gpd.GeoDataFrame]:
     """Read an OpenStreetMap extract (.osm.pbf) into geofupin layers; see :func:`geofupin.osm.import_osm`."""
     from .osm import import_osm
@@ -1284,24 +1538,61 @@ def read_osm(path: str | os.PathLike[str], *, out_crs: Any = None) -> dict[str, 
     return import_osm(Path(path), out_crs=out_crs)
 
 
-def read_table(path: str | os.PathLike[str], *, encoding: str | None = None, sheet: str | int = 0) -> pd.DataFrame:
+def read_table(
+    path: str | os.PathLike[str],
+    *,
+    encoding: str | None = None,
+    sheet: str | int = 0,
+    header: bool = True,
+    names: Iterable[str] | None = None,
+) -> pd.DataFrame:
     """Read a plain table (CSV or XLSX, e.g. a village registry) with every cell as text.
 
     Ids keep their leading zeros; callers type the numbers. ``encoding`` applies to CSV
-    (default UTF-8 with or without BOM).
+    (default UTF-8 with or without BOM); ``sheet`` to XLSX (name or 0-based number).
+    ``header=False`` reads a table without a header row, whose columns ``names`` names (one
+    name per column, in order); with a header row, ``names`` replaces its names.
+
+    Raises
+    ------
+    DataError
+        The file is missing, unreadable, not in ``encoding``, ``sheet`` is not in it, or
+        ``names`` does not give one name per column.
     """
     p = Path(path)
     if not p.exists():
         raise DataError(f"table {p} does not exist. Fix: check the path.")
+    given = None if names is None else [str(n) for n in names]
     suffix = p.suffix.lower()
+    text: dict[str, Any] = {"dtype": str, "keep_default_na": False, "na_values": [""], "header": 0 if header else None}
     try:
         if suffix in (".xlsx", ".xlsm", ".xls"):
-            return pd.read_excel(p, sheet_name=sheet, dtype=str, keep_default_na=False, na_values=[""])
-        return pd.read_csv(p, encoding=encoding or "utf-8-sig", dtype=str, keep_default_na=False, na_values=[""])
+            with pd.ExcelFile(p) as book:
+                sheets = [str(s) for s in book.sheet_names]
+            if (isinstance(sheet, str) and sheet not in sheets) or (
+                isinstance(sheet, int) and not 0 <= sheet < len(sheets)
+            ):
+                raise DataError(
+                    f"{p} has no sheet {sheet!r}; its sheets: {', '.join(sheets)}. "
+                    "Fix: set 'sheet:' to one of their names (or numbers from 0 for the first)."
+                )
+            df = pd.read_excel(p, sheet_name=sheet, **text)
+        else:
+            df = pd.read_csv(p, encoding=encoding or "utf-8-sig", **text)
     except UnicodeDecodeError as exc:
         raise DataError(
             f"{p} is not {encoding or 'UTF-8'} text ({exc}). Fix: save it as UTF-8, or give its encoding "
-            "(e.g. --registry-encoding GBK)."
+            "(e.g. 'encoding: GBK' for the layer, --registry-encoding GBK for a registry)."
         ) from exc
     except (ValueError, OSError) as exc:
         raise DataError(f"cannot read table {p}: {exc}. Fix: give a CSV or an XLSX file.") from exc
+    if given is not None:
+        if len(given) != df.shape[1]:
+            raise DataError(
+                f"{p}: 'names' gives {len(given)} column name(s) but the table has {df.shape[1]} column(s)"
+                f"{'' if header else ' (no header row)'}. Fix: give exactly one name per column, in order."
+            )
+        df.columns = given
+    elif not header:
+        df.columns = [f"column_{i + 1}" for i in range(df.shape[1])]
+    return df

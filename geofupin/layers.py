@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -31,8 +31,11 @@ from shapely.geometry.base import BaseGeometry
 
 from ._schema import suggest
 from .context import Layers
-from .crs import WGS84, choose_metric_crs, datum_shift_warning, shared_gauss_kruger
+from .crs import WGS84, choose_metric_crs, datum_shift_warning, legacy_datum, shared_gauss_kruger
 from .errors import CRSError, LayerError, Problems
+from .landuse import constraint_kind_aliases
+from .landuse import lookup as landuse_lookup
+from .scenario import KindFrom
 from .vocabulary import (
     BOUNDARY_LEVEL_ALIASES,
     BOUNDARY_LEVELS,
@@ -235,7 +238,7 @@ SCHEMAS: dict[str, LayerSchema] = {
                 True,
                 ("类型", "type"),
                 CONSTRAINT_KINDS,
-                CONSTRAINT_KIND_ALIASES,
+                {**CONSTRAINT_KIND_ALIASES, **constraint_kind_aliases()},  # 旱地, 0103 ... -> basic_farmland
             ),
             Column("name", "str", aliases=_NAME_ALIASES),
         ),
@@ -1047,8 +1050,250 @@ def _check_layers_reach_area(projected: Mapping[str, gpd.GeoDataFrame], area: Ba
             )
 
 
+@dataclass(frozen=True)
+class SourceFrame:
+    """One source of a layer kind, as read, with what the scenario says about it.
+
+    Attributes
+    ----------
+    frame
+        The features as read (already filtered by the source's ``where``). Not modified.
+    label
+        The source's name: in messages, in the merged layer's ``source`` column and as the id prefix.
+    where
+        Its place in the scenario (``layers.constraints[1]``), for messages.
+    columns
+        Its column renames ``{file_name: canonical_name}``.
+    kind
+        A constant ``kind`` for every feature.
+    kind_from
+        The ``kind`` of each feature from a column (:class:`geofupin.scenario.KindFrom`).
+    file
+        The file name, for messages about a missing CRS (.prj).
+    """
+
+    frame: gpd.GeoDataFrame
+    label: str
+    where: str = ""
+    columns: Mapping[str, str] = field(default_factory=dict)
+    kind: str | None = None
+    kind_from: KindFrom | None = None
+    file: str | None = None
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def kind_from_values(values: pd.Series, spec: KindFrom) -> pd.Series:
+    """The ``kind`` each value maps to under ``spec`` (``None`` where nothing maps it).
+
+    A value matches a ``map`` key when equal to it (spaces around ignored); a key of digits also
+    matches every code it begins, the longest such key winning; then ``table: gbt21010`` gives
+    the constraint kind of the value's land class (:func:`geofupin.landuse.lookup`: code or name).
+    """
+    exact = {str(k).strip(): v for k, v in spec.map.items()}
+    prefixes = sorted((k for k in exact if _digits(k)), key=len, reverse=True)
+
+    def one(value: object) -> str | None:
+        if _missing(value):
+            return None
+        text = str(value).strip()
+        if text in exact:
+            return exact[text]
+        for key in prefixes:
+            if text.startswith(key):
+                return exact[key]
+        if spec.table == "gbt21010":
+            found = landuse_lookup(text)
+            if found is not None:
+                return found.constraint_kind
+        return None
+
+    objects = values.astype(object)
+    table = {v: one(v) for v in pd.unique(objects.dropna())}  # a county's DLTB has ~100 distinct codes
+    mapped = objects.map(table).astype(object)
+    return mapped.where(mapped.notna(), None)
+
+
+def apply_source_kind(part: SourceFrame, layer: str, problems: Problems) -> gpd.GeoDataFrame | None:
+    """The source's features with their ``kind`` set by ``kind:`` or ``kind_from:`` (a copy), or ``None`` on error.
+
+    Unmapped values of ``kind_from`` are dropped with one warning counting them by value
+    (``unmapped: drop``, the default) or are an error naming them (``unmapped: error``).
+    """
+    gdf = part.frame
+    if part.kind is None and part.kind_from is None:
+        return gdf
+    here = part.where or f"{layer} ({part.label})"
+    out = gdf.copy()
+    if part.kind is not None:
+        if "kind" in out.columns:
+            out = out.rename(columns={"kind": "kind_original"})
+        out["kind"] = part.kind
+        return out
+    spec = part.kind_from
+    assert spec is not None
+    if spec.column not in out.columns:
+        others = [str(c) for c in out.columns if c != out.geometry.name]
+        problems.add(
+            f"{here}.kind_from.column",
+            f"{part.label} 没有字段 {spec.column} / {layer} ({part.label}) has no column '{spec.column}'"
+            f"{suggest(spec.column, others)}; its columns: {', '.join(others[:20])}.",
+            "Name the column as written in the file (e.g. DLBM or DLMC).",
+        )
+        return None
+    kinds = kind_from_values(out[spec.column], spec)
+    unmapped = kinds.isna().to_numpy()
+    if unmapped.any():
+        raw = out[spec.column].astype(object).map(lambda v: "(空)" if _missing(v) else str(v).strip())
+        counts = raw[unmapped].value_counts()
+        shown = ", ".join(f"{_class_label(v)} {n:,}" for v, n in counts.head(8).items())
+        more = f" and {len(counts) - 8} more value(s)" if len(counts) > 8 else ""
+        if spec.unmapped == "error":
+            problems.add(
+                f"{here}.kind_from",
+                f"{part.label} 中 {int(unmapped.sum()):,} 个要素的 {spec.column} "
+                f"没有对应的{SCHEMAS[layer].name_zh}类型 / "
+                f"{int(unmapped.sum()):,} feature(s) of {part.label} have a {spec.column} that no entry maps: "
+                f"{shown}{more}.",
+                "Add them to kind_from.map, or set kind_from.unmapped: drop to leave them out.",
+            )
+            return None
+        problems.add(
+            f"{here}.kind_from",
+            f"{part.label} 中 {int(unmapped.sum()):,} 个要素的 {spec.column} 不属于任何{SCHEMAS[layer].name_zh}类型，"
+            f"未纳入 / {int(unmapped.sum()):,} of {len(out):,} feature(s) of {part.label} left out: their "
+            f"{spec.column} maps to no {layer} kind ({shown}{more}).",
+            f"Nothing to do if they are not {layer}; otherwise add them to kind_from.map.",
+            severity="warning",
+        )
+    if "kind" in out.columns and spec.column != "kind":
+        out = out.rename(columns={"kind": "kind_original"})
+    out["kind"] = kinds
+    return out[~unmapped]
+
+
+def _class_label(value: str) -> str:
+    found = landuse_lookup(value)
+    return f"{value} {found.name}" if found is not None and found.name != value else value
+
+
+def merge_sources(
+    layer: str, parts: Sequence[tuple[SourceFrame, gpd.GeoDataFrame]], problems: Problems
+) -> gpd.GeoDataFrame:
+    """One layer from its validated sources: in the first source's CRS, with a ``source`` column and unique ids.
+
+    An id that already occurs in an earlier source gets the later source's label as a prefix
+    (``YJJBNTTB:12``), with one warning per source naming how many and an example. A column
+    ``source`` of a file is kept as ``source_original``.
+    """
+    schema = SCHEMAS[layer]
+    idc = schema.id_column
+    crs = merge_crs([gdf.crs for _, gdf in parts])
+    seen: set[str] = set()
+    frames: list[gpd.GeoDataFrame] = []
+    for part, gdf in parts:
+        if gdf.crs is not None and crs is not None and gdf.crs != crs:
+            if shift := datum_shift_warning(CRS.from_user_input(gdf.crs), crs, f"{layer} ({part.label})"):
+                problems.add(f"{layer} ({_source_text(part, single=False)})", *shift, severity="warning")
+            g = gdf.to_crs(crs)
+        else:
+            g = gdf.copy()
+        if "source" in g.columns:
+            g = g.rename(columns={"source": "source_original"})
+        ids = g[idc].astype(str)
+        clash = ids.isin(seen).to_numpy()
+        if clash.any():
+            new = ids.copy()
+            new[clash] = [f"{part.label}:{v}" for v in ids[clash]]
+            while (again := new.isin(seen).to_numpy() | new.duplicated().to_numpy()).any():
+                new[again] = [f"{part.label}:{v}" for v in new[again]]
+            first = int(np.flatnonzero(clash)[0])
+            problems.add(
+                f"{layer} ({_source_text(part, single=False)})",
+                f"{part.label} 有 {int(clash.sum()):,} 个编号与前面的数据源重复，已加前缀 '{part.label}:' / "
+                f"{int(clash.sum()):,} {idc}(s) of {part.label} also occur in an earlier source; they were prefixed "
+                f"with '{part.label}:' (e.g. {ids.iloc[first]} -> {new.iloc[first]}).",
+                "Nothing to do, unless results are joined back by id: then give each source its own ids.",
+                severity="warning",
+            )
+            g[idc] = new.to_numpy()
+        seen.update(g[idc].astype(str))
+        g["source"] = part.label
+        frames.append(g)
+    geom = frames[0].geometry.name
+    merged = pd.concat([f.rename_geometry(geom) if f.geometry.name != geom else f for f in frames], ignore_index=True)
+    return gpd.GeoDataFrame(merged, geometry=geom, crs=crs)
+
+
+def merge_crs(crss: Sequence[object]) -> CRS | None:
+    """The CRS several sources are merged in: the first projected one on a current datum (a county's
+    Gauss-Kruger zone, which ``crs: auto`` may then keep), else the first on a current datum, else the first.
+
+    "Current datum": not Xian 1980 or Beijing 1954 (:func:`geofupin.crs.legacy_datum`), so no source
+    is moved onto a legacy datum.
+    """
+    given = [CRS.from_user_input(c) for c in crss if c is not None]
+    current = [c for c in given if legacy_datum(c) is None]
+    for pick in ([c for c in current if c.is_projected], current, given):
+        if pick:
+            return pick[0]
+    return None
+
+
+def prepare_sources(layer: str, parts: Sequence[SourceFrame], problems: Problems) -> gpd.GeoDataFrame | None:
+    """Set each source's kind, validate it, and merge the sources of one layer kind (``None`` on error).
+
+    One source is validated and returned as it is (no ``source`` column); several are merged by
+    :func:`merge_sources`.
+    """
+    checked: list[tuple[SourceFrame, gpd.GeoDataFrame]] = []
+    ok = True
+    for part in parts:
+        with_kind = apply_source_kind(part, layer, problems)
+        if with_kind is None:
+            ok = False
+            continue
+        if len(with_kind) == 0 and len(parts) > 1:  # one of several sources: the others remain
+            if len(part.frame) == 0:  # (every feature dropped by kind_from is warned about above)
+                problems.add(
+                    part.where or f"{layer} ({part.label})",
+                    f"{part.label} 没有选中任何要素 / source {part.label} of {layer} holds no feature "
+                    "(after its 'where:' filter, if any).",
+                    "Nothing to do if that is right; otherwise check the source's path, layer and 'where:'.",
+                    severity="warning",
+                )
+            continue
+        label = _source_text(part, single=len(parts) == 1)
+        res = validate_layer(with_kind, layer, problems, columns=part.columns, source=label)
+        if res is None:
+            ok = False
+        else:
+            checked.append((part, res))
+    if not ok:
+        return None
+    if not checked:
+        problems.add(
+            layer, "every source is empty after its filter and kind mapping.", "Check the 'where:' and 'kind_from:'."
+        )
+        return None
+    if len(parts) == 1:
+        return checked[0][1]
+    return merge_sources(layer, checked, problems)
+
+
+def _source_text(part: SourceFrame, *, single: bool) -> str:
+    """How messages name a source: its file name (``DLTB.shp``), with its label when that adds something."""
+    if part.file is None:
+        return part.label
+    if single or part.label == Path(part.file).stem:
+        return part.file
+    return f"{part.file}: {part.label}"
+
+
 def prepare_layers(
-    raw: Mapping[str, gpd.GeoDataFrame],
+    raw: Mapping[str, gpd.GeoDataFrame | Sequence[SourceFrame]],
     *,
     crs: str | CRS | None = "auto",
     dem: Path | None = None,
@@ -1061,7 +1306,9 @@ def prepare_layers(
     Parameters
     ----------
     raw
-        Layer kind -> GeoDataFrame as read (not modified).
+        Layer kind -> GeoDataFrame as read (not modified), or the kind's sources
+        (:class:`SourceFrame`: each gets its kind, is validated, and they are merged; see
+        :func:`prepare_sources`).
     crs
         ``'auto'`` (choose from the data), or any CRS pyproj understands; must be projected.
     dem
@@ -1092,9 +1339,13 @@ def prepare_layers(
     checked: dict[str, gpd.GeoDataFrame] = {}
     for kind in LAYER_KINDS:
         if kind in raw:
-            res = validate_layer(
-                raw[kind], kind, problems, columns=(columns or {}).get(kind), source=(sources or {}).get(kind)
-            )
+            given = raw[kind]
+            if isinstance(given, gpd.GeoDataFrame):
+                res = validate_layer(
+                    given, kind, problems, columns=(columns or {}).get(kind), source=(sources or {}).get(kind)
+                )
+            else:
+                res = prepare_sources(kind, given, problems)
             if res is not None:
                 checked[kind] = res
     try:

@@ -28,7 +28,7 @@ from . import __version__
 from . import io as gio
 from .context import Layers, RunContext, StepResult
 from .errors import DataError, GeofupinError, LayerError, Problems, ProblemsError, ScenarioError
-from .layers import prepare_layers
+from .layers import SourceFrame, prepare_layers
 from .scenario import STEP_ORDER, Scenario
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def ensure_demo_layers(scenario: Scenario) -> list[Path]:
     """Generate the demo county when the scenario has a ``demo`` section and layer files are missing."""
     if scenario.demo is None:
         return []
-    paths = [s.path for s in scenario.layers.sources().values()]
+    paths = [s.path for srcs in scenario.layers.all_sources().values() for s in srcs]
     if scenario.layers.dem is not None:
         paths.append(scenario.layers.dem)
     missing = [p for p in paths if not p.exists()]
@@ -81,25 +81,53 @@ def ensure_demo_layers(scenario: Scenario) -> list[Path]:
     return missing
 
 
-def read_raw_layers(scenario: Scenario, problems: Problems) -> dict[str, gpd.GeoDataFrame]:
-    """Read every vector layer of a scenario as it is on disk; unreadable files become problems."""
-    raw: dict[str, gpd.GeoDataFrame] = {}
-    for kind, src in scenario.layers.sources().items():
-        try:
+def read_raw_layers(scenario: Scenario, problems: Problems) -> dict[str, list[SourceFrame]]:
+    """Read every source of every vector layer of a scenario as it is on disk (filtered by its ``where``).
+
+    Unreadable files and invalid filters become problems at ``layers.<kind>`` (``layers.<kind>[i]``
+    for the i-th source of a list; ``...where`` for a filter).
+    """
+    raw: dict[str, list[SourceFrame]] = {}
+    for kind, srcs in scenario.layers.all_sources().items():
+        listed = isinstance(getattr(scenario.layers, kind), tuple)
+        for i, src in enumerate(srcs):
+            here = f"layers.{kind}[{i}]" if listed else f"layers.{kind}"
             shift = src.datum_shift
-            raw[kind] = gio.read_vector(
-                src.path,
-                layer=src.layer,
-                encoding=src.encoding,
-                lon=src.lon,
-                lat=src.lat,
-                crs=src.crs,
-                towgs84=shift.towgs84 if shift is not None else None,
-                shift_pipeline=shift.pipeline if shift is not None else None,
+            try:
+                gdf = gio.read_vector(
+                    src.path,
+                    layer=src.layer,
+                    encoding=src.encoding,
+                    lon=src.lon,
+                    lat=src.lat,
+                    crs=src.crs,
+                    towgs84=shift.towgs84 if shift is not None else None,
+                    shift_pipeline=shift.pipeline if shift is not None else None,
+                    where=src.where,
+                    sheet=src.sheet,
+                    header=src.header,
+                    names=src.names,
+                )
+            except ScenarioError as exc:  # the source's where: filter
+                for pr in exc.problems:
+                    problems.add(
+                        f"{here}.{pr.where}", f"{kind}, source {i + 1} ({src.display_label}): {pr.message}", pr.fix
+                    )
+                continue
+            except DataError as exc:
+                message, fix = _split_fix(str(exc), "Check the file and the scenario's 'layers' section.")
+                problems.add(here, message, fix)
+                continue
+            part = SourceFrame(
+                gdf,
+                label=src.display_label,
+                where=here,
+                columns=src.columns,
+                kind=src.kind,
+                kind_from=src.kind_from,
+                file=Path(str(src.path)).name,
             )
-        except DataError as exc:
-            message, fix = _split_fix(str(exc), "Check the file and the scenario's 'layers' section.")
-            problems.add(f"layers.{kind}", message, fix)
+            raw.setdefault(kind, []).append(part)
     return raw
 
 
@@ -131,16 +159,10 @@ def load_inputs(scenario: Scenario, *, problems: Problems | None = None) -> Laye
     if len(problems.errors) > policy_errors:
         if scenario.layers.dem is not None:  # report a missing DEM together with the missing layer files
             check_dem_file(scenario.layers.dem, problems)
+        if any(p.where.endswith(".where") for p in problems.errors[policy_errors:]):
+            raise ScenarioError("invalid layer filter (where:)", problems)
         raise LayerError("cannot read layers", problems)
-    sources = scenario.layers.sources()
-    layers = prepare_layers(
-        raw,
-        crs=scenario.crs,
-        dem=scenario.layers.dem,
-        columns={k: s.columns for k, s in sources.items() if s.columns},
-        sources={k: s.path.name for k, s in sources.items()},
-        problems=problems,
-    )
+    layers = prepare_layers(raw, crs=scenario.crs, dem=scenario.layers.dem, problems=problems)
     if len(problems.errors) > before:
         raise ScenarioError("invalid policy file", problems)
     return layers
@@ -457,12 +479,16 @@ def written_tables(out: RunOutput) -> tuple[dict[str, pd.DataFrame], dict[str, A
 
 
 def input_files(scenario: Scenario) -> dict[str, Path]:
-    """Every file a scenario reads: itself, its layers, the DEM and the policy file."""
+    """Every file (or File Geodatabase folder) a scenario reads: itself, its layers, the DEM and the policy file.
+
+    Keyed by kind; the sources of a kind given as a list are ``<kind>[0]``, ``<kind>[1]``...
+    """
     files: dict[str, Path] = {}
     if scenario.path is not None:
         files["scenario"] = scenario.path
-    for kind, src in scenario.layers.sources().items():
-        files[kind] = src.path
+    for key, src in _keyed_sources(scenario):
+        if not gio.is_url(src.path):
+            files[key] = Path(src.path)
     if scenario.layers.dem is not None:
         files["dem"] = scenario.layers.dem
     policy_file = getattr(scenario.policy, "file", None)
@@ -471,9 +497,29 @@ def input_files(scenario: Scenario) -> dict[str, Path]:
     return files
 
 
+def _keyed_sources(scenario: Scenario) -> list[tuple[str, Any]]:
+    """``(key, source)`` of every layer source: the kind, or ``<kind>[i]`` for the sources of a list."""
+    out = []
+    for kind, srcs in scenario.layers.all_sources().items():
+        listed = isinstance(getattr(scenario.layers, kind), tuple)
+        out += [(f"{kind}[{i}]" if listed else kind, src) for i, src in enumerate(srcs)]
+    return out
+
+
 def input_hashes(scenario: Scenario) -> dict[str, str]:
-    """SHA-256 of the scenario file and of every input file."""
-    return {k: gio.file_sha256(p) for k, p in input_files(scenario).items() if p.exists()}
+    """SHA-256 of the scenario file and of every input (see :func:`geofupin.io.source_sha256`): files by their
+    bytes, a Shapefile with its .shx/.dbf/.prj/.cpg, File Geodatabase folders by their tree, database sources by
+    their connection string without password, layer and filter."""
+    sources = dict(_keyed_sources(scenario))
+    out = {
+        k: gio.source_sha256(p) if k in sources else gio.file_sha256(p)  # a Shapefile counts with its .dbf, .prj
+        for k, p in input_files(scenario).items()
+        if p.exists()
+    }
+    for key, src in sources.items():
+        if gio.is_url(src.path):
+            out[key] = gio.source_sha256(src.path, layer=src.layer, where=src.where)
+    return out
 
 
 def versions() -> dict[str, str]:

@@ -20,14 +20,22 @@ Example
     layers:
       villages: ../layers/demo/villages.gpkg
       roads: {path: ../layers/demo/roads.gpkg, layer: roads}
+      constraints:                 # several sources, merged into one layer with a `source` column
+        - {path: ../data/county.gdb, layer: DLTB, kind_from: {column: DLBM, table: gbt21010}}
+        - {path: ../data/YJJBNTTB.shp, encoding: GBK, kind: basic_farmland}
+        - {path: ../data/county.gdb, layer: STBHHX, where: "BHLX = '红线'", kind: ecological_redline}
       dem: ../layers/demo/dem.tif
     outputs: {dir: ../maps/demo}
+
+Sources: see :class:`LayerSource` (``where:``, ``kind:``, ``kind_from:``, ``header:``/``names:``,
+``sheet:``) and :class:`LayersSection` (how several sources merge).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -115,16 +123,66 @@ class DatumShift:
     pipeline: str | None = field(default=None, metadata={"check": lambda v, w, p: _check_pipeline(v, w, p)})
 
 
+#: Layer kinds whose features carry a ``kind`` column, which a source's ``kind:``/``kind_from:`` may set.
+KIND_COLUMN_LAYERS: tuple[str, ...] = ("water", "power", "facilities", "constraints")
+
+
+@dataclass(frozen=True)
+class KindFrom:
+    """``kind_from:``: the ``kind`` of each feature, read from one of its columns through a mapping.
+
+    Attributes
+    ----------
+    column
+        The column holding the class, as named in the file (e.g. ``DLBM`` or ``DLMC`` of a 三调 DLTB layer).
+    map
+        ``{value: kind}``. A value matches a key when equal to it (spaces around ignored); a key of
+        digits also matches every code it begins (``'01': basic_farmland`` maps 0101, 0102 and 0103),
+        the longest such key winning. Kinds may be written as geofupin names or their Chinese
+        aliases (``永久基本农田``). Write codes in quotes: YAML reads an unquoted ``0101`` as a number.
+    table
+        ``gbt21010``: values are GB/T 21010-2017 / 三调 codes or names (``0103``, ``旱地``) and get
+        the constraint kind of their class (:data:`geofupin.landuse.CONSTRAINT_KIND_OF_CLASS`: the
+        耕地 classes are ``basic_farmland``); ``map`` entries take precedence over it.
+    unmapped
+        Features whose value no entry maps: ``drop`` (default; left out, with one warning counting
+        them by value) or ``error`` (the run stops, naming the values).
+    """
+
+    column: str
+    map: dict[int | str, str] = field(default_factory=dict)
+    table: Literal["gbt21010"] | None = None
+    unmapped: Literal["drop", "error"] = "drop"
+
+    def validate(self, where: str, problems: Problems) -> None:
+        if not self.map and self.table is None:
+            problems.add(
+                where,
+                f"kind_from on column '{self.column}' gives neither 'map:' nor 'table:'.",
+                "Add map: {'0101': basic_farmland, ...} or table: gbt21010.",
+            )
+        for key in self.map:
+            if isinstance(key, int):
+                problems.add(
+                    join_where(where, f"map.{key}"),
+                    f"map key {key} is a number: YAML drops leading zeros and reads 0101 as the octal number 65.",
+                    f"Write codes in quotes, e.g. '0{key}': basic_farmland.",
+                )
+
+
 @dataclass(frozen=True)
 class LayerSource:
-    """Where one layer comes from.
+    """Where one layer (or one of several sources of a layer kind) comes from.
 
     Attributes
     ----------
     path
-        File path, relative to the scenario file.
+        File path, relative to the scenario file: a GeoPackage, Shapefile, GeoJSON, GeoParquet,
+        File Geodatabase folder (``county.gdb``), CSV or XLSX of points.
     layer
-        Layer name inside a multi-layer file (GeoPackage); default: the only or first layer.
+        Layer name inside a multi-layer file (GeoPackage, File Geodatabase); default: the only or first layer.
+    sheet
+        Sheet of an XLSX file (name or 0-based number); default the first.
     encoding
         Text encoding of a Shapefile's .dbf or a CSV (e.g. ``GBK``); default UTF-8.
     crs
@@ -135,44 +193,172 @@ class LayerSource:
         For a layer on Xian 1980 or Beijing 1954: the conversion to use (:class:`DatumShift`);
         without one PROJ's ballpark offset is used and a warning says so.
     lon, lat
-        Coordinate columns of a CSV (default: found among lon/lng/longitude/经度 and lat/latitude/纬度).
+        Coordinate columns of a CSV/XLSX (default: found among lon/lng/longitude/经度 and lat/latitude/纬度).
+    header, names
+        ``header: false``: the CSV/XLSX has no header row (the public village code lists have none);
+        ``names`` then gives the column names, one per column, in order. With a header row, ``names``
+        replaces its names.
     columns
         Column renames ``{your_name: canonical_name}`` on top of the built-in Chinese/English aliases.
+    where
+        An attribute filter: only the features it selects are read. For GeoPackage, Shapefile,
+        File Geodatabase and GeoJSON it is the file's own SQL (``DLBM LIKE '01%'``, ``DLMC IN ('水田',
+        '旱地')``, ``ZHLX = '滑坡'``: SQLite for GeoPackage, OGR SQL otherwise); CSV and XLSX rows are
+        filtered with the same SQLite subset, every column being text (compare numbers with
+        ``CAST(col AS REAL) > 3``; empty cells are NULL). One expression, no ``;``.
+    kind
+        The ``kind`` of every feature of this source (``basic_farmland``, ``ecological_redline``...,
+        or a Chinese alias); replaces any kind column of the file.
+    kind_from
+        The ``kind`` of each feature from a column (:class:`KindFrom`).
+    label
+        The name of this source in the merged layer's ``source`` column and in id prefixes
+        (default: its ``layer``, or the file name without extension).
     """
 
     path: Path
     layer: str | None = None
+    sheet: int | str | None = None
     encoding: str | None = field(default=None, metadata={"check": lambda v, w, p: _check_encoding(v, w, p)})
     crs: str | None = field(default=None, metadata={"check": lambda v, w, p: _check_crs(v, w, p, use="layer")})
     lon: str | None = None
     lat: str | None = None
+    header: bool = True
+    names: tuple[str, ...] | None = None
     columns: dict[str, str] = field(default_factory=dict)
     datum_shift: DatumShift | None = field(default=None, metadata={"check": lambda v, w, p: _check_shift(v, w, p)})
+    where: str | None = field(default=None, metadata={"check": lambda v, w, p: _check_where(v, w, p)})
+    kind: str | None = None
+    kind_from: KindFrom | None = None
+    label: str | None = None
+
+    @property
+    def display_label(self) -> str:
+        """``label``, or the layer name, or the file name without extension."""
+        if self.label:
+            return self.label
+        if self.layer:
+            return self.layer
+        return Path(str(self.path)).stem or str(self.path)
+
+    def validate(self, where: str, problems: Problems) -> None:
+        if not self.header and not self.names:
+            problems.add(
+                join_where(where, "header"),
+                "header: false needs the column names.",
+                "Add names: [code, parent, name, ...], one per column in order.",
+            )
+        if self.names is not None:
+            twice = sorted({n for n in self.names if self.names.count(n) > 1})
+            if twice:
+                problems.add(
+                    join_where(where, "names"),
+                    f"column name(s) given twice: {', '.join(twice)}.",
+                    "Name each column once.",
+                )
+            blank = [i for i, n in enumerate(self.names) if not n.strip()]
+            if blank:
+                problems.add(
+                    join_where(where, f"names[{blank[0]}]"), "a column name is empty.", "Give every column a name."
+                )
+        if self.kind is not None and self.kind_from is not None:
+            problems.add(
+                join_where(where, "kind_from"),
+                "both 'kind:' and 'kind_from:' are given.",
+                "Keep one: kind for one kind for the whole source, kind_from to read it from a column.",
+            )
+
+
+LayerEntry = LayerSource | Path | tuple[LayerSource | Path, ...]
 
 
 @dataclass(frozen=True)
 class LayersSection:
-    """The county's layers: each a path or a :class:`LayerSource`; only ``villages`` is required."""
+    """The county's layers: each a path, a :class:`LayerSource`, or a list of them (merged into one layer).
 
-    villages: LayerSource | Path
-    boundaries: LayerSource | Path | None = None
-    roads: LayerSource | Path | None = None
-    water: LayerSource | Path | None = None
-    power: LayerSource | Path | None = None
-    facilities: LayerSource | Path | None = None
-    constraints: LayerSource | Path | None = None
-    candidates: LayerSource | Path | None = None
+    Only ``villages`` is required. A list merges its sources into one layer: each source read
+    with its own path, layer, encoding, CRS, filter and kind; the merged layer has a ``source``
+    column naming the source of each feature, and ids that occur in two sources get the later
+    source's label as a prefix (``YJJBNTTB:12``), with a warning.
+    """
+
+    villages: LayerEntry
+    boundaries: LayerEntry | None = None
+    roads: LayerEntry | None = None
+    water: LayerEntry | None = None
+    power: LayerEntry | None = None
+    facilities: LayerEntry | None = None
+    constraints: LayerEntry | None = None
+    candidates: LayerEntry | None = None
     dem: Path | None = None
 
-    def sources(self) -> dict[str, LayerSource]:
-        """Vector layer sources by kind (paths expanded to :class:`LayerSource`)."""
-        out: dict[str, LayerSource] = {}
+    def all_sources(self) -> dict[str, tuple[LayerSource, ...]]:
+        """Every source of every vector layer kind, in the order given (paths expanded to :class:`LayerSource`)."""
+        out: dict[str, tuple[LayerSource, ...]] = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             if f.name == "dem" or v is None:
                 continue
-            out[f.name] = v if isinstance(v, LayerSource) else LayerSource(path=v)
+            items = v if isinstance(v, tuple) else (v,)
+            out[f.name] = tuple(s if isinstance(s, LayerSource) else LayerSource(path=s) for s in items)
         return out
+
+    def sources(self) -> dict[str, LayerSource]:
+        """The first source of each vector layer kind (see :meth:`all_sources` for every one)."""
+        return {k: v[0] for k, v in self.all_sources().items() if v}
+
+    def validate(self, where: str, problems: Problems) -> None:
+        from . import vocabulary as voc
+        from .landuse import constraint_kind_aliases
+
+        kind_values: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+            "water": (voc.WATER_KINDS, voc.WATER_KIND_ALIASES),
+            "power": (voc.POWER_KINDS, voc.POWER_KIND_ALIASES),
+            "facilities": (voc.FACILITY_KINDS, voc.FACILITY_KIND_ALIASES),
+            "constraints": (voc.CONSTRAINT_KINDS, {**voc.CONSTRAINT_KIND_ALIASES, **constraint_kind_aliases()}),
+        }
+        for kind, sources in self.all_sources().items():
+            entry = getattr(self, kind)
+            if isinstance(entry, tuple) and not entry:
+                problems.add(
+                    join_where(where, kind),
+                    "the list of sources is empty.",
+                    f"List at least one source, or remove '{kind}:'.",
+                )
+            for i, src in enumerate(sources):
+                here = join_where(where, f"{kind}[{i}]" if isinstance(entry, tuple) else kind)
+                wants = [k for k in ("kind", "kind_from") if getattr(src, k) is not None]
+                if wants and kind not in KIND_COLUMN_LAYERS:
+                    problems.add(
+                        join_where(here, wants[0]),
+                        f"{kind} have no 'kind' column, so '{wants[0]}:' does not apply.",
+                        f"Remove it; 'kind:' and 'kind_from:' apply to {', '.join(KIND_COLUMN_LAYERS)}.",
+                    )
+                    continue
+                if not wants:
+                    continue
+                values, aliases = kind_values[kind]
+                accepted = {*values, *aliases}
+                given: list[tuple[str, str]] = []
+                if src.kind is not None:
+                    given.append((join_where(here, "kind"), src.kind))
+                if src.kind_from is not None:
+                    given += [(join_where(here, f"kind_from.map.{k}"), v) for k, v in src.kind_from.map.items()]
+                for w, value in given:
+                    if value not in accepted:
+                        problems.add(
+                            w,
+                            f"'{value}' is not a {kind} kind{suggest(value, list(values))}.",
+                            f"Use one of {', '.join(values)} (or their Chinese names).",
+                        )
+            labels = [s.display_label for s in sources]
+            twice = sorted({lb for lb in labels if labels.count(lb) > 1 and any(s.label == lb for s in sources)})
+            if twice:
+                problems.add(
+                    join_where(where, kind),
+                    f"label(s) given to two sources: {', '.join(twice)}.",
+                    "Give each source its own label.",
+                )
 
 
 @dataclass(frozen=True)
@@ -300,6 +486,22 @@ def _check_encoding(value: str | None, where: str, problems: Problems) -> None:
         )
 
 
+def _check_where(value: str | None, where: str, problems: Problems) -> None:
+    """One attribute-filter expression: not empty, no statement separator outside quotes."""
+    if value is None:
+        return
+    if not value.strip():
+        problems.add(where, "the filter is empty.", "Write an expression such as DLBM LIKE '01%', or remove 'where:'.")
+        return
+    outside = re.sub(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"", "", value)
+    if ";" in outside or "--" in outside or "/*" in outside:
+        problems.add(
+            where,
+            f"the filter {value!r} holds ';' or a comment: only one expression is allowed.",
+            "Write one expression, e.g. DLBM LIKE '01%' AND ZLDWDM LIKE '610603%'.",
+        )
+
+
 def _check_seed(seed: int, where: str, problems: Problems) -> None:
     if seed < 0:
         problems.add(where, f"seed {seed} is negative.", "Give a whole number of 0 or more, e.g. 20160101.")
@@ -410,7 +612,7 @@ def load_for_check(path: str | Path) -> tuple[Scenario | None, list[Problem]]:
         return None, problems
     wheres = [pr.where for pr in problems if pr.severity == "error"]
     bad = {w.split(".")[0].split("[")[0] for w in wheres}
-    bad_layers = {w.split(".")[1] for w in wheres if w.startswith("layers.") and w.count(".") >= 1}
+    bad_layers = {w.split(".")[1].split("[")[0] for w in wheres if w.startswith("layers.") and w.count(".") >= 1}
     if "" in bad or not isinstance(data.get("layers"), dict) or "villages" in bad_layers:
         return None, problems
     salvaged = {k: v for k, v in data.items() if str(k) not in bad}
