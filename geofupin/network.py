@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -74,6 +74,17 @@ if TYPE_CHECKING:
     import networkx as nx
 
 log = logging.getLogger(__name__)
+
+#: The public API (docs/reference/network.md documents each name).
+__all__ = [
+    "BuildReport",
+    "RoadNetwork",
+    "Snap",
+    "build",
+    "dem_sampler",
+    "from_roads",
+    "snap",
+]
 
 M_PER_MIN_PER_KPH = 1000.0 / 60.0
 
@@ -144,6 +155,12 @@ class RoadNetwork:
         fastest. ``forward_length``/``reverse_length`` hold the lengths (m) of those edges.
     n_base_nodes
         Number of junction nodes before :meth:`attach` added points.
+    report
+        What :func:`from_roads` repaired or assumed (:class:`BuildReport`); ``None`` on an
+        attached network or one made by :func:`build` or :func:`network_from_frame`.
+    elevation
+        The DEM sampler the network was timed with (``slope_penalty``), which :func:`snap`
+        then uses for the off-road legs; ``None`` without slopes.
     """
 
     crs: CRS | None
@@ -170,6 +187,8 @@ class RoadNetwork:
     forward_length: sp.csr_matrix
     reverse_length: sp.csr_matrix
     n_base_nodes: int
+    report: BuildReport | None = field(default=None, compare=False, repr=False)
+    elevation: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False, repr=False)
 
     @property
     def n_nodes(self) -> int:
@@ -241,16 +260,41 @@ class RoadNetwork:
         }
 
     def to_networkx(self) -> nx.MultiDiGraph:
-        """The graph as a networkx ``MultiDiGraph`` (every directed edge, with ``time_min``,
-        ``length_m`` and ``piece``; nodes with ``x``/``y``). The reference model for tests."""
+        """The graph as a networkx ``MultiDiGraph``, in the form osmnx reads.
+
+        The graph carries ``crs`` (the metric CRS, as ``osmnx.graph_to_gdfs`` and
+        ``osmnx.distance.nearest_nodes`` expect); nodes carry ``x`` and ``y``; every directed
+        edge carries osmnx's ``length`` (metres), ``travel_time`` (seconds) and ``speed_kph``
+        beside geofupin's ``time_min``, ``length_m`` and ``piece`` (``-1`` for an off-road leg).
+        Shortest paths by ``travel_time`` there are the ones :mod:`geofupin.accessibility`
+        finds on the CSR arrays (times 60).
+
+        Returns
+        -------
+        networkx.MultiDiGraph
+            Node ``i`` is row ``i`` of :attr:`node_xy`.
+        """
         import networkx as nx
 
-        g = nx.MultiDiGraph()
+        g = nx.MultiDiGraph(crs=self.crs)
         g.add_nodes_from((i, {"x": float(x), "y": float(y)}) for i, (x, y) in enumerate(self.node_xy))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            kph = np.where(self.edge_time_min > 0, self.edge_length_m / self.edge_time_min / M_PER_MIN_PER_KPH, np.nan)
         g.add_edges_from(
-            (int(u), int(v), {"time_min": float(t), "length_m": float(d), "piece": int(p)})
-            for u, v, t, d, p in zip(
-                self.edge_u, self.edge_v, self.edge_time_min, self.edge_length_m, self.edge_piece, strict=True
+            (
+                int(u),
+                int(v),
+                {
+                    "time_min": float(t),
+                    "length_m": float(d),
+                    "piece": int(p),
+                    "length": float(d),
+                    "travel_time": float(t) * 60.0,
+                    "speed_kph": float(k),
+                },
+            )
+            for u, v, t, d, p, k in zip(
+                self.edge_u, self.edge_v, self.edge_time_min, self.edge_length_m, self.edge_piece, kph, strict=True
             )
         )
         return g
@@ -1352,6 +1396,57 @@ def build(
         warnings=tuple(warnings),
     )
     return net, rep
+
+
+def from_roads(
+    roads: gpd.GeoDataFrame,
+    *,
+    config: AccessConfig | None = None,
+    dem: str | Path | None = None,
+    elevation: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> RoadNetwork:
+    """A routable :class:`RoadNetwork` from a road layer: the ``access`` step's network.
+
+    The GeoDataFrame entry point of :mod:`geofupin.network` (:func:`build` does the work
+    and also returns its report separately).
+
+    Parameters
+    ----------
+    roads
+        LineStrings in a metric CRS with the roads data model's columns (``road_id``,
+        ``road_class``, optional ``speed_kph``, ``surface``, ``oneway``, ``bridge``, ``tunnel``,
+        ``layer``); any geometry column name. Not modified.
+    config
+        Speeds, surfaces, snapping and slope options (default :class:`AccessConfig`).
+    dem
+        A DEM file; with ``config.slope_penalty`` tracks, paths and off-road legs are timed
+        with Tobler's hiking function on its slopes.
+    elevation
+        Instead of ``dem``: any ``f(xy) -> z`` in metres (NaN where unknown).
+
+    Returns
+    -------
+    RoadNetwork
+        With :attr:`RoadNetwork.report` (counts and warnings) and
+        :attr:`RoadNetwork.elevation` (the sampler in use, or ``None``).
+    """
+    cfg = config or AccessConfig()
+    notes: list[str] = []
+    if not cfg.slope_penalty:
+        elevation = None
+    elif elevation is None:
+        if dem is None:
+            notes.append("access.slope_penalty is on but the scenario has no DEM; slopes are ignored.")
+            log.warning(notes[-1])
+        else:
+            elevation = dem_sampler(Path(dem), roads.crs)
+    net, rep = build(roads, config=cfg, elevation=elevation)
+    rep = replace(rep, warnings=(*notes, *rep.warnings))
+    out = replace(net, report=rep, elevation=elevation)
+    for name in ("piece_geometry", "component", "main_component"):  # same arrays: keep what build computed
+        if name in net.__dict__:
+            out.__dict__[name] = net.__dict__[name]
+    return out
 
 
 @dataclass(frozen=True)
