@@ -555,8 +555,10 @@ def coverage(
 
     Returns
     -------
-    Columns township, facility_kind, band_min, persons, poor_persons, persons_share,
-    poor_persons_share (shares in 0..1; NaN where the township has nobody).
+    pandas.DataFrame
+        Columns township, facility_kind, band_min, persons, poor_persons, persons_share,
+        poor_persons_share (shares in 0..1; NaN where the township has nobody); the
+        county-wide rows last within each kind and band.
     """
     twp = access["township"].fillna("").astype(str) if "township" in access else pd.Series("", index=access.index)
     persons = pd.to_numeric(access.get("persons", 0), errors="coerce").fillna(0).to_numpy(float)

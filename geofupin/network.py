@@ -109,7 +109,21 @@ def tobler_factor(slope: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class BuildReport:
-    """Counts of what :func:`build` repaired or assumed, and the messages for the user."""
+    """Counts of what :func:`build` repaired or assumed, and the messages for the user.
+
+    Attributes
+    ----------
+    n_lines, n_pieces
+        Road features read and pieces (edges between junctions) built.
+    dropped_zero_length, dropped_duplicates, dropped_loops
+        Pieces left out: of no length, repeated, loops that could not be split.
+    default_speed_roads
+        Roads timed at ``default_speed_kph`` (no speed and an unknown class).
+    slope_applied_pieces, slope_missing_pieces
+        Pieces slowed by the slope, and those the DEM does not cover.
+    warnings
+        Messages for the user.
+    """
 
     n_lines: int
     n_pieces: int
@@ -152,7 +166,9 @@ class RoadNetwork:
         The directed edge of each piece in each direction (``-1`` when one-way).
     forward, reverse
         CSR matrices of travel time (min), ``reverse`` the transpose; parallel edges keep the
-        fastest. ``forward_length``/``reverse_length`` hold the lengths (m) of those edges.
+        fastest.
+    forward_length, reverse_length
+        The lengths (m) of those edges.
     n_base_nodes
         Number of junction nodes before :meth:`attach` added points.
     report
@@ -330,8 +346,9 @@ class RoadNetwork:
 
         Returns
         -------
-        The extended network and, per name, the node of every point (``-1`` when the point
-        is unreachable).
+        tuple[RoadNetwork, dict[str, numpy.ndarray]]
+            The extended network and, per name, the node of every point (``-1`` when the
+            point is unreachable).
         """
         if self.attached:
             raise DataError(
@@ -491,6 +508,11 @@ def snap(
         cell size (``elevation.cell_size_m``, else 30 m).
     slope_max_factor
         The slope makes an off-road leg at most this many times slower than on the flat.
+
+    Returns
+    -------
+    Snap
+        One entry per point, for :meth:`RoadNetwork.attach`.
     """
     if isinstance(points, gpd.GeoSeries):
         geoms = np.asarray(points.values)
@@ -1065,7 +1087,9 @@ def build(
 
     Returns
     -------
-    The network and a :class:`BuildReport` with counts and warnings.
+    tuple[RoadNetwork, BuildReport]
+        The network and the counts and warnings of what was repaired or assumed
+        (:func:`from_roads` returns the network with the report attached).
     """
     cfg = config or AccessConfig()
     require_projected(roads, "roads")
@@ -1509,6 +1533,20 @@ def dem_sampler(dem: Path, crs: CRS, *, interpolation: Literal["bilinear", "near
 
     Reads through :func:`geofupin.terrain.sample_points` (the DEM's windowed reader); the cell
     size is the geometric mean of the cell width and height at the DEM's middle row.
+
+    Parameters
+    ----------
+    dem
+        The DEM file (any CRS).
+    crs
+        The CRS of the points it will be asked about.
+    interpolation
+        ``bilinear`` between the four cell centres around a point, or the ``nearest`` cell.
+
+    Returns
+    -------
+    DemSampler
+        ``f(xy) -> z`` in metres, NaN outside the DEM and on voids.
     """
     from .terrain import cell_size_m, dem_info
 
