@@ -58,3 +58,8 @@ print(f"安置 {run.allocation.served_persons} 人 / placed {run.allocation.serv
 print(f"补助预算 {budget.total_yuan / 1e4:,.2f} 万元 / subsidy budget {budget.total_yuan:,.0f} yuan")
 print(geofupin.policy.budget_by(budget, "township")[["township", "persons", "total_yuan"]])
 # --8<-- [end:allocate]
+
+# --8<-- [start:map]
+m = geofupin.maps.explore(villages, roads=roads, boundaries=boundaries, isochrones=bands, siting=siting, allocation=run)
+page = geofupin.maps.render_html(m)  # one self-contained page; in a notebook `m` shows the map itself
+# --8<-- [end:map]

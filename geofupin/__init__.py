@@ -12,6 +12,7 @@ keyword-only options, results indexed like the input or frozen dataclasses::
     siting = geofupin.siting.evaluate(candidates, villages=villages, roads=roads, site_access=site_access)
     run = geofupin.allocate.assign(villages, siting.sites, od)
     budget = geofupin.policy.budget(villages, run.assignment)
+    geofupin.maps.explore(villages, roads=roads, siting=siting, allocation=run)   # a folium.Map
 
 The command line (``geofupin run``) calls exactly these functions, one step at a time.
 Submodules are imported on first use, so ``import geofupin`` stays light.
@@ -30,18 +31,19 @@ if TYPE_CHECKING:
     import geopandas as gpd
     from pyproj import CRS
 
-    from . import access, allocate, network, policy, siting
+    from . import access, allocate, maps, network, policy, siting
     from .config.policy import Policy
     from .context import Layers
     from .scenario import Scenario
 
 #: The public modules, imported on first use (``geofupin.network``, ...).
-_MODULES = ("access", "allocate", "network", "policy", "siting")
+_MODULES = ("access", "allocate", "maps", "network", "policy", "siting")
 
 __all__ = [
     "__version__",
     "access",
     "allocate",
+    "maps",
     "network",
     "policy",
     "read_layers",

@@ -100,3 +100,6 @@ def test_the_tutorial_runs_on_the_demo_and_gives_the_run_figures(
     assert int((~va["reachable"]).sum()) == written["villages_beyond_snap"]
     assert len(ns["od"]) == written["od_pairs_within_cutoff"]
     assert set(ns["bands"]["band_min"]) == {30.0, 60.0} and (ns["bands"].area > 0).all()
+    # the map: one offline page with the first-ranked site in it
+    assert ns["page"].startswith("<!DOCTYPE html>") and "cdn.jsdelivr" not in ns["page"]
+    assert str(ns["siting"].ranking["name"].iloc[0]) in ns["page"]

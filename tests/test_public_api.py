@@ -29,7 +29,15 @@ REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "docs" / "reference"
 
 #: The public modules: each has ``__all__`` and a page ``docs/reference/<name>.md``.
-PUBLIC = ("geofupin", "geofupin.network", "geofupin.access", "geofupin.siting", "geofupin.allocate", "geofupin.policy")
+PUBLIC = (
+    "geofupin",
+    "geofupin.network",
+    "geofupin.access",
+    "geofupin.siting",
+    "geofupin.allocate",
+    "geofupin.policy",
+    "geofupin.maps",
+)
 
 
 def documented(module: str) -> set[str]:
@@ -226,6 +234,31 @@ def test_assign_places_a_village_by_hand_and_budget_prices_it() -> None:
     township = geofupin.policy.budget_by(budget, "township")
     assert township["total_yuan"].sum() == pytest.approx(budget.total_yuan, abs=0.05)
     assert (geofupin.policy.reconciliation(budget)["diff_yuan"].abs() < 0.05).all()
+
+
+def test_explore_draws_the_notebook_results_names_as_text() -> None:
+    roads, fac, villages, sites = tiny()
+    villages = villages.assign(
+        name=["</script><b>一村", "二村"],
+        township="东乡",
+        relocate_households=[3, 0],
+        households=[5, 4],
+        persons=[12, 9],
+    )
+    sites = sites.assign(
+        passed=[True, True], capacity_persons=[100, 100], name=["甲安置点", "乙安置点"], tier="central_village"
+    )
+    net = geofupin.network.from_roads(roads)
+    run = geofupin.allocate.assign(villages, sites, geofupin.access.od(net, villages, sites))
+    iso = geofupin.access.isochrones(net, fac, kinds=["school"], bands_min=[3.0])
+    m = geofupin.maps.explore(villages, roads=roads, facilities=fac, candidates=sites, isochrones=iso, allocation=run)
+    page = geofupin.maps.render_html(m, offline=False)
+    assert "folium" in type(m).__module__
+    assert "</script><b>" not in page and "一村" in page  # a name is data shown as text, never markup
+    assert "甲安置点" in page and "乙安置点" in page  # the candidates
+    assert "搬迁去向（线宽表示户数）" in page  # the flows of the allocation are drawn
+    bare = geofupin.maps.render_html(geofupin.maps.explore(villages), offline=False)
+    assert "甲安置点" not in bare and "二村" in bare and "搬迁去向（线宽表示户数）" not in bare
 
 
 def test_read_layers_from_files_and_frames_checks_every_layer(tmp_path: Path) -> None:
