@@ -197,6 +197,18 @@ def test_nearest_od_and_isochrones_on_a_tiny_county_by_hand() -> None:
     assert band.contains(shapely.Point(2100, 0)) and not band.contains(shapely.Point(1500, 0))
 
 
+def test_access_functions_use_the_active_geometry_whatever_its_name() -> None:
+    frames = tiny()
+    roads, fac, villages, sites = (g.rename_geometry("geom") for g in frames)  # as read_postgis gives them
+    net = geofupin.network.from_roads(roads)
+    va = geofupin.access.nearest(net, villages, fac, kinds=["school"])
+    assert va.geometry.name == "geom" and va["time_min_school"].tolist() == pytest.approx([10.5, 3.0])
+    want = geofupin.access.od(geofupin.network.from_roads(frames[0]), frames[2], frames[3])
+    pd.testing.assert_frame_equal(geofupin.access.od(net, villages, sites), want)
+    iso = geofupin.access.isochrones(net, fac, kinds=["school"], bands_min=[3.0])
+    assert iso.geometry.iloc[0].contains(shapely.Point(2100, 0))
+
+
 def test_public_functions_refuse_an_attached_network_or_another_object() -> None:
     roads, fac, villages, sites = tiny()
     net = geofupin.network.from_roads(roads)

@@ -9,9 +9,10 @@ Geometry, then matrix, then solver:
 2. a solver of :mod:`geofupin.allocate.solve` reads numbers only and returns a frozen
    :class:`~geofupin.allocate.solve.Allocation` (assignment, site load, unserved units with
    bilingual reasons, objective, solver, gap, status);
-3. :func:`~geofupin.allocate.step.step` runs it inside a pipeline and returns the layer
-   ``allocation_flows``, the tables ``assignment``, ``site_load``, ``unserved`` (and
-   ``relocation_access`` when the access step ran) and the artifact ``allocation``.
+3. :func:`assign` does both on GeoDataFrames (villages, sites, the OD table) and returns an
+   :class:`AllocationRun` with the tables ``assignment``, ``site_load``, ``unserved`` and the
+   layer of flows; :func:`~geofupin.allocate.step.step`, the ``allocate`` step of a run, calls it
+   and adds ``relocation_access`` when the access step ran.
 """
 
 from __future__ import annotations
