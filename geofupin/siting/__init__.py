@@ -13,8 +13,9 @@ layers and (optionally) the access step's ``site_access`` layer, and returns:
   removed), ``site_explanation`` (per site and criterion: value, normalised score, weight,
   contribution), ``site_sensitivity`` (one-at-a-time weight changes), ``site_weights``.
 
-Library functions (:func:`site`, :func:`score_sites`, :mod:`.scoring`, :mod:`.sensitivity`)
-take GeoDataFrames and arrays and return new values.
+The public functions, on GeoDataFrames: :func:`evaluate` (screen, measure, score and rank the
+candidates; the step calls it) and :func:`score` (score screened sites again, with other weights
+or another method). :mod:`.scoring` and :mod:`.sensitivity` hold the methods on arrays.
 """
 
 from __future__ import annotations
