@@ -26,8 +26,9 @@ which makes the union about 7x faster).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -41,7 +42,7 @@ from scipy.sparse.csgraph import dijkstra
 from .config.access import AccessConfig
 from .context import StepResult
 from .errors import DataError
-from .network import RoadNetwork, Snap, build, dem_sampler, snap
+from .network import RoadNetwork, Snap, from_roads, snap
 
 if TYPE_CHECKING:
     from .context import RunContext
@@ -58,8 +59,11 @@ __all__ = [
     "isochrones",
     "isochrones_many",
     "nearest",
+    "nearest_facilities",
     "od_matrix",
+    "od_pairs",
     "od_table",
+    "service_areas",
     "step",
 ]
 
@@ -393,8 +397,8 @@ def od_matrix(
 
 def od_table(
     od: OD,
-    origin_ids: Sequence[str],
-    destination_ids: Sequence[str],
+    origin_ids: Sequence[str] | np.ndarray,
+    destination_ids: Sequence[str] | np.ndarray,
     *,
     names: tuple[str, str] = ("village_id", "site_id"),
 ) -> pd.DataFrame:
@@ -551,8 +555,10 @@ def coverage(
 
     Returns
     -------
-    Columns township, facility_kind, band_min, persons, poor_persons, persons_share,
-    poor_persons_share (shares in 0..1; NaN where the township has nobody).
+    pandas.DataFrame
+        Columns township, facility_kind, band_min, persons, poor_persons, persons_share,
+        poor_persons_share (shares in 0..1; NaN where the township has nobody); the
+        county-wide rows last within each kind and band.
     """
     twp = access["township"].fillna("").astype(str) if "township" in access else pd.Series("", index=access.index)
     persons = pd.to_numeric(access.get("persons", 0), errors="coerce").fillna(0).to_numpy(float)
@@ -674,6 +680,252 @@ def before_after(
     return out
 
 
+# --------------------------------------------------------------------------- on GeoDataFrames
+# The functions :mod:`geofupin.access` publishes: GeoDataFrames in, GeoDataFrames out. They log their
+# warnings (``logging``); :func:`step` calls them and keeps those warnings in its result.
+
+#: Id column of each layer kind the functions recognise, and the layer's name in messages.
+_ID_COLUMNS = (("village_id", "villages"), ("site_id", "sites"), ("facility_id", "facilities"))
+
+
+def _ids(frame: pd.DataFrame, fallback: str) -> tuple[str, str, np.ndarray]:
+    """``(id column, layer name, ids as text)`` of a frame; the index when it has no known id column."""
+    for col, layer in _ID_COLUMNS:
+        if col in frame:
+            return col, layer, frame[col].astype(str).to_numpy(dtype=object)
+    return fallback, "points", np.asarray(frame.index.astype(str), dtype=object)
+
+
+def _snap_options(net: RoadNetwork, cfg: AccessConfig) -> dict[str, Any]:
+    return {
+        "max_snap_dist_m": cfg.max_snap_dist_m,
+        "walk_speed_kph": cfg.walk_speed_kph,
+        "snap_to": cfg.snap_to,
+        "elevation": net.elevation,
+        "slope_max_factor": cfg.slope_max_factor,
+    }
+
+
+def _warn_far(frame: pd.DataFrame, sn: Snap, cfg: AccessConfig) -> None:
+    """Log the points farther than ``max_snap_dist_m`` from every road."""
+    far = ~sn.reachable
+    if not far.any():
+        return
+    _, layer, ids = _ids(frame, "id")
+    sample = ", ".join(f"{i} ({d:.0f} m)" for i, d in zip(ids[far][:5], sn.snap_dist_m[far][:5], strict=False))
+    log.warning(
+        f"{layer}: {int(far.sum())} feature(s) are farther than max_snap_dist_m = {cfg.max_snap_dist_m:g} m "
+        f"from any road and are unreachable (e.g. {sample}). "
+        "Fix: add their access roads or raise access.max_snap_dist_m."
+    )
+
+
+def _require_network(net: Any, what: str) -> None:
+    if not isinstance(net, RoadNetwork):
+        raise DataError(
+            f"{what}: the first argument must be a RoadNetwork, not {type(net).__name__}. "
+            "Fix: build one with geofupin.network.from_roads(roads)."
+        )
+    if net.attached:
+        raise DataError(
+            f"{what}: the network already has points attached. Fix: pass the network from "
+            "geofupin.network.from_roads(roads) (each function attaches its own points)."
+        )
+
+
+def _facilities_by_kind(
+    net: RoadNetwork,
+    facilities: gpd.GeoDataFrame | None,
+    kinds: Sequence[str],
+    cfg: AccessConfig,
+    others: Mapping[str, gpd.GeoDataFrame],
+) -> tuple[RoadNetwork, dict[str, np.ndarray], dict[str, Snap], dict[str, tuple[Nearest, np.ndarray] | None]]:
+    """Attach ``others`` and the facilities to ``net`` and run one nearest search per kind.
+
+    Logs the kinds without any facility (one message) and those whose facilities are all off the roads.
+    """
+    opts = _snap_options(net, cfg)
+    snaps = {name: snap(net, frame.geometry, **opts) for name, frame in others.items()}
+    fac = None
+    if facilities is not None and len(facilities):
+        fac = facilities.reset_index(drop=True)
+        snaps["facilities"] = snap(net, fac.geometry, **opts)
+    routing, nodes = net.attach(snaps)
+    if fac is not None:
+        _warn_far(fac, snaps["facilities"], cfg)
+    fac_kind = fac["kind"].astype(str).to_numpy() if fac is not None and "kind" in fac else np.empty(0, dtype=object)
+    results: dict[str, tuple[Nearest, np.ndarray] | None] = {}
+    absent: list[str] = []
+    for kind in kinds:
+        sel = np.flatnonzero(fac_kind == kind)
+        fac_nodes = nodes["facilities"][sel] if "facilities" in nodes else np.empty(0, np.int64)
+        if len(sel) == 0 or not (fac_nodes >= 0).any():
+            if len(sel) == 0:
+                absent.append(kind)
+            else:
+                log.warning(
+                    f"facilities: kind '{kind}': none of them is near a road; time_min_{kind} is left empty. "
+                    f"Fix: add facilities of kind '{kind}' or remove it from access.facility_kinds."
+                )
+            results[kind] = None
+            continue
+        assert fac is not None
+        _, _, fac_ids = _ids(fac, "facility_id")
+        results[kind] = (nearest(routing, fac_nodes, direction="to_source"), fac_ids[sel])
+    if absent:
+        listed = ", ".join(f"'{k}'" for k in absent)
+        log.warning(
+            f"设施图层中没有以下类型：{listed}，其行程时间为空 / facilities: no facility of kind {listed}; their "
+            f"time_min_<kind> columns are left empty. Fix: add facilities of these kinds or remove them from "
+            "access.facility_kinds."
+        )
+    return routing, nodes, snaps, results
+
+
+def nearest_facilities(
+    net: RoadNetwork,
+    points: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame | None,
+    *,
+    kinds: Sequence[str] | None = None,
+    config: AccessConfig | None = None,
+) -> gpd.GeoDataFrame:
+    """Travel time and distance from every point to its nearest facility of each kind.
+
+    Points (villages, sites, any point or polygon layer) and facilities are snapped to the
+    nearest road piece with an off-road walking leg; travel runs from the point to the
+    facility, honouring one-way roads. Published as :func:`geofupin.access.nearest`.
+
+    Parameters
+    ----------
+    net
+        A network from :func:`geofupin.network.from_roads` (in the points' CRS).
+    points
+        The points to measure from; polygons use a point on their surface. Not modified.
+    facilities
+        Facilities with ``kind`` (``school``, ``clinic``, ...) and ``facility_id``; ``None``
+        or empty: every time is empty.
+    kinds
+        The facility kinds to measure (default ``config.facility_kinds``).
+    config
+        Snapping options (``max_snap_dist_m``, ``walk_speed_kph``, ``snap_to``) and the
+        default kinds (default :class:`~geofupin.config.access.AccessConfig`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy of ``points`` (same index) with, per kind, ``time_min_<kind>`` (NaN where no
+        facility is reachable), ``dist_m_<kind>`` and ``nearest_<kind>`` (the facility id),
+        then ``snap_dist_m`` (the off-road leg) and ``reachable`` (within ``max_snap_dist_m``).
+    """
+    _require_network(net, "access.nearest")
+    cfg = config or AccessConfig()
+    kinds = list(cfg.facility_kinds if kinds is None else kinds)
+    _, nodes, snaps, results = _facilities_by_kind(net, facilities, kinds, cfg, {"points": points})
+    _warn_far(points, snaps["points"], cfg)
+    return _kind_columns(points, nodes["points"], snaps["points"], results)
+
+
+def od_pairs(
+    net: RoadNetwork,
+    origins: gpd.GeoDataFrame,
+    destinations: gpd.GeoDataFrame,
+    *,
+    cutoff_min: float | None = None,
+    config: AccessConfig | None = None,
+) -> pd.DataFrame:
+    """Travel time and distance between every origin and destination within a cut-off, as a long table.
+
+    Published as :func:`geofupin.access.od`; the ``od_village_site`` table of a run and the
+    ``od`` argument of :func:`geofupin.allocate.assign`.
+
+    Parameters
+    ----------
+    net
+        A network from :func:`geofupin.network.from_roads`.
+    origins, destinations
+        Point or polygon layers (villages and sites). Their id column (``village_id``,
+        ``site_id``, ``facility_id``) names the pairs, else their index as text
+        (columns ``origin`` and ``destination``). Not modified.
+    cutoff_min
+        Pairs slower than this are left out (default ``config.od_cutoff_min``).
+    config
+        Snapping options and the default cut-off (default
+        :class:`~geofupin.config.access.AccessConfig`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pair reachable within the cut-off, origins in order and each origin's
+        destinations in order: the two id columns, ``time_min`` and ``dist_m``.
+    """
+    _require_network(net, "access.od")
+    cfg = config or AccessConfig()
+    cut = cfg.od_cutoff_min if cutoff_min is None else float(cutoff_min)
+    opts = _snap_options(net, cfg)
+    snaps = {"origins": snap(net, origins.geometry, **opts), "destinations": snap(net, destinations.geometry, **opts)}
+    routing, nodes = net.attach(snaps)
+    _warn_far(origins, snaps["origins"], cfg)
+    _warn_far(destinations, snaps["destinations"], cfg)
+    o_col, _, o_ids = _ids(origins, "origin")
+    d_col, _, d_ids = _ids(destinations, "destination")
+    if d_col == o_col:
+        d_col = f"{d_col}_to"
+    od = od_matrix(routing, nodes["origins"], nodes["destinations"], cutoff_min=cut)
+    return od_table(od, o_ids, d_ids, names=(o_col, d_col))
+
+
+def service_areas(
+    net: RoadNetwork,
+    facilities: gpd.GeoDataFrame | None,
+    *,
+    kinds: Sequence[str] | None = None,
+    bands_min: Sequence[float] | None = None,
+    config: AccessConfig | None = None,
+) -> gpd.GeoDataFrame:
+    """Isochrones: the land within each travel-time band of the nearest facility of each kind.
+
+    Each polygon is the reached road parts (cut where a band ends part-way along a road)
+    buffered by ``config.isochrone_buffer_m``. Published as :func:`geofupin.access.isochrones`.
+
+    Parameters
+    ----------
+    net
+        A network from :func:`geofupin.network.from_roads`.
+    facilities
+        Facilities with ``kind``; ``None`` or empty gives an empty layer.
+    kinds
+        The facility kinds (default ``config.facility_kinds``); kinds with no facility near a
+        road get no polygon.
+    bands_min
+        The bands in minutes (default ``config.bands_min``).
+    config
+        Snapping and buffer options, and ``threads`` for the unions (default
+        :class:`~geofupin.config.access.AccessConfig`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per kind and band: ``facility_kind``, ``band_min`` and the (Multi)Polygon, in
+        the network's CRS.
+    """
+    _require_network(net, "access.isochrones")
+    cfg = config or AccessConfig()
+    kinds = list(cfg.facility_kinds if kinds is None else kinds)
+    bands = tuple(cfg.bands_min if bands_min is None else bands_min)
+    routing, _, _, results = _facilities_by_kind(net, facilities, kinds, cfg, {})
+    reached = {str(k): r[0].time_min for k, r in results.items() if r is not None}
+    # the (kind, band) unions side by side on config.threads threads; the polygons do not depend on them
+    iso = isochrones_many(routing, reached, bands, buffer_m=cfg.isochrone_buffer_m, threads=cfg.threads)
+    rows: list[dict[str, Any]] = []
+    for kind, polys in iso.items():
+        for band, poly in zip(bands, polys, strict=True):
+            rows.append({"facility_kind": kind, "band_min": float(band), "geometry": poly})
+    return gpd.GeoDataFrame(
+        rows or {"facility_kind": [], "band_min": [], "geometry": []}, geometry="geometry", crs=net.crs
+    )
+
+
 # --------------------------------------------------------------------------- the step
 
 
@@ -681,7 +933,7 @@ def _kind_columns(
     frame: gpd.GeoDataFrame,
     nodes: np.ndarray,
     sn: Snap,
-    results: dict[str, tuple[Nearest, np.ndarray] | None],
+    results: Mapping[str, tuple[Nearest, np.ndarray] | None],
 ) -> gpd.GeoDataFrame:
     out = frame.copy()
     for kind, res in results.items():
@@ -703,9 +955,36 @@ def _kind_columns(
     return out
 
 
+class _Collected(logging.Handler):
+    """The WARNING messages logged inside :func:`_collect` (the functions above log theirs)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _collect(*loggers: logging.Logger) -> Iterator[list[str]]:
+    handler = _Collected()
+    for lg in loggers:
+        lg.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        for lg in loggers:
+            lg.removeHandler(handler)
+
+
 def step(ctx: RunContext) -> StepResult:
     """The ``access`` step: road graph, nearest facilities, OD villages x sites, isochrones,
     coverage and before/after relocation.
+
+    Calls the public functions: :func:`geofupin.network.from_roads`,
+    :func:`geofupin.access.nearest` (villages, sites), :func:`geofupin.access.od`,
+    :func:`geofupin.access.isochrones` and :func:`coverage`.
 
     Needs layers ``roads`` and ``villages``; uses ``facilities``, ``candidates`` (or an earlier
     ``sites``/``candidates`` result layer), ``boundaries`` and the DEM when present, and the
@@ -713,8 +992,8 @@ def step(ctx: RunContext) -> StepResult:
 
     Produces layers ``village_access``, ``site_access``, ``isochrones``; tables ``coverage``,
     ``od_village_site``, ``before_after``; artifacts ``network`` (the base
-    :class:`RoadNetwork`), ``routing`` (the network with points attached) and ``nodes``
-    (node of each village/site/facility in ``routing``).
+    :class:`RoadNetwork`), ``routing`` (the network with villages, sites and facilities
+    attached) and ``nodes`` (node of each village/site/facility in ``routing``).
     """
     cfg: AccessConfig = getattr(ctx.scenario, "access", None) or AccessConfig()
     layers = ctx.layers
@@ -723,110 +1002,41 @@ def step(ctx: RunContext) -> StepResult:
             "access: the roads layer is missing or empty, so travel times cannot be computed. "
             "Fix: add 'roads:' under 'layers:' in the scenario (or import OSM roads with `geofupin import-osm`)."
         )
-    warnings: list[str] = []
-    elevation = None
-    if cfg.slope_penalty:
-        if layers.dem is None:
-            warnings.append("access.slope_penalty is on but the scenario has no DEM; slopes are ignored.")
-        else:
-            elevation = dem_sampler(layers.dem, layers.crs)
-    net, report = build(layers.roads, config=cfg, elevation=elevation)
-    warnings += list(report.warnings)
-
     villages = layers.villages.reset_index(drop=True)
     sites = layers.candidates
     if sites is None:
         sites = ctx.layer("sites")
         if sites is None:
             sites = ctx.layer("candidates")
+    sites = sites.reset_index(drop=True) if sites is not None else None
     facilities = layers.facilities
-    sopt: dict[str, Any] = {
-        "max_snap_dist_m": cfg.max_snap_dist_m,
-        "walk_speed_kph": cfg.walk_speed_kph,
-        "snap_to": cfg.snap_to,
-        "elevation": elevation,
-    }
-    snaps: dict[str, Snap] = {"villages": snap(net, villages.geometry, **sopt)}
-    if sites is not None:
-        sites = sites.reset_index(drop=True)
-        snaps["sites"] = snap(net, sites.geometry, **sopt)
-    if facilities is not None and len(facilities):
-        facilities = facilities.reset_index(drop=True)
-        snaps["facilities"] = snap(net, facilities.geometry, **sopt)
-    routing, nodes = net.attach(snaps)
-    for name, frame_id in (("villages", "village_id"), ("sites", "site_id"), ("facilities", "facility_id")):
-        if name not in snaps:
-            continue
-        far = ~snaps[name].reachable
-        if far.any():
-            frame = {"villages": villages, "sites": sites, "facilities": facilities}[name]
-            assert frame is not None
-            ids = frame[frame_id].astype(str).to_numpy() if frame_id in frame else np.arange(len(frame)).astype(str)
-            sample = ", ".join(
-                f"{i} ({d:.0f} m)" for i, d in zip(ids[far][:5], snaps[name].snap_dist_m[far][:5], strict=False)
-            )
-            warnings.append(
-                f"{name}: {int(far.sum())} feature(s) are farther than max_snap_dist_m = {cfg.max_snap_dist_m:g} m "
-                f"from any road and are unreachable (e.g. {sample}). "
-                "Fix: add their access roads or raise access.max_snap_dist_m."
-            )
-
+    facilities = facilities.reset_index(drop=True) if facilities is not None and len(facilities) else None
     kinds = list(cfg.facility_kinds)
-    results: dict[str, tuple[Nearest, np.ndarray] | None] = {}
-    iso_rows: list[dict[str, Any]] = []
-    fac_kind = (
-        facilities["kind"].astype(str).to_numpy()
-        if facilities is not None and "kind" in facilities
-        else np.empty(0, dtype=object)
-    )
-    absent: list[str] = []  # kinds with no facility: one warning for all of them
-    for kind in kinds:
-        sel = np.flatnonzero(fac_kind == kind)
-        fac_nodes = nodes["facilities"][sel] if "facilities" in nodes else np.empty(0, np.int64)
-        if len(sel) == 0 or not (fac_nodes >= 0).any():
-            if len(sel) == 0:
-                absent.append(kind)
-            else:
-                warnings.append(
-                    f"facilities: kind '{kind}': none of them is near a road; time_min_{kind} is left empty. "
-                    f"Fix: add facilities of kind '{kind}' or remove it from access.facility_kinds."
-                )
-            results[kind] = None
-            continue
-        assert facilities is not None
-        fac_ids = facilities["facility_id"].astype(str).to_numpy()[sel]
-        near = nearest(routing, fac_nodes, direction="to_source")
-        results[kind] = (near, fac_ids)
-    reached = {str(k): r[0].time_min for k, r in results.items() if r is not None}
-    iso = isochrones_many(routing, reached, cfg.bands_min, buffer_m=cfg.isochrone_buffer_m, threads=cfg.threads)
-    for kind_name, polys in iso.items():
-        for band, poly in zip(cfg.bands_min, polys, strict=True):
-            iso_rows.append({"facility_kind": kind_name, "band_min": float(band), "geometry": poly})
-
-    if absent:
-        listed = ", ".join(f"'{k}'" for k in absent)
-        warnings.append(
-            f"设施图层中没有以下类型：{listed}，其行程时间为空 / facilities: no facility of kind {listed}; their "
-            f"time_min_<kind> columns are left empty. Fix: add facilities of these kinds or remove them from "
-            "access.facility_kinds."
+    with _collect(log, logging.getLogger("geofupin.network")) as logged:
+        net = from_roads(layers.roads, config=cfg, dem=layers.dem)
+        village_access = nearest_facilities(net, villages, facilities, config=cfg)
+        site_access = nearest_facilities(net, sites, facilities, config=cfg) if sites is not None else None
+        od_df = (
+            od_pairs(net, villages, sites, config=cfg)
+            if sites is not None
+            else pd.DataFrame(columns=["village_id", "site_id", "time_min", "dist_m"])
         )
-    village_access = _kind_columns(villages, nodes["villages"], snaps["villages"], results)
-    site_access = None
-    od_df = pd.DataFrame(columns=["village_id", "site_id", "time_min", "dist_m"])
-    if sites is not None:
-        site_access = _kind_columns(sites, nodes["sites"], snaps["sites"], results)
-        od = od_matrix(routing, nodes["villages"], nodes["sites"], cutoff_min=cfg.od_cutoff_min)
-        od_df = od_table(od, villages["village_id"].astype(str), sites["site_id"].astype(str))
-    isochrone_layer = gpd.GeoDataFrame(
-        iso_rows or {"facility_kind": [], "band_min": [], "geometry": []}, geometry="geometry", crs=layers.crs
-    )
-    cov = coverage(village_access, [k for k in kinds if results.get(k) is not None], cfg.bands_min)
+        isochrone_layer = service_areas(net, facilities, config=cfg)
+    report = net.report
+    assert report is not None
+    warnings: list[str] = list(dict.fromkeys([*report.warnings, *logged]))
+    # the routing graph of every point, for callers that route on further (e.g. networkx checks)
+    opts = _snap_options(net, cfg)
+    points = {"villages": villages, "sites": sites, "facilities": facilities}
+    routing, nodes = net.attach({k: snap(net, f.geometry, **opts) for k, f in points.items() if f is not None})
+
+    reached = set(isochrone_layer["facility_kind"].astype(str))
+    found = [k for k in kinds if village_access[f"nearest_{k}"].notna().any() or k in reached]
+    cov = coverage(village_access, found, cfg.bands_min)
     ba = before_after(village_access, site_access, od_df, kinds, assignment=ctx.table("assignment"))
 
     unreachable = {
-        kind: int((~np.isfinite(village_access[f"time_min_{kind}"].to_numpy(float))).sum())
-        for kind in kinds
-        if results.get(kind) is not None
+        kind: int((~np.isfinite(village_access[f"time_min_{kind}"].to_numpy(float))).sum()) for kind in found
     }
     summ = {
         "network": net.summary(),
@@ -839,8 +1049,8 @@ def step(ctx: RunContext) -> StepResult:
             "slope_applied_pieces": report.slope_applied_pieces,
             "slope_missing_pieces": report.slope_missing_pieces,
         },
-        "villages_beyond_snap": int((~snaps["villages"].reachable).sum()),
-        "sites_beyond_snap": int((~snaps["sites"].reachable).sum()) if "sites" in snaps else 0,
+        "villages_beyond_snap": int((~village_access["reachable"].to_numpy(bool)).sum()),
+        "sites_beyond_snap": int((~site_access["reachable"].to_numpy(bool)).sum()) if site_access is not None else 0,
         "villages_unreached_by_kind": unreachable,
         "od_pairs_within_cutoff": len(od_df),
     }

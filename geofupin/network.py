@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -74,6 +74,17 @@ if TYPE_CHECKING:
     import networkx as nx
 
 log = logging.getLogger(__name__)
+
+#: The public API (docs/reference/network.md documents each name).
+__all__ = [
+    "BuildReport",
+    "RoadNetwork",
+    "Snap",
+    "build",
+    "dem_sampler",
+    "from_roads",
+    "snap",
+]
 
 M_PER_MIN_PER_KPH = 1000.0 / 60.0
 
@@ -98,7 +109,21 @@ def tobler_factor(slope: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class BuildReport:
-    """Counts of what :func:`build` repaired or assumed, and the messages for the user."""
+    """Counts of what :func:`build` repaired or assumed, and the messages for the user.
+
+    Attributes
+    ----------
+    n_lines, n_pieces
+        Road features read and pieces (edges between junctions) built.
+    dropped_zero_length, dropped_duplicates, dropped_loops
+        Pieces left out: of no length, repeated, loops that could not be split.
+    default_speed_roads
+        Roads timed at ``default_speed_kph`` (no speed and an unknown class).
+    slope_applied_pieces, slope_missing_pieces
+        Pieces slowed by the slope, and those the DEM does not cover.
+    warnings
+        Messages for the user.
+    """
 
     n_lines: int
     n_pieces: int
@@ -141,9 +166,17 @@ class RoadNetwork:
         The directed edge of each piece in each direction (``-1`` when one-way).
     forward, reverse
         CSR matrices of travel time (min), ``reverse`` the transpose; parallel edges keep the
-        fastest. ``forward_length``/``reverse_length`` hold the lengths (m) of those edges.
+        fastest.
+    forward_length, reverse_length
+        The lengths (m) of those edges.
     n_base_nodes
         Number of junction nodes before :meth:`attach` added points.
+    report
+        What :func:`from_roads` repaired or assumed (:class:`BuildReport`); ``None`` on an
+        attached network or one made by :func:`build` or :func:`network_from_frame`.
+    elevation
+        The DEM sampler the network was timed with (``slope_penalty``), which :func:`snap`
+        then uses for the off-road legs; ``None`` without slopes.
     """
 
     crs: CRS | None
@@ -170,6 +203,8 @@ class RoadNetwork:
     forward_length: sp.csr_matrix
     reverse_length: sp.csr_matrix
     n_base_nodes: int
+    report: BuildReport | None = field(default=None, compare=False, repr=False)
+    elevation: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False, repr=False)
 
     @property
     def n_nodes(self) -> int:
@@ -241,16 +276,41 @@ class RoadNetwork:
         }
 
     def to_networkx(self) -> nx.MultiDiGraph:
-        """The graph as a networkx ``MultiDiGraph`` (every directed edge, with ``time_min``,
-        ``length_m`` and ``piece``; nodes with ``x``/``y``). The reference model for tests."""
+        """The graph as a networkx ``MultiDiGraph``, in the form osmnx reads.
+
+        The graph carries ``crs`` (the metric CRS, as ``osmnx.graph_to_gdfs`` and
+        ``osmnx.distance.nearest_nodes`` expect); nodes carry ``x`` and ``y``; every directed
+        edge carries osmnx's ``length`` (metres), ``travel_time`` (seconds) and ``speed_kph``
+        beside geofupin's ``time_min``, ``length_m`` and ``piece`` (``-1`` for an off-road leg).
+        Shortest paths by ``travel_time`` there are the ones :mod:`geofupin.accessibility`
+        finds on the CSR arrays (times 60).
+
+        Returns
+        -------
+        networkx.MultiDiGraph
+            Node ``i`` is row ``i`` of :attr:`node_xy`.
+        """
         import networkx as nx
 
-        g = nx.MultiDiGraph()
+        g = nx.MultiDiGraph(crs=self.crs)
         g.add_nodes_from((i, {"x": float(x), "y": float(y)}) for i, (x, y) in enumerate(self.node_xy))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            kph = np.where(self.edge_time_min > 0, self.edge_length_m / self.edge_time_min / M_PER_MIN_PER_KPH, np.nan)
         g.add_edges_from(
-            (int(u), int(v), {"time_min": float(t), "length_m": float(d), "piece": int(p)})
-            for u, v, t, d, p in zip(
-                self.edge_u, self.edge_v, self.edge_time_min, self.edge_length_m, self.edge_piece, strict=True
+            (
+                int(u),
+                int(v),
+                {
+                    "time_min": float(t),
+                    "length_m": float(d),
+                    "piece": int(p),
+                    "length": float(d),
+                    "travel_time": float(t) * 60.0,
+                    "speed_kph": float(k),
+                },
+            )
+            for u, v, t, d, p, k in zip(
+                self.edge_u, self.edge_v, self.edge_time_min, self.edge_length_m, self.edge_piece, kph, strict=True
             )
         )
         return g
@@ -286,8 +346,9 @@ class RoadNetwork:
 
         Returns
         -------
-        The extended network and, per name, the node of every point (``-1`` when the point
-        is unreachable).
+        tuple[RoadNetwork, dict[str, numpy.ndarray]]
+            The extended network and, per name, the node of every point (``-1`` when the
+            point is unreachable).
         """
         if self.attached:
             raise DataError(
@@ -447,6 +508,11 @@ def snap(
         cell size (``elevation.cell_size_m``, else 30 m).
     slope_max_factor
         The slope makes an off-road leg at most this many times slower than on the flat.
+
+    Returns
+    -------
+    Snap
+        One entry per point, for :meth:`RoadNetwork.attach`.
     """
     if isinstance(points, gpd.GeoSeries):
         geoms = np.asarray(points.values)
@@ -1021,7 +1087,9 @@ def build(
 
     Returns
     -------
-    The network and a :class:`BuildReport` with counts and warnings.
+    tuple[RoadNetwork, BuildReport]
+        The network and the counts and warnings of what was repaired or assumed
+        (:func:`from_roads` returns the network with the report attached).
     """
     cfg = config or AccessConfig()
     require_projected(roads, "roads")
@@ -1354,6 +1422,57 @@ def build(
     return net, rep
 
 
+def from_roads(
+    roads: gpd.GeoDataFrame,
+    *,
+    config: AccessConfig | None = None,
+    dem: str | Path | None = None,
+    elevation: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> RoadNetwork:
+    """A routable :class:`RoadNetwork` from a road layer: the ``access`` step's network.
+
+    The GeoDataFrame entry point of :mod:`geofupin.network` (:func:`build` does the work
+    and also returns its report separately).
+
+    Parameters
+    ----------
+    roads
+        LineStrings in a metric CRS with the roads data model's columns (``road_id``,
+        ``road_class``, optional ``speed_kph``, ``surface``, ``oneway``, ``bridge``, ``tunnel``,
+        ``layer``); any geometry column name. Not modified.
+    config
+        Speeds, surfaces, snapping and slope options (default :class:`AccessConfig`).
+    dem
+        A DEM file; with ``config.slope_penalty`` tracks, paths and off-road legs are timed
+        with Tobler's hiking function on its slopes.
+    elevation
+        Instead of ``dem``: any ``f(xy) -> z`` in metres (NaN where unknown).
+
+    Returns
+    -------
+    RoadNetwork
+        With :attr:`RoadNetwork.report` (counts and warnings) and
+        :attr:`RoadNetwork.elevation` (the sampler in use, or ``None``).
+    """
+    cfg = config or AccessConfig()
+    notes: list[str] = []
+    if not cfg.slope_penalty:
+        elevation = None
+    elif elevation is None:
+        if dem is None:
+            notes.append("access.slope_penalty is on but the scenario has no DEM; slopes are ignored.")
+            log.warning(notes[-1])
+        else:
+            elevation = dem_sampler(Path(dem), roads.crs)
+    net, rep = build(roads, config=cfg, elevation=elevation)
+    rep = replace(rep, warnings=(*notes, *rep.warnings))
+    out = replace(net, report=rep, elevation=elevation)
+    for name in ("piece_geometry", "component", "main_component"):  # same arrays: keep what build computed
+        if name in net.__dict__:
+            out.__dict__[name] = net.__dict__[name]
+    return out
+
+
 @dataclass(frozen=True)
 class DemSampler:
     """``f(xy) -> z``: a DEM (any CRS) sampled at points given in ``crs``, NaN outside the DEM
@@ -1414,6 +1533,20 @@ def dem_sampler(dem: Path, crs: CRS, *, interpolation: Literal["bilinear", "near
 
     Reads through :func:`geofupin.terrain.sample_points` (the DEM's windowed reader); the cell
     size is the geometric mean of the cell width and height at the DEM's middle row.
+
+    Parameters
+    ----------
+    dem
+        The DEM file (any CRS).
+    crs
+        The CRS of the points it will be asked about.
+    interpolation
+        ``bilinear`` between the four cell centres around a point, or the ``nearest`` cell.
+
+    Returns
+    -------
+    DemSampler
+        ``f(xy) -> z`` in metres, NaN outside the DEM and on voids.
     """
     from .terrain import cell_size_m, dem_info
 

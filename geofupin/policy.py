@@ -77,6 +77,7 @@ from .config.policy import (
     PovertyLine,
     Rounding,
     SubsidyRule,
+    seed_policy,
 )
 from .errors import DataError, Problems, ScenarioError
 
@@ -401,6 +402,7 @@ class Budget:
 
     @property
     def total_yuan(self) -> float:
+        """The whole budget in yuan (every rule, every payer)."""
         return float(self.lines["amount_yuan"].sum())
 
 
@@ -508,6 +510,39 @@ def compute_budget(units: pd.DataFrame, policy: Policy, options: PolicyOptions |
     return Budget(lines=lines, units=u, options=options, policy=policy)
 
 
+def budget(
+    villages: pd.DataFrame,
+    assignment: pd.DataFrame | None = None,
+    *,
+    policy: Policy | None = None,
+    options: PolicyOptions | None = None,
+) -> Budget:
+    """The subsidy budget of a relocation plan: every rule of the policy applied to every village x site.
+
+    Parameters
+    ----------
+    villages
+        Villages with ``village_id``, ``name``, ``township``, ``relocate_households``,
+        ``relocate_persons`` (optional ``group``, ``poor_households``). Not modified.
+    assignment
+        Who moves where (``village_id``, ``site_id``, ``households``, ``persons``): the
+        ``assignment`` of :func:`geofupin.allocate.assign`; ``None`` budgets the villages'
+        relocation counts without sites.
+    policy
+        The subsidy policy (:func:`geofupin.read_policy`); default: the built-in seed-county
+        policy (report 4).
+    options
+        How to read the policy where it is open (default :class:`PolicyOptions`).
+
+    Returns
+    -------
+    Budget
+        One line per unit and rule; ``total_yuan`` is the whole budget, :func:`budget_by`
+        sums it per township, village or site.
+    """
+    return compute_budget(plan_units(villages, assignment), policy or seed_policy(), options)
+
+
 def _quantity_unit(rule: SubsidyRule) -> str:
     if rule.basis == "share_of":
         return "yuan"
@@ -515,7 +550,20 @@ def _quantity_unit(rule: SubsidyRule) -> str:
 
 
 def budget_by_rule(budget: Budget) -> pd.DataFrame:
-    """County budget, one row per rule: quantity x rate = amount (table ``budget_county``)."""
+    """County budget, one row per rule: quantity x rate = amount (table ``budget_county``).
+
+    Parameters
+    ----------
+    budget
+        A budget (:func:`budget`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rule_id``, ``payer``, ``purpose`` (and their Chinese labels), ``basis``,
+        ``quantity``, ``quantity_unit``, ``rate``, ``amount_yuan``, ``paid_to``, the rule's
+        names and source, in the policy's order.
+    """
     g = budget.lines.groupby("rule_id", sort=False)[["quantity", "amount_yuan"]].sum()
     rows = []
     for r in budget.policy.rules:
@@ -559,8 +607,18 @@ def pay_column(payer: str, purpose: str) -> str:
 def budget_by(budget: Budget, level: Level) -> pd.DataFrame:
     """Budget per township, village, site or county: one row per entity, one column per payer x purpose.
 
-    Columns: the level's keys, ``households``, ``persons``, ``hardship_households``, one
-    ``{payer}__{purpose}_yuan`` column per pair present in the policy, ``total_yuan``.
+    Parameters
+    ----------
+    budget
+        A budget (:func:`budget`).
+    level
+        ``county``, ``township``, ``village`` or ``site`` (units without a site are left out).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The level's keys, ``households``, ``persons``, ``hardship_households``, one
+        ``{payer}__{purpose}_yuan`` column per pair present in the policy, ``total_yuan``.
     """
     keys = _LEVEL_KEYS[level]
     lines = budget.lines
@@ -593,10 +651,18 @@ def budget_by(budget: Budget, level: Level) -> pd.DataFrame:
 def reconciliation(budget: Budget) -> pd.DataFrame:
     """Check that sites, villages and townships add up to the county, per payer x purpose.
 
-    One row per payer x purpose plus a ``total`` row; columns ``county_yuan``,
-    ``townships_yuan``, ``villages_yuan``, ``sites_yuan`` (sum over units with a site),
-    ``unsited_yuan`` (units with no site) and ``diff_yuan`` (largest absolute difference of a
-    level from the county; 0 when everything reconciles).
+    Parameters
+    ----------
+    budget
+        A budget (:func:`budget`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per payer x purpose plus a ``total`` row; columns ``county_yuan``,
+        ``townships_yuan``, ``villages_yuan``, ``sites_yuan`` (sum over units with a site),
+        ``unsited_yuan`` (units with no site) and ``diff_yuan`` (largest absolute difference
+        of a level from the county; 0 when everything reconciles).
     """
     lines = budget.lines
     pairs = list(dict.fromkeys((r.payer, r.purpose) for r in budget.policy.rules))
@@ -978,25 +1044,11 @@ def payer_purpose_label(col: str) -> tuple[str, str] | None:
     return f"{PAYER_ZH[payer]}{PURPOSE_ZH[purpose]}(元)", f"{PAYER_EN[payer]} {PURPOSE_EN[purpose]} (yuan)"
 
 
+#: The public API (docs/reference/policy.md documents each name); the other functions stay importable by name.
 __all__: Sequence[str] = (
-    "AcceptanceResult",
     "Budget",
-    "acceptance_form",
+    "budget",
     "budget_by",
     "budget_by_rule",
-    "check_housing",
-    "compute_budget",
-    "disbursement_schedule",
-    "effective_policy",
-    "grade",
-    "hardship_households",
-    "homestead_table",
-    "household_sizes",
-    "option_totals",
-    "options_table",
-    "plan_units",
-    "poverty_line_check",
     "reconciliation",
-    "score_acceptance",
-    "share_down",
 )

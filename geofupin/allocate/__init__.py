@@ -9,40 +9,34 @@ Geometry, then matrix, then solver:
 2. a solver of :mod:`geofupin.allocate.solve` reads numbers only and returns a frozen
    :class:`~geofupin.allocate.solve.Allocation` (assignment, site load, unserved units with
    bilingual reasons, objective, solver, gap, status);
-3. :func:`~geofupin.allocate.step.step` runs it inside a pipeline and returns the layer
-   ``allocation_flows``, the tables ``assignment``, ``site_load``, ``unserved`` (and
-   ``relocation_access`` when the access step ran) and the artifact ``allocation``.
+3. :func:`assign` does both on GeoDataFrames (villages, sites, the OD table) and returns an
+   :class:`AllocationRun` with the tables ``assignment``, ``site_load``, ``unserved`` and the
+   layer of flows; :func:`~geofupin.allocate.step.step`, the ``allocate`` step of a run, calls it
+   and adds ``relocation_access`` when the access step ran.
 """
 
 from __future__ import annotations
 
-from ..config.allocate import AllocationConfig
-from .matrix import RULES, CostMatrix, cost_matrix
-from .solve import (
-    Allocation,
-    build_allocation,
-    greedy,
-    solve_divisible_milp,
-    solve_flow,
-    solve_max_coverage,
-    solve_p_median,
-    solve_single_source,
-)
-from .step import allocate, step
+from ..config.allocate import AllocationConfig as AllocationConfig
+from .matrix import RULES as RULES
+from .matrix import CostMatrix as CostMatrix
+from .matrix import cost_matrix as cost_matrix
+from .solve import Allocation
+from .solve import build_allocation as build_allocation
+from .solve import greedy as greedy
+from .solve import solve_divisible_milp as solve_divisible_milp
+from .solve import solve_flow as solve_flow
+from .solve import solve_max_coverage as solve_max_coverage
+from .solve import solve_p_median as solve_p_median
+from .solve import solve_single_source as solve_single_source
+from .step import AllocationRun, assign
+from .step import allocate as allocate
+from .step import step as step
 
+#: The public API (docs/reference/allocate.md documents each name). The step, the matrix builder and the
+#: solvers stay importable by name (``from geofupin.allocate import solve_flow``).
 __all__ = [
-    "RULES",
     "Allocation",
-    "AllocationConfig",
-    "CostMatrix",
-    "allocate",
-    "build_allocation",
-    "cost_matrix",
-    "greedy",
-    "solve_divisible_milp",
-    "solve_flow",
-    "solve_max_coverage",
-    "solve_p_median",
-    "solve_single_source",
-    "step",
+    "AllocationRun",
+    "assign",
 ]

@@ -94,10 +94,12 @@ class Allocation:
 
     @property
     def served_persons(self) -> int:
+        """Persons placed at a site."""
         return int(self.assignment["persons"].sum())
 
     @property
     def unserved_persons(self) -> int:
+        """Persons nobody could place."""
         return int(self.unserved["persons"].sum())
 
 

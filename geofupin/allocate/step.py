@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 
 import geopandas as gpd
 import numpy as np
@@ -37,13 +38,56 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, eq=False)
 class AllocationRun:
-    """Everything :func:`allocate` produced: the units, sites, matrix and allocation."""
+    """Everything :func:`assign` produced: the units, sites, matrix and allocation, and its tables.
+
+    Attributes
+    ----------
+    units
+        The relocating units (a village, 村民小组 or household each): ``unit_id``,
+        ``village_id``, ``group``, ``name``, ``township``, ``persons``, ``households``.
+    sites
+        The sites in play with ``capacity_persons``.
+    matrix
+        The units x sites cost matrix the solver read.
+    allocation
+        The solver's :class:`~geofupin.allocate.solve.Allocation`.
+    warnings
+        Messages for the user.
+    assignment, site_load, unserved, flows
+        The run's tables ``assignment`` (one row per village or group and site, with names,
+        ``households``, ``persons``, ``time_min``, ``dist_m``), ``site_load``, ``unserved``
+        and the layer ``allocation_flows`` (lines from each unit to its site).
+    """
 
     units: gpd.GeoDataFrame
     sites: gpd.GeoDataFrame
     matrix: CostMatrix
     allocation: Allocation
     warnings: tuple[str, ...]
+
+    @cached_property
+    def _frames(self) -> tuple[gpd.GeoDataFrame, dict[str, pd.DataFrame]]:
+        return _tables(self)
+
+    @property
+    def assignment(self) -> pd.DataFrame:
+        """Table ``assignment``: who moves where."""
+        return self._frames[1]["assignment"]
+
+    @property
+    def site_load(self) -> pd.DataFrame:
+        """Table ``site_load``: persons and households per site, and its occupancy."""
+        return self._frames[1]["site_load"]
+
+    @property
+    def unserved(self) -> pd.DataFrame:
+        """Table ``unserved``: units nobody could place, with the reason in Chinese and English."""
+        return self._frames[1]["unserved"]
+
+    @property
+    def flows(self) -> gpd.GeoDataFrame:
+        """Layer ``allocation_flows``: a line from each unit to its site."""
+        return self._frames[0]
 
 
 def relocating_units(villages: gpd.GeoDataFrame, *, unit: str = "group") -> tuple[gpd.GeoDataFrame, list[str]]:
@@ -283,6 +327,59 @@ def allocate(
     return AllocationRun(units, sites, cm, alloc, tuple(warnings))
 
 
+def assign(
+    villages: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame,
+    od: pd.DataFrame | None = None,
+    *,
+    config: AllocationConfig | None = None,
+    routed_sites: set[str] | None = None,
+) -> AllocationRun:
+    """Place the relocating villages (or groups, or households) at sites, within capacity.
+
+    Takes the sites that passed screening with a positive ``capacity_persons`` (a ``passed``
+    column is honoured when present), builds the cost matrix from ``od`` under the rules of
+    ``config`` and solves the chosen model (min-cost flow, whole villages, p-median, maximal
+    coverage) with a real solver.
+
+    Parameters
+    ----------
+    villages
+        The villages layer; rows with ``relocate_persons > 0`` move (one unit per row: a
+        village or a 村民小组 with ``group``). Not modified.
+    sites
+        Sites with ``site_id`` and ``capacity_persons`` (``geofupin.siting.evaluate(...).sites``).
+    od
+        Travel times ``village_id, site_id, time_min, dist_m`` (:func:`geofupin.access.od`);
+        ``None``: straight-line distance at ``config.fallback_speed_kph``, with a warning.
+    config
+        Model, objective, cut-offs, side rules and solver limits (default
+        :class:`~geofupin.config.allocate.AllocationConfig`).
+    routed_sites
+        Sites routed on the road network, whose missing OD rows mean "not reachable within
+        the cut-off"; the others get straight-line times (e.g. grid candidates made after the
+        OD table). Default: every site, when ``od`` is given.
+
+    Returns
+    -------
+    AllocationRun
+        The units, sites, matrix and :class:`~geofupin.allocate.solve.Allocation`, with the
+        tables ``assignment``, ``site_load``, ``unserved`` and the layer ``flows``.
+
+    Raises
+    ------
+    InfeasibleError
+        No site with capacity, an unknown fixed site, or persons left over under
+        ``require_all_served``.
+    """
+    cfg = config or AllocationConfig()
+    in_play, warnings = allocation_sites(sites, None, area_per_person_m2=cfg.area_per_person_m2)
+    if routed_sites is None and od is not None:
+        routed_sites = set(in_play["site_id"])
+    run = allocate(villages, in_play, od, cfg, routed_sites=routed_sites)
+    return AllocationRun(run.units, run.sites, run.matrix, run.allocation, (*warnings, *run.warnings))
+
+
 def _tables(run: AllocationRun) -> tuple[gpd.GeoDataFrame, dict[str, pd.DataFrame]]:
     units = run.units.set_index("unit_id")
     sites = run.sites.set_index("site_id")
@@ -458,8 +555,8 @@ def step(ctx: RunContext) -> StepResult:
     except InfeasibleError as exc:  # nowhere to go: report every unit unserved, keep the rest of the run
         return _nobody_placed(ctx.layers.villages, cfg, str(exc))
     od, routed = _network_od(ctx)
-    run = allocate(ctx.layers.villages, sites, od, cfg, routed_sites=routed)
-    flows, tables = _tables(run)
+    run = assign(ctx.layers.villages, sites, od, config=cfg, routed_sites=routed)
+    flows, tables = run.flows, dict(run._frames[1])
     va, sa = ctx.layer("village_access"), ctx.layer("site_access")
     if va is not None and sa is not None:
         ra = relocation_access(tables["assignment"], va, sa)

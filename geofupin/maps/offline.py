@@ -226,7 +226,8 @@ def render_html(m: Any, *, offline: bool = True, title: str | None = None) -> st
 
     Returns
     -------
-    The page; write it with ``geofupin.io.write_text``.
+    str
+        The page; write it with ``geofupin.io.write_text``.
     """
     root = m.get_root()
     if title:

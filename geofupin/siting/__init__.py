@@ -13,15 +13,18 @@ layers and (optionally) the access step's ``site_access`` layer, and returns:
   removed), ``site_explanation`` (per site and criterion: value, normalised score, weight,
   contribution), ``site_sensitivity`` (one-at-a-time weight changes), ``site_weights``.
 
-Library functions (:func:`site`, :func:`score_sites`, :mod:`.scoring`, :mod:`.sensitivity`)
-take GeoDataFrames and arrays and return new values.
+The public functions, on GeoDataFrames: :func:`evaluate` (screen, measure, score and rank the
+candidates; the step calls it) and :func:`score` (score screened sites again, with other weights
+or another method). :mod:`.scoring` and :mod:`.sensitivity` hold the methods on arrays.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -30,9 +33,13 @@ import pandas as pd
 import shapely
 
 from ..ahp import AhpResult
-from ..config.siting import CRITERIA, CriterionConfig, RulesConfig, SensitivityConfig, SitingConfig
+from ..config.access import AccessConfig
+from ..config.siting import CRITERIA, CriterionConfig, SitingConfig
+from ..config.siting import RulesConfig as RulesConfig
+from ..config.siting import SensitivityConfig as SensitivityConfig
 from ..context import Layers, RunContext, StepResult
 from ..errors import DataError, Problem, ScenarioError
+from ..network import RoadNetwork
 from .measure import Capacity, generate_grid, measure, travel_times
 from .scoring import explain, normalise, rank_scores, resolve_weights, topsis, weighted_sum
 from .screening import Screening, build_rules, screen
@@ -40,19 +47,12 @@ from .sensitivity import ScoreMethod, monte_carlo, one_at_a_time
 
 log = logging.getLogger(__name__)
 
+#: The public API (docs/reference/siting.md documents each name); the step and the helpers stay importable by name.
 __all__ = [
-    "CRITERIA",
-    "CriterionConfig",
-    "RulesConfig",
     "ScoredSites",
-    "SensitivityConfig",
-    "SitingConfig",
     "SitingResult",
-    "candidates_from_layers",
-    "check_criteria_data",
-    "score_sites",
-    "site",
-    "step",
+    "evaluate",
+    "score",
 ]
 
 #: The contract columns of the ``sites`` layer that come before the criteria, in order.
@@ -358,9 +358,66 @@ def score_sites(sites: pd.DataFrame, passed: np.ndarray, cfg: SitingConfig) -> S
     return ScoredSites(score, rank, p, stable, w, ahp, ex, oat, tuple(warn_list))
 
 
+def score(sites: pd.DataFrame, *, config: SitingConfig | None = None) -> ScoredSites:
+    """Score, rank and test the sensitivity of the candidates that passed screening.
+
+    The second half of :func:`evaluate`, for trying other weights or methods on sites
+    already screened and measured (``evaluate(...).sites``).
+
+    Parameters
+    ----------
+    sites
+        Candidates with ``site_id``, ``passed`` and one column per criterion of
+        ``config.criteria`` (as :func:`evaluate` gives them). Not modified.
+    config
+        Criteria, weights, method (``weighted_sum``, ``ahp``, ``topsis``) and sensitivity
+        (default :class:`~geofupin.config.siting.SitingConfig`).
+
+    Returns
+    -------
+    ScoredSites
+        Scores, ranks and stability aligned with the rows of ``sites``; min-max
+        normalisation over the passed sites only; ranks 1..P by score (ties by ``site_id``).
+    """
+    cfg = config or SitingConfig()
+    if "passed" not in sites:
+        raise DataError("siting.score: the sites have no 'passed' column. Fix: screen them first (siting.evaluate).")
+    missing = [c.name for c in cfg.criteria if c.name not in sites]
+    if missing:
+        raise DataError(
+            f"siting.score: the sites lack criterion column(s) {', '.join(missing)}. "
+            "Fix: measure them with siting.evaluate, or score with the criteria they have."
+        )
+    return score_sites(sites, sites["passed"].fillna(False).to_numpy(bool), cfg)
+
+
 @dataclass(frozen=True)
 class SitingResult:
-    """Everything the siting step computed (frozen)."""
+    """Everything siting computed (frozen): what :func:`evaluate` returns.
+
+    Attributes
+    ----------
+    sites
+        Every candidate with its measurements, ``passed``, ``fail_rules``, ``reasons_zh``,
+        ``reasons_en``, one column per criterion, ``score``, ``rank``, ``p_topk``,
+        ``stable_topk``, ``capacity_persons`` (the ``sites`` layer of a run).
+    ranking
+        The passed sites by rank (table ``site_ranking``).
+    screening
+        Every rule for every candidate (:class:`~geofupin.siting.screening.Screening`).
+    scored
+        Scores and sensitivity (:class:`ScoredSites`).
+    capacity
+        The capacity norm used.
+    generated
+        True when the candidates were generated on a grid.
+    summary, warnings
+        Figures and messages for the user.
+    configured, criteria, dropped
+        The siting options as given and as used (criteria without data dropped, with why).
+    site_access
+        Network times of generated grid sites, when computed.
+    """
 
     sites: gpd.GeoDataFrame
     ranking: pd.DataFrame
@@ -481,7 +538,7 @@ def site(
     warns += rwarn
     scr = screen(measured, rules, unknown=cfg.rules.unknown)
     passed = scr.verdict["passed"].to_numpy()
-    scored = score_sites(measured, passed, cfg)
+    scored = score(measured.assign(passed=passed), config=cfg)
     warns += scored.warnings
     names = [c.name for c in cfg.criteria]
 
@@ -579,6 +636,104 @@ def site(
     )
 
 
+def evaluate(
+    candidates: gpd.GeoDataFrame | None,
+    *,
+    villages: gpd.GeoDataFrame,
+    roads: gpd.GeoDataFrame | None = None,
+    water: gpd.GeoDataFrame | None = None,
+    power: gpd.GeoDataFrame | None = None,
+    facilities: gpd.GeoDataFrame | None = None,
+    constraints: gpd.GeoDataFrame | None = None,
+    boundaries: gpd.GeoDataFrame | None = None,
+    dem: str | Path | None = None,
+    site_access: pd.DataFrame | None = None,
+    network: RoadNetwork | None = None,
+    access: AccessConfig | None = None,
+    study_area: Any = None,
+    config: SitingConfig | None = None,
+) -> SitingResult:
+    """Screen candidate sites by the hard rules (with reasons), measure the criteria, score and rank them.
+
+    Near water, power and roads, off farmland, red lines and hazards, on gentle slopes, with
+    room for the persons who move. Every layer is a GeoDataFrame in one metric CRS.
+
+    Parameters
+    ----------
+    candidates
+        Candidate polygons (``site_id``, optional ``name``, ``tier``, ``township``); ``None``
+        generates a grid over ``study_area`` (or the county boundary, or the villages' hull).
+    villages
+        The villages layer (population near each site, the CRS of the run).
+    roads, water, power, facilities, constraints, boundaries
+        The other layers; a criterion or rule whose layer is absent is dropped with a warning.
+    dem
+        The DEM file (slope, elevation, buildable area).
+    site_access
+        Travel times of the candidates to facilities (:func:`geofupin.access.nearest` of the
+        candidates); without it, times come from ``network`` for generated grid sites or from
+        straight lines, with a warning.
+    network
+        A road network (:func:`geofupin.network.from_roads`) to time generated grid sites on.
+    access
+        Snapping options for ``network`` (default :class:`~geofupin.config.access.AccessConfig`).
+    study_area
+        The area a grid covers (a shapely geometry).
+    config
+        Rules, criteria, weights, method, capacity and sensitivity (default
+        :class:`~geofupin.config.siting.SitingConfig`).
+
+    Returns
+    -------
+    SitingResult
+        ``sites`` is indexed like ``candidates`` (a fresh index for a generated grid).
+
+    Raises
+    ------
+    ScenarioError
+        Bad weights, an inconsistent AHP matrix, no criterion left.
+    DataError
+        Unusable data (a DEM without CRS, a grid too large, no candidate).
+    """
+    if isinstance(site_access, gpd.GeoDataFrame):  # the rows of access.nearest, geometry not needed
+        site_access = pd.DataFrame(site_access.drop(columns=site_access.geometry.name))
+    layers = Layers(
+        crs=villages.crs,
+        villages=villages,
+        boundaries=boundaries,
+        roads=roads,
+        water=water,
+        power=power,
+        facilities=facilities,
+        constraints=constraints,
+        candidates=candidates,
+        dem=None if dem is None else Path(dem),
+        study_area=study_area,
+    )
+    site_times: SiteTimes | None = None
+    if network is not None and site_access is None:
+        from ..accessibility import site_network_access
+
+        acfg = access or AccessConfig()
+        net = network
+
+        def site_times(sites: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+            sa, _, _, warns = site_network_access(
+                net,
+                villages=villages,
+                sites=sites[["site_id", sites.geometry.name]],
+                facilities=facilities,
+                config=acfg,
+                elevation=net.elevation,
+            )
+            return sa, warns
+
+    res = site(layers, config, site_access=site_access, site_times=site_times)
+    if not res.generated and candidates is not None and len(res.sites) == len(candidates):
+        res = dataclasses.replace(res, sites=res.sites.set_axis(candidates.index))
+    return res
+
+
 def _weights_table(cfg: SitingConfig, res: SitingResult) -> pd.DataFrame:
     """Every configured criterion: its weight as configured and as used (0 when dropped for missing data)."""
     used = res.criteria or cfg
@@ -618,36 +773,24 @@ def step(ctx: RunContext) -> StepResult:
     """
     cfg = getattr(ctx.scenario, "siting", None) or SitingConfig()
     acc = ctx.layer("site_access")
-    net = ctx.artifact("access", "network")
-    site_times: SiteTimes | None = None
-    routed: dict[str, Any] = {}
-    access_cfg = None
-    if net is not None and acc is None:
-        from ..accessibility import site_network_access
-        from ..network import AccessConfig, dem_sampler
-
-        access_cfg = getattr(ctx.scenario, "access", None) or AccessConfig()
-        layers = ctx.layers
-        elevation = dem_sampler(layers.dem, layers.crs) if access_cfg.slope_penalty and layers.dem else None
-
-        def site_times(sites: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
-            assert access_cfg is not None
-            sa, routing, nodes, warns = site_network_access(
-                net,
-                villages=layers.villages,
-                sites=sites[["site_id", sites.geometry.name]],
-                facilities=layers.facilities,
-                config=access_cfg,
-                elevation=elevation,
-            )
-            routed.update(routing=routing, nodes=nodes)
-            return sa, warns
-
-    res = site(
-        ctx.layers,
-        cfg,
+    net = ctx.artifact("access", "network") if acc is None else None
+    access_cfg = (getattr(ctx.scenario, "access", None) or AccessConfig()) if net is not None else None
+    layers = ctx.layers
+    res = evaluate(
+        layers.candidates,
+        villages=layers.villages,
+        roads=layers.roads,
+        water=layers.water,
+        power=layers.power,
+        facilities=layers.facilities,
+        constraints=layers.constraints,
+        boundaries=layers.boundaries,
+        dem=layers.dem,
         site_access=None if acc is None else pd.DataFrame(acc.drop(columns="geometry", errors="ignore")),
-        site_times=site_times,
+        network=net,
+        access=access_cfg,
+        study_area=layers.study_area,
+        config=cfg,
     )
     layers_out: dict[str, gpd.GeoDataFrame] = {"sites": res.sites}
     tables = {
@@ -659,20 +802,12 @@ def step(ctx: RunContext) -> StepResult:
         "site_weights": _weights_table(cfg, res),
     }
     summary = dict(res.summary)
-    if res.site_access is not None and routed and access_cfg is not None:
-        from ..accessibility import od_matrix, od_table
+    if res.site_access is not None and net is not None:
+        from ..accessibility import od_pairs
 
         # OD villages x the grid sites that passed screening (those allocation can use)
-        passed = np.flatnonzero(res.sites["passed"].to_numpy(bool))
-        nodes = routed["nodes"]
-        od = od_matrix(
-            routed["routing"], nodes["villages"], nodes["sites"][passed], cutoff_min=access_cfg.od_cutoff_min
-        )
-        od_df = od_table(
-            od,
-            ctx.layers.villages["village_id"].astype(str).to_numpy(),
-            res.sites["site_id"].astype(str).to_numpy()[passed],
-        )
+        passed = res.sites[res.sites["passed"].to_numpy(bool)]
+        od_df = od_pairs(net, layers.villages, passed[["site_id", passed.geometry.name]], config=access_cfg)
         layers_out["site_access"] = res.site_access
         tables["od_village_site"] = od_df
         summary["od_pairs_within_cutoff"] = len(od_df)
