@@ -44,6 +44,7 @@ from .page import ALL_THEMES, Page, Theme, find, frames, geom_kind
 from .planned import PLAN_STYLE, _plans
 from .sites import SCORE_COLORS, SITE_KNOWN, _sites, site_names
 from .summary import run_summary
+from .whatif import add_planner_tools
 from .villages import (
     PRIVATE_VILLAGE_COLUMNS,
     VILLAGE_FIELDS_PRIVATE,
@@ -213,7 +214,10 @@ def build_map(
     """
     config = config or MapConfig()
     m = new_map(config)
+    themes = tuple(themes)
     add_run_layers(m, layers, results or {}, config=config, themes=themes)
+    if set(themes) & {"siting", "allocation", "overview"}:  # the planner's what-if and site comparison
+        add_planner_tools(m, layers, results or {}, config=config)
     return m
 
 
