@@ -366,6 +366,12 @@ def test_slider_move_reranks_as_python_and_lists_who_enters_and_leaves(demo_page
     assert {s: int(t) for s, t in labels.items()} == dict(zip(ok["site_id"], py_rank.tolist(), strict=True))
     color = page.evaluate(f"() => gfp.plannerState.feat[{json.dumps(sorted(enter)[0])}].poly.options.color")
     assert color == "#08519c"
+    # a site's popup tells its what-if rank beside the run's
+    sid = sorted(enter)[0]
+    j = st["ids"].index(sid)
+    run_r = int(ok["rank"].iloc[j])
+    assert f"假设权重：排名第 {st['rank'][j]}（本方案第 {run_r}）" in _popup(page, sid).inner_text()
+    page.locator(".leaflet-popup-close-button").click()
     # a second slider, then TOPSIS on the same weights
     _move(page, names[0], 3.0)
     st = _state(page)
@@ -425,14 +431,20 @@ def test_exported_yaml_reruns_to_the_pages_scores(
     _clean(demo_page)
 
 
-def _pick(page, site_id: str) -> None:
-    """Click a site as a person would (the site layer's click handler), then its popup's compare button."""
+def _popup(page, site_id: str):
+    """Click a site as a person would (the site layer's click handler); its popup."""
     page.evaluate(
         """(id) => { const P = gfp.plannerState, f = P.feat[id];
         P.site.group.fire('click', {layer: f.poly, latlng: f.poly.getCenter()}); }""",
         site_id,
     )
     page.wait_for_function("() => document.querySelectorAll('.leaflet-popup').length === 1")  # the last one faded
+    return page.locator(".leaflet-popup-content")
+
+
+def _pick(page, site_id: str) -> None:
+    """Open a site's popup and press its compare button."""
+    _popup(page, site_id)
     btn = page.locator(".leaflet-popup-content .gfp-cmp-add")
     btn.wait_for(timeout=5000)
     assert btn.inner_text() == "加入比较 / compare"

@@ -484,10 +484,10 @@ CSS = """
  font:13px/1.45 "Noto Sans CJK SC","Noto Sans SC",sans-serif;color:#111;page:gfpcmp}
 .gfp-cmp-sheet h3{margin:0 0 4px 0;font-size:17px}.gfp-cmp-sheet .sub{color:#555;font-size:12px;margin-bottom:6px}
 .gfp-cmp-sheet .bar{margin:0 0 8px 0;display:flex;gap:8px}
-.gfp-cmp-sheet table{border-collapse:collapse;width:100%}
+.gfp-cmp-sheet table{border-collapse:collapse;width:100%;table-layout:fixed}.gfp-cmp-sheet thead th:first-child{width:13em}
 .gfp-cmp-sheet th,.gfp-cmp-sheet td{border:1px solid #bbb;padding:2px 6px;vertical-align:top}
 .gfp-cmp-sheet thead th{background:#f4f4f4}.gfp-cmp-sheet td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
-.gfp-cmp-sheet tr.sec th{background:#e8eff5;text-align:left}.gfp-cmp-sheet td.k{white-space:nowrap}
+.gfp-cmp-sheet tr.sec th{background:#e8eff5;text-align:left}.gfp-cmp-sheet td{overflow-wrap:anywhere}
 .gfp-cmp-sheet .ok{color:#006837}.gfp-cmp-sheet .no{color:#b2182b;font-weight:bold}.gfp-cmp-sheet .small{color:#555;font-size:11px}
 @page gfpcmp{size:A4 landscape;margin:10mm}
 @media print{
