@@ -537,6 +537,20 @@ def test_comparison_sheet_shows_the_runs_values_and_prints(demo_page, demo_ctx: 
         _pick(page, sid)
     page.evaluate(f"() => gfp.plannerState.toggle({json.dumps(more[1])})")
     assert "最多比较 4 个" in page.locator(".gfp-tray .msg").inner_text()
+    # under what-if weights the sheet adds each site's what-if rank and score; Escape closes it
+    _move(page, "dist_water_m", 100.0)
+    page.locator(".gfp-tray button.open").click()
+    st = _state(page)
+    for sid in [*picks, more[0]]:
+        text = page.locator(f'.gfp-cmp-sheet tr[data-key="whatif"] td[data-site="{sid}"]').inner_text()
+        if sid in st["ids"]:
+            j = st["ids"].index(sid)
+            assert text == f"{st['rank'][j]} · {st['s'][j]:.4f}"
+        else:
+            assert text == "—"
+    page.keyboard.press("Escape")
+    assert page.locator(".gfp-cmp-sheet").count() == 0
+    _reset(page)
     page.locator(".gfp-tray button.clear").click()
     assert not page.locator(".gfp-tray").is_visible()
     _clean(demo_page)

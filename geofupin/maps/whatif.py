@@ -782,21 +782,28 @@ function whatifPanel(P, S) {
       var f = P.feat[String(S.ids[i])];
       if (!f) { continue; }
       if (f.poly) {
-        if (!act) { f.poly.setStyle(f.style0); }
+        if (!act) { if (f.restyled) { f.poly.setStyle(f.style0); f.restyled = false; } }
         else {
           f.poly.setStyle({fillColor: cols[i], color: inTop[i] ? '#08519c' : leave[i] ? '#d6604d' : f.style0.color,
             weight: inTop[i] ? 3.5 : leave[i] ? 3 : f.style0.weight, dashArray: leave[i] ? '5 4' : f.style0.dashArray || ''});
+          f.restyled = true;
         }
       }
       var t = P.tips[String(S.ids[i])];
       if (t) {
-        var r = act ? rk[i] : S.rank0[i];
-        t.setContent(gfp.el('span', String(r))); prio.set(t, r);
+        // the label's own text node is rewritten (no Leaflet re-layout per label: that is quadratic in labels)
+        var r = act ? rk[i] : S.rank0[i], c = t.getContent(), txt = String(r);
+        if (c && c.nodeType === 1) { if (c.textContent !== txt) { c.textContent = txt; } } else { t.setContent(gfp.el('span', txt)); }
+        prio.set(t, r);
       }
     }
     var labels = P.map._gfpLabels || [];
     labels.forEach(function(l) { if (prio.has(l.tip)) { l.prio = prio.get(l.tip); } });
-    if (labels.length && gfp.declutter) { gfp.declutter(P.map); }
+    // the labels are decluttered again once the slider rests (measuring every label is the slow part of a repaint)
+    if (labels.length && gfp.declutter) {
+      clearTimeout(W.settle);
+      W.settle = setTimeout(function() { gfp.declutter(P.map); }, 150);
+    }
   };
   W.update = function() {
     W.rerank(); W.show();
@@ -923,17 +930,21 @@ function compareTools(P, C) {
     });
     if (act) {
       var ar = gfp.el('tr'), rk = W.rank();
-      ar.appendChild(gfp.el('td', '假设权重下排名 · 得分', 'k'));
+      ar.appendChild(gfp.el('td', '假设权重下排名 · 得分', 'k')); ar.dataset.key = 'whatif';
       cols.forEach(function(c) {
         var j = W.pos[C.ids[c]];
-        ar.appendChild(gfp.el('td', j === undefined ? '—' : rk[j] + ' · ' + W.eng.s[j].toFixed(4), 'num'));
+        var td = ar.appendChild(gfp.el('td', j === undefined ? '—' : rk[j] + ' · ' + W.eng.s[j].toFixed(4), 'num'));
+        td.dataset.site = C.ids[c];
       });
       body.insertBefore(ar, body.children[7] || null);
     }
     tb.appendChild(body); sh.appendChild(tb);
     document.body.appendChild(sh); document.body.classList.add('gfp-cmp-open');
     pr.addEventListener('click', function() { window.print(); });
-    cl.addEventListener('click', function() { sh.remove(); document.body.classList.remove('gfp-cmp-open'); });
+    var close = function() { sh.remove(); document.body.classList.remove('gfp-cmp-open'); document.removeEventListener('keydown', esc); };
+    var esc = function(ev) { if (ev.key === 'Escape') { close(); } };
+    cl.addEventListener('click', close);
+    document.addEventListener('keydown', esc);
     return sh;
   };
 }
