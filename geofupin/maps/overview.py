@@ -44,7 +44,6 @@ from .page import ALL_THEMES, Page, Theme, find, frames, geom_kind
 from .planned import PLAN_STYLE, _plans
 from .sites import SCORE_COLORS, SITE_KNOWN, _sites, site_names
 from .summary import run_summary
-from .whatif import add_planner_tools
 from .villages import (
     PRIVATE_VILLAGE_COLUMNS,
     VILLAGE_FIELDS_PRIVATE,
@@ -53,6 +52,7 @@ from .villages import (
     _villages,
     public_villages,
 )
+from .whatif import add_planner_tools
 
 __all__ = [
     "ALL_THEMES",
