@@ -52,6 +52,7 @@ from .villages import (
     _villages,
     public_villages,
 )
+from .whatif import add_planner_tools
 
 __all__ = [
     "ALL_THEMES",
@@ -213,7 +214,10 @@ def build_map(
     """
     config = config or MapConfig()
     m = new_map(config)
+    themes = tuple(themes)
     add_run_layers(m, layers, results or {}, config=config, themes=themes)
+    if set(themes) & {"siting", "allocation", "overview"}:  # the planner's what-if and site comparison
+        add_planner_tools(m, layers, results or {}, config=config)
     return m
 
 
