@@ -67,7 +67,7 @@ from .config.roster import (
     RosterConfig,
 )
 from .context import RunContext, StepResult
-from .errors import LayerError, Problems
+from .errors import DataError, LayerError, Problems
 
 log = logging.getLogger(__name__)
 
@@ -1055,18 +1055,24 @@ def run_roster(
     )
     payments, lines = payment_roster(households, budget, cfg.payment)
     reconcile = payment_check(payments, budget)
-    quota = float(budget.units["hardship_households"].sum())
-    tekun = int((households["relocate"] & (households["status"] == "extreme_poor")).sum())
+    # the budget's hardship households (10 %) per village against the roster's 特困户
     extra = _Checks()
-    if round(quota, 6) != tekun:
-        order = "、".join(STATUS_ZH[s] for s in cfg.payment.hardship_order)
-        extra.add(
-            "hardship_quota", "warning",
-            f"预算按搬迁户10%计特困户{quota:g}户,名册特困户{tekun}户;特困户补助按{order}及人均收入由低到高的顺序发放",
-            f"the budget counts {quota:g} hardship households, the roster has {tekun} 特困户; the hardship subsidy"
-            " goes by roster.payment.hardship_order, then the lowest income per person",
-            "核对特困户认定,或调整policy的hardship选项 / check the hardship households or the policy's options",
-        )  # fmt: skip
+    units = budget.units.assign(village_id=budget.units["village_id"].astype(str))
+    quota = units.groupby("village_id")["hardship_households"].sum()
+    moving = households[households["relocate"]]
+    tekun = moving[moving["status"] == "extreme_poor"].groupby("village_id").size()
+    order = "、".join(STATUS_ZH[s] for s in cfg.payment.hardship_order)
+    for vid in sorted(set(quota.index) | set(tekun.index) - {""}):
+        q, n = float(quota.get(vid, 0.0)), int(tekun.get(vid, 0))
+        if round(q, 6) != n:
+            extra.add(
+                "hardship_quota", "warning",
+                f"预算按搬迁户10%计特困户{q:g}户,名册特困户{n}户;特困户补助按{order}及人均收入由低到高的顺序发放",
+                f"{vid}: the budget counts {q:g} hardship households, the roster has {n} 特困户; the hardship subsidy"
+                " goes by roster.payment.hardship_order, then the lowest income per person",
+                "核对特困户认定,或调整policy的hardship选项 / check the hardship households or the policy's options",
+                village_id=vid,
+            )  # fmt: skip
     bad = reconcile[reconcile["diff_yuan"].abs() >= 0.01]
     all_checks = pd.concat([read_checks, checks, extra.frame()], ignore_index=True)
     sites = dict(site_names or {})
@@ -1128,7 +1134,10 @@ def step(ctx: RunContext) -> StepResult:
     cfg: RosterConfig | None = getattr(ctx.scenario, "roster", None)
     if cfg is None:
         return StepResult(summary={"skipped": "no roster section"})
-    raw = gio.read_table(cfg.path, encoding=cfg.encoding, sheet=cfg.sheet if cfg.sheet is not None else 0)
+    try:
+        raw = gio.read_table(cfg.path, encoding=cfg.encoding, sheet=cfg.sheet if cfg.sheet is not None else 0)
+    except DataError as exc:
+        raise DataError(f"household roster (scenario key roster.path): {exc}") from exc
     pcfg: PolicyConfig = getattr(ctx.scenario, "policy", None) or PolicyConfig()
     policy = gio.load_policy(pcfg)
     units = pol.plan_units(ctx.layers.villages, ctx.table("assignment"))

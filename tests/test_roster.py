@@ -568,3 +568,49 @@ def test_demo_run_writes_the_notice_and_the_payment_roster(demo_run: tuple[Path,
     assert check[-1][5] == direct == summary["payment_total_yuan"] > 0
     paid = pd.read_csv(out / "tables" / "roster_payment.csv", dtype={"id_number": str})
     assert round(float(paid["total_yuan"].sum()), 2) == direct and len(paid) == 1526
+
+
+# ------------------------------------------------------------------------ the step
+class _Ctx:
+    """What the roster step reads of a run: the scenario's sections, the villages, no allocation."""
+
+    def __init__(self, cfg: RosterConfig) -> None:
+        from geofupin.config.policy import PolicyConfig
+
+        self.scenario = type("S", (), {"roster": cfg, "policy": PolicyConfig()})()
+        self.layers = type("L", (), {"villages": villages(), "candidates": None})()
+
+    def table(self, name: str) -> None:
+        return None
+
+    def layer(self, name: str) -> None:
+        return None
+
+
+def test_step_reads_a_gbk_csv_and_pays_the_budget(tmp_path: Path) -> None:
+    path = tmp_path / "名册.csv"
+    raw_roster().to_csv(path, index=False, encoding="gbk")  # as Chinese Excel saves a CSV
+    res = ro.step(_Ctx(RosterConfig(path=path, encoding="GBK")))  # type: ignore[arg-type]
+    assert res.summary["households"] == 5 and res.summary["errors"] == 0
+    assert res.summary["payment_total_yuan"] == res.summary["budget_household_yuan"] == 277000.0
+    assert res.tables["roster_households"]["head_name"].tolist()[0] == "张三"
+    assert res.warnings == ()
+
+
+def test_step_names_the_scenario_key_when_the_roster_is_missing(tmp_path: Path) -> None:
+    from geofupin.errors import DataError
+
+    with pytest.raises(DataError, match=r"roster\.path.*does not exist"):
+        ro.step(_Ctx(RosterConfig(path=tmp_path / "none.xlsx")))  # type: ignore[arg-type]
+    assert ro.step(type("C", (), {"scenario": object()})()).summary == {"skipped": "no roster section"}  # type: ignore[arg-type]
+
+
+def test_hardship_quota_is_checked_per_village() -> None:
+    # the one 特困户 moved from 甲村 (quota 1) to 乙村 (quota 0): both villages are named
+    res = ro.run_roster(
+        raw_roster(户类型={0: "一般贫困", 3: "特困"}), villages(), RosterConfig(path=Path("r.csv")), budget()
+    )
+    q = res.tables["roster_checks"]
+    assert sorted(q.loc[q["check"] == "hardship_quota", "village_id"]) == ["V1", "V2"]
+    pay = res.tables["roster_payment"]
+    assert pay["hardship"].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]  # the quota stays in 甲村: its poorest, 张三
