@@ -40,8 +40,8 @@ NOTICE_HEADERS: dict[str, str] = {
 
 #: Column widths of the printed list (% of the page width).
 _WIDTHS = {
-    "no": 5, "group": 9, "head_name": 10, "id_masked": 20, "phone_masked": 13, "persons": 7, "status_zh": 11,
-    "wish_zh": 9, "destination": 16,
+    "no": 5, "group": 9, "head_name": 10, "id_masked": 23, "phone_masked": 14, "persons": 7, "status_zh": 11,
+    "wish_zh": 9, "destination": 12,
 }  # fmt: skip
 
 
@@ -76,7 +76,7 @@ tr { break-inside: avoid; page-break-inside: avoid; }
 table { table-layout: fixed; }
 th, td { border: 0.6pt solid #000; padding: 0.8mm 1mm; font-size: 10pt; text-align: center; overflow-wrap: anywhere; }
 th { font-size: 9.5pt; }
-td.nowrap { white-space: nowrap; }
+td.nowrap { white-space: nowrap; font-size: 9pt; font-family: "DejaVu Sans Mono", "Noto Sans Mono", monospace; }
 td.name, td.dest { text-align: left; }
 tfoot td { font-weight: bold; }
 .sign { margin-top: 8mm; text-align: right; text-indent: 0; }
@@ -137,15 +137,15 @@ def notice_html(
         )
         if cfg.contact_zh:
             parts.append(f'<p class="plain">受理异议:{_e(cfg.contact_zh)}</p>')
-        parts.append(
-            "<table><thead><tr>" + "".join(f"<th>{_e(NOTICE_HEADERS[c])}</th>" for c in cols) + "</tr></thead>"
-        )
+        heads = "".join(f"<th>{_e(NOTICE_HEADERS[c])}</th>" for c in cols)
+        widths = "".join(f'<col style="width:{_WIDTHS[c]}%">' for c in cols)
+        parts.append(f"<table><colgroup>{widths}</colgroup><thead><tr>{heads}</tr></thead>")
         parts.append("<tbody>")
         for _, r in rows.iterrows():
             cells = []
             for c in cols:
                 klass = {"head_name": ' class="name"', "destination": ' class="dest"'}.get(c, "")
-                klass = ' class="nowrap"' if c in ("id_masked", "phone_masked", "no", "persons") else klass
+                klass = ' class="nowrap"' if c in ("id_masked", "phone_masked") else klass
                 cells.append(f"<td{klass}>{_e(r[c])}</td>")
             parts.append("<tr>" + "".join(cells) + "</tr>")
         parts.append("</tbody>")

@@ -650,7 +650,8 @@ def check_roster(
     # -- registry and plan per village
     v = _village_index(villages)
     known = h[h["village_id"] != ""]
-    rel = v[pd.to_numeric(v.get("relocate_households", 0), errors="coerce").fillna(0) > 0]
+    moves = v["relocate_households"] if "relocate_households" in v.columns else pd.Series(0, index=v.index)
+    rel = v[pd.to_numeric(moves, errors="coerce").fillna(0) > 0]
     wanted = sorted(set(known["village_id"]) | set(rel["village_id"]))
     vv = v.set_index("village_id")
     for vid in wanted:

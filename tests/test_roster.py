@@ -549,6 +549,8 @@ def test_demo_roster_is_clean_and_adds_up() -> None:
 def test_demo_run_writes_the_notice_and_the_payment_roster(demo_run: tuple[Path, Path]) -> None:
     import json
 
+    from demo_helpers import sha
+
     _, out = demo_run
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))
     summary = record["summary"]["roster"]
@@ -556,6 +558,8 @@ def test_demo_run_writes_the_notice_and_the_payment_roster(demo_run: tuple[Path,
     assert summary["payment_diff_yuan"] == 0 and summary["payment_total_yuan"] == summary["budget_household_yuan"]
     for name in ("public_notice.html", "public_notice.xlsx", "payment_roster.xlsx"):
         assert record["outputs_sha256"][f"roster/{name}"]
+    scenario_dir = Path(record["scenario_resolved"]["roster"]["path"])
+    assert record["inputs_sha256"]["roster"] == sha(scenario_dir)  # the roster is an input: hashed, protected
     p = _Page()
     p.feed((out / "roster" / "public_notice.html").read_text(encoding="utf-8"))
     assert p.sections == 59 and "script" not in p.tags
