@@ -6,7 +6,8 @@ frozen :class:`Scenario`. Its step sections are frozen dataclasses declared in
 :mod:`geofupin.config` and parsed the same way: ``access`` (:class:`geofupin.config.access.AccessConfig`),
 ``siting`` (:class:`geofupin.config.siting.SitingConfig`), ``allocation``
 (:class:`geofupin.config.allocate.AllocationConfig`), ``policy``
-(:class:`geofupin.config.policy.PolicyConfig`), ``plans`` (:class:`geofupin.config.plans.PlansConfig`) and
+(:class:`geofupin.config.policy.PolicyConfig`), ``plans`` (:class:`geofupin.config.plans.PlansConfig`),
+``roster`` (:class:`geofupin.config.roster.RosterConfig`, optional: the household roster) and
 ``map`` (:class:`geofupin.config.maps.MapConfig`); every key has a documented default.
 
 Example

@@ -489,6 +489,7 @@ def test_readme_lists_every_accepted_column(repo_root: Path) -> None:
 
 
 # ------------------------------------------------------------------------ the printed page
+@pytest.mark.browser
 def test_notice_prints_to_a4_pdf_in_chromium(tmp_path: Path) -> None:
     chromium = Path("/usr/bin/chromium")
     if not chromium.exists() or shutil.which("pdfinfo") is None or shutil.which("pdftotext") is None:
