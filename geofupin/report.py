@@ -512,6 +512,11 @@ def _table_label(table: str | None, column: str) -> tuple[str, str] | None:
     for (prefix, col), words in TABLE_COLUMN_LABELS.items():
         if col == column and table.startswith(prefix):
             return words
+    if table.startswith("roster_"):  # the payment roster's instalments are named in the scenario
+        if column.endswith("_wan_yuan") and (base := _table_label(table, column[: -len("_wan_yuan")] + "_yuan")):
+            return base[0].replace("(元)", "") + "(万元)", base[1].replace(" (yuan)", "") + " (10,000 yuan)"
+        if m := re.fullmatch(r"tranche_(\w+)_yuan", column):
+            return f"分批拨付 {m.group(1)}(元)", f"instalment {m.group(1)} (yuan)"
     return None
 
 

@@ -619,3 +619,19 @@ def test_hardship_quota_is_checked_per_village() -> None:
     assert sorted(q.loc[q["check"] == "hardship_quota", "village_id"]) == ["V1", "V2"]
     pay = res.tables["roster_payment"]
     assert pay["hardship"].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]  # the quota stays in 甲村: its poorest, 张三
+
+
+def test_every_roster_table_has_chinese_headers() -> None:
+    """tables.xlsx is read by officials: every roster column (instalments too) has a Chinese header."""
+    import re
+
+    from geofupin.report import localize
+
+    cfg = RosterConfig(path=Path("r.csv"), payment=PaymentConfig(tranches=_TRANCHES))
+    res = ro.run_roster(raw_roster(家庭人口={1: "2"}), villages(), cfg, budget())
+    for name, df in res.tables.items():
+        local, _ = localize(df, name)
+        bad = [c for c in local.columns if not re.search(r"[\u4e00-\u9fff]", str(c))]
+        assert bad == [], (name, bad)
+    local, en = localize(res.tables["roster_payment"], "roster_payment")
+    assert "分批拨付 structure(元)" in local.columns and en["分批拨付 structure(元)"] == "instalment structure (yuan)"
