@@ -40,6 +40,7 @@ STEPS: dict[str, str] = {
     "allocate": "geofupin.allocate:step",
     "plan": "geofupin.report:plan_step",
     "phase": "geofupin.phasing:step",
+    "roster": "geofupin.roster:step",
     "map": "geofupin.maps:step",
 }
 
@@ -494,6 +495,9 @@ def input_files(scenario: Scenario) -> dict[str, Path]:
     policy_file = getattr(scenario.policy, "file", None)
     if policy_file is not None:
         files["policy"] = Path(policy_file)
+    roster = getattr(scenario, "roster", None)
+    if roster is not None:
+        files["roster"] = roster.path
     return files
 
 
@@ -657,6 +661,13 @@ def write_outputs(
                 over_limit="split",
             )
             written["tables.xlsx"] = out_dir / "tables.xlsx"
+        roster = out.ctx.results.get("roster")
+        if not maps_only and roster is not None and "roster_notice" in roster.tables:
+            from .notice import write_roster_files  # 公示名单 and 直补到户清册
+
+            title = scenario.title.zh
+            for name in write_roster_files(roster.tables, roster.artifacts["config"], tmp / "roster", title=title):
+                written[f"roster/{name}"] = out_dir / "roster" / name
         timings["write_tables"] = time.perf_counter() - t
         for name, content in out.ctx.artifact("map", "files", {}).items():
             if isinstance(content, str):

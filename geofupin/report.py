@@ -294,6 +294,14 @@ TABLE_TITLES: dict[str, tuple[str, str]] = {
     "plan_villages": ("村基础设施规划", "village infrastructure plans"),
     "disbursement": ("资金拨付计划", "disbursement schedule"),
     "acceptance_form": ("检查验收评分表", "acceptance form"),
+    "roster_households": ("搬迁对象名册", "household roster"),
+    "roster_checks": ("名册检查", "roster checks"),
+    "roster_workflow": ("工作程序进度", "workflow per household"),
+    "roster_notice": ("公示名单", "public notice list"),
+    "roster_notice_villages": ("公示村", "public notice per village"),
+    "roster_payment": ("直补到户清册", "payment roster"),
+    "roster_payment_lines": ("直补到户明细", "payment roster lines"),
+    "roster_payment_check": ("直补资金核对", "payment roster against the budget"),
 }
 
 
@@ -441,6 +449,60 @@ def _derived_label(column: str) -> tuple[str, str] | None:
 #: Columns whose meaning depends on the table: (table name prefix, column) -> (Chinese, English).
 TABLE_COLUMN_LABELS: dict[tuple[str, str], tuple[str, str]] = {
     ("funding_", "county_yuan"): ("县级资金(元)", "county funds (yuan)"),
+    # the household roster (搬迁对象名册, geofupin.roster)
+    **{
+        ("roster_", c): words
+        for c, words in {
+            "row": ("名册行号", "roster row"),
+            "household_id": ("户编号", "household id"),
+            "head_name": ("户主姓名", "head of household"),
+            "id_number": ("身份证号码", "ID number"),
+            "phone": ("联系电话", "phone"),
+            "status": ("户类型编码", "status"),
+            "status_zh": ("户类型", "status (Chinese)"),
+            "poverty_cause": ("致贫原因", "cause of poverty"),
+            "village": ("所在村(名册)", "village as written"),
+            "village_name": ("村", "village"),
+            "current_floor_area_m2": ("现住房面积(平方米)", "current house (m2)"),
+            "planned_floor_area_m2": ("新建住房面积(平方米)", "planned house (m2)"),
+            "wish": ("安置意愿编码", "wish"),
+            "wish_zh": ("安置方式", "wish (Chinese)"),
+            "destination": ("安置去向", "destination"),
+            "relocate": ("是否搬迁", "relocates"),
+            "bank_account": ("银行账号", "bank account"),
+            "apply_date": ("户主申请日期", "applied"),
+            "village_review_date": ("村评议公示日期", "village review and posting"),
+            "township_review_date": ("乡镇审查日期", "township check"),
+            "county_approval_date": ("县扶贫办审批日期", "county approval"),
+            "city_filing_date": ("市扶贫局备案日期", "city filing"),
+            "stage": ("工作程序编码", "workflow stage"),
+            "stage_zh": ("工作程序进度", "workflow stage (Chinese)"),
+            "notice_start": ("公示开始日期", "notice posted"),
+            "notice_end": ("公示截止日期", "notice ends"),
+            "check": ("检查项", "check"),
+            "severity": ("级别", "severity"),
+            "message_zh": ("问题", "problem (Chinese)"),
+            "message_en": ("英文说明", "problem"),
+            "fix": ("更正方法", "fix"),
+            "no": ("序号", "no."),
+            "id_masked": ("身份证号码(公示)", "ID number (masked)"),
+            "phone_masked": ("联系电话(公示)", "phone (masked)"),
+            "posting_date": ("公示日期", "posting date"),
+            "period_days": ("公示天数", "notice days"),
+            "period_end": ("公示截止日期", "notice ends"),
+            "hardship": ("特困户补助(户)", "hardship subsidy (households)"),
+            "province_yuan": ("省级补助(元)", "province subsidy (yuan)"),
+            "city_yuan": ("市级补助(元)", "city subsidy (yuan)"),
+            "county_yuan": ("县级补助(元)", "county subsidy (yuan)"),
+            "total_yuan": ("补助合计(元)", "subsidy total (yuan)"),
+            "signature": ("领款人签字(按手印)", "signature"),
+            "signed_date": ("领款日期", "date received"),
+            "budget_households": ("预算户数", "households in the budget"),
+            "roster_households": ("清册户数", "households in the roster"),
+            "budget_yuan": ("预算直补资金(元)", "budget paid to households (yuan)"),
+            "roster_yuan": ("清册合计(元)", "payment roster total (yuan)"),
+        }.items()
+    },
 }
 
 
@@ -450,6 +512,11 @@ def _table_label(table: str | None, column: str) -> tuple[str, str] | None:
     for (prefix, col), words in TABLE_COLUMN_LABELS.items():
         if col == column and table.startswith(prefix):
             return words
+    if table.startswith("roster_"):  # the payment roster's instalments are named in the scenario
+        if column.endswith("_wan_yuan") and (base := _table_label(table, column[: -len("_wan_yuan")] + "_yuan")):
+            return base[0].replace("(元)", "") + "(万元)", base[1].replace(" (yuan)", "") + " (10,000 yuan)"
+        if m := re.fullmatch(r"tranche_(\w+)_yuan", column):
+            return f"分批拨付 {m.group(1)}(元)", f"instalment {m.group(1)} (yuan)"
     return None
 
 

@@ -6,7 +6,8 @@ frozen :class:`Scenario`. Its step sections are frozen dataclasses declared in
 :mod:`geofupin.config` and parsed the same way: ``access`` (:class:`geofupin.config.access.AccessConfig`),
 ``siting`` (:class:`geofupin.config.siting.SitingConfig`), ``allocation``
 (:class:`geofupin.config.allocate.AllocationConfig`), ``policy``
-(:class:`geofupin.config.policy.PolicyConfig`), ``plans`` (:class:`geofupin.config.plans.PlansConfig`) and
+(:class:`geofupin.config.policy.PolicyConfig`), ``plans`` (:class:`geofupin.config.plans.PlansConfig`),
+``roster`` (:class:`geofupin.config.roster.RosterConfig`, optional: the household roster) and
 ``map`` (:class:`geofupin.config.maps.MapConfig`); every key has a documented default.
 
 Example
@@ -49,17 +50,18 @@ from .config.phasing import PhasingConfig
 from .config.plans import PlansConfig
 from .config.policy import PolicyConfig
 from .config.reclamation import ReclamationConfig
+from .config.roster import RosterConfig
 from .config.siting import SitingConfig
 from .errors import Problem, Problems, ScenarioError
 
 log = logging.getLogger(__name__)
 
-StepName = Literal["access", "site", "allocate", "plan", "phase", "map"]
+StepName = Literal["access", "site", "allocate", "plan", "phase", "roster", "map"]
 TableFormat = Literal["csv", "xlsx"]
 StaticFormat = Literal["png", "pdf"]
 
 #: Order in which steps run; a step only runs when its module is installed and its inputs exist.
-STEP_ORDER: tuple[str, ...] = ("access", "site", "allocate", "plan", "phase", "map")
+STEP_ORDER: tuple[str, ...] = ("access", "site", "allocate", "plan", "phase", "roster", "map")
 
 
 @dataclass(frozen=True)
@@ -412,7 +414,7 @@ class Scenario:
     demo: DemoSection | None = None
     outputs: Outputs = field(default_factory=Outputs)
     steps: tuple[StepName, ...] = field(
-        default=("access", "site", "allocate", "plan", "phase", "map"),
+        default=("access", "site", "allocate", "plan", "phase", "roster", "map"),
         metadata={"check": lambda v, w, p: _check_steps(v, w, p)},
     )
     access: AccessConfig = field(default_factory=AccessConfig)
@@ -426,6 +428,8 @@ class Scenario:
     funding: FundingConfig | None = None
     #: Old houses and homesteads (旧房拆除与宅基地复垦); ``None``: not computed.
     reclamation: ReclamationConfig | None = None
+    #: The household roster (搬迁对象名册), its 公示名单 and 直补到户清册; ``None``: the ``roster`` step does nothing.
+    roster: RosterConfig | None = None
     map: MapConfig = field(default_factory=MapConfig)
     #: The scenario file (set by :func:`load`; not a YAML key).
     path: Path | None = field(default=None, compare=False, metadata={"internal": True})

@@ -66,7 +66,7 @@ def test_run_json_records_hashes_versions_and_timings(demo_run: tuple[Path, Path
     assert record["inputs_sha256"]["dem"] == sha(demo_layers / "dem.tif")
     assert {"geopandas", "shapely", "pyproj", "scipy", "gdal"} <= set(record["versions"])
     assert {"load", "access", "site", "allocate", "plan", "map"} <= set(record["timings_s"])
-    assert record["steps"] == ["access", "site", "allocate", "plan", "phase", "map"]
+    assert record["steps"] == ["access", "site", "allocate", "plan", "phase", "roster", "map"]
     assert record["scenario_resolved"]["name"] == "demo"
     assert record["outputs_sha256"]["results.gpkg"] == sha(out / "results.gpkg")
 

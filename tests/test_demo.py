@@ -330,7 +330,7 @@ def test_candidates_tiers_sizes_and_deliberate_failures(county: demo.DemoCounty)
 
 def test_generate_is_deterministic_and_equals_build(county: demo.DemoCounty, tmp_path: Path) -> None:
     paths = demo.generate(tmp_path / "a")  # a fresh build
-    assert set(paths) == {*LAYER_KINDS, "dem"}
+    assert set(paths) == {*LAYER_KINDS, "dem", "households"}
     assert all(p.exists() for p in paths.values())
     demo._write(county, demo.output_paths(tmp_path / "b"), list(paths))  # the fixture's build
     for kind, p in paths.items():

@@ -55,6 +55,8 @@ __all__ = [
     "DEFAULT_SEED",
     "DEM_FILE",
     "GENERATOR_VERSION",
+    "HOUSEHOLDS_FILE",
+    "HOUSEHOLDS_SHEET",
     "NAMED_GROUPS",
     "NODATA",
     "RELOCATING",
@@ -72,6 +74,10 @@ __all__ = [
 ]
 
 DEM_FILE = "dem.tif"
+#: The household roster of the relocating groups (key ``households`` of :func:`output_paths`).
+HOUSEHOLDS_FILE = "households.xlsx"
+#: Its sheet.
+HOUSEHOLDS_SHEET = "名册"
 #: Written beside the layers: the seed and generator version they came from (``ensure`` checks it).
 STAMP_FILE = "demo.json"
 #: Bump whenever the generator's output changes, so that cached layers are regenerated.
@@ -102,10 +108,12 @@ def build(*, seed: int = DEFAULT_SEED, area_km2: float = AREA_KM2) -> DemoCounty
 
 
 def output_paths(out_dir: Path) -> dict[str, Path]:
-    """The files :func:`generate` writes: ``{kind}.gpkg`` per layer kind and ``dem.tif`` (key ``dem``)."""
+    """The files :func:`generate` writes: ``{kind}.gpkg`` per layer kind, ``dem.tif`` (key ``dem``) and
+    the household roster ``households.xlsx`` (key ``households``)."""
     out = Path(out_dir)
     paths = {kind: out / f"{kind}.gpkg" for kind in LAYER_KINDS}
     paths["dem"] = out / DEM_FILE
+    paths["households"] = out / HOUSEHOLDS_FILE
     return paths
 
 
@@ -119,6 +127,10 @@ def _write(county: DemoCounty, paths: dict[str, Path], which: list[str]) -> None
     for kind in which:
         if kind == "dem":
             io.write_raster(county.dem, paths[kind], transform=county.transform, crs=county.crs, nodata=county.nodata)
+        elif kind == "households":
+            if county.households is None:  # pragma: no cover - build_county always makes it
+                continue
+            io.write_xlsx({HOUSEHOLDS_SHEET: county.households}, paths[kind])
         else:
             io.write_vector(county.layers[kind], paths[kind], layer=kind)
         log.info("wrote %s", paths[kind])

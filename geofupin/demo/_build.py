@@ -105,6 +105,8 @@ class DemoCounty:
     nodata: float
     seed: int
     source: str = SOURCE
+    #: The household roster (搬迁对象名册) of the relocating groups, in an office's Chinese column names.
+    households: pd.DataFrame | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -1208,4 +1210,9 @@ def build_county(seed: int, area_km2: float = AREA_KM2) -> DemoCounty:
         "candidates": b.cand_gdf,
     }
     layers = {k: g.reset_index(drop=True) for k, g in layers.items()}
-    return DemoCounty(crs=b.crs, layers=layers, dem=b.dem, transform=b.transform, nodata=NODATA, seed=seed)
+    from ._households import households_table
+
+    roster = households_table(layers["villages"], seed=seed)
+    return DemoCounty(
+        crs=b.crs, layers=layers, dem=b.dem, transform=b.transform, nodata=NODATA, seed=seed, households=roster
+    )
