@@ -392,6 +392,53 @@ def import_osm(
         click.echo(f"下一步 next: geofupin check {out / 'scenario.yaml'} && geofupin run {out / 'scenario.yaml'}")
 
 
+@main.command("export")
+@click.argument("results", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["shp", "gdb", "gpkg"]),
+    required=True,
+    help="shp: one Shapefile per layer (10-character field names); gdb: a File Geodatabase; gpkg: a GeoPackage.",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write (replaced as a whole; with field_names.csv/json listing every field's name in the file).",
+)
+@click.option(
+    "--encoding",
+    type=click.Choice(["UTF-8", "GBK", "GB18030"], case_sensitive=False),
+    default="UTF-8",
+    show_default=True,
+    help="Text encoding of Shapefiles (named in their .cpg): GBK for older ArcGIS (refused when a text has a "
+    "character GBK lacks, such as m²), GB18030 holds every character.",
+)
+@overwrite_opt
+@click.pass_context
+@_handle_errors
+def export(ctx: click.Context, results: Path, fmt: str, out: Path, encoding: str, overwrite: bool) -> None:
+    """Export a run's results.gpkg (RESULTS: the file or the run folder) for ArcGIS/QGIS: one geometry type per
+    layer, ArcGIS-safe field names, nothing lost (导出为 Shapefile / File Geodatabase / GeoPackage)."""
+    from . import io as gio
+
+    source = results / "results.gpkg" if results.is_dir() else results
+    frames = gio.read_results(source)
+    enc = {"GBK": "GBK", "GB18030": "GB18030"}.get(encoding.upper(), "UTF-8")
+    with gio.atomic_dir(out, overwrite=overwrite, protect=[source], kind="export") as tmp:
+        record = gio.export_layers(frames, tmp, fmt=cast(Literal["shp", "gdb", "gpkg"], fmt), encoding=enc)
+    if not ctx.obj.get("quiet", False):
+        renamed = sum(1 for f in record["fields"] if f["name"] != f["field"] or f["parts"])
+        for name, info in record["layers"].items():
+            click.echo(f"  {name}: {info['features']} feature(s), {info['geometry_type']} -> {out / info['file']}")
+        click.echo(
+            f"  字段名对照 field names: {out / gio.FIELD_MAP_CSV} ({renamed} field(s) renamed or continued; "
+            "geofupin reads them back by their short names)"
+        )
+
+
 @main.command()
 @scenario_arg
 @_handle_errors

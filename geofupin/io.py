@@ -15,6 +15,7 @@ string cells and :func:`write_csv` quotes text that a spreadsheet would run (:fu
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fnmatch
 import glob
@@ -28,7 +29,7 @@ import tempfile
 import uuid
 import warnings
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -457,32 +458,575 @@ def write_vector(
     return target
 
 
-def write_layers(frames: Mapping[str, gpd.GeoDataFrame], path: str | os.PathLike[str]) -> Path:
-    """Write several layers into one GeoPackage atomically (all or nothing)."""
+#: GeoPackage version written: 1.2 is read without warnings by every QGIS LTR, GDAL >= 2.2 and ArcGIS
+#: (GDAL >= 3.11 would stamp 1.4, which older QGIS and ArcGIS warn about on every layer).
+GPKG_VERSION = "1.2"
+#: Geometry column name in GeoPackages geofupin writes (the GDAL default, stated so styles can name it).
+GPKG_GEOMETRY_COLUMN = "geom"
+#: The table QGIS reads a layer's default style from (QGIS's own schema, see :func:`write_layers`).
+LAYER_STYLES_TABLE = "layer_styles"
+#: Columns of QGIS's ``layer_styles`` table, in QGIS's order (``id`` is the primary key).
+LAYER_STYLES_COLUMNS = (
+    "f_table_catalog",
+    "f_table_schema",
+    "f_table_name",
+    "f_geometry_column",
+    "styleName",
+    "styleQML",
+    "styleSLD",
+    "useAsDefault",
+    "description",
+    "owner",
+    "ui",
+    "update_time",
+)
+
+GeomFamily = Literal["points", "lines", "areas", "collections"]
+#: Geometry family of each simple-features type: a Multi type belongs with its single type.
+GEOM_FAMILY: dict[str, GeomFamily] = {
+    "Point": "points",
+    "MultiPoint": "points",
+    "LineString": "lines",
+    "LinearRing": "lines",
+    "MultiLineString": "lines",
+    "Polygon": "areas",
+    "MultiPolygon": "areas",
+    "GeometryCollection": "collections",
+}
+_SINGLE_TYPE = {"points": "Point", "lines": "LineString", "areas": "Polygon", "collections": "GeometryCollection"}
+_FAMILY_ORDER: tuple[GeomFamily, ...] = ("points", "lines", "areas", "collections")
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputLayer:
+    """One layer as written: a single geometry family, declared with one geometry type.
+
+    Attributes
+    ----------
+    name
+        The layer's name in the file: ``source`` itself when the source holds one geometry family,
+        else ``<source>_points``, ``<source>_lines``, ``<source>_areas`` (``_collections`` for
+        geometry collections).
+    source
+        The layer it was cut from (``input_water``).
+    family
+        ``points``, ``lines``, ``areas`` or ``collections``; ``None`` for a layer with no geometry.
+    geometry_type
+        The declared geometry type: the Multi type when any feature is Multi (single features are
+        promoted), else the single type; `` Z`` appended when any feature has heights.
+    frame
+        The features.
+    """
+
+    name: str
+    source: str
+    family: GeomFamily | None
+    geometry_type: str | None
+    frame: gpd.GeoDataFrame
+
+
+def split_geometry_families(frames: Mapping[str, gpd.GeoDataFrame]) -> dict[str, OutputLayer]:
+    """Cut every layer into one layer per geometry family, so each has ONE geometry type.
+
+    QGIS shows one geometry type per layer (the rest of a mixed layer is hidden) and Shapefile and
+    FileGDB refuse mixed layers. A layer whose features are all points, all lines or all polygons
+    (Multi types included) keeps its name; a layer that mixes families is split into
+    ``<name>_points``, ``<name>_lines`` and ``<name>_areas`` (``<name>_collections`` for geometry
+    collections), in that order, and empty splits are not written. Features without a geometry
+    stay with the first family present. Row order within each split is the source's order.
+
+    Examples
+    --------
+    ``input_water`` with rivers, wells and reservoirs becomes ``input_water_points``,
+    ``input_water_lines`` and ``input_water_areas``; ``input_roads`` stays ``input_roads``.
+    """
+    out: dict[str, OutputLayer] = {}
+    for name, gdf in frames.items():
+        if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
+            out[name] = OutputLayer(name, name, None, None, gdf)
+            continue
+        types = gdf.geom_type
+        fam = types.map(lambda t: GEOM_FAMILY.get(t) if isinstance(t, str) else None)
+        present = [f for f in _FAMILY_ORDER if (fam == f).any()]
+        if not present:
+            out[name] = OutputLayer(name, name, None, None, gdf)
+            continue
+        fam = fam.fillna(present[0])
+        for f in present:
+            part = gdf[(fam == f).to_numpy()] if len(present) > 1 else gdf
+            part_types = set(types[(fam == f).to_numpy()].dropna())
+            gtype = _SINGLE_TYPE[f]
+            if f != "collections" and any(t.startswith("Multi") for t in part_types):
+                gtype = "Multi" + gtype
+            if bool(part.geometry.has_z.any()):
+                gtype += " Z"
+            layer = name if len(present) == 1 else f"{name}_{f}"
+            if layer in out or (layer != name and layer in frames):
+                raise OutputError(
+                    f"无法写出图层 {layer}:名称重复 / cannot write layer {layer!r}: splitting {name!r} by geometry "
+                    f"gives a name another layer has. Fix: rename the layer {layer!r}."
+                )
+            out[layer] = OutputLayer(layer, name, f, gtype, part)
+    return out
+
+
+def write_layers(
+    frames: Mapping[str, gpd.GeoDataFrame],
+    path: str | os.PathLike[str],
+    *,
+    styles: Iterable[Mapping[str, Any]] = (),
+) -> Path:
+    """Write several layers into one GeoPackage (version :data:`GPKG_VERSION`) atomically (all or nothing).
+
+    Every layer is written with one geometry type (:func:`split_geometry_families`: a layer that mixes
+    points, lines and polygons is split into ``<name>_points``, ``<name>_lines``, ``<name>_areas``).
+
+    Parameters
+    ----------
+    frames
+        Layer name -> features.
+    path
+        The GeoPackage.
+    styles
+        Rows of QGIS's ``layer_styles`` table (keys of :data:`LAYER_STYLES_COLUMNS`; missing keys are
+        empty, ``update_time`` defaults to the pinned :data:`GPKG_TIMESTAMP`), written as the
+        attribute table QGIS creates itself: QGIS applies the row with ``useAsDefault`` as the layer's
+        style when the layer is opened.
+    """
     target = Path(path)
+    layers = split_geometry_families(frames)
+    rows = [dict(r) for r in styles]
     with atomic_write(target) as tmp:
-        for name, gdf in frames.items():
-            _write_one(gdf, tmp, layer=name, driver="GPKG", append=tmp.exists())
+        for name, layer in layers.items():
+            _write_one(
+                layer.frame, tmp, layer=name, driver="GPKG", append=tmp.exists(), geometry_type=layer.geometry_type
+            )
+        if rows:
+            _write_layer_styles(rows, tmp)
     return target
 
 
-def _write_one(gdf: gpd.GeoDataFrame, path: Path, *, layer: str | None, driver: str, append: bool = False) -> None:
+def _write_layer_styles(rows: list[dict[str, Any]], path: Path) -> None:
+    """Append QGIS's ``layer_styles`` attribute table (primary key ``id``) to a GeoPackage."""
+    unknown = sorted({k for r in rows for k in r} - set(LAYER_STYLES_COLUMNS))
+    if unknown:
+        raise ValueError(f"layer_styles has no column(s) {unknown}; columns are {LAYER_STYLES_COLUMNS}")
+    when = pd.Timestamp(GPKG_TIMESTAMP.rstrip("Z"))
+    data: dict[str, list[Any]] = {c: [] for c in LAYER_STYLES_COLUMNS}
+    for r in rows:
+        for c in LAYER_STYLES_COLUMNS:
+            default: Any = when if c == "update_time" else (False if c == "useAsDefault" else "")
+            v = r.get(c, default)
+            data[c].append(_xml_safe(v) if isinstance(v, str) else v)
+    df = pd.DataFrame(data)
+    df["useAsDefault"] = df["useAsDefault"].astype(bool)
+    df["update_time"] = pd.to_datetime(df["update_time"])
+    with pyogrio_config({"OGR_CURRENT_DATE": GPKG_TIMESTAMP}):
+        try:
+            pyogrio.write_dataframe(
+                df, path, layer=LAYER_STYLES_TABLE, driver="GPKG", append=True, layer_options={"FID": "id"}
+            )
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+            raise OutputError(f"无法写出 cannot write {path.name} table {LAYER_STYLES_TABLE!r}: {exc}") from exc
+
+
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_safe(text: str) -> str:
+    """``text`` with the characters XML 1.0 cannot hold (controls, lone surrogates) replaced by U+FFFD."""
+    return _XML_FORBIDDEN.sub("\ufffd", text)
+
+
+def _write_one(
+    gdf: gpd.GeoDataFrame,
+    path: Path,
+    *,
+    layer: str | None,
+    driver: str,
+    append: bool = False,
+    geometry_type: str | None = None,
+    encoding: str = "UTF-8",
+) -> None:
     if driver == "Parquet":
         require("pyarrow")  # the `parquet` extra
         gdf.to_parquet(path, index=False)
         return
     frame = _plain_columns(gdf)
     kwargs: dict[str, Any] = {}
-    if driver == "GPKG":
+    if driver in ("GPKG", "OpenFileGDB"):
         kwargs["layer"] = layer
+    if driver == "GPKG":
+        kwargs["layer_options"] = {"GEOMETRY_NAME": GPKG_GEOMETRY_COLUMN}
+        if not append:
+            kwargs["dataset_options"] = {"VERSION": GPKG_VERSION}
     if driver == "ESRI Shapefile":
-        kwargs["encoding"] = "UTF-8"
+        kwargs["encoding"] = encoding
+    if geometry_type is not None:
+        kwargs["geometry_type"] = geometry_type
+        kwargs["promote_to_multi"] = geometry_type.startswith("Multi")
     with pyogrio_config({"OGR_CURRENT_DATE": GPKG_TIMESTAMP}):
         try:
             pyogrio.write_dataframe(frame, path, driver=driver, append=append, **kwargs)
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:  # GDAL: disk full, no access
             what = f"{path.name} layer {layer!r}" if layer else path.name
             raise OutputError(f"无法写出 cannot write {what}: {exc}") from exc
+
+
+# --------------------------------------------------------------------------- export (Shapefile, FileGDB, GeoPackage)
+ExportFormat = Literal["shp", "gdb", "gpkg"]
+EXPORT_FORMATS: tuple[str, ...] = ("shp", "gdb", "gpkg")
+#: Most bytes of a Shapefile field name (dBase), and of one text value.
+SHAPEFILE_NAME_BYTES = 10
+SHAPEFILE_TEXT_BYTES = 254
+#: Files beside an export that give every column's name in the file (read back by :func:`read_export`).
+FIELD_MAP_JSON = "field_names.json"
+FIELD_MAP_CSV = "field_names.csv"
+_SAFE_NAME = re.compile(r"[^\w]", re.UNICODE)
+
+
+def _name_bytes(name: str, encoding: str) -> int:
+    return len(name.encode(encoding, errors="replace"))
+
+
+def _cut(name: str, limit: int, encoding: str) -> str:
+    out = name
+    while out and _name_bytes(out, encoding) > limit:
+        out = out[:-1]
+    return out.rstrip("_") or out
+
+
+def _abbreviate(name: str) -> str:
+    from .vocabulary import SHORT_FIELD_NAMES, SHORT_NAME_TOKENS
+
+    if name in SHORT_FIELD_NAMES:
+        return SHORT_FIELD_NAMES[name]
+    out = name
+    for long, short in sorted(SHORT_NAME_TOKENS.items(), key=lambda kv: -len(kv[0])):  # multi-word tokens first
+        out = re.sub(rf"(?<![^_]){re.escape(long)}(?![^_])", short, out)
+    return out
+
+
+def export_field_names(columns: Iterable[str], *, fmt: ExportFormat, encoding: str = "UTF-8") -> dict[str, str]:
+    """The name each column gets in an export of format ``fmt`` (column -> name in the file).
+
+    The rules (documented in the README, "Export"):
+
+    - every format: a name ArcGIS reserves (``group``, ``order``... :data:`~geofupin.vocabulary.RESERVED_FIELD_NAMES`)
+      gets a trailing ``_`` (``group_``, as GDAL's FileGDB writer does);
+    - ``gdb``: characters other than letters, digits and ``_`` become ``_``; a name starting with a digit
+      or ``_`` gets a leading ``f``;
+    - ``shp``: as ``gdb``, then names over 10 bytes (in the file's ``encoding``) take their documented short
+      name (:data:`~geofupin.vocabulary.SHORT_FIELD_NAMES`: ``relocate_households`` -> ``reloc_hh``), or
+      have their words shortened (:data:`~geofupin.vocabulary.SHORT_NAME_TOKENS`: ``time_min_school`` ->
+      ``tmin_sch``), then are cut to 10 bytes;
+    - names equal but for case get ``_2``, ``_3``... (Shapefile, FileGDB and GeoPackage ignore case);
+    - ``gpkg``: names are otherwise kept.
+    """
+    from .vocabulary import RESERVED_FIELD_NAMES
+
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for col in columns:
+        name = str(col)
+        if fmt != "gpkg":
+            name = _SAFE_NAME.sub("_", name)
+            if not name or not name[0].isalpha():
+                name = "f" + name
+            if name.lower() in RESERVED_FIELD_NAMES:
+                name += "_"
+        if fmt == "shp" and _name_bytes(name, encoding) > SHAPEFILE_NAME_BYTES:
+            name = _cut(_abbreviate(name), SHAPEFILE_NAME_BYTES, encoding)
+        base, n = name, 1
+        while name.lower() in used:
+            n += 1
+            suffix = f"_{n}"
+            name = (_cut(base, SHAPEFILE_NAME_BYTES - len(suffix), encoding) if fmt == "shp" else base) + suffix
+        used.add(name.lower())
+        out[str(col)] = name
+    return out
+
+
+def _split_text(text: str, limit: int, encoding: str) -> list[str]:
+    """``text`` cut into pieces of at most ``limit`` bytes in ``encoding``, never inside a character."""
+    parts: list[str] = []
+    cur: list[str] = []
+    size = 0
+    for ch in text:
+        n = len(ch.encode(encoding))
+        if size + n > limit:
+            parts.append("".join(cur))
+            cur, size = [], 0
+        cur.append(ch)
+        size += n
+    parts.append("".join(cur))
+    return parts
+
+
+def _dtype_name(s: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return "bool"
+    if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_integer_dtype(s.dtype):
+        return "Int64"
+    if pd.api.types.is_integer_dtype(s.dtype):
+        return "int64"
+    if pd.api.types.is_float_dtype(s.dtype):
+        return "float64"
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return str(s.dtype)  # datetime64[ms], datetime64[us, UTC] ...
+    return "str"
+
+
+def _export_frame(
+    layer: str, gdf: gpd.GeoDataFrame, *, fmt: ExportFormat, encoding: str
+) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
+    """The frame as written (names and types the format holds) and the record of every field."""
+    frame = _plain_columns(gdf)
+    geom = frame.geometry.name
+    cols = [c for c in frame.columns if c != geom]
+    names = export_field_names(cols, fmt=fmt, encoding=encoding)
+    data: dict[str, Any] = {}
+    fields: list[dict[str, Any]] = []
+    used = {n.lower() for n in names.values()}
+    for col in cols:
+        s = frame[col]
+        kind = _dtype_name(s)
+        record: dict[str, Any] = {"layer": layer, "field": str(col), "name": names[col], "dtype": kind, "parts": []}
+        if kind == "str":
+            text = s.astype(object).where(s.notna(), None)
+            if fmt == "shp":
+                _check_encodable(layer, frame, col, text, encoding)
+                empty = [i for i, v in enumerate(text) if v == ""]  # a .dbf reads "" back as missing
+                if empty and any(v is None for v in text):
+                    record["empty_rows"] = empty
+                elif empty:
+                    record["missing"] = ""
+                longest = max((len(str(v).encode(encoding)) for v in text if v is not None), default=0)
+                if longest > SHAPEFILE_TEXT_BYTES:  # continued in extra fields: name, name_2, name_3 ...
+                    pieces = [
+                        _split_text(str(v), SHAPEFILE_TEXT_BYTES, encoding) if v is not None else [] for v in text
+                    ]
+                    count = max(len(pc) for pc in pieces)
+                    extra = []
+                    for k in range(2, count + 1):
+                        suffix, attempt = f"_{k}", 1
+                        nm = _cut(names[col], SHAPEFILE_NAME_BYTES - len(suffix), encoding) + suffix
+                        while nm.lower() in used:  # taken by another column: _2a, _2b ...
+                            tag = f"{suffix}{chr(ord('a') + attempt - 1)}"
+                            nm = _cut(names[col], SHAPEFILE_NAME_BYTES - len(tag), encoding) + tag
+                            attempt += 1
+                        used.add(nm.lower())
+                        extra.append(nm)
+                    data[names[col]] = [pc[0] if pc else None for pc in pieces]
+                    for k, nm in enumerate(extra, start=1):
+                        data[nm] = [pc[k] if len(pc) > k else (None if not pc else "") for pc in pieces]
+                    record["parts"] = extra
+                    fields.append(record)
+                    continue
+            data[names[col]] = text
+        elif kind == "int64" and fmt == "gdb":  # FileGDB's integers are 32-bit (before ArcGIS Pro 3.2)
+            v = s.to_numpy()
+            fits = bool(len(v) == 0 or (v.min() >= -(2**31) and v.max() < 2**31))
+            data[names[col]] = s.astype("int32") if fits else s.astype(str)
+        elif kind == "Int64" and fmt == "gdb":
+            data[names[col]] = s.astype("float64")
+        elif kind.startswith("datetime64") and fmt == "shp":  # a .dbf holds dates only: the time as ISO text
+            data[names[col]] = s.map(lambda v: v.isoformat() if pd.notna(v) else None).astype(object)
+        else:
+            data[names[col]] = s
+        fields.append(record)
+    out = gpd.GeoDataFrame(data, geometry=frame.geometry.values, crs=frame.crs, index=frame.index)
+    return out, fields
+
+
+def _check_encodable(layer: str, frame: pd.DataFrame, col: Any, text: pd.Series, encoding: str) -> None:
+    bad = [(i, v) for i, v in enumerate(text) if v is not None and not _encodes(str(v), encoding)]
+    if bad:
+        i, v = bad[0]
+        raise DataError(
+            f"图层 {layer} 字段 {col} 第 {i + 1} 行的文字无法用 {encoding} 编码 / layer {layer!r} column {col!r} row "
+            f"{i + 1}: {str(v)[:40]!r} cannot be written in {encoding} ({len(bad)} value(s)). "
+            "Fix: export with --encoding UTF-8 (or GB18030, which holds every character), or --format gdb or gpkg."
+        )
+
+
+def _encodes(text: str, encoding: str) -> bool:
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def export_layers(
+    frames: Mapping[str, gpd.GeoDataFrame],
+    folder: str | os.PathLike[str],
+    *,
+    fmt: ExportFormat,
+    encoding: str = "UTF-8",
+    name: str = "results",
+) -> dict[str, Any]:
+    """Write layers for ArcGIS and QGIS into ``folder``, with one geometry type per layer and no data lost.
+
+    ``shp``: one ``<layer>.shp`` (with ``.shx``, ``.dbf``, ``.prj`` and a ``.cpg`` naming ``encoding``)
+    per layer; text over 254 bytes continues in extra fields (``name_2``...). ``gdb``: one
+    ``<name>.gdb`` File Geodatabase. ``gpkg``: one ``<name>.gpkg``. Field names follow
+    :func:`export_field_names`; :data:`FIELD_MAP_JSON` and :data:`FIELD_MAP_CSV` beside the layers list
+    every field (layer, original name, name in the file, type, continuation fields) and are what
+    :func:`read_export` uses to give the layers back as they were.
+
+    Mixed layers are split first (:func:`split_geometry_families`). Write ``folder`` inside
+    :func:`atomic_dir` (the CLI does).
+
+    Returns
+    -------
+    The record written to :data:`FIELD_MAP_JSON`.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; use one of {EXPORT_FORMATS}")
+    try:
+        "".encode(encoding)
+    except LookupError as exc:
+        raise OutputError(f"unknown encoding {encoding!r}. Fix: use UTF-8 or GBK.") from exc
+    out = Path(folder)
+    layers = split_geometry_families(frames)
+    record: dict[str, Any] = {"format": fmt, "encoding": encoding if fmt == "shp" else "UTF-8", "layers": {}}
+    fields_all: list[dict[str, Any]] = []
+    target = out / f"{name}.{fmt}"
+    for lname, layer in layers.items():
+        frame, fields = _export_frame(lname, layer.frame, fmt=fmt, encoding=encoding)
+        gtype = layer.geometry_type
+        if fmt == "shp":
+            file = f"{_SAFE_NAME.sub('_', lname)}.shp"
+            _write_one(frame, out / file, layer=None, driver="ESRI Shapefile", geometry_type=gtype, encoding=encoding)
+        elif fmt == "gdb":
+            file = target.name
+            _write_one(frame, target, layer=lname, driver="OpenFileGDB", append=target.exists(), geometry_type=gtype)
+        else:
+            file = target.name
+            _write_one(frame, target, layer=lname, driver="GPKG", append=target.exists(), geometry_type=gtype)
+        record["layers"][lname] = {"file": file, "layer": lname, "geometry_type": gtype, "features": len(frame)}
+        fields_all += fields
+    record["fields"] = fields_all
+    (out / FIELD_MAP_JSON).write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    table = pd.DataFrame(
+        [
+            {
+                "layer": f["layer"],
+                "field": f["field"],
+                "name_in_file": f["name"],
+                "type": f["dtype"],
+                "continued_in": " ".join(f["parts"]),
+            }
+            for f in fields_all
+        ],
+        columns=["layer", "field", "name_in_file", "type", "continued_in"],
+    )
+    csv_safe(table).to_csv(out / FIELD_MAP_CSV, index=False, encoding="utf-8-sig", lineterminator="\n")
+    return record
+
+
+def read_results(path: str | os.PathLike[str]) -> dict[str, gpd.GeoDataFrame]:
+    """Every layer of a run's ``results.gpkg`` (``path`` is the file or the run folder holding it).
+
+    QGIS's ``layer_styles`` table is left out.
+    """
+    p = Path(path)
+    gpkg = p / "results.gpkg" if p.is_dir() else p
+    if not gpkg.is_file():
+        raise DataError(
+            f"没有找到 results.gpkg / no results.gpkg at {p}. Fix: give a run's output folder "
+            "(the one `geofupin run` wrote) or its results.gpkg."
+        )
+    try:
+        names = [str(n) for n, _ in pyogrio.list_layers(gpkg)]
+        return {n: pyogrio.read_dataframe(gpkg, layer=n) for n in names if n != LAYER_STYLES_TABLE}
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise DataError(f"cannot read {gpkg}: {exc}. Fix: run `geofupin run` again to rewrite it.") from exc
+
+
+def read_export(folder: str | os.PathLike[str]) -> dict[str, gpd.GeoDataFrame]:
+    """Read an export written by :func:`export_layers` back with the original column names and types.
+
+    Short names (``reloc_hh``), FileGDB's renames (``group_``) and continued text fields are undone
+    from :data:`FIELD_MAP_JSON`; integer, boolean and date columns get their types back.
+    """
+    out = Path(folder)
+    try:
+        record = json.loads((out / FIELD_MAP_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(
+            f"{out} has no readable {FIELD_MAP_JSON}: {exc}. Fix: give the folder `geofupin export` wrote."
+        ) from exc
+    by_layer: dict[str, list[dict[str, Any]]] = {}
+    for f in record["fields"]:
+        by_layer.setdefault(f["layer"], []).append(f)
+    frames: dict[str, gpd.GeoDataFrame] = {}
+    for lname, info in record["layers"].items():
+        path = out / info["file"]
+        gdf = pyogrio.read_dataframe(path, layer=None if record["format"] == "shp" else info["layer"])
+        gtype = str(info.get("geometry_type") or "")
+        if gtype.startswith("Multi") and len(gdf):  # Shapefiles do not tell Polygon from MultiPolygon
+            gdf = gdf.set_geometry(_promote_multi(gdf.geometry.values, gtype))
+        elif gtype and len(gdf):  # FileGDB stores every line and polygon as Multi: one part is the single type
+            gdf = gdf.set_geometry(_single_parts(gdf.geometry.values))
+        data: dict[str, Any] = {}
+        for f in by_layer.get(lname, []):
+            s = gdf[f["name"]]
+            if f["parts"]:
+                s = s.astype(object).where(s.notna(), None)
+                for extra in f["parts"]:
+                    more = gdf[extra].astype(object).where(gdf[extra].notna(), None)
+                    s = pd.Series(
+                        [a if b is None else (a or "") + b for a, b in zip(s, more, strict=True)], index=gdf.index
+                    )
+            if "missing" in f or f.get("empty_rows"):
+                s = s.astype(object).where(s.notna(), None)
+                rows = range(len(s)) if "missing" in f else f["empty_rows"]
+                s.iloc[[i for i in rows if s.iloc[i] is None]] = ""
+            data[f["field"]] = _restore_dtype(s, f["dtype"])
+        frames[lname] = gpd.GeoDataFrame(data, geometry=gdf.geometry.values, crs=gdf.crs, index=gdf.index)
+    return frames
+
+
+def _promote_multi(geoms: Any, gtype: str) -> Any:
+    import shapely
+
+    maker = {
+        "MultiPolygon": shapely.multipolygons,
+        "MultiLineString": shapely.multilinestrings,
+        "MultiPoint": shapely.multipoints,
+    }[gtype.split()[0]]
+    single = np.array([g is not None and not g.geom_type.startswith("Multi") for g in geoms])
+    out = np.array(geoms, dtype=object)
+    for i in np.flatnonzero(single):
+        out[i] = maker([out[i]])
+    return gpd.GeoSeries(out).values
+
+
+def _single_parts(geoms: Any) -> Any:
+    out = np.array(geoms, dtype=object)
+    for i, g in enumerate(out):
+        if g is not None and g.geom_type.startswith("Multi") and len(g.geoms) == 1:
+            out[i] = g.geoms[0]
+    return gpd.GeoSeries(out).values
+
+
+def _restore_dtype(s: pd.Series, dtype: str) -> pd.Series:
+    if dtype == "bool":
+        return s.astype(bool)
+    if dtype == "int64":
+        return pd.to_numeric(s).astype("int64")
+    if dtype == "Int64":
+        return pd.to_numeric(s).astype("Int64")
+    if dtype == "float64":
+        return s.astype("float64")
+    if dtype.startswith("datetime64"):
+        t = pd.to_datetime(s)
+        if t.dt.tz is not None and "," not in dtype:  # FileGDB gives UTC; the column had no time zone
+            t = t.dt.tz_convert(None)
+        return t.astype(dtype)
+    return s.astype("str")
 
 
 def _plain_columns(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -659,12 +1203,18 @@ def write_xlsx(
     headers_en: Mapping[str, Mapping[str, str]] | None = None,
     over_limit: Literal["refuse", "split"] = "refuse",
     full_table: Mapping[str, str] | None = None,
+    number_formats: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Path:
     """Write tables as sheets of one XLSX workbook atomically, row by row (constant memory).
 
     Sheet names are cut to Excel's 31 characters (made unique). With ``headers_en``
     (table -> {column: English header}) a second header row gives the English names.
     Document timestamps are pinned so equal tables give equal files.
+
+    Laid out for people: the header rows are bold and frozen, with an autofilter on the last
+    header row; every column is as wide as its widest header or value (CJK characters count
+    double, at most :data:`XLSX_MAX_WIDTH`); ``number_formats`` (table -> {column: Excel number
+    format}, e.g. ``#,##0`` for 元 and persons, ``#,##0.00`` for 万元 and 亩) formats numeric cells.
 
     Every text cell, headers included, is written as a string cell (``t="inlineStr"``), never as a
     formula or an error value, whatever it starts with; text starting with a formula character
@@ -705,25 +1255,43 @@ def write_xlsx(
     wb.properties.created = fixed
     wb.properties.modified = fixed
     used: set[str] = set()
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    bold = Font(bold=True)
     for name, df in tables.items():
         size = per_sheet[name]
         parts = max(1, -(-len(df) // size))
         header = [[str(c) for c in df.columns]]
         if heads[name] == 2 and headers_en is not None:
             header.append([headers_en[name].get(str(c), str(c)) for c in df.columns])
+        formats = dict((number_formats or {}).get(name, {}))
+        col_formats = [
+            formats.get(str(c)) if _is_number_column(df.iloc[:, i]) else None for i, c in enumerate(df.columns)
+        ]
+        widths = [_column_width([h[i] for h in header], df.iloc[:, i], col_formats[i]) for i in range(df.shape[1])]
         for part in range(parts):
             title = name if parts == 1 else _numbered(name, part + 1)
             ws = wb.create_sheet(_sheet_name(title, used))
             ws.freeze_panes = "A3" if heads[name] == 2 else "A2"
             n_rows = len(header) + len(df.iloc[part * size : (part + 1) * size])
             ws.calculate_dimension = _dimension(n_rows, df.shape[1])  # the <dimension> readers size sheets by
+            for i, w in enumerate(widths):  # before the first row: write-only sheets write <cols> first
+                ws.column_dimensions[get_column_letter(i + 1)].width = w
+            if df.shape[1]:
+                ws.auto_filter.ref = f"A{len(header)}:{get_column_letter(df.shape[1])}{max(n_rows, len(header))}"
             for values in header:
-                ws.append([_write_only_cell(ws, v) for v in values])
+                row = [_write_only_cell(ws, v) for v in values]  # header texts: always string cells
+                for cell in row:
+                    if hasattr(cell, "font"):
+                        cell.font = bold
+                ws.append(row)
             end = min((part + 1) * size, len(df))
             for start in range(part * size, end, _XLSX_BATCH):  # a batch of rows at a time: memory stays flat
                 batch = df.iloc[start : min(start + _XLSX_BATCH, end)]
-                for row in zip(*(_column_cells(ws, batch.iloc[:, i]) for i in range(batch.shape[1])), strict=True):
-                    ws.append(list(row))
+                cols = [_column_cells(ws, batch.iloc[:, i], col_formats[i]) for i in range(batch.shape[1])]
+                for cells in zip(*cols, strict=True):
+                    ws.append(list(cells))
     if over:
         log.warning("%s: tables over the %s-row limit split into numbered sheets: %s", target, XLSX_MAX_ROWS, over)
     with atomic_write(target) as tmp:
@@ -754,21 +1322,75 @@ def _numbered(name: str, n: int) -> str:
 _XLSX_BATCH = 10_000
 
 
-def _column_cells(ws: Any, s: pd.Series) -> list[Any]:
-    """The cells of one column of a batch (as :func:`_write_only_cell`; float and int columns at once)."""
+def _column_cells(ws: Any, s: pd.Series, number_format: str | None = None) -> list[Any]:
+    """The cells of one column of a batch (as :func:`_write_only_cell`; float and int columns at once).
+
+    With ``number_format`` the numbers of the column are cells carrying that format.
+    """
     kind = s.dtype.kind if isinstance(s.dtype, np.dtype) else ""
+    out: list[Any]
     if kind in "iub" and kind:
-        return s.tolist()  # Python ints and bools
-    if kind == "f":
+        out = s.tolist()  # Python ints and bools
+    elif kind == "f":
         a = s.to_numpy()
-        out: list[Any] = a.tolist()
+        out = a.tolist()
         if not np.isfinite(a).all():
             for i in np.flatnonzero(~np.isfinite(a)).tolist():
                 out[i] = None if np.isnan(a[i]) else ("inf" if a[i] > 0 else "-inf")  # XLSX has no infinity
-        return out
-    from openpyxl.cell import WriteOnlyCell
+    else:
+        from openpyxl.cell import WriteOnlyCell
 
-    return [_write_only_cell(ws, v, WriteOnlyCell) for v in s]
+        return [_write_only_cell(ws, v, WriteOnlyCell) for v in s]
+    if number_format is not None and kind in "iuf":
+        from openpyxl.cell import WriteOnlyCell
+
+        for i, v in enumerate(out):
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                cell = WriteOnlyCell(ws, value=v)
+                cell.number_format = number_format
+                out[i] = cell
+    return out
+
+
+#: Widest column (in Excel's character units) :func:`write_xlsx` sets; longer text wraps off-screen.
+XLSX_MAX_WIDTH = 60.0
+#: Rows of a column :func:`write_xlsx` measures to fit its width (the first rows; constant time per sheet).
+XLSX_WIDTH_ROWS = 5_000
+
+
+def _is_number_column(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
+
+
+def text_width(text: str) -> int:
+    """Display width of ``text`` in character cells: East Asian wide and full-width characters count 2."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _column_width(headers: Sequence[str], s: pd.Series, number_format: str | None) -> float:
+    """Width of a column fitted to its headers and (the first :data:`XLSX_WIDTH_ROWS` of) its values."""
+    widest = max((text_width(h) for h in headers), default=0)
+    head = s.iloc[:XLSX_WIDTH_ROWS]
+    if _is_number_column(head):
+        a = pd.to_numeric(head, errors="coerce").to_numpy(dtype=float)
+        a = a[np.isfinite(a)]
+        if len(a):
+            decimals = number_format.split(".")[1].count("0") if number_format and "." in number_format else None
+            for v in (float(a.max()), float(a.min())):
+                if decimals is not None:
+                    text = f"{v:,.{decimals}f}"
+                elif number_format:
+                    text = f"{v:,.0f}"
+                else:
+                    text = repr(round(v, 10)) if not float(v).is_integer() else str(int(v))
+                widest = max(widest, len(text))
+    else:
+        values = head.dropna()
+        if len(values):
+            widest = max(widest, int(values.map(lambda v: text_width(str(v))).max()))
+    return float(min(XLSX_MAX_WIDTH, max(6, widest + 2)))
 
 
 def _write_only_cell(ws: Any, value: Any, make: Any = None) -> Any:

@@ -57,6 +57,7 @@ from .vocabulary import (
     WATER_KIND_ALIASES,
     WATER_KINDS,
 )
+from .vocabulary import field_name_aliases as _export_names  # names of columns in geofupin exports
 
 log = logging.getLogger(__name__)
 
@@ -335,7 +336,7 @@ def rename_columns(
         if col.name in present or col.name in taken:
             continue
         shp_name = col.name[:10]  # Shapefile .dbf cuts field names to 10 characters
-        for alias in (*col.aliases, shp_name):
+        for alias in (*col.aliases, shp_name, *_export_names(col.name)):  # reloc_hh, group_ (FileGDB)
             found = present.get(alias, lowered.get(alias.lower()))
             if found is not None and found not in mapping and str(found) not in {c.name for c in schema.columns}:
                 mapping[found] = col.name

@@ -11,6 +11,7 @@ as resolved, package versions, step timings and summaries).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import logging
 import platform
@@ -607,6 +608,33 @@ def write_document(out: RunOutput, out_dir: Path, *, overwrite: bool = False) ->
     return written
 
 
+#: The QGIS project written beside ``results.gpkg``.
+QGIS_PROJECT = "results.qgz"
+
+
+def unserved_village_ids(out: RunOutput) -> list[str]:
+    """Ids of relocating villages the allocation left without a site (the ``unserved`` table)."""
+    unserved = result_tables(out).get("unserved")
+    if unserved is None or "village_id" not in unserved.columns:
+        return []
+    return sorted({str(v) for v in unserved["village_id"].dropna()})
+
+
+def write_gis(out: RunOutput, gis: Mapping[str, gio.OutputLayer], folder: Path) -> None:
+    """Write ``results.gpkg`` (one geometry type per layer, QGIS default styles) and the QGIS project beside it."""
+    from . import qgis
+
+    unserved = unserved_village_ids(out)
+    gio.write_layers(
+        {k: v.frame for k, v in gis.items()},
+        folder / "results.gpkg",
+        styles=qgis.layer_styles(gis, unserved=unserved),
+    )
+    title = out.ctx.scenario.title.zh or out.ctx.scenario.name
+    project = qgis.project_qgz(gis, crs=out.ctx.layers.crs, title=title, gpkg="results.gpkg", unserved=unserved)
+    gio.write_bytes(folder / QGIS_PROJECT, project)
+
+
 def write_outputs(
     out: RunOutput, out_dir: Path, *, overwrite: bool = False, maps_only: bool = False
 ) -> dict[str, Path]:
@@ -640,9 +668,11 @@ def write_outputs(
     protect = input_files(scenario).values()
     with gio.atomic_dir(out_dir, overwrite=overwrite, protect=protect, kind="map" if maps_only else "run") as tmp:
         t = time.perf_counter()
+        gis = {} if maps_only else gio.split_geometry_families(result_layers(out))
         if not maps_only:
-            gio.write_layers(result_layers(out), tmp / "results.gpkg")
+            write_gis(out, gis, tmp)
             written["results.gpkg"] = out_dir / "results.gpkg"
+            written[QGIS_PROJECT] = out_dir / QGIS_PROJECT
         if tables and "csv" in scenario.outputs.tables:
             for name, df in tables.items():
                 gio.write_csv(df, tmp / "tables" / f"{name}.csv")
@@ -651,13 +681,22 @@ def write_outputs(
             gio.write_parquet(tables["od_village_site"], tmp / "tables" / "od_village_site.parquet")
             written["tables/od_village_site.parquet"] = out_dir / "tables" / "od_village_site.parquet"
         if tables and "xlsx" in scenario.outputs.tables:
-            from .report import localize
+            from .report import workbook_sheet
 
-            localized = {name: localize(df, name) for name, df in tables.items() if name not in NOT_IN_WORKBOOK}
-            gio.write_xlsx(
-                {name: df for name, (df, _) in localized.items()},
+            sheets, titles = [], set()
+            for name, df in tables.items():
+                if name in NOT_IN_WORKBOOK:
+                    continue
+                sh = workbook_sheet(df, name)
+                if sh.title in titles:  # two tables with one title: the second says which table it is
+                    sh = dataclasses.replace(sh, title=f"{sh.title}({name})")
+                titles.add(sh.title)
+                sheets.append(sh)
+            gio.write_xlsx(  # Chinese sheet titles (unique: the report's titles are), bold frozen headers
+                {sh.title: sh.frame for sh in sheets},
                 tmp / "tables.xlsx",
-                headers_en={name: en for name, (_, en) in localized.items()},
+                headers_en={sh.title: sh.headers_en for sh in sheets},
+                number_formats={sh.title: sh.number_formats for sh in sheets},
                 over_limit="split",
             )
             written["tables.xlsx"] = out_dir / "tables.xlsx"
@@ -691,7 +730,7 @@ def write_outputs(
             "steps": list(out.ctx.results),
             "timings_s": {k: round(v, 3) for k, v in timings.items()},
             "summary": {k: dict(v.summary) for k, v in out.ctx.results.items()},
-            "layers": {} if maps_only else {k: len(v) for k, v in result_layers(out).items()},
+            "layers": {k: len(v.frame) for k, v in gis.items()},
             "tables": {k: len(v) for k, v in tables.items()},
             "od_village_site": od_record,
             "warnings": list(out.warnings),

@@ -529,6 +529,12 @@ def localize(df: pd.DataFrame, table: str | None = None) -> tuple[pd.DataFrame, 
     ``万元`` column beside it and every land ``*area_m2`` column an ``亩`` column (floor areas stay in
     平方米, the unit of housing standards).
     """
+    out, en, _ = _localize(df, table)
+    return out, en
+
+
+def _localize(df: pd.DataFrame, table: str | None) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]]:
+    """:func:`localize`, and the map Chinese header -> the column's own (canonical) name."""
     df = _for_people(df)
     zh, en = (
         zip(
@@ -549,7 +555,80 @@ def localize(df: pd.DataFrame, table: str | None = None) -> tuple[pd.DataFrame, 
         unique.append(z if n == 0 else f"{z}_{n + 1}")
     out = df.copy()
     out.columns = unique
-    return out, dict(zip(unique, en, strict=True))
+    return out, dict(zip(unique, en, strict=True)), dict(zip(unique, (str(c) for c in df.columns), strict=True))
+
+
+#: Sheet titles of a run's other tables (``tables.xlsx``), beside :data:`TABLE_TITLES`.
+RUN_TABLE_TITLES: dict[str, tuple[str, str]] = {
+    "assignment": ("搬迁安置分配表", "assignment of villages to sites"),
+    "unserved": ("未安置村庄", "villages not placed"),
+    "site_ranking": ("安置点排序", "site ranking"),
+    "site_rules": ("选址规则", "site rule checks"),
+    "site_rule_summary": ("选址规则汇总", "site rule summary"),
+    "site_weights": ("选址指标权重", "site criteria weights"),
+    "site_explanation": ("安置点得分说明", "site score explanation"),
+    "site_sensitivity": ("权重敏感性分析", "weight sensitivity"),
+    "site_load": ("安置点容量利用", "site load vs capacity"),
+    "coverage": ("公共服务覆盖率", "facility coverage"),
+    "before_after": ("搬迁前后可达性对比", "access before and after"),
+    "relocation_access": ("搬迁后可达性", "access after relocation"),
+    "od_village_site": ("村庄至安置点行程", "village to site travel"),
+    "funding_county": ("全县资金筹措", "county funding"),
+    "funding_township": ("乡镇资金筹措", "funding by township"),
+    "funding_village": ("村资金筹措", "funding by village"),
+    "funding_site": ("安置点资金筹措", "funding by site"),
+    "funding_household": ("农户资金筹措", "funding by household"),
+    "funding_works": ("工程资金筹措", "funding by works"),
+    "phasing_plan": ("分年度实施计划", "phasing plan"),
+    "phasing_years": ("年度任务汇总", "tasks by year"),
+    "phasing_progress": ("年度实施进度", "progress by year"),
+    "phasing_disbursement": ("分年度资金拨付", "disbursement by year"),
+    "phasing_shortfall": ("年度资金缺口", "funding shortfall by year"),
+    "reclamation_county": ("全县旧宅基地复垦", "county homestead reclamation"),
+    "reclamation_village": ("村旧宅基地复垦", "homestead reclamation by village"),
+    "reclamation_site": ("安置点复垦挂钩", "reclamation by site"),
+}
+
+
+def sheet_title(table: str) -> str:
+    """The Chinese sheet title of a table (its own name when none is set)."""
+    return TABLE_TITLES.get(table, RUN_TABLE_TITLES.get(table, (table, table)))[0]
+
+
+#: Words in a column name that make it a ratio, never a count (``persons_share``).
+_NOT_COUNTS = frozenset({"share", "pct", "ratio", "rate", "per", "norm"})
+
+
+def number_format(column: str) -> str | None:
+    """The Excel number format of a canonical column: ``#,##0`` for 元, persons, households and m²,
+    ``#,##0.00`` for 万元 and 亩 (thousand separators, as offices write them); None: Excel's own."""
+    words = set(column.split("_"))
+    if column.endswith(("_wan_yuan", "_mu")):
+        return "#,##0.00"
+    if column.endswith("_yuan") or column == "yuan":
+        return "#,##0"
+    if words & _NOT_COUNTS:
+        return None
+    if words & {"persons", "households", "hh"} or column.endswith("_m2"):
+        return "#,##0"
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Sheet:
+    """One table as a workbook sheet: Chinese title and headers, English headers, number formats."""
+
+    title: str
+    frame: pd.DataFrame
+    headers_en: dict[str, str]
+    number_formats: dict[str, str]
+
+
+def workbook_sheet(df: pd.DataFrame, table: str) -> Sheet:
+    """``df`` laid out as the sheet ``table`` of a workbook for officials (:func:`localize`, :func:`sheet_title`)."""
+    out, en, source = _localize(df, table)
+    formats = {zh: f for zh, col in source.items() if (f := number_format(col)) is not None}
+    return Sheet(sheet_title(table), out, en, formats)
 
 
 def _whole(x: float) -> int:
@@ -821,29 +900,36 @@ def write_tables(
     written: dict[str, Path] = {}
     sheets: dict[str, pd.DataFrame] = {}
     headers_en: dict[str, dict[str, str]] = {}
+    formats: dict[str, dict[str, str]] = {}
     for name, df in tables.items():
         local, en = localize(df)
         if csv:
             two = local.copy()
             two.columns = pd.MultiIndex.from_arrays([list(local.columns), [en[c] for c in local.columns]])
             written[f"{name}.csv"] = gio.write_csv(two, out / f"{name}.csv")
-        sheet = TABLE_TITLES.get(name, (name, name))[0]
+        sheet = sheet_title(name)
         sheets[sheet] = local
         headers_en[sheet] = en
+        formats[sheet] = workbook_sheet(df, name).number_formats
     if xlsx_name:
-        written[xlsx_name] = gio.write_xlsx(sheets, out / xlsx_name, headers_en=headers_en)
+        written[xlsx_name] = gio.write_xlsx(sheets, out / xlsx_name, headers_en=headers_en, number_formats=formats)
     return written
 
 
 __all__: Sequence[str] = (
     "COLUMN_LABELS",
+    "RUN_TABLE_TITLES",
     "TABLE_TITLES",
+    "Sheet",
     "label",
     "localize",
+    "number_format",
     "plan_line",
     "plan_lines",
     "plan_step",
     "plan_villages",
+    "sheet_title",
     "township_table",
+    "workbook_sheet",
     "write_tables",
 )

@@ -213,6 +213,100 @@ BOUNDARY_LEVEL_ALIASES: dict[str, str] = {
     "镇": "township",
 }
 
+# --------------------------------------------------------------------------- field names in Shapefiles and FileGDBs
+#: The documented short (at most 10-character, ArcGIS-safe) name of each long column, used by
+#: ``geofupin export --format shp`` and recognised when a layer is read back (``reloc_hh`` ->
+#: ``relocate_households``). Names not listed are shortened by :data:`SHORT_NAME_TOKENS`, then cut.
+SHORT_FIELD_NAMES: dict[str, str] = {
+    # villages
+    "poor_households": "poor_hh",
+    "poor_persons": "poor_pp",
+    "relocate_households": "reloc_hh",
+    "relocate_persons": "reloc_pp",
+    "income_per_capita": "income_pc",
+    "poverty_cause": "pov_cause",
+    "elevation_m": "elev_m",
+    # ids and other input columns
+    "boundary_id": "bound_id",
+    "facility_id": "facil_id",
+    "constraint_id": "constr_id",
+    "planned_area_m2": "plan_am2",
+    # result columns
+    "facility_kind": "facil_kind",
+    "buildable_area_m2": "build_am2",
+    "capacity_persons": "cap_pp",
+    "capacity_households": "cap_hh",
+    "assigned_persons": "asgn_pp",
+    "assigned_households": "asgn_hh",
+    "stable_topk": "stable_top",
+    "snap_dist_m": "snap_m",
+    "basic_farmland_share": "farm_shr",
+    "ecological_redline_share": "eco_shr",
+    "flood_zone_share": "flood_shr",
+    "hazard_share": "hazrd_shr",
+    "dem_valid_share": "dem_ok_shr",
+    "capacity_norm": "cap_norm",
+    "time_source": "time_src",
+}
+#: Words shortened in column names that :data:`SHORT_FIELD_NAMES` does not list
+#: (``time_min_school`` -> ``tmin_sch``, ``dist_m_county_seat`` -> ``dm_cty``).
+SHORT_NAME_TOKENS: dict[str, str] = {
+    "time_min": "tmin",
+    "dist_m": "dm",
+    "nearest": "nr",
+    "county_seat": "cty",
+    "town": "twn",
+    "school": "sch",
+    "kindergarten": "kg",
+    "clinic": "cln",
+    "hospital": "hosp",
+    "industrial_park": "ind",
+    "market": "mkt",
+    "households": "hh",
+    "persons": "pp",
+    "relocate": "reloc",
+    "capacity": "cap",
+    "distance": "dist",
+    "elevation": "elev",
+    "area": "a",
+    "share": "shr",
+    "slope": "slp",
+    "mean": "mn",
+    "max": "mx",
+    "min": "mn",
+    "score": "sc",
+    "contrib": "ctb",
+    "water": "wat",
+    "power": "pwr",
+    "road": "rd",
+    "length": "len",
+    "cost": "cost",
+    "yuan": "y",
+    "village": "vil",
+    "site": "site",
+    "free": "fr",
+    "gain": "gn",
+    "steep": "stp",
+    "hazard": "hzd",
+    "any": "any",
+}
+#: Names ArcGIS (FileGDB, and Shapefiles in ArcGIS) does not accept as field names: written with a
+#: trailing ``_`` (``group`` -> ``group_``, as GDAL's FileGDB writer does), read back as the name.
+RESERVED_FIELD_NAMES: frozenset[str] = frozenset(
+    {
+        "add", "alter", "and", "between", "by", "column", "create", "delete", "drop", "exists", "for", "from",
+        "group", "having", "in", "insert", "into", "is", "like", "not", "null", "or", "order", "select", "set",
+        "table", "update", "values", "where",
+    }
+)  # fmt: skip
+
+
+def field_name_aliases(name: str) -> tuple[str, ...]:
+    """The names a column ``name`` may carry in a Shapefile or FileGDB that geofupin (or GDAL) wrote."""
+    out = [n for n in (SHORT_FIELD_NAMES.get(name), name + "_" if name in RESERVED_FIELD_NAMES else None) if n]
+    return tuple(out)
+
+
 __all__ = [
     "BOUNDARY_LEVELS",
     "BOUNDARY_LEVEL_ALIASES",
@@ -225,8 +319,11 @@ __all__ = [
     "ONEWAY_DIRECTIONS",
     "POWER_KINDS",
     "POWER_KIND_ALIASES",
+    "RESERVED_FIELD_NAMES",
     "ROAD_CLASSES",
     "ROAD_CLASS_ALIASES",
+    "SHORT_FIELD_NAMES",
+    "SHORT_NAME_TOKENS",
     "SURFACES",
     "SURFACE_ALIASES",
     "TIERS",
@@ -243,4 +340,5 @@ __all__ = [
     "Surface",
     "Tier",
     "WaterKind",
+    "field_name_aliases",
 ]

@@ -185,7 +185,7 @@ def test_run_writes_the_trimmed_od_to_csv_never_to_the_workbook(tmp_path: Path) 
         ("v2", "s3"),
     ]
     wb = load_workbook(tmp_path / "out" / "tables.xlsx", read_only=True)
-    assert wb.sheetnames == ["coverage"]  # never the OD sheet
+    assert wb.sheetnames == ["公共服务覆盖率"]  # coverage, in Chinese; never the OD sheet
     record = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
     assert record["od_village_site"] == {"k_nearest": 2, "rows_written": 4, "rows_full": 15}
     assert record["tables"]["od_village_site"] == 4

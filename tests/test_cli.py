@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 from seed_figures import SEED_TABLE
 
 from geofupin import __version__
+from geofupin.report import sheet_title
 
 pytestmark = pytest.mark.slow
 
@@ -34,12 +35,13 @@ def test_results_gpkg_reads_back_with_expected_layers_and_counts(
     _, out = demo_run
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))
     names = {str(n) for n, _ in pyogrio.list_layers(out / "results.gpkg")}
-    expected = {
-        f"input_{k}"
-        for k in ("villages", "roads", "water", "power", "facilities", "constraints", "candidates", "boundaries")
-    }
+    expected = {f"input_{k}" for k in ("villages", "roads", "facilities", "candidates", "boundaries")}
+    expected |= {f"input_water_{g}" for g in ("points", "lines", "areas")}  # mixed layers: one per geometry type
+    expected |= {"input_power_points", "input_power_lines", "input_constraints_points", "input_constraints_areas"}
     expected |= {"village_access", "site_access", "isochrones", "sites", "allocation_flows", "planned_roads"}
-    assert expected <= names
+    assert expected <= names and "layer_styles" in names
+    names.discard("layer_styles")  # QGIS's style table, not a layer
+    assert set(record["layers"]) == names
     for name in names:  # run.json's counts are the file's counts
         assert pyogrio.read_info(out / "results.gpkg", layer=name)["features"] == record["layers"][name], name
     villages = gpd.read_file(demo_layers / "villages.gpkg")
@@ -81,7 +83,7 @@ def test_seed_totals_per_township_reach_the_tables(demo_run: tuple[Path, Path]) 
     budget = pd.read_csv(out / "tables" / "budget_county.csv", encoding="utf-8-sig")
     assert len(budget) > 0
     wb = load_workbook(out / "tables.xlsx", read_only=True)
-    assert "township_table" in wb.sheetnames
+    assert sheet_title("township_table") == "搬迁任务表" and "搬迁任务表" in wb.sheetnames  # sheets named in Chinese
 
 
 def test_existing_output_needs_overwrite(demo_run: tuple[Path, Path]) -> None:
@@ -151,7 +153,7 @@ def test_map_shows_a_hostile_village_name_as_text(demo_layers: Path, tmp_path: P
 
 def test_xlsx_has_chinese_then_english_headers(demo_run: tuple[Path, Path]) -> None:
     _, out = demo_run
-    ws = load_workbook(out / "tables.xlsx", read_only=True)["site_load"]
+    ws = load_workbook(out / "tables.xlsx", read_only=True)[sheet_title("site_load")]
     zh, en = (list(r) for r in ws.iter_rows(min_row=1, max_row=2, values_only=True))
     site_load = pd.read_csv(out / "tables" / "site_load.csv", encoding="utf-8-sig")
     assert len(zh) == len(en) == len(site_load.columns)

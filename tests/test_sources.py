@@ -451,7 +451,9 @@ def test_sandiao_deliveries_run_end_to_end(demo_layers: Path, tmp_path: Path) ->
     warned = [w.removeprefix("warning: ") for w in record["warnings"]]
     assert len(warned) == 3 and all(w in checked for w in warned)  # check reports what run warns about
     assert "0 error(s), 3 warning(s)" in checked
-    c = gpd.read_file(out / "results.gpkg", layer="input_constraints")
+    c = pd.concat(  # results.gpkg holds one geometry type per layer: zones and points apart
+        [gpd.read_file(out / "results.gpkg", layer=f"input_constraints_{g}") for g in ("areas", "points")]
+    )
     assert len(c) == total
     assert c["kind"].value_counts().to_dict() == {
         "basic_farmland": facts["farm"] + 3,
