@@ -127,6 +127,11 @@ def _villages(p: Page, layers: Layers, results: Mapping[str, StepResult]) -> Non
             )
         props["_dest"] = [dest.get(str(x), []) for x in d["village_id"]]
         sections.append(("_dest", "安置去向", "destination"))
+    moves = village_moves(
+        d, results, names=site_names(layers, results), vid_map=vid_map, status=status, public=p.config.public
+    )
+    if moves is not None:
+        props["_verdict"], props["_why"] = moves
     spec = p.spec(
         d,
         kind="points",
@@ -142,7 +147,9 @@ def _villages(p: Page, layers: Layers, results: Mapping[str, StepResult]) -> Non
         cluster=len(d) > p.config.cluster_threshold,
         search=True,
     )
-    p.add(spec, "村庄 Villages")
+    if moves is not None:  # the villager's answer first: from, to, when, how long to school and clinic
+        spec["lead"], spec["fold"] = ["_verdict", "_why", None, "_status"], True
+    p.add(spec, "村庄 Villages", group="relocation")
     p.focus_on(d)
     p.section(
         "村庄（大小表示人口）",
@@ -152,6 +159,85 @@ def _villages(p: Page, layers: Layers, results: Mapping[str, StepResult]) -> Non
             for s in ("stay", "relocate", "unserved")
             if (status == s).any()
         ],
+        first=True,
     )
     if p.config.public:
         p.notes.append("公示版：仅显示村级合计 / Public notice: village totals only")
+
+
+#: The trips a villager asks about first, in this order: (facility kind, Chinese name).
+MOVE_KINDS = (("school", "学校"), ("clinic", "卫生室"), ("town", "乡镇驻地"))
+
+
+def _minutes(values: pd.Series) -> str:
+    """``'41 分钟'``, ``'35–41 分钟'`` for several groups, ``'无道路可达'`` when no time is known."""
+    t = pd.to_numeric(values, errors="coerce").dropna()
+    if not len(t):
+        return "无道路可达"
+    lo, hi = f"{float(t.min()):.0f}", f"{float(t.max()):.0f}"
+    return f"{lo} 分钟" if lo == hi else f"{lo}–{hi} 分钟"
+
+
+def village_moves(
+    d: pd.DataFrame,
+    results: Mapping[str, StepResult],
+    *,
+    names: Mapping[str, str],
+    vid_map: Mapping[str, str],
+    status: np.ndarray,
+    public: bool,
+) -> tuple[list[str | None], list[list[str] | None]] | None:
+    """Per village, the popup's first line and the lines under it, in plain Chinese.
+
+    A relocating village reads ``从 王家湾村 搬到 高桥中心社区``, then one line per site it moves
+    to (households and persons), the year(s) of the move when the run has a phasing plan
+    (``phasing_plan``), and the time to the school, the clinic and the township seat now and
+    after the move (``relocation_access``: the old village, the new site; a range when its
+    groups differ). The public version names no 村民小组. ``None`` when the run placed nobody.
+    """
+    if "village_id" not in d.columns:
+        return None
+    ra = find(results, "relocation_access", "tables")
+    flows = find(results, "allocation_flows", "layers")
+    moved = ra if ra is not None and len(ra) else flows
+    if moved is None or not len(moved) or not {"village_id", "site_id"} <= set(moved.columns):
+        return None
+    m = pd.DataFrame(moved.drop(columns="geometry", errors="ignore")).copy()
+    m["_vid"] = m["village_id"].astype(str).map(lambda x: vid_map.get(x, x))
+    m["site_id"] = m["site_id"].astype(str)
+    years: dict[str, list[int]] = {}
+    phasing = find(results, "phasing_plan", "tables")
+    if phasing is not None and len(phasing) and {"village_id", "year"} <= set(phasing.columns):
+        ph = phasing.assign(_vid=phasing["village_id"].astype(str).map(lambda x: vid_map.get(x, x)))
+        for vid, ys in pd.to_numeric(ph["year"], errors="coerce").groupby(ph["_vid"]):
+            years[str(vid)] = sorted({int(y) for y in ys.dropna()})
+    by_vid = dict(tuple(m.groupby("_vid", sort=False)))
+    verdicts: list[str | None] = []
+    whys: list[list[str] | None] = []
+    vname = d["name"].astype(str) if "name" in d.columns else d["village_id"].astype(str)
+    group = d["group"] if "group" in d.columns and not public else pd.Series(None, index=d.index)
+    for vid, name, grp, st in zip(d["village_id"].astype(str), vname, group, status, strict=True):
+        rows = by_vid.get(vid)
+        if rows is None:
+            verdicts.append("尚未安置：暂无可去的安置点" if st == "unserved" else None)
+            whys.append(None)
+            continue
+        origin = name + (f"（{grp}）" if grp is not None and pd.notna(grp) and str(grp) else "")
+        num = [c for c in ("households", "persons") if c in rows.columns]
+        per_site = rows.groupby("site_id", sort=False)[num].sum()
+        sites = [names.get(sid, sid) for sid in per_site.index]
+        verdicts.append(f"从 {origin} 搬到 {'、'.join(sites)}")
+        lines = []
+        for sid, row in per_site.iterrows():
+            counts = "".join(
+                f" {int(row[c])} {u}" for c, u in (("households", "户"), ("persons", "人")) if c in row.index
+            )
+            lines.append(f"安置点：{names.get(str(sid), str(sid))}" + (f"（{counts.strip()}）" if counts else ""))
+        if years.get(vid):
+            lines.append("搬迁时间：" + "、".join(str(y) for y in years[vid]) + " 年")
+        for kind, zh in MOVE_KINDS:
+            b, a = f"before_time_min_{kind}", f"after_time_min_{kind}"
+            if b in rows.columns and a in rows.columns:
+                lines.append(f"到{zh}：现在 {_minutes(rows[b])}，搬迁后 {_minutes(rows[a])}")
+        whys.append(lines)
+    return verdicts, whys
