@@ -116,9 +116,9 @@ def test_layers_are_grouped_and_the_legend_names_its_layers() -> None:
 def test_village_popup_answers_from_to_when_and_how_long() -> None:
     layers, res = _moves(make_ctx())
     spec = _villages_spec(render_html(build_run_map(res, layers=layers, config=MapConfig(hillshade=False))))
-    assert spec["lead"] == ["_verdict", "_why", None, "_status"] and spec["fold"] is True
+    assert spec["lead"] == ["_verdict", "_why", None] and spec["fold"] is True and spec["fold_if"] == "_verdict"
     v, w = spec["props"]["_verdict"], spec["props"]["_why"]
-    # V2 (hostile name, kept as text) and V4 move to S1 高桥中心社区; V1, V3, V5 stay (their status is the answer)
+    # V2 (hostile name, kept as text) and V4 move to S1 高桥中心社区; V1, V3, V5 stay (popup as before, unfolded)
     assert v == [None, f"从 {XSS_SCRIPT} 搬到 高桥中心社区", None, "从 高桥村 搬到 高桥中心社区", None]
     assert w[1] == [
         "安置点：高桥中心社区（3 户 12 人）",
@@ -440,6 +440,12 @@ def test_public_village_popup_in_browser(browser, tmp_path: Path) -> None:
         assert lines[0] == "从 高桥村 搬到 高桥中心社区"
         assert "到学校：现在 55 分钟，搬迁后 8 分钟" in lines and "搬迁时间：2014 年" in lines
         assert "一组" not in popup.inner_text()
+        # a staying village: no answer line, nothing folded (its counts are the answer)
+        page.locator(".leaflet-popup-close-button").dispatch_event("click")  # on a phone a panel may cover it
+        page.locator('.gfp-village[title="王家湾村"]').dispatch_event("click")
+        page.wait_for_timeout(250)
+        text = page.locator(".leaflet-popup-content .gfp-pop").inner_text()
+        assert text.startswith("王家湾村") and "人口" in text and "150" in text and "更多" not in text
         assert got.errors == [] and got.network == []
     finally:
         page.close()

@@ -122,8 +122,8 @@ gfp.popup = function(spec, i) {
   // the answer first (a site's verdict and reasons), then the name, then the technical rows (folded)
   var P = spec.props, box = gfp.el('div', null, 'gfp-pop'), host = box;
   var lead = spec.lead || [];
-  // lead: [verdict, reasons, passed (or null: no colour), the verdict's fallback]
-  var verdict = lead[0] && P[lead[0]] && P[lead[0]][i] ? P[lead[0]][i] : (lead[3] && P[lead[3]] ? P[lead[3]][i] : null);
+  // lead: [verdict, reasons, passed (or null: no colour)]
+  var verdict = lead[0] && P[lead[0]] ? P[lead[0]][i] : null;
   if (verdict) {
     box.appendChild(gfp.el('div', verdict, 'gfp-verdict' + (lead[2] ? (P[lead[2]] && P[lead[2]][i] ? ' ok' : ' no') : '')));
   }
@@ -134,7 +134,7 @@ gfp.popup = function(spec, i) {
     P[lead[1]][i].forEach(function(t) { why.appendChild(gfp.el('li', t)); });
     box.appendChild(why);
   }
-  if (spec.fold) {
+  if (spec.fold && (!spec.fold_if || (P[spec.fold_if] && P[spec.fold_if][i]))) {  // fold_if: only features with an answer
     host = gfp.el('details', null, 'gfp-more');
     var sm = gfp.el('summary', '更多 ');
     sm.appendChild(gfp.el('span', 'details', 'en'));
@@ -169,8 +169,11 @@ gfp.style = function(spec, i) {
   return st;
 };
 gfp.open = function(map, spec, layer, latlng) {
+  // the popup pans clear of the open legend (bottom right) on a wide screen
+  var lg = map.getContainer().querySelector('.gfp-legend'), right = 20;
+  if (lg && map.getSize().x >= 1000 && lg.offsetWidth) { right = lg.offsetWidth + 20; }
   var opt = {maxWidth: spec.max_width || 420, minWidth: 220, maxHeight: 460, autoPanPaddingTopLeft: [60, 80],
-    autoPanPaddingBottomRight: [20, 20]};
+    autoPanPaddingBottomRight: [right, 20]};
   if (layer.options && layer.options.icon) { opt.offset = [0, -Math.round(layer.options.icon.options.iconSize[1] / 2)]; }
   return L.popup(opt).setLatLng(layer.getLatLng ? layer.getLatLng() : latlng)
     .setContent(gfp.popup(spec, layer._gfp)).openOn(map);

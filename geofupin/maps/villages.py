@@ -148,7 +148,7 @@ def _villages(p: Page, layers: Layers, results: Mapping[str, StepResult]) -> Non
         search=True,
     )
     if moves is not None:  # the villager's answer first: from, to, when, how long to school and clinic
-        spec["lead"], spec["fold"] = ["_verdict", "_why", None, "_status"], True
+        spec["lead"], spec["fold"], spec["fold_if"] = ["_verdict", "_why", None], True, "_verdict"
     p.add(spec, "村庄 Villages", group="relocation")
     p.focus_on(d)
     p.section(
@@ -219,7 +219,7 @@ def village_moves(
     for vid, name, grp, st in zip(d["village_id"].astype(str), vname, group, status, strict=True):
         rows = by_vid.get(vid)
         if rows is None:
-            verdicts.append("尚未安置：暂无可去的安置点" if st == "unserved" else None)
+            verdicts.append("尚未安置：暂无可去的安置点" if st == "unserved" else None)  # staying: no answer line
             whys.append(None)
             continue
         origin = name + (f"（{grp}）" if grp is not None and pd.notna(grp) and str(grp) else "")
