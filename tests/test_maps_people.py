@@ -116,19 +116,14 @@ def test_layers_are_grouped_and_the_legend_names_its_layers() -> None:
 def test_village_popup_answers_from_to_when_and_how_long() -> None:
     layers, res = _moves(make_ctx())
     spec = _villages_spec(render_html(build_run_map(res, layers=layers, config=MapConfig(hillshade=False))))
-    assert spec["lead"] == ["_verdict", "_why", None] and spec["fold"] is True and spec["fold_if"] == "_verdict"
-    v, w = spec["props"]["_verdict"], spec["props"]["_why"]
-    # V2 (hostile name, kept as text) and V4 move to S1 高桥中心社区; V1, V3, V5 stay (popup as before, unfolded)
-    assert v == [None, f"从 {XSS_SCRIPT} 搬到 高桥中心社区", None, "从 高桥村 搬到 高桥中心社区", None]
-    assert w[1] == [
-        "安置点：高桥中心社区（3 户 12 人）",
-        "搬迁时间：2012 年",
-        "到学校：现在 42 分钟，搬迁后 8 分钟",  # 41.6 -> 42, 8.2 -> 8
-        "到卫生室：现在 30 分钟，搬迁后 4 分钟",
-        "到乡镇驻地：现在 62 分钟，搬迁后 9 分钟",  # 62.5 rounds to even
-    ]
-    assert w[3][1] == "搬迁时间：2014 年" and w[3][2] == "到学校：现在 55 分钟，搬迁后 8 分钟"  # 7.5 -> 8
-    assert w[0] is None and spec["props"]["_status"][0] == "不搬迁 staying"
+    assert spec["fold"] is True and spec["fold_if"] is True
+    assert spec["move"]["sites"] == ["高桥中心社区"] and spec["move"]["kinds"] == ["学校", "卫生室", "乡镇驻地"]
+    rows = spec["props"]["_move"]
+    # V2 and V4 move to S1 (3 households, 12 persons each); V1, V3, V5 stay (popup as before, unfolded)
+    assert rows[0] is None and rows[2] is None and rows[4] is None
+    # whole minutes now -> after: 41.6 -> 42, 8.2 -> 8; 62.5 rounds to even (62)
+    assert rows[1] == ["", [[0, 3, 12]], [2012], [[42, 42, 8, 8], [30, 30, 4, 4], [62, 62, 9, 9]]]
+    assert rows[3] == ["", [[0, 3, 12]], [2014], [[55, 55, 8, 8], [25, 25, 13, 13], [48, 48, 9, 9]]]  # 7.5 -> 8
 
 
 def test_public_village_popup_has_nothing_personal() -> None:
@@ -153,14 +148,10 @@ def test_public_village_popup_has_nothing_personal() -> None:
     )
     html = render_html(build_run_map(res, layers=layers, config=MapConfig(public=True, hillshade=False)))
     spec = _villages_spec(html)
-    text = json.dumps(spec["props"]["_verdict"], ensure_ascii=False) + json.dumps(
-        spec["props"]["_why"], ensure_ascii=False
-    )
-    assert "一组" not in text and "二组" not in text
+    assert "一组" not in html and "二组" not in html
     i = spec["props"]["village_id"].index("V4")
-    assert spec["props"]["_verdict"][i] == "从 高桥村 搬到 高桥中心社区"
-    assert spec["props"]["_why"][i][0] == "安置点：高桥中心社区（5 户 20 人）"  # 3 + 2 households, 12 + 8 persons
-    assert spec["props"]["_why"][i][2] == "到学校：现在 55–60 分钟，搬迁后 8 分钟"
+    # 3 + 2 households, 12 + 8 persons; the two groups' school times now 55.4 and 60.2: a range
+    assert spec["props"]["_move"][i] == ["", [[0, 5, 20]], [2014], [[55, 60, 8, 8], [25, 25, 13, 13], [48, 48, 9, 9]]]
 
 
 def _with_costs(ctx, site_yuan: float, village_yuan: float, subsidy: list[float]):
@@ -437,7 +428,14 @@ def test_public_village_popup_in_browser(browser, tmp_path: Path) -> None:
         popup = page.locator(".leaflet-popup-content .gfp-pop")
         popup.wait_for(timeout=5000)
         lines = popup.inner_text().splitlines()
-        assert lines[0] == "从 高桥村 搬到 高桥中心社区"
+        assert lines[0] == "从 高桥村 搬到 高桥中心社区" and lines[1] == "高桥村"
+        assert lines[3:8] == [
+            "安置点：高桥中心社区（3 户 12 人）",
+            "搬迁时间：2014 年",
+            "到学校：现在 55 分钟，搬迁后 8 分钟",
+            "到卫生室：现在 25 分钟，搬迁后 13 分钟",
+            "到乡镇驻地：现在 48 分钟，搬迁后 9 分钟",
+        ]
         assert "到学校：现在 55 分钟，搬迁后 8 分钟" in lines and "搬迁时间：2014 年" in lines
         assert "一组" not in popup.inner_text()
         # a staying village: no answer line, nothing folded (its counts are the answer)
@@ -446,6 +444,13 @@ def test_public_village_popup_in_browser(browser, tmp_path: Path) -> None:
         page.wait_for_timeout(250)
         text = page.locator(".leaflet-popup-content .gfp-pop").inner_text()
         assert text.startswith("王家湾村") and "人口" in text and "150" in text and "更多" not in text
+        # a hostile village name is text in the composed first line
+        page.locator(".leaflet-popup-close-button").dispatch_event("click")
+        page.locator(".gfp-village").and_(page.get_by_title(XSS_SCRIPT, exact=True)).dispatch_event("click")
+        page.wait_for_timeout(250)
+        first = page.locator(".leaflet-popup-content .gfp-verdict").inner_text()
+        assert first == f"从 {XSS_SCRIPT} 搬到 高桥中心社区"
+        assert page.locator(".leaflet-popup-content script").count() == 0
         assert got.errors == [] and got.network == []
     finally:
         page.close()

@@ -122,19 +122,22 @@ gfp.popup = function(spec, i) {
   // the answer first (a site's verdict and reasons), then the name, then the technical rows (folded)
   var P = spec.props, box = gfp.el('div', null, 'gfp-pop'), host = box;
   var lead = spec.lead || [];
-  // lead: [verdict, reasons, passed (or null: no colour)]
+  // lead: [verdict, reasons, passed (or null: no colour)]; a village's move is composed from spec.move
   var verdict = lead[0] && P[lead[0]] ? P[lead[0]][i] : null;
+  var whys = lead[1] && P[lead[1]] ? P[lead[1]][i] : null;
+  var mv = spec.move ? gfp.move(spec, i) : null;
+  if (mv) { verdict = mv[0]; whys = mv[1]; }
   if (verdict) {
     box.appendChild(gfp.el('div', verdict, 'gfp-verdict' + (lead[2] ? (P[lead[2]] && P[lead[2]][i] ? ' ok' : ' no') : '')));
   }
   if (spec.title) { box.appendChild(gfp.el('h4', P[spec.title][i])); }
   if (spec.title_en && P[spec.title_en][i]) { box.appendChild(gfp.el('div', P[spec.title_en][i], 'en')); }
-  if (lead[1] && P[lead[1]] && P[lead[1]][i] && P[lead[1]][i].length) {
+  if (whys && whys.length) {
     var why = gfp.el('ul', null, 'gfp-why');
-    P[lead[1]][i].forEach(function(t) { why.appendChild(gfp.el('li', t)); });
+    whys.forEach(function(t) { why.appendChild(gfp.el('li', t)); });
     box.appendChild(why);
   }
-  if (spec.fold && (!spec.fold_if || (P[spec.fold_if] && P[spec.fold_if][i]))) {  // fold_if: only features with an answer
+  if (spec.fold && (!spec.fold_if || verdict)) {  // fold_if: fold only where the first line answers
     host = gfp.el('details', null, 'gfp-more');
     var sm = gfp.el('summary', '更多 ');
     sm.appendChild(gfp.el('span', 'details', 'en'));
@@ -161,6 +164,21 @@ gfp.popup = function(spec, i) {
     host.appendChild(ul);
   });
   return box;
+};
+gfp.move = function(spec, i) {
+  // a village's move from compact numbers: [group, [[site, households, persons]], [years], [[now lo, hi, after lo, hi]]]
+  var M = spec.move, P = spec.props, v = P[M.prop][i];
+  if (v === null || v === undefined) { return null; }
+  if (v === 0) { return ['尚未安置：暂无可去的安置点', []]; }
+  var name = (spec.title ? String(P[spec.title][i]) : '') + (v[0] ? '（' + v[0] + '）' : '');
+  var why = v[1].map(function(s) {
+    var n = (s[1] !== null ? s[1] + ' 户' : '') + (s[1] !== null && s[2] !== null ? ' ' : '') + (s[2] !== null ? s[2] + ' 人' : '');
+    return '安置点：' + M.sites[s[0]] + (n ? '（' + n + '）' : '');
+  });
+  if (v[2].length) { why.push('搬迁时间：' + v[2].join('、') + ' 年'); }
+  var span = function(lo, hi) { return lo === null ? '无道路可达' : (lo === hi ? lo + ' 分钟' : lo + '–' + hi + ' 分钟'); };
+  v[3].forEach(function(t, k) { if (t) { why.push('到' + M.kinds[k] + '：现在 ' + span(t[0], t[1]) + '，搬迁后 ' + span(t[2], t[3])); } });
+  return ['从 ' + name + ' 搬到 ' + v[1].map(function(s) { return M.sites[s[0]]; }).join('、'), why];
 };
 gfp.style = function(spec, i) {
   var st = {}, base = spec.style || {}, per = spec.per || {}, k;
