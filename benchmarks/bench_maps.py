@@ -22,6 +22,7 @@ from types import SimpleNamespace
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 from shapely import linestrings, points
 
 from geofupin.context import Layers, RunContext, StepResult
@@ -165,10 +166,23 @@ def main() -> None:
     # step summaries as a run records them: the page draws its summary panel from these
     v = layers.villages
     hh, pp = int(v["relocate_households"].sum()), int(v["relocate_persons"].sum())
+    # and the per-village tables the village popups answer from (destination, year, times before/after)
+    rng = np.random.default_rng(2)
+    moving = v[v["relocate_persons"] > 0]
+    n = len(moving)
+    access = {"village_id": moving["village_id"].to_numpy(), "group": "一组"}
+    access |= {"site_id": [f"S{i:02d}" for i in rng.integers(1, 13, n)]}
+    access |= {"households": moving["relocate_households"].to_numpy(), "persons": moving["relocate_persons"].to_numpy()}
+    for kind in ("school", "clinic", "town"):
+        access[f"before_time_min_{kind}"] = rng.uniform(20, 120, n)
+        access[f"after_time_min_{kind}"] = rng.uniform(2, 30, n)
+    phasing = pd.DataFrame({"year": rng.integers(2011, 2016, n), "village_id": access["village_id"], "group": "一组"})
     results = {
         "allocate": StepResult(
-            summary={"relocating_persons": pp, "served_persons": pp, "unserved_persons": 0, "open_sites": 12}
+            tables={"relocation_access": pd.DataFrame(access)},
+            summary={"relocating_persons": pp, "served_persons": pp, "unserved_persons": 0, "open_sites": 12},
         ),
+        "phase": StepResult(tables={"phasing_plan": phasing}),
         "plan": StepResult(
             summary={"budget_total_yuan": 9_000.0 * pp, "relocated_households": hh, "relocated_persons": pp}
         ),

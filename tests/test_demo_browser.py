@@ -49,8 +49,10 @@ def test_demo_page_works_offline_and_shows_the_county(demo_run: tuple[Path, Path
         page.locator(f'.gfp-village[title="{row["name"]}"]').first.click()
         popup = page.locator(".leaflet-popup-content .gfp-pop")
         popup.wait_for(timeout=5000)
-        text = popup.inner_text()
-        assert text.startswith(row["name"]) and str(int(row["persons"])) in text
+        lines = popup.inner_text().splitlines()
+        # the move first (issue 15: from, to, when), then the name; the counts are in the folded details
+        assert lines[0].startswith(f"从 {row['name']}") and lines[1] == row["name"]
+        assert f"{int(row['persons']):,}" in popup.text_content()
         # ranked sites carry their rank labels; those that would overlap a better rank's label are hidden
         ranks = sorted(int(t) for t in page.locator(".gfp-rank").all_text_contents())
         assert ranks == sorted(int(r) for r in sites["rank"].dropna())

@@ -52,9 +52,27 @@ CSS = """
 .gfp-summary{max-width:296px}.gfp-summary table{border-collapse:collapse}
 .gfp-summary td{padding:1px 6px 1px 0;vertical-align:top}.gfp-summary td.v{font-weight:bold}
 .gfp-summary td.k{white-space:nowrap}
-@media (max-width:600px){.gfp-summary{max-width:62vw;font-size:11px}.gfp-summary td.k{white-space:normal}}
+.leaflet-top.leaflet-right{z-index:1001}.leaflet-control-layers-list{font-size:12px}
+.gfp-lgroup summary{cursor:pointer;font-weight:bold;margin-top:3px}.gfp-lgroup label{margin-left:14px}
+.gfp-lgroup .en{color:#666;font-weight:normal;font-size:11px}
+@media (max-width:600px){.gfp-summary{max-width:62vw;font-size:11px}.gfp-summary td.k{white-space:normal}
+ .gfp-box{max-height:26vh;font-size:11px;padding:4px 6px}.gfp-legend{max-width:56vw}
+ .gfp-note{max-width:60vw;font-size:9px;max-height:9vh}.gfp-title{font-size:13px}.gfp-title .en{font-size:10px}
+ .gfp-search input{width:120px}}
+@page{size:landscape;margin:8mm}
+@media print{html,body{width:100%;height:100%;margin:0}
+ .leaflet-control-zoom,.leaflet-control-layers,.gfp-search,.leaflet-control-fullscreen,.leaflet-control-measure,
+ .leaflet-popup-pane,.gfp-tog{display:none!important}
+ .gfp-box{max-height:none;overflow:visible;box-shadow:none;border:1px solid #999}
+ .gfp-legend .gfp-body,.gfp-summary .gfp-body{display:block!important}.gfp-box{font-size:10px}
+ .gfp-legend{max-width:none}.gfp-legend .gfp-body{column-count:2;column-gap:14px}.gfp-lsec{break-inside:avoid}
+ *{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
 .gfp-diff table{border-collapse:collapse}.gfp-diff td,.gfp-diff th{border:1px solid #ccc;padding:1px 5px;text-align:right}
 .gfp-diff td:first-child,.gfp-diff th:first-child{text-align:left}
+.gfp-panel{position:absolute;box-sizing:border-box;overflow:auto;padding:8px 10px;background:#fff;border-left:1px solid #bbb;
+ font:12px/1.4 "Noto Sans CJK SC","Noto Sans SC",sans-serif}
+.gfp-panel table{width:100%}.gfp-panel .basis{color:#666;font-size:11px}.gfp-panel .note{color:#444;margin-top:6px}
+.gfp-panel tr.sub td:first-child{padding-left:14px}
 """
 
 JS = r"""
@@ -104,17 +122,22 @@ gfp.popup = function(spec, i) {
   // the answer first (a site's verdict and reasons), then the name, then the technical rows (folded)
   var P = spec.props, box = gfp.el('div', null, 'gfp-pop'), host = box;
   var lead = spec.lead || [];
-  if (lead[0] && P[lead[0]] && P[lead[0]][i]) {
-    box.appendChild(gfp.el('div', P[lead[0]][i], 'gfp-verdict ' + (P[lead[2]] && P[lead[2]][i] ? 'ok' : 'no')));
+  // lead: [verdict, reasons, passed (or null: no colour)]; a village's move is composed from spec.move
+  var verdict = lead[0] && P[lead[0]] ? P[lead[0]][i] : null;
+  var whys = lead[1] && P[lead[1]] ? P[lead[1]][i] : null;
+  var mv = spec.move ? gfp.move(spec, i) : null;
+  if (mv) { verdict = mv[0]; whys = mv[1]; }
+  if (verdict) {
+    box.appendChild(gfp.el('div', verdict, 'gfp-verdict' + (lead[2] ? (P[lead[2]] && P[lead[2]][i] ? ' ok' : ' no') : '')));
   }
   if (spec.title) { box.appendChild(gfp.el('h4', P[spec.title][i])); }
   if (spec.title_en && P[spec.title_en][i]) { box.appendChild(gfp.el('div', P[spec.title_en][i], 'en')); }
-  if (lead[1] && P[lead[1]] && P[lead[1]][i] && P[lead[1]][i].length) {
+  if (whys && whys.length) {
     var why = gfp.el('ul', null, 'gfp-why');
-    P[lead[1]][i].forEach(function(t) { why.appendChild(gfp.el('li', t)); });
+    whys.forEach(function(t) { why.appendChild(gfp.el('li', t)); });
     box.appendChild(why);
   }
-  if (spec.fold) {
+  if (spec.fold && (!spec.fold_if || verdict)) {  // fold_if: fold only where the first line answers
     host = gfp.el('details', null, 'gfp-more');
     var sm = gfp.el('summary', '更多 ');
     sm.appendChild(gfp.el('span', 'details', 'en'));
@@ -142,6 +165,21 @@ gfp.popup = function(spec, i) {
   });
   return box;
 };
+gfp.move = function(spec, i) {
+  // a village's move from compact numbers: [group, [[site, households, persons]], [years], [[now lo, hi, after lo, hi]]]
+  var M = spec.move, P = spec.props, v = P[M.prop][i];
+  if (v === null || v === undefined) { return null; }
+  if (v === 0) { return ['尚未安置：暂无可去的安置点', []]; }
+  var name = (spec.title ? String(P[spec.title][i]) : '') + (v[0] ? '（' + v[0] + '）' : '');
+  var why = v[1].map(function(s) {
+    var n = (s[1] !== null ? s[1] + ' 户' : '') + (s[1] !== null && s[2] !== null ? ' ' : '') + (s[2] !== null ? s[2] + ' 人' : '');
+    return '安置点：' + M.sites[s[0]] + (n ? '（' + n + '）' : '');
+  });
+  if (v[2].length) { why.push('搬迁时间：' + v[2].join('、') + ' 年'); }
+  var span = function(lo, hi) { return lo === null ? '无道路可达' : (lo === hi ? lo + ' 分钟' : lo + '–' + hi + ' 分钟'); };
+  v[3].forEach(function(t, k) { if (t) { why.push('到' + M.kinds[k] + '：现在 ' + span(t[0], t[1]) + '，搬迁后 ' + span(t[2], t[3])); } });
+  return ['从 ' + name + ' 搬到 ' + v[1].map(function(s) { return M.sites[s[0]]; }).join('、'), why];
+};
 gfp.style = function(spec, i) {
   var st = {}, base = spec.style || {}, per = spec.per || {}, k;
   for (k in base) { st[k] = base[k]; }
@@ -149,8 +187,11 @@ gfp.style = function(spec, i) {
   return st;
 };
 gfp.open = function(map, spec, layer, latlng) {
+  // the popup pans clear of the open legend (bottom right) on a wide screen
+  var lg = map.getContainer().querySelector('.gfp-legend'), right = 20;
+  if (lg && map.getSize().x >= 1000 && lg.offsetWidth) { right = lg.offsetWidth + 20; }
   var opt = {maxWidth: spec.max_width || 420, minWidth: 220, maxHeight: 460, autoPanPaddingTopLeft: [60, 80],
-    autoPanPaddingBottomRight: [20, 20]};
+    autoPanPaddingBottomRight: [right, 20]};
   if (layer.options && layer.options.icon) { opt.offset = [0, -Math.round(layer.options.icon.options.iconSize[1] / 2)]; }
   return L.popup(opt).setLatLng(layer.getLatLng ? layer.getLatLng() : latlng)
     .setContent(gfp.popup(spec, layer._gfp)).openOn(map);
@@ -292,16 +333,70 @@ gfp.fold = function(head, box, collapsed) {
   box.appendChild(body);
   return body;
 };
+gfp.small = function(px) {
+  return !!(px && window.matchMedia && window.matchMedia('(max-width: ' + px + 'px)').matches);
+};
+gfp.layergroups = function(ctl, spec) {
+  // the layer list in collapsible groups (Chinese first); Leaflet rebuilds the list on every change, so the
+  // grouping is redone after each rebuild and every group keeps its open/folded state
+  var labels = {}, open = {}, add = ctl._addItem, update = ctl._update, small = gfp.small(spec.small_px);
+  spec.groups.forEach(function(g) { open[g.id] = !small; });
+  ctl._addItem = function(obj) {
+    var lab = add.call(this, obj);
+    if (obj.overlay) { labels[L.stamp(obj.layer)] = lab; }
+    return lab;
+  };
+  ctl._update = function() {
+    labels = {};
+    update.call(this);
+    var list = this._overlaysList;
+    spec.groups.forEach(function(g) {
+      var items = g.layers.map(function(v) { return window[v] && labels[L.stamp(window[v])]; })
+        .filter(function(x) { return x; });
+      if (!items.length) { return; }
+      var det = gfp.el('details', null, 'gfp-lgroup'), sm = gfp.el('summary', g.zh + ' ');
+      sm.appendChild(gfp.el('span', g.en, 'en')); det.appendChild(sm); det.open = open[g.id];
+      det.addEventListener('toggle', function() { open[g.id] = det.open; });
+      items.forEach(function(l) { det.appendChild(l); });
+      list.appendChild(det);
+    });
+    return this;
+  };
+  ctl._update();
+  return ctl;
+};
+gfp.alone = function(map, head, body, px) {
+  // on a phone the legend and the summary do not open together: opening one folds the other
+  var all = map._gfpAlone = map._gfpAlone || [];
+  all.push({head: head, body: body});
+  head.addEventListener('click', function() {
+    if (!gfp.small(px) || body.style.display === 'none') { return; }
+    all.forEach(function(o) { if (o.body !== body && o.body.style.display !== 'none') { o.head.click(); } });
+  });
+};
 gfp.legend = function(map, spec) {
+  // the legend follows the visible layers: a section shows while any of its layers is on the map
   return gfp.box(map, spec.position || 'bottomright', function(d) {
     var h = gfp.el('h4', '图例 ');
     h.appendChild(gfp.el('span', 'Legend', 'en')); d.appendChild(h);
-    var small = spec.small_px && window.matchMedia && window.matchMedia('(max-width: ' + spec.small_px + 'px)').matches;
-    var body = gfp.fold(h, d, spec.collapsed || small);
+    var body = gfp.fold(h, d, spec.collapsed || gfp.small(spec.small_px)), parts = [];
+    gfp.alone(map, h, body, spec.small_px || 600);
     d = body;
+    var none = gfp.el('div', '（未打开任何图层） no layer shown', 'en');
+    var refresh = function() {
+      var any = false;
+      parts.forEach(function(p) {
+        var on = !p.layers.length || p.layers.some(function(v) { return window[v] && map.hasLayer(window[v]); });
+        p.el.style.display = on ? '' : 'none'; any = any || on;
+      });
+      none.style.display = any ? 'none' : '';
+    };
     spec.sections.forEach(function(sec) {
+      var part = gfp.el('div', null, 'gfp-lsec');
+      parts.push({el: part, layers: sec.layers || []});
+      d.appendChild(part);
       var t = gfp.el('div', sec.zh); t.style.fontWeight = 'bold'; t.style.marginTop = '4px';
-      t.appendChild(gfp.el('span', ' ' + sec.en, 'en')); d.appendChild(t);
+      t.appendChild(gfp.el('span', ' ' + sec.en, 'en')); part.appendChild(t);
       sec.items.forEach(function(it) {
         var row = gfp.el('div', null, 'row'), sw = gfp.el('span', it.glyph || null, 'gfp-sw');
         if (it.shape === 'circle') { sw.style.borderRadius = '50%'; sw.style.border = '1px solid #333'; sw.style.background = it.color; }
@@ -309,9 +404,12 @@ gfp.legend = function(map, spec) {
         else if (it.shape === 'glyph') { sw.style.background = it.color; sw.style.color = '#fff'; sw.style.fontSize = '10px'; sw.style.textAlign = 'center'; sw.style.lineHeight = '14px'; sw.style.borderRadius = '3px'; }
         else { sw.style.background = it.color; sw.style.opacity = it.opacity || 0.7; sw.style.border = '1px solid ' + (it.stroke || it.color); }
         row.appendChild(sw); row.appendChild(gfp.el('span', it.zh + ' '));
-        row.appendChild(gfp.el('span', it.en, 'en')); d.appendChild(row);
+        row.appendChild(gfp.el('span', it.en, 'en')); part.appendChild(row);
       });
     });
+    d.appendChild(none);
+    refresh();
+    map.on('overlayadd overlayremove', refresh);
   }, 'gfp-legend');
 };
 gfp.north = function(map) {
@@ -328,6 +426,7 @@ gfp.summary = function(map, spec) {
     var h = gfp.el('h4', spec.public ? '搬迁安置概况（公示） ' : '搬迁安置概况 ');
     h.appendChild(gfp.el('span', 'Summary', 'en')); d.appendChild(h);
     var body = gfp.fold(h, d, spec.collapsed), tb = gfp.el('table');
+    gfp.alone(map, h, body, 600);
     spec.rows.forEach(function(r) {
       var tr = gfp.el('tr'), k = gfp.el('td', r.zh, 'k');
       if (r.en) { tr.title = r.en; }  // English on hover: the panel stays short
@@ -341,6 +440,14 @@ gfp.summary = function(map, spec) {
 };
 gfp.info = function(map, spec) {
   L.control.scale({metric: true, imperial: false, position: 'bottomleft'}).addTo(map);
+  // the printed sheet has another size than the screen: redraw the map for it and back
+  var resize = function() { map.invalidateSize({animate: false}); };
+  if (window.matchMedia) {
+    var mq = window.matchMedia('print');
+    if (mq.addEventListener) { mq.addEventListener('change', resize); } else if (mq.addListener) { mq.addListener(resize); }
+  }
+  window.addEventListener('beforeprint', resize);
+  window.addEventListener('afterprint', resize);
   if (spec.title) {
     gfp.box(map, 'topleft', function(d) {
       var t = gfp.el('div', spec.title, 'gfp-title');
@@ -367,6 +474,27 @@ gfp.table = function(map, spec) {
     });
     d.appendChild(tb);
   }, 'gfp-diff');
+};
+gfp.panel = function(map, spec) {
+  // a panel of the page (not a map control): beside the maps on a wide screen, below them on a narrow one
+  var d = gfp.el('div', null, 'gfp-panel gfp-diff'), h = gfp.el('h4', spec.title || '');
+  if (spec.title_en) { h.appendChild(gfp.el('span', ' ' + spec.title_en, 'en')); }
+  d.appendChild(h);
+  var tb = gfp.el('table'), tr = gfp.el('tr');
+  spec.header.forEach(function(c) { tr.appendChild(gfp.el('th', c)); }); tb.appendChild(tr);
+  spec.rows.forEach(function(r) {
+    var row = gfp.el('tr', null, r.zh.indexOf('其中') === 0 ? 'sub' : ''), k = gfp.el('td');
+    k.appendChild(gfp.el('div', r.zh)); k.appendChild(gfp.el('div', r.en, 'en'));
+    if (r.basis) { k.appendChild(gfp.el('div', r.basis, 'basis')); }
+    row.appendChild(k);
+    r.cells.forEach(function(c) { row.appendChild(gfp.el('td', c === null ? '—' : c)); });
+    row.setAttribute('data-key', r.key || '');
+    tb.appendChild(row);
+  });
+  d.appendChild(tb);
+  if (spec.note) { d.appendChild(gfp.el('div', spec.note, 'note')); }
+  document.body.appendChild(d);
+  return d;
 };
 gfp.searchbox = function(map) {
   return gfp.box(map, 'topleft', function(d) {

@@ -72,7 +72,7 @@ def _allocation(p: Page, layers: Layers, results: Mapping[str, StepResult]) -> N
         style={"color": "#e6550d", "opacity": 0.75, "lineCap": "round"},
         per={"weight": np.round(1.5 + 7 * np.sqrt(hh.to_numpy() / hmax), 2).tolist()},
     )
-    p.add(spec, "搬迁去向 Allocation flows")
+    p.add(spec, "搬迁去向 Allocation flows", group="relocation")
     p.section(
         "搬迁去向（线宽表示户数）",
         "Allocation (width = households)",
@@ -124,7 +124,7 @@ def _allocation(p: Page, layers: Layers, results: Mapping[str, StepResult]) -> N
         spec["props"]["_why"] = [g[1] if g else [] for g in got]
         spec["props"]["_passed"] = [g[2] if g else False for g in got]
         spec["lead"], spec["fold"] = ["_verdict", "_why", "_passed"], True
-    p.add(spec, "安置点容量 Site load")
+    p.add(spec, "安置点容量 Site load", group="relocation")
     p.section(
         "安置点容量利用",
         "Site load vs capacity",

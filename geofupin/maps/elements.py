@@ -80,8 +80,65 @@ class LayerControl(folium.LayerControl, RawMacroElement):
     """folium's layer control, with the layer names written verbatim (see :class:`RawMacroElement`).
 
     Leaflet puts layer names into the control with ``innerHTML``: names that may hold data
-    are HTML-escaped by the builder (``_Page.add``) before they get here.
+    are HTML-escaped by the builder (``Page.add``) before they get here.
     """
+
+
+class GroupedLayerControl(LayerControl):
+    """The layer control with its overlays in collapsible groups, Chinese first (``gfp.layergroups``).
+
+    Each overlay's group is its ``gfp_group`` attribute (see :data:`~.page.LAYER_GROUPS`;
+    other overlays, e.g. the hillshade image, go to the first group). Groups start open on a
+    wide screen and folded on a phone (<= ``small_px`` wide).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }}_layers = {
+                base_layers : {
+                    {%- for key, val in this.base_layers.items() %}
+                    {{ key|tojson }} : {{val}},
+                    {%- endfor %}
+                },
+                overlays :  {
+                    {%- for key, val in this.overlays.items() %}
+                    {{ key|tojson }} : {{val}},
+                    {%- endfor %}
+                },
+            };
+            let {{ this.get_name() }} = L.control.layers(
+                {{ this.get_name() }}_layers.base_layers,
+                {{ this.get_name() }}_layers.overlays,
+                {{ this.options|tojavascript }}
+            ).addTo({{this._parent.get_name()}});
+            gfp.layergroups({{ this.get_name() }}, gfp.data("{{ this.get_name() }}_groups"));
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, groups: list[tuple[str, str, str]], *, small_px: int = 600, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.groups = groups
+        self.small_px = small_px
+
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]
+        _add_runtime(self)
+        members: dict[str, list[str]] = {g[0]: [] for g in self.groups}
+        first = self.groups[0][0]
+        parent = self._parent
+        for item in parent._children.values() if parent is not None else ():
+            if isinstance(item, Layer) and item.control and item.overlay:
+                got = getattr(item, "gfp_group", None) or first
+                members[got if got in members else first].append(item.get_name())
+        spec = {
+            "small_px": self.small_px,
+            "groups": [{"id": g, "zh": zh, "en": en, "layers": members[g]} for g, zh, en in self.groups],
+        }
+        figure = self.get_root()
+        if isinstance(figure, Figure):
+            figure.html.add_child(json_block(f"{self.get_name()}_groups", spec), name=f"{self.get_name()}_groups")
+        super().render(**kwargs)
 
 
 class TileLayer(folium.TileLayer, RawMacroElement):
@@ -107,6 +164,8 @@ class DataLayer(JSCSSMixin, Layer, RawMacroElement):
         Layer name shown in the layer control (fixed bilingual text, escaped by the caller).
     show
         Whether the layer is on when the page opens.
+    group
+        The layer control group (an id of :data:`~.page.LAYER_GROUPS`).
     """
 
     _template = Template(
@@ -122,9 +181,13 @@ class DataLayer(JSCSSMixin, Layer, RawMacroElement):
         """
     )
 
-    def __init__(self, spec: dict[str, Any], *, name: str, show: bool = True, control: bool = True) -> None:
+    def __init__(
+        self, spec: dict[str, Any], *, name: str, show: bool = True, control: bool = True, group: str | None = None
+    ) -> None:
         super().__init__(name=name, overlay=True, control=control, show=show)
         self._name = "GfpLayer"
+        #: the layer control group (see :class:`GroupedLayerControl`)
+        self.gfp_group = group
         self.spec = spec
         self.spec_json = safe_json(spec)
         # a layer that is off at first and not searched is decoded only when switched on
@@ -145,7 +208,7 @@ class DataLayer(JSCSSMixin, Layer, RawMacroElement):
 
 
 #: The runtime functions a :class:`_Call` may call (closed set: the name is written into script).
-CALLS = frozenset({"legend", "info", "searchbox", "table", "fit", "north", "summary"})
+CALLS = frozenset({"legend", "info", "searchbox", "table", "fit", "north", "summary", "panel"})
 
 
 class _Call(RawMacroElement):
@@ -215,3 +278,31 @@ def SummaryPanel(spec: dict[str, Any]) -> MacroElement:
     The rows come from :func:`~geofupin.maps.summary.run_summary`; every text is a DOM text node.
     """
     return _Call("summary", spec)
+
+
+class ComparePanel(_Call):
+    """The compare page's "what differs" panel (``gfp.panel``), beside the two maps and never over them.
+
+    A wide screen (> 800 px) gets the two maps side by side and the panel (400 px) to their
+    right; a narrow one gets the maps stacked and the panel below them. ``left``/``right``
+    are the two maps' element names.
+    """
+
+    def __init__(self, spec: dict[str, Any], left: str, right: str) -> None:
+        super().__init__("panel", spec)
+        self.left, self.right = left, right
+
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]
+        figure = self.get_root()
+        if isinstance(figure, Figure):
+            a, b, w = f"#{self.left}", f"#{self.right}", "400px"
+            css = (
+                f"@media (min-width:801px){{{a},{b}{{top:0!important;height:100%!important;"
+                f"width:calc((100% - {w}) / 2)!important}}{a}{{left:0!important}}"
+                f"{b}{{left:calc((100% - {w}) / 2)!important}}"
+                f".gfp-panel{{right:0;top:0;width:{w};height:100%}}}}"
+                f"@media (max-width:800px){{{a},{b}{{left:0!important;width:100%!important;height:31%!important}}"
+                f"{a}{{top:0!important}}{b}{{top:31%!important}}.gfp-panel{{left:0;top:62%;width:100%;height:38%}}}}"
+            )
+            figure.header.add_child(RawHtml(f"<style>{css}</style>"), name=f"{self.get_name()}_css")
+        super().render(**kwargs)

@@ -47,7 +47,7 @@ def _isochrones(p: Page, results: Mapping[str, StepResult]) -> None:
             style={"weight": 0.6, "fillOpacity": 0.3, "color": "#08519c"},
             per={"fillColor": col},
         )
-        p.add(spec, f"等时圈：{zh} Isochrones: {kind}", show=first)
+        p.add(spec, f"等时圈：{zh} Isochrones: {kind}", group="facilities", show=first)
         first = False
     if left_out:
         p.notes.append(

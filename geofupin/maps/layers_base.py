@@ -82,7 +82,7 @@ def _boundaries(p: Page, layers: Layers, results: Mapping[str, StepResult]) -> N
     if is_county.any() and not is_county.all() and "name" in d.columns:  # county outline carries no label
         spec["props"]["_label"] = [None if c else n for c, n in zip(is_county, d["name"].astype(str), strict=True)]
         spec["label"] = "_label"
-    p.add(spec, "乡镇界 Townships")
+    p.add(spec, "乡镇界 Townships", group="base")
     p.section(
         "行政界线",
         "Boundaries",
@@ -112,7 +112,12 @@ def _constraints(p: Page, layers: Layers) -> None:
         spec = p.spec(
             sub, kind=kind, fields=fields, title="_kind_zh", style=style, per={"color": col, "fillColor": col}
         )
-        p.add(spec, "限制区 Constraints" if kind == "polygons" else "灾害点 Hazard points", show=False)
+        p.add(
+            spec,
+            "限制区 Constraints" if kind == "polygons" else "灾害点 Hazard points",
+            group="constraints",
+            show=False,
+        )
     present = sorted(set(kinds))
     p.section(
         "限制因素",
@@ -161,7 +166,7 @@ def _water(p: Page, layers: Layers) -> None:
         if spec["title"] is None:
             spec["title"] = "_kind_zh"
             spec["props"]["_kind_zh"] = D.column_values(sub["_kind_zh"])
-        p.add(spec, name)
+        p.add(spec, name, group="base")
         items.append(
             {
                 "shape": {"lines": "line", "points": "circle"}.get(kind, "square"),
@@ -190,7 +195,12 @@ def _power(p: Page, layers: Layers) -> None:
     ):
         sel = (gk == kind).to_numpy()
         if sel.any():
-            p.add(p.spec(d[sel], kind=kind, fields=fields, title="name", style=style), name, show=False)
+            p.add(
+                p.spec(d[sel], kind=kind, fields=fields, title="name", style=style),
+                name,
+                group="facilities",
+                show=False,
+            )
     p.section(
         "电力",
         "Power",
@@ -249,7 +259,7 @@ def _roads(p: Page, layers: Layers) -> None:
         if spec["title"] is None:
             spec["title"] = "_class_zh"
             spec["props"]["_class_zh"] = D.column_values(sub["_class_zh"])
-        p.add(spec, name, show=show)
+        p.add(spec, name, group="base", show=show)
     present = [c for c in D.ROAD_STYLE if (classes == c).any()]
     p.section(
         "道路",
@@ -293,7 +303,7 @@ def _facilities(p: Page, layers: Layers) -> None:
         divclass="gfp-fac",
         glyph="_glyph",
     )
-    p.add(spec, "公共设施 Facilities")
+    p.add(spec, "公共设施 Facilities", group="facilities")
     present = [k for k in D.FACILITY_ZH if (kinds == k).any()]
     p.section(
         "公共设施",

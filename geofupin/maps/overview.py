@@ -27,7 +27,7 @@ from ..context import Layers, RunContext, StepResult
 from . import data as D
 from .allocation import _allocation
 from .basemaps import add_basemap
-from .elements import FirstView, InfoBox, LayerControl, Legend, NorthArrow, SearchBox, SummaryPanel
+from .elements import FirstView, GroupedLayerControl, InfoBox, Legend, NorthArrow, SearchBox, SummaryPanel
 from .isochrones import BAND_COLORS, _isochrones
 from .layers_base import (
     MAJOR_ROADS,
@@ -40,7 +40,7 @@ from .layers_base import (
     _roads,
     _water,
 )
-from .page import ALL_THEMES, Page, Theme, find, frames, geom_kind
+from .page import ALL_THEMES, LAYER_GROUPS, Page, Theme, find, frames, geom_kind
 from .planned import PLAN_STYLE, _plans
 from .sites import SCORE_COLORS, SITE_KNOWN, _sites, site_names
 from .summary import run_summary
@@ -172,7 +172,7 @@ def finish_map(m: folium.Map, p: Page, *, legend_collapsed: bool = False) -> Non
     notes = list(p.notes)
     notes.append("审图号 Map approval No.：" + (config.approval_number or "（待审 pending）"))
     # on a phone (<= 600 px wide) the legend starts folded: it would cover most of the map
-    Legend({"sections": p.legend, "collapsed": legend_collapsed, "small_px": 600}).add_to(m)
+    Legend({"sections": p.legend_sections(), "collapsed": legend_collapsed, "small_px": 600}).add_to(m)
     InfoBox({"title": config.title, "title_en": config.title_en, "lines": notes}).add_to(m)
     NorthArrow().add_to(m)
     SearchBox().add_to(m)
@@ -186,7 +186,7 @@ def finish_map(m: folium.Map, p: Page, *, legend_collapsed: bool = False) -> Non
         units={"mu": {"factor": 0.0015, "display": "亩", "decimals": 2}},
         localization="cn",
     ).add_to(m)
-    LayerControl(collapsed=True).add_to(m)
+    GroupedLayerControl(list(LAYER_GROUPS), collapsed=True).add_to(m)
     if p.summary is not None:  # top right below the layer control: an opened layer list pushes it down
         SummaryPanel({**p.summary, "collapsed": legend_collapsed}).add_to(m)
 

@@ -39,6 +39,6 @@ def _plans(p: Page, results: Mapping[str, StepResult]) -> None:
             title="_title",
             style={"color": color, "weight": 3.5, "dashArray": "10 6", "opacity": 0.95},
         )
-        p.add(spec, f"{zh} {en}")
+        p.add(spec, f"{zh} {en}", group="planned")
         items.append({"shape": "line", "color": color, "dash": True, "width": 3, "zh": zh, "en": en.lower()})
     p.section("规划建设", "Planned works", items)

@@ -205,7 +205,7 @@ def _sites(p: Page, layers: Layers, results: Mapping[str, StepResult]) -> None:
     spec["lead"], spec["fold"] = ["_verdict", "_why", "_passed"], True
     spec["sections"] = [s for s in spec["sections"] if s[0] != "_reasons_zh"]
     p.focus_on(d[passed] if passed.any() else d)  # excluded grid cells may cover the whole study area
-    p.add(spec, "安置点 Resettlement sites" if scored else "候选安置点 Candidate sites")
+    p.add(spec, "安置点 Resettlement sites" if scored else "候选安置点 Candidate sites", group="siting")
     items = [
         {"shape": "square", "color": SCORE_COLORS[-1], "zh": "得分高", "en": "high score"},
         {"shape": "square", "color": SCORE_COLORS[0], "zh": "得分低", "en": "low score"},

@@ -2,8 +2,8 @@
 
 Static maps stay in the run's metric CRS (a Gauss-Kruger projection prints well and the
 scale bar is exact). Chinese text needs a CJK font: :func:`find_cjk_font` looks for Noto
-Sans CJK (Debian ``fonts-noto-cjk``) and other common CJK fonts, and falls back to the
-default font with a warning (Chinese labels then show as boxes).
+Sans CJK SC (Debian ``fonts-noto-cjk``) and other common CJK fonts in a regular weight,
+and falls back to the default font with a warning (Chinese labels then show as boxes).
 
 Text is text: every string is drawn with ``parse_math=False`` and ``usetex=False`` (a
 township named ``a$b$c`` is not typeset, ``$\\foo$`` does not crash), and legend labels
@@ -66,25 +66,44 @@ CJK_GLOBS = (
 )
 
 
+def _is_regular(weight: Any) -> bool:
+    """A font entry's weight is regular (400; matplotlib keeps ints or CSS words)."""
+    if isinstance(weight, str):
+        weight = {"normal": 400, "regular": 400, "book": 400, "roman": 400}.get(weight.lower(), 0)
+    return 350 <= int(weight) <= 450
+
+
+def _regular_cjk_family() -> str | None:
+    """The first of :data:`CJK_FAMILIES` that matplotlib knows in a regular weight (Simplified Chinese first)."""
+    regular = {f.name for f in fontManager.ttflist if _is_regular(f.weight)}
+    return next((fam for fam in CJK_FAMILIES if fam in regular), None)
+
+
 @cache
 def find_cjk_font() -> str | None:
-    """The family name of an installed CJK font (registering it with matplotlib), or ``None``."""
-    names = {f.name for f in fontManager.ttflist}
-    for fam in CJK_FAMILIES:
-        if fam in names:
-            return fam
+    """The family name of an installed regular-weight (400) CJK face, Simplified Chinese first, or ``None``.
+
+    matplotlib's font manager lists every face of a font collection (``.ttc``) by its own
+    family name (``Noto Sans CJK SC``) and weight; the first of :data:`CJK_FAMILIES` it has in
+    a regular weight is used, so printed text is neither all bold nor a Japanese face. Font
+    files outside matplotlib's search path are registered first (regular files before bold).
+    """
+    got = _regular_cjk_family()
+    if got is not None:
+        return got
     for pattern in CJK_GLOBS:
-        for path in sorted(glob.glob(pattern, recursive=True)):
+        for path in sorted(glob.glob(pattern, recursive=True), key=lambda f: ("bold" in f.lower(), f)):
             try:
                 fontManager.addfont(path)
             except Exception:  # unreadable font file: try the next
                 continue
-            name = FontProperties(fname=path).get_name()
-            log.debug("registered CJK font %s from %s", name, path)
-            return name
+            log.debug("registered font file %s", path)
+        got = _regular_cjk_family()
+        if got is not None:
+            return got
     warnings.warn(
-        "no CJK font found; Chinese text in static maps will not render. "
-        "Fix: install Debian 'fonts-noto-cjk' (or any Noto Sans CJK / WenQuanYi font).",
+        "no regular-weight CJK font found; Chinese text in static maps will not render. "
+        "Fix: install Debian 'fonts-noto-cjk' (or any Noto Sans CJK SC / Source Han Sans SC / WenQuanYi font).",
         stacklevel=2,
     )
     return None
@@ -383,7 +402,7 @@ def build_static_map(
     length = nice_length(span)
     _scale_bar(ax, x0 + 0.04 * span, y0 + 0.04 * (y1 - y0), length, 0.008 * (y1 - y0), font)
     _north_arrow(ax, font)
-    fig.text(0.03, 0.955, config.title, fontproperties=font, fontsize=16, fontweight="bold", va="bottom", **LITERAL)
+    fig.text(0.03, 0.955, config.title, fontproperties=font, fontsize=17, va="bottom", **LITERAL)
     fig.text(0.03, 0.925, config.title_en, fontproperties=font, fontsize=9, color="#444", va="bottom", **LITERAL)
     lg = fig.legend(
         handles=handles,

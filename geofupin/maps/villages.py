@@ -127,6 +127,11 @@ def _villages(p: Page, layers: Layers, results: Mapping[str, StepResult]) -> Non
             )
         props["_dest"] = [dest.get(str(x), []) for x in d["village_id"]]
         sections.append(("_dest", "安置去向", "destination"))
+    moves = village_moves(
+        d, results, names=site_names(layers, results), vid_map=vid_map, status=status, public=p.config.public
+    )
+    if moves is not None:
+        props["_move"] = moves.pop("rows")
     spec = p.spec(
         d,
         kind="points",
@@ -142,7 +147,9 @@ def _villages(p: Page, layers: Layers, results: Mapping[str, StepResult]) -> Non
         cluster=len(d) > p.config.cluster_threshold,
         search=True,
     )
-    p.add(spec, "村庄 Villages")
+    if moves is not None:  # the villager's answer first: from, to, when, how long to school and clinic
+        spec["move"], spec["fold"], spec["fold_if"] = {"prop": "_move", **moves}, True, True
+    p.add(spec, "村庄 Villages", group="relocation")
     p.focus_on(d)
     p.section(
         "村庄（大小表示人口）",
@@ -152,6 +159,90 @@ def _villages(p: Page, layers: Layers, results: Mapping[str, StepResult]) -> Non
             for s in ("stay", "relocate", "unserved")
             if (status == s).any()
         ],
+        first=True,
     )
     if p.config.public:
         p.notes.append("公示版：仅显示村级合计 / Public notice: village totals only")
+
+
+#: The trips a villager asks about first, in this order: (facility kind, Chinese name).
+MOVE_KINDS = (("school", "学校"), ("clinic", "卫生室"), ("town", "乡镇驻地"))
+
+
+def _rounded(x: Any) -> int | None:
+    return None if x is None or pd.isna(x) else int(f"{float(x):.0f}")
+
+
+def village_moves(
+    d: pd.DataFrame,
+    results: Mapping[str, StepResult],
+    *,
+    names: Mapping[str, str],
+    vid_map: Mapping[str, str],
+    status: np.ndarray,
+    public: bool,
+) -> dict[str, Any] | None:
+    """Per village, its move as compact numbers; the page writes them in plain Chinese (``gfp.move``).
+
+    A relocating village reads ``从 王家湾村 搬到 高桥中心社区``, then one line per site it moves
+    to (households and persons), the year(s) of the move when the run has a phasing plan
+    (``phasing_plan``), and the time to the school, the clinic and the township seat now and
+    after the move (``relocation_access``: the old village, the new site; a range when its
+    groups differ), in whole minutes. The public version names no 村民小组.
+
+    Returns
+    -------
+    ``{'rows': [...], 'sites': [name, ...], 'kinds': [zh, ...]}`` or ``None`` when the run
+    placed nobody. A row is ``None`` (staying), ``0`` (not placed) or ``[group, [[site index,
+    households, persons], ...], [years], [[now min, now max, after min, after max] | None per kind]]``.
+    """
+    if "village_id" not in d.columns:
+        return None
+    ra = find(results, "relocation_access", "tables")
+    flows = find(results, "allocation_flows", "layers")
+    moved = ra if ra is not None and len(ra) else flows
+    if moved is None or not len(moved) or not {"village_id", "site_id"} <= set(moved.columns):
+        return None
+    m = pd.DataFrame(moved.drop(columns="geometry", errors="ignore"))
+    m = m.assign(_vid=m["village_id"].astype(str).map(lambda x: vid_map.get(x, x)), site_id=m["site_id"].astype(str))
+    sites = list(dict.fromkeys(m["site_id"]))
+    site_ix = {sid: k for k, sid in enumerate(sites)}
+    num = [c for c in ("households", "persons") if c in m.columns]
+    per_site = m.groupby(["_vid", "site_id"], sort=False)[num].sum()
+    dest: dict[str, list[list[Any]]] = {}
+    for (vid, sid), row in zip(per_site.index, per_site.itertuples(index=False), strict=True):
+        counts = dict(zip(num, row, strict=True))
+        dest.setdefault(str(vid), []).append(
+            [site_ix[str(sid)], *(_rounded(counts.get(c)) for c in ("households", "persons"))]
+        )
+    years: dict[str, list[int]] = {}
+    phasing = find(results, "phasing_plan", "tables")
+    if phasing is not None and len(phasing) and {"village_id", "year"} <= set(phasing.columns):
+        ph = pd.DataFrame({"_vid": phasing["village_id"].astype(str).map(lambda x: vid_map.get(x, x))})
+        ph["year"] = pd.to_numeric(phasing["year"], errors="coerce").to_numpy()
+        for vid, ys in ph.dropna().drop_duplicates().sort_values("year").groupby("_vid", sort=False)["year"]:
+            years[str(vid)] = [int(y) for y in ys]
+    kinds = [(k, zh) for k, zh in MOVE_KINDS if {f"before_time_min_{k}", f"after_time_min_{k}"} <= set(m.columns)]
+    times: dict[str, list[list[int | None] | None]] = {}
+    if kinds:
+        cols = [f"{w}_time_min_{k}" for k, _ in kinds for w in ("before", "after")]
+        t = m[["_vid", *cols]].assign(**{c: pd.to_numeric(m[c], errors="coerce") for c in cols})
+        g = t.groupby("_vid", sort=False)[cols]
+        lo, hi = (np.round(x.to_numpy(dtype=float)) for x in (g.min(), g.max()))
+        # rounded as Python rounds (half to even), like the tables' readers; NaN -> None
+        ints = [[[None if np.isnan(x) else int(x) for x in r] for r in arr.tolist()] for arr in (lo, hi)]
+        ints_lo, ints_hi = (np.array(x, dtype=object) for x in ints)
+        for j, vid in enumerate(g.min().index):
+            times[str(vid)] = [
+                [ints_lo[j, 2 * q], ints_hi[j, 2 * q], ints_lo[j, 2 * q + 1], ints_hi[j, 2 * q + 1]]
+                for q in range(len(kinds))
+            ]
+    group = d["group"] if "group" in d.columns and not public else pd.Series(None, index=d.index)
+    rows: list[Any] = []
+    for vid, grp, st in zip(d["village_id"].astype(str), group, status, strict=True):
+        if vid not in dest:
+            rows.append(0 if st == "unserved" else None)
+            continue
+        label = str(grp) if grp is not None and pd.notna(grp) and str(grp) else ""
+        rows.append([label, dest[vid], years.get(vid, []), times.get(vid, [None] * len(kinds))])
+    return {"rows": rows, "sites": [names.get(s, s) for s in sites], "kinds": [zh for _, zh in kinds]}
