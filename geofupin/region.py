@@ -26,6 +26,7 @@ on a file system the workers share with this process (a multi-machine cluster mo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import html
 import logging
@@ -34,7 +35,7 @@ import os
 import resource
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -296,7 +297,9 @@ def run_county(job: CountyJob) -> CountyResult:
             demo.ensure_tile(job.tile_base, job.tile_dir, row=job.tile[0], col=job.tile[1], county_name=job.county_name)
         out_dir = pipeline.check_output_dir(sc, job.out_dir)
         out = pipeline.run(sc)
+        tw = time.perf_counter()
         written = pipeline.write_outputs(out, out_dir)
+        write_s = time.perf_counter() - tw
         result = _county_figures(out, job)
         outputs = {k: gio.file_sha256(p) for k, p in written.items()}
         return dataclasses.replace(
@@ -314,7 +317,7 @@ def run_county(job: CountyJob) -> CountyResult:
             wall_s=round(time.perf_counter() - t0, 3),
             cpu_s=round(time.process_time() - c0, 3),
             peak_rss_mb=round(_peak_rss_mb(), 1),
-            timings_s={k: round(v, 3) for k, v in out.timings_s.items()},
+            timings_s={k: round(v, 3) for k, v in {**out.timings_s, "write": write_s}.items()},
         )
     except GeofupinError as exc:
         error = str(exc)
@@ -480,19 +483,46 @@ def execute(
     from ._optional import require
 
     require("distributed")  # names the 'region' extra when missing (--workers 0 needs none)
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
     names = list(keys) if keys is not None else [f"task-{i}" for i in range(len(items))]
     task_keys = [f"geofupin-{n}-{os.getpid()}-{time.time_ns()}" for n in names]
-    if scheduler is not None:
-        with Client(scheduler) as client:
-            return _gather(client, func, items, task_keys, names)
+    with _quiet_distributed():
+        if scheduler is not None:
+            with Client(scheduler) as client:
+                return _gather(client, func, items, task_keys, names)
+        return _local_cluster(func, items, task_keys, names, workers)
+
+
+@contextlib.contextmanager
+def _quiet_distributed() -> Iterator[None]:
+    """dask.distributed logs every connection at INFO on its own handler: keep its errors only.
+
+    (A worker slow to close under load, which it logs as a warning, is not the user's concern.)
+
+    With ``geofupin -vv`` (debug) its messages are kept.
+    """
+    logger = logging.getLogger("distributed")
+    before = logger.level
+    if not logging.getLogger("geofupin").isEnabledFor(logging.DEBUG):
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
+
+
+def _local_cluster(
+    func: Callable[[Any], Any], items: Sequence[Any], task_keys: list[str], names: list[str], workers: int
+) -> list[Any]:
+    from dask.distributed import Client, LocalCluster
+
     with (
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port: never collide with another cluster on 8787
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,
@@ -1183,7 +1213,7 @@ def index_html(region: Region, results: Sequence[CountyResult], budget: pd.DataF
 <style>
 body {{ font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; margin: 1.5em; color: #222; }}
 table {{ border-collapse: collapse; font-size: 14px; }}
-td, th {{ border: 1px solid #bbb; padding: 3px 6px; text-align: right; }}
+td, th {{ border: 1px solid #bbb; padding: 3px 6px; text-align: right; white-space: nowrap; }}
 td:nth-child(-n+4), th {{ text-align: left; }}
 tr.city td {{ background: #eef3f8; font-weight: bold; }}
 tr.province td {{ background: #dde8f3; font-weight: bold; }}

@@ -168,6 +168,20 @@ def test_region_on_a_local_cluster_adds_up_to_the_separate_county_runs(tmp_path:
     assert marker is not None and "a/tables/assignment.csv" in marker["files"] and "index.html" in marker["files"]
 
 
+def test_a_region_runs_on_an_existing_cluster_by_its_scheduler_address(tmp_path: Path) -> None:
+    from dask.distributed import LocalCluster
+
+    reg = region_mod.load(two_counties(tmp_path / "in", extra="  cross_county: true\n"))
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        res = region_mod.run(reg, out_dir=tmp_path / "region", scheduler=cluster.scheduler_address)
+    run = json.loads((tmp_path / "region" / "run.json").read_text(encoding="utf-8"))
+    assert run["executor"] == {"kind": "scheduler", "workers": None, "scheduler": cluster.scheduler_address}
+    assert {c["worker_pid"] for c in run["counties"].values()} - {os.getpid()} == {
+        c["worker_pid"] for c in run["counties"].values()
+    }
+    assert res.record["totals"]["placed_persons"] == 110 and res.record["cross_county"]["persons"] == 50
+
+
 def test_the_in_process_path_gives_the_same_region(tmp_path: Path) -> None:
     reg = region_mod.load(two_counties(tmp_path / "in"))
     one = region_mod.run(reg, out_dir=tmp_path / "r0", workers=0)
