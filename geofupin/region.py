@@ -175,6 +175,8 @@ def county_jobs(region: Region, region_dir: Path) -> list[CountyJob]:
     jobs: list[CountyJob] = []
     if region.tiles is not None:
         jobs = _tile_jobs(region, region_dir)
+    if region.split_by is not None:
+        jobs = _split_jobs(region, region_dir, problems)
     for i, entry in enumerate(region.entries()):
         where = f"region.counties[{i}]"
         try:
@@ -270,6 +272,138 @@ def _tile_jobs(region: Region, region_dir: Path) -> list[CountyJob]:
 
         ensure_demo_layers(base)
     return jobs
+
+
+#: Layer kinds given to the county holding the feature (points; sites and townships by an inner point).
+_HELD = ("villages", "facilities", "candidates", "boundaries")
+
+
+def split_layers(
+    layers: Mapping[str, gpd.GeoDataFrame], areas: Mapping[str, Any]
+) -> dict[str, dict[str, gpd.GeoDataFrame]]:
+    """Cut one layer set into counties (pure).
+
+    Parameters
+    ----------
+    layers
+        Vector layers by kind, all in one CRS.
+    areas
+        County polygon by county name, in that CRS.
+
+    Returns
+    -------
+    County -> kind -> its features. Villages, facilities, candidate sites and township
+    boundaries go to the first county holding their inner point (each to one county); roads,
+    water, power and constraints to every county they touch, whole (a road crossing the border
+    keeps its connections).
+    """
+    out: dict[str, dict[str, gpd.GeoDataFrame]] = {name: {} for name in areas}
+    names = list(areas)
+    polys = gpd.GeoSeries([areas[n] for n in names], crs=next(iter(layers.values())).crs)
+    for kind, gdf in layers.items():
+        if kind in _HELD:
+            pts = gdf.geometry.representative_point()
+            owner = np.full(len(gdf), -1)
+            for i in range(len(names) - 1, -1, -1):  # the first county wins a point on a shared border
+                owner[pts.intersects(polys.iloc[i]).to_numpy()] = i
+            for i, n in enumerate(names):
+                out[n][kind] = gdf[owner == i].reset_index(drop=True)
+        else:
+            for i, n in enumerate(names):
+                out[n][kind] = gdf[gdf.geometry.intersects(polys.iloc[i])].reset_index(drop=True)
+    return out
+
+
+def _split_jobs(region: Region, region_dir: Path, problems: Any) -> list[CountyJob]:
+    """Counties cut from one layer set: the layers written once per county into ``split_by.dir``."""
+    import hashlib
+    import json
+
+    from . import pipeline
+    from . import scenario as scenario_mod
+    from .config.region import _check_name
+    from .scenario import LayerSource, LayersSection, Title
+
+    split = region.split_by
+    assert split is not None
+    base = scenario_mod.load(split.scenario)
+    layers = pipeline.load_inputs(base)
+    polygons = layers.get(split.layer)
+    where = "region.split_by"
+    if polygons is None or split.column not in polygons:
+        problems.add(
+            where,
+            f"the {split.layer} layer of {split.scenario.name} has no column {split.column!r}.",
+            f"Name the column holding each county's name (split_by.column), or add it to the {split.layer} layer.",
+        )
+        return []
+    if split.level is not None and "level" in polygons:
+        polygons = polygons[polygons["level"] == split.level]
+    polygons = polygons[polygons[split.column].notna()]
+    names = [str(v) for v in dict.fromkeys(polygons[split.column])]
+    for n in names:
+        _check_name(n, f"{where}.column", problems)
+    if not names:
+        problems.add(where, f"no {split.layer} polygon has a {split.column}.", "Fill the column (one value a county).")
+    if problems.errors:
+        return []
+    areas = {n: shapely.union_all(polygons.loc[polygons[split.column].astype(str) == n].geometry.values) for n in names}
+    cities: dict[str, str] = {}
+    if split.city_column is not None and split.city_column in polygons:
+        first = polygons.drop_duplicates(split.column)
+        cities = dict(
+            zip(first[split.column].astype(str), first[split.city_column].fillna("").astype(str), strict=True)
+        )
+    stamp = {
+        "generator": "geofupin.region.split",
+        "inputs": pipeline.input_hashes(base),
+        "split": {"layer": split.layer, "column": split.column, "level": split.level},
+    }
+    key = hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:16]
+    present = layers.present()
+    parts: dict[str, dict[str, gpd.GeoDataFrame]] | None = None
+    jobs = []
+    for n in names:
+        cdir = split.dir / n
+        if gio.read_marker(cdir) is None or _split_key(cdir) != key:
+            if parts is None:
+                parts = split_layers(present, areas)
+            protect = pipeline.input_files(base).values()
+            with gio.atomic_dir(cdir, overwrite=True, protect=protect, kind="region-split") as tmp:
+                for kind, gdf in parts[n].items():
+                    gio.write_vector(gdf, tmp / f"{kind}.gpkg", layer=kind)
+                gio.write_json(tmp / "split.json", {**stamp, "key": key, "county": n})
+        srcs: dict[str, Any] = {k: LayerSource(path=cdir / f"{k}.gpkg", layer=k) for k in present}
+        srcs["dem"] = base.layers.dem
+        sc = dataclasses.replace(
+            base,
+            name=n,
+            title=Title(zh=f"{n}易地扶贫搬迁规划", en=f"{n} relocation plan"),
+            crs=layers.crs.to_string(),
+            layers=LayersSection(**srcs),
+            demo=None,
+            outputs=dataclasses.replace(base.outputs, dir=None),
+        )
+        jobs.append(
+            CountyJob(
+                name=n,
+                city=cities.get(n) or region.default_city,
+                scenario=sc,
+                out_dir=region_dir / n,
+                county_name=n,
+                border=region.cross_county,
+            )
+        )
+    return jobs
+
+
+def _split_key(folder: Path) -> str | None:
+    import json
+
+    try:
+        return str(json.loads((folder / "split.json").read_text(encoding="utf-8")).get("key"))
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _peak_rss_mb() -> float:

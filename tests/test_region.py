@@ -320,6 +320,48 @@ def test_the_index_page_links_each_county_page(tmp_path: Path) -> None:
     assert "svg" in parser.tags and "http" not in " ".join(parser.hrefs)  # offline: no remote link
 
 
+# ----------------------------------------------------------------------------- one layer set split by county
+def test_a_layer_set_split_by_its_county_column_gives_the_listed_counties(tmp_path: Path) -> None:
+    listed = two_counties(tmp_path / "in")
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    for kind in ("villages", "candidates", "boundaries"):
+        parts = [gio.read_vector(tmp_path / "in" / n / f"{kind}.gpkg") for n in ("a", "b")]
+        gdf = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=parts[0].crs)
+        if kind == "boundaries":
+            gdf["name"], gdf["city"], gdf["boundary_id"] = ["a", "b"], ["甲市", "乙市"], ["CA", "CB"]
+        gio.write_vector(gdf, whole / f"{kind}.gpkg", layer=kind)
+    (whole / "s.yaml").write_text(
+        (tmp_path / "in" / "a" / "s.yaml").read_text(encoding="utf-8").replace("name: a", "name: whole"), "utf-8"
+    )
+    region_file = tmp_path / "split.yaml"
+    region_file.write_text(
+        "region:\n  name: split\n  split_by: {scenario: whole/s.yaml, dir: split-layers, column: name, "
+        "city_column: city}\n  cross_county: true\n",
+        encoding="utf-8",
+    )
+    split = region_mod.run(region_mod.load(region_file), out_dir=tmp_path / "r-split", workers=0)
+    (listed_file := listed).write_text(listed.read_text(encoding="utf-8") + "  cross_county: true\n", "utf-8")
+    ref = region_mod.run(region_mod.load(listed_file), out_dir=tmp_path / "r-list", workers=0)
+    assert [c.name for c in split.counties] == ["a", "b"] and [c.city for c in split.counties] == ["甲市", "乙市"]
+    assert split.record["totals"] == ref.record["totals"]
+    assert split.record["totals"]["placed_persons"] == 110 and split.record["cross_county"]["persons"] == 50
+    cut = gio.read_vector(tmp_path / "split-layers" / "a" / "villages.gpkg")
+    assert sorted(cut["village_id"]) == ["A1", "A2"]
+    assert sorted(gio.read_vector(tmp_path / "split-layers" / "b" / "candidates.gpkg")["site_id"]) == ["SB"]
+    before = (tmp_path / "split-layers" / "a" / "villages.gpkg").stat().st_mtime_ns
+    region_mod.run(region_mod.load(region_file), out_dir=tmp_path / "r-split", workers=0, overwrite=True)
+    assert (tmp_path / "split-layers" / "a" / "villages.gpkg").stat().st_mtime_ns == before  # a cache
+
+
+def test_split_by_names_a_missing_column(tmp_path: Path) -> None:
+    two_counties(tmp_path / "in")
+    p = tmp_path / "bad.yaml"
+    p.write_text("region:\n  name: bad\n  split_by: {scenario: in/a/s.yaml, dir: cut, column: 县名}\n", "utf-8")
+    with pytest.raises(ScenarioError, match="no column '县名'"):
+        region_mod.run(region_mod.load(p), out_dir=tmp_path / "r", workers=0)
+
+
 # ----------------------------------------------------------------------------- config and tiles
 def test_region_config_problems_are_reported_together(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as info:

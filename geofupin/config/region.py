@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .._schema import kind_of, line_for, parse
 from ..errors import Problem, Problems, ScenarioError
@@ -104,6 +104,40 @@ class Tiles:
 
 
 @dataclass(frozen=True)
+class Split:
+    """Counties cut from one layer set: each value of ``column`` in ``layer`` is one county.
+
+    Points (villages, facilities) and candidate sites go to the county holding them; lines and
+    polygons (roads, water, power, constraints) to every county they touch, whole, so that a road
+    crossing the border keeps its connections; township boundaries to the county holding them.
+    The DEM is shared. Each county's layers are written once into ``dir/<value>/`` (a cache,
+    rewritten when an input changes).
+
+    Attributes
+    ----------
+    scenario
+        The scenario of the whole layer set (its sections apply to every county).
+    dir
+        Folder of the counties' layers.
+    layer
+        The layer kind holding the county polygons (default ``boundaries``).
+    column
+        The column naming the county of each polygon.
+    level
+        Only polygons whose ``level`` is this (``county``); ``null``: every polygon of the layer.
+    city_column
+        A column of the same layer naming each county's city (地级市), or ``null``.
+    """
+
+    scenario: Path
+    dir: Path
+    column: str = "name"
+    layer: Literal["boundaries"] = "boundaries"
+    level: str | None = "county"
+    city_column: str | None = None
+
+
+@dataclass(frozen=True)
 class RegionOutputs:
     """Where the region writes: ``dir/<county>/`` per county, plus the region's own files in ``dir``."""
 
@@ -128,6 +162,8 @@ class Region:
         County scenarios (paths or :class:`CountyEntry`); or none with ``tiles``.
     tiles
         Build the counties by tiling one county scenario (the demo region).
+    split_by
+        Cut the counties from one layer set by a county column of its boundaries.
     cross_county
         After every county ran, let relocating units a county could not place move to a site of a
         neighbouring county with room left (a second pass over the border counties only).
@@ -145,6 +181,7 @@ class Region:
     default_city: str = ""
     counties: tuple[CountyEntry | Path, ...] = ()
     tiles: Tiles | None = None
+    split_by: Split | None = None
     cross_county: bool = False
     cross_county_max_time_min: float = field(default=60.0, metadata={"check": lambda v, w, p: _check_positive(v, w, p)})
     border_m: float = field(default=5000.0, metadata={"check": lambda v, w, p: _check_positive(v, w, p)})
@@ -153,15 +190,17 @@ class Region:
     path: Path | None = field(default=None, compare=False, metadata={"internal": True})
 
     def validate(self, where: str, problems: Problems) -> None:
-        """A region has counties: a list or tiles, not both, not neither."""
-        if not self.counties and self.tiles is None:
+        """A region has counties: a list, tiles or a split, exactly one of them."""
+        given = [k for k, v in (("counties", self.counties), ("tiles", self.tiles), ("split_by", self.split_by)) if v]
+        if not given:
             problems.add(
                 where or "region",
                 "the region lists no county.",
-                "Add 'counties:' (county scenario files) or 'tiles:' (one county scenario tiled).",
+                "Add 'counties:' (county scenario files), 'split_by:' (one layer set cut by a county column) or "
+                "'tiles:' (one county scenario tiled).",
             )
-        if self.counties and self.tiles is not None:
-            problems.add(where or "region", "both 'counties' and 'tiles' are given.", "Keep one of them.")
+        if len(given) > 1:
+            problems.add(where or "region", f"{' and '.join(given)} are given.", "Keep one of them.")
 
     def entries(self) -> tuple[CountyEntry, ...]:
         """The listed counties as :class:`CountyEntry` (the default city filled in)."""
