@@ -32,7 +32,6 @@ import html
 import logging
 import math
 import os
-import resource
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -407,8 +406,12 @@ def _split_key(folder: Path) -> str | None:
 
 
 def _peak_rss_mb() -> float:
-    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return float(kb) / 1024.0
+    """Peak resident memory of this process in MB (0 where the OS does not say: Windows)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return 0.0
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024.0
 
 
 def run_county(job: CountyJob) -> CountyResult:

@@ -15,7 +15,8 @@ A region scenario is a YAML file with one top-level key, ``region``:
       cross_county_max_time_min: 60
       outputs: {dir: ../maps/yan-an}
 
-``tiles`` builds the counties from one county scenario instead (the demo county tiled
+``split_by`` cuts the counties from one layer set instead (a county column of its boundaries);
+``tiles`` builds them from one county scenario (the demo county tiled
 ``rows x cols`` with distinct names, ids and offsets; the bundled ``scenarios/region-demo.yaml``
 and ``benchmarks/bench_region.py`` use it). The classes here are plain data; reading the file is
 :func:`geofupin.region.load`'s job (through :mod:`geofupin.io`).
