@@ -1249,6 +1249,13 @@ def _fmt_wan(v: Any) -> str:
     return "—" if v is None else f"{float(v) / 1e4:,.2f}"
 
 
+def county_href(folder: str) -> str:
+    """The relative link to a county's page: its folder name percent-encoded (``#``, ``%`` or a space stay text)."""
+    from urllib.parse import quote
+
+    return f"{quote(folder, safe='')}/index.html"
+
+
 def _svg_map(results: Sequence[CountyResult]) -> str:
     """An SVG of the counties' outlines (lon/lat, equirectangular), each linking to its page."""
     shapes = [(c, c.outline_lonlat) for c in results if c.outline_lonlat is not None]
@@ -1283,7 +1290,7 @@ def _svg_map(results: Sequence[CountyResult]) -> str:
             f'<text x="{tx:.1f}" y="{ty:.1f}" text-anchor="middle">{label}</text>'
         )
         if c.ok and c.has_page:
-            href = html.escape(f"{c.folder}/index.html", quote=True)
+            href = html.escape(county_href(c.folder), quote=True)
             body = f'<a href="{href}">{body}</a>'
         items.append(body)
     return (
@@ -1306,7 +1313,7 @@ def index_html(region: Region, results: Sequence[CountyResult], budget: pd.DataF
         c = by_name.get(str(r["county"])) if r["level"] == "county" else None
         name = e(str(r["name"]))
         if c is not None and c.ok and c.has_page:
-            name = f'<a href="{e(f"{c.folder}/index.html", quote=True)}">{name}</a>'
+            name = f'<a href="{e(county_href(c.folder), quote=True)}">{name}</a>'
         if r["level"] == "county":
             name += f' <small class="scenario">{e(str(r["county"]))}</small>'
         cls = f' class="{e(str(r["level"]))}{" failed" if r["status"] == "failed" else ""}"'

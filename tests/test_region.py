@@ -406,3 +406,11 @@ def test_demo_tiles_are_shifted_renamed_and_deterministic(demo_layers: Path, tmp
     before = {k: p.read_bytes() for k, p in paths.items()}
     again = demo.ensure_tile(demo_layers, tmp_path / "other", row=1, col=2, county_name="演示己县")
     assert {k: p.read_bytes() for k, p in again.items()} == before  # deterministic
+
+
+def test_a_county_link_keeps_its_folder_name_as_text() -> None:
+    from urllib.parse import unquote
+
+    href = region_mod.county_href("甲县 #1%&'")
+    assert href == "%E7%94%B2%E5%8E%BF%20%231%25%26%27/index.html"
+    assert unquote(href) == "甲县 #1%&'/index.html"
