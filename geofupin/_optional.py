@@ -12,13 +12,18 @@ from typing import Literal
 
 from .errors import MissingDependencyError
 
-OptionalModule = Literal["pyarrow", "matplotlib", "osmium"]
+OptionalModule = Literal["pyarrow", "matplotlib", "osmium", "distributed"]
 
 #: module -> (extra, what needs it in Chinese, in English)
 EXTRAS: dict[str, tuple[str, str, str]] = {
     "pyarrow": ("parquet", "读写 GeoParquet 图层", "GeoParquet layers"),
     "matplotlib": ("static", "生成可打印的静态地图(PNG/PDF)", "printable static maps (PNG/PDF)"),
     "osmium": ("osm", "导入 OpenStreetMap 数据(.osm.pbf)", "OpenStreetMap import (.osm.pbf)"),
+    "distributed": (
+        "region",
+        "在 dask 集群上运行区域(多县)情景",
+        "region runs on a dask cluster (--workers, --scheduler)",
+    ),
 }
 
 

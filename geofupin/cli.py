@@ -107,11 +107,71 @@ def _run_and_write(
 @scenario_arg
 @out_opt
 @overwrite_opt
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Region scenarios: worker processes of the local dask cluster, one county a task "
+    "(default: one per CPU, at most one per county; 0: in this process, one county after the other).",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Region scenarios: run the counties on an existing dask.distributed cluster (e.g. tcp://10.0.0.5:8786).",
+)
 @click.pass_context
 @_handle_errors
-def run(ctx: click.Context, scenario: Path, out: Path | None, overwrite: bool) -> None:
-    """Run every step of SCENARIO and write maps, tables, results.gpkg and run.json."""
+def run(
+    ctx: click.Context, scenario: Path, out: Path | None, overwrite: bool, workers: int | None, scheduler: str | None
+) -> None:
+    """Run every step of SCENARIO and write maps, tables, results.gpkg and run.json.
+
+    A region scenario (top-level key 'region') runs each of its counties as one task on a
+    dask.distributed cluster and writes each county's folder plus the region's totals.
+    """
+    from . import region as region_mod
+
+    if region_mod.is_region_file(scenario):
+        _run_region(ctx, scenario, out, overwrite, workers, scheduler)
+        return
+    if workers is not None or scheduler is not None:
+        click.echo("警告 warning: --workers/--scheduler apply to region scenarios only; ignored.", err=True)
     _run_and_write(ctx, scenario, out, overwrite, None)
+
+
+def _run_region(
+    ctx: click.Context, path: Path, out: Path | None, overwrite: bool, workers: int | None, scheduler: str | None
+) -> None:
+    """Run a region scenario, print each county's outcome and the totals; exit 1 when a county failed."""
+    import os
+
+    from . import region as region_mod
+
+    reg = region_mod.load(path)
+    if workers is None:
+        n = len(reg.entries()) or (reg.tiles.rows * reg.tiles.cols if reg.tiles else 1)
+        workers = max(1, min(os.cpu_count() or 1, n))
+    result = region_mod.run(reg, out_dir=out, overwrite=overwrite, workers=workers, scheduler=scheduler)
+    quiet = ctx.obj.get("quiet", False)
+    t = result.record["totals"]
+    if not quiet:
+        for c in result.counties:
+            if c.ok:
+                click.echo(
+                    f"  {c.name}: 安置 {c.placed_persons:,} 人,未安置 {c.unserved_persons:,} 人,"
+                    f"补助 {c.budget_total_yuan / 1e4:,.2f} 万元 ({c.wall_s:.1f} s)"
+                )
+        click.echo(f"已写出 wrote the region to {result.out_dir} ({len(result.counties)} counties, {workers=})")
+        click.echo(
+            f"区域合计 region: 安置 {t['placed_persons']:,} 人,未安置 {t['unserved_persons']:,} 人,"
+            f"补助 {t['budget_wan_yuan']:,.2f} 万元; {result.timings_s['total']:.1f} s"
+        )
+    for c in result.failed:
+        click.echo(f"错误 error: county {c.name} failed: {c.error}", err=True)
+    if result.failed:
+        click.echo(f"{len(result.failed)} of {len(result.counties)} counties failed (see region.json).", err=True)
+        sys.exit(1)
 
 
 def _step_command(name: str, help_text: str) -> None:

@@ -47,6 +47,7 @@ from ..errors import OutputExistsError, UnsafeOutputError
 from ..vocabulary import LAYER_KINDS
 from ._build import AREA_KM2, CRS_EPSG, DEFAULT_SEED, NODATA, SOURCE, DemoCounty, build_county
 from ._seed import NAMED_GROUPS, RELOCATING, SUMMARY_GROUPS, TOTAL_HOUSEHOLDS, TOTAL_PERSONS, TOWNSHIP_TARGETS
+from ._tile import ensure_tile, tile_code
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,10 @@ __all__ = [
     "DemoCounty",
     "build",
     "ensure",
+    "ensure_tile",
     "generate",
     "output_paths",
+    "tile_code",
 ]
 
 DEM_FILE = "dem.tif"

@@ -1,0 +1,172 @@
+"""Region runs at growing size: the demo county tiled 1x, 4x, 16x (64x with --sizes), on dask workers vs one process.
+
+For each size (number of counties: 1 = 1x1 tile, 4 = 2x2, 16 = 4x4, 64 = 8x8) it runs the same region
+two ways, ``--repeats`` times each, and reports MEDIANS (never best-of):
+
+- ``region``: :func:`geofupin.region.run` with ``--workers`` local dask workers (default 2), one county a task;
+- ``baseline``: the same counties in this one process, one after the other (``workers=0``: the per-county
+  sequential run, the same task function).
+
+Per size it prints wall time, CPU time (this process plus every county's own CPU) and peak RSS (this process
+and the largest worker), the ratios against the 1x run and the growth exponent ``log(t_N / t_1) / log(N)``
+(1.0 = linear in the number of counties), the speedup of the workers over the baseline, and per pipeline
+step (load, access, site, allocate, plan, phase, map, write) the wall time summed over counties.
+CPU time is measured per county (a county is one task), not per pipeline step.
+
+Usage::
+
+    python benchmarks/bench_region.py                      # sizes 1,4,16; 3 repeats; 2 workers
+    python benchmarks/bench_region.py --sizes 1,4 --repeats 3
+    python benchmarks/bench_region.py --sizes 1,4,16,64 --repeats 1
+
+Tiles are generated once into ``--cache`` (default a folder under the system temp dir); outputs go to a
+temporary folder removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import resource
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from geofupin import region as region_mod
+from geofupin.config.region import Region, RegionOutputs, Tiles
+
+REPO = Path(__file__).resolve().parents[1]
+STEPS = ("load", "access", "site", "allocate", "plan", "phase", "map", "write")
+
+
+def make_region(n: int, cache: Path) -> Region:
+    side = math.isqrt(n)
+    if side * side != n:
+        raise SystemExit(f"size {n} is not a square number of counties (1, 4, 16, 64)")
+    return Region(
+        name=f"bench-{n}x",
+        tiles=Tiles(scenario=REPO / "scenarios" / "demo.yaml", dir=cache / "tiles", rows=side, cols=side),
+        outputs=RegionOutputs(dir=None),
+    )
+
+
+def warm(reg: Region, work: Path) -> None:
+    """Generate the tiles' layers before timing (a cache, like the demo's own layers)."""
+    from geofupin import demo
+
+    for j in region_mod.county_jobs(reg, work / "warm"):
+        assert j.tile is not None and j.tile_base is not None and j.tile_dir is not None
+        demo.ensure_tile(j.tile_base, j.tile_dir, row=j.tile[0], col=j.tile[1], county_name=j.county_name)
+
+
+def once(reg: Region, out: Path, workers: int) -> dict[str, Any]:
+    """One region run: wall, CPU (this process + every county), peak RSS (this process, largest worker), steps."""
+    if out.exists():
+        shutil.rmtree(out)
+    c0, t0 = time.process_time(), time.perf_counter()
+    res = region_mod.run(reg, out_dir=out, workers=workers)
+    wall = time.perf_counter() - t0
+    own_cpu = time.process_time() - c0
+    failed = [c.name for c in res.counties if not c.ok]
+    if failed:
+        raise SystemExit(f"counties failed: {failed}: {res.counties[0].error}")
+    county_cpu = sum(c.cpu_s for c in res.counties)
+    cpu = own_cpu + (county_cpu if workers > 0 else 0.0)  # in-process: the counties' CPU is this process's
+    steps = {s: sum(float(c.timings_s.get(s, 0.0)) for c in res.counties) for s in STEPS}
+    rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    rss_worker = max((c.peak_rss_mb for c in res.counties), default=0.0) if workers > 0 else rss_self
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "rss_self_mb": rss_self,
+        "rss_worker_mb": rss_worker,
+        "counties_s": res.timings_s.get("counties", 0.0),
+        "steps": steps,
+        "placed": res.record["totals"]["placed_persons"],
+        "budget_wan": res.record["totals"]["budget_wan_yuan"],
+    }
+
+
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    out = {k: statistics.median(r[k] for r in runs) for k in ("wall_s", "cpu_s", "rss_self_mb", "rss_worker_mb")}
+    out["steps"] = {s: statistics.median(r["steps"][s] for r in runs) for s in STEPS}
+    out["placed"] = runs[0]["placed"]
+    out["budget_wan"] = runs[0]["budget_wan"]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1,4,16", help="counties per region, square numbers (default 1,4,16)")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per size and mode; medians are reported")
+    ap.add_argument("--workers", type=int, default=2, help="local dask workers of the region runs")
+    ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "geofupin-bench-region")
+    ap.add_argument("--skip-baseline", action="store_true", help="only the worker runs (no sequential baseline)")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    args.cache.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-region-"))
+    results: dict[int, dict[str, dict[str, Any]]] = {}
+    try:
+        for n in sizes:
+            reg = make_region(n, args.cache)
+            warm(reg, work)
+            modes = {"region": args.workers} if args.skip_baseline else {"region": args.workers, "baseline": 0}
+            results[n] = {}
+            for mode, w in modes.items():
+                runs = []
+                for i in range(args.repeats):
+                    r = once(reg, work / f"{mode}-{n}", w)
+                    runs.append(r)
+                    print(
+                        f"  {n:>3}x {mode:<8} run {i + 1}/{args.repeats}: wall {r['wall_s']:7.1f} s, "
+                        f"cpu {r['cpu_s']:7.1f} s, rss self {r['rss_self_mb']:6.0f} MB, "
+                        f"worker {r['rss_worker_mb']:6.0f} MB",
+                        flush=True,
+                    )
+                results[n][mode] = median_of(runs)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report(results, sizes, args)
+
+
+def report(results: dict[int, dict[str, dict[str, Any]]], sizes: list[int], args: argparse.Namespace) -> None:
+    base = results[sizes[0]]
+    print(f"\nregion runs, medians of {args.repeats}; {args.workers} workers; {os.cpu_count()} CPUs on this machine")
+    print(
+        f"{'size':>5} {'mode':<9} {'wall s':>8} {'x1x':>6} {'exp':>5} {'cpu s':>8} {'x1x':>6} "
+        f"{'rss MB':>7} {'worker MB':>9} {'speedup':>8} {'placed':>8} {'万元':>10}"
+    )
+    for n in sizes:
+        for mode, m in results[n].items():
+            b = base[mode]
+            ratio_t = m["wall_s"] / b["wall_s"]
+            ratio_c = m["cpu_s"] / b["cpu_s"]
+            exp = math.log(ratio_t) / math.log(n / sizes[0]) if n != sizes[0] else float("nan")
+            speed = ""
+            if mode == "region" and "baseline" in results[n]:
+                speed = f"{results[n]['baseline']['wall_s'] / m['wall_s']:.2f}x"
+            print(
+                f"{n:>4}x {mode:<9} {m['wall_s']:8.1f} {ratio_t:6.2f} {exp:5.2f} {m['cpu_s']:8.1f} {ratio_c:6.2f} "
+                f"{m['rss_self_mb']:7.0f} {m['rss_worker_mb']:9.0f} {speed:>8} {m['placed']:>8,} "
+                f"{m['budget_wan']:>10,.2f}"
+            )
+    print("\nper pipeline step, wall seconds summed over the counties (median), and x the 1x run:")
+    print(f"{'size':>5} {'mode':<9} " + " ".join(f"{s:>14}" for s in STEPS))
+    for n in sizes:
+        for mode, m in results[n].items():
+            b = base[mode]["steps"]
+            cells = [f"{m['steps'][s]:7.1f} ({(m['steps'][s] / b[s]) if b[s] else float('nan'):4.1f})" for s in STEPS]
+            print(f"{n:>4}x {mode:<9} " + " ".join(f"{c:>14}" for c in cells))
+    if len(sizes) >= 2 and "baseline" in results[sizes[-1]]:
+        n1, n2 = sizes[-2], sizes[-1]
+        g = math.log(results[n2]["region"]["wall_s"] / results[n1]["region"]["wall_s"]) / math.log(n2 / n1)
+        print(f"\ngrowth exponent of the region's wall time from {n1}x to {n2}x: {g:.2f} (goal <= 1.1)")
+
+
+if __name__ == "__main__":
+    main()
