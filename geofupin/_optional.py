@@ -12,13 +12,20 @@ from typing import Literal
 
 from .errors import MissingDependencyError
 
-OptionalModule = Literal["pyarrow", "matplotlib", "osmium"]
+OptionalModule = Literal["pyarrow", "matplotlib", "osmium", "sqlalchemy", "psycopg", "geoalchemy2"]
 
 #: module -> (extra, what needs it in Chinese, in English)
 EXTRAS: dict[str, tuple[str, str, str]] = {
     "pyarrow": ("parquet", "读写 GeoParquet 图层", "GeoParquet layers"),
     "matplotlib": ("static", "生成可打印的静态地图(PNG/PDF)", "printable static maps (PNG/PDF)"),
     "osmium": ("osm", "导入 OpenStreetMap 数据(.osm.pbf)", "OpenStreetMap import (.osm.pbf)"),
+    "sqlalchemy": ("postgis", "读写 PostGIS 数据库(postgresql://...)", "PostGIS layers and outputs (postgresql://...)"),
+    "psycopg": ("postgis", "读写 PostGIS 数据库(postgresql://...)", "PostGIS layers and outputs (postgresql://...)"),
+    "geoalchemy2": (
+        "postgis",
+        "读写 PostGIS 数据库(postgresql://...)",
+        "PostGIS layers and outputs (postgresql://...)",
+    ),
 }
 
 
