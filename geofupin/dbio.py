@@ -294,6 +294,16 @@ def read_layer(
                 f"to the whole layer (ST_Transform({geom_col}, 4490) in 'sql:', or UpdateGeometrySRID)."
             )
         offset = offset_code(crs)
+        if not srids and table is not None:  # no geometry to read an SRID from: the column's declared one
+            srids = [
+                int(s)
+                for (s,) in raw.exec_driver_sql(
+                    "SELECT g.srid FROM geometry_columns g JOIN pg_namespace n ON n.nspname = g.f_table_schema "
+                    "JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = g.f_table_name "
+                    f"WHERE c.oid = to_regclass({_literal(_qualified(conn, table))}) "
+                    f"AND g.f_geometry_column = {_literal(geom_col)}"
+                )
+            ]
         layer_crs = _srid_crs(raw, srids[0]) if srids and srids[0] != 0 else None
         if layer_crs is None and crs is not None:
             layer_crs = CRS.from_epsg(4326) if offset else _layer_crs(crs, where)

@@ -319,8 +319,10 @@ def test_bad_url_or_table_is_a_layer_error_naming_the_layer_and_the_fix(
     assert "layers.water: cannot connect to postgresql://geofupin_test@127.0.0.1:1/geofupin_test" in msg
     assert "Connection refused" in msg and "Fix: check the host and port in the URL" in msg
     assert _postgis.PASSWORD not in msg
-    code, out = invoke("run", str(p))  # the CLI: a message and exit code 1, no traceback
-    assert code == 1 and "Traceback" not in out and "layers.roads" in out and _postgis.PASSWORD not in out
+    for command in ("check", "run"):  # the CLI: a message and exit code 1, no traceback
+        code, out = invoke(command, str(p))
+        assert code == 1 and "Traceback" not in out and _postgis.PASSWORD not in out, command
+        assert "layers.roads" in out and "layers.water" in out, command
 
 
 def _schema_tables(pg: _postgis.Server, schema: str) -> list[str]:
@@ -516,3 +518,23 @@ def test_the_run_checks_the_schema_before_computing(
         pipeline.check_output_dir(s, tmp_path / "out", overwrite=True)
     code, out = invoke("-q", "run", str(p), "--out", str(tmp_path / "out"))
     assert code == 1 and "schema theirs" in out and not (tmp_path / "out").exists()
+
+
+def test_empty_mixed_and_null_layers_round_trip_with_their_crs(pg: _postgis.Server) -> None:
+    url = pg.url()
+    empty = gpd.GeoDataFrame({"a": pd.Series([], dtype="int64")}, geometry=gpd.GeoSeries([], crs=4545), crs=4545)
+    shapes = [
+        shapely.box(0, 0, 1, 1),
+        shapely.MultiPolygon([shapely.box(2, 2, 3, 3)]),
+        shapely.LineString([(0, 0), (1, 1)]),
+    ]
+    mixed = gpd.GeoDataFrame({"k": ["a", "b", "c"]}, geometry=shapes, crs=4545)
+    nulls = gpd.GeoDataFrame({"k": ["a", "b"]}, geometry=[None, shapely.Point(1, 1)], crs=4545)
+    dbio.write_schema(url, "gf_shapes", layers={"empty": empty, "mixed": mixed, "nulls": nulls}, tables={}, run={})
+    e = dbio.read_layer(url, table="gf_shapes.empty")
+    assert len(e) == 0 and e.crs.to_epsg() == 4545  # the column's declared SRID when there is no row
+    m = dbio.read_layer(url, table="gf_shapes.mixed")
+    assert list(m.geom_type) == ["Polygon", "MultiPolygon", "LineString"] and m.crs.to_epsg() == 4545
+    assert_geoseries_equal(m.geometry.rename("geometry"), mixed.geometry)
+    n = dbio.read_layer(url, table="gf_shapes.nulls")
+    assert n.geometry.isna().tolist() == [True, False] and n.crs.to_epsg() == 4545
