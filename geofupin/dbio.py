@@ -483,8 +483,9 @@ def write_schema(
     ``geometry_name`` with the SRID of the layer's CRS and a GiST index) and table, plus
     :data:`RUN_TABLE` (one row: ``run`` as JSON); the previous schema (checked to be geofupin's,
     see :func:`check_schema`) is dropped table by table (never ``CASCADE``: a view of yours on a
-    result makes the write fail instead of vanishing) and the new one renamed into its place. Any
-    failure rolls everything back: the previous schema stays exactly as it was.
+    result makes the write fail instead of vanishing) and the new one renamed into its place; the
+    grants on the old schema and its tables carry over to the new ones (a reader role keeps reading).
+    Any failure rolls everything back: the previous schema stays exactly as it was.
 
     Returns
     -------
@@ -523,6 +524,7 @@ def write_schema(
             record.to_sql(RUN_TABLE, conn, schema=tmp, index=False, if_exists="fail")
             written.append(RUN_TABLE)
             if old is not None:
+                _copy_grants(conn, schema, tmp, written)
                 for name in old:
                     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_quote(conn, schema)}.{_quote(conn, name)}")
                 conn.exec_driver_sql(f"DROP SCHEMA {_quote(conn, schema)}")
@@ -546,6 +548,31 @@ def write_schema(
             ) from None
     log.info("wrote %d table(s) to schema %s in %s", len(written), schema, shown)
     return written
+
+
+def _copy_grants(conn: Connection, old: str, new: str, tables: list[str]) -> None:
+    """Give the new schema the grants the old one had (``USAGE`` for a reader role), and each new table
+    the grants of the old table of its name, so that readers keep their access across runs."""
+    role = "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END"
+    rows = conn.exec_driver_sql(
+        f"SELECT {role}, a.privilege_type, a.is_grantable FROM pg_namespace n CROSS JOIN LATERAL "
+        "aclexplode(n.nspacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee "
+        f"WHERE n.nspname = {_literal(old)} AND a.grantee <> n.nspowner"
+    ).all()
+    for who, privilege, grantable in rows:
+        option = " WITH GRANT OPTION" if grantable else ""
+        conn.exec_driver_sql(f"GRANT {privilege} ON SCHEMA {_quote(conn, new)} TO {who}{option}")
+    rows = conn.exec_driver_sql(
+        f"SELECT c.relname, {role}, a.privilege_type, a.is_grantable FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace CROSS JOIN LATERAL aclexplode(c.relacl) a "
+        "LEFT JOIN pg_roles r ON r.oid = a.grantee "
+        f"WHERE n.nspname = {_literal(old)} AND c.relkind IN ('r', 'p', 'v', 'm') AND a.grantee <> c.relowner"
+    ).all()
+    for table, who, privilege, grantable in rows:
+        if table in tables:
+            option = " WITH GRANT OPTION" if grantable else ""
+            target = f"{_quote(conn, new)}.{_quote(conn, table)}"
+            conn.exec_driver_sql(f"GRANT {privilege} ON TABLE {target} TO {who}{option}")
 
 
 def _write_layer(conn: Connection, gdf: gpd.GeoDataFrame, name: str, schema: str, *, geometry_name: str) -> None:

@@ -538,3 +538,38 @@ def test_empty_mixed_and_null_layers_round_trip_with_their_crs(pg: _postgis.Serv
     assert_geoseries_equal(m.geometry.rename("geometry"), mixed.geometry)
     n = dbio.read_layer(url, table="gf_shapes.nulls")
     assert n.geometry.isna().tolist() == [True, False] and n.crs.to_epsg() == 4545
+
+
+def test_gcj02_points_in_the_database_are_shifted_as_a_file_is(pg: _postgis.Server, tmp_path: Path) -> None:
+    """Gaode coordinates stored as SRID 4326 (as exports declare them): ``crs: GCJ-02`` moves them back to WGS84."""
+    from geofupin.io import read_vector
+
+    pts = gpd.GeoDataFrame(
+        {"village_id": ["a", "b"]}, geometry=[shapely.Point(109.32, 36.86), shapely.Point(116.40, 39.91)], crs=4326
+    )
+    pts.to_file(tmp_path / "gcj.geojson")
+    import sqlalchemy as sa
+
+    eng = sa.create_engine(pg.url().replace("postgresql://", "postgresql+psycopg://"))
+    with eng.begin() as conn:
+        pts.rename_geometry("geom").to_postgis("gcj_points", conn, index=False)
+    eng.dispose()
+    db = dbio.read_layer(pg.url(), table="gcj_points", crs="GCJ-02")
+    f = read_vector(tmp_path / "gcj.geojson", crs="GCJ-02")
+    assert db.crs.to_epsg() == 4326
+    np.testing.assert_allclose(shapely.get_coordinates(db.geometry), shapely.get_coordinates(f.geometry), atol=1e-12)
+    moved = shapely.get_coordinates(db.geometry) - shapely.get_coordinates(pts.geometry)
+    assert (np.abs(moved) > 1e-4).all() and (np.abs(moved) < 1e-2).all()  # a shift of a few hundred metres
+
+
+def test_grants_on_the_schema_and_its_tables_survive_a_rerun(pg: _postgis.Server) -> None:
+    url = pg.url()
+    layers, tables = _layers_and_tables()
+    dbio.write_schema(url, "gf_shared", layers=layers, tables=tables, run={"run_id": "1"})
+    _sql(pg, "CREATE ROLE qgis_reader NOLOGIN")
+    _sql(pg, "GRANT USAGE ON SCHEMA gf_shared TO qgis_reader; GRANT SELECT ON gf_shared.sites TO qgis_reader")
+    dbio.write_schema(url, "gf_shared", layers=layers, tables=tables, run={"run_id": "2"}, overwrite=True)
+    assert _sql(pg, "SELECT has_schema_privilege('qgis_reader', 'gf_shared', 'USAGE')") == [(True,)]
+    assert _sql(pg, "SELECT has_table_privilege('qgis_reader', 'gf_shared.sites', 'SELECT')") == [(True,)]
+    assert _sql(pg, "SELECT has_table_privilege('qgis_reader', 'gf_shared.site_load', 'SELECT')") == [(False,)]
+    assert _run_record(pg, "gf_shared")["run_id"] == "2"
