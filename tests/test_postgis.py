@@ -7,6 +7,7 @@ reason; under CI (``CI`` set) they fail instead, so CI really runs them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -100,8 +101,8 @@ def test_the_demo_run_on_geom_layers_equals_the_file_run(demo_run: tuple[Path, P
     scenario_file, out_dir = demo_run
     s = sc.load(scenario_file)
     raw = pipeline.read_raw_layers(s, pipeline.Problems())
-    raw = {k: v.rename_geometry("geom") for k, v in raw.items()}
-    layers = prepare_layers(raw, crs=s.crs, dem=s.layers.dem, sources={k: k for k in raw})
+    raw = {k: [dataclasses.replace(f, frame=f.frame.rename_geometry("geom")) for f in v] for k, v in raw.items()}
+    layers = prepare_layers(raw, crs=s.crs, dem=s.layers.dem)
     assert {v.geometry.name for v in layers.present().values()} == {"geom"}
     out = pipeline.run(s, layers=layers)
     mine = tmp_path / "out"
