@@ -799,5 +799,6 @@ def write_postgis(
         "inputs_sha256": input_hashes(sc),
         "key_figures": key_figures(out),
     }
-    names = dbio.write_schema(pg.url, pg.schema, layers=result_layers(out), tables=tables, run=run, overwrite=overwrite)
+    layers = {k: v.frame for k, v in gio.split_geometry_families(result_layers(out)).items()}  # as in results.gpkg
+    names = dbio.write_schema(pg.url, pg.schema, layers=layers, tables=tables, run=run, overwrite=overwrite)
     return {"url": dbio.redact_url(pg.url), "schema": pg.schema, "tables": names, "seconds": time.perf_counter() - t}
