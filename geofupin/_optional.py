@@ -12,7 +12,7 @@ from typing import Literal
 
 from .errors import MissingDependencyError
 
-OptionalModule = Literal["pyarrow", "matplotlib", "osmium", "distributed"]
+OptionalModule = Literal["pyarrow", "matplotlib", "osmium", "distributed", "sqlalchemy", "psycopg", "geoalchemy2"]
 
 #: module -> (extra, what needs it in Chinese, in English)
 EXTRAS: dict[str, tuple[str, str, str]] = {
@@ -23,6 +23,13 @@ EXTRAS: dict[str, tuple[str, str, str]] = {
         "region",
         "在 dask 集群上运行区域(多县)情景",
         "region runs on a dask cluster (--workers, --scheduler)",
+    ),
+    "sqlalchemy": ("postgis", "读写 PostGIS 数据库(postgresql://...)", "PostGIS layers and outputs (postgresql://...)"),
+    "psycopg": ("postgis", "读写 PostGIS 数据库(postgresql://...)", "PostGIS layers and outputs (postgresql://...)"),
+    "geoalchemy2": (
+        "postgis",
+        "读写 PostGIS 数据库(postgresql://...)",
+        "PostGIS layers and outputs (postgresql://...)",
     ),
 }
 

@@ -40,7 +40,7 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 
 from .config.access import AccessConfig
-from .context import StepResult
+from .context import StepResult, attributes
 from .errors import DataError
 from .network import RoadNetwork, Snap, from_roads, snap
 
@@ -637,7 +637,7 @@ def before_after(
     (``assignment`` | ``best_candidate`` | ``none``), time_min_to_site, dist_m_to_site and
     per kind ``time_min_<kind>_before``, ``time_min_<kind>_after``, ``change_min_<kind>``.
     """
-    va = pd.DataFrame(village_access.drop(columns="geometry", errors="ignore"))
+    va = attributes(village_access)
     rel = pd.to_numeric(va.get("relocate_persons", 0), errors="coerce").fillna(0) > 0
     va = va.loc[rel]
     if assignment is not None and len(assignment):
@@ -664,7 +664,7 @@ def before_after(
     vt = va.assign(village_id=va["village_id"].astype(str)).set_index("village_id")
     st = None
     if site_access is not None:
-        sa = pd.DataFrame(site_access.drop(columns="geometry", errors="ignore"))
+        sa = attributes(site_access)
         st = sa.assign(site_id=sa["site_id"].astype(str)).set_index("site_id")
     for kind in kinds:
         col = f"time_min_{kind}"

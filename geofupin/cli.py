@@ -86,7 +86,9 @@ def _run_and_write(
     with pipeline.capture_warnings():  # the run reports the scenario's warnings itself, once
         sc = scenario_path if isinstance(scenario_path, scenario.Scenario) else scenario.load(scenario_path)
     quiet = ctx.obj.get("quiet", False)
-    out_dir = pipeline.check_output_dir(sc, out or sc.output_dir(), overwrite=overwrite)  # before computing
+    out_dir = pipeline.check_output_dir(  # before computing
+        sc, out or sc.output_dir(), overwrite=overwrite, postgis=not maps_only
+    )
     result = pipeline.run(sc, steps=steps, progress=not quiet)
     written = pipeline.write_outputs(result, out_dir, overwrite=overwrite, maps_only=maps_only)
     if not quiet:

@@ -112,3 +112,16 @@ class RunContext:
             if name in res.tables:
                 return res.tables[name]
         return None
+
+
+def attributes(frame: pd.DataFrame) -> pd.DataFrame:
+    """The attribute columns of a layer or table as a plain DataFrame (a copy), without its geometry.
+
+    A GeoDataFrame loses its *active* geometry column whatever it is named (``geometry`` from a
+    file, ``geom`` from :func:`geopandas.read_postgis`, any name set with ``set_geometry``); a
+    plain DataFrame loses a ``geometry`` column if it has one.
+    """
+    name = frame.active_geometry_name if isinstance(frame, gpd.GeoDataFrame) else None
+    if name is None and "geometry" in frame.columns:
+        name = "geometry"
+    return pd.DataFrame(frame.drop(columns=name) if name is not None else frame).copy()

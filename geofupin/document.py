@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from .context import RunContext
+from .context import RunContext, attributes
 from .errors import MissingDependencyError
 from .report import M2_PER_MU, VALUE_LABELS, label
 
@@ -362,7 +362,7 @@ def _plan(ctx: RunContext, *, run_id: str, inputs_sha256: Mapping[str, str], map
         )
     sites = ctx.layer("sites")
     if sites is not None and "passed" in sites:
-        rej = pd.DataFrame(sites[~sites["passed"].astype(bool)].drop(columns="geometry", errors="ignore"))
+        rej = attributes(sites[~sites["passed"].astype(bool)])
         doc.table(
             "sites_rejected",
             rej,

@@ -32,6 +32,7 @@ import pandas as pd
 
 from .config.funding import FundingConfig
 from .config.policy import HousingPlan
+from .context import attributes
 from .errors import DataError
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ def households(budget: Any, villages: pd.DataFrame, housing: HousingPlan, cfg: F
             total += amt
     h["subsidy_household_yuan"] = total.round(2)
     h["own_housing_yuan"] = np.maximum(h["building_cost_yuan"] - h["subsidy_household_yuan"], 0.0).round(2)
-    v = pd.DataFrame(villages.drop(columns="geometry", errors="ignore"))
+    v = attributes(villages)
     if "income_per_capita" in v.columns:
         inc = v.assign(village_id=v["village_id"].astype(str)).drop_duplicates("village_id")
         per = h["village_id"].astype(str).map(inc.set_index("village_id")["income_per_capita"])

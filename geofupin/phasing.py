@@ -45,7 +45,7 @@ from .config.funding import FundingConfig
 from .config.phasing import PhasingConfig, PriorityRule
 from .config.policy import PolicyConfig
 from .config.reclamation import ReclamationConfig
-from .context import RunContext, StepResult
+from .context import RunContext, StepResult, attributes
 from .errors import DataError, SolverError
 
 log = logging.getLogger(__name__)
@@ -453,7 +453,7 @@ def phase_groups(
     )
     for col in ("households", "persons", "poor_households"):
         g[col] = np.bincount(codes, weights=units[col].to_numpy(dtype=float), minlength=len(uniq))
-    v = pd.DataFrame(villages.drop(columns="geometry", errors="ignore")).copy()
+    v = attributes(villages)
     v["village_id"] = v["village_id"].astype(str)
     v["_hazard"] = False if hazard is None else hazard.reindex(villages.index).fillna(False).astype(bool).to_numpy()
     vv = v.drop_duplicates("village_id").set_index("village_id")

@@ -25,12 +25,12 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from . import __version__
+from . import __version__, dbio
 from . import io as gio
 from .context import Layers, RunContext, StepResult
 from .errors import DataError, GeofupinError, LayerError, Problems, ProblemsError, ScenarioError
 from .layers import SourceFrame, prepare_layers
-from .scenario import STEP_ORDER, Scenario
+from .scenario import STEP_ORDER, LayerSource, Scenario
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +71,16 @@ def ensure_demo_layers(scenario: Scenario) -> list[Path]:
     """Generate the demo county when the scenario has a ``demo`` section and layer files are missing."""
     if scenario.demo is None:
         return []
-    paths = [s.path for srcs in scenario.layers.all_sources().values() for s in srcs]
+    paths = [s.path for srcs in scenario.layers.all_sources().values() for s in srcs if s.path is not None]
     if scenario.layers.dem is not None:
         paths.append(scenario.layers.dem)
     missing = [p for p in paths if not p.exists()]
     from . import demo
 
-    out = scenario.demo.dir or scenario.layers.sources()["villages"].path.parent
+    villages = scenario.layers.sources()["villages"].path
+    if scenario.demo.dir is None and villages is None:
+        return []
+    out = scenario.demo.dir or villages.parent  # type: ignore[union-attr]
     log.info("demo county (seed %s) in %s", scenario.demo.seed, out)
     demo.ensure(out, seed=scenario.demo.seed)  # checks the seed stamp; regenerates on a mismatch
     return missing
@@ -96,20 +99,32 @@ def read_raw_layers(scenario: Scenario, problems: Problems) -> dict[str, list[So
             here = f"layers.{kind}[{i}]" if listed else f"layers.{kind}"
             shift = src.datum_shift
             try:
-                gdf = gio.read_vector(
-                    src.path,
-                    layer=src.layer,
-                    encoding=src.encoding,
-                    lon=src.lon,
-                    lat=src.lat,
-                    crs=src.crs,
-                    towgs84=shift.towgs84 if shift is not None else None,
-                    shift_pipeline=shift.pipeline if shift is not None else None,
-                    where=src.where,
-                    sheet=src.sheet,
-                    header=src.header,
-                    names=src.names,
-                )
+                if src.url is not None:  # a PostGIS database (geofupin.dbio)
+                    gdf = dbio.read_layer(
+                        src.url,
+                        table=src.table,
+                        sql=src.sql,
+                        geometry=src.geometry,
+                        crs=src.crs,
+                        towgs84=shift.towgs84 if shift is not None else None,
+                        shift_pipeline=shift.pipeline if shift is not None else None,
+                    )
+                else:
+                    assert src.path is not None  # a source is a file or a database (scenario)
+                    gdf = gio.read_vector(
+                        src.path,
+                        layer=src.layer,
+                        encoding=src.encoding,
+                        lon=src.lon,
+                        lat=src.lat,
+                        crs=src.crs,
+                        towgs84=shift.towgs84 if shift is not None else None,
+                        shift_pipeline=shift.pipeline if shift is not None else None,
+                        where=src.where,
+                        sheet=src.sheet,
+                        header=src.header,
+                        names=src.names,
+                    )
             except ScenarioError as exc:  # the source's where: filter
                 for pr in exc.problems:
                     problems.add(
@@ -127,7 +142,7 @@ def read_raw_layers(scenario: Scenario, problems: Problems) -> dict[str, list[So
                 columns=src.columns,
                 kind=src.kind,
                 kind_from=src.kind_from,
-                file=Path(str(src.path)).name,
+                file=source_name(src),
             )
             raw.setdefault(kind, []).append(part)
     return raw
@@ -168,6 +183,13 @@ def load_inputs(scenario: Scenario, *, problems: Problems | None = None) -> Laye
     if len(problems.errors) > before:
         raise ScenarioError("invalid policy file", problems)
     return layers
+
+
+def source_name(src: LayerSource) -> str:
+    """How messages name a layer's source: its file name, or its table/query and database (without password)."""
+    if src.url is not None:
+        return dbio.describe(src.url, table=src.table, sql=src.sql)
+    return src.path.name if src.path is not None else ""
 
 
 def check_policy_file(scenario: Scenario, problems: Problems) -> None:
@@ -489,7 +511,7 @@ def input_files(scenario: Scenario) -> dict[str, Path]:
     if scenario.path is not None:
         files["scenario"] = scenario.path
     for key, src in _keyed_sources(scenario):
-        if not gio.is_url(src.path):
+        if src.path is not None and not gio.is_url(src.path):  # database sources are hashed by input_hashes
             files[key] = Path(src.path)
     if scenario.layers.dem is not None:
         files["dem"] = scenario.layers.dem
@@ -524,6 +546,8 @@ def input_hashes(scenario: Scenario) -> dict[str, str]:
     for key, src in sources.items():
         if gio.is_url(src.path):
             out[key] = gio.source_sha256(src.path, layer=src.layer, where=src.where)
+        elif src.url is not None:  # a PostGIS source: its URL without password and its table or query
+            out[key] = dbio.source_sha256(src.url, table=src.table, sql=src.sql)
     return out
 
 
@@ -544,19 +568,26 @@ def versions() -> dict[str, str]:
     return out
 
 
-def check_output_dir(scenario: Scenario, out_dir: Path, *, overwrite: bool = False) -> Path:
+def check_output_dir(scenario: Scenario, out_dir: Path, *, overwrite: bool = False, postgis: bool = True) -> Path:
     """Check, before computing, that :func:`write_outputs` will be allowed to write ``out_dir``.
 
     The folder must be new, empty or geofupin's own (its marker file lists every file in it;
     with ``overwrite``); it must not be the root, the home or the current folder, nor hold an
     input of the scenario; its parent must be writable. See :func:`geofupin.io.check_output_dir`.
+    With ``postgis`` (what a full run writes), the ``outputs.postgis`` schema is checked too
+    (:func:`geofupin.dbio.check_schema`: reachable, geofupin's or new, ``overwrite`` to replace it).
 
     Raises
     ------
     UnsafeOutputError, OutputExistsError, OutputError
-        As :func:`geofupin.io.check_output_dir`.
+        As :func:`geofupin.io.check_output_dir`, and for the schema as :func:`geofupin.dbio.check_schema`
+        (a :class:`~geofupin.errors.DataError` when the database cannot be reached).
     """
-    return gio.check_output_dir(out_dir, overwrite=overwrite, protect=input_files(scenario).values())
+    target = gio.check_output_dir(out_dir, overwrite=overwrite, protect=input_files(scenario).values())
+    pg = scenario.outputs.postgis
+    if pg is not None and postgis:  # the schema too: a run that could not write it is refused before computing
+        dbio.check_schema(pg.url, pg.schema, overwrite=overwrite)
+    return target
 
 
 def run_id(scenario: Scenario) -> str:
@@ -718,6 +749,9 @@ def write_outputs(
             for name, content in document_files(out).items():
                 gio.write_bytes(tmp / name, content)
                 written[name] = out_dir / name
+        postgis = None if maps_only else write_postgis(out, tables, overwrite=overwrite)  # last: the folder
+        if postgis is not None:  # is published only after the schema was committed
+            timings["write_postgis"] = postgis.pop("seconds")
         record = {
             "geofupin": __version__,
             "scenario": scenario.name,
@@ -737,6 +771,34 @@ def write_outputs(
             "key_figures": key_figures(out),
             "outputs_sha256": {k: gio.file_sha256(tmp / k) for k in written},
         }
+        if postgis is not None:
+            record["postgis"] = postgis
         gio.write_json(tmp / "run.json", record)
         written["run.json"] = out_dir / "run.json"
     return written
+
+
+def write_postgis(
+    out: RunOutput, tables: Mapping[str, pd.DataFrame], *, overwrite: bool = False
+) -> dict[str, Any] | None:
+    """Write the run's result layers and ``tables`` into ``outputs.postgis`` (atomically; see
+    :func:`geofupin.dbio.write_schema`); ``None`` when the scenario has no ``outputs.postgis``.
+
+    Returns what ``run.json`` records: the database (without password), the schema, the tables, the seconds taken.
+    """
+    sc = out.ctx.scenario
+    pg = sc.outputs.postgis
+    if pg is None:
+        return None
+    t = time.perf_counter()
+    run = {
+        "geofupin": __version__,
+        "scenario": sc.name,
+        "run_id": run_id(sc),
+        "crs": out.ctx.layers.crs.to_string(),
+        "inputs_sha256": input_hashes(sc),
+        "key_figures": key_figures(out),
+    }
+    layers = {k: v.frame for k, v in gio.split_geometry_families(result_layers(out)).items()}  # as in results.gpkg
+    names = dbio.write_schema(pg.url, pg.schema, layers=layers, tables=tables, run=run, overwrite=overwrite)
+    return {"url": dbio.redact_url(pg.url), "schema": pg.schema, "tables": names, "seconds": time.perf_counter() - t}

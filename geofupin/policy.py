@@ -79,6 +79,7 @@ from .config.policy import (
     SubsidyRule,
     seed_policy,
 )
+from .context import attributes
 from .errors import DataError, Problems, ScenarioError
 
 log = logging.getLogger(__name__)
@@ -216,7 +217,7 @@ def plan_units(villages: pd.DataFrame, assignment: pd.DataFrame | None = None) -
     ``poor_households`` (the unit's share of its village's relocated poor households,
     ``min(poor_households, relocate_households)``); units with no households dropped.
     """
-    v = pd.DataFrame(villages.drop(columns="geometry", errors="ignore")).copy()
+    v = attributes(villages)
     for col in ("village_id", "relocate_households", "relocate_persons"):
         if col not in v.columns:
             raise DataError(f"villages: column '{col}' is missing. Fix: add it (0 for villages that stay).")
@@ -962,7 +963,7 @@ def poverty_line_check(villages: pd.DataFrame, line: PovertyLine) -> pd.DataFram
     ``line_yuan``, ``reason_zh``, ``reason_en``.
     """
     cols = ["village_id", "name", "township", "poor_households", "income_per_capita", "line_yuan"]
-    v = pd.DataFrame(villages.drop(columns="geometry", errors="ignore"))
+    v = attributes(villages)
     if "income_per_capita" not in v.columns:
         return pd.DataFrame(columns=[*cols, "reason_zh", "reason_en"])
     inc = pd.to_numeric(v["income_per_capita"], errors="coerce")

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .config.reclamation import ReclamationConfig
+from .context import attributes
 
 M2_PER_MU = 10000.0 / 15.0
 
@@ -54,7 +55,7 @@ def reclamation(
         ``site_land_m2_per_household`` is not set.
     """
     units = budget.units
-    v = pd.DataFrame(villages.drop(columns="geometry", errors="ignore")).copy()
+    v = attributes(villages)
     v["village_id"] = v["village_id"].astype(str)
     vv = v.drop_duplicates("village_id").set_index("village_id")
     vil = units.groupby(["township", "village_id", "name"], sort=True)[["households", "persons"]].sum().reset_index()
@@ -74,7 +75,7 @@ def reclamation(
         site["land_m2"] = site["households"] * cfg.site_land_m2_per_household
         site["land_source"] = "per_household"
     elif sites is not None and len(sites):
-        s = pd.DataFrame(sites.drop(columns="geometry", errors="ignore"))
+        s = attributes(sites)
         s = s.assign(site_id=s["site_id"].astype(str)).drop_duplicates("site_id").set_index("site_id")
         col = "planned_area_m2" if "planned_area_m2" in s else ("area_m2" if "area_m2" in s else None)
         site["land_m2"] = pd.to_numeric(site["site_id"].map(s[col]), errors="coerce").fillna(0.0) if col else 0.0

@@ -180,7 +180,15 @@ class LayerSource:
     ----------
     path
         File path, relative to the scenario file: a GeoPackage, Shapefile, GeoJSON, GeoParquet,
-        File Geodatabase folder (``county.gdb``), CSV or XLSX of points.
+        File Geodatabase folder (``county.gdb``), CSV or XLSX of points (or ``url:`` instead, for a database).
+    url
+        A PostGIS database, ``postgresql://user@host:5432/dbname``, read with ``table:`` or ``sql:``
+        (see :mod:`geofupin.dbio`). The password comes from ``~/.pgpass``, ``PGPASSWORD`` or the URL; it is
+        never logged nor written to ``run.json``.
+    table, sql
+        With ``url``: the table (``schema.table`` or ``table``) or a query (``SELECT ...``) giving the layer.
+    geometry
+        With ``url``: the geometry column to use when the rows have several (any name; default: the only one).
     layer
         Layer name inside a multi-layer file (GeoPackage, File Geodatabase); default: the only or first layer.
     sheet
@@ -218,7 +226,11 @@ class LayerSource:
         (default: its ``layer``, or the file name without extension).
     """
 
-    path: Path
+    path: Path | None = None
+    url: str | None = field(default=None, metadata={"check": lambda v, w, p: _check_url(v, w, p)})
+    table: str | None = None
+    sql: str | None = None
+    geometry: str | None = None
     layer: str | None = None
     sheet: int | str | None = None
     encoding: str | None = field(default=None, metadata={"check": lambda v, w, p: _check_encoding(v, w, p)})
@@ -241,9 +253,12 @@ class LayerSource:
             return self.label
         if self.layer:
             return self.layer
+        if self.url is not None:  # a database source: its table, or "sql"
+            return self.table or "sql"
         return Path(str(self.path)).stem or str(self.path)
 
     def validate(self, where: str, problems: Problems) -> None:
+        _check_source(self, where, problems)
         if not self.header and not self.names:
             problems.add(
                 join_where(where, "header"),
@@ -361,6 +376,14 @@ class LayersSection:
                     f"label(s) given to two sources: {', '.join(twice)}.",
                     "Give each source its own label.",
                 )
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, Path) and any(part.lower() in ("postgresql:", "postgres:") for part in v.parts):
+                problems.add(
+                    join_where(where, f.name),
+                    "a database is not a file path.",
+                    f"Write it as {{url: postgresql://user@host:5432/dbname, table: {f.name}}} (or sql: SELECT ...).",
+                )
 
 
 @dataclass(frozen=True)
@@ -374,6 +397,23 @@ class DemoSection:
 def _check_k(value: Any, where: str, problems: Problems) -> None:
     if isinstance(value, int) and value < 1:
         problems.add(where, f"od_k_nearest must be at least 1, got {value}.", "Give a whole number >= 1, or 'all'.")
+
+
+@dataclass(frozen=True)
+class PostgisOutput:
+    """Where ``outputs.postgis`` writes every result layer and table of a run (see :func:`geofupin.dbio.write_schema`).
+
+    Attributes
+    ----------
+    url
+        The database, ``postgresql://user@host:5432/dbname`` (password from ``~/.pgpass``, ``PGPASSWORD``
+        or the URL; never written to ``run.json``).
+    schema
+        The schema the run replaces as a whole (atomically; only a schema geofupin created).
+    """
+
+    url: str = field(metadata={"check": lambda v, w, p: _check_url(v, w, p)})
+    schema: str = field(metadata={"check": lambda v, w, p: _check_schema_name(v, w, p)})
 
 
 @dataclass(frozen=True)
@@ -394,6 +434,8 @@ class Outputs:
         The written OD table (``tables/od_village_site.csv``) keeps, for each relocating village,
         its ``od_k_nearest`` quickest sites (default 20); ``all`` or ``null`` writes every pair within
         the cut-off. Allocation always uses the full OD; the workbook never holds it.
+    postgis
+        Also write the results into a PostGIS schema (:class:`PostgisOutput`); default: not.
     """
 
     dir: Path | None = None
@@ -401,6 +443,7 @@ class Outputs:
     static_maps: tuple[StaticFormat, ...] = ()
     paper: Literal["A4", "A3"] = "A3"
     od_k_nearest: int | Literal["all"] | None = field(default=20, metadata={"check": lambda v, w, p: _check_k(v, w, p)})
+    postgis: PostgisOutput | None = None
 
 
 @dataclass(frozen=True)
@@ -506,6 +549,52 @@ def _check_where(value: str | None, where: str, problems: Problems) -> None:
         )
 
 
+def _check_url(value: str | None, where: str, problems: Problems) -> None:
+    from .dbio import url_problem
+
+    if value is not None and (why := url_problem(value)) is not None:
+        problems.add(where, *why)
+
+
+def _check_schema_name(value: str, where: str, problems: Problems) -> None:
+    from .dbio import schema_problem
+
+    if (why := schema_problem(value)) is not None:
+        problems.add(where, *why)
+
+
+#: Keys of a layer source that only a file, or only a database (``url:``), takes.
+_FILE_KEYS = ("layer", "sheet", "encoding", "lon", "lat", "names", "where")
+_DB_KEYS = ("table", "sql", "geometry")
+
+
+def _check_source(src: LayerSource, where: str, problems: Problems) -> None:
+    """A source is a file (``path``) or a database (``url`` with ``table`` or ``sql``), never both."""
+    if (src.path is None) == (src.url is None):
+        problems.add(
+            where,
+            "give exactly one of 'path:' (a file) or 'url:' (a PostGIS database)."
+            if src.path is None
+            else "'path:' and 'url:' both given.",
+            "Write path: villages.gpkg, or url: postgresql://user@host:5432/dbname with table: (or sql:).",
+        )
+        return
+    keys = _FILE_KEYS if src.url is not None else _DB_KEYS
+    for key in keys:
+        if getattr(src, key) is not None:
+            problems.add(
+                join_where(where, key),
+                f"'{key}:' applies to {'a file' if src.url is not None else 'a database (url:)'} only.",
+                "Use table: or sql: with url:." if src.url is not None else "Remove it, or read a database with url:.",
+            )
+    if src.url is not None and (src.table is None) == (src.sql is None):
+        problems.add(
+            where,
+            "a database layer needs exactly one of 'table:' or 'sql:'.",
+            "Add table: villages (or schema.villages), or sql: SELECT ... giving the rows.",
+        )
+
+
 def _check_seed(seed: int, where: str, problems: Problems) -> None:
     if seed < 0:
         problems.add(where, f"seed {seed} is negative.", "Give a whole number of 0 or more, e.g. 20160101.")
@@ -522,6 +611,10 @@ def join_where(where: str, key: str) -> str:
 
 
 def _plain(obj: Any) -> Any:
+    from .dbio import is_database_url, redact_url
+
+    if isinstance(obj, str) and is_database_url(obj):  # run.json never holds a password
+        return redact_url(obj)
     if isinstance(obj, dict):
         return {str(k): _plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -125,6 +125,8 @@ def relocating_units(villages: gpd.GeoDataFrame, *, unit: str = "group") -> tupl
     for col in ("name", "township"):
         if col not in v:
             v[col] = ""
+    # the layer's active geometry, whatever its column is called (read_postgis gives 'geom')
+    v = gpd.GeoDataFrame(v.drop(columns=v.geometry.name), geometry=v.geometry.values, crs=villages.crs)
     if unit == "village":
         agg = v.groupby("village_id", sort=False).agg(
             name=("name", "first"), township=("township", "first"), persons=("persons", "sum"),
@@ -198,7 +200,7 @@ def allocation_sites(
     for col in ("name", "name_en", "tier", "township"):
         if col not in s:
             s[col] = ""
-    return gpd.GeoDataFrame(s.reset_index(drop=True), geometry="geometry", crs=s.crs), warnings
+    return gpd.GeoDataFrame(s.reset_index(drop=True), geometry=s.geometry.name, crs=s.crs), warnings
 
 
 def _straight_line_od(units: pd.DataFrame, sites: gpd.GeoDataFrame, cfg: AllocationConfig, key: str) -> pd.DataFrame:

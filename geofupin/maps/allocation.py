@@ -86,7 +86,7 @@ def _allocation(p: Page, layers: Layers, results: Mapping[str, StepResult]) -> N
         return
     lt = load.copy()
     lt["site_id"] = lt["site_id"].astype(str)
-    s = sites[["site_id", "geometry"]].copy()
+    s = sites[["site_id", sites.geometry.name]].copy()
     s["site_id"] = s["site_id"].astype(str)
     s = s.merge(lt, on="site_id", how="inner")
     if not len(s):

@@ -276,7 +276,7 @@ def build_static_map(
         b[lvl != "county"].boundary.plot(ax=ax, color="#555", lw=0.7, ls="--", zorder=2)
         b[lvl == "county"].boundary.plot(ax=ax, color="#222", lw=1.6, zorder=2)
         for _, row in b[lvl != "county"].iterrows():
-            pt = row.geometry.representative_point()
+            pt = row[b.geometry.name].representative_point()
             ax.text(
                 pt.x,
                 pt.y,

@@ -9,7 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..context import Layers, StepResult
+from ..context import Layers, StepResult, attributes
 from . import data as D
 from .page import Page, find
 from .sites import site_names
@@ -60,8 +60,8 @@ def public_villages(villages: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, dict[
         return v.copy(), dict(zip(ids, ids, strict=True))
     xy = pd.DataFrame({"key": key, "x": v.geometry.x, "y": v.geometry.y})
     cols = {c: "sum" for c in VILLAGE_TOTALS if c in v.columns}
-    firsts = {c: "first" for c in v.columns if c not in cols and c not in ("geometry", "village_id")}
-    agg = v.drop(columns="geometry").assign(_key=key).groupby("_key", sort=False).agg({**firsts, **cols})
+    firsts = {c: "first" for c in v.columns if c not in cols and c not in (v.geometry.name, "village_id")}
+    agg = attributes(v).assign(_key=key).groupby("_key", sort=False).agg({**firsts, **cols})
     pid = ids.groupby(key, sort=False).agg(
         lambda s: (
             s.iloc[0].rsplit("-", 1)[0] if len(s) > 1 and s.str.rsplit("-", n=1).str[0].nunique() == 1 else s.iloc[0]
@@ -105,11 +105,7 @@ def _villages(p: Page, layers: Layers, results: Mapping[str, StepResult]) -> Non
     sections: list[tuple[str, str, str]] = []
     access = find(results, "village_access", "layers")
     if access is not None and "village_id" in access.columns and "village_id" in d.columns:
-        acc = (
-            pd.DataFrame(access.drop(columns="geometry", errors="ignore"))
-            .drop_duplicates("village_id")
-            .set_index("village_id")
-        )
+        acc = attributes(access).drop_duplicates("village_id").set_index("village_id")
         cols = [c for c in acc.columns if c.startswith("time_min_")]
         for c in cols:
             props[c] = D.column_values(d["village_id"].astype(str).map(acc[c]).astype(float))
@@ -117,7 +113,7 @@ def _villages(p: Page, layers: Layers, results: Mapping[str, StepResult]) -> Non
     flows = find(results, "allocation_flows", "layers")
     if flows is not None and len(flows) and "village_id" in d.columns:
         names = site_names(layers, results)
-        fl = pd.DataFrame(flows.drop(columns="geometry", errors="ignore"))
+        fl = attributes(flows)
         fl["village_id"] = fl["village_id"].astype(str).map(lambda x: vid_map.get(x, x))
         g = fl.groupby(["village_id", "site_id"], sort=True)[["households", "persons"]].sum()
         dest: dict[str, list[str]] = {}

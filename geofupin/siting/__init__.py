@@ -37,7 +37,7 @@ from ..config.access import AccessConfig
 from ..config.siting import CRITERIA, CriterionConfig, SitingConfig
 from ..config.siting import RulesConfig as RulesConfig
 from ..config.siting import SensitivityConfig as SensitivityConfig
-from ..context import Layers, RunContext, StepResult
+from ..context import Layers, RunContext, StepResult, attributes
 from ..errors import DataError, Problem, ScenarioError
 from ..network import RoadNetwork
 from .measure import Capacity, generate_grid, measure, travel_times
@@ -523,7 +523,7 @@ def site(
         assert site_times is not None
         grid_access, twarn = site_times(measured)
         warns += twarn
-        site_access = pd.DataFrame(grid_access.drop(columns="geometry", errors="ignore"))
+        site_access = attributes(grid_access)
         travel_times(measured, cfg, layers.facilities, site_access, warns)
     available = available_data(layers, access=site_access is not None)
     configured = cfg
@@ -786,7 +786,7 @@ def step(ctx: RunContext) -> StepResult:
         constraints=layers.constraints,
         boundaries=layers.boundaries,
         dem=layers.dem,
-        site_access=None if acc is None else pd.DataFrame(acc.drop(columns="geometry", errors="ignore")),
+        site_access=None if acc is None else attributes(acc),
         network=net,
         access=access_cfg,
         study_area=layers.study_area,
