@@ -47,7 +47,7 @@ import shapely
 from . import __version__
 from . import io as gio
 from .config.region import Region, from_dict, is_region
-from .errors import DataError, GeofupinError, InfeasibleError, ScenarioError
+from .errors import DataError, GeofupinError, InfeasibleError, Problem, ScenarioError
 
 log = logging.getLogger(__name__)
 
@@ -226,9 +226,22 @@ def _tile_jobs(region: Region, region_dir: Path) -> list[CountyJob]:
     tiles = region.tiles
     assert tiles is not None
     base = scenario_mod.load(tiles.scenario)
-    base_dir = (
-        base.demo.dir if base.demo is not None and base.demo.dir else base.layers.sources()["villages"].path.parent
-    )
+    villages_path = base.layers.sources()["villages"].path
+    if base.demo is not None and base.demo.dir:
+        base_dir = base.demo.dir
+    elif villages_path is not None:
+        base_dir = villages_path.parent
+    else:
+        raise ScenarioError(
+            "invalid region",
+            [
+                Problem(
+                    "region.tiles.scenario",
+                    "a tiled region needs a county scenario whose villages layer is a file.",
+                    "Point 'tiles.scenario' at a county scenario with 'layers: villages:' as a file path.",
+                )
+            ],
+        )
     jobs = []
     for r in range(tiles.rows):
         for c in range(tiles.cols):
