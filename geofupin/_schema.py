@@ -29,7 +29,7 @@ import math
 import os
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
@@ -328,3 +328,45 @@ def _parse_dataclass(cls: type[T], raw: Any, where: str, problems: Problems, bas
         if len(problems.errors) > before:
             return _MISSING
     return obj
+
+
+def plain_data(obj: Any, *, text: Callable[[str], str] = lambda s: s) -> Any:
+    """``obj`` (``dataclasses.asdict`` output) as YAML/JSON-ready data: paths and every string through ``text``."""
+    if isinstance(obj, str):
+        return text(obj)
+    if isinstance(obj, dict):
+        return {str(k): plain_data(v, text=text) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain_data(v, text=text) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+class RunFile:
+    """Where a run file (a scenario or a region) sits and writes, and its resolved data for ``run.json``.
+
+    For frozen dataclasses with ``name``, ``path`` (the file, or None) and ``outputs.dir``.
+    """
+
+    name: str
+    path: Path | None
+    outputs: Any
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths are read from: the file's folder (the current folder without a file)."""
+        return self.path.parent if self.path is not None else Path.cwd()
+
+    def output_dir(self) -> Path:
+        """The output folder: ``outputs.dir`` or ``maps/<name>`` next to the file's folder."""
+        if self.outputs.dir is not None:
+            return Path(self.outputs.dir)
+        return self.base_dir.parent / "maps" / self.name
+
+    def _redact(self, text: str) -> str:
+        return text
+
+    def resolved(self) -> dict[str, Any]:
+        """The file's data as plain data (paths as text), for ``run.json``."""
+        return plain_data(dataclasses.asdict(self), text=self._redact)  # type: ignore[call-overload,no-any-return]

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ._schema import kind_of, line_for, parse, suggest
+from ._schema import RunFile, kind_of, line_for, parse, suggest
 from .config.access import AccessConfig
 from .config.allocate import AllocationConfig
 from .config.funding import FundingConfig
@@ -447,7 +447,7 @@ class Outputs:
 
 
 @dataclass(frozen=True)
-class Scenario:
+class Scenario(RunFile):
     """A validated scenario (frozen). Built by :func:`load` or :func:`from_dict`."""
 
     name: str = field(metadata={"check": lambda v, w, p: _check_name(v, w, p)})
@@ -480,19 +480,10 @@ class Scenario:
     # name, crs and steps are checked field by field (see the field metadata), so their problems
     # are reported together with those of every other section.
 
-    @property
-    def base_dir(self) -> Path:
-        return self.path.parent if self.path is not None else Path.cwd()
+    def _redact(self, text: str) -> str:
+        from .dbio import is_database_url, redact_url
 
-    def output_dir(self) -> Path:
-        """The output folder: ``outputs.dir`` or ``maps/<name>`` next to the scenario's folder."""
-        if self.outputs.dir is not None:
-            return self.outputs.dir
-        return self.base_dir.parent / "maps" / self.name
-
-    def resolved(self) -> dict[str, Any]:
-        """The scenario as plain data (paths as text), for ``run.json``."""
-        return _plain(dataclasses.asdict(self))
+        return redact_url(text) if is_database_url(text) else text  # run.json never holds a password
 
 
 def _check_name(name: str, where: str, problems: Problems) -> None:
@@ -608,20 +599,6 @@ def _check_steps(steps: tuple[str, ...], where: str, problems: Problems) -> None
 
 def join_where(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
-
-
-def _plain(obj: Any) -> Any:
-    from .dbio import is_database_url, redact_url
-
-    if isinstance(obj, str) and is_database_url(obj):  # run.json never holds a password
-        return redact_url(obj)
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
 
 
 def from_dict(

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .._schema import kind_of, line_for, parse
+from .._schema import RunFile, kind_of, line_for, parse
 from ..errors import Problem, Problems, ScenarioError
 
 #: The top-level key that makes a YAML file a region scenario.
@@ -146,7 +146,7 @@ class RegionOutputs:
 
 
 @dataclass(frozen=True)
-class Region:
+class Region(RunFile):
     """A validated region scenario (frozen). Built by :func:`from_dict`.
 
     Attributes
@@ -210,30 +210,6 @@ class Region:
             e = c if isinstance(c, CountyEntry) else CountyEntry(scenario=c)
             out.append(e if e.city else dataclasses.replace(e, city=self.default_city))
         return tuple(out)
-
-    @property
-    def base_dir(self) -> Path:
-        return self.path.parent if self.path is not None else Path.cwd()
-
-    def output_dir(self) -> Path:
-        """``outputs.dir`` or ``maps/<name>`` next to the region file's folder."""
-        if self.outputs.dir is not None:
-            return self.outputs.dir
-        return self.base_dir.parent / "maps" / self.name
-
-    def resolved(self) -> dict[str, Any]:
-        """The region as plain data (paths as text), for ``run.json``."""
-        return _plain(dataclasses.asdict(self))
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
 
 
 def is_region(data: Any) -> bool:
