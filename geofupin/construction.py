@@ -30,6 +30,10 @@ import pandas as pd
 import shapely
 
 from .config.plans import BuildMode
+from .plans import nearest_links
+
+#: Facility kinds that count as a clinic for a site (卫生院、卫生室, or a hospital).
+CLINIC_KINDS = ("clinic", "hospital")
 
 #: Site tiers that the document builds centrally (县城、集镇安置).
 CENTRAL_TIERS = ("county_seat", "market_town")
@@ -232,14 +236,8 @@ def site_construction(
     out["clinic_dist_m"] = np.nan
     out["clinic_needed"] = False
     if facilities is not None and len(facilities) and "kind" in facilities and used:
-        clinics = facilities[facilities["kind"].isin(["clinic", "hospital"])]
-        if len(clinics):
-            tree = shapely.STRtree(np.asarray(clinics.geometry.values))
-            geoms = np.asarray(s.geometry.loc[used].values)
-            (gi, _), dist = tree.query_nearest(geoms, return_distance=True, all_matches=False)
-            d = np.full(len(used), np.inf)
-            d[gi] = dist
-            out["clinic_dist_m"] = np.round(d, 1)
+        near = nearest_links(s.geometry.loc[used].reset_index(drop=True), facilities, "facility_id", CLINIC_KINDS)
+        out["clinic_dist_m"] = near["dist_m"].to_numpy(float).round(1)
         out["clinic_needed"] = ~(out["clinic_dist_m"].to_numpy(float) <= clinic_max_dist_m)
     return out[list(COLUMNS)], phases
 

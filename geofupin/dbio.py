@@ -37,6 +37,7 @@ from pyproj import CRS
 from ._optional import require
 from .crs import apply_datum_shift, offset_code, unshift
 from .errors import CRSError, DataError, GeofupinError, OutputError, OutputExistsError, UnsafeOutputError
+from .io import layer_crs_of
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -306,7 +307,7 @@ def read_layer(
             ]
         layer_crs = _srid_crs(raw, srids[0]) if srids and srids[0] != 0 else None
         if layer_crs is None and crs is not None:
-            layer_crs = CRS.from_epsg(4326) if offset else _layer_crs(crs, where)
+            layer_crs = CRS.from_epsg(4326) if offset else layer_crs_of(crs, where)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
             try:
@@ -322,16 +323,6 @@ def read_layer(
         raise DataError(str(exc)) from exc
     log.info("read %d feature(s) from %s", len(gdf), where)
     return gdf
-
-
-def _layer_crs(crs: Any, where: str) -> CRS:
-    try:
-        return CRS.from_user_input(crs)
-    except Exception as exc:  # pyproj's CRSError
-        raise DataError(
-            f"{where}: cannot read the CRS {crs!r} given for this layer ({exc}). Fix: give an EPSG code such as "
-            "EPSG:4490 (CGCS2000 lon/lat)."
-        ) from None
 
 
 def _query_error(where: str, exc: BaseException) -> DataError:

@@ -1864,7 +1864,7 @@ def _read_vector(
                 raise _where_error(p, where, exc) from exc
             raise DataError(f"cannot read {p}{f' layer {layer!r}' if layer else ''}: {exc}") from exc
     if gdf.crs is None and crs is not None:
-        gdf = gdf.set_crs(_user_crs(crs, p))
+        gdf = gdf.set_crs(layer_crs_of(crs, p))
     return gdf
 
 
@@ -1904,12 +1904,13 @@ def _where_error(p: Path, where: str, exc: Exception) -> ScenarioError:
     )
 
 
-def _user_crs(crs: Any, p: Path) -> CRS:
+def layer_crs_of(crs: Any, where: object) -> CRS:
+    """The CRS a layer's ``crs:`` names; a :class:`DataError` naming ``where`` (file or source) and the fix."""
     try:
         return CRS.from_user_input(crs)
     except Exception as exc:  # pyproj's CRSError
         raise DataError(
-            f"{p}: cannot read the CRS {crs!r} given for this layer ({exc}). Fix: give an EPSG code such as "
+            f"{where}: cannot read the CRS {crs!r} given for this layer ({exc}). Fix: give an EPSG code such as "
             "EPSG:4490 (CGCS2000 lon/lat) or EPSG:4326 (WGS84 lon/lat)."
         ) from exc
 
@@ -1967,7 +1968,7 @@ def _read_csv_points(
             "Fix: fill in the coordinates, or leave those rows out with 'where:' "
             f'(e.g. where: "{lon_col} IS NOT NULL").'
         )
-    out_crs = _user_crs(crs or "EPSG:4326", p)
+    out_crs = layer_crs_of(crs or "EPSG:4326", p)
     if out_crs.is_geographic:
         off = (np.abs(x) > 180.0) | (np.abs(y) > 90.0)
         if off.any():
