@@ -5,7 +5,10 @@ two ways, ``--repeats`` times each, and reports MEDIANS (never best-of):
 
 - ``region``: :func:`geofupin.region.run` with ``--workers`` local dask workers (default 2), one county a task;
 - ``baseline``: the same counties in this one process, one after the other (``workers=0``: the per-county
-  sequential run, the same task function).
+  sequential run, the same task function);
+- ``single`` (with ``--single``): the whole tiled region as ONE county scenario in this one process (every
+  layer a list of the tiles' files, the tiles' DEMs merged into one raster) -- the way the issue measured
+  "today's single-process time" (703 s at 64x), and the baseline of its 0.35x goal.
 
 Per size it prints wall time, CPU time (this process plus every county's own CPU) and peak RSS (this process
 and the largest worker), the ratios against the 1x run and the growth exponent ``log(t_N / t_1) / log(N)``
@@ -63,6 +66,76 @@ def warm(reg: Region, work: Path) -> None:
         demo.ensure_tile(j.tile_base, j.tile_dir, row=j.tile[0], col=j.tile[1], county_name=j.county_name)
 
 
+def single_scenario(reg: Region, work: Path) -> Any:
+    """The tiled region as one county scenario: each layer kind the list of the tiles' files, one merged DEM."""
+    import dataclasses
+
+    import rasterio
+    from rasterio.merge import merge
+
+    from geofupin.scenario import LayersSection, Title
+
+    jobs = region_mod.county_jobs(reg, work / f"{reg.name}-single-jobs")
+    base = jobs[0].scenario
+    kinds = {k: [j.scenario.layers.sources()[k] for j in jobs] for k in base.layers.sources()}
+    layers: dict[str, Any] = {
+        k: tuple(dataclasses.replace(s, label=j.name) for s, j in zip(srcs, jobs, strict=True))
+        for k, srcs in kinds.items()
+    }
+    if base.layers.dem is not None:
+        dem = work / f"{reg.name}-single-dem.tif"
+        if not dem.exists():
+            srcs = [rasterio.open(j.scenario.layers.dem) for j in jobs]
+            try:
+                mosaic, transform = merge(srcs)
+                profile = srcs[0].profile | {
+                    "height": mosaic.shape[1],
+                    "width": mosaic.shape[2],
+                    "transform": transform,
+                    "compress": "deflate",
+                }
+            finally:
+                for src in srcs:
+                    src.close()
+            with rasterio.open(dem, "w", **profile) as dst:
+                dst.write(mosaic)
+        layers["dem"] = dem
+    return dataclasses.replace(
+        base,
+        name=f"{reg.name}-single",
+        title=Title(zh=f"{reg.name}单一情景", en=f"{reg.name} as one scenario"),
+        layers=LayersSection(**layers),
+    )
+
+
+def once_single(sc: Any, out: Path) -> dict[str, Any]:
+    """The tiled region as one scenario in this process: the issue's single-process run."""
+    import json
+
+    from geofupin import pipeline
+
+    if out.exists():
+        shutil.rmtree(out)
+    c0, t0 = time.process_time(), time.perf_counter()
+    res = pipeline.run(sc)
+    pipeline.write_outputs(res, out)
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    rec = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    t = rec.get("timings_s", {})
+    steps = {s: float(t.get("write_tables" if s == "write" else s, 0.0)) for s in STEPS}
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "rss_self_mb": rss,
+        "rss_worker_mb": rss,
+        "steps": steps,
+        "placed": int(rec["summary"]["allocate"]["served_persons"]),
+        "budget_wan": round(float(rec["summary"]["plan"]["budget_total_yuan"]) / 1e4, 2),
+    }
+
+
 def once(reg: Region, out: Path, workers: int) -> dict[str, Any]:
     """One region run: wall, CPU (this process + every county), peak RSS (this process, largest worker), steps."""
     if out.exists():
@@ -106,6 +179,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="local dask workers of the region runs")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "geofupin-bench-region")
     ap.add_argument("--skip-baseline", action="store_true", help="only the worker runs (no sequential baseline)")
+    ap.add_argument("--single", action="store_true", help="also run the region as ONE scenario in one process")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -116,11 +190,15 @@ def main() -> None:
             reg = make_region(n, args.cache)
             warm(reg, work)
             modes = {"region": args.workers} if args.skip_baseline else {"region": args.workers, "baseline": 0}
+            if args.single:
+                modes["single"] = -1
+                sc_single = single_scenario(reg, work)
             results[n] = {}
             for mode, w in modes.items():
                 runs = []
                 for i in range(args.repeats):
-                    r = once(reg, work / f"{mode}-{n}", w)
+                    out = work / f"{mode}-{n}"
+                    r = once_single(sc_single, out) if mode == "single" else once(reg, out, w)
                     runs.append(r)
                     print(
                         f"  {n:>3}x {mode:<8} run {i + 1}/{args.repeats}: wall {r['wall_s']:7.1f} s, "
@@ -150,6 +228,8 @@ def report(results: dict[int, dict[str, dict[str, Any]]], sizes: list[int], args
             speed = ""
             if mode == "region" and "baseline" in results[n]:
                 speed = f"{results[n]['baseline']['wall_s'] / m['wall_s']:.2f}x"
+            if mode == "region" and "single" in results[n]:
+                speed += f" {m['wall_s'] / results[n]['single']['wall_s']:.2f}/1"
             print(
                 f"{n:>4}x {mode:<9} {m['wall_s']:8.1f} {ratio_t:6.2f} {exp:5.2f} {m['cpu_s']:8.1f} {ratio_c:6.2f} "
                 f"{m['rss_self_mb']:7.0f} {m['rss_worker_mb']:9.0f} {speed:>8} {m['placed']:>8,} "

@@ -599,19 +599,25 @@ def run_id(scenario: Scenario) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
-def document_files(out: RunOutput) -> dict[str, bytes]:
-    """The plan document of a run: ``plan.docx`` (and ``plan.pdf`` when it can be drawn)."""
+def document_files(out: RunOutput, formats: Iterable[str] = ("docx", "pdf")) -> dict[str, bytes]:
+    """The plan document of a run in ``formats``: ``plan.docx``, ``plan.pdf`` (when it can be drawn)."""
     from .document import plan_document
     from .errors import MissingDependencyError
 
+    formats = tuple(formats)
+    if not formats:
+        return {}
     png = next((c for n, c in out.ctx.artifact("map", "files", {}).items() if n.endswith(".png")), None)
     sc = out.ctx.scenario
     kw: dict[str, Any] = {"run_id": run_id(sc), "inputs_sha256": input_hashes(sc), "map_png": png}
-    files = {"plan.docx": plan_document(out.ctx, **kw)}
-    try:
-        files["plan.pdf"] = plan_document(out.ctx, **kw, fmt="pdf")
-    except MissingDependencyError as exc:  # matplotlib (extra 'static') or a CJK font missing: DOCX only
-        log.warning("%s", exc)
+    files: dict[str, bytes] = {}
+    if "docx" in formats:
+        files["plan.docx"] = plan_document(out.ctx, **kw)
+    if "pdf" in formats:
+        try:
+            files["plan.pdf"] = plan_document(out.ctx, **kw, fmt="pdf")
+        except MissingDependencyError as exc:  # matplotlib (extra 'static') or a CJK font missing: no PDF
+            log.warning("%s", exc)
     return files
 
 
@@ -746,7 +752,7 @@ def write_outputs(
                 gio.write_bytes(tmp / name, content)
             written[name] = out_dir / name
         if not maps_only:  # the plan document (规划文本), after the maps it shows
-            for name, content in document_files(out).items():
+            for name, content in document_files(out, scenario.outputs.document).items():
                 gio.write_bytes(tmp / name, content)
                 written[name] = out_dir / name
         postgis = None if maps_only else write_postgis(out, tables, overwrite=overwrite)  # last: the folder

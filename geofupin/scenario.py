@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 StepName = Literal["access", "site", "allocate", "plan", "phase", "roster", "map"]
 TableFormat = Literal["csv", "xlsx"]
 StaticFormat = Literal["png", "pdf"]
+DocumentFormat = Literal["docx", "pdf"]
 
 #: Order in which steps run; a step only runs when its module is installed and its inputs exist.
 STEP_ORDER: tuple[str, ...] = ("access", "site", "allocate", "plan", "phase", "roster", "map")
@@ -430,6 +431,9 @@ class Outputs:
         Printable maps to write besides ``index.html``: ``png`` and/or ``pdf`` (``map.png``, ``map.pdf``).
     paper
         Paper size of the printable maps.
+    document
+        Formats of the plan document (规划文本) ``run`` writes: ``plan.docx`` and/or ``plan.pdf``
+        (default both; ``[]`` writes none -- ``geofupin report`` still writes both on demand).
     od_k_nearest
         The written OD table (``tables/od_village_site.csv``) keeps, for each relocating village,
         its ``od_k_nearest`` quickest sites (default 20); ``all`` or ``null`` writes every pair within
@@ -442,6 +446,7 @@ class Outputs:
     tables: tuple[TableFormat, ...] = ("csv", "xlsx")
     static_maps: tuple[StaticFormat, ...] = ()
     paper: Literal["A4", "A3"] = "A3"
+    document: tuple[DocumentFormat, ...] = ("docx", "pdf")
     od_k_nearest: int | Literal["all"] | None = field(default=20, metadata={"check": lambda v, w, p: _check_k(v, w, p)})
     postgis: PostgisOutput | None = None
 
