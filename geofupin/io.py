@@ -1287,26 +1287,28 @@ def write_xlsx(
     with atomic_write(target) as tmp:
         raw = tmp.with_name(tmp.name + ".raw")
         try:
-            wb = xlsxwriter.Workbook(str(raw), _XLSX_OPTIONS)
-            try:
-                wb.set_properties({"created": fixed})  # XlsxWriter writes it as "created" and "modified"
-                formats = _XlsxFormats(wb)
-                used: set[str] = set()
-                for name, df in tables.items():
-                    header = [[_xlsx_text(str(c)) for c in df.columns]]
-                    if heads[name] == 2 and headers_en is not None:
-                        header.append([_xlsx_text(headers_en[name].get(str(c), str(c))) for c in df.columns])
-                    fmts = dict((number_formats or {}).get(name, {}))
-                    _write_xlsx_table(wb, formats, name, df, header, per_sheet[name], fmts, used)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    wb.close()  # closes its temporary files; the half-written workbook is removed below
-                raise
-            try:
-                wb.close()
-            except FileCreateError as exc:  # XlsxWriter wraps the OSError of a failed write
-                cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
-                raise cause from exc
+            # XlsxWriter streams each sheet's rows to a file of its own: in a folder removed whatever happens
+            with tempfile.TemporaryDirectory(prefix="geofupin-xlsx-", ignore_cleanup_errors=True) as rows_dir:
+                wb = xlsxwriter.Workbook(str(raw), {**_XLSX_OPTIONS, "tmpdir": rows_dir})
+                try:
+                    wb.set_properties({"created": fixed})  # XlsxWriter writes it as "created" and "modified"
+                    formats = _XlsxFormats(wb)
+                    used: set[str] = set()
+                    for name, df in tables.items():
+                        header = [[_xlsx_text(str(c)) for c in df.columns]]
+                        if heads[name] == 2 and headers_en is not None:
+                            header.append([_xlsx_text(headers_en[name].get(str(c), str(c))) for c in df.columns])
+                        fmts = dict((number_formats or {}).get(name, {}))
+                        _write_xlsx_table(wb, formats, name, df, header, per_sheet[name], fmts, used)
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        wb.close()  # closes its row files; the half-written workbook is removed below
+                    raise
+                try:
+                    wb.close()
+                except FileCreateError as exc:  # XlsxWriter wraps the OSError of a failed write
+                    cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
+                    raise cause from exc
             _pin_zip_times(raw, tmp, fixed.timetuple()[:6])
         finally:
             raw.unlink(missing_ok=True)
@@ -1519,7 +1521,8 @@ def _column_width(headers: Sequence[str], s: pd.Series, number_format: str | Non
                     text = repr(round(v, 10)) if not float(v).is_integer() else str(int(v))
                 widest = max(widest, len(text))
     elif pd.api.types.is_bool_dtype(dtype):
-        widest = max(widest, len("FALSE") if s.notna().any() else 0)
+        values = s.dropna().astype(bool)
+        widest = max(widest, 0 if values.empty else len("FALSE") if not values.all() else len("TRUE"))
     elif kind == "M" or isinstance(dtype, pd.DatetimeTZDtype):
         widest = max(widest, len("2016-01-01 00:00:00") if s.notna().any() else 0)
     else:
