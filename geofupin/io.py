@@ -1408,7 +1408,8 @@ def _column_writes(ws: Any, formats: _XlsxFormats, s: pd.Series, number_format: 
         return out  # XLSX has no infinity; the text keeps the meaning
     if kind == "M" or isinstance(dtype, pd.DatetimeTZDtype):
         when, fmt = ws.write_datetime, formats.get(num=_XLSX_DATE_FORMATS["datetime"])
-        return [None if v is pd.NaT else (when, v.to_pydatetime(), fmt) for v in s.tolist()]
+        stamps = s.dt.floor("us").tolist()  # Excel's times go to the millisecond; Python's to the microsecond
+        return [None if v is pd.NaT else (when, v.to_pydatetime(), fmt) for v in stamps]
     if kind == "m":
         when, fmt = ws.write_datetime, formats.get(num=_XLSX_DATE_FORMATS["timedelta"])
         return [None if v is pd.NaT else (when, v.to_pytimedelta(), fmt) for v in s.tolist()]
@@ -1445,7 +1446,7 @@ def _cell_write(ws: Any, formats: _XlsxFormats, value: Any, number_fmt: Any) -> 
     if isinstance(v, pd.Timedelta):
         return (ws.write_datetime, v.to_pytimedelta(), formats.get(num=_XLSX_DATE_FORMATS["timedelta"]))
     if isinstance(v, dt.datetime):
-        when = v.to_pydatetime() if isinstance(v, pd.Timestamp) else v
+        when = v.floor("us").to_pydatetime() if isinstance(v, pd.Timestamp) else v
         return (ws.write_datetime, when, formats.get(num=_XLSX_DATE_FORMATS["datetime"]))
     if isinstance(v, dt.date):
         return (ws.write_datetime, v, formats.get(num=_XLSX_DATE_FORMATS["date"]))

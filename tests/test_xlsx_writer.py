@@ -194,9 +194,9 @@ def test_numpy_and_pandas_types_missing_values_and_dates(tmp_path: Path) -> None
             "boolean": pd.array([True, None, False], dtype="boolean"),
             "string": pd.array(["a", None, "=b"], dtype="string"),
             "cat": pd.Categorical(["x", "y", None]),
-            "when": pd.to_datetime(["2016-01-02 03:04:05", None, "2020-02-29 00:00:00"]),
+            "when": pd.to_datetime(["2016-01-02 03:04:05", None, "2020-02-29 00:00:00.000000001"], format="ISO8601"),
             "zoned": pd.to_datetime(["2016-01-02 03:04:05"] * 3).tz_localize("Asia/Shanghai"),
-            "obj": [dt.date(2016, 5, 1), [1, "村"], np.float64(2.5)],
+            "obj": [dt.date(2016, 5, 1), [1, "村"], pd.Timestamp("2016-01-01 00:00:00.000000001")],
             "none": [None, np.nan, pd.NA],
         }
     )
@@ -212,7 +212,7 @@ def test_numpy_and_pandas_types_missing_values_and_dates(tmp_path: Path) -> None
     assert col["string"] == ["a", None, "=b"] and col["cat"] == ["x", "y", None]
     assert col["when"] == [dt.datetime(2016, 1, 2, 3, 4, 5), None, dt.datetime(2020, 2, 29)]
     assert col["zoned"] == [dt.datetime(2016, 1, 2, 3, 4, 5)] * 3  # the wall-clock time
-    assert col["obj"] == [dt.datetime(2016, 5, 1), '[1, "村"]', 2.5]
+    assert col["obj"] == [dt.datetime(2016, 5, 1), '[1, "村"]', dt.datetime(2016, 1, 1)]
     assert col["none"] == [None, None, None]
     letter = {c: ws.cell(row=1, column=i + 1).column_letter for i, c in enumerate(df.columns)}
     assert ws[f"{letter['when']}2"].number_format == "yyyy-mm-dd h:mm:ss" and ws[f"{letter['when']}2"].is_date
