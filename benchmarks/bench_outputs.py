@@ -7,6 +7,7 @@ Usage::
     python benchmarks/bench_outputs.py --repeat 5
     python benchmarks/bench_outputs.py --od 200000       # a 200,000-row OD-like table instead of the demo's
     python benchmarks/bench_outputs.py --writers openpyxl-memory openpyxl xlsxwriter   # the older writer too
+    python benchmarks/bench_outputs.py --cache /tmp/books.pkl   # run the demo once, keep its workbooks
 
 The demo's workbooks are the three a run of ``scenarios/demo.yaml`` writes (``tables.xlsx`` with its
 Chinese sheets, ``roster/public_notice.xlsx``, ``roster/payment_roster.xlsx``), caught as the run
@@ -350,13 +351,21 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--od", type=int, default=0, metavar="ROWS", help="an OD-like table of ROWS rows instead")
     ap.add_argument("--writers", nargs="+", choices=list(WRITERS), default=["openpyxl", "xlsxwriter"])
+    ap.add_argument("--cache", type=Path, help="pickle of the demo's workbooks: read if it exists, else written")
     args = ap.parse_args()
     if not os.path.exists("/proc/self/clear_refs"):
         sys.exit("needs Linux /proc (peak RSS is read from /proc/self/status)")
     import openpyxl  # noqa: F401 - imported once, before the forks, so no run times the import
     import xlsxwriter  # noqa: F401
 
-    base = od_workbook(args.od) if args.od else demo_workbooks()
+    if args.od:
+        base = od_workbook(args.od)
+    elif args.cache and args.cache.exists():
+        base = pd.read_pickle(args.cache)
+    else:
+        base = demo_workbooks()
+        if args.cache:
+            pd.to_pickle(base, args.cache)
     sizes = sorted(set(args.sizes))
     for k in sizes:
         BOOKS[k] = tiled(base, k)
