@@ -1,26 +1,39 @@
-"""Benchmark the workbook writer: write-only (row by row) vs the previous in-memory workbook.
+"""Benchmark the workbook writer: XlsxWriter (constant memory) vs the openpyxl write-only writer before it.
 
 Usage::
 
-    python benchmarks/bench_outputs.py                 # 200,000 rows x 5 columns, medians of 3
-    python benchmarks/bench_outputs.py --rows 20000    # smaller
+    python benchmarks/bench_outputs.py                   # the demo's workbooks at 1x and 16x, medians of 3
+    python benchmarks/bench_outputs.py --sizes 1 4 16    # other sizes
     python benchmarks/bench_outputs.py --repeat 5
+    python benchmarks/bench_outputs.py --od 200000       # a 200,000-row OD-like table instead of the demo's
+    python benchmarks/bench_outputs.py --writers openpyxl-memory openpyxl xlsxwriter   # the older writer too
+    python benchmarks/bench_outputs.py --cache /tmp/books.pkl   # run the demo once, keep its workbooks
 
-The table looks like the OD table with a Chinese name column: village_id, site_id, name (text),
-time_min, dist_m. Each write runs in a forked child process (the table is built once, before the
-fork) that resets its peak-RSS mark (``/proc/self/clear_refs``), writes the workbook and reports
-its wall time and the peak RSS above what it held before writing. Medians of ``--repeat`` runs.
+The demo's workbooks are the three a run of ``scenarios/demo.yaml`` writes (``tables.xlsx`` with its
+Chinese sheets, ``roster/public_notice.xlsx``, ``roster/payment_roster.xlsx``), caught as the run
+hands them to :func:`geofupin.io.write_xlsx` (the run itself is done once, before any timing). A
+size of ``k`` tiles every frame ``k`` times (rows repeated; sheets over the row limit split as a
+run splits them). Each write runs in a forked child process (the frames are built before the fork)
+that resets its peak-RSS mark (``/proc/self/clear_refs``), writes the workbooks and reports its
+wall time, CPU time and the peak RSS above what it held before writing. Medians of ``--repeat`` runs.
 
-"before" is the writer geofupin used up to issue 17 (an openpyxl ``Workbook()`` holding every cell,
-saved to memory, then copied with pinned zip times), kept here as the baseline; "after" is
-:func:`geofupin.io.write_xlsx` (``Workbook(write_only=True)``, zip members streamed).
-The ratios are printed last (after / before: below 1 is better).
+Writers:
+
+- ``xlsxwriter``: :func:`geofupin.io.write_xlsx` (XlsxWriter ``constant_memory``, widths per column);
+- ``openpyxl``: the writer geofupin used before it (openpyxl ``Workbook(write_only=True)``, a
+  ``WriteOnlyCell`` per styled cell, widths measured cell by cell), kept here as the baseline
+  (:func:`write_openpyxl`);
+- ``openpyxl-memory``: the writer before that (an openpyxl ``Workbook()`` holding every cell).
+
+Printed last: the ratios new / baseline per size (below 1 is better) and each writer's growth
+exponent from the smallest to the largest size (``log(t_k / t_1) / log(k)``: 1.0 is linear).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import multiprocessing as mp
 import os
 import statistics
@@ -28,10 +41,10 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -41,11 +54,40 @@ sys.path.insert(0, str(ROOT))
 
 from geofupin import io as gio  # noqa: E402
 
+#: One workbook to write: its file name, its tables and the keyword arguments of ``write_xlsx``.
+Workbook = tuple[str, dict[str, pd.DataFrame], dict[str, Any]]
+Writer = Callable[..., Any]
 
-def od_like(rows: int, seed: int = 0) -> pd.DataFrame:
+
+# ----------------------------------------------------------------------------- the workbooks
+def demo_workbooks() -> list[Workbook]:
+    """The workbooks a run of ``scenarios/demo.yaml`` writes, caught on their way to ``write_xlsx``."""
+    from geofupin import pipeline, scenario
+
+    sc = scenario.load(ROOT / "scenarios" / "demo.yaml")
+    pipeline.ensure_demo_layers(sc)
+    out = pipeline.run(sc)
+    caught: list[Workbook] = []
+    real = gio.write_xlsx
+
+    def catch(tables: Mapping[str, pd.DataFrame], path: Any, **kwargs: Any) -> Path:
+        caught.append((Path(path).name, dict(tables), kwargs))
+        return real(tables, path, **kwargs)
+
+    gio.write_xlsx = catch  # type: ignore[assignment]
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            pipeline.write_outputs(out, Path(d) / "demo")
+    finally:
+        gio.write_xlsx = real  # type: ignore[assignment]
+    return caught
+
+
+def od_workbook(rows: int, seed: int = 0) -> list[Workbook]:
+    """One sheet shaped like the OD table, with a Chinese name column."""
     rng = np.random.default_rng(seed)
     v = rng.integers(0, max(rows // 20, 1), rows)
-    return pd.DataFrame(
+    df = pd.DataFrame(
         {
             "village_id": [f"610602{i:06d}" for i in v],
             "site_id": [f"S{i:04d}" for i in rng.integers(0, 1300, rows)],
@@ -54,10 +96,178 @@ def od_like(rows: int, seed: int = 0) -> pd.DataFrame:
             "dist_m": rng.uniform(100, 90_000, rows).round(1),
         }
     )
+    return [("od.xlsx", {"od_like": df}, {"headers_en": {"od_like": {c: c for c in df.columns}}})]
 
 
-def write_before(tables: Mapping[str, pd.DataFrame], path: Path, headers_en: Mapping[str, Mapping[str, str]]) -> None:
-    """The previous writer: every cell of every sheet in memory, the archive in memory, then pinned."""
+def tiled(books: Sequence[Workbook], k: int) -> list[Workbook]:
+    """Every frame repeated ``k`` times (sheets over the row limit split, as a run does)."""
+    if k == 1:
+        return list(books)
+    return [
+        (name, {t: pd.concat([df] * k, ignore_index=True) for t, df in tables.items()}, {**kw, "over_limit": "split"})
+        for name, tables, kw in books
+    ]
+
+
+# ----------------------------------------------------------------------------- the writers
+def write_xlsxwriter(books: Sequence[Workbook], folder: Path) -> None:
+    for name, tables, kw in books:
+        gio.write_xlsx(tables, folder / name, **kw)
+
+
+def write_openpyxl_books(books: Sequence[Workbook], folder: Path) -> None:
+    for name, tables, kw in books:
+        write_openpyxl(tables, folder / name, **kw)
+
+
+def write_openpyxl_memory_books(books: Sequence[Workbook], folder: Path) -> None:
+    for name, tables, kw in books:
+        write_openpyxl_memory(tables, folder / name, headers_en=kw.get("headers_en") or {})
+
+
+WRITERS: dict[str, Writer] = {
+    "openpyxl-memory": write_openpyxl_memory_books,
+    "openpyxl": write_openpyxl_books,
+    "xlsxwriter": write_xlsxwriter,
+}
+
+
+def write_openpyxl(
+    tables: Mapping[str, pd.DataFrame],
+    path: Path,
+    *,
+    headers_en: Mapping[str, Mapping[str, str]] | None = None,
+    over_limit: Literal["refuse", "split"] = "refuse",
+    full_table: Mapping[str, str] | None = None,
+    number_formats: Mapping[str, Mapping[str, str]] | None = None,
+) -> None:
+    """The baseline: geofupin's writer up to the switch to XlsxWriter (openpyxl write-only), as it was.
+
+    Same layout (bold frozen headers, autofilter, fitted widths from the first 5,000 rows, number
+    formats, split sheets, pinned zip times); a styled cell is an openpyxl ``WriteOnlyCell``.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    del full_table  # the refusal message is not benchmarked
+    heads = {name: 2 if headers_en and name in headers_en else 1 for name in tables}
+    per_sheet = {name: gio.XLSX_MAX_ROWS - heads[name] for name in tables}
+    if over_limit == "refuse" and any(len(df) > per_sheet[name] for name, df in tables.items()):
+        raise ValueError("over the row limit")
+    fixed = dt.datetime(2016, 1, 1)
+    wb = Workbook(write_only=True)
+    wb.properties.created = fixed
+    wb.properties.modified = fixed
+    used: set[str] = set()
+    bold = Font(bold=True)
+    for name, df in tables.items():
+        size = per_sheet[name]
+        parts = max(1, -(-len(df) // size))
+        header = [[str(c) for c in df.columns]]
+        if heads[name] == 2 and headers_en is not None:
+            header.append([headers_en[name].get(str(c), str(c)) for c in df.columns])
+        formats = dict((number_formats or {}).get(name, {}))
+        col_formats = [
+            formats.get(str(c)) if gio._is_number_column(df.iloc[:, i]) else None for i, c in enumerate(df.columns)
+        ]
+        widths = [_old_width([h[i] for h in header], df.iloc[:, i], col_formats[i]) for i in range(df.shape[1])]
+        for part in range(parts):
+            title = name if parts == 1 else gio._numbered(name, part + 1)
+            ws = wb.create_sheet(gio._sheet_name(title, used))
+            ws.freeze_panes = "A3" if heads[name] == 2 else "A2"
+            n_rows = len(header) + len(df.iloc[part * size : (part + 1) * size])
+            ref = f"A1:{get_column_letter(df.shape[1])}{n_rows}" if df.shape[1] else "A1"
+            ws.calculate_dimension = lambda ref=ref: ref
+            for i, w in enumerate(widths):
+                ws.column_dimensions[get_column_letter(i + 1)].width = w
+            if df.shape[1]:
+                ws.auto_filter.ref = f"A{len(header)}:{get_column_letter(df.shape[1])}{max(n_rows, len(header))}"
+            for values in header:
+                row = [_old_cell(ws, v) for v in values]
+                for cell in row:
+                    if hasattr(cell, "font"):
+                        cell.font = bold
+                ws.append(row)
+            end = min((part + 1) * size, len(df))
+            for start in range(part * size, end, 10_000):
+                batch = df.iloc[start : min(start + 10_000, end)]
+                cols = [_old_column(ws, batch.iloc[:, i], col_formats[i]) for i in range(batch.shape[1])]
+                for cells in zip(*cols, strict=True):
+                    ws.append(list(cells))
+    with gio.atomic_write(path) as tmp:
+        raw = tmp.with_name(tmp.name + ".raw")
+        try:
+            wb.save(raw)
+            gio._pin_zip_times(raw, tmp, fixed.timetuple()[:6])
+        finally:
+            raw.unlink(missing_ok=True)
+
+
+def _old_column(ws: Any, s: pd.Series, number_format: str | None) -> list[Any]:
+    from openpyxl.cell import WriteOnlyCell
+
+    kind = s.dtype.kind if isinstance(s.dtype, np.dtype) else ""
+    out: list[Any]
+    if kind in "iub" and kind:
+        out = s.tolist()
+    elif kind == "f":
+        a = s.to_numpy()
+        out = a.tolist()
+        if not np.isfinite(a).all():
+            for i in np.flatnonzero(~np.isfinite(a)).tolist():
+                out[i] = None if np.isnan(a[i]) else ("inf" if a[i] > 0 else "-inf")
+    else:
+        return [_old_cell(ws, v) for v in s]
+    if number_format is not None and kind in "iuf":
+        for i, v in enumerate(out):
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                cell = WriteOnlyCell(ws, value=v)
+                cell.number_format = number_format
+                out[i] = cell
+    return out
+
+
+def _old_cell(ws: Any, value: Any) -> Any:
+    from openpyxl.cell import WriteOnlyCell
+
+    v = gio._cell(value)
+    if not isinstance(v, str):
+        return v
+    cell = WriteOnlyCell(ws, value=v)
+    cell.data_type = "s"
+    if v.startswith(gio.FORMULA_START):
+        cell.quotePrefix = True
+    return cell
+
+
+def _old_width(headers: Sequence[str], s: pd.Series, number_format: str | None) -> float:
+    widest = max((gio.text_width(h) for h in headers), default=0)
+    head = s.iloc[:5_000]
+    if gio._is_number_column(head):
+        a = pd.to_numeric(head, errors="coerce").to_numpy(dtype=float)
+        a = a[np.isfinite(a)]
+        if len(a):
+            decimals = number_format.split(".")[1].count("0") if number_format and "." in number_format else None
+            for v in (float(a.max()), float(a.min())):
+                if decimals is not None:
+                    text = f"{v:,.{decimals}f}"
+                elif number_format:
+                    text = f"{v:,.0f}"
+                else:
+                    text = repr(round(v, 10)) if not float(v).is_integer() else str(int(v))
+                widest = max(widest, len(text))
+    else:
+        values = head.dropna()
+        if len(values):
+            widest = max(widest, int(values.map(lambda v: gio.text_width(str(v))).max()))
+    return float(min(gio.XLSX_MAX_WIDTH, max(6, widest + 2)))
+
+
+def write_openpyxl_memory(
+    tables: Mapping[str, pd.DataFrame], path: Path, headers_en: Mapping[str, Mapping[str, str]]
+) -> None:
+    """The writer before the write-only one: every cell of every sheet in memory, the archive in memory."""
     from openpyxl import Workbook
 
     wb = Workbook()
@@ -65,7 +275,9 @@ def write_before(tables: Mapping[str, pd.DataFrame], path: Path, headers_en: Map
     used: set[str] = set()
     for name, df in tables.items():
         ws = wb.create_sheet(gio._sheet_name(name, used))
-        rows: list[list[Any]] = [[str(c) for c in df.columns], [headers_en[name].get(str(c), str(c)) for c in df]]
+        rows: list[list[Any]] = [[str(c) for c in df.columns]]
+        if name in headers_en:
+            rows.append([headers_en[name].get(str(c), str(c)) for c in df])
         rows.extend(list(row) for row in df.itertuples(index=False))
         for r, values in enumerate(rows, start=1):
             for c, value in enumerate(values, start=1):
@@ -78,7 +290,7 @@ def write_before(tables: Mapping[str, pd.DataFrame], path: Path, headers_en: Map
                     cell.data_type = "s"
                     if v.startswith(gio.FORMULA_START):
                         cell.quotePrefix = True
-        ws.freeze_panes = "A3"
+        ws.freeze_panes = "A3" if name in headers_en else "A2"
     fixed = dt.datetime(2016, 1, 1)
     wb.properties.created = fixed
     wb.properties.modified = fixed
@@ -91,10 +303,7 @@ def write_before(tables: Mapping[str, pd.DataFrame], path: Path, headers_en: Map
             zout.writestr(info, zin.read(item.filename))
 
 
-def write_after(tables: Mapping[str, pd.DataFrame], path: Path, headers_en: Mapping[str, Mapping[str, str]]) -> None:
-    gio.write_xlsx(tables, path, headers_en=headers_en)
-
-
+# ----------------------------------------------------------------------------- measuring
 def _kib(field: str) -> int:
     with open("/proc/self/status", encoding="ascii") as fh:
         for line in fh:
@@ -103,25 +312,27 @@ def _kib(field: str) -> int:
     raise RuntimeError(field)
 
 
-def _child(fn: Callable[..., None], tables: Any, path: Path, en: Any, conn: Any) -> None:
+BOOKS: dict[int, list[Workbook]] = {}
+
+
+def _child(fn: Writer, k: int, folder: Path, conn: Any) -> None:
     with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
         fh.write("5")  # reset the peak-RSS mark (VmHWM) to the current RSS
     base = _kib("VmRSS")
-    t = time.perf_counter()
-    fn(tables, path, en)
-    wall = time.perf_counter() - t
-    conn.send((wall, (_kib("VmHWM") - base) / 1024))
+    t, c = time.perf_counter(), time.process_time()
+    fn(BOOKS[k], folder)
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    size = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
+    conn.send((wall, cpu, (_kib("VmHWM") - base) / 1024, size))
     conn.close()
 
 
-TABLES: dict[str, pd.DataFrame] = {}
-
-
-def measure(fn: Callable[..., None], path: Path, en: Any) -> tuple[float, float]:
-    """(wall s, peak RSS MiB above the start) of one write in a forked child."""
+def measure(fn: Writer, k: int, folder: Path) -> tuple[float, float, float, float]:
+    """(wall s, CPU s, peak RSS MiB above the start, MiB written) of one write in a forked child."""
+    folder.mkdir(parents=True)
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(fn, TABLES, path, en, child))
+    proc = ctx.Process(target=_child, args=(fn, k, folder, child))
     proc.start()
     result = parent.recv()
     proc.join()
@@ -130,30 +341,59 @@ def measure(fn: Callable[..., None], path: Path, en: Any) -> tuple[float, float]
     return result  # type: ignore[no-any-return]
 
 
+def exponent(small: float, large: float, k0: int, k1: int) -> float:
+    return math.log(large / small) / math.log(k1 / k0) if small > 0 and large > 0 and k1 > k0 else float("nan")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=200_000)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1, 16], help="tile factors (default: 1 16)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--od", type=int, default=0, metavar="ROWS", help="an OD-like table of ROWS rows instead")
+    ap.add_argument("--writers", nargs="+", choices=list(WRITERS), default=["openpyxl", "xlsxwriter"])
+    ap.add_argument("--cache", type=Path, help="pickle of the demo's workbooks: read if it exists, else written")
     args = ap.parse_args()
     if not os.path.exists("/proc/self/clear_refs"):
         sys.exit("needs Linux /proc (peak RSS is read from /proc/self/status)")
     import openpyxl  # noqa: F401 - imported once, before the forks, so no run times the import
+    import xlsxwriter  # noqa: F401
 
-    TABLES["od_like"] = od_like(args.rows)
-    en = {"od_like": {"village_id": "village_id", "site_id": "site_id", "name": "name"}}
-    print(f"table: {args.rows:,} rows x {TABLES['od_like'].shape[1]} columns; medians of {args.repeat}")
-    med: dict[str, tuple[float, float]] = {}
+    if args.od:
+        base = od_workbook(args.od)
+    elif args.cache and args.cache.exists():
+        base = pd.read_pickle(args.cache)
+    else:
+        base = demo_workbooks()
+        if args.cache:
+            pd.to_pickle(base, args.cache)
+    sizes = sorted(set(args.sizes))
+    for k in sizes:
+        BOOKS[k] = tiled(base, k)
+    med: dict[tuple[str, int], tuple[float, float, float, float]] = {}
     with tempfile.TemporaryDirectory() as d:
-        for label, fn in (("before", write_before), ("after", write_after)):
-            runs = [measure(fn, Path(d) / f"{label}{i}.xlsx", en) for i in range(args.repeat)]
-            size = (Path(d) / f"{label}0.xlsx").stat().st_size / 2**20
-            med[label] = (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
-            print(
-                f"{label:>6}: wall {med[label][0]:7.2f} s   peak RSS +{med[label][1]:7.1f} MiB   "
-                f"file {size:.1f} MiB   (runs: {', '.join(f'{w:.2f} s/{m:.0f} MiB' for w, m in runs)})"
-            )
-    time_ratio = med["after"][0] / med["before"][0]
-    print(f"ratio after/before: time {time_ratio:.2f}x, peak RSS {med['after'][1] / med['before'][1]:.3f}x")
+        for k in sizes:
+            rows = sum(len(df) for _, tables, _ in BOOKS[k] for df in tables.values())
+            sheets = sum(len(tables) for _, tables, _ in BOOKS[k])
+            print(f"size {k}x: {len(BOOKS[k])} workbooks, {sheets} tables, {rows:,} rows; medians of {args.repeat}")
+            for label in args.writers:
+                runs = [measure(WRITERS[label], k, Path(d) / f"{label}-{k}-{i}") for i in range(args.repeat)]
+                m = tuple(statistics.median(r[j] for r in runs) for j in range(4))
+                med[label, k] = m  # type: ignore[assignment]
+                print(
+                    f"  {label:>15}: wall {m[0]:7.2f} s  cpu {m[1]:7.2f} s  peak RSS +{m[2]:7.1f} MiB  "
+                    f"files {m[3]:6.1f} MiB   (walls: {', '.join(f'{r[0]:.2f}' for r in runs)})"
+                )
+    new, old = "xlsxwriter", "openpyxl"
+    for k in sizes:
+        if (new, k) in med and (old, k) in med:
+            a, b = med[new, k], med[old, k]
+            print(f"ratio {new}/{old} at {k}x: time {a[0] / b[0]:.2f}x, peak RSS {a[2] / max(b[2], 1e-9):.2f}x")
+    if len(sizes) > 1:
+        k0, k1 = sizes[0], sizes[-1]
+        for label in args.writers:
+            t = exponent(med[label, k0][0], med[label, k1][0], k0, k1)
+            m = exponent(max(med[label, k0][2], 1.0), max(med[label, k1][2], 1.0), k0, k1)
+            print(f"growth {k0}x->{k1}x {label:>15}: time ~ size^{t:.2f}, peak RSS ~ size^{m:.2f}")
 
 
 if __name__ == "__main__":

@@ -87,7 +87,6 @@ _MARKER_NOTE = (
 )
 #: Characters that make a spreadsheet treat a text cell as a formula (OWASP CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _ERRNO_REASONS = {
     errno.ENOSPC: ("磁盘已满 the disk is full", "free disk space or choose another --out"),
     getattr(errno, "EDQUOT", -1): ("磁盘配额已用完 the disk quota is used up", "free space or choose another --out"),
@@ -1194,6 +1193,28 @@ def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 
 #: Most rows an Excel sheet holds (the two header rows included); tests lower it.
 XLSX_MAX_ROWS = 1_048_576
+#: Widest column (in Excel's character units) :func:`write_xlsx` sets; longer text wraps off-screen.
+XLSX_MAX_WIDTH = 60.0
+#: Rows converted at a time by :func:`write_xlsx` (the writer itself keeps one row in memory).
+_XLSX_BATCH = 10_000
+#: Number formats of date and time cells (the ones openpyxl gave them, so workbooks look as before).
+_XLSX_DATE_FORMATS = {
+    "datetime": "yyyy-mm-dd h:mm:ss",
+    "date": "yyyy-mm-dd",
+    "time": "h:mm:ss",
+    "timedelta": "[h]:mm:ss",
+}
+#: XlsxWriter options: rows streamed to disk, and a text is only ever a string cell.
+_XLSX_OPTIONS = {
+    "constant_memory": True,
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+    "remove_timezone": True,  # Excel has no time zones: a zoned time is written as its wall-clock time
+}
+
+#: One cell write: an XlsxWriter ``write_*`` method, the value and the cell format (or None: an empty cell).
+_CellWrite = tuple[Any, Any, Any] | None
 
 
 def write_xlsx(
@@ -1207,18 +1228,27 @@ def write_xlsx(
 ) -> Path:
     """Write tables as sheets of one XLSX workbook atomically, row by row (constant memory).
 
-    Sheet names are cut to Excel's 31 characters (made unique). With ``headers_en``
-    (table -> {column: English header}) a second header row gives the English names.
-    Document timestamps are pinned so equal tables give equal files.
+    Written with XlsxWriter in ``constant_memory`` mode: each row goes to disk as soon as it is
+    complete, so memory stays flat however long the tables are. Sheet names are cut to Excel's 31
+    characters (made unique). With ``headers_en`` (table -> {column: English header}) a second
+    header row gives the English names. Document timestamps are pinned so equal tables give equal
+    files.
 
     Laid out for people: the header rows are bold and frozen, with an autofilter on the last
-    header row; every column is as wide as its widest header or value (CJK characters count
-    double, at most :data:`XLSX_MAX_WIDTH`); ``number_formats`` (table -> {column: Excel number
-    format}, e.g. ``#,##0`` for 元 and persons, ``#,##0.00`` for 万元 and 亩) formats numeric cells.
+    header row; every column is as wide as its widest header or value over the whole column (CJK
+    characters count double, at most :data:`XLSX_MAX_WIDTH`); ``number_formats`` (table ->
+    {column: Excel number format}, e.g. ``#,##0`` for 元 and persons, ``#,##0.00`` for 万元 and 亩)
+    formats the numeric cells of numeric columns (nullable ``Int64``/``Float64`` columns too).
+    Dates and times are date cells (``yyyy-mm-dd``, ``yyyy-mm-dd h:mm:ss``).
 
     Every text cell, headers included, is written as a string cell (``t="inlineStr"``), never as a
-    formula or an error value, whatever it starts with; text starting with a formula character
-    also gets Excel's quote prefix so that editing the cell keeps it text. Numbers stay numbers.
+    formula, a link, a number or an error value, whatever it starts with; text starting with a
+    formula character also gets Excel's quote prefix so that editing the cell keeps it text.
+    Numbers stay numbers; NaN, None and NA are empty cells; infinities are the texts ``inf`` and
+    ``-inf``. Characters XML cannot hold (control characters other than tab and line feed, lone
+    surrogates, U+FFFE/U+FFFF) become U+FFFD and a carriage return a line feed; text that looks
+    like the format's own ``_xHHHH_`` escape is escaped in turn, so Excel shows it as it is. A text
+    over Excel's 32,767 characters a cell is cut there (with a logged warning; the CSV keeps it).
 
     A table with more rows than a sheet holds (:data:`XLSX_MAX_ROWS`, header rows included) is
     never cut silently: with ``over_limit="refuse"`` (the default) nothing is written and an
@@ -1233,7 +1263,8 @@ def write_xlsx(
     """
     import datetime as dt
 
-    from openpyxl import Workbook
+    import xlsxwriter
+    from xlsxwriter.exceptions import FileCreateError
 
     target = Path(path)
     heads = {name: 2 if headers_en and name in headers_en else 1 for name in tables}
@@ -1250,112 +1281,185 @@ def write_xlsx(
             f"workbook {target.name} not written: over Excel's {XLSX_MAX_ROWS:,}-row sheet limit (header rows "
             f"included): {listed}. Fix: read the full table from its CSV, or leave it out of the workbook."
         )
-    fixed = dt.datetime(2016, 1, 1)
-    wb = Workbook(write_only=True)
-    wb.properties.created = fixed
-    wb.properties.modified = fixed
-    used: set[str] = set()
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    bold = Font(bold=True)
-    for name, df in tables.items():
-        size = per_sheet[name]
-        parts = max(1, -(-len(df) // size))
-        header = [[str(c) for c in df.columns]]
-        if heads[name] == 2 and headers_en is not None:
-            header.append([headers_en[name].get(str(c), str(c)) for c in df.columns])
-        formats = dict((number_formats or {}).get(name, {}))
-        col_formats = [
-            formats.get(str(c)) if _is_number_column(df.iloc[:, i]) else None for i, c in enumerate(df.columns)
-        ]
-        widths = [_column_width([h[i] for h in header], df.iloc[:, i], col_formats[i]) for i in range(df.shape[1])]
-        for part in range(parts):
-            title = name if parts == 1 else _numbered(name, part + 1)
-            ws = wb.create_sheet(_sheet_name(title, used))
-            ws.freeze_panes = "A3" if heads[name] == 2 else "A2"
-            n_rows = len(header) + len(df.iloc[part * size : (part + 1) * size])
-            ws.calculate_dimension = _dimension(n_rows, df.shape[1])  # the <dimension> readers size sheets by
-            for i, w in enumerate(widths):  # before the first row: write-only sheets write <cols> first
-                ws.column_dimensions[get_column_letter(i + 1)].width = w
-            if df.shape[1]:
-                ws.auto_filter.ref = f"A{len(header)}:{get_column_letter(df.shape[1])}{max(n_rows, len(header))}"
-            for values in header:
-                row = [_write_only_cell(ws, v) for v in values]  # header texts: always string cells
-                for cell in row:
-                    if hasattr(cell, "font"):
-                        cell.font = bold
-                ws.append(row)
-            end = min((part + 1) * size, len(df))
-            for start in range(part * size, end, _XLSX_BATCH):  # a batch of rows at a time: memory stays flat
-                batch = df.iloc[start : min(start + _XLSX_BATCH, end)]
-                cols = [_column_cells(ws, batch.iloc[:, i], col_formats[i]) for i in range(batch.shape[1])]
-                for cells in zip(*cols, strict=True):
-                    ws.append(list(cells))
     if over:
         log.warning("%s: tables over the %s-row limit split into numbered sheets: %s", target, XLSX_MAX_ROWS, over)
+    fixed = dt.datetime(2016, 1, 1)
     with atomic_write(target) as tmp:
         raw = tmp.with_name(tmp.name + ".raw")
         try:
-            wb.save(raw)
+            # XlsxWriter streams each sheet's rows to a file of its own: in a folder removed whatever happens
+            with tempfile.TemporaryDirectory(prefix="geofupin-xlsx-", ignore_cleanup_errors=True) as rows_dir:
+                wb = xlsxwriter.Workbook(str(raw), {**_XLSX_OPTIONS, "tmpdir": rows_dir})
+                try:
+                    wb.set_properties({"created": fixed})  # XlsxWriter writes it as "created" and "modified"
+                    formats = _XlsxFormats(wb)
+                    used: set[str] = set()
+                    for name, df in tables.items():
+                        header = [[_xlsx_text(str(c)) for c in df.columns]]
+                        if heads[name] == 2 and headers_en is not None:
+                            header.append([_xlsx_text(headers_en[name].get(str(c), str(c))) for c in df.columns])
+                        fmts = dict((number_formats or {}).get(name, {}))
+                        _write_xlsx_table(wb, formats, name, df, header, per_sheet[name], fmts, used)
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        wb.close()  # closes its row files; the half-written workbook is removed below
+                    raise
+                try:
+                    wb.close()
+                except FileCreateError as exc:  # XlsxWriter wraps the OSError of a failed write
+                    cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
+                    raise cause from exc
             _pin_zip_times(raw, tmp, fixed.timetuple()[:6])
         finally:
             raw.unlink(missing_ok=True)
     return target
 
 
-def _dimension(rows: int, cols: int) -> Any:
-    """The sheet's used range (``A1:E20``) for openpyxl's write-only writer, known before the rows are written."""
-    from openpyxl.utils import get_column_letter
+class _XlsxFormats:
+    """The cell formats of one workbook, made once each (XlsxWriter formats belong to their workbook)."""
 
-    ref = f"A1:{get_column_letter(cols)}{rows}" if cols else "A1"
-    return lambda: ref
+    def __init__(self, wb: Any) -> None:
+        self._wb = wb
+        self._made: dict[tuple[bool, bool, str | None], Any] = {}
+
+    def get(self, *, bold: bool = False, quote: bool = False, num: str | None = None) -> Any:
+        key = (bold, quote, num)
+        if key not in self._made:
+            props: dict[str, Any] = {}
+            if bold:
+                props["bold"] = True
+            if quote:
+                props["quote_prefix"] = True
+            if num:
+                props["num_format"] = num
+            self._made[key] = self._wb.add_format(props) if props else None
+        return self._made[key]
+
+
+def _write_xlsx_table(
+    wb: Any,
+    formats: _XlsxFormats,
+    name: str,
+    df: pd.DataFrame,
+    header: list[list[str]],
+    size: int,
+    number_formats: Mapping[str, str],
+    used: set[str],
+) -> None:
+    """Write one table as one sheet, or as numbered sheets of ``size`` data rows each."""
+    n_cols = df.shape[1]
+    columns = [df.iloc[:, i] for i in range(n_cols)]
+    col_formats = [
+        number_formats.get(str(c)) if _is_number_column(col) else None
+        for col, c in zip(columns, df.columns, strict=True)
+    ]
+    widths = [_column_width([h[i] for h in header], columns[i], col_formats[i]) for i in range(n_cols)]
+    parts = max(1, -(-len(df) // size))
+    for part in range(parts):
+        title = name if parts == 1 else _numbered(name, part + 1)
+        sheet = _sheet_name(title, used)
+        ws = wb.add_worksheet(sheet)
+        lo, hi = part * size, min((part + 1) * size, len(df))
+        for i, w in enumerate(widths):
+            ws.set_column(i, i, w)
+        ws.freeze_panes(len(header), 0)
+        if n_cols:
+            ws.autofilter(len(header) - 1, 0, len(header) + hi - lo - 1, n_cols - 1)
+        for r, values in enumerate(header):
+            for c, text in enumerate(values):
+                ws.write_string(r, c, text, formats.get(bold=True, quote=text.startswith(FORMULA_START)))
+        r = len(header)
+        cut: set[str] = set()
+        for start in range(lo, hi, _XLSX_BATCH):  # a batch of rows at a time: memory stays flat
+            stop = min(start + _XLSX_BATCH, hi)
+            whole = start == 0 and stop == len(df)  # the whole column (most tables): no slice to make
+            cols = [
+                _column_writes(ws, formats, col if whole else col.iloc[start:stop], fmt)
+                for col, fmt in zip(columns, col_formats, strict=True)
+            ]
+            for cells in zip(*cols, strict=True):
+                for c, cell in enumerate(cells):
+                    if cell is not None and cell[0](r, c, cell[1], cell[2]) == -2:  # -2: text over 32,767
+                        cut.add(str(df.columns[c]))
+                r += 1
+        if cut:
+            log.warning("%s: texts over Excel's 32,767 characters a cell cut in columns %s", sheet, sorted(cut))
+
+
+def _column_writes(ws: Any, formats: _XlsxFormats, s: pd.Series, number_format: str | None) -> list[_CellWrite]:
+    """The cell writes of one column of a batch: whole numeric, boolean and date columns at once.
+
+    ``number_format`` formats the numbers of a numeric column.
+    """
+    dtype = s.dtype
+    kind = dtype.kind if isinstance(dtype, np.dtype) else ""
+    if kind in ("i", "u"):
+        number, fmt = ws.write_number, formats.get(num=number_format)
+        return [(number, v, fmt) for v in s.tolist()]
+    if kind == "b":
+        boolean = ws.write_boolean
+        return [(boolean, v, None) for v in s.tolist()]
+    if kind == "f":
+        a = s.to_numpy()
+        number, fmt = ws.write_number, formats.get(num=number_format)
+        out: list[_CellWrite] = [(number, v, fmt) for v in a.tolist()]
+        for i in np.flatnonzero(~np.isfinite(a)).tolist():
+            out[i] = None if np.isnan(a[i]) else (ws.write_string, "inf" if a[i] > 0 else "-inf", None)
+        return out  # XLSX has no infinity; the text keeps the meaning
+    if kind == "M" or isinstance(dtype, pd.DatetimeTZDtype):
+        when, fmt = ws.write_datetime, formats.get(num=_XLSX_DATE_FORMATS["datetime"])
+        stamps = s.dt.floor("us").tolist()  # Excel's times go to the millisecond; Python's to the microsecond
+        return [None if v is pd.NaT else (when, v.to_pydatetime(), fmt) for v in stamps]
+    if kind == "m":
+        when, fmt = ws.write_datetime, formats.get(num=_XLSX_DATE_FORMATS["timedelta"])
+        return [None if v is pd.NaT else (when, v.to_pytimedelta(), fmt) for v in s.tolist()]
+    text, quote = ws.write_string, formats.get(quote=True)
+    values = s.tolist()
+    if pd.api.types.infer_dtype(s, skipna=True) == "string":  # text (and missing values) only
+        out = []
+        for v, missing in zip(values, pd.isna(s.to_numpy(dtype=object)).tolist(), strict=True):
+            if missing:
+                out.append(None)
+            else:
+                t = _xlsx_text(v)
+                out.append((text, t, quote if t.startswith(FORMULA_START) else None))
+        return out
+    fmt = formats.get(num=number_format)
+    return [_cell_write(ws, formats, v, fmt) for v in values]
+
+
+def _cell_write(ws: Any, formats: _XlsxFormats, value: Any, number_fmt: Any) -> _CellWrite:
+    """The write of one cell of a mixed column: text as text, numbers as numbers, dates as dates."""
+    import datetime as dt
+
+    if isinstance(value, dt.timedelta) and not isinstance(value, pd.Timedelta):
+        return (ws.write_datetime, value, formats.get(num=_XLSX_DATE_FORMATS["timedelta"]))
+    v = _cell(value)
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return (ws.write_string, v, formats.get(quote=True) if v.startswith(FORMULA_START) else None)
+    if isinstance(v, bool):
+        return (ws.write_boolean, v, None)
+    if isinstance(v, (int, float)):
+        return (ws.write_number, v, number_fmt)
+    if isinstance(v, pd.Timedelta):
+        return (ws.write_datetime, v.to_pytimedelta(), formats.get(num=_XLSX_DATE_FORMATS["timedelta"]))
+    if isinstance(v, dt.datetime):
+        when = v.floor("us").to_pydatetime() if isinstance(v, pd.Timestamp) else v
+        return (ws.write_datetime, when, formats.get(num=_XLSX_DATE_FORMATS["datetime"]))
+    if isinstance(v, dt.date):
+        return (ws.write_datetime, v, formats.get(num=_XLSX_DATE_FORMATS["date"]))
+    if isinstance(v, dt.time):
+        return (ws.write_datetime, v, formats.get(num=_XLSX_DATE_FORMATS["time"]))
+    t = _xlsx_text(str(v))
+    return (ws.write_string, t, formats.get(quote=True) if t.startswith(FORMULA_START) else None)
 
 
 def _numbered(name: str, n: int) -> str:
     """``name~n``, ``name`` cut so that the number survives Excel's 31-character sheet names."""
     suffix = f"~{n}"
     return str(name)[: 31 - len(suffix)] + suffix
-
-
-#: Rows converted at a time by :func:`write_xlsx`.
-_XLSX_BATCH = 10_000
-
-
-def _column_cells(ws: Any, s: pd.Series, number_format: str | None = None) -> list[Any]:
-    """The cells of one column of a batch (as :func:`_write_only_cell`; float and int columns at once).
-
-    With ``number_format`` the numbers of the column are cells carrying that format.
-    """
-    kind = s.dtype.kind if isinstance(s.dtype, np.dtype) else ""
-    out: list[Any]
-    if kind in "iub" and kind:
-        out = s.tolist()  # Python ints and bools
-    elif kind == "f":
-        a = s.to_numpy()
-        out = a.tolist()
-        if not np.isfinite(a).all():
-            for i in np.flatnonzero(~np.isfinite(a)).tolist():
-                out[i] = None if np.isnan(a[i]) else ("inf" if a[i] > 0 else "-inf")  # XLSX has no infinity
-    else:
-        from openpyxl.cell import WriteOnlyCell
-
-        return [_write_only_cell(ws, v, WriteOnlyCell) for v in s]
-    if number_format is not None and kind in "iuf":
-        from openpyxl.cell import WriteOnlyCell
-
-        for i, v in enumerate(out):
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                cell = WriteOnlyCell(ws, value=v)
-                cell.number_format = number_format
-                out[i] = cell
-    return out
-
-
-#: Widest column (in Excel's character units) :func:`write_xlsx` sets; longer text wraps off-screen.
-XLSX_MAX_WIDTH = 60.0
-#: Rows of a column :func:`write_xlsx` measures to fit its width (the first rows; constant time per sheet).
-XLSX_WIDTH_ROWS = 5_000
 
 
 def _is_number_column(s: pd.Series) -> bool:
@@ -1369,13 +1473,44 @@ def text_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+def text_widths(texts: Sequence[str]) -> np.ndarray:
+    """:func:`text_width` of every text, for a whole column at once (no Python code per text).
+
+    The wide characters are picked once from the distinct characters of the column (a few hundred
+    for Chinese names); every text is then measured by C-level ``str.translate`` (a wide character
+    counts as two) and ``len``.
+    """
+    import itertools
+    import unicodedata
+
+    texts = list(texts)
+    chars = set("".join(texts))
+    for ch in chars.difference(_WIDE):
+        _WIDE[ch] = unicodedata.east_asian_width(ch) in "WF"
+    wide = {ord(ch): "ww" for ch in chars if _WIDE[ch]}
+    measured = map(str.translate, texts, itertools.repeat(wide)) if wide else texts
+    return np.fromiter(map(len, measured), dtype=np.int64, count=len(texts))
+
+
+#: Whether a character is East Asian wide or full-width, for the characters :func:`text_widths` has met.
+_WIDE: dict[str, bool] = {}
+
+
 def _column_width(headers: Sequence[str], s: pd.Series, number_format: str | None) -> float:
-    """Width of a column fitted to its headers and (the first :data:`XLSX_WIDTH_ROWS` of) its values."""
+    """Width of a column fitted to its headers and every value (numbers as formatted), vectorised per column."""
     widest = max((text_width(h) for h in headers), default=0)
-    head = s.iloc[:XLSX_WIDTH_ROWS]
-    if _is_number_column(head):
-        a = pd.to_numeric(head, errors="coerce").to_numpy(dtype=float)
-        a = a[np.isfinite(a)]
+    dtype = s.dtype
+    kind = dtype.kind if isinstance(dtype, np.dtype) else ""
+    if _is_number_column(s):
+        if kind in ("i", "u", "f"):
+            a = s.to_numpy(dtype=float)
+        else:  # nullable Int64/Float64
+            a = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        finite = np.isfinite(a)
+        if not finite.all():
+            if np.isinf(a).any():  # written as the texts inf and -inf
+                widest = max(widest, len("-inf") if np.isneginf(a).any() else len("inf"))
+            a = a[finite]
         if len(a):
             decimals = number_format.split(".")[1].count("0") if number_format and "." in number_format else None
             for v in (float(a.max()), float(a.min())):
@@ -1386,30 +1521,22 @@ def _column_width(headers: Sequence[str], s: pd.Series, number_format: str | Non
                 else:
                     text = repr(round(v, 10)) if not float(v).is_integer() else str(int(v))
                 widest = max(widest, len(text))
+    elif pd.api.types.is_bool_dtype(dtype):
+        values = s.dropna().astype(bool)
+        widest = max(widest, 0 if values.empty else len("FALSE") if not values.all() else len("TRUE"))
+    elif kind == "M" or isinstance(dtype, pd.DatetimeTZDtype):
+        widest = max(widest, len("2016-01-01 00:00:00") if s.notna().any() else 0)
     else:
-        values = head.dropna()
+        values = s.to_numpy(dtype=object)
+        values = values[~pd.isna(values)]
         if len(values):
-            widest = max(widest, int(values.map(lambda v: text_width(str(v))).max()))
+            try:
+                distinct = pd.unique(values)
+            except TypeError:  # unhashable values (lists, dicts): measure them all
+                distinct = values
+            texts = [v if isinstance(v, str) else str(v) for v in distinct]
+            widest = max(widest, int(text_widths(texts).max()))
     return float(min(XLSX_MAX_WIDTH, max(6, widest + 2)))
-
-
-def _write_only_cell(ws: Any, value: Any, make: Any = None) -> Any:
-    """One cell of a write-only sheet: text always as a string cell (never a formula), numbers as numbers.
-
-    ``make`` is openpyxl's ``WriteOnlyCell`` (passed in by callers looping over many cells).
-    """
-    v = _cell(value)
-    if not isinstance(v, str):
-        return v  # None (an empty cell), numbers, booleans and dates as openpyxl writes them
-    if make is None:
-        from openpyxl.cell import WriteOnlyCell
-
-        make = WriteOnlyCell
-    cell = make(ws, value=v)
-    cell.data_type = "s"  # openpyxl would make "=..." a formula and "#N/A" an error value
-    if v.startswith(FORMULA_START):
-        cell.quotePrefix = True
-    return cell
 
 
 def _pin_zip_times(src: Path, path: Path, when: tuple[int, ...]) -> None:
@@ -1422,12 +1549,6 @@ def _pin_zip_times(src: Path, path: Path, when: tuple[int, ...]) -> None:
             info = zipfile.ZipInfo(item.filename, date_time=when)  # type: ignore[arg-type]
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = item.external_attr
-            if item.filename == "docProps/core.xml":  # openpyxl stamps the save time as "modified"
-                data = zin.read(item.filename)
-                stamp = "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z".format(*when).encode()
-                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + stamp, data)
-                zout.writestr(info, data)
-                continue
             with zin.open(item) as fin, zout.open(info, "w", force_zip64=item.file_size > 2**31) as fout:
                 shutil.copyfileobj(fin, fout, 1 << 20)
 
@@ -1467,8 +1588,15 @@ def _cell(v: Any) -> Any:
 
 
 def _xlsx_text(text: str) -> str:
-    """Text an XLSX cell can hold: control characters XML forbids become U+FFFD (nothing else changes)."""
-    return _ILLEGAL_XML.sub("\ufffd", text)
+    """Text an XLSX cell can hold: characters XML forbids become U+FFFD, a carriage return a line feed.
+
+    XlsxWriter would write a carriage return as ``_x000D_``, which Excel reads back as one but
+    openpyxl and pandas do not; as a line feed (Excel's own line break in a cell) every reader sees
+    the same text. Nothing else changes.
+    """
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _xml_safe(text)
 
 
 # --------------------------------------------------------------------------- readers

@@ -1,6 +1,6 @@
 """Bounded outputs (issue 17, deliverable 2): the workbook holds what people read, within Excel's row limit.
 
-The workbook is written row by row (openpyxl write-only) and must read back as before: values,
+The workbook is written row by row (XlsxWriter, constant memory) and must read back as before: values,
 two header rows, text cells as strings, equal bytes for equal tables. The all-pairs OD table
 never goes into the workbook, and its CSV keeps relocating villages and their k quickest sites.
 """

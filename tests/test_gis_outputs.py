@@ -9,6 +9,7 @@ installed (``python3-qgis``, for the system Python), QGIS itself opens the proje
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import sqlite3
@@ -524,12 +525,18 @@ def test_workbook_for_officials_reads_back_with_its_layout(tmp_path: Path) -> No
     assert ws[f"{col[wan]}3"].value == pytest.approx(123.4567)
     assert fmt[head[-1]] == "General"  # a share is no count
     # widths fitted: the township column counts CJK double, the formula text is text
-    assert ws.column_dimensions["A"].width == max(len('=HYPERLINK("x")'), 2 * len("李家塬乡"), 2 * 2) + 2
+    assert ws.column_dimensions["A"].width == stored_width(max(len('=HYPERLINK("x")'), 2 * len("李家塬乡"), 2 * 2) + 2)
     en = ws[f"{col[wan]}2"].value  # the English header, wider than its numbers ("123.46")
-    assert ws.column_dimensions[col[wan]].width == max(gio.text_width(wan), len(en)) + 2
+    assert ws.column_dimensions[col[wan]].width == stored_width(max(gio.text_width(wan), len(en)) + 2)
     assert ws["A4"].data_type == "s" and ws["A4"].value == '=HYPERLINK("x")'  # string cell, never a formula
     widths = {k: v.width for k, v in ws.column_dimensions.items()}
-    assert all(6 <= w <= gio.XLSX_MAX_WIDTH for w in widths.values())
+    assert all(stored_width(6) <= w <= stored_width(gio.XLSX_MAX_WIDTH) for w in widths.values())
+
+
+def stored_width(chars: float) -> float:
+    """The ``<col width>`` Excel stores for a column ``chars`` digits wide (ECMA-376 §18.3.1.13, Calibri 11: 7 px
+    a digit, 5 px padding); Excel shows ``chars`` as the width."""
+    return math.trunc((chars * 7 + 5) / 7 * 256) / 256
 
 
 def test_number_formats_by_unit() -> None:
