@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
@@ -217,3 +218,49 @@ def test_map_step_shades_the_dem_once(tmp_path: Path, monkeypatch: pytest.Monkey
     alone = render_html(build_run_map(ctx, config=config), offline=config.offline, title=config.title)
     assert files["index.html"] == alone
     assert "data:image/png;base64," in alone
+
+
+# --------------------------------------------------------------------------- the roster's pages and sheets
+def _roster_tables():
+    from test_roster import raw_roster, read
+
+    from geofupin import roster as ro
+
+    raw = raw_roster(所在村={2: "乙村"}, 村民小组={2: "一组"})  # 乙村 gets three households, not in row order
+    h, _ = read(raw)
+    return ro.notice_table(h)
+
+
+def test_notice_page_lists_each_villages_households_in_order() -> None:
+    import re
+
+    from geofupin.notice import NOTICE_HEADERS, _e, notice_html
+
+    lst, vil = _roster_tables()
+    vil = pd.concat([vil, vil.iloc[[0]].assign(village_id="V9", village_name="空村")], ignore_index=True)
+    page = notice_html(lst, vil)
+    sections = re.findall(r'<section class="village" data-village-id="([^"]*)">(.*?)</section>', page, flags=re.S)
+    assert [s[0] for s in sections] == list(vil["village_id"])
+    for vid, body in sections:
+        rows = re.findall(r"<tbody>(.*?)</tbody>", body, flags=re.S)[0]
+        got = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", rows)]
+        mine = lst[lst["village_id"] == vid]  # the plain filter, row by row as iterrows gives them
+        want = [[_e(r[c]) for c in NOTICE_HEADERS] for _, r in mine.iterrows()]
+        assert got == want
+        assert len(got) == {"V1": 2, "V2": 3, "V9": 0}[vid]
+
+
+def test_village_sheets_equal_the_plain_filter() -> None:
+    from geofupin.notice import NOTICE_HEADERS, _village_sheets
+
+    lst, vil = _roster_tables()
+    got = _village_sheets(lst, vil, NOTICE_HEADERS)
+    for (_, v), (name, sheet) in zip(vil.iterrows(), got.items(), strict=True):
+        want = lst[lst["village_id"] == v["village_id"]][list(NOTICE_HEADERS)].copy()
+        want.columns = list(NOTICE_HEADERS.values())
+        pd.testing.assert_frame_equal(sheet, want)
+        assert name.startswith(str(v["village_name"]))
+    totals = _village_sheets(lst, vil, NOTICE_HEADERS, total=["persons"])
+    for (_, v), sheet in zip(vil.iterrows(), totals.values(), strict=True):
+        persons = lst.loc[lst["village_id"] == v["village_id"], "persons"].sum()
+        assert sheet.iloc[-1, 0] == "合计" and sheet[NOTICE_HEADERS["persons"]].iloc[-1] == float(persons)
