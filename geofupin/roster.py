@@ -864,8 +864,9 @@ def _household_units(households: pd.DataFrame, units: pd.DataFrame) -> pd.Series
     out = pd.Series(-1, index=households.index, dtype=int)
     from .policy import largest_remainder
 
+    unit_vid = units["village_id"].astype(str)  # once, not once per village
     for vid, g in households.groupby("village_id", sort=False):
-        us = units.index[units["village_id"].astype(str) == str(vid)].to_numpy()
+        us = units.index[unit_vid == str(vid)].to_numpy()
         if len(us) == 0:
             continue
         counts = largest_remainder(float(len(g)), units.loc[us, "households"].to_numpy(dtype=float)).astype(int)
@@ -1036,11 +1037,13 @@ class RosterResult:
 
 def _destinations(households: pd.DataFrame, units: pd.DataFrame, site_names: Mapping[str, str]) -> dict[str, str]:
     hu = _household_units(households, units)
+    site = units["site_id"]
+    hid = households["household_id"]
     out = {}
-    for ix, u in hu.items():
+    for ix, u in zip(hu.index, hu.to_numpy().tolist(), strict=True):
         if u >= 0:
-            s = str(units.at[u, "site_id"])
-            out[str(households.at[ix, "household_id"])] = site_names.get(s, s)
+            s = str(site.at[u])
+            out[str(hid.at[ix])] = site_names.get(s, s)
     return out
 
 
