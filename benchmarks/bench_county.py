@@ -259,6 +259,11 @@ def four_tile_scenario(cache: Path) -> Path:
     sc["layers"] = {k: str(out / f"{k}.gpkg") for k in LAYER_KINDS if (out / f"{k}.gpkg").exists()}
     sc["layers"]["dem"] = str(out / "dem.tif")
     sc["outputs"].pop("dir", None)
+    if "phasing" in sc:  # four counties' money and houses a year: the ceilings of four, and time to solve
+        ph = sc["phasing"]
+        if "budget_ceiling_yuan" in ph:
+            ph["budget_ceiling_yuan"] = 4 * ph["budget_ceiling_yuan"]
+        ph["time_limit_s"] = max(float(ph.get("time_limit_s", 0) or 0), 300.0)
     sc["policy"]["file"] = str((REPO / "scenarios" / sc["policy"]["file"]).resolve())
     if "roster" in sc:  # the households of the base county (tiles prefix their village ids, as a region's do)
         sc["roster"]["path"] = str((REPO / "scenarios" / sc["roster"]["path"]).resolve())
