@@ -117,8 +117,16 @@ def notice_html(
         f"<style>{_CSS}</style></head><body>",
     ]
     cols = list(NOTICE_HEADERS)
+    klasses = [
+        ' class="nowrap"'
+        if c in ("id_masked", "phone_masked")
+        else {"head_name": ' class="name"', "destination": ' class="dest"'}.get(c, "")
+        for c in cols
+    ]
+    # each village's households in table order, looked up once (a village may have none)
+    by_village = dict(iter(notice.groupby("village_id", sort=False))) if len(notice) else {}
     for _, v in villages.iterrows():
-        rows = notice[notice["village_id"] == v["village_id"]]
+        rows = by_village.get(v["village_id"], notice.iloc[:0])
         place = f"{v['township']}{v['village_name']}{v['group'] or ''}"
         start, end = str(v["posting_date"]), str(v["period_end"])
         parts.append(f'<section class="village" data-village-id="{_e(v["village_id"])}">')
@@ -141,12 +149,8 @@ def notice_html(
         widths = "".join(f'<col style="width:{_WIDTHS[c]}%">' for c in cols)
         parts.append(f"<table><colgroup>{widths}</colgroup><thead><tr>{heads}</tr></thead>")
         parts.append("<tbody>")
-        for _, r in rows.iterrows():
-            cells = []
-            for c in cols:
-                klass = {"head_name": ' class="name"', "destination": ' class="dest"'}.get(c, "")
-                klass = ' class="nowrap"' if c in ("id_masked", "phone_masked") else klass
-                cells.append(f"<td{klass}>{_e(r[c])}</td>")
+        for values in rows[cols].itertuples(index=False, name=None):  # Python scalars, as iterrows gives
+            cells = [f"<td{klass}>{_e(x)}</td>" for klass, x in zip(klasses, values, strict=True)]
             parts.append("<tr>" + "".join(cells) + "</tr>")
         parts.append("</tbody>")
         parts.append(
@@ -165,8 +169,10 @@ def _village_sheets(
     table: pd.DataFrame, villages: pd.DataFrame, headers: Mapping[str, str], *, total: Sequence[str] = ()
 ) -> dict[str, pd.DataFrame]:
     out: dict[str, pd.DataFrame] = {}
+    # each village's rows in table order, found once (a village may have none)
+    by_village = dict(iter(table.groupby("village_id", sort=False))) if len(table) else {}
     for _, v in villages.iterrows():
-        rows = table[table["village_id"] == v["village_id"]][list(headers)].copy()
+        rows = by_village.get(v["village_id"], table.iloc[:0])[list(headers)].copy()
         if total:
             foot: dict[str, Any] = {c: "" for c in headers}
             foot[next(iter(headers))] = "合计"

@@ -652,10 +652,19 @@ def check_roster(
     known = h[h["village_id"] != ""]
     moves = v["relocate_households"] if "relocate_households" in v.columns else pd.Series(0, index=v.index)
     rel = v[pd.to_numeric(moves, errors="coerce").fillna(0) > 0]
-    wanted = sorted(set(known["village_id"]) | set(rel["village_id"]))
+    rel_ids = set(rel["village_id"])
+    wanted = sorted(set(known["village_id"]) | rel_ids)
     vv = v.set_index("village_id")
+    # each village's households (in roster order) and the layer's figures as numbers, found once
+    groups = dict(iter(known.groupby("village_id", sort=False)))
+    none = known.iloc[:0]
+    wants = {
+        col: pd.to_numeric(vv[col], errors="coerce").fillna(0)
+        for col in ("poor_households", "poor_persons", "relocate_households", "relocate_persons")
+        if col in vv.columns
+    }
     for vid in wanted:
-        g = known[known["village_id"] == vid]
+        g = groups.get(vid, none)
         row = vv.loc[vid]
         label = f"{row['name']}{row['group']}" if row["group"] else str(row["name"])
         poor = g[g["status"].isin(POOR_STATUSES)]
@@ -672,9 +681,9 @@ def check_roster(
                 "relocating persons",
             ),
         ):
-            if col not in vv.columns:
+            if col not in wants:
                 continue
-            want = pd.to_numeric(pd.Series([row[col]]), errors="coerce").fillna(0).iloc[0]
+            want = wants[col].loc[vid]
             if round(float(want)) != have:
                 src = "建档立卡登记" if check.startswith("registry") else "搬迁规划"
                 checks.add(
@@ -685,8 +694,9 @@ def check_roster(
                     f" the villages layer's {col}",
                     village_id=vid,
                 )  # fmt: skip
-        if vid in set(rel["village_id"]):
-            for r in g[g["status"].isin(POOR_STATUSES) & ~g["relocate"]].to_dict("records"):
+        staying_poor = g["status"].isin(POOR_STATUSES) & ~g["relocate"] if vid in rel_ids else None
+        if staying_poor is not None and staying_poor.any():
+            for r in g[staying_poor].to_dict("records"):
                 checks.add(
                     "poor_not_moving", "error", f"项目村{label}的贫困户未纳入搬迁",
                     f"a poor household of project village {vid} does not move",
@@ -854,8 +864,9 @@ def _household_units(households: pd.DataFrame, units: pd.DataFrame) -> pd.Series
     out = pd.Series(-1, index=households.index, dtype=int)
     from .policy import largest_remainder
 
+    unit_vid = units["village_id"].astype(str)  # once, not once per village
     for vid, g in households.groupby("village_id", sort=False):
-        us = units.index[units["village_id"].astype(str) == str(vid)].to_numpy()
+        us = units.index[unit_vid == str(vid)].to_numpy()
         if len(us) == 0:
             continue
         counts = largest_remainder(float(len(g)), units.loc[us, "households"].to_numpy(dtype=float)).astype(int)
@@ -1026,11 +1037,13 @@ class RosterResult:
 
 def _destinations(households: pd.DataFrame, units: pd.DataFrame, site_names: Mapping[str, str]) -> dict[str, str]:
     hu = _household_units(households, units)
+    site = units["site_id"]
+    hid = households["household_id"]
     out = {}
-    for ix, u in hu.items():
+    for ix, u in zip(hu.index, hu.to_numpy().tolist(), strict=True):
         if u >= 0:
-            s = str(units.at[u, "site_id"])
-            out[str(households.at[ix, "household_id"])] = site_names.get(s, s)
+            s = str(site.at[u])
+            out[str(hid.at[ix])] = site_names.get(s, s)
     return out
 
 

@@ -39,28 +39,31 @@ def slope_cost(slope_deg: np.ndarray, *, slope_ref_pct: float = 10.0, max_slope_
 def grid_graph(factor: np.ndarray, *, xres_m: float, yres_m: float) -> sp.csr_matrix:
     """Undirected 8-neighbour graph of a cost grid: edge = step length x mean of the two factors.
 
-    Cells with an infinite or NaN factor have no edges.
+    Cells with an infinite or NaN factor have no edges. Each edge is stored once, from the lower
+    cell index ``u`` to the higher ``v`` (east, south-west, south, south-east neighbours), and the
+    CSR arrays are built directly in canonical order (rows ascending, columns ascending within a
+    row: ``u+1 < u+w-1 < u+w < u+w+1``), the same matrix a COO -> CSR conversion gives, without
+    its sort.
     """
     h, w = factor.shape
-    idx = np.arange(h * w).reshape(h, w)
+    n = h * w
     f = np.asarray(factor, dtype=float)
-    us, vs, ws = [], [], []
-    for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
-        r0, r1 = 0, h - dr
+    wt = np.full((h, w, 4), np.inf)
+    # the four forward neighbours in column order: east (0, 1), south-west (1, -1), south (1, 0), south-east (1, 1)
+    for k, (dr, dc) in enumerate(((0, 1), (1, -1), (1, 0), (1, 1))):
+        r1 = h - dr
         c0, c1 = (0, w - dc) if dc >= 0 else (-dc, w)
-        a = idx[r0:r1, c0:c1]
-        b = idx[r0 + dr : r1 + dr, c0 + dc : c1 + dc]
-        fa = f[r0:r1, c0:c1]
-        fb = f[r0 + dr : r1 + dr, c0 + dc : c1 + dc]
-        wt = math.hypot(dr * yres_m, dc * xres_m) * (fa + fb) / 2
-        ok = np.isfinite(wt)
-        us.append(a[ok])
-        vs.append(b[ok])
-        ws.append(wt[ok])
-    u = np.concatenate(us)
-    v = np.concatenate(vs)
-    wgt = np.concatenate(ws)
-    return sp.csr_matrix((wgt, (u, v)), shape=(h * w, h * w))
+        fa = f[0:r1, c0:c1]
+        fb = f[dr : r1 + dr, c0 + dc : c1 + dc]
+        wt[0:r1, c0:c1, k] = math.hypot(dr * yres_m, dc * xres_m) * (fa + fb) / 2
+    ok = np.isfinite(wt).reshape(n, 4)
+    itype = np.int32 if n + w + 1 < np.iinfo(np.int32).max else np.int64
+    cols = np.arange(n, dtype=itype)[:, None] + np.array([1, w - 1, w, w + 1], dtype=itype)
+    indptr = np.zeros(n + 1, dtype=itype)
+    np.cumsum(ok.sum(axis=1), out=indptr[1:])
+    graph = sp.csr_matrix((wt.reshape(n, 4)[ok], cols[ok], indptr), shape=(n, n))
+    graph.has_sorted_indices = True
+    return graph
 
 
 @dataclass(frozen=True)

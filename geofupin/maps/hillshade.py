@@ -6,6 +6,7 @@ import base64
 import io
 import logging
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +58,25 @@ def encode_png(shade: np.ndarray, buf: io.BytesIO, *, levels: int = 32) -> None:
     img.save(buf, format="PNG", optimize=True, transparency=bytes(alpha))
 
 
-def hillshade_warped(dem: Path, dst_crs: Any, *, max_px: int = 1200) -> tuple[np.ndarray, Affine] | None:
-    """Hillshade (0..1, NaN = nodata) of ``dem`` warped to ``dst_crs``, and its transform.
+@dataclass(frozen=True)
+class DemShade:
+    """A DEM's hillshade (0..1, NaN = nodata) in the DEM's own grid and CRS, before any warp.
 
-    The DEM is read decimated (``max_px`` on the long side), shaded in its own CRS with
-    metric cell sizes and warped with :mod:`rasterio.warp`. Returns ``None`` when the DEM
-    cannot be read (logged).
+    :func:`dem_shade` computes it once; :func:`warp_shade` takes it to the page's and the
+    printed map's CRS (the map step shades once for both).
+    """
+
+    shade: np.ndarray
+    transform: Affine
+    crs: Any
+    bounds: tuple[float, float, float, float]
+
+
+def dem_shade(dem: Path, *, max_px: int = 1200) -> DemShade | None:
+    """The hillshade of ``dem`` read decimated (``max_px`` on the long side), in its own CRS.
+
+    Shaded with metric cell sizes (degrees converted at the mid latitude for a geographic DEM).
+    ``None`` when the DEM cannot be read or has no CRS (logged).
     """
     try:
         src = rasterio.open(dem)
@@ -87,15 +101,23 @@ def hillshade_warped(dem: Path, dst_crs: Any, *, max_px: int = 1200) -> tuple[np
     filled = np.where(np.isnan(elev), np.nanmean(elev) if np.isfinite(elev).any() else 0.0, elev)
     shade = hillshade(filled, dx_m=dx, dy_m=dy)
     shade[np.isnan(elev)] = np.nan
+    shade.setflags(write=False)  # shared by the page and the printed map
+    return DemShade(shade, t, crs, (left, bottom, right, top))
+
+
+def warp_shade(src: DemShade, dst_crs: Any) -> tuple[np.ndarray, Affine]:
+    """A :class:`DemShade` warped (bilinear, :mod:`rasterio.warp`) to ``dst_crs``, and its transform."""
+    h, w = src.shade.shape
+    left, bottom, right, top = src.bounds
     with warnings.catch_warnings():  # rasterio's own Affine '*' use (PendingDeprecationWarning)
         warnings.simplefilter("ignore", PendingDeprecationWarning)
-        dst_t, dw, dh = calculate_default_transform(crs, dst_crs, w, h, left, bottom, right, top)
+        dst_t, dw, dh = calculate_default_transform(src.crs, dst_crs, w, h, left, bottom, right, top)
     out = np.full((dh, dw), np.nan, dtype="float32")
     reproject(
-        shade.astype("float32"),
+        src.shade.astype("float32"),
         out,
-        src_transform=t,
-        src_crs=crs,
+        src_transform=src.transform,
+        src_crs=src.crs,
         dst_transform=dst_t,
         dst_crs=dst_crs,
         src_nodata=np.nan,
@@ -105,15 +127,30 @@ def hillshade_warped(dem: Path, dst_crs: Any, *, max_px: int = 1200) -> tuple[np
     return out, dst_t
 
 
+def hillshade_warped(
+    dem: Path, dst_crs: Any, *, max_px: int = 1200, shade: DemShade | None = None
+) -> tuple[np.ndarray, Affine] | None:
+    """Hillshade (0..1, NaN = nodata) of ``dem`` warped to ``dst_crs``, and its transform.
+
+    The DEM is read decimated (``max_px`` on the long side), shaded in its own CRS with
+    metric cell sizes (:func:`dem_shade`; or give that ``shade``, computed once for several
+    maps) and warped with :mod:`rasterio.warp`. Returns ``None`` when the DEM cannot be read
+    (logged).
+    """
+    src = shade if shade is not None else dem_shade(dem, max_px=max_px)
+    return None if src is None else warp_shade(src, dst_crs)
+
+
 def hillshade_overlay(
-    dem: Path, *, max_px: int = 1200, gcj02: bool = False, levels: int = 32
+    dem: Path, *, max_px: int = 1200, gcj02: bool = False, levels: int = 32, shade: DemShade | None = None
 ) -> tuple[str, tuple[tuple[float, float], tuple[float, float]]] | None:
     """A ``data:image/png;base64`` hillshade of ``dem`` in Web Mercator and its lat/lon bounds.
 
-    Web Mercator is the frame Leaflet stretches images in (:func:`hillshade_warped`); the
-    image is a palette PNG (:func:`encode_png`). ``None`` when the DEM cannot be read.
+    Web Mercator is the frame Leaflet stretches images in (:func:`hillshade_warped`; ``shade``:
+    the DEM's :func:`dem_shade`, when already computed); the image is a palette PNG
+    (:func:`encode_png`). ``None`` when the DEM cannot be read.
     """
-    got = hillshade_warped(dem, WEB_MERCATOR, max_px=max_px)
+    got = hillshade_warped(dem, WEB_MERCATOR, max_px=max_px, shade=shade)
     if got is None:
         return None
     out, dst_t = got

@@ -14,14 +14,14 @@ import shapely
 
 from ..context import Layers, StepResult
 from . import data as D
-from .hillshade import hillshade_overlay
+from .hillshade import DemShade, hillshade_overlay
 from .page import Page, find, geom_kind
 
 
-def _hillshade(p: Page, layers: Layers) -> None:
+def _hillshade(p: Page, layers: Layers, shade: DemShade | None = None) -> None:
     if not (p.config.hillshade and layers.dem is not None):
         return
-    got = hillshade_overlay(layers.dem, max_px=p.config.hillshade_max_px, gcj02=p.gcj)
+    got = hillshade_overlay(layers.dem, max_px=p.config.hillshade_max_px, gcj02=p.gcj, shade=shade)
     if got is None:
         p.notes.append("未能读取高程数据，未绘制地形晕渲 / DEM unreadable, no hillshade")
         return

@@ -28,6 +28,7 @@ from . import data as D
 from .allocation import _allocation
 from .basemaps import add_basemap
 from .elements import FirstView, GroupedLayerControl, InfoBox, Legend, NorthArrow, SearchBox, SummaryPanel
+from .hillshade import DemShade
 from .isochrones import BAND_COLORS, _isochrones
 from .layers_base import (
     MAJOR_ROADS,
@@ -114,12 +115,16 @@ def add_run_layers(
     config: MapConfig,
     themes: Iterable[Theme] = ALL_THEMES,
     controls: bool = True,
+    shade: DemShade | None = None,
 ) -> Page:
-    """Draw a run's layers on ``m`` (any folium map, e.g. one side of a ``DualMap``)."""
+    """Draw a run's layers on ``m`` (any folium map, e.g. one side of a ``DualMap``).
+
+    ``shade``: the DEM's hillshade when already computed (:func:`~geofupin.maps.hillshade.dem_shade`).
+    """
     themes = set(themes)
     p = Page(m, config)
     p.notes.extend(add_basemap(m, config))
-    _hillshade(p, layers)
+    _hillshade(p, layers, shade)
     _boundaries(p, layers, results)
     if "overview" in themes:
         _constraints(p, layers)
@@ -197,6 +202,7 @@ def build_map(
     *,
     config: MapConfig | None = None,
     themes: Iterable[Theme] = ALL_THEMES,
+    shade: DemShade | None = None,
 ) -> folium.Map:
     """A map of ``layers`` and ``results`` (metric CRS) for the given themes.
 
@@ -211,18 +217,25 @@ def build_map(
         The scenario's ``map`` section (defaults when ``None``).
     themes
         Which themes to draw; all by default.
+    shade
+        The DEM's hillshade when already computed (:func:`~geofupin.maps.hillshade.dem_shade`; the
+        map step shades once for the page and the printed map).
     """
     config = config or MapConfig()
     m = new_map(config)
     themes = tuple(themes)
-    add_run_layers(m, layers, results or {}, config=config, themes=themes)
+    add_run_layers(m, layers, results or {}, config=config, themes=themes, shade=shade)
     if set(themes) & {"siting", "allocation", "overview"}:  # the planner's what-if and site comparison
         add_planner_tools(m, layers, results or {}, config=config)
     return m
 
 
 def build_run_map(
-    ctx: RunContext | Mapping[str, StepResult], *, config: MapConfig | None = None, layers: Layers | None = None
+    ctx: RunContext | Mapping[str, StepResult],
+    *,
+    config: MapConfig | None = None,
+    layers: Layers | None = None,
+    shade: DemShade | None = None,
 ) -> folium.Map:
     """The published page of a run: every layer present, with legend and controls.
 
@@ -234,13 +247,15 @@ def build_run_map(
         The ``map`` section; defaults to ``ctx.scenario.map`` when present.
     layers
         The layers, when ``ctx`` is a plain mapping of results.
+    shade
+        The DEM's hillshade when already computed (see :func:`build_map`).
     """
     if isinstance(ctx, RunContext):
         config = config or getattr(ctx.scenario, "map", None)
-        return build_map(ctx.layers, ctx.results, config=config)
+        return build_map(ctx.layers, ctx.results, config=config, shade=shade)
     if layers is None:
         raise TypeError("build_run_map(results, ...) needs layers=; or pass a RunContext.")
-    return build_map(layers, ctx, config=config)
+    return build_map(layers, ctx, config=config, shade=shade)
 
 
 def build_overview_map(ctx: RunContext, *, config: MapConfig | None = None) -> folium.Map:

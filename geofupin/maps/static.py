@@ -31,7 +31,7 @@ from matplotlib.text import Text
 from ..config.maps import MapConfig
 from ..context import RunContext, StepResult
 from . import data as D
-from .hillshade import hillshade_warped
+from .hillshade import DemShade, hillshade_warped
 from .page import find as _find
 from .page import frames as _frames
 from .sites import SCORE_COLORS
@@ -210,6 +210,7 @@ def build_static_map(
     paper: Paper = "A4",
     orientation: Literal["landscape", "portrait"] = "landscape",
     dpi: int = 150,
+    shade: DemShade | None = None,
 ) -> Figure:
     """A printable map of a run: boundaries, roads, water, sites by score, flows, villages.
 
@@ -225,6 +226,8 @@ def build_static_map(
         ``landscape`` (default) or ``portrait``.
     dpi
         Resolution for PNG output.
+    shade
+        The DEM's hillshade when already computed (:func:`~geofupin.maps.hillshade.dem_shade`).
 
     Returns
     -------
@@ -255,12 +258,12 @@ def build_static_map(
     focus: list[tuple[float, float, float, float]] = []
     ranks: list[tuple[float, float, int]] = []
     if config.hillshade and layers.dem is not None:
-        got = hillshade_warped(layers.dem, layers.crs, max_px=config.hillshade_max_px)
+        got = hillshade_warped(layers.dem, layers.crs, max_px=config.hillshade_max_px, shade=shade)
         if got is not None:
-            shade, t = got
-            extent = (t.c, t.c + t.a * shade.shape[1], t.f + t.e * shade.shape[0], t.f)
+            relief, t = got
+            extent = (t.c, t.c + t.a * relief.shape[1], t.f + t.e * relief.shape[0], t.f)
             ax.imshow(
-                np.ma.masked_invalid(shade),
+                np.ma.masked_invalid(relief),
                 cmap="Greys_r",
                 vmin=0,
                 vmax=1,
