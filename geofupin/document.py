@@ -286,12 +286,16 @@ class _Doc:
 def _docx(blocks: Sequence[Block], *, title: str) -> bytes:
     import docx
     from docx.oxml.ns import qn
-    from docx.shared import Cm
+    from docx.shared import Cm, RGBColor
 
     d = docx.Document()
     style = d.styles["Normal"]
     style.font.name = "SimSun"
     style.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "SimSun")  # Chinese text in 宋体
+    for name in ("Title", "Heading 1", "Heading 2", "Heading 3"):  # headings in 黑体, black as official texts are
+        hs = d.styles[name]
+        hs.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "SimHei")
+        hs.font.color.rgb = RGBColor(0, 0, 0)
     d.core_properties.title = title
     for b in blocks:
         if b[0] == "heading":
@@ -300,11 +304,11 @@ def _docx(blocks: Sequence[Block], *, title: str) -> bytes:
             d.add_paragraph().add_run(b[1])
         elif b[0] == "table":
             _, _, caption, header, rows = b
-            d.add_paragraph().add_run(caption)
+            d.add_paragraph().add_run(caption).bold = True
             t = d.add_table(rows=1, cols=len(header))
             t.style = "Table Grid"
             for cell, h in zip(t.rows[0].cells, header, strict=True):
-                cell.text = h
+                cell.paragraphs[0].add_run(h).bold = True
             for row in rows:
                 for cell, v in zip(t.add_row().cells, row, strict=True):
                     cell.text = v
@@ -354,7 +358,9 @@ def _layout(blocks: Sequence[Block]) -> list[_Page]:
     """Lay the blocks out on A4 pages (a pure function: positions only, nothing drawn).
 
     Each string is one line; text wraps by display width (:func:`_wrap`); a chapter (level-1
-    heading) starts a page; a table row or a picture that does not fit goes to the next page.
+    heading) starts a page; a heading or a table caption is kept with what follows it (never
+    alone at the foot of a page); a table row or a picture that does not fit goes to the next
+    page, and a table continued on a new page repeats its header row.
     """
     from PIL import Image
 
@@ -377,13 +383,27 @@ def _layout(blocks: Sequence[Block]) -> list[_Page]:
         room(size * _PT * 1.5)
         pages[-1].strings.append((M, y, text, size, bold))
 
+    def keep(h: float) -> None:
+        """Start a new page unless ``h`` inches fit below (a heading with the lines that follow it)."""
+        if y - h < M:
+            new_page()
+
+    def first_lines(i: int) -> float:
+        """Height of what must follow block ``i``'s heading on the same page: two lines or a table's first rows."""
+        nxt = blocks[i + 1] if i + 1 < len(blocks) else None
+        if nxt is None or nxt[0] == "heading":
+            return 0.0
+        return (10 + 2 * 8) * _PT * 1.5 if nxt[0] == "table" else 2 * 10 * _PT * 1.5
+
     new_page()
-    for b in blocks:
+    for i, b in enumerate(blocks):
         if b[0] == "heading":
             size = {0: 20.0, 1: 15.0}.get(b[2], 12.0)
             if b[2] == 1 and y < H - M - 0.1:
                 new_page()  # a chapter starts a page
-            for ln in _wrap(_WS.sub(" ", b[1]), (W - 2 * M) / (size * _PT)):
+            lines = _wrap(_WS.sub(" ", b[1]), (W - 2 * M) / (size * _PT))
+            keep(len(lines) * size * _PT * 1.5 + first_lines(i))
+            for ln in lines:
                 line(ln, size, bold=True)
             y -= 0.08
         elif b[0] == "para":
@@ -391,16 +411,22 @@ def _layout(blocks: Sequence[Block]) -> list[_Page]:
                 line(ln, 10.0)
         elif b[0] == "table":
             _, _, caption, header, rows = b
-            line(_WS.sub(" ", caption), 10.0, bold=True)
             cells = [[_WS.sub(" ", v) for v in r] for r in (header, *rows)]
             widths = [[_width(v) for v in r] for r in cells]
-            ems = [max(w[i] for w in widths) + 1 for i in range(len(header))]
+            ems = [max(w[k] for w in widths) + 1 for k in range(len(header))]
             size = min(8.0, (W - 2 * M) / (sum(ems) * _PT))
             xs = [M]
             for e in ems[:-1]:
                 xs.append(xs[-1] + e * size * _PT)
+            row_h = size * _PT * 1.5
+            keep(10 * _PT * 1.5 + row_h * min(len(cells), 3))  # the caption with the header and a row or two
+            line(_WS.sub(" ", caption), 10.0, bold=True)
             for j, row in enumerate(cells):
-                room(size * _PT * 1.5)
+                if j and y - row_h < M:  # continued on the next page: the header row again
+                    new_page()
+                    y -= row_h
+                    pages[-1].strings.extend((x, y, v, size, True) for x, v in zip(xs, cells[0], strict=True) if v)
+                room(row_h)
                 pages[-1].strings.extend((x, y, v, size, j == 0) for x, v in zip(xs, row, strict=True) if v)
             y -= 0.1
         elif b[0] == "picture":
@@ -415,6 +441,24 @@ def _layout(blocks: Sequence[Block]) -> list[_Page]:
     return pages
 
 
+#: Resolution of a map embedded in the PDF, in pixels per inch at its printed size.
+PRINT_PPI = 300
+
+
+def _print_image(png: bytes, width_in: float) -> Any:
+    """The picture for print: RGB on white, at most :data:`PRINT_PPI` at ``width_in`` (Lanczos)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as img:
+        rgba = img.convert("RGBA")
+    rgb = Image.new("RGB", rgba.size, "white")
+    rgb.paste(rgba, mask=rgba.getchannel("A"))
+    w = round(width_in * PRINT_PPI)
+    if rgb.width > w:
+        rgb = rgb.resize((w, max(1, round(rgb.height * w / rgb.width))), Image.Resampling.LANCZOS)
+    return rgb
+
+
 def _pdf(blocks: Sequence[Block], *, title: str) -> bytes:
     """The document as an A4 PDF drawn with matplotlib (fonts embedded as subsets).
 
@@ -423,6 +467,7 @@ def _pdf(blocks: Sequence[Block], *, title: str) -> bytes:
     ``Text`` artist per string: a ``Text`` lays its string out twice, once to measure and once
     to draw, and an A4 page of tables holds hundreds). Strings are never parsed as mathtext or
     TeX. One :class:`~matplotlib.font_manager.FontProperties` per size and weight is shared.
+    A map is embedded at print resolution (:data:`PRINT_PPI`), not resampled to the figure's dpi.
     """
     from ._optional import require
 
@@ -433,7 +478,6 @@ def _pdf(blocks: Sequence[Block], *, title: str) -> bytes:
     from matplotlib.backends.backend_pdf import PdfPages
     from matplotlib.figure import Figure
     from matplotlib.font_manager import FontProperties
-    from PIL import Image
 
     from .maps.static import find_cjk_font
 
@@ -482,8 +526,7 @@ def _pdf(blocks: Sequence[Block], *, title: str) -> bytes:
             fig.add_artist(Strings(fig, page.strings))
             for png, (left, bottom, w_in, h_in), _px in page.pictures:
                 ax = fig.add_axes((left / _PAGE_W, bottom / _PAGE_H, w_in / _PAGE_W, h_in / _PAGE_H))
-                with Image.open(io.BytesIO(png)) as img:
-                    ax.imshow(img)
+                ax.imshow(_print_image(png, w_in), interpolation="none")  # embedded as is: no resampling
                 ax.set_axis_off()
             pdf.savefig(fig)
     return buf.getvalue()

@@ -315,8 +315,22 @@ def test_pdf_page_layout_keeps_rows_on_the_page_and_chapters_on_new_pages() -> N
     firsts = [next((s[2] for s in p.strings), "") for p in pages]
     for c in chapters:
         assert c in firsts, c  # every chapter starts a page
+    headings = {b[1] for b in blocks if b[0] == "heading"}
     for p in pages:
         assert all(0.8 - 1e-9 <= s[1] <= 11.69 - 0.8 for s in p.strings)  # inside the margins
+        assert p.strings[-1][2] not in headings  # no heading alone at the foot of a page
+
+
+def test_a_long_table_repeats_its_header_on_every_page() -> None:
+    rows = [[f"村{i}", f"{i:,}"] for i in range(200)]
+    pages = _layout([("table", "t", "表1-1 长表", ["村", "户数"], rows)])
+    assert len(pages) >= 3
+    for p in pages:
+        top = max(s[1] for s in p.strings if s[2] in ("村", "户数"))
+        assert {s[2] for s in p.strings if s[1] == top} >= {"村", "户数"}  # the header row heads each page
+        assert all(s[4] for s in p.strings if s[2] in ("村", "户数"))  # in bold
+    drawn = [s[2] for p in pages for s in p.strings if s[2].startswith("村") and s[2] != "村"]
+    assert drawn == [r[0] for r in rows]  # every row once, in order
 
 
 # ------------------------------------------------------------------------ the demo county
