@@ -370,6 +370,19 @@ def test_demo_chapter_equals_the_run_tables(demo_run: tuple[Path, Path], tmp_pat
     total = round(float(pay["total_yuan"].sum()), 2)
     assert total == round(float(lines["amount_yuan"].sum()), 2)
     assert tabs["直补到户资金核对(分资金来源)"][-1] == ["合计", f"{total:,.2f}", f"{total:,.2f}", "0.00"]
+    # every chapter and section the issue lists
+    heads = [p.text for p in docx.Document(io.BytesIO(data)).paragraphs if p.style.name.startswith("Heading")]
+    for h in (
+        "第一章 总论", "一、规划依据", "二、规划范围与期限", "三、规划目标", "第二章 搬迁对象", "五、补助资金直补到户",
+        "第三章 安置点选址与论证", "二、筛选规则", "三、评价指标与权重", "五、敏感性分析", "六、未通过筛选的候选点",
+        "第四章 安置方式与分配", "第五章 基础设施与公共服务规划", "第六章 资金估算与筹措", "第七章 分年度实施计划",
+        "第八章 旧房拆除与复垦", "第九章 保障措施", "一、组织保障",
+    ):  # fmt: skip
+        assert h in heads, h
+    caps = [c for c in tabs if c]
+    assert "未通过筛选的候选点及原因" in caps and "权重敏感性分析" in caps and "选址筛选规则" in caps
+    body = "\n".join(p.text for p in docx.Document(io.BytesIO(data)).paragraphs[6:])
+    assert not re.search(r"\d ?(m|min|km|yuan)\b", body)  # no English units in the Chinese text
     # the PDF carries the chapter's key figures
     text = pdftotext((out / "plan.pdf").read_bytes(), tmp_path)
     for s in (
@@ -379,3 +392,50 @@ def test_demo_chapter_equals_the_run_tables(demo_run: tuple[Path, Path], tmp_pat
         "表2-6 搬迁对象识别认定程序进度",
     ):
         assert s.replace(" ", "") in text, s
+
+
+def test_map_is_embedded_at_print_resolution() -> None:
+    """A 2,400-pixel map printed 6.67 inches wide keeps 300 ppi (2,001 pixels), not the figure's 100 dpi."""
+    pytest.importorskip("matplotlib")
+    import numpy as np
+    from PIL import Image
+    from pypdf import PdfReader
+
+    img = np.zeros((1200, 2400, 4), dtype=np.uint8)
+    img[..., 0] = 200
+    img[..., 3] = 255
+    img[:, :1200, 3] = 0  # the transparent half prints white
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    pdf = _pdf([("picture", buf.getvalue())], title="t")
+    images = [im for page in PdfReader(io.BytesIO(pdf)).pages for im in page.images]
+    assert len(images) == 1
+    got = images[0].image
+    assert got.size == (round((8.27 - 1.6) * 300), round((8.27 - 1.6) * 300 / 2))
+    if shutil.which("pdftoppm") is not None:  # as printed: the transparent half white, the other red
+        png = subprocess.run(["pdftoppm", "-r", "30", "-png", "-"], input=pdf, capture_output=True, check=True).stdout
+        page = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+        row = page[round(0.8 * 30) + 5]  # just below the top margin
+        assert np.allclose(row[round(0.8 * 30) + 5], (255, 255, 255), atol=4)
+        assert np.allclose(row[round((8.27 - 0.8) * 30) - 5], (200, 0, 0), atol=4)
+
+
+def test_units_of_chinese_text_in_rejection_reasons() -> None:
+    from geofupin.document import _reasons_zh
+
+    assert _reasons_zh("距全天候道路 1,101 m 超过上限 1,000 m") == "距全天候道路 1,101米 超过上限 1,000米"
+    assert _reasons_zh("到最近集镇时间 115 min 超过上限 60 min") == "到最近集镇时间 115分钟 超过上限 60分钟"
+    assert _reasons_zh("人均 80 m² ；坡度 5 m2") == "人均 80 m² ；坡度 5 m2"  # areas untouched
+    assert _reasons_zh("S5 mine =1+1") == "S5 mine =1+1"
+
+
+def test_counts_and_amounts_in_cells() -> None:
+    from geofupin.document import _cell
+
+    assert _cell("capacity_persons", 769.0) == "769"
+    assert _cell("kindergarten_places", 36.0) == "36"
+    assert _cell("quantity", 153.0) == "153" and _cell("quantity", 0.5) == "0.50"
+    assert _cell("hazard_households", 447.0) == "447"
+    assert _cell("road_cost_wan", 19.3705) == "19.37"
+    assert _cell("road_length_km", 0.2421) == "0.24"
+    assert _cell("year", 2011) == "2011"
