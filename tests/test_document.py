@@ -110,7 +110,8 @@ def test_demo_document_tables_match_the_run(demo_run) -> None:
     assert rows[0][0] == "年度"
     assert [r[0] for r in rows[1:]] == [str(y) for y in years["year"]]
     assert [r[2] for r in rows[1:]] == [f"{h:,.0f}" for h in years["households"]]
-    assert [r[5] for r in rows[1:]] == [f"{x:,.2f}" for x in years["subsidy_total_yuan"]]
+    assert [r[5] for r in rows[1:]] == [f"{x / 1e4:,.2f}" for x in years["subsidy_total_yuan"]]  # 万元
+    assert rows[0][5] == "补助资金合计(万元)"
     # 表6-1 against budget_county.csv
     bc = pd.read_csv(out / "tables" / "budget_county.csv")
     t = table_after("表6-1 补助资金测算")
