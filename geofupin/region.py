@@ -201,7 +201,7 @@ def county_jobs(region: Region, region_dir: Path) -> list[CountyJob]:
                 city=entry.city,
                 scenario=sc,
                 out_dir=region_dir / sc.name,
-                county_name=sc.title.zh,
+                county_name="",  # the county polygon's name, read with the layers (else the scenario name)
                 border=region.cross_county,
             )
         )
@@ -1199,12 +1199,11 @@ def check_jobs(region: Region, region_dir: Path) -> tuple[list[CheckJob], list[P
     for entry in region.entries():
         sc, found = scenario_mod.load_for_check(entry.scenario)
         name = sc.name if sc is not None else entry.scenario.stem
-        county = sc.title.zh if sc is not None else ""
         jobs.append(
             CheckJob(
                 name=name,
                 city=entry.city,
-                county_name=county,
+                county_name="",  # the county polygon's name, read with the layers
                 source=str(entry.scenario),
                 scenario=sc,
                 problems=tuple(found),

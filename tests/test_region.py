@@ -154,7 +154,8 @@ def test_region_on_a_local_cluster_adds_up_to_the_separate_county_runs(tmp_path:
     assert city["budget_total_yuan"] == pytest.approx(alone["b"]["budget_total"], abs=0.005)
     # run.json: every county's hashes, and the counties really ran in worker processes
     run = json.loads((tmp_path / "region" / "run.json").read_text(encoding="utf-8"))
-    assert run["executor"] == {"kind": "local_cluster", "workers": 2, "scheduler": None}
+    executor = {k: run["executor"][k] for k in ("kind", "workers", "scheduler", "memory_limit", "retries")}
+    assert executor == {"kind": "local_cluster", "workers": 2, "scheduler": None, "memory_limit": "auto", "retries": 1}
     for n in ("a", "b"):
         c = run["counties"][n]
         assert c["inputs_sha256"]["villages"] == gio.file_sha256(tmp_path / "in" / n / "villages.gpkg")

@@ -273,3 +273,74 @@ def test_the_index_page_credits_osm_when_a_county_shows_osm_data(tmp_path: Path)
     region_mod.run(region_mod.load(scenario2), out_dir=tmp_path / "r2", workers=0)
     assert "OpenStreetMap" not in (tmp_path / "r2" / "index.html").read_text(encoding="utf-8")
     assert gio.read_marker(tmp_path / "r2") is not None
+
+
+# ----------------------------------------------------------------------------- the index page in a real browser
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (apt-get install chromium)")
+def test_the_index_page_in_chromium_shows_hostile_names_as_text_and_links_each_county(tmp_path: Path) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python package) is absent")
+    img, script = "<img src=x onerror=alert(1)>", '<script>alert("x")</script>'
+    root = tmp_path / "in"
+    write_county(root, "a", 500_000, [("A1", 505_000, 40, 10), ("A2", 509_000, 50, 12)], [("SA", 503_000, 45)],
+                 county_name=img)  # fmt: skip
+    write_county(root, "b", 510_000, [("B1", 515_000, 20, 5)], [("SB", 511_000, 100)], county_name=script)
+    for n in ("a", "b"):
+        s = root / n / "s.yaml"
+        s.write_text(s.read_text(encoding="utf-8").replace("[allocate, plan]", "[allocate, plan, map]"), "utf-8")
+    p = root / "region.yaml"
+    p.write_text(
+        f"region:\n  name: evil\n  title: {{zh: {json.dumps(img)}}}\n"
+        f"  counties:\n    - {{scenario: a/s.yaml, city: {json.dumps(script)}}}\n    - b/s.yaml\n",
+        encoding="utf-8",
+    )
+    res = region_mod.run(region_mod.load(p), out_dir=tmp_path / "r", workers=0)
+    per = {c["name"]: c for c in res.record["counties"]}
+    dialogs: list[str] = []
+    errors: list[str] = []
+    network: list[str] = []
+
+    def route(r) -> None:  # r: playwright's Route
+        if r.request.url.startswith(("file:", "data:", "blob:")):
+            r.continue_()
+        else:
+            network.append(r.request.url)
+            r.abort()
+
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.route("**/*", route)
+        page.goto((tmp_path / "r" / "index.html").as_uri())
+        page.wait_for_selector("table tbody tr", state="attached")
+        assert page.title() == img  # the region title, literally
+        body = page.inner_text("body")
+        assert img in body and script in body
+        rows = page.eval_on_selector_all(
+            "table tbody tr.county", "rows => rows.map(r => [...r.cells].map(c => c.innerText.trim()))"
+        )
+        assert len(rows) == 2
+        head = page.eval_on_selector_all("table thead th", "hs => hs.map(h => h.innerText.trim())")
+        col = {h: i for i, h in enumerate(head)}
+        row_a = next(r for r in rows if r[1].startswith(img))
+        row_b = next(r for r in rows if r[1].startswith(script))
+        assert row_a[col["已安置人数"]] == "40" and row_a[col["未安置人数"]] == "50"
+        assert row_b[col["已安置人数"]] == "20" and row_b[col["未安置人数"]] == "0"
+        for row, name in ((row_a, "a"), (row_b, "b")):
+            assert row[col["补助合计(万元)"]] == f"{per[name]['budget_total_yuan'] / 1e4:,.2f}"
+        # the table's link opens the county's own page (its map renders, offline)
+        links = page.eval_on_selector_all("table a", "as => as.map(a => [a.innerText, a.getAttribute('href')])")
+        assert sorted(h for _, h in links) == ["a/index.html", "b/index.html"]
+        assert {t for t, _ in links} == {img, script}
+        page.click("table a[href='a/index.html']")
+        page.wait_for_selector(".leaflet-container", state="attached")
+        assert page.url.endswith("/r/a/index.html")
+        page.wait_for_timeout(300)
+        browser.close()
+    assert dialogs == [] and errors == [] and network == []
