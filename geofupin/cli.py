@@ -165,10 +165,10 @@ def _memory_limit(text: str | None) -> str | None:
     """Check ``--memory-limit`` as the region key ``cluster.memory_limit`` is checked."""
     if text is None:
         return None
-    from .config.region import _check_memory
+    from .config.region import check_memory_limit
 
     problems = Problems()
-    _check_memory(text, "--memory-limit", problems)
+    check_memory_limit(text, "--memory-limit", problems)
     if problems.errors:
         raise click.BadParameter(
             str(problems.errors[0]).removeprefix("error: --memory-limit: "), param_hint="'--memory-limit'"

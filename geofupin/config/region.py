@@ -52,7 +52,8 @@ def _check_name(name: str, where: str, problems: Problems) -> None:
 _BYTES = re.compile(r"^\s*\d+(\.\d+)?\s*(B|kB|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$")
 
 
-def _check_memory(value: str, where: str, problems: Problems) -> None:
+def check_memory_limit(value: str, where: str, problems: Problems) -> None:
+    """A worker memory limit: ``auto``, ``none`` or a size with its unit (``4GiB``); else a problem at ``where``."""
     if value.strip().lower() in ("auto", "none") or _BYTES.match(value):
         return
     problems.add(
@@ -177,7 +178,7 @@ class Cluster:
         two attempts). An existing cluster keeps its own setting.
     """
 
-    memory_limit: str = field(default="auto", metadata={"check": lambda v, w, p: _check_memory(v, w, p)})
+    memory_limit: str = field(default="auto", metadata={"check": lambda v, w, p: check_memory_limit(v, w, p)})
     retries: int = field(default=1, metadata={"check": lambda v, w, p: _check_retries(v, w, p)})
 
 
