@@ -172,6 +172,100 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+# ----------------------------------------------------------------------------- first render of the pages (--page)
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+#: What a person first sees on each kind of page: the county map's villages, the region's table rows.
+READY = {"county": ".leaflet-marker-pane .gfp-village", "index": "table tbody tr"}
+PAGE_TIMEOUT_S = 120
+
+_FIRST_RENDER_JS = """() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => {
+    const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+    const nav = performance.getEntriesByType('navigation')[0];
+    done({fcp_ms: fcp ? fcp.startTime : null, load_ms: nav ? nav.loadEventEnd : null, ready_ms: performance.now()});
+})))"""
+
+
+def first_render(pages: dict[str, tuple[Path, str]], repeats: int) -> dict[str, dict[str, float]]:
+    """Open each page (``label -> (index.html, kind)``) offline in headless Chromium; medians of ``repeats``.
+
+    Per page: ``fcp_ms`` (the browser's first-contentful-paint entry), ``load_ms`` (the load event's
+    end), ``ready_ms`` (the page's first features attached, ``READY[kind]``, and two animation frames
+    drawn: what a person first sees), the wall seconds from navigation to then, and the file's MB.
+    A fresh page each time, every non-file request refused; a page past ``PAGE_TIMEOUT_S`` reports inf.
+    """
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        raise SystemExit(f"--page needs {CHROMIUM} (apt-get install chromium) and the playwright package")
+    out: dict[str, dict[str, float]] = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        for label, (path, kind) in pages.items():
+            runs: list[dict[str, float]] = []
+            for _ in range(repeats):
+                page = browser.new_page(viewport={"width": 1280, "height": 800})
+                page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file:", "data:", "blob:"))
+                           else r.abort())  # fmt: skip
+                t = time.perf_counter()
+                try:
+                    page.goto(path.as_uri(), timeout=PAGE_TIMEOUT_S * 1000)
+                    page.wait_for_selector(READY[kind], state="attached", timeout=PAGE_TIMEOUT_S * 1000)
+                    got = page.evaluate(_FIRST_RENDER_JS)
+                    runs.append({**{k: float(v) for k, v in got.items() if v is not None},
+                                 "wall_s": time.perf_counter() - t})  # fmt: skip
+                except Exception:  # playwright's TimeoutError: the limit, a lower bound
+                    runs.append({"fcp_ms": math.inf, "load_ms": math.inf, "ready_ms": math.inf, "wall_s": math.inf})
+                page.close()
+            keys = ("fcp_ms", "load_ms", "ready_ms", "wall_s")
+            out[label] = {k: statistics.median(r.get(k, math.nan) for r in runs) for k in keys}
+            out[label]["mb"] = path.stat().st_size / 1e6
+        browser.close()
+    return out
+
+
+def page_bench(sizes: list[int], repeats: int, workers: int, cache: Path) -> None:
+    """``--page``: first render of the 1x demo page, and of the region index + a county page per region size.
+
+    The 1x page is ``scenarios/demo.yaml`` run as ``geofupin run`` runs it; each region is the demo
+    tiled (4 = 2x2 counties) run on ``workers`` local workers. Prints medians and ratios to the 1x page
+    (the issue's goal: a region's pages open within 3x of the 1x page).
+    """
+    from geofupin import pipeline, scenario
+
+    work = Path(tempfile.mkdtemp(prefix="bench-region-page-"))
+    try:
+        sc = scenario.load(REPO / "scenarios" / "demo.yaml")
+        demo_dir = work / "demo"
+        pipeline.write_outputs(pipeline.run(sc), pipeline.check_output_dir(sc, demo_dir))
+        pages: dict[str, tuple[Path, str]] = {"1x demo page": (demo_dir / "index.html", "county")}
+        for n in sizes:
+            reg = make_region(n, cache)
+            warm(reg, work)
+            res = region_mod.run(reg, out_dir=work / f"region-{n}", workers=workers)
+            first = next(c for c in res.counties if c.ok and c.has_page)
+            pages[f"{n}x region index"] = (res.out_dir / "index.html", "index")
+            pages[f"{n}x county page"] = (res.out_dir / first.folder / "index.html", "county")
+        got = first_render(pages, repeats)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    base = got["1x demo page"]
+    print(f"\nfirst render in headless Chromium, medians of {repeats}; x = ratio to the 1x demo page")
+    print(f"{'page':<20} {'MB':>7} {'FCP ms':>8} {'x':>5} {'load ms':>8} {'ready ms':>9} {'x':>5} {'wall s':>7}")
+    for label, m in got.items():
+        print(
+            f"{label:<20} {m['mb']:7.2f} {m['fcp_ms']:8.0f} {m['fcp_ms'] / base['fcp_ms']:5.2f} {m['load_ms']:8.0f} "
+            f"{m['ready_ms']:9.0f} {m['ready_ms'] / base['ready_ms']:5.2f} {m['wall_s']:7.2f}"
+        )
+    for n in sizes:
+        both = got[f"{n}x region index"]["ready_ms"] + got[f"{n}x county page"]["ready_ms"]
+        print(f"{n}x: region index + a county page, ready {both:.0f} ms = {both / base['ready_ms']:.2f}x the 1x page "
+              "(goal <= 3x)")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1,4,16", help="counties per region, square numbers (default 1,4,16)")
@@ -180,9 +274,18 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "geofupin-bench-region")
     ap.add_argument("--skip-baseline", action="store_true", help="only the worker runs (no sequential baseline)")
     ap.add_argument("--single", action="store_true", help="also run the region as ONE scenario in one process")
+    ap.add_argument(
+        "--page",
+        action="store_true",
+        help="instead: first render in Chromium of the 1x demo page and of each size's region index + a county "
+        "page (--sizes default 4 here)",
+    )
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     args.cache.mkdir(parents=True, exist_ok=True)
+    if args.page:
+        page_bench([4] if args.sizes == ap.get_default("sizes") else sizes, args.repeats, args.workers, args.cache)
+        return
     work = Path(tempfile.mkdtemp(prefix="bench-region-"))
     results: dict[int, dict[str, dict[str, Any]]] = {}
     try:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import click
 
 from . import __version__
-from .errors import GeofupinError, Problems, ProblemsError
+from .errors import GeofupinError, Problems
 
 if TYPE_CHECKING:
     from .scenario import Scenario
@@ -52,6 +52,27 @@ out_opt = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Output folder (default: the scenario's outputs.dir, or maps/<name>).",
+)
+workers_opt = click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Region scenarios: worker processes of the local dask cluster, one county a task "
+    "(run: one per CPU, at most one per county; check: 0; 0: in this process, one county after the other).",
+)
+scheduler_opt = click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Region scenarios: run the counties on an existing dask.distributed cluster (e.g. tcp://10.0.0.5:8786).",
+)
+memory_limit_opt = click.option(
+    "--memory-limit",
+    default=None,
+    metavar="SIZE",
+    help="Region scenarios: memory of each local worker, e.g. 4GiB (default: the region's cluster.memory_limit, "
+    "else 'auto' = the machine's memory / workers; 'none': no limit). A worker past 95 %% of it is restarted and "
+    "its county retried (cluster.retries), then reported as failed.",
 )
 overwrite_opt = click.option(
     "--overwrite",
@@ -109,23 +130,19 @@ def _run_and_write(
 @scenario_arg
 @out_opt
 @overwrite_opt
-@click.option(
-    "--workers",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Region scenarios: worker processes of the local dask cluster, one county a task "
-    "(default: one per CPU, at most one per county; 0: in this process, one county after the other).",
-)
-@click.option(
-    "--scheduler",
-    default=None,
-    metavar="ADDRESS",
-    help="Region scenarios: run the counties on an existing dask.distributed cluster (e.g. tcp://10.0.0.5:8786).",
-)
+@workers_opt
+@scheduler_opt
+@memory_limit_opt
 @click.pass_context
 @_handle_errors
 def run(
-    ctx: click.Context, scenario: Path, out: Path | None, overwrite: bool, workers: int | None, scheduler: str | None
+    ctx: click.Context,
+    scenario: Path,
+    out: Path | None,
+    overwrite: bool,
+    workers: int | None,
+    scheduler: str | None,
+    memory_limit: str | None,
 ) -> None:
     """Run every step of SCENARIO and write maps, tables, results.gpkg and run.json.
 
@@ -135,15 +152,38 @@ def run(
     from . import region as region_mod
 
     if region_mod.is_region_file(scenario):
-        _run_region(ctx, scenario, out, overwrite, workers, scheduler)
+        _run_region(ctx, scenario, out, overwrite, workers, scheduler, memory_limit)
         return
-    if workers is not None or scheduler is not None:
-        click.echo("警告 warning: --workers/--scheduler apply to region scenarios only; ignored.", err=True)
+    if workers is not None or scheduler is not None or memory_limit is not None:
+        click.echo(
+            "警告 warning: --workers/--scheduler/--memory-limit apply to region scenarios only; ignored.", err=True
+        )
     _run_and_write(ctx, scenario, out, overwrite, None)
 
 
+def _memory_limit(text: str | None) -> str | None:
+    """Check ``--memory-limit`` as the region key ``cluster.memory_limit`` is checked."""
+    if text is None:
+        return None
+    from .config.region import check_memory_limit
+
+    problems = Problems()
+    check_memory_limit(text, "--memory-limit", problems)
+    if problems.errors:
+        raise click.BadParameter(
+            str(problems.errors[0]).removeprefix("error: --memory-limit: "), param_hint="'--memory-limit'"
+        )
+    return text
+
+
 def _run_region(
-    ctx: click.Context, path: Path, out: Path | None, overwrite: bool, workers: int | None, scheduler: str | None
+    ctx: click.Context,
+    path: Path,
+    out: Path | None,
+    overwrite: bool,
+    workers: int | None,
+    scheduler: str | None,
+    memory_limit: str | None,
 ) -> None:
     """Run a region scenario, print each county's outcome and the totals; exit 1 when a county failed."""
     import os
@@ -154,7 +194,14 @@ def _run_region(
     if workers is None:
         n = len(reg.entries()) or (reg.tiles.rows * reg.tiles.cols if reg.tiles else 1)
         workers = max(1, min(os.cpu_count() or 1, n))
-    result = region_mod.run(reg, out_dir=out, overwrite=overwrite, workers=workers, scheduler=scheduler)
+    result = region_mod.run(
+        reg,
+        out_dir=out,
+        overwrite=overwrite,
+        workers=workers,
+        scheduler=scheduler,
+        memory_limit=_memory_limit(memory_limit),
+    )
     quiet = ctx.obj.get("quiet", False)
     t = result.record["totals"]
     if not quiet:
@@ -503,37 +550,31 @@ def export(ctx: click.Context, results: Path, fmt: str, out: Path, encoding: str
 
 @main.command()
 @scenario_arg
+@workers_opt
+@scheduler_opt
+@memory_limit_opt
 @_handle_errors
-def check(scenario: Path) -> None:
-    """Validate SCENARIO and its layers; print every problem; exit 1 on errors."""
+def check(scenario: Path, workers: int | None, scheduler: str | None, memory_limit: str | None) -> None:
+    """Validate SCENARIO and its layers; print every problem; exit 1 on errors.
+
+    A region scenario is checked as a whole (its counties, tiles or split, cross-county options and
+    output folder), then each county as a county scenario is (in this process, or on the cluster
+    with --workers/--scheduler).
+    """
     from . import pipeline
+    from . import region as region_mod
     from . import scenario as scenario_mod
+
+    if region_mod.is_region_file(scenario):
+        _check_region(scenario, workers or 0, scheduler, _memory_limit(memory_limit))
+        return
 
     problems = Problems()
     # the scenario's problems, and a scenario of its sound sections to check the layers and policy with
     with pipeline.capture_warnings():  # reported below with the run's own warnings
         sc, scenario_problems = scenario_mod.load_for_check(scenario)
     problems.extend(scenario_problems)
-    layers = None
-    if sc is not None:
-        try:  # the same reading and checks as run: layers, DEM and policy file
-            with pipeline.capture_warnings():  # they are in `problems`, printed once below
-                layers = pipeline.load_inputs(sc, problems=problems)
-        except ProblemsError as exc:
-            seen = set(problems)
-            problems.extend(p for p in exc.problems if p not in seen)
-        except GeofupinError as exc:  # a single stop (e.g. the layers' CRS): still list the other problems
-            message, _, fix = str(exc).partition(" Fix: ")
-            problems.add("layers", message, fix)
-    if sc is not None and layers is not None and not problems.errors:
-        # run the steps without writing: every warning `run` will print, and errors that would stop it
-        known = {str(p) for p in problems.warnings} | {p.message for p in problems.warnings}
-        run_warnings, run_errors = pipeline.preview(sc, layers)
-        for w in run_warnings:
-            if w not in known:
-                problems.add("run", w.removeprefix("warning: "), "", severity="warning")
-        for e in run_errors:
-            problems.add("run", e, "")  # the message names its fix
+    layers = pipeline.check_inputs(sc, problems)
     errors, warnings = problems.errors, problems.warnings
     click.echo(f"检查 check: {scenario}")
     if layers is not None:
@@ -550,6 +591,38 @@ def check(scenario: Path) -> None:
         click.echo(f"  - {p}")
     click.echo(f"{len(errors)} error(s), {len(warnings)} warning(s)")
     if errors:
+        sys.exit(1)
+
+
+def _check_region(path: Path, workers: int, scheduler: str | None, memory_limit: str | None) -> None:
+    """Print a region's own problems, each county's check and a summary; exit 1 when any fails."""
+    from . import region as region_mod
+
+    res = region_mod.check(path, workers=workers, scheduler=scheduler, memory_limit=memory_limit)
+    click.echo(f"检查区域 check region: {path} ({len(res.counties)} 个县 counties)")
+    click.echo(f"  区域 region: {len(res.errors)} 个错误 error(s), {len(res.warnings)} 个警告 warning(s)")
+    for p in res.errors + res.warnings:
+        click.echo(f"    - {p}")
+    for c in res.counties:
+        label = ", ".join(x for x in (c.county_name, c.city) if x)
+        verdict = "未通过 failed" if c.errors else "通过 passed"
+        click.echo(
+            f"  县 county {c.name}" + (f" ({label})" if label else "") + f": {verdict}, "
+            f"{len(c.errors)} 个错误 error(s), {len(c.warnings)} 个警告 warning(s) [{c.source}]"
+        )
+        if c.features:
+            counts = ", ".join(f"{k} {n}" for k, n in c.features.items())
+            click.echo(f"    CRS {c.crs}; {counts}")
+        for p in c.errors + c.warnings:
+            click.echo(f"    - {p}")
+    n_err = len(res.errors) + sum(len(c.errors) for c in res.counties)
+    n_warn = len(res.warnings) + sum(len(c.warnings) for c in res.counties)
+    passed = len(res.counties) - len(res.failed)
+    click.echo(
+        f"区域汇总 summary: {passed} 个县通过 passed, {len(res.failed)} 个县未通过 failed; "
+        f"{n_err} error(s), {n_warn} warning(s)"
+    )
+    if not res.ok:
         sys.exit(1)
 
 

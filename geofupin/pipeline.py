@@ -357,6 +357,42 @@ def preview(scenario: Scenario, layers: Layers) -> tuple[tuple[str, ...], list[s
     return out.warnings, []
 
 
+def check_inputs(scenario: Scenario | None, problems: Problems) -> Layers | None:
+    """What ``geofupin check`` does after loading a scenario: read its inputs and preview its run.
+
+    Every problem goes into ``problems`` (the inputs' errors and warnings, then the warnings
+    ``run`` will print and the errors that would stop it); nothing is written.
+
+    Returns
+    -------
+    The layers as read, or ``None`` when they cannot be (the problems say why).
+    """
+    from .errors import GeofupinError, ProblemsError
+
+    if scenario is None:
+        return None
+    layers = None
+    try:  # the same reading and checks as run: layers, DEM and policy file
+        with capture_warnings():  # they are in `problems`
+            layers = load_inputs(scenario, problems=problems)
+    except ProblemsError as exc:
+        seen = set(problems)
+        problems.extend(p for p in exc.problems if p not in seen)
+    except GeofupinError as exc:  # a single stop (e.g. the layers' CRS): still list the other problems
+        message, _, fix = str(exc).partition(" Fix: ")
+        problems.add("layers", message, fix)
+    if layers is not None and not problems.errors:
+        # run the steps without writing: every warning `run` will print, and errors that would stop it
+        known = {str(p) for p in problems.warnings} | {p.message for p in problems.warnings}
+        run_warnings, run_errors = preview(scenario, layers)
+        for w in run_warnings:
+            if w not in known:
+                problems.add("run", w.removeprefix("warning: "), "", severity="warning")
+        for e in run_errors:
+            problems.add("run", e, "")  # the message names its fix
+    return layers
+
+
 def key_figures(out: RunOutput) -> dict[str, Any]:
     """The figures a run ends with: persons placed and unserved, sites used of those passing,
     the budget (万元), the slowest village-to-site trip, the policy and the warning count.

@@ -47,7 +47,15 @@ import shapely
 from . import __version__
 from . import io as gio
 from .config.region import Region, from_dict, is_region
-from .errors import DataError, GeofupinError, InfeasibleError, Problem, ScenarioError
+from .errors import (
+    DataError,
+    GeofupinError,
+    InfeasibleError,
+    OutputExistsError,
+    Problem,
+    ProblemsError,
+    ScenarioError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -148,12 +156,15 @@ class CountyResult:
     budget_by_payer_yuan: Mapping[str, float] = field(default_factory=dict)
     policy: str | None = None
     warnings: int = 0
+    worker: str = ""
+    worker_name: str = ""
     worker_pid: int = 0
     wall_s: float = 0.0
     cpu_s: float = 0.0
     peak_rss_mb: float = 0.0
     timings_s: Mapping[str, float] = field(default_factory=dict)
     has_page: bool = False
+    credits: tuple[str, ...] = ()
     outline_lonlat: Any = None
     border: BorderData | None = None
 
@@ -190,20 +201,11 @@ def county_jobs(region: Region, region_dir: Path) -> list[CountyJob]:
                 city=entry.city,
                 scenario=sc,
                 out_dir=region_dir / sc.name,
-                county_name=sc.title.zh,
+                county_name="",  # the county polygon's name, read with the layers (else the scenario name)
                 border=region.cross_county,
             )
         )
-    seen: dict[str, int] = {}
-    for j in jobs:
-        seen[j.name] = seen.get(j.name, 0) + 1
-    for name, n in seen.items():
-        if n > 1:
-            problems.add(
-                "region.counties",
-                f"{n} counties are named {name!r}; each county writes the folder of its name.",
-                "Give each county scenario its own 'name:'.",
-            )
+    _duplicate_names([j.name for j in jobs], problems)
     if problems.errors:
         raise ScenarioError(f"invalid region scenario {region.path or region.name}", problems)
     return jobs
@@ -427,6 +429,19 @@ def _peak_rss_mb() -> float:
     return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024.0
 
 
+def worker_identity() -> tuple[str, str]:
+    """The address and name of the dask worker running this task; ``("", "")`` outside a worker."""
+    try:
+        from distributed import get_worker
+    except ImportError:
+        return "", ""
+    try:
+        w = get_worker()
+    except ValueError:  # not in a worker's task (in-process runs)
+        return "", ""
+    return str(w.address), str(w.name)
+
+
 def run_county(job: CountyJob) -> CountyResult:
     """Run one county and write its folder; the task every worker runs. Never raises.
 
@@ -438,17 +453,21 @@ def run_county(job: CountyJob) -> CountyResult:
 
     t0, c0 = time.perf_counter(), time.process_time()
     sc = job.scenario
+    address, wname = worker_identity()
     base = {"name": job.name, "city": job.city, "title": sc.title.zh, "county_name": job.county_name or job.name}
+    where: dict[str, Any] = {"worker": address, "worker_name": wname, "worker_pid": os.getpid()}
     try:
         if job.tile is not None:
             from . import demo
 
             assert job.tile_base is not None and job.tile_dir is not None
             demo.ensure_tile(job.tile_base, job.tile_dir, row=job.tile[0], col=job.tile[1], county_name=job.county_name)
-        out_dir = pipeline.check_output_dir(sc, job.out_dir)
+        # the folder is the region's own temporary one: an attempt of this task that ran before (on a
+        # worker that died after it) is replaced
+        out_dir = pipeline.check_output_dir(sc, job.out_dir, overwrite=job.out_dir.exists())
         out = pipeline.run(sc)
         tw = time.perf_counter()
-        written = pipeline.write_outputs(out, out_dir)
+        written = pipeline.write_outputs(out, out_dir, overwrite=job.out_dir.exists())
         write_s = time.perf_counter() - tw
         result = _county_figures(out, job)
         outputs = {k: gio.file_sha256(p) for k, p in written.items()}
@@ -463,7 +482,7 @@ def run_county(job: CountyJob) -> CountyResult:
             inputs_sha256=pipeline.input_hashes(sc),
             outputs_sha256=outputs,
             has_page="index.html" in written,
-            worker_pid=os.getpid(),
+            **where,
             wall_s=round(time.perf_counter() - t0, 3),
             cpu_s=round(time.process_time() - c0, 3),
             peak_rss_mb=round(_peak_rss_mb(), 1),
@@ -473,11 +492,12 @@ def run_county(job: CountyJob) -> CountyResult:
         error = str(exc)
     except Exception as exc:  # a bug or an unreadable file: the region still completes; say what it was
         frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-        where = f" ({Path(frame.filename).name}:{frame.lineno})" if frame else ""
-        error = f"{type(exc).__name__}: {exc}{where}"
+        at = f" ({Path(frame.filename).name}:{frame.lineno})" if frame else ""
+        error = f"{type(exc).__name__}: {exc}{at}"
     log.warning("county %s failed: %s", job.name, error)
     return CountyResult(
         **base,
+        **where,
         ok=False,
         error=error,
         wall_s=round(time.perf_counter() - t0, 3),
@@ -534,9 +554,17 @@ def _county_figures(out: Any, job: CountyJob) -> CountyResult:
         budget_by_payer_yuan=by_payer,
         policy=plan.get("policy_source"),
         warnings=len(out.warnings),
+        credits=tuple(map_credits(ctx.scenario.map.credits(), ctx.layers.present().values())),
         outline_lonlat=outline,
         border=border_data(out) if job.border else None,
     )
+
+
+def map_credits(configured: Iterable[str], frames: Iterable[gpd.GeoDataFrame]) -> list[str]:
+    """A county's data credits: its ``map.attribution``, then its layers' own (OSM's ODbL), as its page prints them."""
+    from .maps.data import credits
+
+    return credits(configured, frames)
 
 
 def _boundary_name(boundaries: gpd.GeoDataFrame | None) -> str:
@@ -605,6 +633,8 @@ def execute(
     workers: int = 0,
     scheduler: str | None = None,
     keys: Sequence[str] | None = None,
+    memory_limit: str = "auto",
+    retries: int = 1,
 ) -> list[Any]:
     """``[func(x) for x in items]`` on a dask.distributed cluster, or in this process with ``workers=0``.
 
@@ -619,14 +649,21 @@ def execute(
         cluster, the items run one after the other here (what tests and ``--workers 0`` use).
     scheduler
         The address of a running scheduler (``tcp://host:8786``); the cluster's own workers run
-        the tasks and ``workers`` is ignored.
+        the tasks and ``workers``, ``memory_limit`` and ``retries`` are the cluster's own.
     keys
-        Task names (shown on the cluster's dashboard).
+        Task names (shown on the cluster's dashboard, and in the error of a task whose worker died).
+    memory_limit
+        Memory of each local worker (``4GiB``; ``auto``: the machine's memory / workers; ``none``).
+        A worker past 95 % of it is stopped by its nanny and restarted.
+    retries
+        How many more times a task whose worker died is tried on another worker (dask's
+        ``allowed-failures``) before its result is an error.
 
     Returns
     -------
     The results in the order of ``items``. A task whose worker died (killed, out of memory)
-    raises :class:`DataError` naming it; ``func`` itself should report its failures as values.
+    more than ``retries`` times gives a :class:`DataError` naming it, in Chinese first, instead
+    of its result; ``func`` itself should report its failures as values.
     """
     if scheduler is None and workers <= 0:
         return [func(x) for x in items]
@@ -640,59 +677,124 @@ def execute(
     with _quiet_distributed():
         if scheduler is not None:
             with Client(scheduler) as client:
-                return _gather(client, func, items, task_keys, names)
-        return _local_cluster(func, items, task_keys, names, workers)
+                return _gather(client, func, items, task_keys, names, memory_limit="", retries=None)
+        return _local_cluster(func, items, task_keys, names, workers, memory_limit=memory_limit, retries=retries)
 
 
 @contextlib.contextmanager
 def _quiet_distributed() -> Iterator[None]:
-    """dask.distributed logs every connection at INFO on its own handler: keep its errors only.
+    """dask.distributed logs every connection at INFO, and a worker it lost at ERROR, on its own handler.
 
-    (A worker slow to close under load, which it logs as a warning, is not the user's concern.)
-
-    With ``geofupin -vv`` (debug) its messages are kept.
+    The region reports what matters itself (a county whose worker died is a failed county with its
+    message), so distributed's own messages are kept only with ``geofupin -vv`` (debug).
     """
     logger = logging.getLogger("distributed")
     before = logger.level
     if not logging.getLogger("geofupin").isEnabledFor(logging.DEBUG):
-        logger.setLevel(logging.ERROR)
+        logger.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
         logger.setLevel(before)
 
 
+def memory_limit_bytes(text: str) -> int | str:
+    """``memory_limit`` as ``LocalCluster`` takes it: bytes, ``"auto"``, or ``0`` (no limit)."""
+    t = text.strip().lower()
+    if t == "auto":
+        return "auto"
+    if t == "none":
+        return 0
+    from dask.utils import parse_bytes
+
+    return int(parse_bytes(text.replace(" ", "")))
+
+
 def _local_cluster(
-    func: Callable[[Any], Any], items: Sequence[Any], task_keys: list[str], names: list[str], workers: int
+    func: Callable[[Any], Any],
+    items: Sequence[Any],
+    task_keys: list[str],
+    names: list[str],
+    workers: int,
+    *,
+    memory_limit: str,
+    retries: int,
 ) -> list[Any]:
+    import dask
     from dask.distributed import Client, LocalCluster
 
+    settings = {
+        # one county at a time per single-threaded worker: a worker that dies takes down only the
+        # county it was running (a county queued behind it would count that death against itself)
+        "distributed.scheduler.worker-saturation": 1.0,
+        # the tasks hold no dask data to spill, and a paused worker would never resume once a county's
+        # memory stays with the process: the only memory rule is the nanny's stop at 95 %
+        "distributed.worker.memory.target": False,
+        "distributed.worker.memory.spill": False,
+        "distributed.worker.memory.pause": False,
+    }
     with (
+        dask.config.set(settings),
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
+            memory_limit=memory_limit_bytes(memory_limit),
+            scheduler_kwargs={"allowed_failures": retries},
             dashboard_address=":0",  # a free port: never collide with another cluster on 8787
-            silence_logs=logging.ERROR,
+            silence_logs=logging.CRITICAL,
         ) as cluster,
         Client(cluster) as client,
     ):
-        return _gather(client, func, items, task_keys, names)
+        client.wait_for_workers(workers)
+        return _gather(client, func, items, task_keys, names, memory_limit=memory_limit, retries=retries)
 
 
 def _gather(
-    client: Any, func: Callable[[Any], Any], items: Sequence[Any], keys: list[str], names: list[str]
+    client: Any,
+    func: Callable[[Any], Any],
+    items: Sequence[Any],
+    keys: list[str],
+    names: list[str],
+    *,
+    memory_limit: str,
+    retries: int | None,
 ) -> list[Any]:
+    from distributed import KilledWorker, as_completed
+
     futures = [client.submit(func, x, key=k, pure=False) for x, k in zip(items, keys, strict=True)]
-    out: list[Any] = []
-    for fut, name in zip(futures, names, strict=True):
+    name_of = dict(zip(keys, names, strict=True))
+    got: dict[str, Any] = {}
+    # each result is fetched as soon as its task ends and then released: a result left on a worker
+    # that dies later (running another county) would be computed again, its county written twice
+    for fut in as_completed(futures):
+        name = name_of[fut.key]
         try:
-            out.append(fut.result())
-        except Exception as exc:  # the worker died or the result could not travel back
-            out.append(
-                exc if isinstance(exc, GeofupinError) else DataError(f"task {name} failed on the cluster: {exc}")
+            got[fut.key] = fut.result()
+        except KilledWorker as exc:
+            got[fut.key] = DataError(killed_message(name, exc.allowed_failures + 1, memory_limit))
+        except Exception as exc:  # the result could not travel back, the cluster went away
+            got[fut.key] = (
+                exc
+                if isinstance(exc, GeofupinError)
+                else DataError(
+                    f"任务 {name} 在集群上失败 / task {name} failed on the cluster: {type(exc).__name__}: {exc}"
+                )
             )
-    return out
+        fut.release()
+    return [got[k] for k in keys]
+
+
+def killed_message(name: str, attempts: int, memory_limit: str) -> str:
+    """The error of a task whose worker process died on each of its ``attempts`` (dask's ``KilledWorker``)."""
+    limit = f"每个工作进程的内存上限 {memory_limit}" if memory_limit else "集群工作进程的内存上限"
+    return (
+        f"{name}:运行该县的工作进程意外退出,共试 {attempts} 次均未完成,判为失败(可能超出{limit},或进程崩溃);"
+        f"其他县照常完成 / the worker process running {name} died on each of {attempts} attempt(s) "
+        "(dask KilledWorker: over the worker memory limit, or a crash). Fix: give each worker more memory "
+        "(cluster.memory_limit in the region file, or --memory-limit), fewer workers, or run the county alone "
+        "with 'geofupin run <county>.yaml' to see where it stops."
+    )
 
 
 # ----------------------------------------------------------------------------- cross-county pass
@@ -884,6 +986,8 @@ def run(
     overwrite: bool = False,
     workers: int = 0,
     scheduler: str | None = None,
+    memory_limit: str | None = None,
+    task: Callable[[CountyJob], CountyResult] | None = None,
 ) -> RegionRun:
     """Run every county of a region (one task each), the cross-county pass, and write the aggregate.
 
@@ -899,6 +1003,11 @@ def run(
         Worker processes of the ``LocalCluster``; ``0`` runs the counties here, one by one.
     scheduler
         Address of an existing dask scheduler (``workers`` is then ignored).
+    memory_limit
+        Memory of each local worker (default the region's ``cluster.memory_limit``).
+    task
+        The county task, a module-level function (default :func:`run_county`); a wrapper of it
+        can watch or limit each county (the tests make one kill its worker).
 
     Raises
     ------
@@ -917,7 +1026,15 @@ def run(
     with gio.atomic_dir(target, overwrite=overwrite, protect=protect, kind="region") as tmp:
         jobs = [dataclasses.replace(j, out_dir=tmp / j.name) for j in probe]
         t = time.perf_counter()
-        raw = execute(run_county, jobs, workers=workers, scheduler=scheduler, keys=[j.name for j in jobs])
+        raw = execute(
+            task or run_county,
+            jobs,
+            workers=workers,
+            scheduler=scheduler,
+            keys=[j.name for j in jobs],
+            memory_limit=memory_limit or region.cluster.memory_limit,
+            retries=region.cluster.retries,
+        )
         results = tuple(
             r if isinstance(r, CountyResult) else _failed(j, str(r)) for j, r in zip(jobs, raw, strict=True)
         )
@@ -926,13 +1043,13 @@ def run(
         cross: dict[str, Any] = {"moves": pd.DataFrame(), "counties": [], "budget": {}, "warnings": []}
         if region.cross_county:
             border = {c.name: c.border for c in results if c.ok and c.border is not None}
-            task = CrossCountyInput(
+            second = CrossCountyInput(
                 border=border,
                 max_time_min=region.cross_county_max_time_min,
                 border_m=region.border_m,
                 policies={j.name: j.scenario.policy for j in jobs},
             )
-            (res,) = execute(cross_county_pass, [task], workers=0, scheduler=scheduler, keys=["cross-county"])
+            (res,) = execute(cross_county_pass, [second], workers=0, scheduler=scheduler, keys=["cross-county"])
             if isinstance(res, Exception):
                 cross["warnings"] = [f"跨县安置失败 / the cross-county pass failed: {res}"]
             else:
@@ -943,7 +1060,10 @@ def run(
         written, record = write_region(region, tmp, results, cross, workers=workers, scheduler=scheduler)
         timings["aggregate"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
-        run_record = run_json(region, results, tmp, written, timings, workers=workers, scheduler=scheduler)
+        run_record = run_json(
+            region, results, tmp, written, timings, workers=workers, scheduler=scheduler,
+            memory_limit=memory_limit or region.cluster.memory_limit,
+        )  # fmt: skip
         gio.write_json(tmp / "run.json", run_record)
     paths = {k: target / k for k in [*written, "run.json"]}
     moves = cross.get("moves")
@@ -967,6 +1087,278 @@ def _failed(job: CountyJob, error: str) -> CountyResult:
         ok=False,
         error=error,
     )
+
+
+# ----------------------------------------------------------------------------- checking
+@dataclass(frozen=True)
+class CheckJob:
+    """One county to check: its scenario (``None`` when it cannot be read) and the problems found loading it."""
+
+    name: str
+    city: str
+    county_name: str
+    source: str
+    scenario: Any  # geofupin.scenario.Scenario | None
+    problems: tuple[Problem, ...] = ()
+    tile: tuple[int, int] | None = None
+    tile_base: Path | None = None
+    tile_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class CountyCheck:
+    """What :func:`check_county` found in one county: every problem, its CRS and feature counts."""
+
+    name: str
+    county_name: str
+    city: str
+    source: str
+    problems: tuple[Problem, ...]
+    crs: str = ""
+    features: Mapping[str, int] = field(default_factory=dict)
+    worker: str = ""
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
+@dataclass(frozen=True)
+class RegionCheck:
+    """What :func:`check` found: the region's own problems and each county's check."""
+
+    path: Path | None
+    problems: tuple[Problem, ...]
+    counties: tuple[CountyCheck, ...] = ()
+    out_dir: Path | None = None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def failed(self) -> list[CountyCheck]:
+        """The counties with errors (their run would stop)."""
+        return [c for c in self.counties if c.errors]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.failed
+
+
+def _in_file(problems: Iterable[Problem], where: str, file: Path | str) -> list[Problem]:
+    """``problems`` of another file (a county scenario) as problems of the region key ``where``, naming the file."""
+    out = []
+    for p in problems:
+        loc = p.where + (f" (line {p.line})" if p.line is not None else "")
+        out.append(dataclasses.replace(p, where=where, message=f"{file}: {loc}: {p.message}", line=None))
+    return out
+
+
+def check_jobs(region: Region, region_dir: Path) -> tuple[list[CheckJob], list[Problem]]:
+    """The counties to check and the region's own problems in making them (never raises for bad input).
+
+    Listed counties are read here (a county whose file is wrong is still checked: its problems are
+    its own); tiles and a split are made as :func:`run` makes them (a split writes its cache).
+    """
+    from . import scenario as scenario_mod
+    from .errors import Problems
+
+    problems = Problems()
+    jobs: list[CheckJob] = []
+    for what in ("tiles", "split_by"):
+        if getattr(region, what) is None:
+            continue
+        file = getattr(region, what).scenario
+        try:
+            made = _tile_jobs(region, region_dir) if what == "tiles" else _split_jobs(region, region_dir, problems)
+        except ProblemsError as exc:  # the base scenario or its layers: name the region key and the file
+            for p in exc.problems:
+                problems.extend([p] if p.where.startswith("region") else _in_file([p], f"region.{what}.scenario", file))
+            continue
+        except GeofupinError as exc:
+            message, _, fix = str(exc).partition(" Fix: ")
+            problems.add(f"region.{what}", f"{file}: {message}", fix or f"Fix the layers of {file}.")
+            continue
+        for j in made:
+            source = f"{what}: {file}" + (f" [{demo_tile_code(j.tile)}]" if j.tile is not None else f" [{j.name}]")
+            jobs.append(
+                CheckJob(
+                    name=j.name, city=j.city, county_name=j.county_name, source=source, scenario=j.scenario,
+                    tile=j.tile, tile_base=j.tile_base, tile_dir=j.tile_dir,
+                )
+            )  # fmt: skip
+    for entry in region.entries():
+        sc, found = scenario_mod.load_for_check(entry.scenario)
+        name = sc.name if sc is not None else entry.scenario.stem
+        jobs.append(
+            CheckJob(
+                name=name,
+                city=entry.city,
+                county_name="",  # the county polygon's name, read with the layers
+                source=str(entry.scenario),
+                scenario=sc,
+                problems=tuple(found),
+            )
+        )
+    _duplicate_names([j.name for j in jobs], problems)
+    return jobs, list(problems)
+
+
+def demo_tile_code(tile: tuple[int, int]) -> str:
+    """``R0C1`` for the tile in row 0, column 1."""
+    from . import demo
+
+    return demo.tile_code(*tile)
+
+
+def _duplicate_names(names: Sequence[str], problems: Any) -> None:
+    seen: dict[str, int] = {}
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+    for name, count in seen.items():
+        if count > 1:
+            problems.add(
+                "region.counties",
+                f"{count} counties are named {name!r}; each county writes the folder of its name.",
+                "Give each county scenario its own 'name:'.",
+            )
+        if name in REGION_FILES:
+            problems.add(
+                "region.counties",
+                f"a county is named {name!r}, the name of one of the region's own files.",
+                "Give the county scenario another 'name:'.",
+            )
+
+
+def check_county(job: CheckJob) -> CountyCheck:
+    """Check one county as ``geofupin check`` checks a county scenario (the task of :func:`check`). Never raises."""
+    from . import pipeline
+    from .errors import Problems
+
+    problems = Problems(job.problems)
+    address, _ = worker_identity()
+    layers = None
+    try:
+        if job.tile is not None and job.scenario is not None:
+            from . import demo
+
+            assert job.tile_base is not None and job.tile_dir is not None
+            demo.ensure_tile(job.tile_base, job.tile_dir, row=job.tile[0], col=job.tile[1], county_name=job.county_name)
+        layers = pipeline.check_inputs(job.scenario, problems)
+    except GeofupinError as exc:
+        message, _, fix = str(exc).partition(" Fix: ")
+        problems.add("county", message, fix)
+    except Exception as exc:  # a bug or an unreadable file: the other counties are still checked
+        problems.add("county", f"{type(exc).__name__}: {exc}", "Run 'geofupin -vv check' on the county for details.")
+    county_name = job.county_name
+    if layers is not None and job.tile is None:  # a listed county: its boundary's name says more than its title
+        county_name = _boundary_name(layers.boundaries) or county_name
+    return CountyCheck(
+        name=job.name,
+        city=job.city,
+        county_name=county_name,
+        source=job.source,
+        problems=tuple(problems),
+        crs=layers.crs.to_string() if layers is not None else "",
+        features={k: len(g) for k, g in layers.present().items()} if layers is not None else {},
+        worker=address,
+    )
+
+
+def check(
+    path: str | os.PathLike[str],
+    *,
+    out_dir: Path | None = None,
+    overwrite: bool = False,
+    workers: int = 0,
+    scheduler: str | None = None,
+    memory_limit: str | None = None,
+) -> RegionCheck:
+    """Check a region file without running it: the region, then each county as ``geofupin check`` does.
+
+    The region's own problems: the file itself (every key, with its line), the county files (or
+    the ``split_by`` layer and column, or the ``tiles`` scenario), county names, the
+    cross-county options and the output folder (refused folders are errors, an existing
+    geofupin folder a warning unless ``overwrite``). Each county is then checked in this process
+    (``workers=0``) or as a task on the cluster.
+
+    Never raises for bad input: every problem is in the result.
+    """
+    p = Path(path)
+    try:
+        region = load(p)
+    except ScenarioError as exc:
+        return RegionCheck(path=p, problems=tuple(exc.problems))
+    target = out_dir if out_dir is not None else region.output_dir()
+    jobs, problems = check_jobs(region, target)
+    problems += _cross_county_problems(region, jobs)
+    protect = [region.path] if region.path is not None else []
+    for j in jobs:
+        if j.scenario is not None:
+            from .pipeline import input_files
+
+            protect += list(input_files(j.scenario).values())
+    try:
+        target = gio.check_output_dir(target, overwrite=overwrite, protect=protect)
+    except OutputExistsError as exc:
+        problems.append(
+            Problem("region.outputs.dir", str(exc), "Run with --overwrite to replace it.", severity="warning")
+        )
+    except GeofupinError as exc:
+        message, _, fix = str(exc).partition(" Fix: ")
+        problems.append(Problem("region.outputs.dir", message, fix))
+    raw = execute(
+        check_county,
+        jobs,
+        workers=workers,
+        scheduler=scheduler,
+        keys=[j.name for j in jobs],
+        memory_limit=memory_limit or region.cluster.memory_limit,
+        retries=region.cluster.retries,
+    )
+    counties = tuple(
+        r if isinstance(r, CountyCheck) else
+        CountyCheck(j.name, j.county_name, j.city, j.source, (Problem("county", str(r)),))
+        for j, r in zip(jobs, raw, strict=True)
+    )  # fmt: skip
+    return RegionCheck(path=region.path, problems=tuple(problems), counties=counties, out_dir=target)
+
+
+def _cross_county_problems(region: Region, jobs: Sequence[CheckJob]) -> list[Problem]:
+    if not region.cross_county:
+        return []
+    out = []
+    if len(jobs) < 2:
+        out.append(
+            Problem(
+                "region.cross_county",
+                f"cross_county is on but the region has {len(jobs)} county: no neighbour to move to.",
+                "Add the neighbouring counties, or set cross_county: false.",
+                severity="warning",
+            )
+        )
+    for j in jobs:
+        sc = j.scenario
+        if sc is not None and "allocate" not in sc.steps:
+            out.append(
+                Problem(
+                    "region.cross_county",
+                    f"county {j.name} ({j.source}) has no allocate step: it places nobody, so it neither sends "
+                    "nor hosts cross-county moves.",
+                    "Add 'allocate' (and 'plan') to the county's steps, or leave it out of cross_county.",
+                    severity="warning",
+                )
+            )
+    return out
 
 
 # ----------------------------------------------------------------------------- aggregation
@@ -1125,6 +1517,9 @@ def region_record(
                 "warnings": c.warnings,
                 "wall_s": c.wall_s,
                 "cpu_s": c.cpu_s,
+                "worker": c.worker or None,
+                "worker_name": c.worker_name or None,
+                "worker_pid": c.worker_pid or None,
                 "worker_peak_rss_mb": c.peak_rss_mb,
             }
         )
@@ -1152,6 +1547,7 @@ def region_record(
         "counties_total": len(results),
         "counties_completed": len(ok),
         "failed": [{"name": c.name, "error": c.error} for c in results if not c.ok],
+        "workers_used": workers_used(results),
         "totals": totals,
         "cities": cities,
         "counties": per,
@@ -1203,6 +1599,7 @@ def run_json(
     *,
     workers: int,
     scheduler: str | None,
+    memory_limit: str = "auto",
 ) -> dict[str, Any]:
     """The region's ``run.json``: its inputs, every county's input and output hashes, versions, timings."""
     from .pipeline import versions
@@ -1217,6 +1614,9 @@ def run_json(
             "kind": "scheduler" if scheduler else ("local_cluster" if workers > 0 else "in_process"),
             "workers": None if scheduler else workers,
             "scheduler": scheduler,
+            "memory_limit": None if scheduler or workers <= 0 else memory_limit,
+            "retries": None if scheduler or workers <= 0 else region.cluster.retries,
+            "workers_used": workers_used(results),
         },
         "versions": {**versions(), **_dask_versions()},
         "counties": {
@@ -1229,7 +1629,9 @@ def run_json(
                 "timings_s": dict(c.timings_s),
                 "wall_s": c.wall_s,
                 "cpu_s": c.cpu_s,
-                "worker_pid": c.worker_pid,
+                "worker": c.worker or None,
+                "worker_name": c.worker_name or None,
+                "worker_pid": c.worker_pid or None,
                 "worker_peak_rss_mb": c.peak_rss_mb,
             }
             for c in results
@@ -1237,6 +1639,15 @@ def run_json(
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "outputs_sha256": {k: gio.file_sha256(p) for k, p in written.items()},
     }
+
+
+def workers_used(results: Sequence[CountyResult]) -> dict[str, list[str]]:
+    """Worker address -> the counties it ran (``in-process`` for counties run without a cluster)."""
+    out: dict[str, list[str]] = {}
+    for c in results:
+        if c.worker_pid:
+            out.setdefault(c.worker or "in-process", []).append(c.name)
+    return out
 
 
 def _dask_versions() -> dict[str, str]:
@@ -1354,6 +1765,11 @@ def index_html(region: Region, results: Sequence[CountyResult], budget: pd.DataF
             f"{_fmt_int(cc['persons'])} 人、{_fmt_int(cc['households'])} 户,明细见 "
             '<a href="cross_county_moves.csv">cross_county_moves.csv</a>。</p>'
         )
+    shown = {c.name for c in results if c.outline_lonlat is not None}
+    credit_texts = list(dict.fromkeys(t for c in results if c.name in shown or c.has_page for t in c.credits))
+    credits_html = (
+        f'<p class="credits">数据来源 data: {"; ".join(e(t) for t in credit_texts)}</p>' if credit_texts else ""
+    )
     title = e(region.title.zh)
     summary = (
         f"共 {record['counties_total']} 个县,完成 {record['counties_completed']} 个。"
@@ -1398,6 +1814,7 @@ svg text {{ font-size: 13px; fill: #123; pointer-events: none; }}
 </tbody>
 </table>
 <p>各县名称链接到该县的规划图;表格见 budget_region.csv、persons_region.csv,汇总数据见 region.json。</p>
+{credits_html}
 </body>
 </html>
 """

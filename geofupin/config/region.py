@@ -13,6 +13,7 @@ A region scenario is a YAML file with one top-level key, ``region``:
         - {scenario: zichang.yaml, city: 延安市}   # ... or a path with its city (地级市)
       cross_county: true                 # second pass: unserved villages may move to a neighbour's site
       cross_county_max_time_min: 60
+      cluster: {memory_limit: 4GiB, retries: 1}   # per worker of the local cluster (defaults: auto, 1)
       outputs: {dir: ../maps/yan-an}
 
 ``split_by`` cuts the counties from one layer set instead (a county column of its boundaries);
@@ -25,6 +26,7 @@ and ``benchmarks/bench_region.py`` use it). The classes here are plain data; rea
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +46,26 @@ def _check_name(name: str, where: str, problems: Problems) -> None:
             f"name {name!r} cannot be used as a folder name.",
             "Use letters (汉字 too), digits, '-' or '_', at most 100 characters.",
         )
+
+
+#: A byte size as dask reads it: a number and a unit (``4GiB``, ``3.5 GB``, ``800MB``).
+_BYTES = re.compile(r"^\s*\d+(\.\d+)?\s*(B|kB|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$")
+
+
+def check_memory_limit(value: str, where: str, problems: Problems) -> None:
+    """A worker memory limit: ``auto``, ``none`` or a size with its unit (``4GiB``); else a problem at ``where``."""
+    if value.strip().lower() in ("auto", "none") or _BYTES.match(value):
+        return
+    problems.add(
+        where,
+        f"{value!r} is not a memory size.",
+        "Write a size with its unit, e.g. '4GiB' or '3000MB'; 'auto' (the machine's memory / workers) or 'none'.",
+    )
+
+
+def _check_retries(value: int, where: str, problems: Problems) -> None:
+    if value < 0:
+        problems.add(where, f"{value!r} is negative.", "Give 0 (no retry) or more.")
 
 
 def _check_positive(value: float, where: str, problems: Problems) -> None:
@@ -139,6 +161,28 @@ class Split:
 
 
 @dataclass(frozen=True)
+class Cluster:
+    """How the county tasks run on the cluster (集群设置).
+
+    Attributes
+    ----------
+    memory_limit
+        Memory of each worker process of the local cluster (``--workers N``), e.g. ``4GiB``: a
+        worker that goes beyond 95 % of it is stopped by its nanny and restarted, and its county
+        tried again (``retries``). Default ``auto``: the machine's memory divided by the workers
+        (dask's own default); ``none``: no limit. ``--memory-limit`` overrides it. An existing
+        cluster (``--scheduler``) keeps its own workers' limits.
+    retries
+        How many more times a county whose worker died (killed, out of memory, crashed) is tried
+        on another worker before it is reported as failed (dask's ``allowed-failures``; default 1:
+        two attempts). An existing cluster keeps its own setting.
+    """
+
+    memory_limit: str = field(default="auto", metadata={"check": lambda v, w, p: check_memory_limit(v, w, p)})
+    retries: int = field(default=1, metadata={"check": lambda v, w, p: _check_retries(v, w, p)})
+
+
+@dataclass(frozen=True)
 class RegionOutputs:
     """Where the region writes: ``dir/<county>/`` per county, plus the region's own files in ``dir``."""
 
@@ -172,6 +216,8 @@ class Region(RunFile):
         The longest cross-county move, in minutes.
     border_m
         Two counties are neighbours when their study areas lie within this distance.
+    cluster
+        Worker memory limit and retries of the county tasks.
     outputs
         Where to write.
     """
@@ -186,6 +232,7 @@ class Region(RunFile):
     cross_county: bool = False
     cross_county_max_time_min: float = field(default=60.0, metadata={"check": lambda v, w, p: _check_positive(v, w, p)})
     border_m: float = field(default=5000.0, metadata={"check": lambda v, w, p: _check_positive(v, w, p)})
+    cluster: Cluster = field(default_factory=Cluster)
     outputs: RegionOutputs = field(default_factory=RegionOutputs)
     #: The region file (set by the loader; not a YAML key).
     path: Path | None = field(default=None, compare=False, metadata={"internal": True})
