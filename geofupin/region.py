@@ -208,7 +208,16 @@ def county_jobs(region: Region, region_dir: Path) -> list[CountyJob]:
     _duplicate_names([j.name for j in jobs], problems)
     if problems.errors:
         raise ScenarioError(f"invalid region scenario {region.path or region.name}", problems)
-    return jobs
+    over = region.outputs.county.overrides()
+    if not over:
+        return jobs
+    # what every county writes (region.outputs.county), over the county scenario's own outputs
+    return [
+        dataclasses.replace(
+            j, scenario=dataclasses.replace(j.scenario, outputs=dataclasses.replace(j.scenario.outputs, **over))
+        )
+        for j in jobs
+    ]
 
 
 #: County names of the demo tiles (甲县, 乙县, ...; beyond ten: 县11, 县12, ...).

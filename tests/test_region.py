@@ -416,3 +416,23 @@ def test_a_county_link_keeps_its_folder_name_as_text() -> None:
     href = region_mod.county_href("甲县 #1%&'")
     assert href == "%E7%94%B2%E5%8E%BF%20%231%25%26%27/index.html"
     assert unquote(href) == "甲县 #1%&'/index.html"
+
+
+def test_region_outputs_county_sets_what_every_county_writes(tmp_path: Path) -> None:
+    """``outputs.county`` replaces the counties' own outputs: here xlsx and the plan document on, then both off."""
+    extra = "  outputs:\n    county: {tables: [csv, xlsx], document: [docx]}\n"
+    reg = region_mod.load(two_counties(tmp_path / "on", extra=extra))
+    res = region_mod.run(reg, out_dir=tmp_path / "r-on", workers=0)
+    assert all(c.ok for c in res.counties)
+    for county in ("a", "b"):
+        folder = tmp_path / "r-on" / county
+        assert (folder / "tables.xlsx").is_file() and (folder / "plan.docx").is_file()
+        assert not (folder / "plan.pdf").exists()
+    extra = "  outputs:\n    county: {tables: [csv], document: []}\n"
+    reg = region_mod.load(two_counties(tmp_path / "off", extra=extra))
+    off = region_mod.run(reg, out_dir=tmp_path / "r-off", workers=0)
+    for county in ("a", "b"):
+        folder = tmp_path / "r-off" / county
+        assert not (folder / "tables.xlsx").exists() and not (folder / "plan.docx").exists()
+        assert (folder / "tables" / "assignment.csv").is_file()
+    assert off.record["totals"] == res.record["totals"]  # what is written does not change the figures

@@ -183,10 +183,41 @@ class Cluster:
 
 
 @dataclass(frozen=True)
+class CountyOutputs:
+    """What each county of a region writes, over its own scenario's ``outputs`` (``None``: as the county says).
+
+    A province run adds the counties up; it may not need 100 plan documents and print maps each time.
+    ``{tables: [csv], static_maps: [], document: []}`` writes each county's CSV tables, GeoPackage,
+    QGIS project, page and roster files only -- the region's budget and person tables are the same.
+
+    Attributes
+    ----------
+    tables
+        ``csv`` and/or ``xlsx`` (the county scenario's ``outputs.tables``).
+    static_maps
+        ``png`` and/or ``pdf`` print maps (``outputs.static_maps``).
+    document
+        ``docx`` and/or ``pdf`` plan document (``outputs.document``).
+    """
+
+    tables: tuple[Literal["csv", "xlsx"], ...] | None = None
+    static_maps: tuple[Literal["png", "pdf"], ...] | None = None
+    document: tuple[Literal["docx", "pdf"], ...] | None = None
+
+    def overrides(self) -> dict[str, tuple[str, ...]]:
+        """The county ``outputs`` fields this replaces (those not ``None``)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
+
+
+@dataclass(frozen=True)
 class RegionOutputs:
-    """Where the region writes: ``dir/<county>/`` per county, plus the region's own files in ``dir``."""
+    """Where the region writes: ``dir/<county>/`` per county, plus the region's own files in ``dir``.
+
+    ``county`` (:class:`CountyOutputs`) sets what every county writes, over its own scenario.
+    """
 
     dir: Path | None = None
+    county: CountyOutputs = field(default_factory=CountyOutputs)
 
 
 @dataclass(frozen=True)
