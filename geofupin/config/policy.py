@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from .._schema import kind_of, line_for, parse
 from ..errors import Problems, ScenarioError
+from ..vocabulary import PLACEMENT_MODES, PlacementMode
 
 Payer = Literal["province", "city", "county", "city_county", "township_village"]
 Purpose = Literal["housing", "homestead_clearance", "hardship", "infrastructure", "reward", "management"]
@@ -31,6 +32,7 @@ RoundingLevel = Literal["county", "township", "village", "unit"]
 ManagementBase = Literal["housing", "housing_infrastructure", "housing_infrastructure_reward"]
 RewardMode = Literal["assume_met", "exclude", "listed"]
 StandardReading = Literal["additive", "shortfall"]
+Inclusion = Literal["included", "excluded"]
 TrancheBase = Literal["remainder", "total"]
 
 
@@ -75,6 +77,12 @@ class SubsidyRule:
         For a rate that the text also allows to read as a total standard ("1+5"): the ids of
         other payers' rules counted towards it, and who pays the rest. Used only with the option
         ``standard_reading: shortfall``; under ``additive`` the rule is paid as written.
+    modes
+        The placement modes (安置方式) the rule pays for: ``central`` (集中安置, the default),
+        ``scattered`` (分散安置), ``nursing_home`` (五保户集中供养), ``transitional`` (特困户周转房). A
+        ``share_of`` rule takes its base from the other rules and ignores it; for the homestead
+        clearance and hardship rules the options ``scattered_homestead`` and ``scattered_hardship``
+        decide the ``scattered`` mode (whatever the rule lists).
     name_zh, name_en, source
         Labels and the place in the source document.
     """
@@ -91,11 +99,18 @@ class SubsidyRule:
     not_for_sites_with_works: bool = False
     standard_includes: tuple[str, ...] = ()
     shortfall_payer: Payer | None = None
+    modes: tuple[PlacementMode, ...] = ("central",)
     name_zh: str = ""
     name_en: str = ""
     source: str = ""
 
     def validate(self, where: str, problems: Problems) -> None:
+        if not self.modes and self.basis != "share_of":
+            problems.add(
+                f"{where}.modes",
+                "the rule pays for no placement mode.",
+                f"List one or more of: {', '.join(PLACEMENT_MODES)} (default: central).",
+            )
         if self.standard_includes and self.shortfall_payer is None:
             problems.add(
                 f"{where}.shortfall_payer",
@@ -518,6 +533,8 @@ class PolicyOptions:
     reward: RewardMode = "assume_met"
     reward_units: tuple[str, ...] = ()
     sites_with_works: tuple[str, ...] = ()
+    scattered_homestead: Inclusion = "included"
+    scattered_hardship: Inclusion = "included"
 
 
 @dataclass(frozen=True)
@@ -537,6 +554,8 @@ class PolicyConfig:
     reward: RewardMode = "assume_met"
     reward_units: tuple[str, ...] = ()
     sites_with_works: tuple[str, ...] = ()
+    scattered_homestead: Inclusion = "included"
+    scattered_hardship: Inclusion = "included"
     housing: HousingPlan = field(default_factory=HousingPlan)
 
     def validate(self, where: str, problems: Problems) -> None:
