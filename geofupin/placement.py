@@ -118,7 +118,7 @@ def mode_totals(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for m in PLACEMENT_MODES:
         t = table[table["mode"] == m] if len(table) else table
-        sites = {str(s) for s in t["site_id"] if isinstance(s, str) and s} if len(t) else set()
+        sites = {x for s in t["site_id"] if isinstance(s, str) for x in s.split("、") if x} if len(t) else set()
         rows.append(
             {
                 "mode": m,

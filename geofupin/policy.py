@@ -56,10 +56,13 @@ documented default, and every budget carries the options it was computed with:
     budgets it with the central relocation. Default ``included`` (a scattered household also leaves and
     clears its old homestead); ``excluded`` pays it only for the modes its rule lists.
 ``scattered_hardship``
-    Whether scattered households count for the hardship top-up (特困户补助, 10 % of households) and receive
-    it. Default ``included``; ``excluded`` takes the 10 % of, and pays it to, the other modes its rule
-    lists only. Every rule pays for the placement modes it lists (``modes``, default ``central``); these
-    two options decide the ``scattered`` mode of the homestead and hardship rules.
+    Whether scattered households receive the hardship top-up (特困户补助). The 10 % is always taken of every
+    relocated household (按照搬迁贫困户总数), whatever its placement, and shared down to the units; a unit
+    whose mode the hardship rule does not pay for keeps none of it. Default ``included``; ``excluded``
+    pays it to the other modes its rule lists only (nursing homes and transitional housing are not paid
+    by default: their rule lists ``central``). Every rule pays for the placement modes it lists
+    (``modes``, default ``central``); these two options decide the ``scattered`` mode of the homestead
+    and hardship rules.
 """
 
 from __future__ import annotations
@@ -160,8 +163,8 @@ OPTION_DOCS: dict[str, tuple[str, str]] = {
         "whether scattered households (分散安置) get the 1,000 yuan/household homestead clearance",
     ),
     "scattered_hardship": (
-        "分散安置户是否计入并享受特困户补助(搬迁户10%)",
-        "whether scattered households count for and receive the hardship top-up (10 % of households)",
+        "分散安置户是否享受特困户补助(特困户数按全部搬迁户10%计)",
+        "whether scattered households receive the hardship top-up (counted as 10 % of every relocated household)",
     ),
 }
 
@@ -482,7 +485,7 @@ def rule_modes(rule: SubsidyRule, options: PolicyOptions) -> frozenset[str]:
 
 
 def hardship_modes(policy: Policy, options: PolicyOptions) -> frozenset[str]:
-    """The placement modes whose households count for the hardship share (those a hardship rule pays for)."""
+    """The placement modes whose units keep their hardship households (those a hardship rule pays for)."""
     rules = [r for r in policy.rules if r.applies_to == "hardship"]
     if not rules:
         return frozenset({"central", *(("scattered",) if options.scattered_hardship == "included" else ())})
@@ -518,12 +521,10 @@ def compute_budget(units: pd.DataFrame, policy: Policy, options: PolicyOptions |
     u = units.reset_index(drop=True).copy()
     mode = unit_modes(u)
     u["mode"] = mode
-    # the hardship share is taken of the households of the modes a hardship rule pays for (see scattered_hardship)
+    # "按照搬迁贫困户总数的10%": the share is taken of every relocated household, whatever its placement; a unit
+    # whose mode no hardship rule pays for (see scattered_hardship) keeps none of it
     eligible = np.isin(mode, list(hardship_modes(policy, options)))
-    hard = np.zeros(len(u))
-    if eligible.any():
-        hard[eligible] = hardship_households(u[eligible].reset_index(drop=True), policy.hardship_share, options)
-    u["hardship_households"] = hard
+    u["hardship_households"] = np.where(eligible, hardship_households(u, policy.hardship_share, options), 0.0)
     n = len(u)
     listed = set(options.reward_units)
     reward_ok = np.ones(n, dtype=bool)

@@ -16,8 +16,8 @@ persons. The policy (``POLICY``) pays per person 1,000 (province, central and sc
 5,000 (county, central) or 3,000 (county, scattered), 1,000 homestead clearance (central, nursing home,
 transitional; scattered by the option ``scattered_homestead``), 10,000 for 10 % hardship households
 (central, scattered by ``scattered_hardship``), 20,000 a nursing-home bed and 30,000 a transitional
-house (to the project). By hand, per mode (the one hardship household: 10 % of the 7 central and
-scattered households = 0.7 -> 1, in V1 (0.4 against 0.3), in its scattered unit (0.2 against 0.1, 0.1)):
+house (to the project). By hand, per mode (the one hardship household: 10 % of the 9 relocated
+households = 0.9 -> 1, in V1 (0.6 against 0.3), in its scattered unit (0.2 against four units of 0.1)):
 
 - central: 13 x 1,000 + 5 x 5,000 + 5 x 1,000 = 43,000
 - scattered: 7 x 1,000 + 2 x 3,000 + 2 x 1,000 + 10,000 = 25,000
@@ -261,12 +261,14 @@ def test_the_two_readings_of_the_scattered_options() -> None:
     assert no_home.total_yuan == 118_000  # 2 scattered households x 1,000 less
     no_hard = pol.compute_budget(units, POLICY, PolicyOptions(scattered_hardship="excluded"))
     m = no_hard.lines.groupby("mode")["amount_yuan"].sum()
-    # 10 % of the 5 central households = 0.5 -> 1, in V2 (0.3 against V1's 0.2)
-    assert m["scattered"] == 15_000 and m["central"] == 53_000 and no_hard.total_yuan == 120_000
-    hard = no_hard.units.groupby(["village_id", "mode"])["hardship_households"].sum()
-    assert hard[("V2", "central")] == 1 and hard.sum() == 1
+    # the 10 % is still taken of all 9 households; its one household sat in the scattered unit, which keeps none
+    assert m["scattered"] == 15_000 and m["central"] == 43_000 and no_hard.total_yuan == 110_000
+    assert no_hard.units["hardship_households"].sum() == 0
+    ordered = pol.compute_budget(units.iloc[::-1].reset_index(drop=True), POLICY, PolicyOptions())
+    assert ordered.total_yuan == 120_000  # the unit order does not move the hardship household
     totals = pol.option_totals(units, POLICY, PolicyOptions())
     assert totals["scattered_homestead"] == {"included": 120_000, "excluded": 118_000}
+    assert totals["scattered_hardship"] == {"included": 120_000, "excluded": 110_000}
     table = pol.options_table(PolicyOptions(), totals).set_index("option")
     assert "excluded: 118,000 元" in table.at["scattered_homestead", "totals_by_value"]
 

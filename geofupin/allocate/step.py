@@ -618,7 +618,7 @@ def _with_placement(res: StepResult, placed: Any, villages: gpd.GeoDataFrame) ->
     (every row gets ``mode``, ``mode_zh``), their flow lines, the tables ``placement``, ``placement_modes``,
     ``placement_unplaced``, the layer ``placement_destinations`` and the summary's per-mode figures (persons
     placed other than at a central site count as relocating and placed)."""
-    from ..placement import with_central_sites
+    from ..placement import mode_totals, with_central_sites
     from ..vocabulary import PLACEMENT_MODE_ZH
 
     tables = dict(res.tables)
@@ -628,8 +628,9 @@ def _with_placement(res: StepResult, placed: Any, villages: gpd.GeoDataFrame) ->
     if len(rows):
         a = pd.concat([a, rows[a.columns]], ignore_index=True) if len(a) else rows[a.columns].reset_index(drop=True)
     tables["assignment"] = a
-    tables["placement"] = with_central_sites(placed.table, a[a["mode"] == "central"], tables.get("unserved"))
-    tables["placement_modes"] = placed.modes
+    table = with_central_sites(placed.table, a[a["mode"] == "central"], tables.get("unserved"))
+    tables["placement"] = table
+    tables["placement_modes"] = modes = mode_totals(table)
     tables["placement_unplaced"] = placed.unplaced
     layers = dict(res.layers)
     flows = layers.get("allocation_flows")
@@ -652,7 +653,6 @@ def _with_placement(res: StepResult, placed: Any, villages: gpd.GeoDataFrame) ->
         layers["allocation_flows"] = flows
     layers["placement_destinations"] = dests
     summary = dict(res.summary)
-    modes = placed.modes
     elsewhere_p = int(modes.loc[modes["mode"] != "central", "persons"].sum())
     summary["central_relocating_persons"] = summary.get("relocating_persons")
     summary["relocating_persons"] = int(summary.get("relocating_persons") or 0) + elsewhere_p
