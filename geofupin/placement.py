@@ -343,7 +343,8 @@ def place(
         i = int(r["row"])  # type: ignore[call-overload]
         new_hh[i] -= int(r["households"])  # type: ignore[call-overload]
         new_pp[i] -= int(r["persons"])  # type: ignore[call-overload]
-    bad = np.flatnonzero((new_hh < 0) | (new_pp < new_hh) | ((new_hh == 0) & (new_pp != 0)))
+    touched = (new_hh != hh) | (new_pp != pp)  # rows without a placement stay as they are (the allocation checks them)
+    bad = np.flatnonzero(touched & ((new_hh < 0) | (new_pp < new_hh) | ((new_hh == 0) & (new_pp != 0))))
     if len(bad):
         i = bad[0]
         raise DataError(
@@ -353,8 +354,9 @@ def place(
             " households and persons add up to the villages layer (roster checks move_households, move_persons)."
         )
     out_v = villages.copy()
-    out_v["relocate_households"] = pd.array(new_hh, dtype="int64")
-    out_v["relocate_persons"] = pd.array(new_pp, dtype="int64")
+    if recs:  # the layer as given when nobody is placed elsewhere (its dtypes and empty cells too)
+        out_v["relocate_households"] = np.where(touched, new_hh, out_v["relocate_households"])
+        out_v["relocate_persons"] = np.where(touched, new_pp, out_v["relocate_persons"])
     # the destinations
     dest_rows: dict[str, dict[str, object]] = {}
     for r in recs:
@@ -652,11 +654,13 @@ def with_central_sites(table: pd.DataFrame, assignment: pd.DataFrame, unserved: 
     snames = by["site_name"].agg(lambda s: "、".join(dict.fromkeys(str(x) for x in s)))
     t = by["time_min"].max()
     d = by["dist_m"].max()
-    u = out.loc[central, "unit_id"].astype(str)
-    out.loc[central, "site_id"] = u.map(sites).fillna("").to_numpy()
-    out.loc[central, "site_name"] = u.map(snames).fillna("").to_numpy()
-    out.loc[central, "time_min"] = u.map(t).to_numpy(dtype=float)
-    out.loc[central, "dist_m"] = u.map(d).to_numpy(dtype=float)
+    u = out.loc[central, "unit_id"].astype(str).tolist()
+    for col in ("site_id", "site_name", "note_zh"):
+        out[col] = out[col].astype(object)
+    out.loc[central, "site_id"] = [str(sites.get(x, "")) for x in u]
+    out.loc[central, "site_name"] = [str(snames.get(x, "")) for x in u]
+    out.loc[central, "time_min"] = [float(t.get(x, np.nan)) for x in u]
+    out.loc[central, "dist_m"] = [float(d.get(x, np.nan)) for x in u]
     if unserved is not None and len(unserved):
         lost = set(unserved["unit_id"].astype(str))
         hit = central & out["unit_id"].astype(str).isin(lost)

@@ -336,3 +336,34 @@ def test_rules_modes_are_validated() -> None:
         parse_policy({"name": "x", "rules": [_rule("a", "province", "housing", "per_person", 1, modes=[])]})
     with pytest.raises(ScenarioError, match="modes"):
         parse_policy({"name": "x", "rules": [_rule("a", "province", "housing", "per_person", 1, modes=["city"])]})
+
+
+def test_the_demo_run_places_every_mode_and_agrees_to_the_yuan(demo_run) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    _, out = demo_run
+    record = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    fig = record["key_figures"]["placement"]
+    got = {m: (v["households"], v["persons"]) for m, v in fig.items()}
+    assert got == {"central": (1469, 6664), "scattered": (45, 196), "nursing_home": (9, 9), "transitional": (3, 17)}
+    assert sum(v["households"] for v in fig.values()) == 1526 and sum(v["persons"] for v in fig.values()) == 6886
+    plan = record["summary"]["plan"]
+    by_mode = plan["budget_by_mode_yuan"]
+    assert sum(by_mode.values()) == pytest.approx(plan["budget_total_yuan"], abs=0.01)
+    # 9 beds at 20,000 + 9 homestead clearances, x 1.015; 3 houses at 40,000 + 3 clearances, x 1.015
+    assert by_mode["nursing_home"] == pytest.approx((9 * 20_000 + 9 * 1000) * 1.015)
+    assert by_mode["transitional"] == pytest.approx((3 * 40_000 + 3 * 1000) * 1.015)
+    assert record["summary"]["roster"]["payment_diff_yuan"] == 0
+    assert record["summary"]["phase"]["funding"]["subsidy_total_yuan"] == pytest.approx(plan["budget_total_yuan"])
+    tables = out / "tables"
+    placement = pd.read_csv(tables / "placement.csv", encoding="utf-8-sig", dtype={"household_id": str})
+    assert len(placement) == 1526 and placement["persons"].sum() == 6886
+    assert set(placement.loc[placement["mode"] == "transitional", "site_name"]) == {"张家塬村麻山组周转房"}
+    assert (placement.loc[placement["mode"] == "central", "site_id"].fillna("") != "").all()
+    homes = placement[placement["mode"] == "nursing_home"]
+    assert (homes["time_min"] <= 180).all() and homes["site_name"].str.endswith("敬老院").all()
+    assert pd.read_csv(tables / "placement_unplaced.csv", encoding="utf-8-sig").empty
+    pay = pd.read_csv(tables / "roster_payment.csv", encoding="utf-8-sig")
+    assert set(pay["mode_zh"]) == {"集中安置", "分散安置", "集中供养", "周转房安置"}
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "集中供养与周转房" in page and "张家塬村麻山组周转房" in page
