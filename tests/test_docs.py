@@ -50,7 +50,7 @@ def test_the_site_builds_strictly_with_the_reference_and_both_languages(tmp_path
     for lang in ("zh", "en"):
         page = text_of(site / lang / "tutorial" / "index.html")
         assert "geofupin.access.nearest(net, villages, facilities, config=access)" in page
-        assert "geofupin.policy.budget(villages, run.assignment, policy=policy)" in page
+        assert "geofupin.policy.budget(villages, assignment, policy=policy)" in page
     # the API reference, generated from the numpydoc docstrings: parameters with their types and defaults
     ref = text_of(site / "reference" / "access" / "index.html")
     assert "geofupin.access.nearest" in ref and "Parameters" in ref and "Returns" in ref

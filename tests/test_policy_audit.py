@@ -219,7 +219,7 @@ def test_demo_workbook_reads_as_an_office_table(demo_run) -> None:
     body = county[2:]
     assert {r[head.index("出资方")] for r in body} == {"省", "市", "县", "市县"}
     wan = sum(r[head.index("金额(万元)")] for r in body)
-    assert wan == pytest.approx(14_934.4706, abs=1e-3)
+    assert wan == pytest.approx(14_549.2996, abs=1e-3)  # the demo's budget with its placement modes
     form = sheet("acceptance_form", "检查验收评分表")
     assert form[0][0] == "验收单位" and [r[2] for r in form[-2:]] == ["合计", "等次"]
     rules = sheet("site_rules", "选址规则")
