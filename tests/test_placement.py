@@ -354,6 +354,8 @@ def test_the_demo_run_places_every_mode_and_agrees_to_the_yuan(demo_run) -> None
     assert by_mode["nursing_home"] == pytest.approx((9 * 20_000 + 9 * 1000) * 1.015)
     assert by_mode["transitional"] == pytest.approx((3 * 40_000 + 3 * 1000) * 1.015)
     assert record["summary"]["roster"]["payment_diff_yuan"] == 0
+    # 直补到户: 3,800 x 6,860 + 1,000 x 1,526 + 10,000 x 153 + 10,000 x 1,469 x 2 + (5,000 + 2,000) x 6,664
+    assert record["summary"]["roster"]["payment_total_yuan"] == 105_152_000
     assert record["summary"]["phase"]["funding"]["subsidy_total_yuan"] == pytest.approx(plan["budget_total_yuan"])
     tables = out / "tables"
     placement = pd.read_csv(tables / "placement.csv", encoding="utf-8-sig", dtype={"household_id": str})
