@@ -514,7 +514,7 @@ def _roster_placement(
                     {
                         **rec, "mode": "nursing_home", "site_id": str(home["facility_id"]),
                         "site_name": _text(home["name"]), "time_min": float(t_all[k, j]),
-                        "dist_m": float(d_all[k, j]), "capacity": int(beds[j]), "geometry": home.geometry,
+                        "dist_m": float(d_all[k, j]), "capacity": int(beds[j]), "geometry": homes.geometry.iloc[j],
                     }
                 )  # fmt: skip
     # transitional housing of the village collective, in roster order
