@@ -51,10 +51,28 @@ print(siting.ranking[["rank", "site_id", "name", "score", "capacity_persons"]].h
 # --8<-- [end:site]
 
 # --8<-- [start:allocate]
-run = geofupin.allocate.assign(villages, siting.sites, od, config=AllocationConfig(cutoff_min=300))
+# 分散安置, 五保户集中供养 (敬老院), 特困户周转房 first, household by household from the roster (the demo
+# scenario's `placement:` section); the central allocation places the rest
+import pandas as pd  # noqa: E402
+
+from geofupin.config.placement import PlacementConfig, TransitionalHousing  # noqa: E402
+from geofupin.placement import nursing_homes, place  # noqa: E402
+from geofupin.roster import normalize  # noqa: E402
+
+households, _ = normalize(pd.read_excel(LAYERS / "households.xlsx", sheet_name="名册", dtype=str), villages)
+placement = PlacementConfig(
+    nursing_home_max_min=180, transitional_housing=(TransitionalHousing("V001-G1", 3, "张家塬村麻山组周转房"),)
+)
+homes, _ = nursing_homes(facilities)
+to_homes = geofupin.access.od(net, villages, homes, cutoff_min=180, config=access)
+placed = place(villages, placement, households=households, facilities=facilities, nursing_od=to_homes)
+print(placed.modes[["mode_zh", "households", "persons"]])
+run = geofupin.allocate.assign(placed.villages, siting.sites, od, config=AllocationConfig(cutoff_min=300))
+assignment = pd.concat([run.assignment.assign(mode="central"), placed.rows], ignore_index=True)
 policy = geofupin.read_policy("scenarios/policy/seed-county.yaml")
-budget = geofupin.policy.budget(villages, run.assignment, policy=policy)
-print(f"安置 {run.allocation.served_persons} 人 / placed {run.allocation.served_persons} persons")
+budget = geofupin.policy.budget(villages, assignment, policy=policy)
+placed_persons = int(assignment["persons"].sum())
+print(f"安置 {placed_persons} 人 / placed {placed_persons} persons")
 print(f"补助预算 {budget.total_yuan / 1e4:,.2f} 万元 / subsidy budget {budget.total_yuan:,.0f} yuan")
 print(geofupin.policy.budget_by(budget, "township")[["township", "persons", "total_yuan"]])
 # --8<-- [end:allocate]

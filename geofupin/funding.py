@@ -65,7 +65,7 @@ def households(budget: Any, villages: pd.DataFrame, housing: HousingPlan, cfg: F
     ``own_housing_yuan``, ``income_yuan`` (income per capita x persons), ``own_share_of_income``
     and ``over_limit``.
     """
-    from .policy import UNIT_COLUMNS
+    from .policy import UNIT_COLUMNS, rule_modes, unit_modes
 
     units = budget.units.reset_index(drop=True)
     # the most even split of each unit's persons over its households (as policy.household_sizes)
@@ -88,7 +88,10 @@ def households(budget: Any, villages: pd.DataFrame, housing: HousingPlan, cfg: F
     table = housing.floor_area_m2_by_size
     biggest = max(table)
     h["floor_area_m2"] = [float(table.get(int(s), table[biggest])) for s in sizes_all]
-    h["building_cost_yuan"] = (h["floor_area_m2"] * cfg.building_cost_yuan_per_m2).round(2)
+    # a household in a nursing home (集中供养) or in the collective's rent-free 周转房 builds nothing itself
+    mode = unit_modes(units)[unit_idx] if len(unit_idx) else np.zeros(0, dtype=object)
+    builds = ~np.isin(mode, ["nursing_home", "transitional"])
+    h["building_cost_yuan"] = np.where(builds, h["floor_area_m2"] * cfg.building_cost_yuan_per_m2, 0.0).round(2)
     rules = [r for r in budget.policy.rules if r.paid_to == "household" and r.basis != "share_of"]
     total = np.zeros(len(h))
     for payer in PAYERS:
@@ -102,6 +105,7 @@ def households(budget: Any, villages: pd.DataFrame, housing: HousingPlan, cfg: F
                 q = h["persons"].to_numpy(dtype=float)
             else:
                 q = np.ones(len(h))
+            q = np.where(np.isin(mode, list(rule_modes(r, budget.options))), q, 0.0)
             amt += q * r.amount
         if amt.any():
             h[f"subsidy_{payer}_yuan"] = amt.round(2)

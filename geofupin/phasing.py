@@ -920,6 +920,11 @@ def _construction_tables(ctx: RunContext, phasing_plan: pd.DataFrame | None) -> 
     sites = ctx.layer("sites")
     if sites is None:
         sites = ctx.layers.candidates
+    if assignment is not None and "mode" in assignment.columns:  # the central sites only (not 敬老院, 周转房, 分散)
+        assignment = assignment[assignment["mode"].fillna("central") == "central"]
+        if phasing_plan is not None and "site_id" in phasing_plan.columns:
+            central = set(assignment["site_id"].astype(str))
+            phasing_plan = phasing_plan[phasing_plan["site_id"].astype(str).isin(central)]
     if assignment is None or not len(assignment) or sites is None:
         return {}
     pcfg: PlansConfig = getattr(ctx.scenario, "plans", None) or PlansConfig()

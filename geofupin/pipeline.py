@@ -416,6 +416,7 @@ def key_figures(out: RunOutput) -> dict[str, Any]:
         "slowest_village": None,
         "slowest_site": None,
         "warnings": len(out.warnings),
+        "placement": placement_figures(alloc.get("placement"), plan.get("budget_by_mode_yuan")),
     }
     a = out.ctx.table("assignment")
     if a is not None and len(a) and "time_min" in a:
@@ -426,6 +427,26 @@ def key_figures(out: RunOutput) -> dict[str, Any]:
             fig["slowest_village"] = str(a["name"].iloc[i]) if "name" in a else str(a["village_id"].iloc[i])
             fig["slowest_site"] = str(a["site_id"].iloc[i])
     return fig
+
+
+def placement_figures(
+    modes: Mapping[str, Mapping[str, Any]] | None, budget_yuan: Mapping[str, float] | None
+) -> dict[str, dict[str, Any]] | None:
+    """Households, persons and budget (万元) per placement mode (安置方式), from the allocate and plan summaries."""
+    if not modes:
+        return None
+    from .vocabulary import PLACEMENT_MODE_ZH
+
+    out: dict[str, dict[str, Any]] = {}
+    for mode, m in modes.items():
+        yuan = None if budget_yuan is None else float(budget_yuan.get(mode, 0.0))
+        out[mode] = {
+            "mode_zh": PLACEMENT_MODE_ZH.get(mode, mode),
+            "households": m.get("households"),
+            "persons": m.get("persons"),
+            "budget_wan_yuan": None if yuan is None else round(yuan / 1e4, 2),
+        }
+    return out
 
 
 def key_figures_text(fig: Mapping[str, Any]) -> list[str]:
@@ -453,6 +474,14 @@ def key_figures_text(fig: Mapping[str, Any]) -> list[str]:
             f"补助预算 {fig['budget_wan_yuan']:,.2f} 万元 / subsidy budget {fig['budget_wan_yuan']:,.2f} "
             f"10k yuan (万元); {n(fig.get('policy'))}"
         )
+    modes = {k: v for k, v in (fig.get("placement") or {}).items() if v.get("households")}
+    if len(modes) > 1:  # more than central placement: one line of every mode
+        parts_zh, parts_en = [], []
+        for mode, v in modes.items():
+            money = "" if v.get("budget_wan_yuan") is None else f" {v['budget_wan_yuan']:,.2f} 万元"
+            parts_zh.append(f"{v['mode_zh']} {n(v['households'])} 户 {n(v['persons'])} 人{money}")
+            parts_en.append(f"{mode} {n(v['households'])} hh {n(v['persons'])} persons{money}")
+        lines.append(f"安置方式:{'；'.join(parts_zh)} / placement: {'; '.join(parts_en)}")
     if fig.get("slowest_min") is not None:
         lines.append(
             f"最远搬迁行程 {fig['slowest_min']:.1f} 分钟（{fig['slowest_village']} → {fig['slowest_site']}） / "
@@ -499,6 +528,14 @@ def result_tables(out: RunOutput) -> dict[str, pd.DataFrame]:
         tables.update(res.tables)
     return tables
 
+
+#: Chinese sheet titles of the placement's tables (安置方式) until ``report.RUN_TABLE_TITLES`` names them.
+PLACEMENT_TABLE_TITLES: dict[str, str] = {
+    "placement": "搬迁户安置方式与去向",
+    "placement_modes": "安置方式汇总",
+    "placement_unplaced": "未能按意愿安置的户",
+    "budget_mode": "分安置方式补助资金",
+}
 
 #: Tables that are never put in the workbook (they grow with villages x sites): CSV/Parquet only.
 NOT_IN_WORKBOOK: tuple[str, ...] = ("od_village_site",)
@@ -761,6 +798,8 @@ def write_outputs(
                 if name in NOT_IN_WORKBOOK:
                     continue
                 sh = workbook_sheet(df, name)
+                if sh.title == name and name in PLACEMENT_TABLE_TITLES:  # not yet titled by report
+                    sh = dataclasses.replace(sh, title=PLACEMENT_TABLE_TITLES[name])
                 if sh.title in titles:  # two tables with one title: the second says which table it is
                     sh = dataclasses.replace(sh, title=f"{sh.title}({name})")
                 titles.add(sh.title)

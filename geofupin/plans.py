@@ -762,6 +762,7 @@ def plan(ctx: RunContext, policy: Policy) -> StepResult:
         "budget_village": pol.budget_by(budget, "village"),
         "budget_site": pol.budget_by(budget, "site"),
         "budget_reconciliation": pol.reconciliation(budget),
+        "budget_mode": pol.budget_by(budget, "mode"),  # 安置方式: 集中安置, 分散安置, 集中供养, 周转房安置
         "policy_options": pol.options_table(pcfg.options, pol.option_totals(units, policy, pcfg.options)),
     }
     for name in ("budget_county", "budget_township", "budget_village", "budget_site", "budget_reconciliation"):
@@ -868,6 +869,9 @@ def plan(ctx: RunContext, policy: Policy) -> StepResult:
         warnings.append("单价为示例默认值 / unit costs are geofupin's illustrative defaults: set plans.unit_costs.")
     summary = {
         "budget_total_yuan": round(budget.total_yuan, 2),
+        "budget_by_mode_yuan": {
+            str(k): round(float(x), 2) for k, x in budget.lines.groupby("mode")["amount_yuan"].sum().items()
+        },
         "relocated_households": float(units["households"].sum()),
         "relocated_persons": float(units["persons"].sum()),
         "hardship_households": float(budget.units["hardship_households"].sum()),

@@ -50,6 +50,19 @@ documented default, and every budget carries the options it was computed with:
     The 5,000 yuan/household reward is paid only when the township/village's own funds arrive
     in time. Default ``assume_met`` budgets it everywhere (an upper bound); ``exclude`` drops
     it; ``listed`` pays it only to the townships/villages in ``reward_units``.
+``scattered_homestead``
+    Whether the 1,000 yuan/household 宅基地整理费 is paid for scattered households (分散安置): the seed ties
+    it to "one household, one homestead" (the old house is pulled down and its homestead reclaimed) but
+    budgets it with the central relocation. Default ``included`` (a scattered household also leaves and
+    clears its old homestead); ``excluded`` pays it only for the modes its rule lists.
+``scattered_hardship``
+    Whether scattered households receive the hardship top-up (特困户补助). The 10 % is always taken of every
+    relocated household (按照搬迁贫困户总数), whatever its placement, and shared down to the units; a unit
+    whose mode the hardship rule does not pay for keeps none of it. Default ``included``; ``excluded``
+    pays it to the other modes its rule lists only (nursing homes and transitional housing are not paid
+    by default: their rule lists ``central``). Every rule pays for the placement modes it lists
+    (``modes``, default ``central``); these two options decide the ``scattered`` mode of the homestead
+    and hardship rules.
 """
 
 from __future__ import annotations
@@ -145,6 +158,14 @@ OPTION_DOCS: dict[str, tuple[str, str]] = {
         "sites whose works the county has already built (no province/city infrastructure money again)",
     ),
     "reward_units": ("获奖励的乡镇/村", "townships/villages that qualify for the reward (reward: listed)"),
+    "scattered_homestead": (
+        "分散安置户是否享受宅基地整理费(每户1000元)",
+        "whether scattered households (分散安置) get the 1,000 yuan/household homestead clearance",
+    ),
+    "scattered_hardship": (
+        "分散安置户是否享受特困户补助(特困户数按全部搬迁户10%计)",
+        "whether scattered households receive the hardship top-up (counted as 10 % of every relocated household)",
+    ),
 }
 
 
@@ -196,7 +217,7 @@ def options_table(options: PolicyOptions, totals: Mapping[str, Mapping[str, floa
 
 
 # --------------------------------------------------------------------------- plan units
-UNIT_COLUMNS = ("village_id", "name", "township", "group", "site_id", "households", "persons")
+UNIT_COLUMNS = ("village_id", "name", "township", "group", "site_id", "mode", "households", "persons")
 
 
 def plan_units(villages: pd.DataFrame, assignment: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -213,7 +234,8 @@ def plan_units(villages: pd.DataFrame, assignment: pd.DataFrame | None = None) -
 
     Returns
     -------
-    DataFrame with :data:`UNIT_COLUMNS` (``site_id`` empty text when unknown) and
+    DataFrame with :data:`UNIT_COLUMNS` (``site_id`` empty text when unknown; ``mode`` the
+    assignment's placement mode, ``central`` when it has none) and
     ``poor_households`` (the unit's share of its village's relocated poor households,
     ``min(poor_households, relocate_households)``); units with no households dropped.
     """
@@ -233,6 +255,7 @@ def plan_units(villages: pd.DataFrame, assignment: pd.DataFrame | None = None) -
     if assignment is None:
         units = v[["village_id", "name", "township", "group"]].copy()
         units["site_id"] = ""
+        units["mode"] = "central"
         units["households"] = v["relocate_households"].to_numpy()
         units["persons"] = v["relocate_persons"].to_numpy()
     else:
@@ -252,6 +275,8 @@ def plan_units(villages: pd.DataFrame, assignment: pd.DataFrame | None = None) -
         units = a[["village_id", "site_id", "households", "persons"]].join(info, on="village_id")
         if "group" in a.columns:
             units["group"] = a["group"].fillna("").astype(str).to_numpy()
+        mode = a["mode"] if "mode" in a.columns else pd.Series("central", index=a.index)
+        units["mode"] = mode.where(mode.notna() & (mode.astype(str) != ""), "central").astype(str).to_numpy()
     units = units[list(UNIT_COLUMNS)]
     hh = pd.to_numeric(units["households"], errors="coerce")
     pp = pd.to_numeric(units["persons"], errors="coerce")
@@ -442,6 +467,39 @@ def effective_policy(policy: Policy, options: PolicyOptions) -> Policy:
     return dataclasses.replace(policy, rules=tuple(rules))
 
 
+def rule_modes(rule: SubsidyRule, options: PolicyOptions) -> frozenset[str]:
+    """The placement modes a rule pays for under ``options``: its ``modes``, with the ``scattered`` mode of the
+    hardship and homestead clearance rules as ``scattered_hardship``/``scattered_homestead`` say."""
+    modes = set(rule.modes)
+    if rule.applies_to == "hardship" or rule.purpose == "hardship":
+        option = options.scattered_hardship
+    elif rule.purpose == "homestead_clearance":
+        option = options.scattered_homestead
+    else:
+        return frozenset(modes)
+    if option == "included":
+        modes.add("scattered")
+    else:
+        modes.discard("scattered")
+    return frozenset(modes)
+
+
+def hardship_modes(policy: Policy, options: PolicyOptions) -> frozenset[str]:
+    """The placement modes whose units keep their hardship households (those a hardship rule pays for)."""
+    rules = [r for r in policy.rules if r.applies_to == "hardship"]
+    if not rules:
+        return frozenset({"central", *(("scattered",) if options.scattered_hardship == "included" else ())})
+    return frozenset().union(*(rule_modes(r, options) for r in rules))
+
+
+def unit_modes(units: pd.DataFrame) -> np.ndarray:
+    """Each unit's placement mode (``central`` where the units carry none)."""
+    if "mode" not in units.columns:
+        return np.full(len(units), "central", dtype=object)
+    m = units["mode"].astype(object)
+    return m.where(m.notna() & (m.astype(str) != ""), "central").astype(str).to_numpy()
+
+
 def compute_budget(units: pd.DataFrame, policy: Policy, options: PolicyOptions | None = None) -> Budget:
     """Apply every rule of ``policy`` to every plan unit.
 
@@ -461,7 +519,12 @@ def compute_budget(units: pd.DataFrame, policy: Policy, options: PolicyOptions |
     options = options or PolicyOptions()
     policy = effective_policy(policy, options)
     u = units.reset_index(drop=True).copy()
-    u["hardship_households"] = hardship_households(u, policy.hardship_share, options)
+    mode = unit_modes(u)
+    u["mode"] = mode
+    # "按照搬迁贫困户总数的10%": the share is taken of every relocated household, whatever its placement; a unit
+    # whose mode no hardship rule pays for (see scattered_hardship) keeps none of it
+    eligible = np.isin(mode, list(hardship_modes(policy, options)))
+    u["hardship_households"] = np.where(eligible, hardship_households(u, policy.hardship_share, options), 0.0)
     n = len(u)
     listed = set(options.reward_units)
     reward_ok = np.ones(n, dtype=bool)
@@ -484,6 +547,7 @@ def compute_budget(units: pd.DataFrame, policy: Policy, options: PolicyOptions |
             q = np.where(reward_ok, q, 0.0)
         if r.not_for_sites_with_works and options.sites_with_works:
             q = np.where(u["site_id"].astype(str).isin(options.sites_with_works).to_numpy(), 0.0, q)
+        q = np.where(np.isin(mode, list(rule_modes(r, options))), q, 0.0)
         qty[r.id] = q
         amounts[r.id] = q * r.amount
     for r in shares:
@@ -591,8 +655,9 @@ def budget_by_rule(budget: Budget) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-Level = Literal["county", "township", "village", "site"]
+Level = Literal["county", "township", "village", "site", "mode"]
 _LEVEL_KEYS: dict[str, list[str]] = {
+    "mode": ["mode"],
     "county": [],
     "township": ["township"],
     "village": ["township", "village_id", "name"],
@@ -613,7 +678,8 @@ def budget_by(budget: Budget, level: Level) -> pd.DataFrame:
     budget
         A budget (:func:`budget`).
     level
-        ``county``, ``township``, ``village`` or ``site`` (units without a site are left out).
+        ``county``, ``township``, ``village``, ``site`` (units without a site are left out) or
+        ``mode`` (the placement mode, 安置方式).
 
     Returns
     -------
@@ -1035,8 +1101,29 @@ def check_options(options: PolicyOptions, where: str = "policy") -> None:
         raise ScenarioError(where, problems.errors)
 
 
+#: Chinese and English labels of the columns the placement (安置方式) adds to the plan's tables
+#: (``assignment``, ``placement``, ``placement_modes``, ``placement_unplaced``, ``budget_mode``).
+PLACEMENT_COLUMN_LABELS: dict[str, tuple[str, str]] = {
+    "mode": ("安置方式代码", "placement mode"),
+    "mode_zh": ("安置方式", "placement mode (Chinese)"),
+    "household_id": ("户编号", "household id"),
+    "head_name": ("户主姓名", "head of household"),
+    "status_zh": ("户类型", "household status"),
+    "wish_zh": ("安置意愿", "wish"),
+    "note_zh": ("备注", "note"),
+    "destinations": ("安置去处(个)", "destinations"),
+    "wanted_mode": ("申请安置方式代码", "mode asked for"),
+    "wanted_mode_zh": ("申请安置方式", "mode asked for (Chinese)"),
+    "reason": ("原因代码", "reason code"),
+    "fallback_mode": ("改为安置方式代码", "placed instead"),
+    "fallback_mode_zh": ("改为安置方式", "placed instead (Chinese)"),
+}
+
+
 def payer_purpose_label(col: str) -> tuple[str, str] | None:
-    """Chinese and English labels of a ``{payer}__{purpose}_yuan`` column, or None."""
+    """Chinese and English labels of a ``{payer}__{purpose}_yuan`` column (or of a placement column), or None."""
+    if col in PLACEMENT_COLUMN_LABELS:
+        return PLACEMENT_COLUMN_LABELS[col]
     if "__" not in col or not col.endswith("_yuan"):
         return None
     payer, purpose = col[: -len("_yuan")].split("__", 1)

@@ -503,6 +503,7 @@ LAYER_TITLES: dict[str, tuple[str, str, bool]] = {
     "input_villages": ("村庄", "搬迁安置", False),
     "village_access": ("村庄（可达性）", "搬迁安置", True),
     "allocation_flows": ("搬迁去向", "搬迁安置", True),
+    "placement_destinations": ("集中供养与周转房", "搬迁安置", True),
     **{k: (zh, "规划建设", True) for k, (zh, _en, _c) in PLAN_STYLE.items()},
 }
 #: Chinese names of the splits of a mixed layer, as the web map names them.

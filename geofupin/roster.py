@@ -68,6 +68,7 @@ from .config.roster import (
 )
 from .context import RunContext, StepResult
 from .errors import DataError, LayerError, Problems
+from .vocabulary import PLACEMENT_MODE_ZH
 
 log = logging.getLogger(__name__)
 
@@ -529,7 +530,8 @@ _FIXES = {
     "float": "填写数字(不带单位) / write a number without units",
     "date": "填写日期,如2011-03-01 / write a date such as 2011-03-01",
     "status": "填写一般贫困户、低保户、五保户、特困户或非贫困户 / write one of these statuses",
-    "wish": "填写集中或分散 / write 集中 (central) or 分散 (scattered)",
+    "wish": "填写集中、分散、集中供养或周转房 / write 集中 (central), 分散 (scattered), 集中供养 (nursing home)"
+    " or 周转房 (transitional housing)",
     "bool": "填写是或否 / write 是 (yes) or 否 (no)",
 }
 
@@ -860,17 +862,52 @@ def notice_table(
 
 # --------------------------------------------------------------------------- payments
 def _household_units(households: pd.DataFrame, units: pd.DataFrame) -> pd.Series:
-    """The plan unit (row of ``units``) of each household: its village's units filled in roster order."""
-    out = pd.Series(-1, index=households.index, dtype=int)
-    from .policy import largest_remainder
+    """The plan unit (row of ``units``) of each household.
 
-    unit_vid = units["village_id"].astype(str)  # once, not once per village
-    for vid, g in households.groupby("village_id", sort=False):
-        us = units.index[unit_vid == str(vid)].to_numpy()
+    A household placed other than at a central site (columns ``placed_mode``, ``placed_site`` from the
+    ``placement`` table) belongs to its village's unit of that mode and destination (its group's first);
+    the others fill their village's central units in roster order.
+    """
+    out = pd.Series(-1, index=households.index, dtype=int)
+    from .policy import largest_remainder, unit_modes
+
+    umode = unit_modes(units)
+    usite = units["site_id"].astype(str).to_numpy()
+    uvid = units["village_id"].astype(str).to_numpy()
+    ugroup = units["group"].fillna("").astype(str).to_numpy() if "group" in units.columns else np.full(len(units), "")
+    placed = households.get("placed_mode", pd.Series("", index=households.index)).fillna("").astype(str)
+    site = households.get("placed_site", pd.Series("", index=households.index)).fillna("").astype(str)
+    elsewhere = placed.isin(["scattered", "nursing_home", "transitional"])
+    for ix in households.index[elsewhere]:
+        hit = np.flatnonzero(
+            (uvid == str(households.at[ix, "village_id"])) & (umode == placed.at[ix]) & (usite == site.at[ix])
+        )
+        if len(hit):
+            same = hit[ugroup[hit] == str(households.at[ix, "group"])] if "group" in households.columns else hit
+            out.at[ix] = int(same[0] if len(same) else hit[0])
+    central = umode == "central"
+    for vid, g in households[~elsewhere].groupby("village_id", sort=False):
+        us = units.index[(uvid == str(vid)) & central].to_numpy()
         if len(us) == 0:
             continue
         counts = largest_remainder(float(len(g)), units.loc[us, "households"].to_numpy(dtype=float)).astype(int)
         out.loc[g.index] = np.repeat(us, counts)[: len(g)]
+    return out
+
+
+def with_placement(households: pd.DataFrame, placement: pd.DataFrame | None) -> pd.DataFrame:
+    """The roster's households with ``placed_mode`` and ``placed_site``: their row of the allocate step's
+    ``placement`` table (by ``household_id``; ``central`` and no site when the table does not list them)."""
+    out = households.copy()
+    out["placed_mode"] = "central"
+    out["placed_site"] = ""
+    if placement is None or not len(placement) or "household_id" not in placement.columns:
+        return out
+    p = placement[placement["household_id"].fillna("").astype(str) != ""]
+    p = p.assign(household_id=p["household_id"].astype(str)).drop_duplicates("household_id").set_index("household_id")
+    hid = out["household_id"].astype(str)
+    out["placed_mode"] = hid.map(p["mode"]).fillna("central").to_numpy()
+    out["placed_site"] = hid.map(p["site_id"]).fillna("").astype(str).to_numpy()
     return out
 
 
@@ -890,7 +927,7 @@ def payment_roster(
     (roster, lines)
         ``roster``: one row per paid household: ``township``, ``village_id``, ``village_name``,
         ``group``, ``no``, ``household_id``, ``head_name``, ``id_number``, ``bank_account``,
-        ``persons``, ``status_zh``, ``site_id``, ``hardship`` (0..1), one ``<payer>_yuan``
+        ``persons``, ``status_zh``, ``site_id``, ``mode_zh`` (安置方式), ``hardship`` (0..1), one ``<payer>_yuan``
         column per payer, one ``tranche_<id>_yuan`` per tranche, ``total_yuan``, ``signature``
         (empty, for 签字) and ``signed_date`` (empty). ``lines``: one row per household x payer x
         tranche (``payer``, ``tranche``, ``tranche_order``, ``tranche_zh``, ``amount_yuan``).
@@ -901,12 +938,17 @@ def payment_roster(
     h = h[h["village_id"].isin(set(units["village_id"].astype(str)))]
     h = h.sort_values(["township", "village_id", "row"], kind="stable")
     h["unit"] = _household_units(h, units)
+    h = h[h["unit"] >= 0]  # a household whose village has no unit of its placement is not paid (payment_check shows it)
     # hardship households: the village's budgeted number, by status order, then income per person
     rank_of = {s: i for i, s in enumerate(cfg.hardship_order)}
     hard = np.zeros(len(h))
     h_pos = {ix: k for k, ix in enumerate(h.index)}
     unit_hard = units.groupby(units["village_id"].astype(str))["hardship_households"].sum()
-    for vid, g in h.groupby("village_id", sort=False):
+    from .policy import hardship_modes, rule_modes, unit_modes
+
+    hmode = unit_modes(units)[h["unit"].to_numpy()] if len(h) else np.zeros(0, dtype=object)
+    eligible = pd.Series(np.isin(hmode, list(hardship_modes(budget.policy, budget.options))), index=h.index)
+    for vid, g in h[eligible].groupby("village_id", sort=False):
         quota = float(unit_hard.get(str(vid), 0.0))
         key = pd.DataFrame(
             {
@@ -933,6 +975,7 @@ def payment_roster(
             q = np.ones(len(h))
         if r.not_for_sites_with_works and sites_with_works:
             q = np.where(np.isin(site, list(sites_with_works)), 0.0, q)
+        q = np.where(np.isin(hmode, list(rule_modes(r, budget.options))), q, 0.0)
         fen = np.round(q * r.amount * 100).astype(np.int64)
         payer_fen[r.payer] = payer_fen.get(r.payer, np.zeros(len(h), dtype=np.int64)) + fen
     # each payer's amount in tranches: whole yuan, the last tranche takes the rest
@@ -972,6 +1015,7 @@ def payment_roster(
             "persons": persons,
             "status_zh": h["status"].map(STATUS_ZH).to_numpy(),
             "site_id": site,
+            "mode_zh": [PLACEMENT_MODE_ZH.get(str(m), "") for m in hmode],
             "hardship": h["hardship"].to_numpy(),
         }
     )
@@ -1036,14 +1080,17 @@ class RosterResult:
 
 
 def _destinations(households: pd.DataFrame, units: pd.DataFrame, site_names: Mapping[str, str]) -> dict[str, str]:
+    from .policy import unit_modes
+
     hu = _household_units(households, units)
     site = units["site_id"]
     hid = households["household_id"]
+    modes = unit_modes(units)
     out = {}
     for ix, u in zip(hu.index, hu.to_numpy().tolist(), strict=True):
         if u >= 0:
             s = str(site.at[u])
-            out[str(hid.at[ix])] = site_names.get(s, s)
+            out[str(hid.at[ix])] = site_names.get(s, s) if s else PLACEMENT_MODE_ZH.get(str(modes[u]), "")
     return out
 
 
@@ -1056,9 +1103,15 @@ def run_roster(
     housing_plan: HousingPlan | None = None,
     site_names: Mapping[str, str] | None = None,
     source: str = "roster",
+    placement: pd.DataFrame | None = None,
 ) -> RosterResult:
-    """Read, check and tabulate a roster against a plan's budget (see the module docstring)."""
+    """Read, check and tabulate a roster against a plan's budget (see the module docstring).
+
+    ``placement`` is the allocate step's ``placement`` table: households placed other than at a
+    central site (分散安置, 集中供养, 周转房) are paid as their unit of that mode.
+    """
     households, read_checks = normalize(raw, villages, columns=cfg.columns, source=source)
+    households = with_placement(households, placement)
     policy = budget.policy
     checks = check_roster(
         households,
@@ -1126,7 +1179,7 @@ def run_roster(
 
 
 def _for_table(h: pd.DataFrame) -> pd.DataFrame:
-    out = h.copy()
+    out = h.drop(columns=["placed_mode", "placed_site"], errors="ignore")
     for s in STAGES:
         out[f"{s}_date"] = [d.isoformat() if d is not None else "" for d in out[f"{s}_date"]]
     out["status_zh"] = out["status"].map(STATUS_ZH)
@@ -1157,11 +1210,18 @@ def step(ctx: RunContext) -> StepResult:
     units = pol.plan_units(ctx.layers.villages, ctx.table("assignment"))
     budget = pol.compute_budget(units, policy, pcfg.options)
     names: dict[str, str] = {}
-    for layer in (ctx.layer("sites"), ctx.layers.candidates):
+    for layer in (ctx.layer("sites"), ctx.layers.candidates, ctx.layer("placement_destinations")):
         if layer is not None and "site_id" in layer and "name" in layer:
             names = {**dict(zip(layer["site_id"].astype(str), layer["name"].astype(str), strict=False)), **names}
     res = run_roster(
-        raw, ctx.layers.villages, cfg, budget, housing_plan=pcfg.housing, site_names=names, source=cfg.path.name
+        raw,
+        ctx.layers.villages,
+        cfg,
+        budget,
+        housing_plan=pcfg.housing,
+        site_names=names,
+        source=cfg.path.name,
+        placement=ctx.table("placement"),
     )
     t = res.tables
     rec = t["roster_payment_check"].iloc[-1]

@@ -47,6 +47,7 @@ from .config.allocate import AllocationConfig
 from .config.funding import FundingConfig
 from .config.maps import MapConfig
 from .config.phasing import PhasingConfig
+from .config.placement import PlacementConfig
 from .config.plans import PlansConfig
 from .config.policy import PolicyConfig
 from .config.reclamation import ReclamationConfig
@@ -468,6 +469,8 @@ class Scenario(RunFile):
     access: AccessConfig = field(default_factory=AccessConfig)
     siting: SitingConfig = field(default_factory=SitingConfig)
     allocation: AllocationConfig = field(default_factory=AllocationConfig)
+    #: Scattered and special relocation (分散安置, 五保户集中供养, 特困户周转房), placed before the central allocation.
+    placement: PlacementConfig = field(default_factory=PlacementConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     plans: PlansConfig = field(default_factory=PlansConfig)
     #: The annual implementation plan (分年度实施计划); ``None``: the ``phase`` step does nothing.

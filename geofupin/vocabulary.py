@@ -147,7 +147,7 @@ POWER_KIND_ALIASES: dict[str, str] = {
 
 # --------------------------------------------------------------------------- facilities and constraints
 FacilityKind = Literal[
-    "county_seat", "town", "school", "kindergarten", "clinic", "hospital", "industrial_park", "market"
+    "county_seat", "town", "school", "kindergarten", "clinic", "hospital", "industrial_park", "market", "nursing_home"
 ]
 FACILITY_KINDS: tuple[str, ...] = get_args(FacilityKind)
 FACILITY_KIND_ALIASES: dict[str, str] = {
@@ -170,8 +170,35 @@ FACILITY_KIND_ALIASES: dict[str, str] = {
     "园区": "industrial_park",
     "集市": "market",
     "市场": "market",
+    "敬老院": "nursing_home",
+    "养老院": "nursing_home",
+    "福利院": "nursing_home",
+    "农村幸福院": "nursing_home",
+    "五保供养服务中心": "nursing_home",
+    "供养服务中心": "nursing_home",
     "doctors": "clinic",
     "marketplace": "market",
+    "nursing_home": "nursing_home",
+    "social_facility": "nursing_home",
+}
+
+# --------------------------------------------------------------------------- placement modes
+#: How a relocating household is placed (安置方式): at a central site (集中安置), on its own (分散安置: with
+#: relatives, buying in town), in a nursing home (五保户集中供养, 敬老院) or in the village collective's rent-free
+#: transitional housing (特困户周转房安置).
+PlacementMode = Literal["central", "scattered", "nursing_home", "transitional"]
+PLACEMENT_MODES: tuple[str, ...] = get_args(PlacementMode)
+PLACEMENT_MODE_ZH: dict[str, str] = {
+    "central": "集中安置",
+    "scattered": "分散安置",
+    "nursing_home": "集中供养",
+    "transitional": "周转房安置",
+}
+PLACEMENT_MODE_EN: dict[str, str] = {
+    "central": "central site",
+    "scattered": "scattered",
+    "nursing_home": "nursing home (collective care)",
+    "transitional": "transitional housing",
 }
 
 ConstraintKind = Literal["basic_farmland", "ecological_redline", "hazard_zone", "hazard_point", "flood_zone"]
@@ -317,6 +344,9 @@ __all__ = [
     "LAYER_KINDS",
     "ONEWAY_ALIASES",
     "ONEWAY_DIRECTIONS",
+    "PLACEMENT_MODES",
+    "PLACEMENT_MODE_EN",
+    "PLACEMENT_MODE_ZH",
     "POWER_KINDS",
     "POWER_KIND_ALIASES",
     "RESERVED_FIELD_NAMES",
@@ -335,6 +365,7 @@ __all__ = [
     "FacilityKind",
     "LayerKind",
     "OnewayDirection",
+    "PlacementMode",
     "PowerKind",
     "RoadClass",
     "Surface",

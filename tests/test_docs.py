@@ -50,7 +50,7 @@ def test_the_site_builds_strictly_with_the_reference_and_both_languages(tmp_path
     for lang in ("zh", "en"):
         page = text_of(site / lang / "tutorial" / "index.html")
         assert "geofupin.access.nearest(net, villages, facilities, config=access)" in page
-        assert "geofupin.policy.budget(villages, run.assignment, policy=policy)" in page
+        assert "geofupin.policy.budget(villages, assignment, policy=policy)" in page
     # the API reference, generated from the numpydoc docstrings: parameters with their types and defaults
     ref = text_of(site / "reference" / "access" / "index.html")
     assert "geofupin.access.nearest" in ref and "Parameters" in ref and "Returns" in ref
@@ -89,11 +89,13 @@ def test_the_tutorial_runs_on_the_demo_and_gives_the_run_figures(
     _, out = demo_run
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))
     summary = record["summary"]
-    assert ns["run"].allocation.served_persons == summary["allocate"]["served_persons"] == 6886
-    assert round(ns["budget"].total_yuan) == round(summary["plan"]["budget_total_yuan"]) == 149_344_706
+    # 6,664 persons at central sites and 222 scattered, in nursing homes and in transitional housing
+    assert ns["run"].allocation.served_persons == summary["allocate"]["central_relocating_persons"] == 6664
+    assert ns["placed_persons"] == summary["allocate"]["served_persons"] == 6886
+    assert round(ns["budget"].total_yuan) == round(summary["plan"]["budget_total_yuan"]) == 145_492_996
     printed = capsys.readouterr().out
     assert "安置 6886 人 / placed 6886 persons" in printed
-    assert "补助预算 14,934.47 万元 / subsidy budget 149,344,706 yuan" in printed
+    assert "补助预算 14,549.30 万元 / subsidy budget 145,492,996 yuan" in printed
     # the intermediate results are the run's too: nearest town per village and the isochrones
     va = ns["village_access"]
     written = json.loads((out / "run.json").read_text(encoding="utf-8"))["summary"]["access"]

@@ -159,7 +159,7 @@ def test_demo_panel_matches_the_run(demo_run: tuple[Path, Path]) -> None:
     assert f["persons"] == 6886 and f["households"] == 1526
     assert v["搬迁对象"] == "1,526 户，6,886 人"
     assert f["budget_yuan"] == pytest.approx(county["amount_yuan"].sum())
-    assert v["补助资金合计"] == "14,934.47 万元"
+    assert v["补助资金合计"] == "14,549.30 万元"
     for payer, amount in county.groupby("payer")["amount_yuan"].sum().items():
         assert f[f"budget_{payer}_yuan"] == pytest.approx(amount)
     assert f["placed_persons"] == assignment["persons"].sum() == 6886

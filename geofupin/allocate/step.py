@@ -11,9 +11,11 @@ distance at ``fallback_speed_kph`` (a warning says so).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -549,15 +551,32 @@ def step(ctx: RunContext) -> StepResult:
         (and ``relocation_access``); artifact ``allocation`` (:class:`Allocation`) and
         ``allocation_run`` (:class:`AllocationRun`); summary figures; warnings.
     """
+    from ..placement import placement_of
+
     cfg = getattr(ctx.scenario, "allocation", None) or AllocationConfig()
+    # scattered and special relocation first (分散安置, 集中供养, 周转房): the central allocation sees the rest
+    placed = placement_of(ctx)
+    villages = placed.villages
+    for w in placed.warnings:
+        logger.warning("%s", w)
+    moving = pd.to_numeric(villages["relocate_persons"], errors="coerce").fillna(0)
     try:
+        if not (moving > 0).any():
+            raise InfeasibleError("every relocating household is placed other than at a central site.")
         sites, warnings = allocation_sites(
             ctx.layer("sites"), ctx.layers.candidates, area_per_person_m2=cfg.area_per_person_m2
         )
     except InfeasibleError as exc:  # nowhere to go: report every unit unserved, keep the rest of the run
-        return _nobody_placed(ctx.layers.villages, cfg, str(exc))
+        if not (moving > 0).any():
+            empty = StepResult(
+                tables={"assignment": pd.DataFrame(columns=list(_ASSIGNMENT_COLUMNS)), "unserved": pd.DataFrame()},
+                summary={"model": cfg.model, "units": 0, "sites": 0, "relocating_persons": 0, "served_persons": 0,
+                         "unserved_persons": 0, "status": "no_central"},
+            )  # fmt: skip
+            return _with_placement(empty, placed, ctx.layers.villages)
+        return _with_placement(_nobody_placed(villages, cfg, str(exc)), placed, ctx.layers.villages)
     od, routed = _network_od(ctx)
-    run = assign(ctx.layers.villages, sites, od, config=cfg, routed_sites=routed)
+    run = assign(villages, sites, od, config=cfg, routed_sites=routed)
     flows, tables = run.flows, dict(run._frames[1])
     va, sa = ctx.layer("village_access"), ctx.layer("site_access")
     if va is not None and sa is not None:
@@ -584,10 +603,65 @@ def step(ctx: RunContext) -> StepResult:
     all_warnings = tuple(warnings) + run.warnings
     for w in all_warnings:
         logger.warning("%s", w)
-    return StepResult(
+    res = StepResult(
         layers={"allocation_flows": flows},
         tables=tables,
         artifacts={"allocation": a, "allocation_run": run},
         summary=summary,
         warnings=all_warnings,
+    )
+    return _with_placement(res, placed, ctx.layers.villages)
+
+
+def _with_placement(res: StepResult, placed: Any, villages: gpd.GeoDataFrame) -> StepResult:
+    """The step's result with the placement (:mod:`geofupin.placement`): the non-central rows in ``assignment``
+    (every row gets ``mode``, ``mode_zh``), their flow lines, the tables ``placement``, ``placement_modes``,
+    ``placement_unplaced``, the layer ``placement_destinations`` and the summary's per-mode figures (persons
+    placed other than at a central site count as relocating and placed)."""
+    from ..placement import mode_totals, with_central_sites
+    from ..vocabulary import PLACEMENT_MODE_ZH
+
+    tables = dict(res.tables)
+    a = tables.get("assignment", pd.DataFrame(columns=list(_ASSIGNMENT_COLUMNS)))
+    a = a.assign(mode="central", mode_zh=PLACEMENT_MODE_ZH["central"])
+    rows = placed.rows
+    if len(rows):
+        a = pd.concat([a, rows[a.columns]], ignore_index=True) if len(a) else rows[a.columns].reset_index(drop=True)
+    tables["assignment"] = a
+    table = with_central_sites(placed.table, a[a["mode"] == "central"], tables.get("unserved"))
+    tables["placement"] = table
+    tables["placement_modes"] = modes = mode_totals(table)
+    tables["placement_unplaced"] = placed.unplaced
+    layers = dict(res.layers)
+    flows = layers.get("allocation_flows")
+    dests = placed.destinations
+    if flows is not None:
+        flows = flows.assign(mode="central")
+        to = rows[rows["site_id"].astype(str).isin(set(dests["site_id"]))] if len(dests) else rows.iloc[:0]
+        to = to[to["mode"] != "transitional"]  # transitional housing stands in the village: no line
+        if len(to):  # lines to the nursing homes
+            start = villages.assign(village_id=villages["village_id"].astype(str)).drop_duplicates("village_id")
+            start_pt = start.set_index("village_id").geometry.representative_point()
+            end_pt = dests.set_index("site_id").geometry
+            lines = [
+                shapely.LineString([start_pt.loc[str(v)], end_pt.loc[str(s)]])
+                for v, s in zip(to["village_id"], to["site_id"], strict=True)
+            ]
+            cols = ["village_id", "group", "site_id", "households", "persons", "time_min", "dist_m", "mode"]
+            extra = gpd.GeoDataFrame(to[cols].reset_index(drop=True), geometry=gpd.GeoSeries(lines, crs=flows.crs))
+            flows = gpd.GeoDataFrame(pd.concat([flows, extra], ignore_index=True), geometry="geometry", crs=flows.crs)
+        layers["allocation_flows"] = flows
+    layers["placement_destinations"] = dests
+    summary = dict(res.summary)
+    elsewhere_p = int(modes.loc[modes["mode"] != "central", "persons"].sum())
+    summary["central_relocating_persons"] = summary.get("relocating_persons")
+    summary["relocating_persons"] = int(summary.get("relocating_persons") or 0) + elsewhere_p
+    summary["served_persons"] = int(summary.get("served_persons") or 0) + elsewhere_p
+    summary["placement"] = {
+        str(r.mode): {"households": int(r.households), "persons": int(r.persons), "destinations": int(r.destinations)}
+        for r in modes.itertuples()
+    }
+    summary["placement_unplaced_households"] = len(placed.unplaced)
+    return dataclasses.replace(
+        res, tables=tables, layers=layers, summary=summary, warnings=(*res.warnings, *placed.warnings)
     )

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from .._schema import kind_of, line_for, parse
 from ..errors import Problems, ScenarioError
+from ..vocabulary import PLACEMENT_MODES, PlacementMode
 
 Payer = Literal["province", "city", "county", "city_county", "township_village"]
 Purpose = Literal["housing", "homestead_clearance", "hardship", "infrastructure", "reward", "management"]
@@ -31,6 +32,7 @@ RoundingLevel = Literal["county", "township", "village", "unit"]
 ManagementBase = Literal["housing", "housing_infrastructure", "housing_infrastructure_reward"]
 RewardMode = Literal["assume_met", "exclude", "listed"]
 StandardReading = Literal["additive", "shortfall"]
+Inclusion = Literal["included", "excluded"]
 TrancheBase = Literal["remainder", "total"]
 
 
@@ -75,6 +77,12 @@ class SubsidyRule:
         For a rate that the text also allows to read as a total standard ("1+5"): the ids of
         other payers' rules counted towards it, and who pays the rest. Used only with the option
         ``standard_reading: shortfall``; under ``additive`` the rule is paid as written.
+    modes
+        The placement modes (安置方式) the rule pays for: ``central`` (集中安置, the default),
+        ``scattered`` (分散安置), ``nursing_home`` (五保户集中供养), ``transitional`` (特困户周转房). A
+        ``share_of`` rule takes its base from the other rules and ignores it; for the homestead
+        clearance and hardship rules the options ``scattered_homestead`` and ``scattered_hardship``
+        decide the ``scattered`` mode (whatever the rule lists).
     name_zh, name_en, source
         Labels and the place in the source document.
     """
@@ -91,11 +99,18 @@ class SubsidyRule:
     not_for_sites_with_works: bool = False
     standard_includes: tuple[str, ...] = ()
     shortfall_payer: Payer | None = None
+    modes: tuple[PlacementMode, ...] = ("central",)
     name_zh: str = ""
     name_en: str = ""
     source: str = ""
 
     def validate(self, where: str, problems: Problems) -> None:
+        if not self.modes and self.basis != "share_of":
+            problems.add(
+                f"{where}.modes",
+                "the rule pays for no placement mode.",
+                f"List one or more of: {', '.join(PLACEMENT_MODES)} (default: central).",
+            )
         if self.standard_includes and self.shortfall_payer is None:
             problems.add(
                 f"{where}.shortfall_payer",
@@ -318,6 +333,7 @@ SEED_COUNTY_POLICY: dict[str, Any] = {
             "housing",
             "per_person",
             3800,
+            modes=["central", "scattered"],
             name_zh="省建房补助 每人3800元",
             name_en="province housing, 3,800 yuan/person",
             source="六(一)1",
@@ -328,6 +344,7 @@ SEED_COUNTY_POLICY: dict[str, Any] = {
             "homestead_clearance",
             "per_household",
             1000,
+            modes=["central", "nursing_home", "transitional"],
             name_zh="省宅基地整理费 每户1000元",
             name_en="province homestead clearance, 1,000 yuan/household",
             source="六(一)1",
@@ -433,6 +450,30 @@ SEED_COUNTY_POLICY: dict[str, Any] = {
             name_en="management, 1.5 % of province, city and county subsidies",
             source="六(三)",
         ),
+        _rule(
+            "county_nursing_home_person",
+            "county",
+            "housing",
+            "per_person",
+            20000,
+            paid_to="project",
+            modes=["nursing_home"],
+            name_zh="县敬老院集中供养床位补助 每人20000元(示例)",
+            name_en="county nursing-home bed for a 五保 person, 20,000 yuan (illustrative)",
+            source="示例(范文4未定额)",
+        ),
+        _rule(
+            "county_transitional_household",
+            "county",
+            "housing",
+            "per_household",
+            40000,
+            paid_to="project",
+            modes=["transitional"],
+            name_zh="县特困户周转房建设 每户40000元(免租金,产权归村集体;示例)",
+            name_en="county rent-free transitional house owned by the collective, 40,000 yuan (illustrative)",
+            source="示例(范文4未定额)",
+        ),
     ],
     "housing": {"min_floor_area_m2_per_person": 20, "max_floor_area_m2_per_household": 120},
     "disbursement": {"deposit_share": 0.05, "before_start_share": 1 / 3, "halfway_share": 1 / 3},
@@ -518,6 +559,8 @@ class PolicyOptions:
     reward: RewardMode = "assume_met"
     reward_units: tuple[str, ...] = ()
     sites_with_works: tuple[str, ...] = ()
+    scattered_homestead: Inclusion = "included"
+    scattered_hardship: Inclusion = "included"
 
 
 @dataclass(frozen=True)
@@ -537,6 +580,8 @@ class PolicyConfig:
     reward: RewardMode = "assume_met"
     reward_units: tuple[str, ...] = ()
     sites_with_works: tuple[str, ...] = ()
+    scattered_homestead: Inclusion = "included"
+    scattered_hardship: Inclusion = "included"
     housing: HousingPlan = field(default_factory=HousingPlan)
 
     def validate(self, where: str, problems: Problems) -> None:

@@ -65,8 +65,13 @@ STATUS_ALIASES: dict[str, HouseholdStatus] = {
 }
 
 #: 安置意愿.
-Wish = Literal["central", "scattered"]
-WISH_ZH: dict[str, str] = {"central": "集中安置", "scattered": "分散安置"}
+Wish = Literal["central", "scattered", "nursing_home", "transitional"]
+WISH_ZH: dict[str, str] = {
+    "central": "集中安置",
+    "scattered": "分散安置",
+    "nursing_home": "集中供养",
+    "transitional": "周转房安置",
+}
 WISH_ALIASES: dict[str, Wish] = {
     "集中": "central",
     "集中安置": "central",
@@ -76,7 +81,16 @@ WISH_ALIASES: dict[str, Wish] = {
     "分散安置": "scattered",
     "投亲靠友": "scattered",
     "自主安置": "scattered",
+    "分散供养": "scattered",
     "scattered": "scattered",
+    "集中供养": "nursing_home",
+    "敬老院": "nursing_home",
+    "入住敬老院": "nursing_home",
+    "nursing_home": "nursing_home",
+    "周转房": "transitional",
+    "周转房安置": "transitional",
+    "入住周转房": "transitional",
+    "transitional": "transitional",
 }
 
 #: The workflow of report 4 (四、扶贫移民搬迁工作程序), in order.

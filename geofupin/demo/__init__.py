@@ -84,7 +84,7 @@ HOUSEHOLDS_SHEET = "名册"
 #: Written beside the layers: the seed and generator version they came from (``ensure`` checks it).
 STAMP_FILE = "demo.json"
 #: Bump whenever the generator's output changes, so that cached layers are regenerated.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 
 def build(*, seed: int = DEFAULT_SEED, area_km2: float = AREA_KM2) -> DemoCounty:

@@ -36,6 +36,8 @@ COARSE_M = CELL_M * FACTOR
 NODATA = -9999.0
 AREA_KM2 = 2950.0
 COUNTY_NAME = "演示县"
+#: Nursing homes (敬老院) of the demo and their free beds, by the town they stand beside.
+NURSING_HOME_BEDS: dict[str, int] = {COUNTY_SEAT: 6, "王家湾乡": 2, "沿河湾镇": 2}
 COUNTY_NAME_EN = "Demo County (synthetic, modelled on Ansai)"
 
 SOURCE = (
@@ -800,6 +802,14 @@ class _Builder:
                 *near(v["x"].iloc[i], v["y"].iloc[i], 50, 200),
                 int(rng.integers(4, 16)) * 10,
             )
+        # nursing homes (敬老院) for the 五保户's collective care, placed without random draws (the other layers keep
+        # their draws): beside the county seat and two market towns, beds free for the relocated (床位)
+        for t, (x, y) in zip(self.town_names, self.seat_xy, strict=True):
+            beds = NURSING_HOME_BEDS.get(t)
+            if beds is not None:
+                label = "县中心敬老院" if t == COUNTY_SEAT else f"{t}敬老院"
+                en = "County Central Nursing Home" if t == COUNTY_SEAT else f"{name_en(t)} Nursing Home"
+                put("nursing_home", label, en, x + 320.0, y - 280.0, beds)
         gdf = gpd.GeoDataFrame(recs, geometry="geometry", crs=self.crs)
         gdf.insert(0, "facility_id", [f"F{i + 1:03d}" for i in range(len(gdf))])
         gdf.insert(4, "township", self.township_of(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()))

@@ -11,6 +11,7 @@ Every figure agrees with the villages layer and every check passes:
 - household sizes are 1-6 persons (so the 20 m2/person and 120 m2/household limits can both be met);
 - the 特困户 are the budget's 10 % hardship households (report 4), shared down by largest
   remainder as :func:`geofupin.policy.hardship_households` does;
+- wishes (安置意愿): mostly 集中, a few 分散 (投亲靠友), 集中供养 (五保户) and 周转房 (特困户), see :func:`with_wishes`;
 - ID numbers are valid GB 11643 numbers (area code 610624, 安塞县) and unique; names, phone numbers
   and dates are invented; the workflow dates are in order, and each township check follows the
   village's 7-day public notice.
@@ -130,7 +131,33 @@ def households_table(villages: pd.DataFrame, *, seed: int, hardship_share: float
                     "市备案日期": city.isoformat(),
                 }
             )
-    return pd.DataFrame(rows)
+    return with_wishes(pd.DataFrame(rows))
 
 
-__all__ = ("AREA_CODE", "households_table")
+#: Villages whose collective has transitional housing (周转房) in the demo (``placement.transitional_housing`` of
+#: ``scenarios/demo.yaml``), and how many of its 特困户 opt in (the first, in roster order).
+TRANSITIONAL_VILLAGES: dict[str, int] = {"V001-G1": 3}
+
+
+def with_wishes(table: pd.DataFrame) -> pd.DataFrame:
+    """The demo's placement wishes (安置意愿), deterministic and without random draws (so the other columns stay):
+
+    - every 29th household (from the 8th) that is neither 五保户 nor 特困户 moves scattered (分散安置: 投亲靠友);
+    - every second 五保户 (from the first) asks for collective care in a nursing home (集中供养);
+    - the first 特困户 of each :data:`TRANSITIONAL_VILLAGES` village ask for its transitional housing (周转房).
+    """
+    out = table.copy()
+    status = out["户类型"].to_numpy()
+    k = np.arange(len(out))
+    scattered = (k % 29 == 7) & ~np.isin(status, ["五保户", "特困户"])
+    out.loc[scattered, "安置意愿"] = "投亲靠友"
+    five = np.flatnonzero(status == "五保户")
+    out.loc[out.index[five[::2]], "安置意愿"] = "集中供养"
+    village = out["户编号"].str.rsplit("-", n=1).str[0]
+    for vid, n in TRANSITIONAL_VILLAGES.items():
+        idx = np.flatnonzero((village == vid).to_numpy() & (status == "特困户"))[:n]
+        out.loc[out.index[idx], "安置意愿"] = "周转房"
+    return out
+
+
+__all__ = ("AREA_CODE", "TRANSITIONAL_VILLAGES", "households_table", "with_wishes")

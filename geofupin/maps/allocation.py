@@ -10,10 +10,14 @@ import pandas as pd
 import shapely
 
 from ..context import Layers, StepResult
+from ..vocabulary import PLACEMENT_MODE_ZH
 from . import data as D
 from .page import Page, find
 from .sites import site_names
 from .villages import public_villages
+
+#: Colour and glyph of the non-central destinations (敬老院 for 集中供养, 周转房).
+DESTINATION_STYLE: dict[str, tuple[str, str]] = {"nursing_home": ("#6a3d9a", "老"), "transitional": ("#b15928", "周")}
 
 
 def _allocation(p: Page, layers: Layers, results: Mapping[str, StepResult]) -> None:
@@ -53,6 +57,7 @@ def _allocation(p: Page, layers: Layers, results: Mapping[str, StepResult]) -> N
         _village=d["village_id"].astype(str).map(lambda s: vnames.get(s, s)) if "village_id" in d.columns else "",
     )
     d["_title"] = d["_village"].astype(str) + " → " + d["_site"].astype(str)
+    d["_mode"] = d["mode"].map(lambda m: PLACEMENT_MODE_ZH.get(str(m), "")) if "mode" in d.columns else ""
     hh = pd.to_numeric(d.get("households", pd.Series(1, index=d.index)), errors="coerce").fillna(0).clip(lower=0)
     hmax = float(hh.max()) or 1.0
     fields: list[D.Field] = [
@@ -61,6 +66,7 @@ def _allocation(p: Page, layers: Layers, results: Mapping[str, StepResult]) -> N
         ("persons", "人数", "persons", "int"),
         ("time_min", "行程时间（分钟）", "time_min", ""),
         ("dist_m", "距离（米）", "dist_m", "int"),
+        ("_mode", "安置方式", "placement mode", ""),
     ]
     if p.config.public:
         fields = [x for x in fields if x[0] != "group"]
@@ -78,6 +84,7 @@ def _allocation(p: Page, layers: Layers, results: Mapping[str, StepResult]) -> N
         "Allocation (width = households)",
         [{"shape": "line", "color": "#e6550d", "width": 4, "zh": "村庄 → 安置点", "en": "village → site"}],
     )
+    _destinations(p, results)
     load = find(results, "site_load", "tables")
     sites = find(results, "sites", "layers")
     if sites is None:
@@ -132,5 +139,39 @@ def _allocation(p: Page, layers: Layers, results: Mapping[str, StepResult]) -> N
             {"shape": "circle", "color": "#31a354", "zh": "低于 90%", "en": "< 90%"},
             {"shape": "circle", "color": "#fd8d3c", "zh": "90%–100%", "en": "90–100%"},
             {"shape": "circle", "color": "#cb181d", "zh": "超出容量", "en": "over capacity"},
+        ],
+    )
+
+
+def _destinations(p: Page, results: Mapping[str, StepResult]) -> None:
+    """The nursing homes (集中供养) and transitional housing (周转房) that receive households: a distinct point
+    each, its popup naming the placement mode. Left out of the public map (a home's few 五保户 are persons)."""
+    dests = find(results, "placement_destinations", "layers")
+    if p.config.public or dests is None or not len(dests):
+        return
+    d = p.display(dests.copy(), simplify=False)
+    mode = d["mode"].astype(str)
+    color = [DESTINATION_STYLE.get(m, ("#555555", ""))[0] for m in mode]
+    spec = p.spec(
+        d,
+        kind="points",
+        fields=[
+            ("mode_zh", "安置方式", "placement mode", ""),
+            ("households", "已安置（户）", "households placed", "int"),
+            ("persons", "已安置（人）", "persons placed", "int"),
+            ("capacity_households", "容量（户/床）", "capacity (households/beds)", "int"),
+        ],
+        title="name",
+        style={"weight": 3, "fillOpacity": 0.9},
+        per={"radius": [7.0] * len(d), "color": color, "fillColor": color},
+    )
+    p.add(spec, "集中供养与周转房 Nursing homes and transitional housing", group="relocation")
+    p.section(
+        "集中供养与周转房",
+        "Nursing homes and transitional housing",
+        [
+            {"shape": "circle", "color": DESTINATION_STYLE[m][0], "zh": PLACEMENT_MODE_ZH[m], "en": m.replace("_", " ")}
+            for m in ("nursing_home", "transitional")
+            if (mode == m).any()
         ],
     )

@@ -32,6 +32,7 @@ FACILITY_ZH: dict[str, tuple[str, str, str]] = {
     "hospital": ("医院", "院", "#005a32"),
     "industrial_park": ("工业园区", "园", "#8c510a"),
     "market": ("集市", "市", "#d95f0e"),
+    "nursing_home": ("敬老院", "老", "#6a3d9a"),
 }
 ROAD_STYLE: dict[str, tuple[str, str, float]] = {
     # class: (Chinese, colour, weight px)

@@ -20,10 +20,15 @@ SCORE_COLORS = ("#f7fcb9", "#addd8e", "#41ab5d", "#006837")
 
 
 def site_names(layers: Layers, results: Mapping[str, StepResult]) -> dict[str, str]:
+    out: dict[str, str] = {}
     for g in (find(results, "sites", "layers"), layers.candidates):
         if g is not None and "site_id" in g.columns and "name" in g.columns:
-            return dict(zip(g["site_id"].astype(str), g["name"].astype(str), strict=True))
-    return {}
+            out = dict(zip(g["site_id"].astype(str), g["name"].astype(str), strict=True))
+            break
+    dests = find(results, "placement_destinations", "layers")  # 敬老院 and 周转房 of the placement
+    if dests is not None and len(dests):
+        out = {**dict(zip(dests["site_id"].astype(str), dests["name"].astype(str), strict=True)), **out}
+    return out
 
 
 def _explanation_lines(expl: pd.DataFrame, site_ids: pd.Series) -> list[list[str]]:
