@@ -50,6 +50,7 @@ Snapping
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -769,18 +770,38 @@ def _box_pairs(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     edge = ((dx == 0) | ((dy == 0) << 1)).astype(np.uint8)
     order = np.argsort(key)
     key, box, edge = key[order], box[order], edge[order]
+    del order, local, dx, dy
     start = np.r_[0, np.flatnonzero(key[1:] != key[:-1]) + 1]
-    gsize = np.diff(np.r_[start, len(key)])
-    rank = np.arange(len(key)) - np.repeat(start, gsize)
+    # the pairs of whole cells, a block of about _PAIR_BLOCK entries at a time: the index
+    # arrays of every pair at once would be gigabytes at 2 M road nodes (the same pairs, in
+    # the same order)
+    at = np.minimum(np.searchsorted(start, np.arange(0, len(key), _PAIR_BLOCK)), len(start) - 1)
+    cuts = np.unique(np.r_[start[at], len(key)])
+    out_a, out_b = [], []
+    for c0_, c1_ in itertools.pairwise(cuts.tolist()):
+        a, b = _cell_pairs(box[c0_:c1_], edge[c0_:c1_], start[(start >= c0_) & (start < c1_)] - c0_)
+        out_a.append(np.minimum(a, b))
+        out_b.append(np.maximum(a, b))
+    return np.concatenate(out_a), np.concatenate(out_b)
+
+
+#: Cell entries per block of :func:`_box_pairs`.
+_PAIR_BLOCK = 1 << 21
+
+
+def _cell_pairs(box: np.ndarray, edge: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The box pairs of :func:`_box_pairs` within cells: entries sorted by cell, ``start`` the
+    first entry of each cell; each pair reported in one cell only (see ``edge`` there)."""
+    gsize = np.diff(np.r_[start, len(box)])
+    rank = np.arange(len(box)) - np.repeat(start, gsize)
     later = np.repeat(gsize, gsize) - rank - 1  # members after this one in its cell
     n_pairs = int(later.sum())
-    it = np.int32 if max(n_pairs, len(key)) < 2**31 - 1 else np.int64
-    first = np.repeat(np.arange(len(key), dtype=it), later)
-    shift = (np.arange(1, len(key) + 1) - (np.cumsum(later) - later)).astype(it)
+    it = np.int32 if max(n_pairs, len(box)) < 2**31 - 1 else np.int64
+    first = np.repeat(np.arange(len(box), dtype=it), later)
+    shift = (np.arange(1, len(box) + 1) - (np.cumsum(later) - later)).astype(it)
     second = np.arange(n_pairs, dtype=it) + np.repeat(shift, later)
     once = (edge[first] | edge[second]) == 3
-    a, b = box[first[once]].astype(np.int64), box[second[once]].astype(np.int64)
-    return np.minimum(a, b), np.maximum(a, b)
+    return box[first[once]].astype(np.int64), box[second[once]].astype(np.int64)
 
 
 def _unique_xy(xy: np.ndarray, grid: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:

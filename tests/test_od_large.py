@@ -161,3 +161,24 @@ def test_od_matrix_flipped_views_equal_direct_scipy():
     assert od.dist_m is not None and np.isnan(od.dist_m[~fin]).all()
     # run from the two origins (no flip): the same rows (summed in another order)
     np.testing.assert_allclose(od_matrix(net, o[:2], d, cutoff_min=4.0).time_min, od.time_min[:2], rtol=1e-12)
+
+
+def test_box_pairs_in_blocks_equal_one_block(monkeypatch):
+    """``_box_pairs`` makes its pairs a block of cells at a time: the same pairs in the same order
+    as in one block, and every overlapping pair of boxes among them (brute force)."""
+    from geofupin import network
+
+    rng = np.random.default_rng(5)
+    lo = rng.uniform(0, 1000, (400, 2))
+    hi = lo + rng.exponential(30, (400, 2))
+    whole = network._box_pairs(lo, hi)
+    monkeypatch.setattr(network, "_PAIR_BLOCK", 16)
+    blocks = network._box_pairs(lo, hi)
+    np.testing.assert_array_equal(whole[0], blocks[0])
+    np.testing.assert_array_equal(whole[1], blocks[1])
+    got = set(zip(blocks[0].tolist(), blocks[1].tolist(), strict=True))
+    assert len(got) == len(blocks[0])  # each pair once
+    i, j = np.triu_indices(len(lo), 1)
+    overlap = (lo[i, 0] <= hi[j, 0]) & (lo[j, 0] <= hi[i, 0]) & (lo[i, 1] <= hi[j, 1]) & (lo[j, 1] <= hi[i, 1])
+    want = set(zip(i[overlap].tolist(), j[overlap].tolist(), strict=True))
+    assert want and want <= got
