@@ -251,13 +251,20 @@ class RoadNetwork:
         comp_len = np.bincount(self.component[self.piece_u], weights=self.piece_length_m)
         return int(np.argmax(comp_len))
 
-    @cached_property
-    def _trees(self) -> dict[str, Any]:
-        main = np.flatnonzero(self.component[self.piece_u] == self.main_component)
-        return {
-            "nearest": (shapely.STRtree(self.piece_geometry), np.arange(len(self.piece_u))),
-            "main_component": (shapely.STRtree(self.piece_geometry[main]), main),
-        }
+    def _tree(self, snap_to: Literal["nearest", "main_component"]) -> tuple[shapely.STRtree, np.ndarray]:
+        """The STRtree of the pieces :func:`snap` searches (all, or those of the main component)
+        and their piece numbers, built on first use of each (at 2 M nodes a tree is seconds and
+        hundreds of MB: a run that snaps to ``nearest`` never builds the other)."""
+        key = f"tree_{snap_to}"
+        if key not in self._cache:
+            if snap_to == "nearest":
+                ids = np.arange(len(self.piece_u))
+                self._cache[key] = (shapely.STRtree(self.piece_geometry), ids)
+            else:
+                ids = np.flatnonzero(self.component[self.piece_u] == self.main_component)
+                self._cache[key] = (shapely.STRtree(self.piece_geometry[ids]), ids)
+        tree, ids = self._cache[key]
+        return tree, ids
 
     def summary(self) -> dict[str, Any]:
         """Graph size, components and the share of road length outside the main component."""
@@ -525,7 +532,7 @@ def snap(
         xy = np.asarray(points, dtype=float).reshape(-1, 2)
         empty = ~np.isfinite(xy).all(axis=1)
     k = len(xy)
-    tree, ids = net._trees[snap_to]
+    tree, ids = net._tree(snap_to)
     piece = np.zeros(k, dtype=np.int64)
     frac = np.zeros(k)
     dist = np.full(k, np.inf)

@@ -12,6 +12,7 @@ import itertools
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from scipy.sparse.csgraph import dijkstra
@@ -182,3 +183,26 @@ def test_box_pairs_in_blocks_equal_one_block(monkeypatch):
     overlap = (lo[i, 0] <= hi[j, 0]) & (lo[j, 0] <= hi[i, 0]) & (lo[i, 1] <= hi[j, 1]) & (lo[j, 1] <= hi[i, 1])
     want = set(zip(i[overlap].tolist(), j[overlap].tolist(), strict=True))
     assert want and want <= got
+
+
+def test_snap_builds_only_the_tree_it_searches_and_finds_the_nearest_piece():
+    roads = crossing_roads()
+    # a stray road far from the rest: its own component
+    stray = gpd.GeoDataFrame(
+        {"road_id": ["stray"], "road_class": ["village"], "surface": ["paved"]},
+        geometry=[LineString([(5000.0, 5000.0), (5300.0, 5000.0)])],
+        crs=CRS,
+    )
+    net, _ = build(gpd.GeoDataFrame(pd.concat([roads, stray], ignore_index=True), crs=CRS))
+    pts = np.array([[500.0, 520.0], [5100.0, 5040.0], [2990.0, 40.0], [4000.0, 4600.0]])
+    near = snap(net, pts)
+    assert "tree_nearest" in net._cache and "tree_main_component" not in net._cache
+    # brute force: the distance to every piece
+    dist = shapely.distance(net.piece_geometry[None, :], shapely.points(pts)[:, None])
+    np.testing.assert_allclose(near.snap_dist_m, dist.min(axis=1))
+    assert near.snap_dist_m[1] == pytest.approx(40.0)  # the stray road
+    main = snap(net, pts, snap_to="main_component")
+    assert "tree_main_component" in net._cache
+    in_main = net.component[net.piece_u] == net.main_component
+    np.testing.assert_allclose(main.snap_dist_m, dist[:, in_main].min(axis=1))
+    assert main.snap_dist_m[1] > 2000.0 and not main.reachable[1]
