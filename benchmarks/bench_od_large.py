@@ -486,6 +486,21 @@ def main() -> None:
             f"; nearest engine / raw scipy {a['nearest_engine_s'] / a['nearest_raw_s']:.2f}x"
             f" (access.nearest with snapping and distances {a['nearest_api_s'] / a['nearest_raw_s']:.2f}x)"
         )
+    # on a loaded machine wall time is mostly waiting for a core: CPU time shows the work
+    print("\n== the same ratios in CPU time (process time; one core each) ==")
+    for n, row in rows.items():
+        b, a = row["build"], row["access"]
+        if "error" in b or "error" in a:
+            continue
+        nx_cpu = row.get("networkx", {}).get("build_cpu_s")
+        print(
+            f"  [{n // 1000}k] build / vertex graph {b['build_cpu_s'] / row['vertex']['build_cpu_s']:.2f}x"
+            + (f", build / networkx {b['build_cpu_s'] / nx_cpu:.2f}x" if nx_cpu else "")
+            + f"; OD engine / raw scipy {a['od_engine_cpu_s'] / a['od_raw_cpu_s']:.2f}x"
+            f" (access.od {a['od_api_cpu_s'] / a['od_raw_cpu_s']:.2f}x)"
+            f"; nearest engine / raw scipy {a['nearest_engine_cpu_s'] / a['nearest_raw_cpu_s']:.2f}x"
+            f" (access.nearest {a['nearest_api_cpu_s'] / a['nearest_raw_cpu_s']:.2f}x)"
+        )
     print("\n== growth exponents log(t2/t1) / log(n2/n1), n = built road nodes ==")
     ok = [n for n in sizes if "error" not in rows[n]["build"] and "error" not in rows[n]["access"]]
     for n1, n2 in itertools.pairwise(ok):
