@@ -340,7 +340,14 @@ def case_access(n_nodes: int, repeats: int, out_dir: Path, od_sites: int) -> dic
     va, rawn = r["nearest_api"][2], r["nearest_raw"][2]
     okv = nodes2["villages"] >= 0
     res["nearest_equal_raw"] = bool(
-        all(np.allclose(va[f"time_min_{k}"].to_numpy(float)[okv], rawn[k][okv], equal_nan=True) for k in FACILITIES)
+        all(  # unreachable: NaN in the layer, inf from scipy
+            np.allclose(
+                va[f"time_min_{k}"].to_numpy(float)[okv],
+                np.where(np.isinf(rawn[k]), np.nan, rawn[k])[okv],
+                equal_nan=True,
+            )
+            for k in FACILITIES
+        )
     )
     res["rss_nearest_mb"] = rss_mb()
 

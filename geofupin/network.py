@@ -767,17 +767,19 @@ def _box_pairs(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             break
         cell *= 2.0
     box = np.repeat(np.arange(n, dtype=np.int32 if n < 2**31 else np.int64), cnt)
+    # (the temporaries go as soon as they are used: at 2 M road nodes each is ~160 MB)
     local = np.arange(int(cnt.sum()), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    dx = local % nx_[box]
-    dy = local // nx_[box]
+    dx, dy = np.divmod(local, nx_[box])[::-1]
+    del local
     key = (c0[box, 0] + dx) * (int(c1[:, 1].max()) + 2) + (c0[box, 1] + dy)
     # each pair is reported in the cell holding the corner max(lo_a, lo_b) (inside both boxes
     # when they overlap): the cell where each box is in its first column or first row
     # (floor is monotone, so that cell is the larger of the two boxes' first cells)
     edge = ((dx == 0) | ((dy == 0) << 1)).astype(np.uint8)
+    del dx, dy
     order = np.argsort(key)
     key, box, edge = key[order], box[order], edge[order]
-    del order, local, dx, dy
+    del order
     start = np.r_[0, np.flatnonzero(key[1:] != key[:-1]) + 1]
     # the pairs of whole cells, a block of about _PAIR_BLOCK entries at a time: the index
     # arrays of every pair at once would be gigabytes at 2 M road nodes (the same pairs, in
