@@ -390,8 +390,8 @@ def od_matrix(
         else:
             t = dijkstra(graph, indices=src[rows], limit=cutoff_min)
             t_out[np.ix_(rows, ok_d)] = t[:, cols]
-    if flip:
-        return OD(t_out.T.copy(), None if d_out is None else d_out.T.copy())
+    if flip:  # transposed views, not copies: at 15.6k x 1.3k two copies would be another 325 MB
+        return OD(t_out.T, None if d_out is None else d_out.T)
     return OD(t_out, d_out)
 
 

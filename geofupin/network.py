@@ -50,6 +50,7 @@ Snapping
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -250,13 +251,20 @@ class RoadNetwork:
         comp_len = np.bincount(self.component[self.piece_u], weights=self.piece_length_m)
         return int(np.argmax(comp_len))
 
-    @cached_property
-    def _trees(self) -> dict[str, Any]:
-        main = np.flatnonzero(self.component[self.piece_u] == self.main_component)
-        return {
-            "nearest": (shapely.STRtree(self.piece_geometry), np.arange(len(self.piece_u))),
-            "main_component": (shapely.STRtree(self.piece_geometry[main]), main),
-        }
+    def _tree(self, snap_to: Literal["nearest", "main_component"]) -> tuple[shapely.STRtree, np.ndarray]:
+        """The STRtree of the pieces :func:`snap` searches (all, or those of the main component)
+        and their piece numbers, built on first use of each (at 2 M nodes a tree is seconds and
+        hundreds of MB: a run that snaps to ``nearest`` never builds the other)."""
+        key = f"tree_{snap_to}"
+        if key not in self._cache:
+            if snap_to == "nearest":
+                ids = np.arange(len(self.piece_u))
+                self._cache[key] = (shapely.STRtree(self.piece_geometry), ids)
+            else:
+                ids = np.flatnonzero(self.component[self.piece_u] == self.main_component)
+                self._cache[key] = (shapely.STRtree(self.piece_geometry[ids]), ids)
+        tree, ids = self._cache[key]
+        return tree, ids
 
     def summary(self) -> dict[str, Any]:
         """Graph size, components and the share of road length outside the main component."""
@@ -524,7 +532,7 @@ def snap(
         xy = np.asarray(points, dtype=float).reshape(-1, 2)
         empty = ~np.isfinite(xy).all(axis=1)
     k = len(xy)
-    tree, ids = net._trees[snap_to]
+    tree, ids = net._tree(snap_to)
     piece = np.zeros(k, dtype=np.int64)
     frac = np.zeros(k)
     dist = np.full(k, np.inf)
@@ -759,28 +767,50 @@ def _box_pairs(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             break
         cell *= 2.0
     box = np.repeat(np.arange(n, dtype=np.int32 if n < 2**31 else np.int64), cnt)
+    # (the temporaries go as soon as they are used: at 2 M road nodes each is ~160 MB)
     local = np.arange(int(cnt.sum()), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    dx = local % nx_[box]
-    dy = local // nx_[box]
+    dx, dy = np.divmod(local, nx_[box])[::-1]
+    del local
     key = (c0[box, 0] + dx) * (int(c1[:, 1].max()) + 2) + (c0[box, 1] + dy)
     # each pair is reported in the cell holding the corner max(lo_a, lo_b) (inside both boxes
     # when they overlap): the cell where each box is in its first column or first row
     # (floor is monotone, so that cell is the larger of the two boxes' first cells)
     edge = ((dx == 0) | ((dy == 0) << 1)).astype(np.uint8)
+    del dx, dy
     order = np.argsort(key)
     key, box, edge = key[order], box[order], edge[order]
+    del order
     start = np.r_[0, np.flatnonzero(key[1:] != key[:-1]) + 1]
-    gsize = np.diff(np.r_[start, len(key)])
-    rank = np.arange(len(key)) - np.repeat(start, gsize)
+    # the pairs of whole cells, a block of about _PAIR_BLOCK entries at a time: the index
+    # arrays of every pair at once would be gigabytes at 2 M road nodes (the same pairs, in
+    # the same order)
+    at = np.minimum(np.searchsorted(start, np.arange(0, len(key), _PAIR_BLOCK)), len(start) - 1)
+    cuts = np.unique(np.r_[start[at], len(key)])
+    out_a, out_b = [], []
+    for c0_, c1_ in itertools.pairwise(cuts.tolist()):
+        a, b = _cell_pairs(box[c0_:c1_], edge[c0_:c1_], start[(start >= c0_) & (start < c1_)] - c0_)
+        out_a.append(np.minimum(a, b))
+        out_b.append(np.maximum(a, b))
+    return np.concatenate(out_a), np.concatenate(out_b)
+
+
+#: Cell entries per block of :func:`_box_pairs`.
+_PAIR_BLOCK = 1 << 21
+
+
+def _cell_pairs(box: np.ndarray, edge: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The box pairs of :func:`_box_pairs` within cells: entries sorted by cell, ``start`` the
+    first entry of each cell; each pair reported in one cell only (see ``edge`` there)."""
+    gsize = np.diff(np.r_[start, len(box)])
+    rank = np.arange(len(box)) - np.repeat(start, gsize)
     later = np.repeat(gsize, gsize) - rank - 1  # members after this one in its cell
     n_pairs = int(later.sum())
-    it = np.int32 if max(n_pairs, len(key)) < 2**31 - 1 else np.int64
-    first = np.repeat(np.arange(len(key), dtype=it), later)
-    shift = (np.arange(1, len(key) + 1) - (np.cumsum(later) - later)).astype(it)
+    it = np.int32 if max(n_pairs, len(box)) < 2**31 - 1 else np.int64
+    first = np.repeat(np.arange(len(box), dtype=it), later)
+    shift = (np.arange(1, len(box) + 1) - (np.cumsum(later) - later)).astype(it)
     second = np.arange(n_pairs, dtype=it) + np.repeat(shift, later)
     once = (edge[first] | edge[second]) == 3
-    a, b = box[first[once]].astype(np.int64), box[second[once]].astype(np.int64)
-    return np.minimum(a, b), np.maximum(a, b)
+    return box[first[once]].astype(np.int64), box[second[once]].astype(np.int64)
 
 
 def _unique_xy(xy: np.ndarray, grid: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
@@ -1065,6 +1095,84 @@ class _LineGrades:
         return mean(up), mean(down), unknown[i0 + j1 + 1] - unknown[i0 + j0] > 0
 
 
+def _break_positions(
+    coords: np.ndarray,
+    li: np.ndarray,
+    vk: np.ndarray,
+    off: np.ndarray,
+    nv: np.ndarray,
+    lvl: np.ndarray,
+    *,
+    tol: float,
+    crossings: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where lines must be split (line ``bl``, position ``bp`` = vertex index + fraction, unsorted).
+
+    At the ends of every line part, at vertices shared with another line (or repeated), at
+    crossings of same-level segments (``crossings``) and where a dangling end lies within
+    ``tol`` of a same-level line (see :func:`build`). ``coords`` are the vertices of all
+    parts, ``li`` the part of each, ``vk`` its index within the part, ``off``/``nv`` each
+    part's first vertex and count, ``lvl`` each part's level.
+    """
+    n_parts = len(off)
+    br_line = [np.arange(n_parts), np.arange(n_parts)]
+    br_pos = [np.zeros(n_parts), (nv - 1).astype(float)]
+    if len(coords):
+        vinv, vcount = _unique_xy(coords)
+        shared = vcount[vinv] >= 2
+        br_line.append(li[shared])
+        br_pos.append(vk[shared].astype(float))
+    else:
+        vinv = np.empty(0, np.int64)
+        vcount = np.empty(0, np.int64)
+    segmask = np.r_[li[1:] == li[:-1], False] if len(coords) else np.empty(0, bool)
+    s_i = np.flatnonzero(segmask)
+    s_line = li[s_i]
+    s_k = vk[s_i]
+    sa = coords[s_i]
+    sb = coords[s_i + 1]
+    if len(s_i):
+        ends = np.r_[off, off + nv - 1]
+        dangling = ends[vcount[vinv[ends]] == 1] if tol > 0 else np.empty(0, np.int64)
+        ns = len(s_i)
+        # candidate pairs from a uniform grid over segment boxes and dangling-end boxes (+ tol)
+        blo = np.vstack([np.minimum(sa, sb), coords[dangling] - tol])
+        bhi = np.vstack([np.maximum(sa, sb), coords[dangling] + tol])
+        i, j = _box_pairs(blo, bhi)
+        if crossings:
+            ss = j < ns
+            si, sj = i[ss], j[ss]
+            # same level, boxes overlap, no shared end vertex (those are junctions already)
+            va, vb = vinv[s_i], vinv[s_i + 1]
+            m = (va[si] != va[sj]) & (va[si] != vb[sj]) & (vb[si] != va[sj]) & (vb[si] != vb[sj])
+            si, sj = si[m], sj[m]
+            x0, y0, x1, y1 = blo[:, 0], blo[:, 1], bhi[:, 0], bhi[:, 1]
+            m = (x0[si] <= x1[sj]) & (x0[sj] <= x1[si]) & (y0[si] <= y1[sj]) & (y0[sj] <= y1[si])
+            m &= lvl[s_line[si]] == lvl[s_line[sj]]
+            si, sj = si[m], sj[m]
+            t, u, ok = _segment_intersections(sa[si], sb[si], sa[sj], sb[sj])
+            # meeting at an end of both segments = a shared vertex, already a break
+            ok &= ~(((t == 0) | (t == 1)) & ((u == 0) | (u == 1)))
+            br_line += [s_line[si][ok], s_line[sj][ok]]
+            br_pos += [s_k[si][ok] + t[ok], s_k[sj][ok] + u[ok]]
+        if tol > 0:
+            es = (i < ns) & (j >= ns)
+            sj, pi = i[es], j[es] - ns
+            e_line = li[dangling][pi]
+            # same level, or a bridge/tunnel end coming down onto a ground road
+            m = (s_line[sj] != e_line) & ((lvl[s_line[sj]] == lvl[e_line]) | (lvl[s_line[sj]] == 0))
+            pi, sj = pi[m], sj[m]
+            a, b = sa[sj], sb[sj]
+            p = coords[dangling][pi]
+            ab = b - a
+            t = np.clip(((p - a) * ab).sum(1) / np.maximum((ab * ab).sum(1), 1e-300), 0, 1)
+            near = np.hypot(*(a + t[:, None] * ab - p).T) <= tol
+            br_line.append(s_line[sj][near])
+            br_pos.append(s_k[sj][near] + t[near])
+
+    return np.concatenate(br_line).astype(np.int64), np.concatenate(br_pos)
+
+
 def build(
     roads: gpd.GeoDataFrame,
     *,
@@ -1185,70 +1293,15 @@ def build(
     vk = np.arange(len(coords)) - off[li] if len(coords) else np.empty(0, np.int64)
     lvl = level[src]
 
-    # break positions (line, pos) with pos = vertex index + t
-    br_line = [np.arange(n_parts), np.arange(n_parts)]
-    br_pos = [np.zeros(n_parts), (nv - 1).astype(float)]
-    if len(coords):
-        vinv, vcount = _unique_xy(coords)
-        shared = vcount[vinv] >= 2
-        br_line.append(li[shared])
-        br_pos.append(vk[shared].astype(float))
-    else:
-        vinv = np.empty(0, np.int64)
-        vcount = np.empty(0, np.int64)
-    segmask = np.r_[li[1:] == li[:-1], False] if len(coords) else np.empty(0, bool)
-    s_i = np.flatnonzero(segmask)
-    s_line = li[s_i]
-    s_k = vk[s_i]
-    sa = coords[s_i]
-    sb = coords[s_i + 1]
-    if len(s_i):
-        tol = cfg.snap_tolerance_m
-        ends = np.r_[off, off + nv - 1]
-        dangling = ends[vcount[vinv[ends]] == 1] if tol > 0 else np.empty(0, np.int64)
-        ns = len(s_i)
-        # candidate pairs from a uniform grid over segment boxes and dangling-end boxes (+ tol)
-        blo = np.vstack([np.minimum(sa, sb), coords[dangling] - tol])
-        bhi = np.vstack([np.maximum(sa, sb), coords[dangling] + tol])
-        i, j = _box_pairs(blo, bhi)
-        if cfg.node_intersections:
-            ss = j < ns
-            si, sj = i[ss], j[ss]
-            # same level, boxes overlap, no shared end vertex (those are junctions already)
-            va, vb = vinv[s_i], vinv[s_i + 1]
-            m = (va[si] != va[sj]) & (va[si] != vb[sj]) & (vb[si] != va[sj]) & (vb[si] != vb[sj])
-            si, sj = si[m], sj[m]
-            x0, y0, x1, y1 = blo[:, 0], blo[:, 1], bhi[:, 0], bhi[:, 1]
-            m = (x0[si] <= x1[sj]) & (x0[sj] <= x1[si]) & (y0[si] <= y1[sj]) & (y0[sj] <= y1[si])
-            m &= lvl[s_line[si]] == lvl[s_line[sj]]
-            si, sj = si[m], sj[m]
-            t, u, ok = _segment_intersections(sa[si], sb[si], sa[sj], sb[sj])
-            # meeting at an end of both segments = a shared vertex, already a break
-            ok &= ~(((t == 0) | (t == 1)) & ((u == 0) | (u == 1)))
-            br_line += [s_line[si][ok], s_line[sj][ok]]
-            br_pos += [s_k[si][ok] + t[ok], s_k[sj][ok] + u[ok]]
-        if tol > 0:
-            es = (i < ns) & (j >= ns)
-            sj, pi = i[es], j[es] - ns
-            e_line = li[dangling][pi]
-            # same level, or a bridge/tunnel end coming down onto a ground road
-            m = (s_line[sj] != e_line) & ((lvl[s_line[sj]] == lvl[e_line]) | (lvl[s_line[sj]] == 0))
-            pi, sj = pi[m], sj[m]
-            a, b = sa[sj], sb[sj]
-            p = coords[dangling][pi]
-            ab = b - a
-            t = np.clip(((p - a) * ab).sum(1) / np.maximum((ab * ab).sum(1), 1e-300), 0, 1)
-            near = np.hypot(*(a + t[:, None] * ab - p).T) <= tol
-            br_line.append(s_line[sj][near])
-            br_pos.append(s_k[sj][near] + t[near])
-
-    bl = np.concatenate(br_line).astype(np.int64)
-    bp = np.concatenate(br_pos)
+    # break positions (line, pos) with pos = vertex index + t; the segment and candidate-pair
+    # arrays of the search live in the helper only (at 2 M nodes they are gigabytes)
+    bl, bp = _break_positions(coords, li, vk, off, nv, lvl, tol=cfg.snap_tolerance_m, crossings=cfg.node_intersections)
     # metres along the lines: g_m[k] is the distance of vertex k from the start of its line
     # plus the lengths of all lines before it (0 across line boundaries), increasing
     seg_d = np.hypot(*(coords[1:] - coords[:-1]).T) if len(coords) else np.empty(0)
     seg_d = np.where(li[1:] == li[:-1], seg_d, 0.0) if len(coords) else seg_d
     g_m = np.r_[0.0, np.cumsum(seg_d)]
+    del seg_d, li, vk
     tol_loop = 3.0 * max(cfg.snap_tolerance_m, 1e-6)
 
     def split_loops(
@@ -1365,7 +1418,9 @@ def build(
     lab_first[node_lab[rev_idx]] = rev_idx
     node_xy[:] = bxy[lab_first[used]]
     # geometry: the kept piece coordinates (LineStrings are made on first use)
-    keep_c = keep_p[pidx]
+    piece_coords = pc[keep_p[pidx]]
+    # what the pieces were cut from is done with: free it before the edges and CSRs are made
+    del coords, pc, pidx, bl, bp, bxy, ex, node_lab, lab_first, rev_idx, lo, hi, dup, same_ends
     coord_start = np.r_[0, np.cumsum(cnt[kp])].astype(np.int64)
     ow_k = ow[kp]
     n_two = int((~ow_k).sum())
@@ -1388,7 +1443,7 @@ def build(
         pieces={
             "piece_u": u_c.astype(np.int64),
             "piece_v": v_c.astype(np.int64),
-            "piece_coords": pc[keep_c],
+            "piece_coords": piece_coords,
             "piece_coord_start": coord_start,
             "piece_length_m": plen[kp],
             "piece_road_id": road_id[prow[kp]],
