@@ -1294,9 +1294,53 @@ def _alloc_groups(doc: _Doc, ctx: RunContext, tabs: Tables) -> None:
         )
 
 
+#: What each placement mode's households go to, in the document's words.
+_MODE_WHERE = {
+    "central": "安置点{n}处",
+    "scattered": "投亲靠友、进城购房等自主安置",
+    "nursing_home": "入住敬老院{n}处",
+    "transitional": "入住村集体周转房{n}处",
+}
+
+
+def _alloc_placement(doc: _Doc, ctx: RunContext, tabs: Tables) -> None:
+    """分散安置与特殊群体安置: the households of each placement mode, their subsidies, and who could not be placed."""
+    modes = tabs.get("placement_modes")
+    if modes is None or modes.empty or set(modes["mode"]) <= {"central"}:
+        return
+    doc.section("分散安置与特殊群体安置")
+    parts = []
+    for r in modes.itertuples(index=False):
+        where = _MODE_WHERE.get(str(r.mode), "").format(n=_count(r.destinations))
+        parts.append(
+            f"{_t(r.mode_zh)}{_count(r.households)}户、{_count(r.persons)}人" + (f"({where})" if where else "")
+        )
+    doc.para("按搬迁户的意愿和户类型逐户确定安置方式:" + ";".join(parts), "。")
+    doc.para("五保户按集中供养与分散供养相结合安置,特困户在自愿的前提下入住政府建设、产权归村集体的免租金周转房。")
+    budget = tabs.get("budget_mode")
+    table = modes
+    if budget is not None and {"mode", "total_yuan"} <= set(budget.columns):
+        table = modes.merge(budget[["mode", "total_yuan"]], on="mode", how="left")
+    doc.table(
+        "placement_modes",
+        table,
+        ["mode_zh", "households", "persons", "destinations", "total_wan"],
+        caption="安置方式汇总",
+    )
+    un = tabs.get("placement_unplaced")
+    if un is not None and len(un):
+        doc.para(f"有{len(un)}户未能按意愿安置,改为其他方式安置,原因见下表。")
+        doc.table(
+            "placement_unplaced",
+            un,
+            ["name", "head_name", "status_zh", "persons", "wanted_mode_zh", "reason_zh", "fallback_mode_zh"],
+            caption="未能按意愿安置的户",
+        )
+
+
 #: The sections of 第四章 安置方式与分配, in order: ``f(doc, ctx, tables)``; a new placement table
 #: (分散安置, 集中供养, 周转房) is a new function in this list.
-ALLOCATION_SECTIONS: list[Any] = [_alloc_mode, _alloc_sites, _alloc_groups]
+ALLOCATION_SECTIONS: list[Any] = [_alloc_mode, _alloc_placement, _alloc_sites, _alloc_groups]
 
 
 def _ch_allocation(doc: _Doc, ctx: RunContext, tabs: Tables, map_png: bytes | None) -> None:

@@ -529,14 +529,6 @@ def result_tables(out: RunOutput) -> dict[str, pd.DataFrame]:
     return tables
 
 
-#: Chinese sheet titles of the placement's tables (安置方式) until ``report.RUN_TABLE_TITLES`` names them.
-PLACEMENT_TABLE_TITLES: dict[str, str] = {
-    "placement": "搬迁户安置方式与去向",
-    "placement_modes": "安置方式汇总",
-    "placement_unplaced": "未能按意愿安置的户",
-    "budget_mode": "分安置方式补助资金",
-}
-
 #: Tables that are never put in the workbook (they grow with villages x sites): CSV/Parquet only.
 NOT_IN_WORKBOOK: tuple[str, ...] = ("od_village_site",)
 
@@ -798,8 +790,6 @@ def write_outputs(
                 if name in NOT_IN_WORKBOOK:
                     continue
                 sh = workbook_sheet(df, name)
-                if sh.title == name and name in PLACEMENT_TABLE_TITLES:  # not yet titled by report
-                    sh = dataclasses.replace(sh, title=PLACEMENT_TABLE_TITLES[name])
                 if sh.title in titles:  # two tables with one title: the second says which table it is
                     sh = dataclasses.replace(sh, title=f"{sh.title}({name})")
                 titles.add(sh.title)

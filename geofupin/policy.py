@@ -1101,29 +1101,8 @@ def check_options(options: PolicyOptions, where: str = "policy") -> None:
         raise ScenarioError(where, problems.errors)
 
 
-#: Chinese and English labels of the columns the placement (安置方式) adds to the plan's tables
-#: (``assignment``, ``placement``, ``placement_modes``, ``placement_unplaced``, ``budget_mode``).
-PLACEMENT_COLUMN_LABELS: dict[str, tuple[str, str]] = {
-    "mode": ("安置方式代码", "placement mode"),
-    "mode_zh": ("安置方式", "placement mode (Chinese)"),
-    "household_id": ("户编号", "household id"),
-    "head_name": ("户主姓名", "head of household"),
-    "status_zh": ("户类型", "household status"),
-    "wish_zh": ("安置意愿", "wish"),
-    "note_zh": ("备注", "note"),
-    "destinations": ("安置去处(个)", "destinations"),
-    "wanted_mode": ("申请安置方式代码", "mode asked for"),
-    "wanted_mode_zh": ("申请安置方式", "mode asked for (Chinese)"),
-    "reason": ("原因代码", "reason code"),
-    "fallback_mode": ("改为安置方式代码", "placed instead"),
-    "fallback_mode_zh": ("改为安置方式", "placed instead (Chinese)"),
-}
-
-
 def payer_purpose_label(col: str) -> tuple[str, str] | None:
-    """Chinese and English labels of a ``{payer}__{purpose}_yuan`` column (or of a placement column), or None."""
-    if col in PLACEMENT_COLUMN_LABELS:
-        return PLACEMENT_COLUMN_LABELS[col]
+    """Chinese and English labels of a ``{payer}__{purpose}_yuan`` column, or None."""
     if "__" not in col or not col.endswith("_yuan"):
         return None
     payer, purpose = col[: -len("_yuan")].split("__", 1)

@@ -38,6 +38,20 @@ log = logging.getLogger(__name__)
 
 #: Column -> (Chinese header, English label).
 COLUMN_LABELS: dict[str, tuple[str, str]] = {
+    # the placement (安置方式: 集中安置, 分散安置, 集中供养, 周转房安置)
+    "mode": ("安置方式代码", "placement mode"),
+    "mode_zh": ("安置方式", "placement mode (Chinese)"),
+    "household_id": ("户编号", "household id"),
+    "head_name": ("户主姓名", "head of household"),
+    "status_zh": ("户类型", "household status"),
+    "wish_zh": ("安置意愿", "wish"),
+    "note_zh": ("备注", "note"),
+    "destinations": ("安置去处(个)", "destinations"),
+    "wanted_mode": ("申请安置方式代码", "mode asked for"),
+    "wanted_mode_zh": ("申请安置方式", "mode asked for (Chinese)"),
+    "reason": ("原因代码", "reason code"),
+    "fallback_mode": ("改为安置方式代码", "placed instead"),
+    "fallback_mode_zh": ("改为安置方式", "placed instead (Chinese)"),
     "township": ("乡镇", "township"),
     "village": ("村", "village"),
     "group": ("村民小组", "village group"),
@@ -587,6 +601,10 @@ RUN_TABLE_TITLES: dict[str, tuple[str, str]] = {
     "reclamation_county": ("全县旧宅基地复垦", "county homestead reclamation"),
     "reclamation_village": ("村旧宅基地复垦", "homestead reclamation by village"),
     "reclamation_site": ("安置点复垦挂钩", "reclamation by site"),
+    "placement": ("搬迁户安置方式与去向", "placement of households by mode"),
+    "placement_modes": ("安置方式汇总", "placement modes"),
+    "placement_unplaced": ("未能按意愿安置的户", "households not placed as they asked"),
+    "budget_mode": ("分安置方式补助资金", "subsidies by placement mode"),
 }
 
 
