@@ -1114,8 +1114,22 @@ class CheckJob:
     tile_dir: Path | None = None
 
 
+class _Found:
+    """``errors`` and ``warnings`` of a check's ``problems``."""
+
+    problems: tuple[Problem, ...]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
 @dataclass(frozen=True)
-class CountyCheck:
+class CountyCheck(_Found):
     """What :func:`check_county` found in one county: every problem, its CRS and feature counts."""
 
     name: str
@@ -1127,31 +1141,15 @@ class CountyCheck:
     features: Mapping[str, int] = field(default_factory=dict)
     worker: str = ""
 
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
-
 
 @dataclass(frozen=True)
-class RegionCheck:
+class RegionCheck(_Found):
     """What :func:`check` found: the region's own problems and each county's check."""
 
     path: Path | None
     problems: tuple[Problem, ...]
     counties: tuple[CountyCheck, ...] = ()
     out_dir: Path | None = None
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
 
     @property
     def failed(self) -> list[CountyCheck]:
