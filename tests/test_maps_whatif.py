@@ -572,7 +572,7 @@ def test_phone_panel_folds(browser, demo_ctx: RunContext, tmp_path: Path) -> Non
     panel = page.locator(".gfp-wi").bounding_box()
     assert panel is not None and panel["x"] + panel["width"] <= 390 and panel["height"] <= 0.5 * 844 + 20
     _move(page, "dist_water_m", 90.0)
-    assert "前 13 名" in page.locator(".gfp-wi .moves").inner_text()
+    assert "前 12 名" in page.locator(".gfp-wi .moves").inner_text()
     head.click()
     assert not body.is_visible()
     page.close()

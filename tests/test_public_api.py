@@ -23,7 +23,10 @@ import geofupin
 from geofupin.accessibility import od_matrix
 from geofupin.config.access import AccessConfig
 from geofupin.config.allocate import AllocationConfig
+from geofupin.config.placement import PlacementConfig, TransitionalHousing
 from geofupin.errors import DataError
+from geofupin.placement import nursing_homes, place
+from geofupin.roster import normalize
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "docs" / "reference"
@@ -313,18 +316,28 @@ def test_ten_lines_on_the_demo_geodataframes_give_the_run_figures(
     sa = geofupin.access.nearest(net, cands, fac, config=acc)
     od = geofupin.access.od(net, v, cands, config=acc)
     siting = geofupin.siting.evaluate(cands, villages=v, facilities=fac, site_access=sa, dem=d / "dem.tif", **more)
-    run = geofupin.allocate.assign(v, siting.sites, od, config=AllocationConfig(cutoff_min=300))
+    # 分散安置 / 集中供养 / 周转房 first, from the roster, as the demo scenario's placement section says
+    households, _ = normalize(pd.read_excel(d / "households.xlsx", sheet_name="名册", dtype=str), v)
+    cfg = PlacementConfig(nursing_home_max_min=180, transitional_housing=(TransitionalHousing("V001-G1", 3),))
+    to_homes = geofupin.access.od(net, v, nursing_homes(fac)[0], cutoff_min=180, config=acc)
+    placed = place(v, cfg, households=households, facilities=fac, nursing_od=to_homes)
+    run = geofupin.allocate.assign(placed.villages, siting.sites, od, config=AllocationConfig(cutoff_min=300))
     policy = geofupin.read_policy(REPO / "scenarios" / "policy" / "seed-county.yaml")
-    budget = geofupin.policy.budget(v, run.assignment, policy=policy)
+    everyone = pd.concat([run.assignment.assign(mode="central"), placed.rows], ignore_index=True)
+    budget = geofupin.policy.budget(v, everyone, policy=policy)
 
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))
     summary = record["summary"]
-    assert run.allocation.served_persons == summary["allocate"]["served_persons"] == 6886
+    assert run.allocation.served_persons == summary["allocate"]["central_relocating_persons"] == 6664
+    assert int(everyone["persons"].sum()) == summary["allocate"]["served_persons"] == 6886
     assert len(run.allocation.open_sites) == summary["allocate"]["open_sites"]
     assert round(budget.total_yuan) == round(summary["plan"]["budget_total_yuan"])  # to the yuan
     assert round(budget.total_yuan / 1e4, 2) == record["key_figures"]["budget_wan_yuan"]
     # the same pairs, persons and times as the run's assignment table
     written = pd.read_csv(out / "tables" / "assignment.csv", dtype={"village_id": str, "site_id": str})
+    per_mode = written.groupby("mode")["persons"].sum().to_dict()
+    assert per_mode == everyone.groupby("mode")["persons"].sum().to_dict()
+    written = written[written["mode"] == "central"]
     mine = run.assignment
     key = ["village_id", "group", "site_id"]
     a = written.fillna({"group": ""}).astype({"group": str}).sort_values(key).reset_index(drop=True)
