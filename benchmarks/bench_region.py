@@ -10,6 +10,9 @@ two ways, ``--repeats`` times each, and reports MEDIANS (never best-of):
   layer a list of the tiles' files, the tiles' DEMs merged into one raster) -- the way the issue measured
   "today's single-process time" (703 s at 64x), and the baseline of its 0.35x goal.
 
+``--light`` makes every county (and the single scenario) write its CSV tables, page, GeoPackage and roster
+files only -- no workbook, print maps or plan document (the region's ``outputs.county``).
+
 Per size it prints wall time, CPU time (this process plus every county's own CPU) and peak RSS (this process
 and the largest worker), the ratios against the 1x run and the growth exponent ``log(t_N / t_1) / log(N)``
 (1.0 = linear in the number of counties), the speedup of the workers over the baseline, and per pipeline
@@ -40,20 +43,24 @@ from pathlib import Path
 from typing import Any
 
 from geofupin import region as region_mod
-from geofupin.config.region import Region, RegionOutputs, Tiles
+from geofupin.config.region import CountyOutputs, Region, RegionOutputs, Tiles
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = ("load", "access", "site", "allocate", "plan", "phase", "map", "write")
 
 
-def make_region(n: int, cache: Path) -> Region:
+#: ``--light``: what each county writes in a province run that only adds the counties up.
+LIGHT = CountyOutputs(tables=("csv",), static_maps=(), document=())
+
+
+def make_region(n: int, cache: Path, *, light: bool = False) -> Region:
     side = math.isqrt(n)
     if side * side != n:
         raise SystemExit(f"size {n} is not a square number of counties (1, 4, 16, 64)")
     return Region(
         name=f"bench-{n}x",
         tiles=Tiles(scenario=REPO / "scenarios" / "demo.yaml", dir=cache / "tiles", rows=side, cols=side),
-        outputs=RegionOutputs(dir=None),
+        outputs=RegionOutputs(dir=None, county=LIGHT if light else CountyOutputs()),
     )
 
 
@@ -275,6 +282,9 @@ def main() -> None:
     ap.add_argument("--skip-baseline", action="store_true", help="only the worker runs (no sequential baseline)")
     ap.add_argument("--single", action="store_true", help="also run the region as ONE scenario in one process")
     ap.add_argument(
+        "--light", action="store_true", help="counties (and --single) write CSV only: no workbook, prints, document"
+    )
+    ap.add_argument(
         "--page",
         action="store_true",
         help="instead: first render in Chromium of the 1x demo page and of each size's region index + a county "
@@ -290,7 +300,7 @@ def main() -> None:
     results: dict[int, dict[str, dict[str, Any]]] = {}
     try:
         for n in sizes:
-            reg = make_region(n, args.cache)
+            reg = make_region(n, args.cache, light=args.light)
             warm(reg, work)
             modes = {"region": args.workers} if args.skip_baseline else {"region": args.workers, "baseline": 0}
             if args.single:
