@@ -275,6 +275,7 @@ def _tile_jobs(region: Region, region_dir: Path) -> list[CountyJob]:
                 layers=LayersSection(**layers),
                 demo=None,
                 outputs=dataclasses.replace(base.outputs, dir=None),
+                placement=demo.shift_placement(base.placement, code),  # the tile's village ids
             )
             city = tiles.cities[r % len(tiles.cities)] if tiles.cities else region.default_city
             jobs.append(

@@ -436,3 +436,29 @@ def test_region_outputs_county_sets_what_every_county_writes(tmp_path: Path) -> 
         assert not (folder / "tables.xlsx").exists() and not (folder / "plan.docx").exists()
         assert (folder / "tables" / "assignment.csv").is_file()
     assert off.record["totals"] == res.record["totals"]  # what is written does not change the figures
+
+
+def test_region_demo_tiles_name_their_own_villages_in_the_placement(demo_layers: Path, tmp_path: Path) -> None:
+    """The demo's 周转房 (placement.transitional_housing V001-G1) follows each tile's prefixed village ids."""
+    from demo_helpers import scenario_copy
+
+    from geofupin import demo
+    from geofupin.config.placement import PlacementConfig, TransitionalHousing
+
+    county = scenario_copy(tmp_path, demo_layers)
+    p = tmp_path / "region.yaml"
+    p.write_text(
+        f"region:\n  name: t\n  tiles: {{scenario: {county.as_posix()}, dir: tiles, rows: 1, cols: 2}}\n",
+        encoding="utf-8",
+    )
+    jobs = region_mod.county_jobs(region_mod.load(p), tmp_path / "jobs")
+    got = [j.scenario.placement.transitional_housing[0].village_id for j in jobs]
+    assert got == ["R0C0-V001-G1", "R0C1-V001-G1"]
+    cfg = PlacementConfig(
+        scattered_households={"V002": 2}, transitional_housing=(TransitionalHousing("V003-G1", 2, site_id="Z1"),)
+    )
+    moved = demo.shift_placement(cfg, "R1C2")
+    assert moved.scattered_households == {"R1C2-V002": 2}
+    housing = moved.transitional_housing[0]
+    assert (housing.village_id, housing.site_id, housing.capacity_households) == ("R1C2-V003-G1", "R1C2-Z1", 2)
+    assert cfg.scattered_households == {"V002": 2}  # the county's own section is unchanged

@@ -47,7 +47,7 @@ from ..errors import OutputExistsError, UnsafeOutputError
 from ..vocabulary import LAYER_KINDS
 from ._build import AREA_KM2, CRS_EPSG, DEFAULT_SEED, NODATA, SOURCE, DemoCounty, build_county
 from ._seed import NAMED_GROUPS, RELOCATING, SUMMARY_GROUPS, TOTAL_HOUSEHOLDS, TOTAL_PERSONS, TOWNSHIP_TARGETS
-from ._tile import ensure_tile, tile_code
+from ._tile import ensure_tile, shift_placement, tile_code
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,7 @@ __all__ = [
     "ensure_tile",
     "generate",
     "output_paths",
+    "shift_placement",
     "tile_code",
 ]
 

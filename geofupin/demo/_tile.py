@@ -9,9 +9,11 @@ grid with a shifted transform. Deterministic: the same base folder gives the sam
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -57,6 +59,22 @@ def shift_layer(gdf: gpd.GeoDataFrame, kind: str, *, dx: float, dy: float, code:
     if col is not None and col in out:
         out[col] = code + "-" + out[col].astype(str)
     return out
+
+
+def shift_placement(placement: Any, code: str) -> Any:
+    """A scenario's ``placement`` section for tile ``code``: the village ids it names prefixed ``{code}-``.
+
+    The tile's villages carry prefixed ids (:func:`shift_layer`), so the collectives' transitional housing
+    and the scattered households per village must name them the same way.
+    """
+    housing = tuple(
+        dataclasses.replace(
+            t, village_id=f"{code}-{t.village_id}", site_id=f"{code}-{t.site_id}" if t.site_id else t.site_id
+        )
+        for t in placement.transitional_housing
+    )
+    scattered = {f"{code}-{k}": n for k, n in placement.scattered_households.items()}
+    return dataclasses.replace(placement, transitional_housing=housing, scattered_households=scattered)
 
 
 def _stamp(base: Path, row: int, col: int, county_name: str) -> dict[str, object]:
