@@ -107,8 +107,17 @@ def single_scenario(reg: Region, work: Path) -> Any:
             with rasterio.open(dem, "w", **profile) as dst:
                 dst.write(mosaic)
         layers["dem"] = dem
+    phasing = getattr(base, "phasing", None)
+    if phasing is not None:  # n counties' money a year: n times the ceiling, and time to solve the bigger plan
+        ceiling = getattr(phasing, "budget_ceiling_yuan", None)
+        phasing = dataclasses.replace(
+            phasing,
+            budget_ceiling_yuan=None if ceiling is None else ceiling * len(jobs),
+            time_limit_s=max(float(getattr(phasing, "time_limit_s", 0) or 0), 300.0),
+        )
     return dataclasses.replace(
         base,
+        phasing=phasing,
         name=f"{reg.name}-single",
         title=Title(zh=f"{reg.name}单一情景", en=f"{reg.name} as one scenario"),
         layers=LayersSection(**layers),
