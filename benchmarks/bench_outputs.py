@@ -247,16 +247,7 @@ def _old_width(headers: Sequence[str], s: pd.Series, number_format: str | None) 
     if gio._is_number_column(head):
         a = pd.to_numeric(head, errors="coerce").to_numpy(dtype=float)
         a = a[np.isfinite(a)]
-        if len(a):
-            decimals = number_format.split(".")[1].count("0") if number_format and "." in number_format else None
-            for v in (float(a.max()), float(a.min())):
-                if decimals is not None:
-                    text = f"{v:,.{decimals}f}"
-                elif number_format:
-                    text = f"{v:,.0f}"
-                else:
-                    text = repr(round(v, 10)) if not float(v).is_integer() else str(int(v))
-                widest = max(widest, len(text))
+        widest = max(widest, gio.number_text_width(a, number_format))
     else:
         values = head.dropna()
         if len(values):

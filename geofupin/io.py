@@ -1496,6 +1496,23 @@ def text_widths(texts: Sequence[str]) -> np.ndarray:
 _WIDE: dict[str, bool] = {}
 
 
+def number_text_width(a: np.ndarray, number_format: str | None) -> int:
+    """Characters of the widest of finite numbers ``a`` as the workbook shows them (its largest or smallest)."""
+    if not len(a):
+        return 0
+    decimals = number_format.split(".")[1].count("0") if number_format and "." in number_format else None
+    widest = 0
+    for v in (float(a.max()), float(a.min())):
+        if decimals is not None:
+            text = f"{v:,.{decimals}f}"
+        elif number_format:
+            text = f"{v:,.0f}"
+        else:
+            text = repr(round(v, 10)) if not float(v).is_integer() else str(int(v))
+        widest = max(widest, len(text))
+    return widest
+
+
 def _column_width(headers: Sequence[str], s: pd.Series, number_format: str | None) -> float:
     """Width of a column fitted to its headers and every value (numbers as formatted), vectorised per column."""
     widest = max((text_width(h) for h in headers), default=0)
@@ -1511,16 +1528,7 @@ def _column_width(headers: Sequence[str], s: pd.Series, number_format: str | Non
             if np.isinf(a).any():  # written as the texts inf and -inf
                 widest = max(widest, len("-inf") if np.isneginf(a).any() else len("inf"))
             a = a[finite]
-        if len(a):
-            decimals = number_format.split(".")[1].count("0") if number_format and "." in number_format else None
-            for v in (float(a.max()), float(a.min())):
-                if decimals is not None:
-                    text = f"{v:,.{decimals}f}"
-                elif number_format:
-                    text = f"{v:,.0f}"
-                else:
-                    text = repr(round(v, 10)) if not float(v).is_integer() else str(int(v))
-                widest = max(widest, len(text))
+        widest = max(widest, number_text_width(a, number_format))
     elif pd.api.types.is_bool_dtype(dtype):
         values = s.dropna().astype(bool)
         widest = max(widest, 0 if values.empty else len("FALSE") if not values.all() else len("TRUE"))
