@@ -10,6 +10,7 @@ two ways, ``--repeats`` times each, and reports MEDIANS (never best-of):
   layer a list of the tiles' files, the tiles' DEMs merged into one raster) -- the way the issue measured
   "today's single-process time" (703 s at 64x), and the baseline of its 0.35x goal.
 
+``--modes region,single`` picks the modes (``--single-repeats`` the single runs: one takes ~15 min at 64x).
 ``--light`` makes every county (and the single scenario) write its CSV tables, page, GeoPackage and roster
 files only -- no workbook, print maps or plan document (the region's ``outputs.county``).
 
@@ -174,6 +175,7 @@ def once(reg: Region, out: Path, workers: int) -> dict[str, Any]:
         "rss_self_mb": rss_self,
         "rss_worker_mb": rss_worker,
         "counties_s": res.timings_s.get("counties", 0.0),
+        "region_s": {k: float(v) for k, v in res.timings_s.items()},
         "steps": steps,
         "placed": res.record["totals"]["placed_persons"],
         "budget_wan": res.record["totals"]["budget_wan_yuan"],
@@ -183,6 +185,8 @@ def once(reg: Region, out: Path, workers: int) -> dict[str, Any]:
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out = {k: statistics.median(r[k] for r in runs) for k in ("wall_s", "cpu_s", "rss_self_mb", "rss_worker_mb")}
     out["steps"] = {s: statistics.median(r["steps"][s] for r in runs) for s in STEPS}
+    if "region_s" in runs[0]:
+        out["region_s"] = {k: statistics.median(r["region_s"].get(k, 0.0) for r in runs) for k in runs[0]["region_s"]}
     out["placed"] = runs[0]["placed"]
     out["budget_wan"] = runs[0]["budget_wan"]
     return out
@@ -268,8 +272,13 @@ def page_bench(sizes: list[int], repeats: int, workers: int, cache: Path) -> Non
         got = first_render(pages, repeats)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    print_render(got, sizes)
+
+
+def print_render(got: dict[str, dict[str, float]], sizes: list[int]) -> None:
+    """The first-render table: each page's size and times, and the ratio to the 1x demo page."""
     base = got["1x demo page"]
-    print(f"\nfirst render in headless Chromium, medians of {repeats}; x = ratio to the 1x demo page")
+    print("\nfirst render in headless Chromium (medians); x = ratio to the 1x demo page")
     print(f"{'page':<20} {'MB':>7} {'FCP ms':>8} {'x':>5} {'load ms':>8} {'ready ms':>9} {'x':>5} {'wall s':>7}")
     for label, m in got.items():
         print(
@@ -291,7 +300,25 @@ def main() -> None:
     ap.add_argument("--skip-baseline", action="store_true", help="only the worker runs (no sequential baseline)")
     ap.add_argument("--single", action="store_true", help="also run the region as ONE scenario in one process")
     ap.add_argument(
+        "--modes",
+        default=None,
+        help="comma list of region,baseline,single to run (default: region,baseline; overrides --skip-baseline "
+        "and --single)",
+    )
+    ap.add_argument(
+        "--single-repeats",
+        type=int,
+        default=None,
+        help="runs of the single scenario per size (default --repeats; at 64x one run takes ~15 min)",
+    )
+    ap.add_argument(
         "--light", action="store_true", help="counties (and --single) write CSV only: no workbook, prints, document"
+    )
+    ap.add_argument(
+        "--render",
+        action="store_true",
+        help="after the timings, first render in Chromium of the 1x demo page and of each size's last timed "
+        "region (index + a county page)",
     )
     ap.add_argument(
         "--page",
@@ -314,24 +341,55 @@ def main() -> None:
             modes = {"region": args.workers} if args.skip_baseline else {"region": args.workers, "baseline": 0}
             if args.single:
                 modes["single"] = -1
+            if args.modes:
+                known = {"region": args.workers, "baseline": 0, "single": -1}
+                wanted = [m.strip() for m in args.modes.split(",") if m.strip()]
+                bad = [m for m in wanted if m not in known]
+                if bad:
+                    raise SystemExit(f"unknown --modes {bad}; choose from {sorted(known)}")
+                modes = {m: known[m] for m in wanted}
+            if "single" in modes:
                 sc_single = single_scenario(reg, work)
             results[n] = {}
             for mode, w in modes.items():
                 runs = []
-                for i in range(args.repeats):
+                repeats = args.single_repeats if mode == "single" and args.single_repeats else args.repeats
+                for i in range(repeats):
                     out = work / f"{mode}-{n}"
                     r = once_single(sc_single, out) if mode == "single" else once(reg, out, w)
                     runs.append(r)
                     print(
-                        f"  {n:>3}x {mode:<8} run {i + 1}/{args.repeats}: wall {r['wall_s']:7.1f} s, "
+                        f"  {n:>3}x {mode:<8} run {i + 1}/{repeats}: wall {r['wall_s']:7.1f} s, "
                         f"cpu {r['cpu_s']:7.1f} s, rss self {r['rss_self_mb']:6.0f} MB, "
                         f"worker {r['rss_worker_mb']:6.0f} MB",
                         flush=True,
                     )
                 results[n][mode] = median_of(runs)
+        if args.render:
+            rendered = render_timed(work, sizes, args.repeats)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report(results, sizes, args)
+    if args.render:
+        print_render(rendered, [n for n in sizes if f"{n}x region index" in rendered])
+
+
+def render_timed(work: Path, sizes: list[int], repeats: int) -> dict[str, dict[str, float]]:
+    """``--render``: the pages of the region runs just timed (the last repeat of each size) and the 1x demo page."""
+    from geofupin import pipeline, scenario
+
+    sc = scenario.load(REPO / "scenarios" / "demo.yaml")
+    demo_dir = work / "demo-page"
+    pipeline.write_outputs(pipeline.run(sc), pipeline.check_output_dir(sc, demo_dir))
+    pages: dict[str, tuple[Path, str]] = {"1x demo page": (demo_dir / "index.html", "county")}
+    for n in sizes:
+        out = work / f"region-{n}"
+        if not (out / "index.html").exists():
+            continue
+        folder = sorted(p.parent for p in out.glob("*/index.html"))[0]
+        pages[f"{n}x region index"] = (out / "index.html", "index")
+        pages[f"{n}x county page"] = (folder / "index.html", "county")
+    return first_render(pages, repeats)
 
 
 def report(results: dict[int, dict[str, dict[str, Any]]], sizes: list[int], args: argparse.Namespace) -> None:
@@ -364,10 +422,21 @@ def report(results: dict[int, dict[str, dict[str, Any]]], sizes: list[int], args
             b = base[mode]["steps"]
             cells = [f"{m['steps'][s]:7.1f} ({(m['steps'][s] / b[s]) if b[s] else float('nan'):4.1f})" for s in STEPS]
             print(f"{n:>4}x {mode:<9} " + " ".join(f"{c:>14}" for c in cells))
-    if len(sizes) >= 2 and "baseline" in results[sizes[-1]]:
+    print("\nthe region's own phases (median seconds): prepare, counties on the cluster, cross-county pass, aggregate")
+    for n in sizes:
+        rs = results[n].get("region", {}).get("region_s")
+        if rs:
+            print(f"{n:>4}x " + "  ".join(f"{k} {v:.1f}" for k, v in rs.items()))
+    if len(sizes) >= 2 and all("region" in results[n] for n in sizes[-2:]):
         n1, n2 = sizes[-2], sizes[-1]
         g = math.log(results[n2]["region"]["wall_s"] / results[n1]["region"]["wall_s"]) / math.log(n2 / n1)
         print(f"\ngrowth exponent of the region's wall time from {n1}x to {n2}x: {g:.2f} (goal <= 1.1)")
+    for n in sizes:
+        if "region" in results[n] and "single" in results[n]:
+            r, s1 = results[n]["region"]["wall_s"], results[n]["single"]["wall_s"]
+            rss = results[n]["region"]["rss_worker_mb"]
+            print(f"{n}x: region on {args.workers} workers {r:.1f} s / one scenario in one process {s1:.1f} s = "
+                  f"{r / s1:.2f}x (goal at 64x <= 0.35x); largest worker {rss:.0f} MB (goal < 1,536 MB)")  # fmt: skip
 
 
 if __name__ == "__main__":
