@@ -17,7 +17,7 @@ files only -- no workbook, print maps or plan document (the region's ``outputs.c
 Per size it prints wall time, CPU time (this process plus every county's own CPU) and peak RSS (this process
 and the largest worker), the ratios against the 1x run and the growth exponent ``log(t_N / t_1) / log(N)``
 (1.0 = linear in the number of counties), the speedup of the workers over the baseline, and per pipeline
-step (load, access, site, allocate, plan, phase, map, write) the wall time summed over counties.
+step (load, access, site, allocate, plan, phase, roster, map, write) the wall time summed over counties.
 CPU time is measured per county (a county is one task), not per pipeline step.
 
 Usage::
@@ -47,7 +47,7 @@ from geofupin import region as region_mod
 from geofupin.config.region import CountyOutputs, Region, RegionOutputs, Tiles
 
 REPO = Path(__file__).resolve().parents[1]
-STEPS = ("load", "access", "site", "allocate", "plan", "phase", "map", "write")
+STEPS = ("load", "access", "site", "allocate", "plan", "phase", "roster", "map", "write")
 
 
 #: ``--light``: what each county writes in a province run that only adds the counties up.
