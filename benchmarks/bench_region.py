@@ -38,6 +38,8 @@ import os
 import resource
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -153,6 +155,39 @@ def once_single(sc: Any, out: Path) -> dict[str, Any]:
     }
 
 
+#: One single-scenario run in a fresh process, by the bench_region.py of the tree on its PYTHONPATH (argv: tree,
+#: size, tile cache, light 0/1, work folder): this tree's code or a reference revision's (``--single-ref``).
+SINGLE_DRIVER = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, str(Path(sys.argv[1]) / "benchmarks"))
+import bench_region as b
+n, cache, light, work = int(sys.argv[2]), Path(sys.argv[3]), sys.argv[4] == "1", Path(sys.argv[5])
+work.mkdir(parents=True, exist_ok=True)
+reg = b.make_region(n, cache, light=light)
+b.warm(reg, work)
+sc = b.single_scenario(reg, work)
+r = b.once_single(sc, work / "out")
+t = json.loads((work / "out" / "run.json").read_text(encoding="utf-8")).get("timings_s", {})
+r["steps"] = {("write" if k == "write_tables" else k): float(v) for k, v in t.items()}  # every step the tree has
+print("RESULT " + json.dumps(r))
+"""
+
+
+def once_single_in(tree: Path, n: int, cache: Path, light: bool, work: Path) -> dict[str, Any]:
+    """The tiled region as one scenario, run by ``tree``'s code in a fresh process (its imports not timed)."""
+    import json
+
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    cmd = [sys.executable, "-c", SINGLE_DRIVER, str(tree), str(n), str(cache), "1" if light else "0", str(work)]
+    proc = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"the single scenario failed in {tree} ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+    shutil.rmtree(work / "out", ignore_errors=True)
+    return dict(json.loads(line[len("RESULT ") :]))
+
+
 def once(reg: Region, out: Path, workers: int) -> dict[str, Any]:
     """One region run: wall, CPU (this process + every county), peak RSS (this process, largest worker), steps."""
     if out.exists():
@@ -184,7 +219,7 @@ def once(reg: Region, out: Path, workers: int) -> dict[str, Any]:
 
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out = {k: statistics.median(r[k] for r in runs) for k in ("wall_s", "cpu_s", "rss_self_mb", "rss_worker_mb")}
-    out["steps"] = {s: statistics.median(r["steps"][s] for r in runs) for s in STEPS}
+    out["steps"] = {s: statistics.median(r["steps"].get(s, 0.0) for r in runs) for s in STEPS}
     if "region_s" in runs[0]:
         out["region_s"] = {k: statistics.median(r["region_s"].get(k, 0.0) for r in runs) for k in runs[0]["region_s"]}
     out["placed"] = runs[0]["placed"]
@@ -306,6 +341,13 @@ def main() -> None:
         "and --single)",
     )
     ap.add_argument(
+        "--single-ref",
+        default=None,
+        metavar="REV",
+        help="also run the single scenario on the code of git revision REV (mode single@REV), e.g. the session's "
+        "start: 'today's single-process time' of the issue's goal",
+    )
+    ap.add_argument(
         "--single-repeats",
         type=int,
         default=None,
@@ -334,6 +376,7 @@ def main() -> None:
         return
     work = Path(tempfile.mkdtemp(prefix="bench-region-"))
     results: dict[int, dict[str, dict[str, Any]]] = {}
+    ref_tree: Path | None = None
     try:
         for n in sizes:
             reg = make_region(n, args.cache, light=args.light)
@@ -348,18 +391,27 @@ def main() -> None:
                 if bad:
                     raise SystemExit(f"unknown --modes {bad}; choose from {sorted(known)}")
                 modes = {m: known[m] for m in wanted}
-            if "single" in modes:
-                sc_single = single_scenario(reg, work)
+            if args.single_ref:
+                modes[f"single@{args.single_ref}"] = -1
             results[n] = {}
             for mode, w in modes.items():
                 runs = []
-                repeats = args.single_repeats if mode == "single" and args.single_repeats else args.repeats
+                repeats = args.single_repeats if mode.startswith("single") and args.single_repeats else args.repeats
                 for i in range(repeats):
                     out = work / f"{mode}-{n}"
-                    r = once_single(sc_single, out) if mode == "single" else once(reg, out, w)
+                    if mode == "single":
+                        r = once_single_in(REPO, n, args.cache, args.light, work / f"single-{n}")
+                    elif mode.startswith("single@"):
+                        if ref_tree is None:
+                            from bench_county import reference_tree
+
+                            ref_tree = reference_tree(args.single_ref, work)
+                        r = once_single_in(ref_tree, n, args.cache, args.light, work / f"ref-single-{n}")
+                    else:
+                        r = once(reg, out, w)
                     runs.append(r)
                     print(
-                        f"  {n:>3}x {mode:<8} run {i + 1}/{repeats}: wall {r['wall_s']:7.1f} s, "
+                        f"  {n:>3}x {mode:<16} run {i + 1}/{repeats}: wall {r['wall_s']:7.1f} s, "
                         f"cpu {r['cpu_s']:7.1f} s, rss self {r['rss_self_mb']:6.0f} MB, "
                         f"worker {r['rss_worker_mb']:6.0f} MB",
                         flush=True,
@@ -368,6 +420,8 @@ def main() -> None:
         if args.render:
             rendered = render_timed(work, sizes, args.repeats)
     finally:
+        if ref_tree is not None:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(ref_tree)], check=False)
         shutil.rmtree(work, ignore_errors=True)
     report(results, sizes, args)
     if args.render:
@@ -396,7 +450,7 @@ def report(results: dict[int, dict[str, dict[str, Any]]], sizes: list[int], args
     base = results[sizes[0]]
     print(f"\nregion runs, medians of {args.repeats}; {args.workers} workers; {os.cpu_count()} CPUs on this machine")
     print(
-        f"{'size':>5} {'mode':<9} {'wall s':>8} {'x1x':>6} {'exp':>5} {'cpu s':>8} {'x1x':>6} "
+        f"{'size':>5} {'mode':<16} {'wall s':>8} {'x1x':>6} {'exp':>5} {'cpu s':>8} {'x1x':>6} "
         f"{'rss MB':>7} {'worker MB':>9} {'speedup':>8} {'placed':>8} {'万元':>10}"
     )
     for n in sizes:
@@ -411,17 +465,17 @@ def report(results: dict[int, dict[str, dict[str, Any]]], sizes: list[int], args
             if mode == "region" and "single" in results[n]:
                 speed += f" {m['wall_s'] / results[n]['single']['wall_s']:.2f}/1"
             print(
-                f"{n:>4}x {mode:<9} {m['wall_s']:8.1f} {ratio_t:6.2f} {exp:5.2f} {m['cpu_s']:8.1f} {ratio_c:6.2f} "
+                f"{n:>4}x {mode:<16} {m['wall_s']:8.1f} {ratio_t:6.2f} {exp:5.2f} {m['cpu_s']:8.1f} {ratio_c:6.2f} "
                 f"{m['rss_self_mb']:7.0f} {m['rss_worker_mb']:9.0f} {speed:>8} {m['placed']:>8,} "
                 f"{m['budget_wan']:>10,.2f}"
             )
     print("\nper pipeline step, wall seconds summed over the counties (median), and x the 1x run:")
-    print(f"{'size':>5} {'mode':<9} " + " ".join(f"{s:>14}" for s in STEPS))
+    print(f"{'size':>5} {'mode':<16} " + " ".join(f"{s:>14}" for s in STEPS))
     for n in sizes:
         for mode, m in results[n].items():
             b = base[mode]["steps"]
             cells = [f"{m['steps'][s]:7.1f} ({(m['steps'][s] / b[s]) if b[s] else float('nan'):4.1f})" for s in STEPS]
-            print(f"{n:>4}x {mode:<9} " + " ".join(f"{c:>14}" for c in cells))
+            print(f"{n:>4}x {mode:<16} " + " ".join(f"{c:>14}" for c in cells))
     print("\nthe region's own phases (median seconds): prepare, counties on the cluster, cross-county pass, aggregate")
     for n in sizes:
         rs = results[n].get("region", {}).get("region_s")
@@ -432,11 +486,15 @@ def report(results: dict[int, dict[str, dict[str, Any]]], sizes: list[int], args
         g = math.log(results[n2]["region"]["wall_s"] / results[n1]["region"]["wall_s"]) / math.log(n2 / n1)
         print(f"\ngrowth exponent of the region's wall time from {n1}x to {n2}x: {g:.2f} (goal <= 1.1)")
     for n in sizes:
-        if "region" in results[n] and "single" in results[n]:
-            r, s1 = results[n]["region"]["wall_s"], results[n]["single"]["wall_s"]
+        for mode in [m for m in results[n] if m.startswith("single")]:
+            if "region" not in results[n]:
+                continue
+            r, s1 = results[n]["region"]["wall_s"], results[n][mode]["wall_s"]
             rss = results[n]["region"]["rss_worker_mb"]
-            print(f"{n}x: region on {args.workers} workers {r:.1f} s / one scenario in one process {s1:.1f} s = "
-                  f"{r / s1:.2f}x (goal at 64x <= 0.35x); largest worker {rss:.0f} MB (goal < 1,536 MB)")  # fmt: skip
+            code = "this tree's code" if mode == "single" else f"the code of {mode.split('@', 1)[1]}"
+            print(f"{n}x: region on {args.workers} workers {r:.1f} s / one scenario in one process ({code}) "
+                  f"{s1:.1f} s = {r / s1:.2f}x (goal at 64x <= 0.35x); largest worker {rss:.0f} MB "
+                  "(goal < 1,536 MB)")  # fmt: skip
 
 
 if __name__ == "__main__":
