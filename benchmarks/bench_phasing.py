@@ -17,7 +17,8 @@ alternating; medians (wall and CPU seconds) are reported:
 - ``yearly``: ``x[g, t]`` = group g moves in year t, the first release's model and HiGHS options
   (``phasing._milp_yearly``, what :func:`~geofupin.phasing.solve` used before);
 - ``cumulative``: ``y[g, t]`` = group g has moved by year t, with the cumulative ceiling rows
-  (``phasing._milp_cumulative``, what :func:`~geofupin.phasing.solve` uses now);
+  (``phasing._milp_cumulative``, what :func:`~geofupin.phasing.solve` uses now up to
+  ``phasing._CUMULATIVE_MAX_GROUPS`` groups; the yearly model beyond);
 - ``greedy``: :func:`geofupin.phasing.greedy` (groups by priority per household, each into the earliest
   year it fits), the baseline plan.
 
@@ -140,7 +141,12 @@ def bench(name: str, p: PhasingProblem, args: argparse.Namespace) -> None:
     g = greedy(p)
     start = g.year_index if g.feasible else None
     rows = p.rows()
-    print(f"{name}: {p.n} groups x {len(p.years)} years, {len(rows)} ceilings; greedy {g.objective:,.2f}", flush=True)
+    uses = "cumulative" if p.n <= phasing._CUMULATIVE_MAX_GROUPS else "yearly"
+    print(
+        f"{name}: {p.n} groups x {len(p.years)} years, {len(rows)} ceilings; greedy {g.objective:,.2f};"
+        f" solve() uses the {uses} model",
+        flush=True,
+    )
     models = {
         "yearly": lambda: phasing._milp_yearly(
             p, rows, slack=False, time_limit_s=args.time_limit, mip_gap=args.gap, start=start

@@ -24,8 +24,9 @@ minimising the slacks relative to their ceilings, gives the smallest extra budge
 that makes the plan fit (table ``phasing_shortfall``), and the plan is then solved with the
 ceilings raised by those amounts (``feasible`` is false and every table says so).
 
-HiGHS solves the plan in the equivalent cumulative form ("moved by year t", :func:`_milp_cumulative`:
-the same plans and objective, proved several times faster); the slack relaxation in the yearly form above.
+HiGHS solves the plan of a county of up to 150 groups in the equivalent cumulative form ("moved by
+year t", :func:`_milp_cumulative`: the same plans and objective, proved several times faster); larger
+ones and the slack relaxation in the yearly form above.
 
 :func:`greedy` is the baseline the benchmark compares against (and the MILP's start): groups
 by priority, each into the earliest year it fits.
@@ -234,12 +235,17 @@ Rows = list[tuple[str, int, int, np.ndarray, float]]
 MilpResult = tuple[str, np.ndarray | None, np.ndarray | None, float, Rows]
 
 # HiGHS options of the cumulative model: its sub-MIP heuristics (RINS, RENS) spend most of the time on
-# plans the greedy start and the LP lead to anyway (demo: 0.8 s instead of 2.1 s, the same optimum).
+# plans the greedy start and the LP lead to anyway (demo: 0.8 s CPU instead of 2.5 s, the same optimum).
 # Presolve stays on: without it the demo is faster still (0.6 s) but the 4x tile does not close its gap.
 _CUMULATIVE_OPTIONS: Mapping[str, Any] = {
     "mip_heuristic_run_rins": False,
     "mip_heuristic_run_rens": False,
 }
+# The cumulative model is used up to this many groups: its rows are as dense as the ceilings' groups, and
+# on counties of hundreds of groups behind a few ceilings the yearly model closes the gap sooner
+# (benchmarks/bench_phasing.py, CPU: demo, 59 groups, 3.1x faster; the 4x tile, 236 groups, 0.85x;
+# synthetic counties of 200 and 800 groups at 4 and 16 sites 0.65x and 0.23x).
+_CUMULATIVE_MAX_GROUPS = 150
 
 
 def _milp(
@@ -253,13 +259,14 @@ def _milp(
 ) -> MilpResult:
     """Build and solve the MILP; return (status, year_index, slack values, gap, rows).
 
-    The plan (``slack=False``) is solved in the cumulative formulation (:func:`_milp_cumulative`, the
-    same optimum several times faster); the slack relaxation in the yearly one (:func:`_milp_yearly`).
+    The plan (``slack=False``) of a county of up to ``_CUMULATIVE_MAX_GROUPS`` groups is solved in the
+    cumulative formulation (:func:`_milp_cumulative`, the same optimum several times faster); larger
+    ones and the slack relaxation in the yearly one (:func:`_milp_yearly`).
     """
     rows = problem.rows()
     if raise_by:
         rows = [(kind, t, k, coef, cap + raise_by.get((kind, t, k), 0.0)) for kind, t, k, coef, cap in rows]
-    if slack or len(problem.years) < 2:
+    if slack or len(problem.years) < 2 or problem.n > _CUMULATIVE_MAX_GROUPS:
         return _milp_yearly(problem, rows, slack=slack, time_limit_s=time_limit_s, mip_gap=mip_gap, start=start)
     return _milp_cumulative(problem, rows, time_limit_s=time_limit_s, mip_gap=mip_gap, start=start)
 

@@ -291,3 +291,18 @@ def test_progress_table_matches_the_loops(seed: int) -> None:
     pd.testing.assert_frame_equal(got, progress_by_loops(plan, years))
     county = got[got["township"] == "全县"]
     assert county["planned_households"].sum() == plan["households"].sum()
+
+
+def test_large_counties_and_the_relaxation_use_the_yearly_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond ``_CUMULATIVE_MAX_GROUPS`` groups the plan is solved as before (the yearly model), same optimum."""
+    p = random_problem(9, 77, years=3)
+    calls: list[str] = []
+    real_y, real_c = ph._milp_yearly, ph._milp_cumulative
+    monkeypatch.setattr(ph, "_milp_yearly", lambda *a, **kw: calls.append("yearly") or real_y(*a, **kw))
+    monkeypatch.setattr(ph, "_milp_cumulative", lambda *a, **kw: calls.append("cumulative") or real_c(*a, **kw))
+    small = solve(p, mip_gap=0.0)
+    assert calls == ["cumulative"]
+    monkeypatch.setattr(ph, "_CUMULATIVE_MAX_GROUPS", 8)
+    large = solve(p, mip_gap=0.0)
+    assert calls == ["cumulative", "yearly"]
+    assert small.objective == pytest.approx(large.objective, rel=1e-9) == enumerate_plans(p)[0]
