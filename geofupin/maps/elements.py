@@ -5,10 +5,13 @@ Jinja2 template, and a ``MacroElement`` compiles the output of its macros once m
 village named ``{{ 7*7 }}`` would show as ``49`` (or run code). So:
 
 - every block geofupin puts on the page is a :class:`RawHtml`, written verbatim;
-- geofupin's elements (and the folium ones that carry data: the layer control, tile
-  layers) render their macros through :class:`RawMacroElement`, which writes the macro
-  output verbatim; their templates hold only geofupin's constant markup and generated
-  element names;
+- geofupin's elements, and every folium element of the run page (the map, the layer
+  control, tile layers, the hillshade overlay, the full-screen and measuring controls, the
+  ``addTo`` statements folium adds), render their macros through :class:`RawMacroElement`,
+  which writes the macro output verbatim; their templates hold only constant markup and
+  generated element names. No template is compiled while a page renders (only branca's
+  figure compiles its constant ``<meta>`` tag), which also saves a Jinja compile per
+  element on every page;
 - data reaches the page only as JSON in ``<script type="application/json">`` blocks
   (:func:`~._runtime.safe_json` escapes ``<``, ``>``, ``&``, U+2028/2029), which the runtime
   parses and turns into DOM text nodes. Nothing inserts data through ``innerHTML``.
