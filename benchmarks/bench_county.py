@@ -265,6 +265,19 @@ def four_tile_scenario(cache: Path) -> Path:
             ph["budget_ceiling_yuan"] = 4 * ph["budget_ceiling_yuan"]
         ph["time_limit_s"] = max(float(ph.get("time_limit_s", 0) or 0), 300.0)
     sc["policy"]["file"] = str((REPO / "scenarios" / sc["policy"]["file"]).resolve())
+    placement = sc.get("placement") or {}
+    codes = [demo.tile_code(r, c) for r in range(2) for c in range(2)]
+    if placement.get("transitional_housing"):  # each tile's collective owns its housing (ids prefixed as the tiles')
+        placement["transitional_housing"] = [
+            {**t, "village_id": f"{code}-{t['village_id']}"}
+            | ({"site_id": f"{code}-{t['site_id']}"} if t.get("site_id") else {})
+            for code in codes
+            for t in placement["transitional_housing"]
+        ]
+    if placement.get("scattered_households"):
+        placement["scattered_households"] = {
+            f"{code}-{k}": n for code in codes for k, n in placement["scattered_households"].items()
+        }
     if "roster" in sc:  # the households of the base county (tiles prefix their village ids, as a region's do)
         sc["roster"]["path"] = str((REPO / "scenarios" / sc["roster"]["path"]).resolve())
     scen.write_text(yaml.safe_dump(sc, allow_unicode=True, sort_keys=False), encoding="utf-8")

@@ -7,12 +7,28 @@ data (what ``gdf.explore()`` would produce). Targets: < 5 MB and < 3 s first ren
     python benchmarks/bench_maps.py [--quick]
 
 The last lines are the ratios (geofupin / baseline; lower is better).
+
+``--steps`` measures instead the demo county's ``access``, ``site`` and ``map`` steps (light outputs:
+CSV tables only, no printed maps or plan document) of this tree against a reference git revision
+(``--ref``, default ``main``; checked out with ``git worktree add`` as ``bench_county.py`` does).
+Each of ``--repeats`` rounds (default 3) starts one fresh process per tree, alternating reference /
+new; a process runs the demo's steps up to the map, then times each measured step: its first call
+(the map's includes importing folium and geofupin.maps, as a county run pays it) and ``--calls``
+more calls on the same inputs (each step gets the results of the steps before it, as in a run).
+It prints MEDIANS over the rounds (first call) and over all the further calls (warm), the ratios
+new / reference and the load average::
+
+    python benchmarks/bench_maps.py --steps --ref main --repeats 3
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -157,10 +173,88 @@ def first_render_s(html: str, ready: str, tmp: Path, name: str) -> tuple[float, 
     return float(np.median(times)), float(np.median(cpus))
 
 
+# --------------------------------------------------------------------------- the demo's steps, new vs reference
+STEP_NAMES = ("access", "site", "map")
+_CHILD = r"""
+import dataclasses, json, sys, time
+from pathlib import Path
+from geofupin import pipeline, scenario
+from geofupin.context import RunContext
+measured, calls = sys.argv[1].split(","), int(sys.argv[2])
+sc = scenario.load(Path("scenarios/demo.yaml"))
+sc = dataclasses.replace(sc, outputs=dataclasses.replace(sc.outputs, tables=("csv",), static_maps=(), document=()))
+steps = [s for s in pipeline.available_steps(sc) if s != "map"]
+ctx = pipeline.run(sc, steps=steps).ctx
+before = {}
+for i, name in enumerate(pipeline.STEP_ORDER):
+    before[name] = {k: v for k, v in ctx.results.items() if k in pipeline.STEP_ORDER[:i]}
+out = {"folium_loaded": "folium" in sys.modules}
+for name in measured:
+    c = RunContext(scenario=ctx.scenario, layers=ctx.layers, results=before[name])
+    times = []
+    for _ in range(1 + calls):
+        t = time.perf_counter()
+        pipeline.step_function(name)(c)
+        times.append(time.perf_counter() - t)
+    out[name] = times
+print("RESULT " + json.dumps(out))
+"""
+
+
+def _child(tree: Path, calls: int) -> dict[str, object]:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, ",".join(STEP_NAMES), str(calls)],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    if proc.returncode != 0 or line is None:
+        raise SystemExit(f"the step run failed in {tree}:\n{proc.stderr[-3000:]}")
+    return dict(json.loads(line[len("RESULT ") :]))
+
+
+def steps_main(ref: str, repeats: int, calls: int) -> None:
+    """The demo's access, site and map steps, this tree against ``ref``: medians (see the module doc)."""
+    from bench_county import REPO, _load, reference_tree
+
+    work = Path(tempfile.mkdtemp(prefix="bench-maps-"))
+    print(f"load average before: {_load()}", flush=True)
+    runs: dict[str, list[dict[str, object]]] = {"ref": [], "new": []}
+    try:
+        trees = {"ref": reference_tree(ref, work), "new": REPO}
+        for i in range(repeats):
+            for label, tree in trees.items():  # alternating
+                runs[label].append(_child(tree, calls))
+                print(f"  round {i + 1}/{repeats} {label}: done; load {_load()}", flush=True)
+    finally:
+        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(work / f"ref-{ref}")])
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\nmedians of {repeats} processes per tree ({calls} warm calls each); reference {ref}; load {_load()}")
+    print(f"{'step':<8} {'':6} {'reference':>10} {'new':>10} {'new/ref':>8}")
+    for name in STEP_NAMES:
+        for kind, lo, hi in (("first", 0, 1), ("warm", 1, None)):
+            med = {label: statistics.median(x for r in rs for x in list(r[name])[lo:hi]) for label, rs in runs.items()}
+            print(f"{name:<8} {kind:6} {med['ref']:10.3f} {med['new']:10.3f} {med['new'] / med['ref']:8.2f}")
+    loaded = {label: [bool(r["folium_loaded"]) for r in rs] for label, rs in runs.items()}
+    print(f"folium already imported before the map step: {loaded}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="2,000 villages and 10,000 segments")
+    ap.add_argument("--steps", action="store_true", help="the demo's access/site/map steps against --ref")
+    ap.add_argument("--ref", default="main", help="reference git revision for --steps (default main)")
+    ap.add_argument("--repeats", type=int, default=3, help="--steps: processes per tree (medians)")
+    ap.add_argument("--calls", type=int, default=3, help="--steps: warm calls of each step per process")
     a = ap.parse_args()
+    if a.steps:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        steps_main(a.ref, a.repeats, a.calls)
+        return
     nv, ns = (2_000, 10_000) if a.quick else (10_000, 50_000)
     layers = synthetic(nv, ns)
     # step summaries as a run records them: the page draws its summary panel from these

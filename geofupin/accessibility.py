@@ -563,32 +563,11 @@ def coverage(
     twp = access["township"].fillna("").astype(str) if "township" in access else pd.Series("", index=access.index)
     persons = pd.to_numeric(access.get("persons", 0), errors="coerce").fillna(0).to_numpy(float)
     poor = pd.to_numeric(access.get("poor_persons", 0), errors="coerce").fillna(0).to_numpy(float)
-    rows = []
     labels = pd.concat([twp, pd.Series(total_label, index=access.index)], ignore_index=True)
     p2 = np.r_[persons, persons]
     q2 = np.r_[poor, poor]
-    for kind in kinds:
-        col = f"time_min_{kind}"
-        t = access[col].to_numpy(float) if col in access else np.full(len(access), np.nan)
-        t2 = np.r_[t, t]
-        for band in bands_min:
-            cov = np.nan_to_num(t2, nan=np.inf) <= band
-            df = pd.DataFrame({"township": labels, "p": p2, "q": q2, "pc": p2 * cov, "qc": q2 * cov})
-            g = df.groupby("township", sort=True).sum()
-            with np.errstate(invalid="ignore", divide="ignore"):
-                res = pd.DataFrame(
-                    {
-                        "township": g.index,
-                        "facility_kind": kind,
-                        "band_min": float(band),
-                        "persons": g["p"].to_numpy(),
-                        "poor_persons": g["q"].to_numpy(),
-                        "persons_share": np.where(g["p"] > 0, g["pc"] / g["p"], np.nan),
-                        "poor_persons_share": np.where(g["q"] > 0, g["qc"] / g["q"], np.nan),
-                    }
-                )
-            rows.append(res)
-    if not rows:
+    cases = [(kind, float(band)) for kind in kinds for band in bands_min]
+    if not cases:
         return pd.DataFrame(
             columns=[
                 "township",
@@ -600,7 +579,32 @@ def coverage(
                 "poor_persons_share",
             ]
         )
-    out = pd.concat(rows, ignore_index=True)
+    # every (kind, band)'s covered persons as columns of ONE frame, summed by township in one groupby
+    # (each column's sums are those of its own groupby: the same rows, in the same order)
+    sums: dict[str, np.ndarray] = {"p": p2, "q": q2}
+    for i, (kind, band) in enumerate(cases):
+        col = f"time_min_{kind}"
+        t = access[col].to_numpy(float) if col in access else np.full(len(access), np.nan)
+        cov = np.nan_to_num(np.r_[t, t], nan=np.inf) <= band
+        sums[f"pc{i}"] = p2 * cov
+        sums[f"qc{i}"] = q2 * cov
+    g = pd.DataFrame({"township": labels, **sums}).groupby("township", sort=True).sum()
+    k = len(g)
+    gp, gq = g["p"].to_numpy(), g["q"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ps = np.concatenate([np.where(gp > 0, g[f"pc{i}"].to_numpy() / gp, np.nan) for i in range(len(cases))])
+        qs = np.concatenate([np.where(gq > 0, g[f"qc{i}"].to_numpy() / gq, np.nan) for i in range(len(cases))])
+    out = pd.DataFrame(
+        {
+            "township": g.index.take(np.tile(np.arange(k), len(cases))),
+            "facility_kind": np.repeat(np.array([c[0] for c in cases], dtype=object), k),
+            "band_min": np.repeat(np.array([c[1] for c in cases], dtype=float), k),
+            "persons": np.tile(gp, len(cases)),
+            "poor_persons": np.tile(gq, len(cases)),
+            "persons_share": ps,
+            "poor_persons_share": qs,
+        }
+    )
     # county total last within each kind/band
     out["_total"] = out["township"] == total_label
     out = out.sort_values(["facility_kind", "band_min", "_total", "township"], kind="stable").drop(columns="_total")

@@ -5,10 +5,13 @@ Jinja2 template, and a ``MacroElement`` compiles the output of its macros once m
 village named ``{{ 7*7 }}`` would show as ``49`` (or run code). So:
 
 - every block geofupin puts on the page is a :class:`RawHtml`, written verbatim;
-- geofupin's elements (and the folium ones that carry data: the layer control, tile
-  layers) render their macros through :class:`RawMacroElement`, which writes the macro
-  output verbatim; their templates hold only geofupin's constant markup and generated
-  element names;
+- geofupin's elements, and every folium element of the run page (the map, the layer
+  control, tile layers, the hillshade overlay, the full-screen and measuring controls, the
+  ``addTo`` statements folium adds), render their macros through :class:`RawMacroElement`,
+  which writes the macro output verbatim; their templates hold only constant markup and
+  generated element names. No template is compiled while a page renders (only branca's
+  figure compiles its constant ``<meta>`` tag), which also saves a Jinja compile per
+  element on every page;
 - data reaches the page only as JSON in ``<script type="application/json">`` blocks
   (:func:`~._runtime.safe_json` escapes ``<``, ``>``, ``&``, U+2028/2029), which the runtime
   parses and turns into DOM text nodes. Nothing inserts data through ``innerHTML``.
@@ -16,9 +19,11 @@ village named ``{{ 7*7 }}`` would show as ``49`` (or run code). So:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 import folium
+import folium.plugins
+import folium.raster_layers
 from branca.element import Element, Figure, MacroElement
 from folium.elements import JSCSSMixin
 from folium.map import Layer
@@ -55,25 +60,60 @@ def json_block(element_id: str, obj: Any) -> RawHtml:
     return RawHtml(f'<script type="application/json" id="{element_id}">{safe_json(obj)}</script>')
 
 
+def _plain(element: Element) -> TypeGuard[MacroElement]:
+    """Whether ``element`` is a ``MacroElement`` rendered by branca's own ``MacroElement.render``.
+
+    folium adds such elements while rendering (``ElementAddToElement``: the ``addTo`` of a
+    layer shown at first); :class:`RawMacroElement` writes their macros verbatim too.
+    """
+    return isinstance(element, MacroElement) and type(element).render is MacroElement.render
+
+
+def _render_verbatim(element: MacroElement, kwargs: dict[str, Any]) -> None:
+    figure = element.get_root()
+    if not isinstance(figure, Figure):
+        raise TypeError(f"{type(element).__name__} can only be rendered inside a Figure (add it to a map first).")
+    module = element._template.module.__dict__
+    for part, target in (("header", figure.header), ("html", figure.html), ("script", figure.script)):
+        macro = module.get(part)
+        if macro is not None:
+            target.add_child(RawHtml(str(macro(element, kwargs))), name=element.get_name())
+    for child in element._children.values():
+        if _plain(child):
+            _render_verbatim(child, kwargs)
+        else:
+            child.render(**kwargs)
+
+
 class RawMacroElement(MacroElement):
     """A ``MacroElement`` whose macro output is put on the page verbatim.
 
     branca's ``MacroElement.render`` wraps each macro's output in ``Element(output)``, which
     compiles it as a template a second time: any value the macro wrote (a layer name, a
-    tile URL) would be evaluated. This does the same work with :class:`RawHtml`.
+    tile URL) would be evaluated, and every element of every page costs a Jinja compile (the
+    hillshade's ``data:`` URL, hundreds of kilobytes, is lexed as a template). This does the
+    same work with :class:`RawHtml`, for its children rendered by branca's ``MacroElement.render``
+    (folium's ``ElementAddToElement``) as well.
     """
 
     def render(self, **kwargs: Any) -> None:  # type: ignore[override]
-        figure = self.get_root()
-        if not isinstance(figure, Figure):
-            raise TypeError(f"{type(self).__name__} can only be rendered inside a Figure (add it to a map first).")
-        module = self._template.module.__dict__
-        for part, target in (("header", figure.header), ("html", figure.html), ("script", figure.script)):
-            macro = module.get(part)
-            if macro is not None:
-                target.add_child(RawHtml(str(macro(self, kwargs))), name=self.get_name())
-        for child in self._children.values():
-            child.render(**kwargs)
+        _render_verbatim(self, kwargs)
+
+
+class Map(folium.Map, RawMacroElement):
+    """folium's map, its macros and those of the ``addTo`` statements it gets written verbatim."""
+
+
+class ImageOverlay(folium.raster_layers.ImageOverlay, RawMacroElement):
+    """folium's image overlay (the hillshade), its ``data:`` URL written verbatim, not lexed as a template."""
+
+
+class Fullscreen(folium.plugins.Fullscreen, RawMacroElement):
+    """folium's full-screen button, written verbatim (see :class:`RawMacroElement`)."""
+
+
+class MeasureControl(folium.plugins.MeasureControl, RawMacroElement):
+    """folium's measuring tool, written verbatim (see :class:`RawMacroElement`)."""
 
 
 class LayerControl(folium.LayerControl, RawMacroElement):

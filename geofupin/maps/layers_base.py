@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import folium
-import folium.plugins
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -14,6 +12,7 @@ import shapely
 
 from ..context import Layers, StepResult
 from . import data as D
+from .elements import ImageOverlay
 from .hillshade import DemShade, hillshade_overlay
 from .page import Page, find, geom_kind
 
@@ -26,7 +25,7 @@ def _hillshade(p: Page, layers: Layers, shade: DemShade | None = None) -> None:
         p.notes.append("未能读取高程数据，未绘制地形晕渲 / DEM unreadable, no hillshade")
         return
     url, bounds = got
-    folium.raster_layers.ImageOverlay(
+    ImageOverlay(
         url,
         bounds=[list(bounds[0]), list(bounds[1])],
         name="地形晕渲 Hillshade",

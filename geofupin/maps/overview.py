@@ -27,7 +27,18 @@ from ..context import Layers, RunContext, StepResult
 from . import data as D
 from .allocation import _allocation
 from .basemaps import add_basemap
-from .elements import FirstView, GroupedLayerControl, InfoBox, Legend, NorthArrow, SearchBox, SummaryPanel
+from .elements import (
+    FirstView,
+    Fullscreen,
+    GroupedLayerControl,
+    InfoBox,
+    Legend,
+    Map,
+    MeasureControl,
+    NorthArrow,
+    SearchBox,
+    SummaryPanel,
+)
 from .hillshade import DemShade
 from .isochrones import BAND_COLORS, _isochrones
 from .layers_base import (
@@ -96,7 +107,7 @@ MAP_LIMITS: dict[str, Any] = {"minZoom": 6, "maxZoom": 19, "zoomSnap": 0.25}
 
 def new_map(config: MapConfig, **kwargs: Any) -> folium.Map:
     """An empty map without default tiles, canvas rendering, metric scale bar."""
-    return folium.Map(
+    return Map(
         tiles=None,
         prefer_canvas=True,
         control_scale=False,
@@ -181,8 +192,8 @@ def finish_map(m: folium.Map, p: Page, *, legend_collapsed: bool = False) -> Non
     InfoBox({"title": config.title, "title_en": config.title_en, "lines": notes}).add_to(m)
     NorthArrow().add_to(m)
     SearchBox().add_to(m)
-    folium.plugins.Fullscreen(position="topleft", title="全屏 Full screen", title_cancel="退出全屏 Exit").add_to(m)
-    folium.plugins.MeasureControl(
+    Fullscreen(position="topleft", title="全屏 Full screen", title_cancel="退出全屏 Exit").add_to(m)
+    MeasureControl(
         position="topleft",
         primary_length_unit="meters",
         secondary_length_unit="kilometers",

@@ -118,7 +118,11 @@ def _criteria_in_use(results: Mapping[str, StepResult], expl: pd.DataFrame) -> l
     cfg = getattr(art, "criteria", None)
     crit_cfg = {c.name: c for c in getattr(cfg, "criteria", ())}
     weights = _find(results, "site_weights", "tables")
-    present = list(dict.fromkeys(expl["criterion"].astype(str)))
+    criterion = expl["criterion"].astype(str).tolist()
+    first_row: dict[str, int] = {}  # each criterion's first row of the explanation
+    for i, name in enumerate(criterion):
+        first_row.setdefault(name, i)
+    present = list(first_row)
     if crit_cfg:
         names = [n for n in crit_cfg if n in present]
     elif weights is not None and "criterion" in weights.columns:
@@ -129,7 +133,7 @@ def _criteria_in_use(results: Mapping[str, StepResult], expl: pd.DataFrame) -> l
     out = []
     for n in names:
         cat = CRITERIA.get(n, ("benefit", "", n, n, ""))
-        row = expl[expl["criterion"].astype(str) == n].iloc[0]
+        row = expl.iloc[first_row[n]]
         c = crit_cfg.get(n)
         item: dict[str, Any] = {
             "key": n,
@@ -249,10 +253,22 @@ def _find_summary(results: Mapping[str, StepResult], step: str) -> dict[str, Any
     return dict(res.summary) if res is not None else {}
 
 
-def _by_site(table: pd.DataFrame | None, ids: list[str], column: str) -> list[Any]:
+def _by_site(
+    table: pd.DataFrame | None, ids: list[str], column: str, indexed: dict[int, pd.DataFrame] | None = None
+) -> list[Any]:
+    """``column`` of ``table`` for each site of ``ids`` (a site's first row; ``None`` where it has none).
+
+    ``indexed``: the tables already indexed by site id (by ``id(table)``), filled as they come, so that
+    several columns of one table index it once.
+    """
     if table is None or "site_id" not in table.columns or column not in table.columns:
         return [None] * len(ids)
-    t = table.assign(site_id=table["site_id"].astype(str)).drop_duplicates("site_id").set_index("site_id")[column]
+    by_id = None if indexed is None else indexed.get(id(table))
+    if by_id is None:
+        by_id = table.assign(site_id=table["site_id"].astype(str)).drop_duplicates("site_id").set_index("site_id")
+        if indexed is not None:
+            indexed[id(table)] = by_id
+    t = by_id[column]
     return [t.get(i) for i in ids]
 
 
@@ -274,6 +290,7 @@ def compare_spec(results: Mapping[str, StepResult]) -> dict[str, Any] | None:
     ids = sites["site_id"].astype(str).tolist()
     n = len(ids)
     col = sites.__getitem__
+    indexed: dict[int, pd.DataFrame] = {}  # each table indexed by site id once (its tables live through this call)
 
     def values(c: str, dp: int, scale: float = 1.0) -> list[float | None]:
         return _rounded(col(c), dp, scale) if c in sites.columns else [None] * n
@@ -376,9 +393,24 @@ def compare_spec(results: Mapping[str, StepResult]) -> dict[str, Any] | None:
     ]
     if load is not None:
         cap += [
-            {"zh": "已安置人数", "u": "人", "dp": 0, "v": _rounded(_by_site(load, ids, "assigned_persons"), 0)},
-            {"zh": "已安置户数", "u": "户", "dp": 0, "v": _rounded(_by_site(load, ids, "assigned_households"), 0)},
-            {"zh": "容量利用率", "u": "%", "dp": 1, "v": _rounded(_by_site(load, ids, "occupancy_share"), 1, 100.0)},
+            {
+                "zh": "已安置人数",
+                "u": "人",
+                "dp": 0,
+                "v": _rounded(_by_site(load, ids, "assigned_persons", indexed), 0),
+            },
+            {
+                "zh": "已安置户数",
+                "u": "户",
+                "dp": 0,
+                "v": _rounded(_by_site(load, ids, "assigned_households", indexed), 0),
+            },
+            {
+                "zh": "容量利用率",
+                "u": "%",
+                "dp": 1,
+                "v": _rounded(_by_site(load, ids, "occupancy_share", indexed), 1, 100.0),
+            },
         ]
     sections.append(
         {"zh": "容量与安置", "en": "capacity", "rows": [r for r in cap if any(v is not None for v in r["v"])]}
@@ -391,7 +423,7 @@ def compare_spec(results: Mapping[str, StepResult]) -> dict[str, Any] | None:
         src = acc if acc is not None and tc in acc.columns else sites if tc in sites.columns else None
         if src is None:
             continue
-        vals = _rounded(_by_site(src, ids, tc), 1) if src is acc else values(tc, 1)
+        vals = _rounded(_by_site(src, ids, tc, indexed), 1) if src is acc else values(tc, 1)
         if any(v is not None for v in vals):
             acc_rows.append({"zh": f"到{FACILITY_ZH[kind][0]}", "u": "分钟", "dp": 1, "v": vals, "key": f"access_{tc}"})
     if acc_rows:
@@ -400,7 +432,7 @@ def compare_spec(results: Mapping[str, StepResult]) -> dict[str, Any] | None:
     cost_rows = []
     for column, table, zh in _COSTS:
         t = _find(results, table, "tables")
-        vals = _rounded(_by_site(t, ids, column), 2, 1e-4)
+        vals = _rounded(_by_site(t, ids, column, indexed), 2, 1e-4)
         if any(v is not None for v in vals):
             cost_rows.append({"zh": zh, "u": "万元", "dp": 2, "v": vals, "key": column})
     if cost_rows:
