@@ -786,7 +786,7 @@ def _plan(ctx: RunContext, policy: Policy, dem: DemSource | None) -> StepResult:
     if unserved is not None and len(unserved):
         n = float(pd.to_numeric(unserved["persons"], errors="coerce").fillna(0).sum())
         warnings.append(f"{n:.0f} 人未分配安置点,未计入预算 / {n:.0f} unserved persons are not budgeted.")
-    budget = pol.budget(layers.villages, assignment, policy=policy, options=pcfg.options)
+    budget = pol.compute_budget(units, policy, pcfg.options)  # = pol.budget(villages, assignment, ...)
     tables: dict[str, pd.DataFrame] = {
         "budget_county": pol.budget_by_rule(budget),
         "budget_township": pol.budget_by(budget, "township"),

@@ -574,12 +574,12 @@ def _budget_lines(
     base = u[list(UNIT_COLUMNS)]
     cols: dict[str, Any] = {c: base[c].take(np.tile(np.arange(n), k)).reset_index(drop=True) for c in UNIT_COLUMNS}
 
-    def per_rule(values: Sequence[Any]) -> np.ndarray:
-        return np.repeat(np.array(values, dtype=object), n)
-
     cols["unit"] = np.tile(np.arange(n), k)
     for name in ("rule_id", "payer", "purpose", "basis", "paid_to"):
-        cols[name] = pd.Series(per_rule([getattr(r, "id" if name == "rule_id" else name) for r in rules]))
+        values = [getattr(r, "id" if name == "rule_id" else name) for r in rules]
+        # text, as a text scalar set on each rule's frame would be (also when there are no units)
+        text = all(isinstance(x, str) for x in values)
+        cols[name] = pd.Series(np.repeat(np.array(values, dtype=object), n), dtype="str" if text else object)
     cols["quantity"] = np.concatenate([np.asarray(qty[r.id], dtype=float) for r in rules])
     cols["rate"] = np.repeat(np.array([float(r.amount) for r in rules]), n)
     cols["amount_yuan"] = np.concatenate([np.asarray(amounts[r.id], dtype=float) for r in rules])

@@ -176,13 +176,22 @@ class DemSource:
         The DEM file.
     crs
         The run's metric CRS the windows are laid out in.
+    direct
+        Read windows on the DEM's grid directly (default); False warps every window (the reference the
+        tests and ``benchmarks/bench_plans.py`` compare with).
     """
 
-    def __init__(self, path: Path, crs: CRS) -> None:
+    def __init__(self, path: Path, crs: CRS, *, direct: bool = True) -> None:
         self.path = Path(path)
         self.crs = crs
+        self._allow_direct = direct
         self._opened: Any = None
         self._direct = False
+
+    @property
+    def direct(self) -> bool:
+        """Whether windows on the DEM's own grid are read directly (``direct=False``: every window is warped)."""
+        return bool(self._src is not None and self._direct)
 
     @property
     def _src(self) -> Any:
@@ -199,7 +208,8 @@ class DemSource:
             tf = src.transform
             nodata = src.nodata
             self._direct = bool(
-                src.crs == RioCRS.from_user_input(self.crs)
+                self._allow_direct
+                and src.crs == RioCRS.from_user_input(self.crs)
                 and tf.b == 0
                 and tf.d == 0
                 and tf.a > 0
