@@ -126,7 +126,8 @@ def step_differences(ref_pickle: Path, new_pickle: Path) -> list[str]:
         except AssertionError as e:
             problems.append(f"layer {k}: {str(e)[:300]}")
     if a.summary != b.summary:
-        problems.append("summary differs")
+        keys = sorted(k for k in set(a.summary) | set(b.summary) if a.summary.get(k) != b.summary.get(k))
+        problems.append(f"summary differs: {keys}")
     if a.warnings != b.warnings:
         problems.append("warnings differ")
     return problems
@@ -136,7 +137,7 @@ def bench_step(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_county import REPO, four_tile_scenario, reference_tree
 
-    cache = Path(tempfile.gettempdir()) / "geofupin-bench-county"
+    cache = args.cache
     cache.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-plans-"))
     print(f"load average before: {_load()}", flush=True)
@@ -149,8 +150,9 @@ def bench_step(args: argparse.Namespace) -> None:
                 raise SystemExit(f"--sizes takes 1 and 4, not {size}")
             tile = four_tile_scenario(cache) if size == "4" else None
             runs: dict[str, list[tuple[float, float]]] = {"ref": [], "new": []}
+            # the same scenario file (this tree's) for both trees: the same inputs, the same policy file
+            scen = tile if tile is not None else REPO / "scenarios" / "demo.yaml"
             for label, tree in trees.items():
-                scen = tile if tile is not None else tree / "scenarios" / "demo.yaml"
                 _worker(tree, "prep", str(scen), str(work / f"{size}x-{label}.ctx"))
             for i in range(args.repeats):
                 for label, tree in trees.items():  # alternating
@@ -187,6 +189,8 @@ def main() -> None:
     ap.add_argument("--ref", default="322ae4f", help="--step: reference git revision (default 322ae4f)")
     ap.add_argument("--sizes", default="1,4", help="--step: 1 (the demo county) and/or 4 (2x2 tiles as one county)")
     ap.add_argument("--repeats", type=int, default=3, help="--step: timed runs per tree and size (medians)")
+    ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "geofupin-bench-plans",
+                    help="--step: where the 4x tile is built (kept between runs)")  # fmt: skip
     args = ap.parse_args()
     if args.step:
         bench_step(args)

@@ -787,12 +787,13 @@ def _plan(ctx: RunContext, policy: Policy, dem: DemSource | None) -> StepResult:
         n = float(pd.to_numeric(unserved["persons"], errors="coerce").fillna(0).sum())
         warnings.append(f"{n:.0f} 人未分配安置点,未计入预算 / {n:.0f} unserved persons are not budgeted.")
     budget = pol.compute_budget(units, policy, pcfg.options)  # = pol.budget(villages, assignment, ...)
+    by_level = {lvl: pol.budget_by(budget, lvl) for lvl in ("township", "village", "site")}
     tables: dict[str, pd.DataFrame] = {
         "budget_county": pol.budget_by_rule(budget),
-        "budget_township": pol.budget_by(budget, "township"),
-        "budget_village": pol.budget_by(budget, "village"),
-        "budget_site": pol.budget_by(budget, "site"),
-        "budget_reconciliation": pol.reconciliation(budget),
+        "budget_township": by_level["township"],
+        "budget_village": by_level["village"],
+        "budget_site": by_level["site"],
+        "budget_reconciliation": pol.reconciliation(budget, by_level),
         "budget_mode": pol.budget_by(budget, "mode"),  # 安置方式: 集中安置, 分散安置, 集中供养, 周转房安置
         "policy_options": pol.options_table(pcfg.options, pol.option_totals(units, policy, pcfg.options)),
     }

@@ -746,7 +746,8 @@ def budget_by(budget: Budget, level: Level) -> pd.DataFrame:
         units = units[units["site_id"] != ""]
     if keys:
         base = units.groupby(keys, sort=True)[["households", "persons", "hardship_households"]].sum()
-        wide = lines.pivot_table(index=keys, columns=["payer", "purpose"], values="amount_yuan", aggfunc="sum")
+        # what lines.pivot_table(index=keys, columns=[payer, purpose], values=amount_yuan, aggfunc=sum) gives
+        wide = lines.groupby([*keys, "payer", "purpose"], sort=True)["amount_yuan"].sum().unstack(["payer", "purpose"])
     else:
         base = pd.DataFrame(units[["households", "persons", "hardship_households"]].sum()).T
         wide = pd.DataFrame(lines.groupby(["payer", "purpose"])["amount_yuan"].sum()).T
@@ -765,13 +766,16 @@ def budget_by(budget: Budget, level: Level) -> pd.DataFrame:
     return out
 
 
-def reconciliation(budget: Budget) -> pd.DataFrame:
+def reconciliation(budget: Budget, tables: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Check that sites, villages and townships add up to the county, per payer x purpose.
 
     Parameters
     ----------
     budget
         A budget (:func:`budget`).
+    tables
+        ``budget_by(budget, level)`` by level when the caller has them already (any level missing is
+        computed here).
 
     Returns
     -------
@@ -783,7 +787,10 @@ def reconciliation(budget: Budget) -> pd.DataFrame:
     """
     lines = budget.lines
     pairs = list(dict.fromkeys((r.payer, r.purpose) for r in budget.policy.rules))
-    tables = {lvl: budget_by(budget, lvl) for lvl in ("county", "township", "village", "site")}
+    given = tables or {}
+    tables = {
+        lvl: given[lvl] if lvl in given else budget_by(budget, lvl) for lvl in ("county", "township", "village", "site")
+    }
     rows = []
     for payer, purpose in [*pairs, ("total", "total")]:
         col = "total_yuan" if payer == "total" else pay_column(payer, purpose)

@@ -322,3 +322,47 @@ def test_demo_roads_with_the_dem_opened_once_equal_the_warped_roads(demo_layers)
                 )
                 assert shapely.equals_exact(new.geometry, other.geometry, tolerance=0)
     assert methods.count("least_cost") >= 4, methods
+
+
+def reference_budget_by(budget: Budget, level: str) -> pd.DataFrame:
+    """budget_by with pandas' pivot table, as it was."""
+    keys = {"mode": ["mode"], "county": [], "township": ["township"], "village": ["township", "village_id", "name"]}
+    keys["site"] = ["site_id"]
+    lines, units = budget.lines, budget.units
+    pairs = list(dict.fromkeys((r.payer, r.purpose) for r in budget.policy.rules))
+    if level == "site":
+        lines, units = lines[lines["site_id"] != ""], units[units["site_id"] != ""]
+    k = keys[level]
+    if k:
+        base = units.groupby(k, sort=True)[["households", "persons", "hardship_households"]].sum()
+        wide = lines.pivot_table(index=k, columns=["payer", "purpose"], values="amount_yuan", aggfunc="sum")
+    else:
+        base = pd.DataFrame(units[["households", "persons", "hardship_households"]].sum()).T
+        wide = pd.DataFrame(lines.groupby(["payer", "purpose"])["amount_yuan"].sum()).T
+        base.index = wide.index = [0]
+    out = base.copy()
+    for pair in pairs:
+        col = f"{pair[0]}__{pair[1]}_yuan"
+        out[col] = wide[pair].reindex(out.index).fillna(0.0) if pair in wide.columns else 0.0
+    out["total_yuan"] = out[[f"{p}__{q}_yuan" for p, q in pairs]].sum(axis=1)
+    out = out.reset_index() if k else out.reset_index(drop=True)
+    for col in ("households", "persons", "hardship_households"):
+        if len(out) and np.allclose(out[col], out[col].round()):
+            out[col] = out[col].round().astype(int)
+    money = [c for c in out.columns if c.endswith("_yuan")]
+    out[money] = out[money].round(2)
+    return out
+
+
+@pytest.mark.parametrize("with_sites", [True, False])
+def test_budget_tables_and_reconciliation_as_the_pivot_tables(hand_units, with_sites) -> None:
+    from geofupin.policy import budget_by, reconciliation
+
+    units = hand_units if with_sites else hand_units.assign(site_id="")
+    b = compute_budget(units, seed_policy(), PolicyOptions())
+    levels = ("county", "township", "village", "site", "mode")
+    tables = {lvl: budget_by(b, lvl) for lvl in levels}
+    for lvl in levels:
+        pd.testing.assert_frame_equal(tables[lvl], reference_budget_by(b, lvl), check_exact=True)
+    pd.testing.assert_frame_equal(reconciliation(b, tables), reconciliation(b), check_exact=True)
+    assert tables["county"]["total_yuan"].iloc[0] == round(b.total_yuan, 2)
