@@ -257,15 +257,18 @@ class DemSource:
             from rasterio.windows import Window
 
             col, row = at
-            z = np.full((height, width), np.nan)
             c0, r0 = max(col, 0), max(row, 0)
             c1, r1 = min(col + width, src.width), min(row + height, src.height)
-            if c1 > c0 and r1 > r0:
-                part = src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0)).astype("float64")
-                part[part == float(src.nodata)] = np.nan
-                z[r0 - row : r1 - row, c0 - col : c1 - col] = part
-            z[z <= -1e29] = np.nan  # as the warped VRT's nodata (-1e30) would read
-            return DemWindow(z, x0, y1, cell_m)
+            inside = c1 > c0 and r1 > r0
+            part = src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0)).astype("float64") if inside else None
+            # NaN or infinite cells that are not the nodata value: left to the warp's own rules
+            if part is None or np.isfinite(part).all():
+                z = np.full((height, width), np.nan)
+                if part is not None:
+                    part[part == float(src.nodata)] = np.nan
+                    z[r0 - row : r1 - row, c0 - col : c1 - col] = part
+                z[z <= -1e29] = np.nan  # as the warped VRT's nodata (-1e30) would read
+                return DemWindow(z, x0, y1, cell_m)
         from rasterio.enums import Resampling
         from rasterio.transform import Affine
         from rasterio.vrt import WarpedVRT

@@ -268,6 +268,19 @@ def test_window_on_the_dem_grid_is_the_dem_cells_by_hand(tmp_path) -> None:
         np.testing.assert_array_equal(got, read_dem_window(path, crs, b, cell).z)
 
 
+def test_window_with_nan_cells_goes_through_the_warp(tmp_path) -> None:
+    """A NaN cell that is not the nodata value: the warp decides what its neighbours read, as before."""
+    z = np.arange(48, dtype="float32").reshape(6, 8)
+    z[2, 3] = np.nan
+    path = write_dem(tmp_path / "dem.tif", z)
+    crs = gpd.GeoSeries([], crs="EPSG:4545").crs
+    bounds = (500_000.0, 4_001_200.0 - 150, 500_000.0 + 180, 4_001_200.0)
+    with DemSource(path, crs) as src:
+        got = src.window(bounds, 30).z
+        assert src.direct  # the grid fits; the NaN sends this one window to the warp
+    np.testing.assert_array_equal(got, vrt_window(path, crs, bounds, 30))
+
+
 def test_dem_in_another_crs_goes_through_the_warp(tmp_path) -> None:
     z = np.linspace(0, 500, 40 * 60, dtype="float32").reshape(40, 60)
     path = write_dem(tmp_path / "dem.tif", z, crs="EPSG:32649", x0=500_010.0)
