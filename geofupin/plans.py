@@ -34,6 +34,9 @@ times the mean of the two cells' factors (as ``skimage.graph.MCP_Geometric``). W
 DEM, or when no suitable road lies in the window, the road is a straight line (``method``
 says which).
 
+The plan step opens the DEM once for all its road searches (:class:`geofupin.routing.DemSource`); a
+window on the DEM's own grid reads the DEM's cells directly, any other window is warped as before.
+
 Unit costs are scenario values (:class:`UnitCosts`); the built-in defaults are illustrative
 only and the step warns when they are used.
 """

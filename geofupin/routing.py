@@ -178,7 +178,7 @@ class DemSource:
         The run's metric CRS the windows are laid out in.
     direct
         Read windows on the DEM's grid directly (default); False warps every window (the reference the
-        tests and ``benchmarks/bench_plans.py`` compare with).
+        tests compare with).
     """
 
     def __init__(self, path: Path, crs: CRS, *, direct: bool = True) -> None:
