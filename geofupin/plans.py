@@ -34,16 +34,20 @@ times the mean of the two cells' factors (as ``skimage.graph.MCP_Geometric``). W
 DEM, or when no suitable road lies in the window, the road is a straight line (``method``
 says which).
 
+The plan step opens the DEM once for all its road searches (:class:`geofupin.routing.DemSource`); a
+window on the DEM's own grid reads the DEM's cells directly, any other window is warped as before.
+
 Unit costs are scenario values (:class:`UnitCosts`); the built-in defaults are illustrative
 only and the step warns when they are used.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -60,7 +64,7 @@ from .config.plans import NewRoadSurface, PlansConfig, UnitCosts
 from .config.policy import Policy, PolicyConfig
 from .context import RunContext, StepResult
 from .crs import require_projected
-from .routing import DemWindow, least_cost_path, read_dem_window, slope_cost
+from .routing import DemSource, DemWindow, least_cost_path, read_dem_window, slope_cost
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +143,7 @@ def connect_road(
     cfg: PlansConfig,
     *,
     surface: NewRoadSurface,
-    dem: Path | None = None,
+    dem: Path | DemSource | None = None,
     crs: CRS | None = None,
     suitable: np.ndarray | None = None,
     index: RoadIndex | None = None,
@@ -157,7 +161,8 @@ def connect_road(
     surface
         Surface of a new road.
     dem, crs
-        DEM path and the run CRS for the least-cost path; without a DEM the road is straight.
+        DEM path (or the :class:`~geofupin.routing.DemSource` opened once for many features) and the run CRS
+        for the least-cost path; without a DEM the road is straight.
     suitable
         Precomputed mask of suitable roads (default: from ``cfg``).
     index
@@ -232,7 +237,7 @@ def _new_road(
     nearest_road: shapely.Geometry,
     dist: float,
     cfg: PlansConfig,
-    dem: Path | None,
+    dem: Path | DemSource | None,
     crs: CRS | None,
 ) -> tuple[LineString, float] | None:
     """Least-cost new road from ``geom`` to any suitable road, on a DEM window around both ends."""
@@ -272,6 +277,16 @@ def _new_road(
     if len(xy) == 1:
         xy = np.vstack([xy, xy])
     return LineString(xy), path.length_m
+
+
+@contextlib.contextmanager
+def _opened(dem: Path | DemSource | None, crs: CRS | None) -> Iterator[DemSource | None]:
+    """The DEM opened once for many road searches: a path is opened (and closed after), a source passed on."""
+    if dem is None or crs is None or isinstance(dem, DemSource):
+        yield dem if isinstance(dem, DemSource) else None
+        return
+    with DemSource(dem, crs) as src:
+        yield src
 
 
 def _burn(geoms: Sequence[Any], win: DemWindow, shape: tuple[int, int], *, interior: bool = False) -> np.ndarray:
@@ -331,7 +346,7 @@ def plan_sites(
     water: gpd.GeoDataFrame | None,
     power: gpd.GeoDataFrame | None,
     cfg: PlansConfig,
-    dem: Path | None = None,
+    dem: Path | DemSource | None = None,
     works_built: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, dict[str, gpd.GeoDataFrame]]:
     """Road, water, power and school needs of each site and their costs.
@@ -353,7 +368,8 @@ def plan_sites(
     cfg
         Plan rules and unit costs.
     dem
-        DEM path for least-cost roads.
+        DEM path (or :class:`~geofupin.routing.DemSource`) for least-cost roads; a path is opened once for
+        every site.
     works_built
         Sites whose in-site works the county has already built: no in-site cost (``works_built``).
 
@@ -376,8 +392,12 @@ def plan_sites(
     road_rows = []
     if roads is not None and len(roads):
         index = RoadIndex.build(roads, _suitable(roads, cfg))
-        for i, g in enumerate(s.geometry.to_numpy()):
-            link = connect_road(g, roads, cfg, surface=cfg.site_road_surface, dem=dem, crs=crs, index=index)
+        with _opened(dem, crs) as src:
+            links = [
+                connect_road(g, roads, cfg, surface=cfg.site_road_surface, dem=src, crs=crs, index=index)
+                for g in s.geometry.to_numpy()
+            ]
+        for i, link in enumerate(links):
             road_rows.append(link)
             if link.geometry is not None and link.action != "none":
                 lines["planned_roads"].append(
@@ -500,7 +520,7 @@ def village_gaps(
     roads: gpd.GeoDataFrame | None,
     facilities: gpd.GeoDataFrame | None,
     cfg: PlansConfig,
-    dem: Path | None = None,
+    dem: Path | DemSource | None = None,
 ) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
     """Report-5 in-situ works of every administrative village where people stay, costed.
 
@@ -541,10 +561,14 @@ def village_gaps(
             gi, _, dist = _nearest(stay.geometry, good)
             d = np.full(len(stay), np.inf)
             d[gi] = dist
-        for i, g in enumerate(stay.geometry.to_numpy()):
-            if d is None or d[i] <= cfg.village_access_m:
-                continue
-            link = connect_road(g, roads, cfg, surface=cfg.village_road_surface, dem=dem, crs=v.crs, index=index)
+        far = [i for i in range(len(stay)) if d is not None and d[i] > cfg.village_access_m]
+        geoms = stay.geometry.to_numpy()
+        with _opened(dem, v.crs) as src:
+            links = {
+                i: connect_road(geoms[i], roads, cfg, surface=cfg.village_road_surface, dem=src, crs=v.crs, index=index)
+                for i in far
+            }
+        for i, link in links.items():
             if link.action == "none":
                 continue
             km = link.length_m / 1000
@@ -648,7 +672,9 @@ def village_gaps(
     return tab, _lines_frame(road_lines, v.crs)
 
 
-def _village_works_by_reading(layers: Any, cfg: PlansConfig, village_tab: pd.DataFrame) -> dict[str, float]:
+def _village_works_by_reading(
+    layers: Any, cfg: PlansConfig, village_tab: pd.DataFrame, dem: Path | DemSource | None = None
+) -> dict[str, float]:
     """Village works in yuan under both readings of ``in_situ_partly_relocated``.
 
     Only the administrative villages holding a partly relocated group differ between the two, so
@@ -671,7 +697,7 @@ def _village_works_by_reading(layers: Any, cfg: PlansConfig, village_tab: pd.Dat
             roads=layers.roads,
             facilities=layers.facilities,
             cfg=dataclasses.replace(cfg, in_situ_partly_relocated=flag),
-            dem=layers.dem,
+            dem=layers.dem if dem is None else dem,
         )
         totals[flag] = float(tab["total_cost_yuan"].sum())
     mine = cfg.in_situ_partly_relocated
@@ -733,6 +759,14 @@ def plan(ctx: RunContext, policy: Policy) -> StepResult:
     :func:`geofupin.report.plan_step`, adds the wording: the township table and each village's
     plan line.
     """
+    layers = ctx.layers
+    # the DEM is opened once for every least-cost road of the step (sites, villages, both readings)
+    with _opened(layers.dem, layers.villages.crs) as dem:
+        return _plan(ctx, policy, dem)
+
+
+def _plan(ctx: RunContext, policy: Policy, dem: DemSource | None) -> StepResult:
+    """:func:`plan` with the DEM opened."""
     pcfg: PolicyConfig = getattr(ctx.scenario, "policy", None) or PolicyConfig()
     cfg: PlansConfig = getattr(ctx.scenario, "plans", None) or PlansConfig()
     layers = ctx.layers
@@ -755,13 +789,14 @@ def plan(ctx: RunContext, policy: Policy) -> StepResult:
     if unserved is not None and len(unserved):
         n = float(pd.to_numeric(unserved["persons"], errors="coerce").fillna(0).sum())
         warnings.append(f"{n:.0f} 人未分配安置点,未计入预算 / {n:.0f} unserved persons are not budgeted.")
-    budget = pol.budget(layers.villages, assignment, policy=policy, options=pcfg.options)
+    budget = pol.compute_budget(units, policy, pcfg.options)  # = pol.budget(villages, assignment, ...)
+    by_level = {lvl: pol.budget_by(budget, lvl) for lvl in ("township", "village", "site")}
     tables: dict[str, pd.DataFrame] = {
         "budget_county": pol.budget_by_rule(budget),
-        "budget_township": pol.budget_by(budget, "township"),
-        "budget_village": pol.budget_by(budget, "village"),
-        "budget_site": pol.budget_by(budget, "site"),
-        "budget_reconciliation": pol.reconciliation(budget),
+        "budget_township": by_level["township"],
+        "budget_village": by_level["village"],
+        "budget_site": by_level["site"],
+        "budget_reconciliation": pol.reconciliation(budget, by_level),
         "budget_mode": pol.budget_by(budget, "mode"),  # 安置方式: 集中安置, 分散安置, 集中供养, 周转房安置
         "policy_options": pol.options_table(pcfg.options, pol.option_totals(units, policy, pcfg.options)),
     }
@@ -811,7 +846,7 @@ def plan(ctx: RunContext, policy: Policy) -> StepResult:
             water=layers.water,
             power=layers.power,
             cfg=cfg,
-            dem=layers.dem,
+            dem=dem,
             works_built=pcfg.sites_with_works,
         )
         unknown = sorted(set(pcfg.sites_with_works) - set(site_tab["site_id"]))
@@ -842,7 +877,7 @@ def plan(ctx: RunContext, policy: Policy) -> StepResult:
         site_tab = pd.DataFrame(columns=["site_id", "total_cost_yuan"])
         warnings.append("没有安置点 / no sites or candidates: no site plans.")
     village_tab, village_roads = village_gaps(
-        layers.villages, roads=layers.roads, facilities=layers.facilities, cfg=cfg, dem=layers.dem
+        layers.villages, roads=layers.roads, facilities=layers.facilities, cfg=cfg, dem=dem
     )
     roads_layer = out_layers.get("planned_roads")
     if roads_layer is not None and len(roads_layer) and len(village_roads):
@@ -881,7 +916,7 @@ def plan(ctx: RunContext, policy: Policy) -> StepResult:
         "policy_options": {r["option"]: r["value"] for _, r in tables["policy_options"].iterrows()},
         "site_works_yuan": float(site_tab["total_cost_yuan"].fillna(0).sum()) if len(site_tab) else 0.0,
         "village_works_yuan": float(village_tab["total_cost_yuan"].sum()),
-        "village_works_yuan_by_reading": _village_works_by_reading(layers, cfg, village_tab),
+        "village_works_yuan_by_reading": _village_works_by_reading(layers, cfg, village_tab, dem),
         "housing_violations_households": n_bad,
     }
     return StepResult(layers=out_layers, tables=tables, summary=summary, warnings=tuple(warnings))

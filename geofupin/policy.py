@@ -181,7 +181,7 @@ def option_totals(units: pd.DataFrame, policy: Policy, options: PolicyOptions) -
         if not values or not all(isinstance(v, str) for v in values):
             continue
         out[f.name] = {
-            str(v): compute_budget(units, policy, dataclasses.replace(options, **{f.name: v})).total_yuan
+            str(v): budget_total(units, policy, dataclasses.replace(options, **{f.name: v}))
             for v in values
             if not (f.name == "reward" and v == "listed" and not options.reward_units)
         }
@@ -500,6 +500,92 @@ def unit_modes(units: pd.DataFrame) -> np.ndarray:
     return m.where(m.notna() & (m.astype(str) != ""), "central").astype(str).to_numpy()
 
 
+def _budget_units(units: pd.DataFrame, policy: Policy, options: PolicyOptions) -> tuple[pd.DataFrame, np.ndarray]:
+    """The units a budget is computed on: reindexed, each with its ``mode`` and ``hardship_households``."""
+    u = units.reset_index(drop=True).copy()
+    mode = unit_modes(u)
+    u["mode"] = mode
+    # "按照搬迁贫困户总数的10%": the share is taken of every relocated household, whatever its placement; a unit
+    # whose mode no hardship rule pays for (see scattered_hardship) keeps none of it
+    eligible = np.isin(mode, list(hardship_modes(policy, options)))
+    u["hardship_households"] = np.where(eligible, hardship_households(u, policy.hardship_share, options), 0.0)
+    return u, mode
+
+
+def _rule_amounts(
+    u: pd.DataFrame, mode: np.ndarray, policy: Policy, options: PolicyOptions
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(quantity, amount in yuan) per unit of every rule of the (effective) ``policy``, by rule id."""
+    n = len(u)
+    listed = set(options.reward_units)
+    reward_ok = np.ones(n, dtype=bool)
+    if options.reward == "exclude":
+        reward_ok[:] = False
+    elif options.reward == "listed":
+        reward_ok = (u["township"].isin(listed) | u["village_id"].isin(listed) | u["name"].isin(listed)).to_numpy()
+    amounts: dict[str, np.ndarray] = {}
+    qty: dict[str, np.ndarray] = {}
+    plain = [r for r in policy.rules if r.basis != "share_of"]
+    shares = [r for r in policy.rules if r.basis == "share_of"]
+    columns = {
+        "hardship": u["hardship_households"].to_numpy(dtype=float),
+        "per_person": u["persons"].to_numpy(dtype=float),
+        "households": u["households"].to_numpy(dtype=float),
+    }
+    with_works = (
+        u["site_id"].astype(str).isin(options.sites_with_works).to_numpy() if options.sites_with_works else None
+    )
+    for r in plain:
+        if r.applies_to == "hardship":
+            q = columns["hardship"]
+        elif r.basis == "per_person":
+            q = columns["per_person"]
+        else:
+            q = columns["households"]
+        if r.purpose == "reward":
+            q = np.where(reward_ok, q, 0.0)
+        if r.not_for_sites_with_works and with_works is not None:
+            q = np.where(with_works, 0.0, q)
+        q = np.where(np.isin(mode, list(rule_modes(r, options))), q, 0.0)
+        qty[r.id] = q
+        amounts[r.id] = q * r.amount
+    for r in shares:
+        purposes = r.of_purposes or (MANAGEMENT_PURPOSES[options.management_base] if r.purpose == "management" else ())
+        base = np.zeros(n)
+        for p in plain:
+            if p.payer in r.of_payers and p.purpose in purposes:
+                base += amounts[p.id]
+        qty[r.id] = base
+        amounts[r.id] = base * r.amount
+    return qty, amounts
+
+
+def _budget_lines(
+    u: pd.DataFrame, policy: Policy, qty: Mapping[str, np.ndarray], amounts: Mapping[str, np.ndarray]
+) -> pd.DataFrame:
+    """One row per rule x unit (rules in the policy's order, units in order within a rule), built column by column.
+
+    The same frame as concatenating one copy of the unit columns per rule, without the copies.
+    """
+    rules = policy.rules
+    if not rules:
+        return pd.DataFrame()
+    n, k = len(u), len(rules)
+    base = u[list(UNIT_COLUMNS)]
+    cols: dict[str, Any] = {c: base[c].take(np.tile(np.arange(n), k)).reset_index(drop=True) for c in UNIT_COLUMNS}
+
+    cols["unit"] = np.tile(np.arange(n), k)
+    for name in ("rule_id", "payer", "purpose", "basis", "paid_to"):
+        values = [getattr(r, "id" if name == "rule_id" else name) for r in rules]
+        # text, as a text scalar set on each rule's frame would be (also when there are no units)
+        text = all(isinstance(x, str) for x in values)
+        cols[name] = pd.Series(np.repeat(np.array(values, dtype=object), n), dtype="str" if text else object)
+    cols["quantity"] = np.concatenate([np.asarray(qty[r.id], dtype=float) for r in rules])
+    cols["rate"] = np.repeat(np.array([float(r.amount) for r in rules]), n)
+    cols["amount_yuan"] = np.concatenate([np.asarray(amounts[r.id], dtype=float) for r in rules])
+    return pd.DataFrame(cols)
+
+
 def compute_budget(units: pd.DataFrame, policy: Policy, options: PolicyOptions | None = None) -> Budget:
     """Apply every rule of ``policy`` to every plan unit.
 
@@ -518,61 +604,25 @@ def compute_budget(units: pd.DataFrame, policy: Policy, options: PolicyOptions |
     """
     options = options or PolicyOptions()
     policy = effective_policy(policy, options)
-    u = units.reset_index(drop=True).copy()
-    mode = unit_modes(u)
-    u["mode"] = mode
-    # "按照搬迁贫困户总数的10%": the share is taken of every relocated household, whatever its placement; a unit
-    # whose mode no hardship rule pays for (see scattered_hardship) keeps none of it
-    eligible = np.isin(mode, list(hardship_modes(policy, options)))
-    u["hardship_households"] = np.where(eligible, hardship_households(u, policy.hardship_share, options), 0.0)
-    n = len(u)
-    listed = set(options.reward_units)
-    reward_ok = np.ones(n, dtype=bool)
-    if options.reward == "exclude":
-        reward_ok[:] = False
-    elif options.reward == "listed":
-        reward_ok = (u["township"].isin(listed) | u["village_id"].isin(listed) | u["name"].isin(listed)).to_numpy()
-    amounts: dict[str, np.ndarray] = {}
-    qty: dict[str, np.ndarray] = {}
-    plain = [r for r in policy.rules if r.basis != "share_of"]
-    shares = [r for r in policy.rules if r.basis == "share_of"]
-    for r in plain:
-        if r.applies_to == "hardship":
-            q = u["hardship_households"].to_numpy(dtype=float)
-        elif r.basis == "per_person":
-            q = u["persons"].to_numpy(dtype=float)
-        else:
-            q = u["households"].to_numpy(dtype=float)
-        if r.purpose == "reward":
-            q = np.where(reward_ok, q, 0.0)
-        if r.not_for_sites_with_works and options.sites_with_works:
-            q = np.where(u["site_id"].astype(str).isin(options.sites_with_works).to_numpy(), 0.0, q)
-        q = np.where(np.isin(mode, list(rule_modes(r, options))), q, 0.0)
-        qty[r.id] = q
-        amounts[r.id] = q * r.amount
-    for r in shares:
-        purposes = r.of_purposes or (MANAGEMENT_PURPOSES[options.management_base] if r.purpose == "management" else ())
-        base = np.zeros(n)
-        for p in plain:
-            if p.payer in r.of_payers and p.purpose in purposes:
-                base += amounts[p.id]
-        qty[r.id] = base
-        amounts[r.id] = base * r.amount
-    frames = []
-    for r in policy.rules:
-        f = u[list(UNIT_COLUMNS)].copy()
-        f["unit"] = np.arange(n)
-        f["rule_id"] = r.id
-        f["payer"] = r.payer
-        f["purpose"] = r.purpose
-        f["basis"] = r.basis
-        f["paid_to"] = r.paid_to
-        f["quantity"] = qty[r.id]
-        f["rate"] = float(r.amount)
-        f["amount_yuan"] = amounts[r.id]
-        frames.append(f)
-    lines = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    u, mode = _budget_units(units, policy, options)
+    qty, amounts = _rule_amounts(u, mode, policy, options)
+    lines = _budget_lines(u, policy, qty, amounts)
     return Budget(lines=lines, units=u, options=options, policy=policy)
+
+
+def budget_total(units: pd.DataFrame, policy: Policy, options: PolicyOptions | None = None) -> float:
+    """``compute_budget(units, policy, options).total_yuan``, without building the budget's lines.
+
+    The amounts are summed in the lines' order (rule by rule, unit by unit) the same way, so the
+    total is the same float to the last bit.
+    """
+    options = options or PolicyOptions()
+    policy = effective_policy(policy, options)
+    if not policy.rules:
+        return compute_budget(units, policy, options).total_yuan
+    u, mode = _budget_units(units, policy, options)
+    _, amounts = _rule_amounts(u, mode, policy, options)
+    return float(pd.Series(np.concatenate([np.asarray(amounts[r.id], dtype=float) for r in policy.rules])).sum())
 
 
 def budget(
@@ -696,7 +746,8 @@ def budget_by(budget: Budget, level: Level) -> pd.DataFrame:
         units = units[units["site_id"] != ""]
     if keys:
         base = units.groupby(keys, sort=True)[["households", "persons", "hardship_households"]].sum()
-        wide = lines.pivot_table(index=keys, columns=["payer", "purpose"], values="amount_yuan", aggfunc="sum")
+        # what lines.pivot_table(index=keys, columns=[payer, purpose], values=amount_yuan, aggfunc=sum) gives
+        wide = lines.groupby([*keys, "payer", "purpose"], sort=True)["amount_yuan"].sum().unstack(["payer", "purpose"])
     else:
         base = pd.DataFrame(units[["households", "persons", "hardship_households"]].sum()).T
         wide = pd.DataFrame(lines.groupby(["payer", "purpose"])["amount_yuan"].sum()).T
@@ -715,13 +766,16 @@ def budget_by(budget: Budget, level: Level) -> pd.DataFrame:
     return out
 
 
-def reconciliation(budget: Budget) -> pd.DataFrame:
+def reconciliation(budget: Budget, tables: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Check that sites, villages and townships add up to the county, per payer x purpose.
 
     Parameters
     ----------
     budget
         A budget (:func:`budget`).
+    tables
+        ``budget_by(budget, level)`` by level when the caller has them already (any level missing is
+        computed here).
 
     Returns
     -------
@@ -733,7 +787,10 @@ def reconciliation(budget: Budget) -> pd.DataFrame:
     """
     lines = budget.lines
     pairs = list(dict.fromkeys((r.payer, r.purpose) for r in budget.policy.rules))
-    tables = {lvl: budget_by(budget, lvl) for lvl in ("county", "township", "village", "site")}
+    given = tables or {}
+    tables = {
+        lvl: given[lvl] if lvl in given else budget_by(budget, lvl) for lvl in ("county", "township", "village", "site")
+    }
     rows = []
     for payer, purpose in [*pairs, ("total", "total")]:
         col = "total_yuan" if payer == "total" else pay_column(payer, purpose)

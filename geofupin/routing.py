@@ -18,6 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -143,27 +144,139 @@ class DemWindow:
         )
 
 
-def read_dem_window(dem: Path, crs: CRS, bounds: tuple[float, float, float, float], cell_m: float) -> DemWindow:
+def read_dem_window(
+    dem: Path | DemSource, crs: CRS, bounds: tuple[float, float, float, float], cell_m: float
+) -> DemWindow:
     """Read the DEM resampled (bilinear) onto a ``cell_m`` grid of ``crs`` covering ``bounds``.
 
     Only the part of the DEM under the window is read (a warped VRT). Cells outside the DEM
-    or on voids are NaN.
+    or on voids are NaN. ``dem`` may be a path (opened for this one window) or a
+    :class:`DemSource` opened once for many windows (the same values).
     """
-    import rasterio
-    from rasterio.enums import Resampling
-    from rasterio.transform import Affine
-    from rasterio.vrt import WarpedVRT
+    if isinstance(dem, DemSource):
+        if dem.crs == crs:
+            return dem.window(bounds, cell_m)
+        dem = dem.path  # opened for another CRS: read this window on its own
+    with DemSource(dem, crs) as src:
+        return src.window(bounds, cell_m)
 
-    x0, y0, x1, y1 = bounds
-    width = max(1, math.ceil((x1 - x0) / cell_m))
-    height = max(1, math.ceil((y1 - y0) / cell_m))
-    transform = Affine(cell_m, 0, x0, 0, -cell_m, y1)
-    with rasterio.open(dem) as src:
-        if src.crs is None:
-            raise DataError(f"DEM {dem} has no CRS. Fix: set one, e.g. gdal_edit.py -a_srs EPSG:4326.")
+
+class DemSource:
+    """A DEM opened once for the many windows of one plan step (each site's and village's new road).
+
+    :meth:`window` gives what :func:`read_dem_window` gives. When the window's grid is the DEM's own
+    grid (same CRS, north-up, cells of the DEM's size, edges on the DEM's cell edges), bilinear
+    resampling samples every cell at its own centre, so the window is the DEM's cells themselves:
+    they are read directly (nodata and cells outside the DEM as NaN), without setting up a warp.
+    Any other window goes through a warped VRT as before.
+
+    Parameters
+    ----------
+    path
+        The DEM file.
+    crs
+        The run's metric CRS the windows are laid out in.
+    direct
+        Read windows on the DEM's grid directly (default); False warps every window (the reference the
+        tests compare with).
+    """
+
+    def __init__(self, path: Path, crs: CRS, *, direct: bool = True) -> None:
+        self.path = Path(path)
+        self.crs = crs
+        self._allow_direct = direct
+        self._opened: Any = None
+        self._direct = False
+
+    @property
+    def direct(self) -> bool:
+        """Whether windows on the DEM's own grid are read directly (``direct=False``: every window is warped)."""
+        return bool(self._src is not None and self._direct)
+
+    @property
+    def _src(self) -> Any:
+        """The open dataset, opened on the first window (a step that builds no road never reads the DEM)."""
+        if self._opened is None:
+            import rasterio
+            from rasterio.crs import CRS as RioCRS
+            from rasterio.enums import MaskFlags
+
+            src = rasterio.open(self.path)
+            if src.crs is None:
+                src.close()
+                raise DataError(f"DEM {self.path} has no CRS. Fix: set one, e.g. gdal_edit.py -a_srs EPSG:4326.")
+            tf = src.transform
+            nodata = src.nodata
+            self._direct = bool(
+                self._allow_direct
+                and src.crs == RioCRS.from_user_input(self.crs)
+                and tf.b == 0
+                and tf.d == 0
+                and tf.a > 0
+                and tf.e == -tf.a
+                and nodata is not None
+                and math.isfinite(nodata)
+                and src.mask_flag_enums[0] == [MaskFlags.nodata]
+                and np.dtype(src.dtypes[0]).kind in "iuf"
+            )
+            self._opened = src
+        return self._opened
+
+    def close(self) -> None:
+        """Close the DEM file (when it was opened)."""
+        if self._opened is not None:
+            self._opened.close()
+            self._opened = None
+
+    def __enter__(self) -> DemSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _direct_offsets(self, x0: float, y1: float, cell_m: float) -> tuple[int, int] | None:
+        """(column, row) of the window's north-west cell in the DEM when the window lies on the DEM's grid."""
+        tf = self._src.transform
+        if not self._direct:
+            return None
+        if cell_m != tf.a:
+            return None
+        col, row = (x0 - tf.c) / cell_m, (tf.f - y1) / cell_m
+        if col != math.floor(col) or row != math.floor(row) or x0 != tf.c + col * cell_m or y1 != tf.f - row * cell_m:
+            return None
+        return int(col), int(row)
+
+    def window(self, bounds: tuple[float, float, float, float], cell_m: float) -> DemWindow:
+        """The DEM on a ``cell_m`` grid covering ``bounds`` (see :func:`read_dem_window`)."""
+        x0, y0, x1, y1 = bounds
+        width = max(1, math.ceil((x1 - x0) / cell_m))
+        height = max(1, math.ceil((y1 - y0) / cell_m))
+        src = self._src
+        at = self._direct_offsets(x0, y1, cell_m)
+        if at is not None:
+            from rasterio.windows import Window
+
+            col, row = at
+            c0, r0 = max(col, 0), max(row, 0)
+            c1, r1 = min(col + width, src.width), min(row + height, src.height)
+            inside = c1 > c0 and r1 > r0
+            part = src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0)).astype("float64") if inside else None
+            # NaN or infinite cells that are not the nodata value: left to the warp's own rules
+            if part is None or np.isfinite(part).all():
+                z = np.full((height, width), np.nan)
+                if part is not None:
+                    part[part == float(src.nodata)] = np.nan
+                    z[r0 - row : r1 - row, c0 - col : c1 - col] = part
+                z[z <= -1e29] = np.nan  # as the warped VRT's nodata (-1e30) would read
+                return DemWindow(z, x0, y1, cell_m)
+        from rasterio.enums import Resampling
+        from rasterio.transform import Affine
+        from rasterio.vrt import WarpedVRT
+
+        transform = Affine(cell_m, 0, x0, 0, -cell_m, y1)
         with WarpedVRT(
             src,
-            crs=crs,
+            crs=self.crs,
             transform=transform,
             width=width,
             height=height,
@@ -173,8 +286,16 @@ def read_dem_window(dem: Path, crs: CRS, bounds: tuple[float, float, float, floa
             dtype="float64",
         ) as vrt:
             z = vrt.read(1)
-    z = np.where(z <= -1e29, np.nan, z)
-    return DemWindow(z, x0, y1, cell_m)
+        z = np.where(z <= -1e29, np.nan, z)
+        return DemWindow(z, x0, y1, cell_m)
 
 
-__all__: Sequence[str] = ("DemWindow", "GridPath", "grid_graph", "least_cost_path", "read_dem_window", "slope_cost")
+__all__: Sequence[str] = (
+    "DemSource",
+    "DemWindow",
+    "GridPath",
+    "grid_graph",
+    "least_cost_path",
+    "read_dem_window",
+    "slope_cost",
+)
