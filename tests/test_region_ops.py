@@ -344,3 +344,27 @@ def test_the_index_page_in_chromium_shows_hostile_names_as_text_and_links_each_c
         page.wait_for_timeout(300)
         browser.close()
     assert dialogs == [] and errors == [] and network == []
+
+
+def test_county_heap_is_frozen_only_while_the_county_runs() -> None:
+    """A worker's county runs with what lived before frozen out of collections, and nothing stays frozen."""
+    import gc
+    import weakref
+
+    from geofupin.region import _fresh_heap
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # type: ignore[attr-defined]  # a cycle only the collector frees
+    gone = weakref.ref(a)
+    del a, b
+    assert gc.get_freeze_count() == 0
+    with _fresh_heap():
+        assert gone() is None  # the previous county's cycles were collected first
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError), _fresh_heap():
+        raise RuntimeError("a county that raised")
+    assert gc.get_freeze_count() == 0
