@@ -2349,7 +2349,7 @@ def read_osm(path: str | os.PathLike[str], *, out_crs: Any = None) -> dict[str, 
 XLSX_READ_ENGINE = "calamine"
 
 
-def _read_sheet(p: Path, sheet: str | int, text: Mapping[str, Any], *, engine: str = XLSX_READ_ENGINE) -> pd.DataFrame:
+def _read_sheet(p: Path, sheet: str | int, text: Mapping[str, Any], *, engine: str) -> pd.DataFrame:
     """One sheet of a workbook, opened once, every cell as text (see :func:`read_table`).
 
     ``engine`` is pandas' reader (``calamine``; ``openpyxl`` reads the same text, five times slower,
@@ -2405,7 +2405,7 @@ def read_table(
     text: dict[str, Any] = {"dtype": str, "keep_default_na": False, "na_values": [""], "header": 0 if header else None}
     try:
         if suffix in (".xlsx", ".xlsm", ".xls"):
-            df = _read_sheet(p, sheet, text)
+            df = _read_sheet(p, sheet, text, engine=XLSX_READ_ENGINE)
         else:
             df = pd.read_csv(p, encoding=encoding or "utf-8-sig", **text)
     except UnicodeDecodeError as exc:
