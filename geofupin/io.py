@@ -596,13 +596,27 @@ def write_layers(
     layers = split_geometry_families(frames)
     rows = [dict(r) for r in styles]
     with atomic_write(target) as tmp:
-        for name, layer in layers.items():
-            _write_one(
-                layer.frame, tmp, layer=name, driver="GPKG", append=tmp.exists(), geometry_type=layer.geometry_type
-            )
-        if rows:
-            _write_layer_styles(rows, tmp)
+        # a new file nobody reads before it is moved into place: SQLite need not wait for the disk at each
+        # of its commits (several a layer); the finished file is synced once instead (same bytes either way)
+        with pyogrio_config({"OGR_SQLITE_SYNCHRONOUS": "OFF"}):
+            for name, layer in layers.items():
+                _write_one(
+                    layer.frame, tmp, layer=name, driver="GPKG", append=tmp.exists(), geometry_type=layer.geometry_type
+                )
+            if rows:
+                _write_layer_styles(rows, tmp)
+        if tmp.exists():  # (no layers: nothing written, the move below says so)
+            _fsync(tmp)
     return target
+
+
+def _fsync(path: Path) -> None:
+    """Wait until the file's bytes are on the disk (before it is moved into place)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_layer_styles(rows: list[dict[str, Any]], path: Path) -> None:
@@ -1144,14 +1158,17 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     number (``"-1"`` held as text) is text and is quoted too; numbers that should stay numbers must
     be numbers in the data.
     """
-    out = df.copy()
+    out = df.copy(deep=False)  # only the columns that change are new
     for i in range(out.shape[1]):
         s = out.iloc[:, i]
         if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype):
             continue  # numbers (and bools, dates) are never formulas
         if isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype(object)
-        out.isetitem(i, s.map(lambda v: neutralize_formula(v) if isinstance(v, str) else v))
+            out.isetitem(i, s)
+        safe = _formula_safe(s)
+        if safe is not None:
+            out.isetitem(i, safe)
 
     def header(c: Any) -> Any:
         return neutralize_formula(c) if isinstance(c, str) else c
@@ -1163,6 +1180,22 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     else:
         out.columns = pd.Index([header(c) for c in out.columns], name=out.columns.name)
     return out
+
+
+def _formula_safe(s: pd.Series) -> pd.Series | None:
+    """``s`` with :func:`neutralize_formula` applied to its text values, or ``None`` when none needs it.
+
+    Columns of text (a string dtype, or objects that are all text or missing) are checked at once
+    (``str.startswith`` in C); a column mixing text with other values goes value by value.
+    """
+    if isinstance(s.dtype, pd.StringDtype) or pd.api.types.infer_dtype(s, skipna=True) == "string":
+        hit = np.asarray(s.str.startswith(FORMULA_START, na=False), dtype=bool)  # missing values never are
+        if not hit.any():
+            return None
+        return s.where(~hit, "'" + s.where(hit, ""))
+    if not any(isinstance(v, str) and v.startswith(FORMULA_START) for v in s.to_numpy(dtype=object)):
+        return None
+    return s.map(lambda v: neutralize_formula(v) if isinstance(v, str) else v)
 
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -1197,6 +1230,9 @@ XLSX_MAX_ROWS = 1_048_576
 XLSX_MAX_WIDTH = 60.0
 #: Rows converted at a time by :func:`write_xlsx` (the writer itself keeps one row in memory).
 _XLSX_BATCH = 10_000
+#: Most cells (header rows included, over all sheets) of a workbook :func:`write_xlsx` builds in memory (about
+#: 25 MB); a larger one streams its rows to disk (constant memory). Tests lower it.
+XLSX_IN_MEMORY_CELLS = 100_000
 #: Number formats of date and time cells (the ones openpyxl gave them, so workbooks look as before).
 _XLSX_DATE_FORMATS = {
     "datetime": "yyyy-mm-dd h:mm:ss",
@@ -1204,9 +1240,9 @@ _XLSX_DATE_FORMATS = {
     "time": "h:mm:ss",
     "timedelta": "[h]:mm:ss",
 }
-#: XlsxWriter options: rows streamed to disk, and a text is only ever a string cell.
+#: XlsxWriter options: a text is only ever a string cell (rows streamed to disk or the workbook built in memory
+#: is decided per workbook, see :data:`XLSX_IN_MEMORY_CELLS`).
 _XLSX_OPTIONS = {
-    "constant_memory": True,
     "strings_to_formulas": False,
     "strings_to_urls": False,
     "strings_to_numbers": False,
@@ -1226,13 +1262,16 @@ def write_xlsx(
     full_table: Mapping[str, str] | None = None,
     number_formats: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Path:
-    """Write tables as sheets of one XLSX workbook atomically, row by row (constant memory).
+    """Write tables as sheets of one XLSX workbook atomically, row by row (constant memory when large).
 
-    Written with XlsxWriter in ``constant_memory`` mode: each row goes to disk as soon as it is
-    complete, so memory stays flat however long the tables are. Sheet names are cut to Excel's 31
-    characters (made unique). With ``headers_en`` (table -> {column: English header}) a second
-    header row gives the English names. Document timestamps are pinned so equal tables give equal
-    files.
+    Written with XlsxWriter. A workbook of more than :data:`XLSX_IN_MEMORY_CELLS` cells is written
+    in ``constant_memory`` mode: each row goes to disk as soon as it is complete, so memory stays
+    flat however long the tables are. A smaller one (a county's roster: a hundred sheets of a
+    village each) is built in memory (``in_memory``), without a temporary file per sheet; both
+    read back cell for cell the same (values, formats, widths, frozen headers, filters). Sheet
+    names are cut to Excel's 31 characters (made unique). With ``headers_en`` (table -> {column:
+    English header}) a second header row gives the English names. Document timestamps are pinned
+    so equal tables give equal files.
 
     Laid out for people: the header rows are bold and frozen, with an autofilter on the last
     header row; every column is as wide as its widest header or value over the whole column (CJK
@@ -1241,9 +1280,10 @@ def write_xlsx(
     formats the numeric cells of numeric columns (nullable ``Int64``/``Float64`` columns too).
     Dates and times are date cells (``yyyy-mm-dd``, ``yyyy-mm-dd h:mm:ss``).
 
-    Every text cell, headers included, is written as a string cell (``t="inlineStr"``), never as a
-    formula, a link, a number or an error value, whatever it starts with; text starting with a
-    formula character also gets Excel's quote prefix so that editing the cell keeps it text.
+    Every text cell, headers included, is written as a string cell (a shared string, or
+    ``t="inlineStr"`` when streamed), never as a formula, a link, a number or an error value,
+    whatever it starts with; text starting with a formula character also gets Excel's quote
+    prefix so that editing the cell keeps it text.
     Numbers stay numbers; NaN, None and NA are empty cells; infinities are the texts ``inf`` and
     ``-inf``. Characters XML cannot hold (control characters other than tab and line feed, lone
     surrogates, U+FFFE/U+FFFF) become U+FFFD and a carriage return a line feed; text that looks
@@ -1284,12 +1324,20 @@ def write_xlsx(
     if over:
         log.warning("%s: tables over the %s-row limit split into numbered sheets: %s", target, XLSX_MAX_ROWS, over)
     fixed = dt.datetime(2016, 1, 1)
+    cells = sum((len(df) + heads[name]) * max(1, df.shape[1]) for name, df in tables.items())
+    streamed = cells > XLSX_IN_MEMORY_CELLS
     with atomic_write(target) as tmp:
         raw = tmp.with_name(tmp.name + ".raw")
         try:
-            # XlsxWriter streams each sheet's rows to a file of its own: in a folder removed whatever happens
-            with tempfile.TemporaryDirectory(prefix="geofupin-xlsx-", ignore_cleanup_errors=True) as rows_dir:
-                wb = xlsxwriter.Workbook(str(raw), {**_XLSX_OPTIONS, "tmpdir": rows_dir})
+            # streamed, XlsxWriter writes each sheet's rows to a file of its own: in a folder removed whatever happens
+            rows = (
+                tempfile.TemporaryDirectory(prefix="geofupin-xlsx-", ignore_cleanup_errors=True)
+                if streamed
+                else contextlib.nullcontext(None)
+            )
+            with rows as rows_dir:
+                options = {**_XLSX_OPTIONS, "constant_memory": streamed, "in_memory": not streamed, "tmpdir": rows_dir}
+                wb = xlsxwriter.Workbook(str(raw), options)
                 try:
                     wb.set_properties({"created": fixed})  # XlsxWriter writes it as "created" and "modified"
                     formats = _XlsxFormats(wb)
@@ -2297,6 +2345,33 @@ def read_osm(path: str | os.PathLike[str], *, out_crs: Any = None) -> dict[str, 
     return import_osm(Path(path), out_crs=out_crs)
 
 
+#: The engine :func:`read_table` reads workbooks with (python-calamine: the Rust calamine reader, about 5x openpyxl).
+XLSX_READ_ENGINE = "calamine"
+
+
+def _read_sheet(p: Path, sheet: str | int, text: Mapping[str, Any], *, engine: str) -> pd.DataFrame:
+    """One sheet of a workbook, opened once, every cell as text (see :func:`read_table`).
+
+    ``engine`` is pandas' reader (``calamine``; ``openpyxl`` reads the same text, five times slower,
+    but leaves the ``_xHHHH_`` escapes that Excel decodes as they are).
+    """
+    from python_calamine import CalamineError
+
+    try:
+        with pd.ExcelFile(p, engine=engine) as book:
+            sheets = [str(s) for s in book.sheet_names]
+            if (isinstance(sheet, str) and sheet not in sheets) or (
+                isinstance(sheet, int) and not 0 <= sheet < len(sheets)
+            ):
+                raise DataError(
+                    f"{p} has no sheet {sheet!r}; its sheets: {', '.join(sheets)}. "
+                    "Fix: set 'sheet:' to one of their names (or numbers from 0 for the first)."
+                )
+            return pd.read_excel(book, sheet_name=sheet, **text)  # the open book: read once
+    except (CalamineError, zipfile.BadZipFile) as exc:  # not a workbook, or a damaged one: read_table says so
+        raise ValueError(f"not a workbook ({exc})") from exc
+
+
 def read_table(
     path: str | os.PathLike[str],
     *,
@@ -2307,7 +2382,11 @@ def read_table(
 ) -> pd.DataFrame:
     """Read a plain table (CSV or XLSX, e.g. a village registry) with every cell as text.
 
-    Ids keep their leading zeros; callers type the numbers. ``encoding`` applies to CSV
+    Ids keep their leading zeros; callers type the numbers. A workbook is opened once and read
+    with python-calamine (:data:`XLSX_READ_ENGINE`): the same text as openpyxl gives (numbers
+    ``1`` for 1.0, dates ``2011-03-01 00:00:00``, empty cells missing), except that the
+    ``_xHHHH_`` escapes of the format are decoded, as Excel shows them (``_x000D_`` is a carriage
+    return; openpyxl left the escape as text). ``encoding`` applies to CSV
     (default UTF-8 with or without BOM); ``sheet`` to XLSX (name or 0-based number).
     ``header=False`` reads a table without a header row, whose columns ``names`` names (one
     name per column, in order); with a header row, ``names`` replaces its names.
@@ -2326,16 +2405,7 @@ def read_table(
     text: dict[str, Any] = {"dtype": str, "keep_default_na": False, "na_values": [""], "header": 0 if header else None}
     try:
         if suffix in (".xlsx", ".xlsm", ".xls"):
-            with pd.ExcelFile(p) as book:
-                sheets = [str(s) for s in book.sheet_names]
-            if (isinstance(sheet, str) and sheet not in sheets) or (
-                isinstance(sheet, int) and not 0 <= sheet < len(sheets)
-            ):
-                raise DataError(
-                    f"{p} has no sheet {sheet!r}; its sheets: {', '.join(sheets)}. "
-                    "Fix: set 'sheet:' to one of their names (or numbers from 0 for the first)."
-                )
-            df = pd.read_excel(p, sheet_name=sheet, **text)
+            df = _read_sheet(p, sheet, text, engine=XLSX_READ_ENGINE)
         else:
             df = pd.read_csv(p, encoding=encoding or "utf-8-sig", **text)
     except UnicodeDecodeError as exc:

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import io as gio
@@ -168,19 +169,33 @@ def notice_html(
 def _village_sheets(
     table: pd.DataFrame, villages: pd.DataFrame, headers: Mapping[str, str], *, total: Sequence[str] = ()
 ) -> dict[str, pd.DataFrame]:
+    """One sheet per village: its rows of ``table`` (table order) under the Chinese ``headers``, with a 合计 row
+    summing the ``total`` columns when given. The table is cut once (positions per village), not per sheet."""
     out: dict[str, pd.DataFrame] = {}
+    cols = list(headers)
+    base = table[cols]
     # each village's rows in table order, found once (a village may have none)
-    by_village = dict(iter(table.groupby("village_id", sort=False))) if len(table) else {}
-    for _, v in villages.iterrows():
-        rows = by_village.get(v["village_id"], table.iloc[:0])[list(headers)].copy()
+    where = table.groupby("village_id", sort=False).indices if len(table) else {}
+    none = np.array([], dtype=np.intp)
+    vids, names = villages["village_id"].tolist(), villages["village_name"].tolist()
+    groups = villages["group"].tolist()
+    picks = [where.get(v, none) for v in vids]
+    if total:  # the 合计 rows, one a village: the sum of its rows, as a Series sums them
+        feet = pd.DataFrame(
+            [
+                {c: "" for c in cols} | {cols[0]: "合计"} | {c: float(base[c].take(ix).sum()) for c in total}
+                for ix in picks
+            ],
+            columns=cols,
+        )
+        base = pd.concat([base, feet], ignore_index=True)  # the dtypes each sheet's rows and 合计 row give
+        picks = [np.append(ix, len(table) + i) for i, ix in enumerate(picks)]
+    base = base.set_axis([headers[c] for c in cols], axis=1)
+    for ix, village, group in zip(picks, names, groups, strict=True):
+        rows = base.take(ix)
         if total:
-            foot: dict[str, Any] = {c: "" for c in headers}
-            foot[next(iter(headers))] = "合计"
-            for c in total:
-                foot[c] = float(rows[c].sum())
-            rows = pd.concat([rows, pd.DataFrame([foot])], ignore_index=True)
-        rows.columns = [headers[c] for c in headers]
-        name = f"{v['village_name']}{v['group'] or ''}"
+            rows = rows.reset_index(drop=True)
+        name = f"{village}{group or ''}"
         key, n = name, 1
         while key in out:
             n += 1

@@ -48,7 +48,7 @@ STEPS: dict[str, str] = {
 #: Packages whose versions go into ``run.json``.
 VERSIONED = (
     "numpy", "pandas", "geopandas", "shapely", "pyproj", "pyogrio", "rasterio", "scipy", "networkx",
-    "folium", "ortools", "highspy", "scikit-image", "openpyxl", "xlsxwriter", "pyyaml",
+    "folium", "ortools", "highspy", "scikit-image", "openpyxl", "xlsxwriter", "python-calamine", "pyyaml",
 )  # fmt: skip
 
 

@@ -27,9 +27,11 @@ subsidy rules (a rule's ``modes`` in the policy file; see :mod:`geofupin.policy`
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -40,6 +42,9 @@ from .config.placement import PlacementConfig
 from .context import RunContext
 from .errors import DataError
 from .vocabulary import PLACEMENT_MODE_ZH, PLACEMENT_MODES
+
+if TYPE_CHECKING:
+    from .roster import RosterRead
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +98,9 @@ class Placement:
         ``site_id``, ``name``, ``mode``, ``mode_zh``, ``capacity_households``, ``households``, ``persons``).
     warnings
         Messages for the user.
+    roster
+        The roster as read for this placement (:func:`placement_of`), which the allocate step hands on
+        to the ``roster`` step (artifact ``roster``); ``None`` without a roster.
     """
 
     table: pd.DataFrame
@@ -101,6 +109,7 @@ class Placement:
     villages: gpd.GeoDataFrame
     destinations: gpd.GeoDataFrame
     warnings: tuple[str, ...] = ()
+    roster: RosterRead | None = None
 
     @property
     def modes(self) -> pd.DataFrame:
@@ -670,18 +679,17 @@ def with_central_sites(table: pd.DataFrame, assignment: pd.DataFrame, unserved: 
 
 def roster_households(ctx: RunContext) -> pd.DataFrame | None:
     """The scenario's roster read and matched to the villages (:func:`geofupin.roster.normalize`), or ``None``."""
-    from . import io as gio
-    from .roster import normalize
+    read = roster_read(ctx)
+    return None if read is None else read.households.copy()
+
+
+def roster_read(ctx: RunContext) -> RosterRead | None:
+    """The scenario's roster as read (:func:`geofupin.roster.read_roster`), or ``None`` without a ``roster``
+    section: read once a run, here, and handed on to the ``roster`` step in :attr:`Placement.roster`."""
+    from .roster import read_roster
 
     rcfg = getattr(ctx.scenario, "roster", None)
-    if rcfg is None:
-        return None
-    try:
-        raw = gio.read_table(rcfg.path, encoding=rcfg.encoding, sheet=rcfg.sheet if rcfg.sheet is not None else 0)
-    except DataError as exc:
-        raise DataError(f"household roster (scenario key roster.path): {exc}") from exc
-    households, _ = normalize(raw, ctx.layers.villages, columns=rcfg.columns, source=rcfg.path.name)
-    return households
+    return None if rcfg is None else read_roster(rcfg, ctx.layers.villages)
 
 
 def placement_of(ctx: RunContext) -> Placement:
@@ -689,7 +697,8 @@ def placement_of(ctx: RunContext) -> Placement:
     step ran) road travel times to the nursing homes."""
     cfg: PlacementConfig = getattr(ctx.scenario, "placement", None) or PlacementConfig()
     acfg = getattr(ctx.scenario, "allocation", None)
-    households = roster_households(ctx)
+    read = roster_read(ctx)
+    households = None if read is None else read.households.copy()  # the read stays as read for the roster step
     homes, _ = nursing_homes(ctx.layers.facilities)
     od = None
     access = ctx.results.get("access")
@@ -699,7 +708,7 @@ def placement_of(ctx: RunContext) -> Placement:
 
         acc = getattr(ctx.scenario, "access", None)
         od = od_pairs(net, ctx.layers.villages, homes, cutoff_min=cfg.nursing_home_max_min, config=acc)
-    return place(
+    placed = place(
         ctx.layers.villages,
         cfg,
         households=households,
@@ -709,6 +718,7 @@ def placement_of(ctx: RunContext) -> Placement:
         fallback_speed_kph=getattr(acfg, "fallback_speed_kph", 30.0),
         fallback_detour=getattr(acfg, "fallback_detour", 1.3),
     )
+    return dataclasses.replace(placed, roster=read)
 
 
 __all__: Sequence[str] = (
@@ -722,5 +732,6 @@ __all__: Sequence[str] = (
     "place",
     "placement_of",
     "roster_households",
+    "roster_read",
     "with_central_sites",
 )

@@ -1071,6 +1071,56 @@ def payment_check(payments: pd.DataFrame, budget: Any) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- the step
 @dataclass(frozen=True)
+class RosterRead:
+    """The scenario's roster read once a run (:func:`read_roster`): the allocate step reads it for the
+    placement and hands it on (artifact ``roster``), so the ``roster`` step does not read the file again.
+
+    Attributes
+    ----------
+    cfg
+        The ``roster`` section it was read for.
+    raw
+        The table as in the file (every cell text).
+    households, checks
+        :func:`normalize` of ``raw`` against the villages layer.
+    """
+
+    cfg: RosterConfig
+    raw: pd.DataFrame
+    households: pd.DataFrame
+    checks: pd.DataFrame
+
+
+def read_roster(cfg: RosterConfig, villages: pd.DataFrame) -> RosterRead:
+    """Read the roster file of a ``roster`` section and match it to the villages (:func:`normalize`).
+
+    Raises
+    ------
+    DataError
+        The file cannot be read (the message names the scenario key ``roster.path``).
+    LayerError
+        As :func:`normalize`.
+    """
+    from . import io as gio
+
+    try:
+        raw = gio.read_table(cfg.path, encoding=cfg.encoding, sheet=cfg.sheet if cfg.sheet is not None else 0)
+    except DataError as exc:
+        raise DataError(f"household roster (scenario key roster.path): {exc}") from exc
+    households, checks = normalize(raw, villages, columns=cfg.columns, source=cfg.path.name)
+    return RosterRead(cfg=cfg, raw=raw, households=households, checks=checks)
+
+
+def roster_of(ctx: RunContext, cfg: RosterConfig) -> RosterRead:
+    """The run's roster: the allocate step's read (artifact ``roster``) when it read this section, else read now."""
+    artifact = getattr(ctx, "artifact", None)  # a RunContext; the steps' tests pass lighter contexts
+    shared = artifact("allocate", "roster") if callable(artifact) else None
+    if isinstance(shared, RosterRead) and shared.cfg == cfg:
+        return shared
+    return read_roster(cfg, ctx.layers.villages)
+
+
+@dataclass(frozen=True)
 class RosterResult:
     """Everything computed from a roster: the tables (``roster_*``) and the run's warnings."""
 
@@ -1104,13 +1154,17 @@ def run_roster(
     site_names: Mapping[str, str] | None = None,
     source: str = "roster",
     placement: pd.DataFrame | None = None,
+    normalized: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> RosterResult:
     """Read, check and tabulate a roster against a plan's budget (see the module docstring).
 
     ``placement`` is the allocate step's ``placement`` table: households placed other than at a
-    central site (分散安置, 集中供养, 周转房) are paid as their unit of that mode.
+    central site (分散安置, 集中供养, 周转房) are paid as their unit of that mode. ``normalized`` is
+    ``(households, checks)`` of :func:`normalize` of ``raw`` when already computed (:class:`RosterRead`).
     """
-    households, read_checks = normalize(raw, villages, columns=cfg.columns, source=source)
+    households, read_checks = (
+        normalized if normalized is not None else normalize(raw, villages, columns=cfg.columns, source=source)
+    )
     households = with_placement(households, placement)
     policy = budget.policy
     checks = check_roster(
@@ -1201,10 +1255,7 @@ def step(ctx: RunContext) -> StepResult:
     cfg: RosterConfig | None = getattr(ctx.scenario, "roster", None)
     if cfg is None:
         return StepResult(summary={"skipped": "no roster section"})
-    try:
-        raw = gio.read_table(cfg.path, encoding=cfg.encoding, sheet=cfg.sheet if cfg.sheet is not None else 0)
-    except DataError as exc:
-        raise DataError(f"household roster (scenario key roster.path): {exc}") from exc
+    read = roster_of(ctx, cfg)  # read once a run: the allocate step's read when it ran
     pcfg: PolicyConfig = getattr(ctx.scenario, "policy", None) or PolicyConfig()
     policy = gio.load_policy(pcfg)
     units = pol.plan_units(ctx.layers.villages, ctx.table("assignment"))
@@ -1214,7 +1265,7 @@ def step(ctx: RunContext) -> StepResult:
         if layer is not None and "site_id" in layer and "name" in layer:
             names = {**dict(zip(layer["site_id"].astype(str), layer["name"].astype(str), strict=False)), **names}
     res = run_roster(
-        raw,
+        read.raw,
         ctx.layers.villages,
         cfg,
         budget,
@@ -1222,6 +1273,7 @@ def step(ctx: RunContext) -> StepResult:
         site_names=names,
         source=cfg.path.name,
         placement=ctx.table("placement"),
+        normalized=(read.households, read.checks),
     )
     t = res.tables
     rec = t["roster_payment_check"].iloc[-1]
@@ -1242,6 +1294,7 @@ __all__: Sequence[str] = (
     "COLUMNS",
     "NOTICE_COLUMNS",
     "RosterColumn",
+    "RosterRead",
     "RosterResult",
     "check_roster",
     "clean_id",
@@ -1255,7 +1308,9 @@ __all__: Sequence[str] = (
     "parse_date",
     "payment_check",
     "payment_roster",
+    "read_roster",
     "rename",
+    "roster_of",
     "run_roster",
     "step",
     "workflow_table",

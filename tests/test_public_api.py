@@ -317,7 +317,7 @@ def test_ten_lines_on_the_demo_geodataframes_give_the_run_figures(
     od = geofupin.access.od(net, v, cands, config=acc)
     siting = geofupin.siting.evaluate(cands, villages=v, facilities=fac, site_access=sa, dem=d / "dem.tif", **more)
     # 分散安置 / 集中供养 / 周转房 first, from the roster, as the demo scenario's placement section says
-    households, _ = normalize(pd.read_excel(d / "households.xlsx", sheet_name="名册", dtype=str), v)
+    households, _ = normalize(pd.read_excel(d / "households.xlsx", sheet_name="名册", engine="openpyxl", dtype=str), v)
     cfg = PlacementConfig(nursing_home_max_min=180, transitional_housing=(TransitionalHousing("V001-G1", 3),))
     to_homes = geofupin.access.od(net, v, nursing_homes(fac)[0], cutoff_min=180, config=acc)
     placed = place(v, cfg, households=households, facilities=fac, nursing_od=to_homes)

@@ -532,7 +532,10 @@ def test_demo_roster_is_clean_and_adds_up() -> None:
     assert len(raw) == 1526 and pd.to_numeric(raw["家庭人口"]).sum() == 6886
     assert pd.to_numeric(raw["家庭人口"]).between(1, 6).all()
     committed = ro.normalize(
-        pd.read_excel(repo / "layers" / "demo" / demo.HOUSEHOLDS_FILE, dtype=str, keep_default_na=False), vil
+        pd.read_excel(
+            repo / "layers" / "demo" / demo.HOUSEHOLDS_FILE, engine="openpyxl", dtype=str, keep_default_na=False
+        ),
+        vil,
     )[0]
     assert committed["id_number"].tolist() == raw["身份证号码"].tolist()  # the committed file is the generator's
     h, c = ro.normalize(raw.astype(str), vil)

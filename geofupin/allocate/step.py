@@ -662,6 +662,10 @@ def _with_placement(res: StepResult, placed: Any, villages: gpd.GeoDataFrame) ->
         for r in modes.itertuples()
     }
     summary["placement_unplaced_households"] = len(placed.unplaced)
+    artifacts = dict(res.artifacts)
+    if getattr(placed, "roster", None) is not None:  # the roster as read: the roster step reads it from here
+        artifacts["roster"] = placed.roster
     return dataclasses.replace(
-        res, tables=tables, layers=layers, summary=summary, warnings=(*res.warnings, *placed.warnings)
-    )
+        res, tables=tables, layers=layers, artifacts=artifacts, summary=summary,
+        warnings=(*res.warnings, *placed.warnings),
+    )  # fmt: skip
