@@ -796,7 +796,7 @@ def _plan(ctx: RunContext, policy: Policy, dem: DemSource | None) -> StepResult:
         "budget_township": by_level["township"],
         "budget_village": by_level["village"],
         "budget_site": by_level["site"],
-        "budget_reconciliation": pol.reconciliation(budget, by_level),
+        "budget_reconciliation": pol.reconciliation(budget, tables=by_level),
         "budget_mode": pol.budget_by(budget, "mode"),  # 安置方式: 集中安置, 分散安置, 集中供养, 周转房安置
         "policy_options": pol.options_table(pcfg.options, pol.option_totals(units, policy, pcfg.options)),
     }

@@ -766,7 +766,7 @@ def budget_by(budget: Budget, level: Level) -> pd.DataFrame:
     return out
 
 
-def reconciliation(budget: Budget, tables: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+def reconciliation(budget: Budget, *, tables: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Check that sites, villages and townships add up to the county, per payer x purpose.
 
     Parameters
