@@ -377,5 +377,5 @@ def test_budget_tables_and_reconciliation_as_the_pivot_tables(hand_units, with_s
     tables = {lvl: budget_by(b, lvl) for lvl in levels}
     for lvl in levels:
         pd.testing.assert_frame_equal(tables[lvl], reference_budget_by(b, lvl), check_exact=True)
-    pd.testing.assert_frame_equal(reconciliation(b, tables), reconciliation(b), check_exact=True)
+    pd.testing.assert_frame_equal(reconciliation(b, tables=tables), reconciliation(b), check_exact=True)
     assert tables["county"]["total_yuan"].iloc[0] == round(b.total_yuan, 2)
