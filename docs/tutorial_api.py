@@ -59,7 +59,8 @@ from geofupin.config.placement import PlacementConfig, TransitionalHousing  # no
 from geofupin.placement import nursing_homes, place  # noqa: E402
 from geofupin.roster import normalize  # noqa: E402
 
-households, _ = normalize(pd.read_excel(LAYERS / "households.xlsx", sheet_name="名册", dtype=str, engine="calamine"), villages)
+book = pd.read_excel(LAYERS / "households.xlsx", sheet_name="名册", dtype=str, engine="calamine")
+households, _ = normalize(book, villages)
 placement = PlacementConfig(
     nursing_home_max_min=180, transitional_housing=(TransitionalHousing("V001-G1", 3, "张家塬村麻山组周转房"),)
 )
