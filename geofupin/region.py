@@ -714,6 +714,27 @@ def execute(
         return _local_cluster(func, items, task_keys, names, workers, memory_limit=memory_limit, retries=retries)
 
 
+def per_county(
+    region: Region,
+    func: Callable[[Any], Any],
+    jobs: Sequence[Any],
+    *,
+    workers: int,
+    scheduler: str | None,
+    memory_limit: str | None,
+) -> list[Any]:
+    """:func:`execute` one task a county (named by the county), with the region's cluster settings."""
+    return execute(
+        func,
+        jobs,
+        workers=workers,
+        scheduler=scheduler,
+        keys=[j.name for j in jobs],
+        memory_limit=memory_limit or region.cluster.memory_limit,
+        retries=region.cluster.retries,
+    )
+
+
 @contextlib.contextmanager
 def _quiet_distributed() -> Iterator[None]:
     """dask.distributed logs every connection at INFO, and a worker it lost at ERROR, on its own handler.
@@ -1059,14 +1080,8 @@ def run(
     with gio.atomic_dir(target, overwrite=overwrite, protect=protect, kind="region") as tmp:
         jobs = [dataclasses.replace(j, out_dir=tmp / j.name) for j in probe]
         t = time.perf_counter()
-        raw = execute(
-            task or run_county,
-            jobs,
-            workers=workers,
-            scheduler=scheduler,
-            keys=[j.name for j in jobs],
-            memory_limit=memory_limit or region.cluster.memory_limit,
-            retries=region.cluster.retries,
+        raw = per_county(
+            region, task or run_county, jobs, workers=workers, scheduler=scheduler, memory_limit=memory_limit
         )
         results = tuple(
             r if isinstance(r, CountyResult) else _failed(j, str(r)) for j, r in zip(jobs, raw, strict=True)
@@ -1347,15 +1362,7 @@ def check(
     except GeofupinError as exc:
         message, _, fix = str(exc).partition(" Fix: ")
         problems.append(Problem("region.outputs.dir", message, fix))
-    raw = execute(
-        check_county,
-        jobs,
-        workers=workers,
-        scheduler=scheduler,
-        keys=[j.name for j in jobs],
-        memory_limit=memory_limit or region.cluster.memory_limit,
-        retries=region.cluster.retries,
-    )
+    raw = per_county(region, check_county, jobs, workers=workers, scheduler=scheduler, memory_limit=memory_limit)
     counties = tuple(
         r if isinstance(r, CountyCheck) else
         CountyCheck(j.name, j.county_name, j.city, j.source, (Problem("county", str(r)),))
