@@ -6,9 +6,11 @@ two ways, ``--repeats`` times each, and reports MEDIANS (never best-of):
 - ``region``: :func:`geofupin.region.run` with ``--workers`` local dask workers (default 2), one county a task;
 - ``baseline``: the same counties in this one process, one after the other (``workers=0``: the per-county
   sequential run, the same task function);
-- ``single`` (with ``--single``): the whole tiled region as ONE county scenario in this one process (every
+- ``single`` (with ``--single``): the whole tiled region as ONE county scenario in a fresh process (every
   layer a list of the tiles' files, the tiles' DEMs merged into one raster) -- the way the issue measured
-  "today's single-process time" (703 s at 64x), and the baseline of its 0.35x goal.
+  "today's single-process time" (703 s at 64x), and the baseline of its 0.35x goal; ``--single-ref REV``
+  runs the same scenario file on the code of revision REV (for example the main the issue was filed
+  against), leaving out, and naming, the sections that code does not know.
 
 ``--modes region,single`` picks the modes (``--single-repeats`` the single runs: one takes ~15 min at 64x).
 ``--light`` makes every county (and the single scenario) write its CSV tables, page, GeoPackage and roster
@@ -76,110 +78,172 @@ def warm(reg: Region, work: Path) -> None:
         demo.ensure_tile(j.tile_base, j.tile_dir, row=j.tile[0], col=j.tile[1], county_name=j.county_name)
 
 
-def single_scenario(reg: Region, work: Path) -> Any:
-    """The tiled region as one county scenario: each layer kind the list of the tiles' files, one merged DEM."""
-    import dataclasses
-
+def merged_dem(reg: Region, jobs: list[Any], work: Path) -> Path:
+    """The tiles' DEMs merged into one raster (written once per region size)."""
     import rasterio
     from rasterio.merge import merge
 
-    from geofupin.scenario import LayersSection, Title
+    dem = work / f"{reg.name}-single-dem.tif"
+    if not dem.exists():
+        srcs = [rasterio.open(j.scenario.layers.dem) for j in jobs]
+        try:
+            mosaic, transform = merge(srcs)
+            profile = srcs[0].profile | {
+                "height": mosaic.shape[1],
+                "width": mosaic.shape[2],
+                "transform": transform,
+                "compress": "deflate",
+            }
+        finally:
+            for src in srcs:
+                src.close()
+        with rasterio.open(dem, "w", **profile) as dst:
+            dst.write(mosaic)
+    return dem
 
+
+def single_spec(reg: Region, work: Path) -> dict[str, Any]:
+    """The tiled region as ONE county scenario, as the plain data of a scenario file.
+
+    The county scenario the tiles come from (``scenarios/demo.yaml``) with: each layer kind the list
+    of the tiles' files (labelled by tile), the tiles' DEMs merged into one raster, the first tile's
+    placement (its village ids, as the first county of the region has them), ``n`` counties' money a
+    year (``phasing.budget_ceiling_yuan`` times ``n``) and at least 300 s for the bigger phasing
+    MILP, and the region's county outputs. Plain data, so that any revision's ``scenario.load``
+    reads it (:data:`SINGLE_DRIVER` drops the keys an older revision does not know, and says so).
+    """
+    import yaml
+
+    from geofupin import demo
+
+    assert reg.tiles is not None
     jobs = region_mod.county_jobs(reg, work / f"{reg.name}-single-jobs")
-    base = jobs[0].scenario
-    kinds = {k: [j.scenario.layers.sources()[k] for j in jobs] for k in base.layers.sources()}
-    layers: dict[str, Any] = {
-        k: tuple(dataclasses.replace(s, label=j.name) for s, j in zip(srcs, jobs, strict=True))
-        for k, srcs in kinds.items()
+    first = jobs[0].scenario
+    raw = yaml.safe_load(reg.tiles.scenario.read_text(encoding="utf-8"))
+    spec: dict[str, Any] = {k: v for k, v in raw.items() if k not in ("demo", "layers", "outputs")}
+    spec["name"] = f"{reg.name}-single"
+    spec["title"] = {"zh": f"{reg.name}单一情景", "en": f"{reg.name} as one scenario"}
+    spec["crs"] = first.crs
+    layers: dict[str, Any] = {}
+    for kind, src in first.layers.sources().items():
+        layers[kind] = [
+            {"path": str(j.scenario.layers.sources()[kind].path), "layer": src.layer, "label": j.name}
+            | ({"columns": dict(src.columns)} if src.columns else {})
+            for j in jobs
+        ]
+    if first.layers.dem is not None:
+        layers["dem"] = str(merged_dem(reg, jobs, work))
+    spec["layers"] = layers
+    # the policy file and the roster: relative to the scenarios folder of the tree that runs it (an older
+    # revision reads its own policy file, whose rules it knows)
+    spec["_relative"] = [f"{sec}.{key}" for sec, key in (("policy", "file"), ("roster", "path"))
+                         if isinstance(spec.get(sec), dict) and spec[sec].get(key)]  # fmt: skip
+    if isinstance(spec.get("placement"), dict):  # the first tile's village ids (demo.shift_placement)
+        code = demo.tile_code(0, 0)
+        pl = dict(spec["placement"])
+        housing = []
+        for t in pl.get("transitional_housing") or []:
+            t = t | {"village_id": f"{code}-{t['village_id']}"}
+            housing.append(t | {"site_id": f"{code}-{t['site_id']}"} if t.get("site_id") else t)
+        pl["transitional_housing"] = housing
+        if pl.get("scattered_households"):
+            pl["scattered_households"] = {f"{code}-{k}": n for k, n in pl["scattered_households"].items()}
+        spec["placement"] = pl
+    if isinstance(spec.get("phasing"), dict):  # n counties' money a year, and time to solve the bigger plan
+        ph = dict(spec["phasing"])
+        if ph.get("budget_ceiling_yuan") is not None:
+            ph["budget_ceiling_yuan"] = ph["budget_ceiling_yuan"] * len(jobs)
+        ph["time_limit_s"] = max(float(ph.get("time_limit_s") or 0), 300.0)
+        spec["phasing"] = ph
+    outs = first.outputs
+    spec["outputs"] = {
+        "tables": list(outs.tables),
+        "static_maps": list(outs.static_maps),
+        "document": list(outs.document),
+        "paper": outs.paper,
     }
-    if base.layers.dem is not None:
-        dem = work / f"{reg.name}-single-dem.tif"
-        if not dem.exists():
-            srcs = [rasterio.open(j.scenario.layers.dem) for j in jobs]
-            try:
-                mosaic, transform = merge(srcs)
-                profile = srcs[0].profile | {
-                    "height": mosaic.shape[1],
-                    "width": mosaic.shape[2],
-                    "transform": transform,
-                    "compress": "deflate",
-                }
-            finally:
-                for src in srcs:
-                    src.close()
-            with rasterio.open(dem, "w", **profile) as dst:
-                dst.write(mosaic)
-        layers["dem"] = dem
-    phasing = getattr(base, "phasing", None)
-    if phasing is not None:  # n counties' money a year: n times the ceiling, and time to solve the bigger plan
-        ceiling = getattr(phasing, "budget_ceiling_yuan", None)
-        phasing = dataclasses.replace(
-            phasing,
-            budget_ceiling_yuan=None if ceiling is None else ceiling * len(jobs),
-            time_limit_s=max(float(getattr(phasing, "time_limit_s", 0) or 0), 300.0),
-        )
-    return dataclasses.replace(
-        base,
-        phasing=phasing,
-        name=f"{reg.name}-single",
-        title=Title(zh=f"{reg.name}单一情景", en=f"{reg.name} as one scenario"),
-        layers=LayersSection(**layers),
-    )
+    return spec
 
 
-def once_single(sc: Any, out: Path) -> dict[str, Any]:
-    """The tiled region as one scenario in this process: the issue's single-process run."""
-    import json
-
-    from geofupin import pipeline
-
-    if out.exists():
-        shutil.rmtree(out)
-    c0, t0 = time.process_time(), time.perf_counter()
-    res = pipeline.run(sc)
-    pipeline.write_outputs(res, out)
-    wall = time.perf_counter() - t0
-    cpu = time.process_time() - c0
-    rec = json.loads((out / "run.json").read_text(encoding="utf-8"))
-    t = rec.get("timings_s", {})
-    steps = {s: float(t.get("write_tables" if s == "write" else s, 0.0)) for s in STEPS}
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return {
-        "wall_s": wall,
-        "cpu_s": cpu,
-        "rss_self_mb": rss,
-        "rss_worker_mb": rss,
-        "steps": steps,
-        "placed": int(rec["summary"]["allocate"]["served_persons"]),
-        "budget_wan": round(float(rec["summary"]["plan"]["budget_total_yuan"]) / 1e4, 2),
-    }
-
-
-#: One single-scenario run in a fresh process, by the bench_region.py of the tree on its PYTHONPATH (argv: tree,
-#: size, tile cache, light 0/1, work folder): this tree's code or a reference revision's (``--single-ref``).
-SINGLE_DRIVER = """
-import json, sys
+#: One single-scenario run in a fresh process, by the code on its PYTHONPATH (this tree's or a reference
+#: revision's, ``--single-ref``). argv: the scenario's plain data (JSON), the work folder. It writes the
+#: scenario file, drops the keys the revision reports as unknown (older code: no roster, no placement...;
+#: printed as DROPPED), then times ``pipeline.run`` + ``pipeline.write_outputs`` (imports and the read of
+#: the scenario file not timed) and reads the step times and figures back from ``run.json``.
+SINGLE_DRIVER = r"""
+import json, re, resource, sys, time
 from pathlib import Path
-sys.path.insert(0, str(Path(sys.argv[1]) / "benchmarks"))
-import bench_region as b
-n, cache, light, work = int(sys.argv[2]), Path(sys.argv[3]), sys.argv[4] == "1", Path(sys.argv[5])
+import yaml
+from geofupin import errors, pipeline, scenario
+
+spec, work = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8")), Path(sys.argv[2])
 work.mkdir(parents=True, exist_ok=True)
-reg = b.make_region(n, cache, light=light)
-b.warm(reg, work)
-sc = b.single_scenario(reg, work)
-r = b.once_single(sc, work / "out")
-t = json.loads((work / "out" / "run.json").read_text(encoding="utf-8")).get("timings_s", {})
-r["steps"] = {("write" if k == "write_tables" else k): float(v) for k, v in t.items()}  # every step the tree has
-print("RESULT " + json.dumps(r))
+path, dropped = work / "single.yaml", []
+for dotted in spec.pop("_relative", []):  # relative to this tree's scenarios folder
+    sec, key = dotted.split(".")
+    spec[sec][key] = str((Path.cwd() / "scenarios" / spec[sec][key]).resolve())
+
+def drop(where):
+    keys = [int(k) if k.isdigit() else k for k in re.findall(r"[^.\[\]]+", where)]
+    node = spec
+    for k in keys[:-1]:
+        node = node[k]
+    del node[keys[-1]]
+    dropped.append(where)
+
+def unknown_kinds(exc):
+    # a layer's feature kinds this revision does not know (nursing homes, say): left out of its layer
+    got = {}
+    for p in exc.problems:
+        m = re.match(r"'kind' value\(s\) (.+?) not allowed", p.message)
+        if m:
+            layer = re.match(r"\w+", p.where).group(0)
+            got.setdefault(layer, set()).update(re.findall(r"'([^']+)'", m.group(1)))
+    return got if got and all("'kind' value" in p.message for p in exc.problems) else {}
+
+for _ in range(50):
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    try:
+        sc = scenario.load(path)
+        pipeline.load_inputs(sc)  # not timed: what this revision can read (and the files warm)
+        break
+    except errors.ProblemsError as exc:
+        kinds = unknown_kinds(exc)
+        for layer, values in kinds.items():
+            where = "kind NOT IN (" + ", ".join(f"'{v}'" for v in sorted(values)) + ")"
+            for src in spec["layers"][layer]:
+                src["where"] = where if "where" not in src else f"({src['where']}) AND {where}"
+            dropped.append(f"{layer} where {where}")
+        unknown = [p.where for p in exc.problems if p.message.startswith("unknown key")]
+        if not kinds and (not unknown or len(unknown) != len(exc.problems)):
+            raise
+        for where in unknown:
+            drop(where)
+out = work / "out"
+c0, t0 = time.process_time(), time.perf_counter()
+res = pipeline.run(sc)
+pipeline.write_outputs(res, out)
+wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+rec = json.loads((out / "run.json").read_text(encoding="utf-8"))
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+print("RESULT " + json.dumps({
+    "wall_s": wall, "cpu_s": cpu, "rss_self_mb": rss, "rss_worker_mb": rss, "dropped": dropped,
+    "steps": {("write" if k == "write_tables" else k): float(v) for k, v in rec.get("timings_s", {}).items()},
+    "placed": int(rec["summary"]["allocate"]["served_persons"]),
+    "budget_wan": round(float(rec["summary"]["plan"]["budget_total_yuan"]) / 1e4, 2),
+}))
 """
 
 
-def once_single_in(tree: Path, n: int, cache: Path, light: bool, work: Path) -> dict[str, Any]:
-    """The tiled region as one scenario, run by ``tree``'s code in a fresh process (its imports not timed)."""
+def once_single_in(tree: Path, spec: dict[str, Any], work: Path) -> dict[str, Any]:
+    """The tiled region as one scenario (``spec``, :func:`single_spec`), run by ``tree``'s code in a fresh process."""
     import json
 
+    work.mkdir(parents=True, exist_ok=True)
+    spec_file = work / "single.json"
+    spec_file.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    cmd = [sys.executable, "-c", SINGLE_DRIVER, str(tree), str(n), str(cache), "1" if light else "0", str(work)]
+    cmd = [sys.executable, "-c", SINGLE_DRIVER, str(spec_file), str(work)]
     proc = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"the single scenario failed in {tree} ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -394,19 +458,28 @@ def main() -> None:
             if args.single_ref:
                 modes[f"single@{args.single_ref}"] = -1
             results[n] = {}
+            spec_of: dict[str, Any] = {}
+
+            def spec(reg: Region = reg, spec_of: dict[str, Any] = spec_of) -> dict[str, Any]:
+                if not spec_of:
+                    spec_of.update(single_spec(reg, work))
+                return spec_of
+
             for mode, w in modes.items():
                 runs = []
                 repeats = args.single_repeats if mode.startswith("single") and args.single_repeats else args.repeats
                 for i in range(repeats):
                     out = work / f"{mode}-{n}"
                     if mode == "single":
-                        r = once_single_in(REPO, n, args.cache, args.light, work / f"single-{n}")
+                        r = once_single_in(REPO, spec(), work / f"single-{n}")
                     elif mode.startswith("single@"):
                         if ref_tree is None:
                             from bench_county import reference_tree
 
                             ref_tree = reference_tree(args.single_ref, work)
-                        r = once_single_in(ref_tree, n, args.cache, args.light, work / f"ref-single-{n}")
+                        r = once_single_in(ref_tree, spec(), work / f"ref-single-{n}")
+                        if i == 0 and r.get("dropped"):
+                            print(f"  {mode}: the revision does not know {', '.join(r['dropped'])} (left out there)")
                     else:
                         r = once(reg, out, w)
                     runs.append(r)
