@@ -368,3 +368,43 @@ def test_county_heap_is_frozen_only_while_the_county_runs() -> None:
     with pytest.raises(RuntimeError), _fresh_heap():
         raise RuntimeError("a county that raised")
     assert gc.get_freeze_count() == 0
+
+
+def test_local_workers_keep_glibc_malloc_thresholds_and_other_dask_settings() -> None:
+    """dask's MALLOC_TRIM_THRESHOLD_ (15x the page faults of a county) is unset on the local workers only.
+
+    The workers still get dask's other settings (one BLAS thread), and the parent's own environment is
+    left as it was.
+    """
+    import os
+
+    from geofupin import region
+
+    before = os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    got = region.execute(os.getenv, ["MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS"], workers=1)
+    assert got == [None, "1"]
+    assert os.environ.get("MALLOC_TRIM_THRESHOLD_") == before
+
+
+def test_trim_heap_gives_freed_memory_back_on_glibc() -> None:
+    """After a county, the memory it freed in the middle of the heap goes back to the system (malloc_trim)."""
+    import os
+    import platform
+
+    from geofupin.region import trim_heap
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("malloc_trim is glibc's")
+
+    def rss_mb() -> float:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    # 160 MB in 32 KB blocks (below any mmap threshold: from the heap), every other one freed: the
+    # freed half sits between live blocks, where no free() can give it back
+    blocks = [bytearray(32 * 1024) for _ in range(5_000)]
+    del blocks[::2]
+    held = rss_mb()
+    assert trim_heap() is True
+    assert held - rss_mb() > 40  # about 78 MB of free pages were returned
+    del blocks
