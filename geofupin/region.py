@@ -793,7 +793,7 @@ def memory_limit_bytes(text: str) -> int | str:
 #: fresh ``mmap`` whose pages fault in again: a demo county then takes 15x the page faults (590k
 #: instead of 40k) and 0.6 s more system time. Unset, glibc keeps its adaptive thresholds, and each
 #: county ends with one :func:`trim_heap` instead. (Workers of an existing cluster, ``--scheduler``,
-#: run with the environment their own cluster gives them.)
+#: run with their own cluster's dask configuration, where the same key can be set to ``null``.)
 WORKER_ENVIRON: dict[str, str | None] = {"MALLOC_TRIM_THRESHOLD_": None}
 
 
