@@ -819,6 +819,9 @@ def _local_cluster(
         "distributed.worker.memory.target": False,
         "distributed.worker.memory.spill": False,
         "distributed.worker.memory.pause": False,
+        # dask's statistical profiler samples the running county's stack 100 times a second from the
+        # worker's event loop (for the dashboard's profile page, which a region run does not show): off
+        "distributed.worker.profile.enabled": False,
         **{f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()},
     }
     with (

@@ -386,6 +386,15 @@ def test_local_workers_keep_glibc_malloc_thresholds_and_other_dask_settings() ->
     assert os.environ.get("MALLOC_TRIM_THRESHOLD_") == before
 
 
+def test_local_workers_run_without_dask_s_statistical_profiler() -> None:
+    """The region's own workers do not sample each county's stack for a dashboard page nobody opens."""
+    import dask
+
+    from geofupin import region
+
+    assert region.execute(dask.config.get, ["distributed.worker.profile.enabled"], workers=1) == [False]
+
+
 def test_trim_heap_gives_freed_memory_back_on_glibc() -> None:
     """After a county, the memory it freed in the middle of the heap goes back to the system (malloc_trim)."""
     import os
