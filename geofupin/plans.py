@@ -226,7 +226,8 @@ def _best_upgrade(
     if not options:
         return None
     not_on, cost, j, seg, spur = min(options, key=lambda o: (o[0], o[1]))
-    rid = str(roads.iloc[index.bad_idx[j]].get("road_id", index.bad_idx[j]))
+    at = int(index.bad_idx[j])
+    rid = str(roads["road_id"].iat[at] if "road_id" in roads else at)
     return not not_on, RoadLink("upgrade", "existing_road", seg.length + spur, "paved", cost, seg, rid)
 
 
