@@ -58,11 +58,9 @@ WORKER = r"""
 import dataclasses, pickle, sys, time
 mode, a, b = sys.argv[1:4]
 if mode == "prep":
-    from geofupin import demo, pipeline, scenario
+    from geofupin import pipeline, scenario
     sc = scenario.load(a)
     sc = dataclasses.replace(sc, outputs=dataclasses.replace(sc.outputs, tables=("csv",), static_maps=(), document=()))
-    if sys.argv[4:] == ["tiles"]:  # the demo's placement names the first tile's villages (tiles prefix their ids)
-        sc = dataclasses.replace(sc, placement=demo.shift_placement(sc.placement, demo.tile_code(0, 0)))
     out = pipeline.run(sc, steps=["access", "site", "allocate"])
     with open(b, "wb") as f:
         pickle.dump(out.ctx, f)
@@ -155,7 +153,7 @@ def bench_step(args: argparse.Namespace) -> None:
             # the same scenario file (this tree's) for both trees: the same inputs, the same policy file
             scen = tile if tile is not None else REPO / "scenarios" / "demo.yaml"
             for label, tree in trees.items():
-                _worker(tree, "prep", str(scen), str(work / f"{size}x-{label}.ctx"), *(["tiles"] if tile else []))
+                _worker(tree, "prep", str(scen), str(work / f"{size}x-{label}.ctx"))
             for i in range(args.repeats):
                 for label, tree in trees.items():  # alternating
                     line = _worker(tree, "time", str(work / f"{size}x-{label}.ctx"), str(work / f"{size}x-{label}.res"))

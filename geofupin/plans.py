@@ -11,7 +11,8 @@ For each **site** (the allocation's sites, else the candidates): what it needs t
   that comes within ``upgrade_access_m`` of the site and meets a suitable road (from the
   point nearest the site to the junction), plus a straight spur to it. A site or village
   that already sits on such a track (within ``connected_m``) always gets the upgrade, never
-  a parallel new road. Only tracks that meet a suitable road directly are considered;
+  a parallel new road (so no new road is searched for it). Only tracks that meet a suitable
+  road directly are considered;
 - **water**: a pipe to the nearest water source (straight line x ``pipe_detour_factor``);
 - **power**: a line to the nearest power line or substation;
 - **schools**: kindergarten and primary places for the persons moving in, from places per
@@ -182,6 +183,11 @@ def connect_road(
     k, dist = index.nearest_good(geom)
     if dist <= cfg.connected_m:
         return RoadLink("none", "none", 0.0, surface, 0.0, None)
+    # (b) first: upgrading the stretch of an earth/gravel road (or track) near the feature up to where it meets a
+    # suitable road. A feature that sits on such a track always takes it: its new road is not searched at all
+    upgrade = _best_upgrade(geom, roads, index, cfg, per_m)
+    if upgrade is not None and upgrade[0]:
+        return upgrade[1]
     # (a) a new road
     new = _new_road(geom, index, good[k], dist, cfg, dem, crs) if dist <= cfg.search_radius_m else None
     if new is None:
@@ -189,30 +195,40 @@ def connect_road(
         new_link = RoadLink("new", "straight_line", float(line.length), surface, float(line.length) * per_m, line)
     else:
         new_link = RoadLink("new", "least_cost", new[1], surface, new[1] * per_m, new[0])
-    # (b) upgrade the stretch of an earth/gravel road (or track) near the site up to where it meets a suitable road
-    best = new_link
-    bad_idx = index.bad_idx
-    if len(bad_idx):
-        bad = index.bad
-        near = index.bad_within(geom, cfg.upgrade_access_m)
-        if len(near):
-            d_bad = shapely.distance(geom, bad[near])
-            meets = np.array([len(index.good_within(t, cfg.connect_tol_m)) > 0 for t in bad[near]], dtype=bool)
-            options = []
-            for pos, j in enumerate(near.tolist()):
-                if not meets[pos]:
-                    continue
-                seg = _stretch(bad[j], geom, index, cfg.connect_tol_m)
-                spur = float(d_bad[pos])
-                cost = seg.length * costs.upgrade_to_cement_yuan_per_km / 1000 + spur * per_m
-                on_it = spur <= cfg.connected_m  # the feature already sits on this road: never build beside it
-                options.append((not on_it, cost, j, seg, spur))
-            if options:
-                not_on, cost, j, seg, spur = min(options, key=lambda o: (o[0], o[1]))
-                if not not_on or cost < best.cost_yuan:
-                    rid = str(roads.iloc[bad_idx[j]].get("road_id", bad_idx[j]))
-                    best = RoadLink("upgrade", "existing_road", seg.length + spur, "paved", cost, seg, rid)
-    return best
+    if upgrade is not None and upgrade[1].cost_yuan < new_link.cost_yuan:
+        return upgrade[1]
+    return new_link
+
+
+def _best_upgrade(
+    geom: shapely.Geometry, roads: gpd.GeoDataFrame, index: RoadIndex, cfg: PlansConfig, per_m: float
+) -> tuple[bool, RoadLink] | None:
+    """The cheapest upgrade of a track within ``upgrade_access_m`` that meets a suitable road, and whether
+    ``geom`` sits on it (within ``connected_m``; such a track comes before any cheaper one); None without one.
+    """
+    if not len(index.bad_idx):
+        return None
+    bad = index.bad
+    near = index.bad_within(geom, cfg.upgrade_access_m)
+    if not len(near):
+        return None
+    d_bad = shapely.distance(geom, bad[near])
+    meets = np.array([len(index.good_within(t, cfg.connect_tol_m)) > 0 for t in bad[near]], dtype=bool)
+    options = []
+    for pos, j in enumerate(near.tolist()):
+        if not meets[pos]:
+            continue
+        seg = _stretch(bad[j], geom, index, cfg.connect_tol_m)
+        spur = float(d_bad[pos])
+        cost = seg.length * cfg.unit_costs.upgrade_to_cement_yuan_per_km / 1000 + spur * per_m
+        on_it = spur <= cfg.connected_m  # the feature already sits on this road: never build beside it
+        options.append((not on_it, cost, j, seg, spur))
+    if not options:
+        return None
+    not_on, cost, j, seg, spur = min(options, key=lambda o: (o[0], o[1]))
+    at = int(index.bad_idx[j])
+    rid = str(roads["road_id"].iat[at] if "road_id" in roads else at)
+    return not not_on, RoadLink("upgrade", "existing_road", seg.length + spur, "paved", cost, seg, rid)
 
 
 def _stretch(track: shapely.Geometry, geom: shapely.Geometry, index: RoadIndex, tol: float) -> LineString:
@@ -290,11 +306,22 @@ def _opened(dem: Path | DemSource | None, crs: CRS | None) -> Iterator[DemSource
 
 
 def _burn(geoms: Sequence[Any], win: DemWindow, shape: tuple[int, int], *, interior: bool = False) -> np.ndarray:
+    """Cells of the window the geometries cover (``interior``: cell centres inside) or touch (otherwise)."""
     from rasterio.features import rasterize
     from rasterio.transform import Affine
 
     if not geoms:
         return np.zeros(shape, dtype=bool)
+    if interior and len(geoms) == 1 and isinstance(geoms[0], shapely.Point) and not geoms[0].is_empty:
+        # a village point burns the one cell it lies in; within a millionth of a cell of a cell edge
+        # GDAL's rounding decides, so rasterize decides there
+        p = geoms[0]
+        col, row = (p.x - win.x0) / win.cell_m, (win.y1 - p.y) / win.cell_m
+        if min(abs(col - round(col)), abs(row - round(row))) >= 1e-6:
+            out = np.zeros(shape, dtype=bool)
+            if 0 <= col < shape[1] and 0 <= row < shape[0]:
+                out[int(row), int(col)] = True
+            return out
     transform = Affine(win.cell_m, 0, win.x0, 0, -win.cell_m, win.y1)
     return rasterize(
         [(g, 1) for g in geoms], out_shape=shape, transform=transform, all_touched=not interior, dtype="uint8"
