@@ -214,6 +214,30 @@ def _horn_core(zp: np.ndarray, xres_m: np.ndarray, yres_m: np.ndarray, edges: Ed
     return out
 
 
+def _horn_cells(
+    zp: np.ndarray, rr: np.ndarray, cc: np.ndarray, xres_m: np.ndarray, yres_m: np.ndarray, edges: EdgeMode
+) -> np.ndarray:
+    """Horn slope at the core cells ``(rr, cc)`` of ``zp`` (padded by one cell, NaN = missing), one row value each
+    of ``xres_m``/``yres_m`` per core row: the values :func:`_horn_core` gives at those cells, for a few cells
+    of a large window (the same sums in the same order, so the same bits)."""
+    z0, z1, z2, z3, c, z5, z6, z7, z8 = (zp[rr + i, cc + j] for i in range(3) for j in range(3))
+    xr, yr = np.asarray(xres_m, dtype=float)[rr], np.asarray(yres_m, dtype=float)[rr]
+    dx = ((z0 + 2 * z3 + z6) - (z2 + 2 * z5 + z8)) / (8 * xr)
+    dy = ((z6 + 2 * z7 + z8) - (z0 + 2 * z1 + z2)) / (8 * yr)
+    out = np.degrees(np.arctan(np.hypot(dx, dy)))
+    if edges == "compute":  # as in _horn_core: a missing neighbour takes the centre's value
+        k = np.flatnonzero(np.isnan(out) & ~np.isnan(c))
+        if k.size:
+            win = np.stack([zp[rr[k] + i, cc[k] + j] for i in range(3) for j in range(3)])
+            win = np.where(np.isnan(win), win[4], win)
+            w0, w1, w2, w3, _, w5, w6, w7, w8 = win
+            ddx = ((w0 + 2 * w3 + w6) - (w2 + 2 * w5 + w8)) / (8 * xr[k])
+            ddy = ((w6 + 2 * w7 + w8) - (w0 + 2 * w1 + w2)) / (8 * yr[k])
+            out[k] = np.degrees(np.arctan(np.hypot(ddx, ddy)))
+    out[np.isnan(c)] = np.nan
+    return out
+
+
 def horn_slope_deg(
     z: np.ndarray,
     *,
@@ -747,6 +771,27 @@ def _overlap_layers(geoms: np.ndarray) -> np.ndarray:
     return layer
 
 
+def _zone_cells_slope(
+    src: Any, info: DemInfo, win: Window, need: np.ndarray, edges: EdgeMode
+) -> tuple[np.ndarray, np.ndarray, Window]:
+    """(elevation, slope) of a core window at the cells ``need`` marks (NaN elsewhere), and the window read.
+
+    Reads only the cells' bounding window (with its one-cell halo) and computes the slope at the
+    cells alone (:func:`_horn_cells`): the values :func:`_tile_slope` gives at those cells, where a
+    county's candidate sites cover a few hundred cells of a million-cell tile.
+    """
+    z = np.full(need.shape, np.nan)
+    s = np.full(need.shape, np.nan)
+    rr, cc = np.nonzero(need)
+    r0, c0 = int(rr.min()), int(cc.min())
+    sub = Window(int(win.col_off) + c0, int(win.row_off) + r0, int(cc.max()) + 1 - c0, int(rr.max()) + 1 - r0)
+    zp = _read_halo(src, sub, 1, info.nodata)
+    xres, yres = cell_size_m(info.transform, info.crs, np.arange(int(sub.row_off), int(sub.row_off + sub.height)))
+    z[rr, cc] = zp[rr - r0 + 1, cc - c0 + 1]
+    s[rr, cc] = _horn_cells(zp, rr - r0, cc - c0, xres, yres, edges)
+    return z, s, sub
+
+
 def zonal_terrain(
     dem_path: Path | str,
     zones: gpd.GeoSeries | gpd.GeoDataFrame,
@@ -800,27 +845,33 @@ def zonal_terrain(
             idx = tree.query(_window_box(wtf, win))
             if idx.size == 0:
                 continue
-            z, s = _tile_slope(src, info, win, edges)
             shape = (int(win.height), int(win.width))
+            labels = []
+            for lay in np.unique(layers[idx]):
+                ids = np.sort(idx[layers[idx] == lay])
+                lab = rasterio.features.rasterize(
+                    ((geoms[i], int(i) + 1) for i in ids),
+                    out_shape=shape,
+                    transform=wtf,
+                    fill=0,
+                    dtype="int32",
+                )
+                if lab.any():
+                    labels.append(lab)
+            if not labels:
+                continue
+            z, s, sub = _zone_cells_slope(src, info, win, np.logical_or.reduce([lab > 0 for lab in labels]), edges)
             free = np.ones(shape, dtype=bool)
-            eidx = excl_tree.query(_window_box(wtf, win)) if excl.size else np.array([], dtype=np.int64)
+            # only the exclusions over the zones' cells matter (``free`` is read there): burn those, on the tile grid
+            sub_box = _window_box(rasterio.windows.transform(sub, info.transform), sub)
+            eidx = excl_tree.query(sub_box) if excl.size else np.array([], dtype=np.int64)
             if eidx.size:
                 burned = rasterio.features.rasterize(
                     ((geom, 1) for geom in excl[np.sort(eidx)]), out_shape=shape, transform=wtf, fill=0, dtype="uint8"
                 )
                 free = burned == 0
-            for lay in np.unique(layers[idx]):
-                ids = np.sort(idx[layers[idx] == lay])
-                lab = rasterio.features.rasterize(
-                    ((geoms[i], int(i) + 1) for i in ids),
-                    out_shape=(int(win.height), int(win.width)),
-                    transform=wtf,
-                    fill=0,
-                    dtype="int32",
-                )
+            for lab in labels:
                 m = lab > 0
-                if not m.any():
-                    continue
                 li = lab[m] - 1
                 zz, ss = z[m], s[m]
                 ok = ~np.isnan(zz)
