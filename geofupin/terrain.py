@@ -774,22 +774,34 @@ def _overlap_layers(geoms: np.ndarray) -> np.ndarray:
 def _zone_cells_slope(
     src: Any, info: DemInfo, win: Window, need: np.ndarray, edges: EdgeMode
 ) -> tuple[np.ndarray, np.ndarray, Window]:
-    """(elevation, slope) of a core window at the cells ``need`` marks (NaN elsewhere), and the window read.
+    """(elevation, slope) at the cells ``need`` marks in a core window (its top-left part), over their
+    bounding window (returned; NaN at the cells not marked).
 
-    Reads only the cells' bounding window (with its one-cell halo) and computes the slope at the
-    cells alone (:func:`_horn_cells`): the values :func:`_tile_slope` gives at those cells, where a
-    county's candidate sites cover a few hundred cells of a million-cell tile.
+    Reads only that window (with its one-cell halo) and computes the slope at the marked cells
+    alone (:func:`_horn_cells`): the values :func:`_tile_slope` gives there, where a county's
+    candidate sites cover a few hundred cells of a million-cell tile.
     """
-    z = np.full(need.shape, np.nan)
-    s = np.full(need.shape, np.nan)
     rr, cc = np.nonzero(need)
     r0, c0 = int(rr.min()), int(cc.min())
     sub = Window(int(win.col_off) + c0, int(win.row_off) + r0, int(cc.max()) + 1 - c0, int(rr.max()) + 1 - r0)
     zp = _read_halo(src, sub, 1, info.nodata)
     xres, yres = cell_size_m(info.transform, info.crs, np.arange(int(sub.row_off), int(sub.row_off + sub.height)))
-    z[rr, cc] = zp[rr - r0 + 1, cc - c0 + 1]
-    s[rr, cc] = _horn_cells(zp, rr - r0, cc - c0, xres, yres, edges)
+    z = np.full((int(sub.height), int(sub.width)), np.nan)
+    s = np.full(z.shape, np.nan)
+    z[rr - r0, cc - c0] = zp[rr - r0 + 1, cc - c0 + 1]
+    s[rr - r0, cc - c0] = _horn_cells(zp, rr - r0, cc - c0, xres, yres, edges)
     return z, s, sub
+
+
+def _burn_shape(tf: Affine, bounds: np.ndarray, shape: tuple[int, int]) -> tuple[int, int]:
+    """Rows and columns of a window (transform ``tf``, ``shape``) from its top-left corner down to the last cell
+    whose centre can lie inside geometries with these bounds (``minx, miny, maxx, maxy`` rows), one to spare."""
+    if not (tf.a > 0 and tf.e < 0 and tf.b == 0 and tf.d == 0) or not len(bounds):
+        return shape
+    maxx, miny = float(np.nanmax(bounds[:, 2])), float(np.nanmin(bounds[:, 1]))
+    rows = math.floor((tf.f - miny) / -tf.e) + 2
+    cols = math.floor((maxx - tf.c) / tf.a) + 2
+    return (min(shape[0], max(rows, 1)), min(shape[1], max(cols, 1)))
 
 
 def zonal_terrain(
@@ -845,7 +857,9 @@ def zonal_terrain(
             idx = tree.query(_window_box(wtf, win))
             if idx.size == 0:
                 continue
-            shape = (int(win.height), int(win.width))
+            # the zones' cells lie within their bounds: burn the tile's grid only that far down and right (the
+            # same origin, so the same cells)
+            shape = _burn_shape(wtf, shapely.bounds(geoms[idx]), (int(win.height), int(win.width)))
             labels = []
             for lay in np.unique(layers[idx]):
                 ids = np.sort(idx[layers[idx] == lay])
@@ -861,7 +875,10 @@ def zonal_terrain(
             if not labels:
                 continue
             z, s, sub = _zone_cells_slope(src, info, win, np.logical_or.reduce([lab > 0 for lab in labels]), edges)
-            free = np.ones(shape, dtype=bool)
+            # the zones' cells, row by row as in the whole tile: the window ``sub`` holds them all
+            r0, c0 = int(sub.row_off - win.row_off), int(sub.col_off - win.col_off)
+            cut = np.s_[r0 : r0 + int(sub.height), c0 : c0 + int(sub.width)]
+            free = np.ones(z.shape, dtype=bool)
             # only the exclusions over the zones' cells matter (``free`` is read there): burn those, on the tile grid
             sub_box = _window_box(rasterio.windows.transform(sub, info.transform), sub)
             eidx = excl_tree.query(sub_box) if excl.size else np.array([], dtype=np.int64)
@@ -869,10 +886,10 @@ def zonal_terrain(
                 burned = rasterio.features.rasterize(
                     ((geom, 1) for geom in excl[np.sort(eidx)]), out_shape=shape, transform=wtf, fill=0, dtype="uint8"
                 )
-                free = burned == 0
+                free = burned[cut] == 0
             for lab in labels:
-                m = lab > 0
-                li = lab[m] - 1
+                m = lab[cut] > 0
+                li = lab[cut][m] - 1
                 zz, ss = z[m], s[m]
                 ok = ~np.isnan(zz)
                 cnt += np.bincount(li, minlength=n)
