@@ -9,10 +9,12 @@
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 import rasterio.features
@@ -173,3 +175,43 @@ def test_zonal_terrain_equals_whole_raster_statistics(tmp_path: Path) -> None:
             checked += 1
         assert checked > 25
         assert got["free_cells"].lt(got["n_cells"]).any() and got["valid_share"].lt(1).any()
+
+
+# --------------------------------------------------------------------------------- popup values
+def _values_one_by_one(series: pd.Series) -> list[object]:
+    """Element by element, as the page's popups took them before: numbers stay numbers, the rest is text."""
+    out: list[object] = []
+    for v in series:
+        if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+            out.append(None)
+        elif isinstance(v, (bool, np.bool_)):
+            out.append(bool(v))
+        elif isinstance(v, (int, np.integer)):
+            out.append(int(v))
+        elif isinstance(v, (float, np.floating)):
+            out.append(round(float(v), 4) if math.isfinite(v) else None)
+        else:
+            out.append(str(v))
+    return out
+
+
+@pytest.mark.parametrize(
+    "series",
+    [
+        pd.Series([1.0, np.nan, np.inf, -np.inf, 2.123456789, -0.00005, 0.00015, 1e20, 2.5e-5]),
+        pd.Series([1.5, np.nan, 0.1], dtype="float32"),
+        pd.Series([1, 2, -3, 2**40], dtype="int64"),
+        pd.Series([7, 0], dtype="uint8"),
+        pd.Series([True, False, True]),
+        pd.Series(["张家塬村", None, "=1+1", "<b>x</b>", ""], dtype="str"),
+        pd.Series(["a", None], dtype="string"),
+        pd.Series([1, None, 3], dtype="Int64"),
+    ],
+)
+def test_popup_values_equal_element_by_element(series: pd.Series) -> None:
+    from geofupin.maps.data import column_values
+
+    got = column_values(series)
+    expect = _values_one_by_one(series)
+    assert got == expect
+    assert [type(x) for x in got] == [type(x) for x in expect]  # 1 stays an int, "1" text, True a bool
