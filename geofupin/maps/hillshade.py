@@ -46,7 +46,7 @@ def hillshade(
 
 
 #: zlib level of the page's hillshade PNG. The demo county's 1212 x 1098 image: level 3 writes it in about a
-#: fifth of the CPU time of ``optimize=True`` (level 9), 456 KB instead of 435 KB (+5 %); same pixels.
+#: quarter of the CPU time of ``optimize=True`` (level 9), 456 KB instead of 435 KB (+5 %); same pixels.
 PNG_COMPRESS_LEVEL = 3
 
 
