@@ -789,7 +789,10 @@ def _zone_cells_slope(
     z = np.full((int(sub.height), int(sub.width)), np.nan)
     s = np.full(z.shape, np.nan)
     z[rr - r0, cc - c0] = zp[rr - r0 + 1, cc - c0 + 1]
-    s[rr - r0, cc - c0] = _horn_cells(zp, rr - r0, cc - c0, xres, yres, edges)
+    if 4 * rr.size > z.size:  # zones covering most of the window (a generated grid): the window's Horn
+        s[rr - r0, cc - c0] = _horn_core(zp, xres, yres, edges)[rr - r0, cc - c0]
+    else:
+        s[rr - r0, cc - c0] = _horn_cells(zp, rr - r0, cc - c0, xres, yres, edges)
     return z, s, sub
 
 

@@ -215,3 +215,20 @@ def test_popup_values_equal_element_by_element(series: pd.Series) -> None:
     expect = _values_one_by_one(series)
     assert got == expect
     assert [type(x) for x in got] == [type(x) for x in expect]  # 1 stays an int, "1" text, True a bool
+
+
+def test_zonal_terrain_dense_zones_equal_sparse_zones(tmp_path: Path) -> None:
+    """A generated grid covers the whole window (the window's Horn, sliced); one cell a zone (Horn at the cells):
+    the same numbers for the zones both hold."""
+    z = _rough(80, 90, 6).astype("float32").astype(float)
+    z[20:26, 40:47] = np.nan
+    tf = Affine(30.0, 0.0, 500000.0, 0.0, -30.0, 4400000.0)
+    dem = _write_dem(tmp_path / "dem.tif", z, tf, UTM)
+    x0, y0 = np.meshgrid(500000.0 + 30.0 * np.arange(0, 90, 3), 4400000.0 - 30.0 * np.arange(3, 81, 3))
+    grid = gpd.GeoSeries(shapely.box(x0.ravel(), y0.ravel(), x0.ravel() + 90.0, y0.ravel() + 90.0), crs=UTM)
+    dense = terrain.zonal_terrain(dem, grid, slope_limit_deg=20.0)
+    picked = np.arange(0, len(grid), 17)  # a few cells of the window: Horn at those cells only
+    sparse = terrain.zonal_terrain(dem, grid.iloc[picked], slope_limit_deg=20.0)
+    assert len(picked) * 9 * 4 < z.size  # the sparse path indeed
+    pd.testing.assert_frame_equal(sparse, dense.iloc[picked], check_exact=True)
+    assert dense["n_cells"].eq(9).all() and dense["slope_mean_deg"].notna().sum() > 0.9 * len(grid)
