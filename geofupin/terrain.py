@@ -796,6 +796,22 @@ def _zone_cells_slope(
     return z, s, sub
 
 
+def _shape_mapping(geom: Any) -> Any:
+    """A (multi)polygon as the GeoJSON mapping ``rasterize`` reads, its coordinates taken as arrays (shapely's
+    ``__geo_interface__`` walks them vertex by vertex in Python); the same coordinates. Other geometries as given."""
+    kind = shapely.get_type_id(geom)
+    if kind == 3:
+        return {"type": "Polygon", "coordinates": _ring_lists(geom)}
+    if kind == 6:
+        return {"type": "MultiPolygon", "coordinates": [_ring_lists(part) for part in geom.geoms]}
+    return geom
+
+
+def _ring_lists(polygon: Any) -> list[Any]:
+    rings = [polygon.exterior, *polygon.interiors]
+    return [shapely.get_coordinates(ring).tolist() for ring in rings]
+
+
 def _burn_shape(tf: Affine, bounds: np.ndarray, shape: tuple[int, int]) -> tuple[int, int]:
     """Rows and columns of a window (transform ``tf``, ``shape``) from its top-left corner down to the last cell
     whose centre can lie inside geometries with these bounds (``minx, miny, maxx, maxy`` rows), one to spare."""
@@ -887,7 +903,11 @@ def zonal_terrain(
             eidx = excl_tree.query(sub_box) if excl.size else np.array([], dtype=np.int64)
             if eidx.size:
                 burned = rasterio.features.rasterize(
-                    ((geom, 1) for geom in excl[np.sort(eidx)]), out_shape=shape, transform=wtf, fill=0, dtype="uint8"
+                    ((_shape_mapping(geom), 1) for geom in excl[np.sort(eidx)]),
+                    out_shape=shape,
+                    transform=wtf,
+                    fill=0,
+                    dtype="uint8",
                 )
                 free = burned[cut] == 0
             for lab in labels:

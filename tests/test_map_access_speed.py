@@ -232,3 +232,21 @@ def test_zonal_terrain_dense_zones_equal_sparse_zones(tmp_path: Path) -> None:
     assert len(picked) * 9 * 4 < z.size  # the sparse path indeed
     pd.testing.assert_frame_equal(sparse, dense.iloc[picked], check_exact=True)
     assert dense["n_cells"].eq(9).all() and dense["slope_mean_deg"].notna().sum() > 0.9 * len(grid)
+
+
+def test_exclusions_burn_the_same_cells_as_shapely_geometries() -> None:
+    """The exclusions reach ``rasterize`` as GeoJSON mappings built from coordinate arrays: the same cells."""
+    rng = np.random.default_rng(8)
+    tf = Affine(30.0, 0.0, 500000.0, 0.0, -30.0, 4400000.0)
+    pts = shapely.points(500000 + rng.uniform(0, 3000, 30), 4400000 - rng.uniform(0, 3000, 30))
+    blobs = shapely.buffer(pts, rng.uniform(30, 400, 30), quad_segs=5)
+    holed = shapely.difference(blobs, shapely.buffer(pts, 20.0))  # polygons with holes
+    merged = shapely.union_all(blobs)  # a MultiPolygon
+    for geoms in (list(holed), [merged], [shapely.Point(500100, 4399900).buffer(45)]):
+        expect = rasterio.features.rasterize([(g, 1) for g in geoms], out_shape=(110, 105), transform=tf, fill=0)
+        got = rasterio.features.rasterize(
+            [(terrain._shape_mapping(g), 1) for g in geoms], out_shape=(110, 105), transform=tf, fill=0
+        )
+        np.testing.assert_array_equal(got, expect)
+        assert expect.sum() > 0
+    assert shapely.get_num_interior_rings(holed).sum() > 10 and merged.geom_type == "MultiPolygon"
