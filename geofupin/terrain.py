@@ -883,7 +883,7 @@ def zonal_terrain(
             for lay in np.unique(layers[idx]):
                 ids = np.sort(idx[layers[idx] == lay])
                 lab = rasterio.features.rasterize(
-                    ((geoms[i], int(i) + 1) for i in ids),
+                    ((_shape_mapping(geoms[i]), int(i) + 1) for i in ids),
                     out_shape=shape,
                     transform=wtf,
                     fill=0,
