@@ -77,6 +77,20 @@ def _steady(obj: Any) -> Any:
     return obj
 
 
+def _png_urls(text: str) -> tuple[list[Any], str]:
+    """The pixels of the page's ``data:image/png;base64`` images (the hillshade) and the page with them cut out:
+    the same image written at another zlib level is the same page for a person."""
+    import base64
+
+    images: list[Any] = []
+
+    def cut(m: re.Match[str]) -> str:
+        images.append(_png_pixels(base64.b64decode(m.group(1))))
+        return "data:image/png;base64,"
+
+    return images, re.sub(r"data:image/png;base64,([A-Za-z0-9+/=]+)", cut, text)
+
+
 def _png_pixels(data: bytes) -> Any:
     import numpy as np
     from PIL import Image
@@ -131,7 +145,8 @@ def compare_runs(ref: Path, new: Path) -> list[str]:
     """What differs between two run folders of the same scenario; empty when the outputs are equivalent.
 
     CSV, HTML other than the map page, JSON other than run.json: bytes. ``index.html``: its embedded
-    data blocks as parsed JSON (key order is free) and the rest of the page as text. ``results.gpkg``:
+    data blocks as parsed JSON (key order is free), its embedded PNG images (``data:`` URLs) by pixels and
+    the rest of the page as text. ``results.gpkg``:
     every layer with ``assert_geodataframe_equal`` and the ``layer_styles`` rows. PNG: pixels. PDF:
     pages rendered with ``pdftoppm``, pixels within :data:`PDF_TOLERANCE` (printed as a note). XLSX, DOCX,
     QGZ: every part but ``docProps/core.xml``
@@ -158,6 +173,9 @@ def compare_runs(ref: Path, new: Path) -> list[str]:
             if ja != jb:
                 bad = [i for i, (x, y) in enumerate(zip(ja, jb, strict=False)) if x != y]
                 problems.append(f"{name}: data blocks differ ({len(ja)} vs {len(jb)}; differing: {bad[:5]})")
+            (ia, ra), (ib, rb) = _png_urls(ra), _png_urls(rb)
+            if len(ia) != len(ib) or any(x.shape != y.shape or (x != y).any() for x, y in zip(ia, ib, strict=False)):
+                problems.append(f"{name}: embedded images' pixels differ")
             if ra != rb:
                 problems.append(f"{name}: page text (outside the data) differs")
         elif name == "run.json":

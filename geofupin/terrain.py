@@ -214,6 +214,30 @@ def _horn_core(zp: np.ndarray, xres_m: np.ndarray, yres_m: np.ndarray, edges: Ed
     return out
 
 
+def _horn_cells(
+    zp: np.ndarray, rr: np.ndarray, cc: np.ndarray, xres_m: np.ndarray, yres_m: np.ndarray, edges: EdgeMode
+) -> np.ndarray:
+    """Horn slope at the core cells ``(rr, cc)`` of ``zp`` (padded by one cell, NaN = missing), one row value each
+    of ``xres_m``/``yres_m`` per core row: the values :func:`_horn_core` gives at those cells, for a few cells
+    of a large window (the same sums in the same order, so the same bits)."""
+    z0, z1, z2, z3, c, z5, z6, z7, z8 = (zp[rr + i, cc + j] for i in range(3) for j in range(3))
+    xr, yr = np.asarray(xres_m, dtype=float)[rr], np.asarray(yres_m, dtype=float)[rr]
+    dx = ((z0 + 2 * z3 + z6) - (z2 + 2 * z5 + z8)) / (8 * xr)
+    dy = ((z6 + 2 * z7 + z8) - (z0 + 2 * z1 + z2)) / (8 * yr)
+    out = np.degrees(np.arctan(np.hypot(dx, dy)))
+    if edges == "compute":  # as in _horn_core: a missing neighbour takes the centre's value
+        k = np.flatnonzero(np.isnan(out) & ~np.isnan(c))
+        if k.size:
+            win = np.stack([zp[rr[k] + i, cc[k] + j] for i in range(3) for j in range(3)])
+            win = np.where(np.isnan(win), win[4], win)
+            w0, w1, w2, w3, _, w5, w6, w7, w8 = win
+            ddx = ((w0 + 2 * w3 + w6) - (w2 + 2 * w5 + w8)) / (8 * xr[k])
+            ddy = ((w6 + 2 * w7 + w8) - (w0 + 2 * w1 + w2)) / (8 * yr[k])
+            out[k] = np.degrees(np.arctan(np.hypot(ddx, ddy)))
+    out[np.isnan(c)] = np.nan
+    return out
+
+
 def horn_slope_deg(
     z: np.ndarray,
     *,
@@ -747,6 +771,58 @@ def _overlap_layers(geoms: np.ndarray) -> np.ndarray:
     return layer
 
 
+def _zone_cells_slope(
+    src: Any, info: DemInfo, win: Window, need: np.ndarray, edges: EdgeMode
+) -> tuple[np.ndarray, np.ndarray, Window]:
+    """(elevation, slope) at the cells ``need`` marks in a core window (its top-left part), over their
+    bounding window (returned; NaN at the cells not marked).
+
+    Reads only that window (with its one-cell halo) and computes the slope at the marked cells
+    alone (:func:`_horn_cells`): the values :func:`_tile_slope` gives there, where a county's
+    candidate sites cover a few hundred cells of a million-cell tile.
+    """
+    rr, cc = np.nonzero(need)
+    r0, c0 = int(rr.min()), int(cc.min())
+    sub = Window(int(win.col_off) + c0, int(win.row_off) + r0, int(cc.max()) + 1 - c0, int(rr.max()) + 1 - r0)
+    zp = _read_halo(src, sub, 1, info.nodata)
+    xres, yres = cell_size_m(info.transform, info.crs, np.arange(int(sub.row_off), int(sub.row_off + sub.height)))
+    z = np.full((int(sub.height), int(sub.width)), np.nan)
+    s = np.full(z.shape, np.nan)
+    z[rr - r0, cc - c0] = zp[rr - r0 + 1, cc - c0 + 1]
+    if 4 * rr.size > z.size:  # zones covering most of the window (a generated grid): the window's Horn
+        s[rr - r0, cc - c0] = _horn_core(zp, xres, yres, edges)[rr - r0, cc - c0]
+    else:
+        s[rr - r0, cc - c0] = _horn_cells(zp, rr - r0, cc - c0, xres, yres, edges)
+    return z, s, sub
+
+
+def _shape_mapping(geom: Any) -> Any:
+    """A (multi)polygon as the GeoJSON mapping ``rasterize`` reads, its coordinates taken as arrays (shapely's
+    ``__geo_interface__`` walks them vertex by vertex in Python); the same coordinates. Other geometries as given."""
+    kind = shapely.get_type_id(geom)
+    if kind == 3:
+        return {"type": "Polygon", "coordinates": _ring_lists(geom)}
+    if kind == 6:
+        return {"type": "MultiPolygon", "coordinates": [_ring_lists(part) for part in geom.geoms]}
+    return geom
+
+
+def _ring_lists(polygon: Any) -> list[Any]:
+    rings = [polygon.exterior, *polygon.interiors]
+    return [shapely.get_coordinates(ring).tolist() for ring in rings]
+
+
+def _burn_shape(tf: Affine, bounds: np.ndarray, shape: tuple[int, int]) -> tuple[int, int]:
+    """Rows and columns of a window (transform ``tf``, ``shape``) from its top-left corner down to the last cell
+    whose centre can lie inside geometries with these bounds (``minx, miny, maxx, maxy`` rows), one to spare."""
+    if not (tf.a > 0 and tf.e < 0 and tf.b == 0 and tf.d == 0) or not len(bounds):
+        return shape
+    maxx, miny = float(np.nanmax(bounds[:, 2])), float(np.nanmin(bounds[:, 1]))
+    rows = math.floor((tf.f - miny) / -tf.e) + 2
+    cols = math.floor((maxx - tf.c) / tf.a) + 2
+    return (min(shape[0], max(rows, 1)), min(shape[1], max(cols, 1)))
+
+
 def zonal_terrain(
     dem_path: Path | str,
     zones: gpd.GeoSeries | gpd.GeoDataFrame,
@@ -800,28 +876,43 @@ def zonal_terrain(
             idx = tree.query(_window_box(wtf, win))
             if idx.size == 0:
                 continue
-            z, s = _tile_slope(src, info, win, edges)
-            shape = (int(win.height), int(win.width))
-            free = np.ones(shape, dtype=bool)
-            eidx = excl_tree.query(_window_box(wtf, win)) if excl.size else np.array([], dtype=np.int64)
-            if eidx.size:
-                burned = rasterio.features.rasterize(
-                    ((geom, 1) for geom in excl[np.sort(eidx)]), out_shape=shape, transform=wtf, fill=0, dtype="uint8"
-                )
-                free = burned == 0
+            # the zones' cells lie within their bounds: burn the tile's grid only that far down and right (the
+            # same origin, so the same cells)
+            shape = _burn_shape(wtf, shapely.bounds(geoms[idx]), (int(win.height), int(win.width)))
+            labels = []
             for lay in np.unique(layers[idx]):
                 ids = np.sort(idx[layers[idx] == lay])
                 lab = rasterio.features.rasterize(
-                    ((geoms[i], int(i) + 1) for i in ids),
-                    out_shape=(int(win.height), int(win.width)),
+                    ((_shape_mapping(geoms[i]), int(i) + 1) for i in ids),
+                    out_shape=shape,
                     transform=wtf,
                     fill=0,
                     dtype="int32",
                 )
-                m = lab > 0
-                if not m.any():
-                    continue
-                li = lab[m] - 1
+                if lab.any():
+                    labels.append(lab)
+            if not labels:
+                continue
+            z, s, sub = _zone_cells_slope(src, info, win, np.logical_or.reduce([lab > 0 for lab in labels]), edges)
+            # the zones' cells, row by row as in the whole tile: the window ``sub`` holds them all
+            r0, c0 = int(sub.row_off - win.row_off), int(sub.col_off - win.col_off)
+            cut = np.s_[r0 : r0 + int(sub.height), c0 : c0 + int(sub.width)]
+            free = np.ones(z.shape, dtype=bool)
+            # only the exclusions over the zones' cells matter (``free`` is read there): burn those, on the tile grid
+            sub_box = _window_box(rasterio.windows.transform(sub, info.transform), sub)
+            eidx = excl_tree.query(sub_box) if excl.size else np.array([], dtype=np.int64)
+            if eidx.size:
+                burned = rasterio.features.rasterize(
+                    ((_shape_mapping(geom), 1) for geom in excl[np.sort(eidx)]),
+                    out_shape=shape,
+                    transform=wtf,
+                    fill=0,
+                    dtype="uint8",
+                )
+                free = burned[cut] == 0
+            for lab in labels:
+                m = lab[cut] > 0
+                li = lab[cut][m] - 1
                 zz, ss = z[m], s[m]
                 ok = ~np.isnan(zz)
                 cnt += np.bincount(li, minlength=n)

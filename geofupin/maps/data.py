@@ -221,7 +221,22 @@ def decode_geometry(spec: dict[str, Any]) -> list[list[Any]]:
 
 
 def column_values(series: pd.Series) -> list[Any]:
-    """JSON-ready values: numbers stay numbers (NaN -> null), everything else becomes text."""
+    """JSON-ready values: numbers stay numbers (NaN -> null), everything else becomes text.
+
+    Text, NumPy number and boolean columns are converted as whole arrays (``tolist`` gives the
+    Python values element access gives, without a pandas call per element); other columns
+    (object, nullable) value by value.
+    """
+    dtype = series.dtype
+    if isinstance(dtype, pd.StringDtype):  # every value a str, or missing
+        return list(series.to_numpy(dtype=object, na_value=None).tolist())
+    if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+        values = series.to_numpy().tolist()
+        if dtype.kind == "b":
+            return [bool(v) for v in values]
+        if dtype.kind in "iu":
+            return [int(v) for v in values]
+        return [None if not math.isfinite(v) else round(v, 4) for v in values]
     if pd.api.types.is_bool_dtype(series):
         return [None if pd.isna(v) else bool(v) for v in series]
     if pd.api.types.is_integer_dtype(series):

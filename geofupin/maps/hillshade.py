@@ -29,14 +29,25 @@ def hillshade(
 
     Central differences and the usual formula: ``cos(zenith)cos(slope) +
     sin(zenith)sin(slope)cos(azimuth - aspect)``, light from the north-west by default.
+
+    Computed without a trigonometric function per cell: with ``p = hypot(gx, gy) = tan(slope)``
+    and the ESRI aspect ``atan2(gy, -gx)`` (``gy`` is the rate along rows, southwards),
+    ``cos(slope) = 1 / sqrt(1 + p²)``, ``sin(slope) cos(aspect) = -gx / sqrt(1 + p²)`` and
+    ``sin(slope) sin(aspect) = gy / sqrt(1 + p²)``, so the formula is
+    ``(cos(zenith) + sin(zenith) (-gx cos(azimuth) + gy sin(azimuth))) / sqrt(1 + gx² + gy²)``:
+    the same values to ~1e-15 (as float32, what the maps warp and draw, identical on the demo and
+    the real DEMs; tested against the trigonometric form) in a quarter of the time.
     """
     gy, gx = np.gradient(elev, dy_m, dx_m)
-    slope = np.arctan(np.hypot(gx, gy))
-    aspect = np.arctan2(gy, -gx)  # ESRI convention: gy is the rate along rows (southwards)
     az = np.radians(360.0 - azimuth_deg + 90.0)
     zen = np.radians(90.0 - altitude_deg)
-    shade = np.cos(zen) * np.cos(slope) + np.sin(zen) * np.sin(slope) * np.cos(az - aspect)
-    return np.clip(shade, 0.0, 1.0)
+    lit = np.cos(zen) + np.sin(zen) * (np.cos(az) * -gx + np.sin(az) * gy)
+    return np.clip(lit / np.sqrt(1.0 + gx * gx + gy * gy), 0.0, 1.0)
+
+
+#: zlib level of the page's hillshade PNG. The demo county's 1212 x 1098 image: level 3 writes it in about a
+#: quarter of the CPU time of ``optimize=True`` (level 9), 456 KB instead of 435 KB (+5 %); same pixels.
+PNG_COMPRESS_LEVEL = 3
 
 
 def encode_png(shade: np.ndarray, buf: io.BytesIO, *, levels: int = 32) -> None:
@@ -44,7 +55,8 @@ def encode_png(shade: np.ndarray, buf: io.BytesIO, *, levels: int = 32) -> None:
 
     ``levels`` grey levels, each with its own opacity (darker slopes more opaque, so flat
     land lets a basemap through), plus one fully transparent entry for nodata: a third of
-    the size of a grey+alpha PNG with no visible banding at map scale.
+    the size of a grey+alpha PNG with no visible banding at map scale. Written at zlib level
+    :data:`PNG_COMPRESS_LEVEL` (the pixels are the same at every level).
     """
     from PIL import Image
 
@@ -55,7 +67,7 @@ def encode_png(shade: np.ndarray, buf: io.BytesIO, *, levels: int = 32) -> None:
     alpha = [*np.clip(np.round(60 + (1 - np.arange(levels) / (levels - 1)) * 160), 0, 255).astype(int).tolist(), 0]
     img = Image.fromarray(idx)
     img.putpalette(palette)
-    img.save(buf, format="PNG", optimize=True, transparency=bytes(alpha))
+    img.save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL, transparency=bytes(alpha))
 
 
 @dataclass(frozen=True)
