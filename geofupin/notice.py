@@ -166,12 +166,14 @@ def notice_html(
     return "\n".join(parts) + "\n"
 
 
-def _village_sheets(
+def _village_rows(
     table: pd.DataFrame, villages: pd.DataFrame, headers: Mapping[str, str], *, total: Sequence[str] = ()
-) -> dict[str, pd.DataFrame]:
+) -> dict[str, gio.SheetRows]:
     """One sheet per village: its rows of ``table`` (table order) under the Chinese ``headers``, with a 合计 row
-    summing the ``total`` columns when given. The table is cut once (positions per village), not per sheet."""
-    out: dict[str, pd.DataFrame] = {}
+    summing the ``total`` columns when given. The table is cut once (positions per village), not per sheet,
+    and every sheet names rows of the same table (:class:`geofupin.io.SheetRows`), so that the workbook
+    converts its cells once."""
+    out: dict[str, gio.SheetRows] = {}
     cols = list(headers)
     base = table[cols]
     # each village's rows in table order, found once (a village may have none)
@@ -192,19 +194,27 @@ def _village_sheets(
         picks = [np.append(ix, len(table) + i) for i, ix in enumerate(picks)]
     base = base.set_axis([headers[c] for c in cols], axis=1)
     for ix, village, group in zip(picks, names, groups, strict=True):
-        rows = base.take(ix)
-        if total:
-            rows = rows.reset_index(drop=True)
         name = f"{village}{group or ''}"
         key, n = name, 1
         while key in out:
             n += 1
             key = f"{name}({n})"
-        out[key] = rows
+        out[key] = gio.SheetRows(base, ix)
     return out
 
 
-def notice_sheets(notice: pd.DataFrame, villages: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def _village_sheets(
+    table: pd.DataFrame, villages: pd.DataFrame, headers: Mapping[str, str], *, total: Sequence[str] = ()
+) -> dict[str, pd.DataFrame]:
+    """:func:`_village_rows` as tables of their own (a sheet with a 合计 row numbered from 0)."""
+    out = {}
+    for key, rows in _village_rows(table, villages, headers, total=total).items():
+        sheet = rows.to_frame()
+        out[key] = sheet.reset_index(drop=True) if total else sheet
+    return out
+
+
+def notice_sheets(notice: pd.DataFrame, villages: pd.DataFrame) -> dict[str, gio.XlsxTable]:
     """The 公示名单 workbook's sheets: 公示村 (posting date and period per village), then one per village."""
     head = villages.rename(
         columns={
@@ -219,10 +229,10 @@ def notice_sheets(notice: pd.DataFrame, villages: pd.DataFrame) -> dict[str, pd.
             "period_end": "公示截止日期",
         }
     )
-    return {"公示村": head, **_village_sheets(notice, villages, NOTICE_HEADERS)}
+    return {"公示村": head, **_village_rows(notice, villages, NOTICE_HEADERS)}
 
 
-def payment_sheets(payments: pd.DataFrame, check: pd.DataFrame, cfg: PaymentConfig) -> dict[str, pd.DataFrame]:
+def payment_sheets(payments: pd.DataFrame, check: pd.DataFrame, cfg: PaymentConfig) -> dict[str, gio.XlsxTable]:
     """The 直补到户清册 workbook's sheets: 核对 (roster against budget), then one per village with a total row."""
     headers: dict[str, str] = {
         "no": "序号",
@@ -255,7 +265,7 @@ def payment_sheets(payments: pd.DataFrame, check: pd.DataFrame, cfg: PaymentConf
             "diff_yuan": "差额(元)",
         }
     )
-    return {"核对": head, **_village_sheets(payments, vil, headers, total=totals)}
+    return {"核对": head, **_village_rows(payments, vil, headers, total=totals)}
 
 
 def write_roster_files(
