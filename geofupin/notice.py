@@ -124,10 +124,12 @@ def notice_html(
         else {"head_name": ' class="name"', "destination": ' class="dest"'}.get(c, "")
         for c in cols
     ]
-    # each village's households in table order, looked up once (a village may have none)
-    by_village = dict(iter(notice.groupby("village_id", sort=False))) if len(notice) else {}
+    # every household's table row, escaped column by column once (Python scalars, as iterrows gives), and each
+    # village's households in table order, looked up once (a village may have none)
+    cells = [[f"<td{klass}>{_e(x)}</td>" for x in notice[c].tolist()] for klass, c in zip(klasses, cols, strict=True)]
+    trs = ["<tr>" + "".join(t) + "</tr>" for t in zip(*cells, strict=True)]
+    by_village = notice.groupby("village_id", sort=False).indices if len(notice) else {}
     for _, v in villages.iterrows():
-        rows = by_village.get(v["village_id"], notice.iloc[:0])
         place = f"{v['township']}{v['village_name']}{v['group'] or ''}"
         start, end = str(v["posting_date"]), str(v["period_end"])
         parts.append(f'<section class="village" data-village-id="{_e(v["village_id"])}">')
@@ -150,9 +152,7 @@ def notice_html(
         widths = "".join(f'<col style="width:{_WIDTHS[c]}%">' for c in cols)
         parts.append(f"<table><colgroup>{widths}</colgroup><thead><tr>{heads}</tr></thead>")
         parts.append("<tbody>")
-        for values in rows[cols].itertuples(index=False, name=None):  # Python scalars, as iterrows gives
-            cells = [f"<td{klass}>{_e(x)}</td>" for klass, x in zip(klasses, values, strict=True)]
-            parts.append("<tr>" + "".join(cells) + "</tr>")
+        parts.extend(trs[i] for i in by_village.get(v["village_id"], ()))
         parts.append("</tbody>")
         parts.append(
             f'<tfoot><tr><td colspan="5">合计 {int(v["households"])} 户</td><td>{int(v["persons"])}</td>'
@@ -183,11 +183,9 @@ def _village_rows(
     groups = villages["group"].tolist()
     picks = [where.get(v, none) for v in vids]
     if total:  # the 合计 rows, one a village: the sum of its rows, as a Series sums them
+        sums = {c: _sums_of(base[c], picks) for c in total}
         feet = pd.DataFrame(
-            [
-                {c: "" for c in cols} | {cols[0]: "合计"} | {c: float(base[c].take(ix).sum()) for c in total}
-                for ix in picks
-            ],
+            [{c: "" for c in cols} | {cols[0]: "合计"} | {c: sums[c][k] for c in total} for k in range(len(picks))],
             columns=cols,
         )
         base = pd.concat([base, feet], ignore_index=True)  # the dtypes each sheet's rows and 合计 row give
@@ -201,6 +199,18 @@ def _village_rows(
             key = f"{name}({n})"
         out[key] = gio.SheetRows(base, ix)
     return out
+
+
+def _sums_of(s: pd.Series, picks: Sequence[np.ndarray]) -> list[float]:
+    """``float(s.take(ix).sum())`` for each ``ix`` of ``picks``: a float64 or int64 column summed in NumPy (the
+    same pairwise sum of the same values, missing ones as 0, as pandas does, without a Series a village), any
+    other column as a Series."""
+    if not (isinstance(s.dtype, np.dtype) and s.dtype in (np.float64, np.int64)):
+        return [float(s.take(ix).sum()) for ix in picks]
+    values = s.to_numpy()
+    if values.dtype == np.float64:
+        values = np.where(np.isnan(values), 0.0, values)
+    return [float(values[ix].sum()) for ix in picks]
 
 
 def _village_sheets(

@@ -134,6 +134,20 @@ def test_every_kind_of_missing_value_is_an_empty_cell(tmp_path: Path) -> None:
     assert got == [1, "=a", None, None, None, None, None, None, "z"]
 
 
+def test_village_totals_sum_as_a_series_sums_them() -> None:
+    from geofupin.notice import _sums_of
+
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        n = int(rng.integers(1, 3000))  # past NumPy's pairwise blocks
+        yuan = np.round(rng.uniform(0, 60000, n), 2)
+        yuan[rng.random(n) < 0.05] = np.nan
+        picks = [np.sort(rng.choice(n, int(rng.integers(0, n)), replace=False)) for _ in range(3)]
+        picks.append(rng.permutation(n))
+        for s in (pd.Series(yuan), pd.Series(rng.integers(0, 100, n)), pd.Series(yuan).astype("Float64")):
+            assert _sums_of(s, picks) == [float(s.take(ix).sum()) for ix in picks]
+
+
 # ------------------------------------------------------------------------ the roster, column-wise
 def villages() -> pd.DataFrame:
     return pd.DataFrame(
