@@ -87,6 +87,8 @@ _MARKER_NOTE = (
 )
 #: Characters that make a spreadsheet treat a text cell as a formula (OWASP CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A text starting with one of :data:`FORMULA_START` (for Arrow's regular expressions).
+_FORMULA_REGEX = r"^[=+\-@\t\r]"
 _ERRNO_REASONS = {
     errno.ENOSPC: ("磁盘已满 the disk is full", "free disk space or choose another --out"),
     getattr(errno, "EDQUOT", -1): ("磁盘配额已用完 the disk quota is used up", "free space or choose another --out"),
@@ -570,7 +572,7 @@ def split_geometry_families(frames: Mapping[str, gpd.GeoDataFrame]) -> dict[str,
 
 
 def write_layers(
-    frames: Mapping[str, gpd.GeoDataFrame],
+    frames: Mapping[str, gpd.GeoDataFrame] | Mapping[str, OutputLayer],
     path: str | os.PathLike[str],
     *,
     styles: Iterable[Mapping[str, Any]] = (),
@@ -583,7 +585,8 @@ def write_layers(
     Parameters
     ----------
     frames
-        Layer name -> features.
+        Layer name -> features; or the layers :func:`split_geometry_families` cut already (a run has them
+        for its QGIS project too), written as they are.
     path
         The GeoPackage.
     styles
@@ -593,7 +596,10 @@ def write_layers(
         style when the layer is opened.
     """
     target = Path(path)
-    layers = split_geometry_families(frames)
+    given = {k: v for k, v in frames.items() if isinstance(v, OutputLayer)}
+    if given and len(given) != len(frames):
+        raise TypeError("write_layers: give either frames or the layers split_geometry_families cut, not both")
+    layers = given or split_geometry_families({k: v for k, v in frames.items() if not isinstance(v, OutputLayer)})
     rows = [dict(r) for r in styles]
     with atomic_write(target) as tmp:
         # a new file nobody reads before it is moved into place: SQLite need not wait for the disk at each
@@ -1159,10 +1165,10 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     be numbers in the data.
     """
     out = df.copy(deep=False)  # only the columns that change are new
-    for i in range(out.shape[1]):
-        s = out.iloc[:, i]
-        if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype):
+    for i, dtype in enumerate(out.dtypes.tolist()):
+        if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype):
             continue  # numbers (and bools, dates) are never formulas
+        s = out.iloc[:, i]
         if isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype(object)
             out.isetitem(i, s)
@@ -1188,7 +1194,19 @@ def _formula_safe(s: pd.Series) -> pd.Series | None:
     Columns of text (a string dtype, or objects that are all text or missing) are checked at once
     (``str.startswith`` in C); a column mixing text with other values goes value by value.
     """
-    if isinstance(s.dtype, pd.StringDtype) or pd.api.types.infer_dtype(s, skipna=True) == "string":
+    if isinstance(s.dtype, pd.StringDtype):
+        if s.dtype.storage == "pyarrow":  # one C pass over the Arrow strings, no pandas wrapper per call
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            starts = pc.match_substring_regex(pa.array(s.array), _FORMULA_REGEX)  # missing values: null, never
+            if not pc.any(starts).as_py():
+                return None
+            hit = np.asarray(starts.fill_null(False), dtype=bool)
+        else:
+            hit = np.asarray(s.str.startswith(FORMULA_START, na=False), dtype=bool)
+        return s.where(~hit, "'" + s.where(hit, "")) if hit.any() else None
+    if pd.api.types.infer_dtype(s, skipna=True) == "string":
         hit = np.asarray(s.str.startswith(FORMULA_START, na=False), dtype=bool)  # missing values never are
         if not hit.any():
             return None

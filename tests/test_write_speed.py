@@ -148,6 +148,46 @@ def test_village_totals_sum_as_a_series_sums_them() -> None:
             assert _sums_of(s, picks) == [float(s.take(ix).sum()) for ix in picks]
 
 
+# ------------------------------------------------------------------------ CSV and GeoPackage
+def test_arrow_text_columns_are_made_formula_free_as_value_by_value() -> None:
+    texts = ["=1+1", None, "a", "-x", "\t=", "b\r", "\rq", "+", "@", "", "ok", "x=", " =", "＝全角", "\n=", "😀=", "-"]
+    for dtype in ("str", pd.StringDtype("pyarrow"), pd.StringDtype("python"), object):
+        s = pd.Series(texts * 3, dtype=dtype)
+        got = gio._formula_safe(s)
+        assert got is not None
+        hit = np.asarray(s.str.startswith(gio.FORMULA_START, na=False), dtype=bool)  # the way before
+        assert_series_equal(got, s.where(~hit, "'" + s.where(hit, "")))
+        want = [gio.neutralize_formula(v) if isinstance(v, str) else None for v in s.tolist()]
+        assert [v if isinstance(v, str) else None for v in got.tolist()] == want
+        assert gio._formula_safe(pd.Series(["a", None, "ok", " =", "＝"], dtype=dtype)) is None
+
+
+def test_layers_split_already_write_the_same_geopackage(tmp_path: Path) -> None:
+    import geopandas as gpd
+    import shapely
+
+    water = gpd.GeoDataFrame(
+        {"kind": ["river", "well", "reservoir", "=1"]},
+        geometry=[
+            shapely.LineString([(0, 0), (5, 5)]),
+            shapely.Point(2, 3),
+            shapely.box(0, 0, 1, 1),
+            shapely.MultiPoint([(1, 1), (2, 2)]),
+        ],
+        crs="EPSG:4547",
+    )
+    roads = gpd.GeoDataFrame({"name": ["甲"]}, geometry=[shapely.LineString([(0, 0), (1, 0)])], crs="EPSG:4547")
+    frames = {"water": water, "roads": roads}
+    styles = [{"f_table_name": "roads", "styleName": "默认", "styleQML": "<qgis/>", "useAsDefault": True}]
+    a = gio.write_layers(frames, tmp_path / "a.gpkg", styles=styles)
+    split = gio.split_geometry_families(frames)
+    b = gio.write_layers(split, tmp_path / "b.gpkg", styles=styles)
+    assert a.read_bytes() == b.read_bytes()
+    assert set(gio.read_results(b)) == {"water_points", "water_lines", "water_areas", "roads"}
+    with pytest.raises(TypeError):
+        gio.write_layers({"more_roads": roads, **split}, tmp_path / "c.gpkg")
+
+
 # ------------------------------------------------------------------------ the roster, column-wise
 def villages() -> pd.DataFrame:
     return pd.DataFrame(
