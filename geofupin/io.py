@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import errno
 import fnmatch
+import gc
 import glob
 import hashlib
 import json
@@ -1386,7 +1387,10 @@ def write_xlsx(
                 if streamed
                 else contextlib.nullcontext(None)
             )
-            with rows as rows_dir:
+            # built in memory, every cell is an object that stays alive until the file is written: the cyclic
+            # collector's passes over the whole heap (a run's layers and tables) would find nothing to free
+            paused = contextlib.nullcontext() if streamed else _collector_paused()
+            with rows as rows_dir, paused:
                 options = {**_XLSX_OPTIONS, "constant_memory": streamed, "in_memory": not streamed, "tmpdir": rows_dir}
                 wb = xlsxwriter.Workbook(str(raw), options)
                 try:
@@ -1414,6 +1418,18 @@ def write_xlsx(
         finally:
             raw.unlink(missing_ok=True)
     return target
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for a block (reference counting still frees what it can)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 class _XlsxFormats:

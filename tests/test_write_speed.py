@@ -15,6 +15,7 @@ import datetime as dt
 import itertools
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import openpyxl
@@ -146,6 +147,41 @@ def test_village_totals_sum_as_a_series_sums_them() -> None:
         picks.append(rng.permutation(n))
         for s in (pd.Series(yuan), pd.Series(rng.integers(0, 100, n)), pd.Series(yuan).astype("Float64")):
             assert _sums_of(s, picks) == [float(s.take(ix).sum()) for ix in picks]
+
+
+def test_the_collector_is_paused_only_while_a_workbook_is_built_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    seen: list[bool] = []
+    real = gio._write_xlsx_table
+
+    def spy(*args: Any, **kw: Any) -> None:
+        seen.append(gc.isenabled())
+        if args[2] == "boom":
+            raise RuntimeError("boom")
+        real(*args, **kw)
+
+    monkeypatch.setattr(gio, "_write_xlsx_table", spy)
+    df = pd.DataFrame({"村": ["甲", "乙"], "人": [1, 2]})
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        gio.write_xlsx({"t": df}, tmp_path / "a.xlsx")  # small: in memory, collector paused
+        assert gc.isenabled()
+        gc.disable()
+        gio.write_xlsx({"t": df}, tmp_path / "b.xlsx")
+        assert not gc.isenabled()  # left as it was
+        gc.enable()
+        with pytest.raises(RuntimeError, match="boom"):
+            gio.write_xlsx({"boom": df}, tmp_path / "d.xlsx")
+        assert gc.isenabled() and not (tmp_path / "d.xlsx").exists()  # running again, nothing half-written
+        monkeypatch.setattr(gio, "XLSX_IN_MEMORY_CELLS", 0)
+        gio.write_xlsx({"t": df}, tmp_path / "c.xlsx")  # streamed: collector running
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert seen == [False, False, False, True]
 
 
 # ------------------------------------------------------------------------ CSV and GeoPackage
