@@ -498,30 +498,34 @@ def normalize(
     ids, names = [], []
     vv = v.set_index("village_id")
     find = _VillageFinder(v)
+    # the villages layer's name, township and group of each village id, looked up in plain dicts
+    vname, vtown, vgroup = (vv[c].to_dict() for c in ("name", "township", "group"))
+    said = list(zip(out["village"].tolist(), out["group"].tolist(), out["township"].tolist(), strict=True))
     towns, groups = out["township"].tolist(), out["group"].tolist()
-    for i, r in enumerate(out.to_dict("records")):
-        vid, why = find(r["village"], r["group"], r["township"]) if r["village"] else (None, "所在村为空")
+    for i, (village, group, township) in enumerate(said):
+        vid, why = find(village, group, township) if village else (None, "所在村为空")
         if vid is None:
             checks.add(
                 "unknown_village", "error",
                 f"所在村无法对应:{why}",
-                f"village {r['village']!r} (group {r['group']!r}) is not in the villages layer",
+                f"village {village!r} (group {group!r}) is not in the villages layer",
                 "填写村庄图层中的村名(及村民小组、乡镇)或村编码 / give the village's name (and group, township) or its"
-                " village_id as in the villages layer", household=r,
+                " village_id as in the villages layer", household=_who(out.iloc[i : i + 1])[0],
             )  # fmt: skip
             ids.append("")
-            names.append(r["village"])
+            names.append(village)
             continue
         ids.append(vid)
-        names.append(str(vv.at[vid, "name"]))
-        if not r["township"]:
-            towns[i] = str(vv.at[vid, "township"])
-        if not r["group"]:
-            groups[i] = str(vv.at[vid, "group"])
+        names.append(str(vname[vid]))
+        if not township:
+            towns[i] = str(vtown[vid])
+        if not group:
+            groups[i] = str(vgroup[vid])
     out["township"], out["group"] = towns, groups
     out.insert(1, "village_id", ids)
     out.insert(2, "village_name", names)
-    out["stage"] = [_last_stage(r) for r in out.to_dict("records")]
+    dates = zip(*(out[f"{s}_date"].tolist() for s in STAGES), strict=True)
+    out["stage"] = [_last_stage(dict(zip((f"{s}_date" for s in STAGES), d, strict=True))) for d in dates]
     return out, checks.frame()
 
 

@@ -302,6 +302,30 @@ def test_roster_checks_are_the_rows_the_row_by_row_checks_gave(posted: str | Non
         assert ro._posting_dates(known, notice) == posting_dates_before(known, notice)
 
 
+def test_normalize_names_each_unknown_village_by_its_row_and_fills_in_the_layer() -> None:
+    raw = messy_roster(200, seed=5)
+    raw.loc[3, "所在村"] = "不存在村"
+    raw.loc[7, "所在村"] = ""
+    h, checks = ro.normalize(raw, villages())
+    bad = checks[checks["check"] == "unknown_village"]
+    assert {3, 7} <= set(bad["row"] - 2)
+    for r in bad.itertuples():
+        i = int(r.row) - 2
+        assert (r.head_name, r.household_id, r.village_id) == (raw["户主姓名"][i], f"H{i + 1:04d}", "")
+        assert h["village_id"][i] == "" and h["village_name"][i] == raw["所在村"][i]
+    vil = villages().set_index("village_id")
+    found = h[h["village_id"] != ""]
+    assert len(found) + len(bad) == len(h)
+    assert (found["village_name"] == vil.loc[found["village_id"], "name"].to_numpy()).all()
+    no_group = found[raw.loc[found.index, "村民小组"].to_numpy() == ""]
+    assert (no_group["group"] == vil.loc[no_group["village_id"], "group"].to_numpy()).all()
+    last = {i: "" for i in range(len(h))}
+    for s in STAGES:  # the last stage with a date
+        for i in np.flatnonzero(h[f"{s}_date"].notna().to_numpy()):
+            last[int(i)] = s
+    assert h["stage"].tolist() == [last[i] for i in range(len(h))]
+
+
 def test_household_units_are_the_units_the_row_by_row_code_gave() -> None:
     rng = np.random.default_rng(23)
     n_units = 40
