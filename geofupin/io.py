@@ -1051,12 +1051,12 @@ def _restore_dtype(s: pd.Series, dtype: str) -> pd.Series:
 
 def _plain_columns(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Copy with types every vector format can hold (lists/dicts as JSON text, bool as int where needed)."""
-    out = gdf.copy()
-    for col in out.columns:
-        if col == out.geometry.name:
+    out = gdf.copy(deep=False)  # columns are replaced, never changed in place: the features' arrays are shared
+    for col, dtype in zip(out.columns, out.dtypes.tolist(), strict=True):
+        if col == out.geometry.name or not (isinstance(dtype, np.dtype) and dtype.kind == "O"):
             continue
         s = out[col]
-        if s.dtype == object and s.map(lambda v: isinstance(v, (list, tuple, dict))).any():
+        if any(isinstance(v, (list, tuple, dict)) for v in s.to_numpy()):
             out[col] = s.map(lambda v: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, tuple, dict)) else v)
     return out.reset_index(drop=True)
 
