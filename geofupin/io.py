@@ -1193,7 +1193,8 @@ def _formula_safe(s: pd.Series) -> pd.Series | None:
     """``s`` with :func:`neutralize_formula` applied to its text values, or ``None`` when none needs it.
 
     Columns of text (a string dtype, or objects that are all text or missing) are checked at once
-    (``str.startswith`` in C); a column mixing text with other values goes value by value.
+    (Arrow strings by one regular expression over the column, others by ``str.startswith``); a column
+    mixing text with other values goes value by value.
     """
     if isinstance(s.dtype, pd.StringDtype):
         if s.dtype.storage == "pyarrow":  # one C pass over the Arrow strings, no pandas wrapper per call
