@@ -7,6 +7,7 @@ Usage::
     python benchmarks/bench_outputs.py --repeat 5
     python benchmarks/bench_outputs.py --od 200000       # a 200,000-row OD-like table instead of the demo's
     python benchmarks/bench_outputs.py --writers openpyxl-memory openpyxl xlsxwriter   # the older writer too
+    python benchmarks/bench_outputs.py --sizes 1 4 --writers xlsxwriter-frames xlsxwriter   # SheetRows or not
     python benchmarks/bench_outputs.py --cache /tmp/books.pkl   # run the demo once, keep its workbooks
 
 The demo's workbooks are the three a run of ``scenarios/demo.yaml`` writes (``tables.xlsx`` with its
@@ -20,6 +21,9 @@ wall time, CPU time and the peak RSS above what it held before writing. Medians 
 Writers:
 
 - ``xlsxwriter``: :func:`geofupin.io.write_xlsx` (XlsxWriter ``constant_memory``, widths per column);
+  the roster's sheets a village as :class:`geofupin.io.SheetRows` of one table, converted once;
+- ``xlsxwriter-frames``: the same writer with each of those sheets a table of its own (:func:`as_frames`), as
+  the roster's workbooks were written before ``SheetRows``;
 - ``openpyxl``: the writer geofupin used before it (openpyxl ``Workbook(write_only=True)``, a
   ``WriteOnlyCell`` per styled cell, widths measured cell by cell), kept here as the baseline
   (:func:`write_openpyxl`);
@@ -100,13 +104,27 @@ def od_workbook(rows: int, seed: int = 0) -> list[Workbook]:
 
 
 def tiled(books: Sequence[Workbook], k: int) -> list[Workbook]:
-    """Every frame repeated ``k`` times (sheets over the row limit split, as a run does)."""
+    """Every frame repeated ``k`` times (sheets over the row limit split, as a run does); sheets cut from one
+    table (:class:`geofupin.io.SheetRows`, the roster's sheet a village) stay cut from one table, tiled once."""
     if k == 1:
         return list(books)
+    big: dict[int, pd.DataFrame] = {}
+
+    def tile(table: Any) -> Any:
+        if isinstance(table, gio.SheetRows):
+            frame = big.setdefault(id(table.frame), pd.concat([table.frame] * k, ignore_index=True))
+            n = len(table.frame)
+            return gio.SheetRows(frame, np.concatenate([table.rows + j * n for j in range(k)]))
+        return pd.concat([table] * k, ignore_index=True)
+
     return [
-        (name, {t: pd.concat([df] * k, ignore_index=True) for t, df in tables.items()}, {**kw, "over_limit": "split"})
-        for name, tables, kw in books
+        (name, {t: tile(df) for t, df in tables.items()}, {**kw, "over_limit": "split"}) for name, tables, kw in books
     ]
+
+
+def as_frames(tables: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+    """Every sheet as a table of its own (:meth:`geofupin.io.SheetRows.to_frame`), as the roster's sheets were."""
+    return {t: v.to_frame() if isinstance(v, gio.SheetRows) else v for t, v in tables.items()}
 
 
 # ----------------------------------------------------------------------------- the writers
@@ -115,19 +133,25 @@ def write_xlsxwriter(books: Sequence[Workbook], folder: Path) -> None:
         gio.write_xlsx(tables, folder / name, **kw)
 
 
+def write_xlsxwriter_frames(books: Sequence[Workbook], folder: Path) -> None:
+    for name, tables, kw in books:
+        gio.write_xlsx(as_frames(tables), folder / name, **kw)
+
+
 def write_openpyxl_books(books: Sequence[Workbook], folder: Path) -> None:
     for name, tables, kw in books:
-        write_openpyxl(tables, folder / name, **kw)
+        write_openpyxl(as_frames(tables), folder / name, **kw)
 
 
 def write_openpyxl_memory_books(books: Sequence[Workbook], folder: Path) -> None:
     for name, tables, kw in books:
-        write_openpyxl_memory(tables, folder / name, headers_en=kw.get("headers_en") or {})
+        write_openpyxl_memory(as_frames(tables), folder / name, headers_en=kw.get("headers_en") or {})
 
 
 WRITERS: dict[str, Writer] = {
     "openpyxl-memory": write_openpyxl_memory_books,
     "openpyxl": write_openpyxl_books,
+    "xlsxwriter-frames": write_xlsxwriter_frames,
     "xlsxwriter": write_xlsxwriter,
 }
 
@@ -366,19 +390,28 @@ def main() -> None:
             rows = sum(len(df) for _, tables, _ in BOOKS[k] for df in tables.values())
             sheets = sum(len(tables) for _, tables, _ in BOOKS[k])
             print(f"size {k}x: {len(BOOKS[k])} workbooks, {sheets} tables, {rows:,} rows; medians of {args.repeat}")
+            every: dict[str, list[tuple[float, float, float, float]]] = {label: [] for label in args.writers}
+            for i in range(args.repeat):  # the writers alternate: a busy spell of the machine hits them alike
+                for label in args.writers:
+                    every[label].append(measure(WRITERS[label], k, Path(d) / f"{label}-{k}-{i}"))
             for label in args.writers:
-                runs = [measure(WRITERS[label], k, Path(d) / f"{label}-{k}-{i}") for i in range(args.repeat)]
+                runs = every[label]
                 m = tuple(statistics.median(r[j] for r in runs) for j in range(4))
                 med[label, k] = m  # type: ignore[assignment]
                 print(
                     f"  {label:>15}: wall {m[0]:7.2f} s  cpu {m[1]:7.2f} s  peak RSS +{m[2]:7.1f} MiB  "
                     f"files {m[3]:6.1f} MiB   (walls: {', '.join(f'{r[0]:.2f}' for r in runs)})"
                 )
-    new, old = "xlsxwriter", "openpyxl"
-    for k in sizes:
-        if (new, k) in med and (old, k) in med:
-            a, b = med[new, k], med[old, k]
-            print(f"ratio {new}/{old} at {k}x: time {a[0] / b[0]:.2f}x, peak RSS {a[2] / max(b[2], 1e-9):.2f}x")
+    new = "xlsxwriter"
+    for old in ("openpyxl", "xlsxwriter-frames"):
+        for k in sizes:
+            if (new, k) in med and (old, k) in med:
+                a, b = med[new, k], med[old, k]
+                print(
+                    f"ratio {new}/{old} at {k}x: time {a[0] / b[0]:.2f}x, cpu {a[1] / max(b[1], 1e-9):.2f}x, "
+                    f"peak RSS {a[2] / max(b[2], 1e-9):.2f}x"
+                )
+    print(f"load average: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if len(sizes) > 1:
         k0, k1 = sizes[0], sizes[-1]
         for label in args.writers:

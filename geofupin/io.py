@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import errno
 import fnmatch
+import gc
 import glob
 import hashlib
 import json
@@ -31,7 +32,7 @@ import warnings
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -87,6 +88,8 @@ _MARKER_NOTE = (
 )
 #: Characters that make a spreadsheet treat a text cell as a formula (OWASP CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A text starting with one of :data:`FORMULA_START` (for Arrow's regular expressions).
+_FORMULA_REGEX = r"^[=+\-@\t\r]"
 _ERRNO_REASONS = {
     errno.ENOSPC: ("磁盘已满 the disk is full", "free disk space or choose another --out"),
     getattr(errno, "EDQUOT", -1): ("磁盘配额已用完 the disk quota is used up", "free space or choose another --out"),
@@ -570,7 +573,7 @@ def split_geometry_families(frames: Mapping[str, gpd.GeoDataFrame]) -> dict[str,
 
 
 def write_layers(
-    frames: Mapping[str, gpd.GeoDataFrame],
+    frames: Mapping[str, gpd.GeoDataFrame] | Mapping[str, OutputLayer],
     path: str | os.PathLike[str],
     *,
     styles: Iterable[Mapping[str, Any]] = (),
@@ -583,7 +586,8 @@ def write_layers(
     Parameters
     ----------
     frames
-        Layer name -> features.
+        Layer name -> features; or the layers :func:`split_geometry_families` cut already (a run has them
+        for its QGIS project too), written as they are.
     path
         The GeoPackage.
     styles
@@ -593,7 +597,10 @@ def write_layers(
         style when the layer is opened.
     """
     target = Path(path)
-    layers = split_geometry_families(frames)
+    given = {k: v for k, v in frames.items() if isinstance(v, OutputLayer)}
+    if given and len(given) != len(frames):
+        raise TypeError("write_layers: give either frames or the layers split_geometry_families cut, not both")
+    layers = given or split_geometry_families({k: v for k, v in frames.items() if not isinstance(v, OutputLayer)})
     rows = [dict(r) for r in styles]
     with atomic_write(target) as tmp:
         # a new file nobody reads before it is moved into place: SQLite need not wait for the disk at each
@@ -1044,12 +1051,12 @@ def _restore_dtype(s: pd.Series, dtype: str) -> pd.Series:
 
 def _plain_columns(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Copy with types every vector format can hold (lists/dicts as JSON text, bool as int where needed)."""
-    out = gdf.copy()
-    for col in out.columns:
-        if col == out.geometry.name:
+    out = gdf.copy(deep=False)  # columns are replaced, never changed in place: the features' arrays are shared
+    for col, dtype in zip(out.columns, out.dtypes.tolist(), strict=True):
+        if col == out.geometry.name or not (isinstance(dtype, np.dtype) and dtype.kind == "O"):
             continue
         s = out[col]
-        if s.dtype == object and s.map(lambda v: isinstance(v, (list, tuple, dict))).any():
+        if any(isinstance(v, (list, tuple, dict)) for v in s.to_numpy()):
             out[col] = s.map(lambda v: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, tuple, dict)) else v)
     return out.reset_index(drop=True)
 
@@ -1159,10 +1166,10 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     be numbers in the data.
     """
     out = df.copy(deep=False)  # only the columns that change are new
-    for i in range(out.shape[1]):
-        s = out.iloc[:, i]
-        if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype):
+    for i, dtype in enumerate(out.dtypes.tolist()):
+        if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype):
             continue  # numbers (and bools, dates) are never formulas
+        s = out.iloc[:, i]
         if isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype(object)
             out.isetitem(i, s)
@@ -1186,9 +1193,22 @@ def _formula_safe(s: pd.Series) -> pd.Series | None:
     """``s`` with :func:`neutralize_formula` applied to its text values, or ``None`` when none needs it.
 
     Columns of text (a string dtype, or objects that are all text or missing) are checked at once
-    (``str.startswith`` in C); a column mixing text with other values goes value by value.
+    (Arrow strings by one regular expression over the column, others by ``str.startswith``); a column
+    mixing text with other values goes value by value.
     """
-    if isinstance(s.dtype, pd.StringDtype) or pd.api.types.infer_dtype(s, skipna=True) == "string":
+    if isinstance(s.dtype, pd.StringDtype):
+        if s.dtype.storage == "pyarrow":  # one C pass over the Arrow strings, no pandas wrapper per call
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            starts = pc.match_substring_regex(pa.array(s.array), _FORMULA_REGEX)  # missing values: null, never
+            if not pc.any(starts).as_py():
+                return None
+            hit = np.asarray(starts.fill_null(False), dtype=bool)
+        else:
+            hit = np.asarray(s.str.startswith(FORMULA_START, na=False), dtype=bool)
+        return s.where(~hit, "'" + s.where(hit, "")) if hit.any() else None
+    if pd.api.types.infer_dtype(s, skipna=True) == "string":
         hit = np.asarray(s.str.startswith(FORMULA_START, na=False), dtype=bool)  # missing values never are
         if not hit.any():
             return None
@@ -1253,8 +1273,40 @@ _XLSX_OPTIONS = {
 _CellWrite = tuple[Any, Any, Any] | None
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class SheetRows:
+    """Some rows of a table, written as one sheet by :func:`write_xlsx`: ``frame.take(rows)`` without the copy.
+
+    Sheets cut from one table (a roster's sheet a village) name the same ``frame``: its columns
+    are converted to cells and measured once for all of them, and each sheet is then written from
+    its own ``rows`` (positions in ``frame``). A sheet reads back as :meth:`to_frame` written on its
+    own would: the same cells, each column as wide as that sheet's header and values need.
+    """
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rows", np.asarray(self.rows, dtype=np.intp).reshape(-1))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def columns(self) -> pd.Index:
+        return self.frame.columns
+
+    def to_frame(self) -> pd.DataFrame:
+        """The sheet's rows as a table of their own (the frame's index labels kept)."""
+        return self.frame.take(self.rows)
+
+
+#: A table :func:`write_xlsx` writes: a whole table, or some rows of one (:class:`SheetRows`).
+XlsxTable: TypeAlias = pd.DataFrame | SheetRows
+
+
 def write_xlsx(
-    tables: Mapping[str, pd.DataFrame],
+    tables: Mapping[str, XlsxTable],
     path: str | os.PathLike[str],
     *,
     headers_en: Mapping[str, Mapping[str, str]] | None = None,
@@ -1271,7 +1323,8 @@ def write_xlsx(
     read back cell for cell the same (values, formats, widths, frozen headers, filters). Sheet
     names are cut to Excel's 31 characters (made unique). With ``headers_en`` (table -> {column:
     English header}) a second header row gives the English names. Document timestamps are pinned
-    so equal tables give equal files.
+    so equal tables give equal files. A table may be :class:`SheetRows` (some rows of a larger
+    table): many sheets cut from one table are converted once, not sheet by sheet.
 
     Laid out for people: the header rows are bold and frozen, with an autofilter on the last
     header row; every column is as wide as its widest header or value over the whole column (CJK
@@ -1284,8 +1337,8 @@ def write_xlsx(
     ``t="inlineStr"`` when streamed), never as a formula, a link, a number or an error value,
     whatever it starts with; text starting with a formula character also gets Excel's quote
     prefix so that editing the cell keeps it text.
-    Numbers stay numbers; NaN, None and NA are empty cells; infinities are the texts ``inf`` and
-    ``-inf``. Characters XML cannot hold (control characters other than tab and line feed, lone
+    Numbers stay numbers; missing values (NaN, None, NA, NaT) are empty cells; infinities are the
+    texts ``inf`` and ``-inf``. Characters XML cannot hold (control characters other than tab and line feed, lone
     surrogates, U+FFFE/U+FFFF) become U+FFFD and a carriage return a line feed; text that looks
     like the format's own ``_xHHHH_`` escape is escaped in turn, so Excel shows it as it is. A text
     over Excel's 32,767 characters a cell is cut there (with a logged warning; the CSV keeps it).
@@ -1324,7 +1377,7 @@ def write_xlsx(
     if over:
         log.warning("%s: tables over the %s-row limit split into numbered sheets: %s", target, XLSX_MAX_ROWS, over)
     fixed = dt.datetime(2016, 1, 1)
-    cells = sum((len(df) + heads[name]) * max(1, df.shape[1]) for name, df in tables.items())
+    cells = sum((len(df) + heads[name]) * max(1, len(df.columns)) for name, df in tables.items())
     streamed = cells > XLSX_IN_MEMORY_CELLS
     with atomic_write(target) as tmp:
         raw = tmp.with_name(tmp.name + ".raw")
@@ -1335,19 +1388,24 @@ def write_xlsx(
                 if streamed
                 else contextlib.nullcontext(None)
             )
-            with rows as rows_dir:
+            # built in memory, every cell is an object that stays alive until the file is written: the cyclic
+            # collector's passes over the whole heap (a run's layers and tables) would find nothing to free
+            paused = contextlib.nullcontext() if streamed else _collector_paused()
+            with rows as rows_dir, paused:
                 options = {**_XLSX_OPTIONS, "constant_memory": streamed, "in_memory": not streamed, "tmpdir": rows_dir}
                 wb = xlsxwriter.Workbook(str(raw), options)
                 try:
                     wb.set_properties({"created": fixed})  # XlsxWriter writes it as "created" and "modified"
                     formats = _XlsxFormats(wb)
                     used: set[str] = set()
+                    shared: dict[tuple[int, tuple[tuple[str, str], ...]], _SharedColumns] = {}
                     for name, df in tables.items():
                         header = [[_xlsx_text(str(c)) for c in df.columns]]
                         if heads[name] == 2 and headers_en is not None:
                             header.append([_xlsx_text(headers_en[name].get(str(c), str(c))) for c in df.columns])
                         fmts = dict((number_formats or {}).get(name, {}))
-                        _write_xlsx_table(wb, formats, name, df, header, per_sheet[name], fmts, used)
+                        source = _sheet_source(df, fmts, formats, shared)
+                        _write_xlsx_table(wb, formats, name, source, header, per_sheet[name], used)
                 except BaseException:
                     with contextlib.suppress(Exception):
                         wb.close()  # closes its row files; the half-written workbook is removed below
@@ -1361,6 +1419,18 @@ def write_xlsx(
         finally:
             raw.unlink(missing_ok=True)
     return target
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for a block (reference counting still frees what it can)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 class _XlsxFormats:
@@ -1384,30 +1454,117 @@ class _XlsxFormats:
         return self._made[key]
 
 
+class _FrameSource:
+    """A whole table to write: its columns converted a batch of rows at a time (memory stays flat)."""
+
+    def __init__(self, df: pd.DataFrame, number_formats: Mapping[str, str], formats: _XlsxFormats) -> None:
+        self.df, self._formats = df, formats
+        self.columns = [df.iloc[:, i] for i in range(df.shape[1])]
+        self.col_formats = _column_formats(df, self.columns, number_formats)
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+    def widths(self, header: list[list[str]]) -> list[float]:
+        return [
+            _column_width([h[i] for h in header], col, fmt)
+            for i, (col, fmt) in enumerate(zip(self.columns, self.col_formats, strict=True))
+        ]
+
+    def cells(self, lo: int, hi: int) -> Iterator[tuple[_CellWrite, ...]]:
+        for start in range(lo, hi, _XLSX_BATCH):  # a batch of rows at a time: memory stays flat
+            stop = min(start + _XLSX_BATCH, hi)
+            whole = start == 0 and stop == len(self.df)  # the whole column (most tables): no slice to make
+            yield from zip(
+                *(
+                    _column_writes(self._formats, col if whole else col.iloc[start:stop], fmt)
+                    for col, fmt in zip(self.columns, self.col_formats, strict=True)
+                ),
+                strict=True,
+            )
+
+
+class _SharedColumns:
+    """The columns of a table that :class:`SheetRows` cut sheets from: converted and measured once for all."""
+
+    def __init__(self, df: pd.DataFrame, number_formats: Mapping[str, str], formats: _XlsxFormats) -> None:
+        columns = [df.iloc[:, i] for i in range(df.shape[1])]
+        self.col_formats = _column_formats(df, columns, number_formats)
+        cells = [_column_writes(formats, col, fmt) for col, fmt in zip(columns, self.col_formats, strict=True)]
+        self.rows: list[tuple[_CellWrite, ...]] = list(zip(*cells, strict=True)) if cells else [()] * len(df)
+        self.measures = [_ValueWidths(col, fmt) for col, fmt in zip(columns, self.col_formats, strict=True)]
+
+
+class _RowsSource:
+    """Some rows of a table (:class:`SheetRows`) to write, from the table's shared conversion."""
+
+    def __init__(self, shared: _SharedColumns, rows: np.ndarray) -> None:
+        self._shared, self._rows = shared, rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def widths(self, header: list[list[str]]) -> list[float]:
+        return [
+            _fit_width(max(max((text_width(h[i]) for h in header), default=0), m.width(self._rows)))
+            for i, m in enumerate(self._shared.measures)
+        ]
+
+    def cells(self, lo: int, hi: int) -> Iterator[tuple[_CellWrite, ...]]:
+        rows = self._shared.rows
+        return (rows[i] for i in self._rows[lo:hi].tolist())
+
+
+_SheetSource: TypeAlias = _FrameSource | _RowsSource
+
+
+def _sheet_source(
+    table: XlsxTable,
+    number_formats: Mapping[str, str],
+    formats: _XlsxFormats,
+    shared: dict[tuple[int, tuple[tuple[str, str], ...]], _SharedColumns],
+) -> _SheetSource:
+    """How to write ``table``: whole, or as rows of a table converted once for all its sheets (``shared``).
+
+    A table too long to convert whole (over :data:`_XLSX_BATCH` rows) has its sheets' rows taken
+    out one sheet at a time, so memory stays flat however the rows are cut."""
+    if not isinstance(table, SheetRows):
+        return _FrameSource(table, number_formats, formats)
+    if len(table.frame) > _XLSX_BATCH:
+        return _FrameSource(table.to_frame(), number_formats, formats)
+    key = (id(table.frame), tuple(sorted(number_formats.items())))  # the frames live as long as ``tables``
+    if key not in shared:
+        shared[key] = _SharedColumns(table.frame, number_formats, formats)
+    return _RowsSource(shared[key], table.rows)
+
+
+def _column_formats(df: pd.DataFrame, columns: Sequence[pd.Series], number_formats: Mapping[str, str]) -> list[Any]:
+    """The number format of each column: its ``number_formats`` entry when the column is numeric."""
+    return [
+        number_formats.get(str(c)) if _is_number_column(col) else None
+        for col, c in zip(columns, df.columns, strict=True)
+    ]
+
+
 def _write_xlsx_table(
     wb: Any,
     formats: _XlsxFormats,
     name: str,
-    df: pd.DataFrame,
+    source: _SheetSource,
     header: list[list[str]],
     size: int,
-    number_formats: Mapping[str, str],
     used: set[str],
 ) -> None:
     """Write one table as one sheet, or as numbered sheets of ``size`` data rows each."""
-    n_cols = df.shape[1]
-    columns = [df.iloc[:, i] for i in range(n_cols)]
-    col_formats = [
-        number_formats.get(str(c)) if _is_number_column(col) else None
-        for col, c in zip(columns, df.columns, strict=True)
-    ]
-    widths = [_column_width([h[i] for h in header], columns[i], col_formats[i]) for i in range(n_cols)]
-    parts = max(1, -(-len(df) // size))
+    n_cols = len(header[0])
+    widths = source.widths(header)
+    n = len(source)
+    parts = max(1, -(-n // size))
     for part in range(parts):
         title = name if parts == 1 else _numbered(name, part + 1)
         sheet = _sheet_name(title, used)
         ws = wb.add_worksheet(sheet)
-        lo, hi = part * size, min((part + 1) * size, len(df))
+        lo, hi = part * size, min((part + 1) * size, n)
         for i, w in enumerate(widths):
             ws.set_column(i, i, w)
         ws.freeze_panes(len(header), 0)
@@ -1416,92 +1573,91 @@ def _write_xlsx_table(
         for r, values in enumerate(header):
             for c, text in enumerate(values):
                 ws.write_string(r, c, text, formats.get(bold=True, quote=text.startswith(FORMULA_START)))
-        r = len(header)
-        cut: set[str] = set()
-        for start in range(lo, hi, _XLSX_BATCH):  # a batch of rows at a time: memory stays flat
-            stop = min(start + _XLSX_BATCH, hi)
-            whole = start == 0 and stop == len(df)  # the whole column (most tables): no slice to make
-            cols = [
-                _column_writes(ws, formats, col if whole else col.iloc[start:stop], fmt)
-                for col, fmt in zip(columns, col_formats, strict=True)
-            ]
-            for cells in zip(*cols, strict=True):
-                for c, cell in enumerate(cells):
-                    if cell is not None and cell[0](r, c, cell[1], cell[2]) == -2:  # -2: text over 32,767
-                        cut.add(str(df.columns[c]))
-                r += 1
+        cut: set[int] = set()
+        for r, cells in enumerate(source.cells(lo, hi), start=len(header)):
+            for c, cell in enumerate(cells):
+                if cell is not None and cell[0](ws, r, c, cell[1], cell[2]) == -2:  # -2: text over 32,767
+                    cut.add(c)
         if cut:
-            log.warning("%s: texts over Excel's 32,767 characters a cell cut in columns %s", sheet, sorted(cut))
+            log.warning(
+                "%s: texts over Excel's 32,767 characters a cell cut in columns %s",
+                sheet,
+                sorted(header[0][c] for c in cut),
+            )
 
 
-def _column_writes(ws: Any, formats: _XlsxFormats, s: pd.Series, number_format: str | None) -> list[_CellWrite]:
+def _column_writes(formats: _XlsxFormats, s: pd.Series, number_format: str | None) -> list[_CellWrite]:
     """The cell writes of one column of a batch: whole numeric, boolean and date columns at once.
 
-    ``number_format`` formats the numbers of a numeric column.
+    ``number_format`` formats the numbers of a numeric column. Each write is an XlsxWriter
+    ``Worksheet`` method (called with the sheet), its value and its format.
     """
+    from xlsxwriter.worksheet import Worksheet as W
+
     dtype = s.dtype
     kind = dtype.kind if isinstance(dtype, np.dtype) else ""
     if kind in ("i", "u"):
-        number, fmt = ws.write_number, formats.get(num=number_format)
-        return [(number, v, fmt) for v in s.tolist()]
+        fmt = formats.get(num=number_format)
+        return [(W.write_number, v, fmt) for v in s.tolist()]
     if kind == "b":
-        boolean = ws.write_boolean
-        return [(boolean, v, None) for v in s.tolist()]
+        return [(W.write_boolean, v, None) for v in s.tolist()]
     if kind == "f":
         a = s.to_numpy()
-        number, fmt = ws.write_number, formats.get(num=number_format)
-        out: list[_CellWrite] = [(number, v, fmt) for v in a.tolist()]
+        fmt = formats.get(num=number_format)
+        out: list[_CellWrite] = [(W.write_number, v, fmt) for v in a.tolist()]
         for i in np.flatnonzero(~np.isfinite(a)).tolist():
-            out[i] = None if np.isnan(a[i]) else (ws.write_string, "inf" if a[i] > 0 else "-inf", None)
+            out[i] = None if np.isnan(a[i]) else (W.write_string, "inf" if a[i] > 0 else "-inf", None)
         return out  # XLSX has no infinity; the text keeps the meaning
     if kind == "M" or isinstance(dtype, pd.DatetimeTZDtype):
-        when, fmt = ws.write_datetime, formats.get(num=_XLSX_DATE_FORMATS["datetime"])
+        fmt = formats.get(num=_XLSX_DATE_FORMATS["datetime"])
         stamps = s.dt.floor("us").tolist()  # Excel's times go to the millisecond; Python's to the microsecond
-        return [None if v is pd.NaT else (when, v.to_pydatetime(), fmt) for v in stamps]
+        return [None if v is pd.NaT else (W.write_datetime, v.to_pydatetime(), fmt) for v in stamps]
     if kind == "m":
-        when, fmt = ws.write_datetime, formats.get(num=_XLSX_DATE_FORMATS["timedelta"])
-        return [None if v is pd.NaT else (when, v.to_pytimedelta(), fmt) for v in s.tolist()]
-    text, quote = ws.write_string, formats.get(quote=True)
-    values = s.tolist()
-    if pd.api.types.infer_dtype(s, skipna=True) == "string":  # text (and missing values) only
-        out = []
-        for v, missing in zip(values, pd.isna(s.to_numpy(dtype=object)).tolist(), strict=True):
-            if missing:
-                out.append(None)
-            else:
-                t = _xlsx_text(v)
-                out.append((text, t, quote if t.startswith(FORMULA_START) else None))
-        return out
-    fmt = formats.get(num=number_format)
-    return [_cell_write(ws, formats, v, fmt) for v in values]
+        fmt = formats.get(num=_XLSX_DATE_FORMATS["timedelta"])
+        return [None if v is pd.NaT else (W.write_datetime, v.to_pytimedelta(), fmt) for v in s.tolist()]
+    # text and anything else, value by value: text as text, a missing value empty, the rest as _cell_write says
+    quote, fmt = formats.get(quote=True), formats.get(num=number_format)
+    missing = pd.isna(s.to_numpy(dtype=object)).tolist()
+    out = []
+    for v, gone in zip(s.tolist(), missing, strict=True):
+        if gone:
+            out.append(None)
+        elif isinstance(v, str):
+            t = _xlsx_text(v)
+            out.append((W.write_string, t, quote if t.startswith(FORMULA_START) else None))
+        else:
+            out.append(_cell_write(formats, v, fmt))
+    return out
 
 
-def _cell_write(ws: Any, formats: _XlsxFormats, value: Any, number_fmt: Any) -> _CellWrite:
+def _cell_write(formats: _XlsxFormats, value: Any, number_fmt: Any) -> _CellWrite:
     """The write of one cell of a mixed column: text as text, numbers as numbers, dates as dates."""
     import datetime as dt
 
+    from xlsxwriter.worksheet import Worksheet as W
+
     if isinstance(value, dt.timedelta) and not isinstance(value, pd.Timedelta):
-        return (ws.write_datetime, value, formats.get(num=_XLSX_DATE_FORMATS["timedelta"]))
+        return (W.write_datetime, value, formats.get(num=_XLSX_DATE_FORMATS["timedelta"]))
     v = _cell(value)
     if v is None:
         return None
     if isinstance(v, str):
-        return (ws.write_string, v, formats.get(quote=True) if v.startswith(FORMULA_START) else None)
+        return (W.write_string, v, formats.get(quote=True) if v.startswith(FORMULA_START) else None)
     if isinstance(v, bool):
-        return (ws.write_boolean, v, None)
+        return (W.write_boolean, v, None)
     if isinstance(v, (int, float)):
-        return (ws.write_number, v, number_fmt)
+        return (W.write_number, v, number_fmt)
     if isinstance(v, pd.Timedelta):
-        return (ws.write_datetime, v.to_pytimedelta(), formats.get(num=_XLSX_DATE_FORMATS["timedelta"]))
+        return (W.write_datetime, v.to_pytimedelta(), formats.get(num=_XLSX_DATE_FORMATS["timedelta"]))
     if isinstance(v, dt.datetime):
         when = v.floor("us").to_pydatetime() if isinstance(v, pd.Timestamp) else v
-        return (ws.write_datetime, when, formats.get(num=_XLSX_DATE_FORMATS["datetime"]))
+        return (W.write_datetime, when, formats.get(num=_XLSX_DATE_FORMATS["datetime"]))
     if isinstance(v, dt.date):
-        return (ws.write_datetime, v, formats.get(num=_XLSX_DATE_FORMATS["date"]))
+        return (W.write_datetime, v, formats.get(num=_XLSX_DATE_FORMATS["date"]))
     if isinstance(v, dt.time):
-        return (ws.write_datetime, v, formats.get(num=_XLSX_DATE_FORMATS["time"]))
+        return (W.write_datetime, v, formats.get(num=_XLSX_DATE_FORMATS["time"]))
     t = _xlsx_text(str(v))
-    return (ws.write_string, t, formats.get(quote=True) if t.startswith(FORMULA_START) else None)
+    return (W.write_string, t, formats.get(quote=True) if t.startswith(FORMULA_START) else None)
 
 
 def _numbered(name: str, n: int) -> str:
@@ -1561,25 +1717,48 @@ def number_text_width(a: np.ndarray, number_format: str | None) -> int:
     return widest
 
 
+def _fit_width(widest: int) -> float:
+    """A column's width for its widest text (header or value): two characters more, at least 6, at most the cap."""
+    return float(min(XLSX_MAX_WIDTH, max(6, widest + 2)))
+
+
+def _numbers_width(a: np.ndarray, number_format: str | None) -> int:
+    """Characters of the widest of numbers ``a`` as the workbook shows them (infinities as ``inf``, ``-inf``)."""
+    widest = 0
+    finite = np.isfinite(a)
+    if not finite.all():
+        if np.isinf(a).any():  # written as the texts inf and -inf
+            widest = len("-inf") if np.isneginf(a).any() else len("inf")
+        a = a[finite]
+    return max(widest, number_text_width(a, number_format))
+
+
+def _number_values(s: pd.Series) -> np.ndarray:
+    """A numeric column as floats (missing values of nullable columns as NaN)."""
+    dtype = s.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in ("i", "u", "f"):
+        return s.to_numpy(dtype=float)
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)  # nullable Int64/Float64
+
+
+def _bool_width(values: np.ndarray) -> int:
+    """Characters of the widest of booleans ``values`` (missing ones left out) as the workbook shows them."""
+    return 0 if not len(values) else len("FALSE") if not values.all() else len("TRUE")
+
+
+def _texts_of(values: np.ndarray) -> list[str]:
+    return [v if isinstance(v, str) else str(v) for v in values]
+
+
 def _column_width(headers: Sequence[str], s: pd.Series, number_format: str | None) -> float:
     """Width of a column fitted to its headers and every value (numbers as formatted), vectorised per column."""
     widest = max((text_width(h) for h in headers), default=0)
     dtype = s.dtype
     kind = dtype.kind if isinstance(dtype, np.dtype) else ""
     if _is_number_column(s):
-        if kind in ("i", "u", "f"):
-            a = s.to_numpy(dtype=float)
-        else:  # nullable Int64/Float64
-            a = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        finite = np.isfinite(a)
-        if not finite.all():
-            if np.isinf(a).any():  # written as the texts inf and -inf
-                widest = max(widest, len("-inf") if np.isneginf(a).any() else len("inf"))
-            a = a[finite]
-        widest = max(widest, number_text_width(a, number_format))
+        widest = max(widest, _numbers_width(_number_values(s), number_format))
     elif pd.api.types.is_bool_dtype(dtype):
-        values = s.dropna().astype(bool)
-        widest = max(widest, 0 if values.empty else len("FALSE") if not values.all() else len("TRUE"))
+        widest = max(widest, _bool_width(s.dropna().astype(bool).to_numpy()))
     elif kind == "M" or isinstance(dtype, pd.DatetimeTZDtype):
         widest = max(widest, len("2016-01-01 00:00:00") if s.notna().any() else 0)
     else:
@@ -1590,9 +1769,45 @@ def _column_width(headers: Sequence[str], s: pd.Series, number_format: str | Non
                 distinct = pd.unique(values)
             except TypeError:  # unhashable values (lists, dicts): measure them all
                 distinct = values
-            texts = [v if isinstance(v, str) else str(v) for v in distinct]
-            widest = max(widest, int(text_widths(texts).max()))
-    return float(min(XLSX_MAX_WIDTH, max(6, widest + 2)))
+            widest = max(widest, int(text_widths(_texts_of(distinct)).max()))
+    return _fit_width(widest)
+
+
+class _ValueWidths:
+    """The widths of one column's values, measured once, for any subset of its rows (:class:`SheetRows`).
+
+    ``width(rows)`` is what :func:`_column_width` finds for the values of those rows: numbers by
+    their largest and smallest as formatted, booleans by ``TRUE``/``FALSE``, dates as long as a time
+    stamp, every other value by the display width of its text (each row's own text).
+    """
+
+    def __init__(self, s: pd.Series, number_format: str | None) -> None:
+        dtype = s.dtype
+        kind = dtype.kind if isinstance(dtype, np.dtype) else ""
+        self._format = number_format
+        if _is_number_column(s):
+            self._kind, self._values = "number", _number_values(s)
+        elif pd.api.types.is_bool_dtype(dtype):
+            self._kind, self._present = "bool", s.notna().to_numpy()
+            self._values = s.fillna(False).astype(bool).to_numpy()
+        elif kind == "M" or isinstance(dtype, pd.DatetimeTZDtype):
+            self._kind, self._present = "date", s.notna().to_numpy()
+        else:
+            values = s.to_numpy(dtype=object)
+            self._kind, self._present = "text", ~pd.isna(values)
+            self._values = np.zeros(len(values), dtype=np.int64)
+            self._values[self._present] = text_widths(_texts_of(values[self._present]))
+
+    def width(self, rows: np.ndarray) -> int:
+        if self._kind == "number":
+            return _numbers_width(self._values[rows], self._format)
+        present = self._present[rows]
+        if self._kind == "bool":
+            return _bool_width(self._values[rows][present])
+        if self._kind == "date":
+            return len("2016-01-01 00:00:00") if present.any() else 0
+        widths = self._values[rows]
+        return int(widths.max()) if len(widths) else 0
 
 
 def _pin_zip_times(src: Path, path: Path, when: tuple[int, ...]) -> None:

@@ -124,10 +124,12 @@ def notice_html(
         else {"head_name": ' class="name"', "destination": ' class="dest"'}.get(c, "")
         for c in cols
     ]
-    # each village's households in table order, looked up once (a village may have none)
-    by_village = dict(iter(notice.groupby("village_id", sort=False))) if len(notice) else {}
+    # every household's table row, escaped column by column once (Python scalars, as iterrows gives), and each
+    # village's households in table order, looked up once (a village may have none)
+    cells = [[f"<td{klass}>{_e(x)}</td>" for x in notice[c].tolist()] for klass, c in zip(klasses, cols, strict=True)]
+    trs = ["<tr>" + "".join(t) + "</tr>" for t in zip(*cells, strict=True)]
+    by_village = notice.groupby("village_id", sort=False).indices if len(notice) else {}
     for _, v in villages.iterrows():
-        rows = by_village.get(v["village_id"], notice.iloc[:0])
         place = f"{v['township']}{v['village_name']}{v['group'] or ''}"
         start, end = str(v["posting_date"]), str(v["period_end"])
         parts.append(f'<section class="village" data-village-id="{_e(v["village_id"])}">')
@@ -150,9 +152,7 @@ def notice_html(
         widths = "".join(f'<col style="width:{_WIDTHS[c]}%">' for c in cols)
         parts.append(f"<table><colgroup>{widths}</colgroup><thead><tr>{heads}</tr></thead>")
         parts.append("<tbody>")
-        for values in rows[cols].itertuples(index=False, name=None):  # Python scalars, as iterrows gives
-            cells = [f"<td{klass}>{_e(x)}</td>" for klass, x in zip(klasses, values, strict=True)]
-            parts.append("<tr>" + "".join(cells) + "</tr>")
+        parts.extend(trs[i] for i in by_village.get(v["village_id"], ()))
         parts.append("</tbody>")
         parts.append(
             f'<tfoot><tr><td colspan="5">合计 {int(v["households"])} 户</td><td>{int(v["persons"])}</td>'
@@ -166,12 +166,14 @@ def notice_html(
     return "\n".join(parts) + "\n"
 
 
-def _village_sheets(
+def _village_rows(
     table: pd.DataFrame, villages: pd.DataFrame, headers: Mapping[str, str], *, total: Sequence[str] = ()
-) -> dict[str, pd.DataFrame]:
+) -> dict[str, gio.SheetRows]:
     """One sheet per village: its rows of ``table`` (table order) under the Chinese ``headers``, with a 合计 row
-    summing the ``total`` columns when given. The table is cut once (positions per village), not per sheet."""
-    out: dict[str, pd.DataFrame] = {}
+    summing the ``total`` columns when given. The table is cut once (positions per village), not per sheet,
+    and every sheet names rows of the same table (:class:`geofupin.io.SheetRows`), so that the workbook
+    converts its cells once."""
+    out: dict[str, gio.SheetRows] = {}
     cols = list(headers)
     base = table[cols]
     # each village's rows in table order, found once (a village may have none)
@@ -181,30 +183,48 @@ def _village_sheets(
     groups = villages["group"].tolist()
     picks = [where.get(v, none) for v in vids]
     if total:  # the 合计 rows, one a village: the sum of its rows, as a Series sums them
+        sums = {c: _sums_of(base[c], picks) for c in total}
         feet = pd.DataFrame(
-            [
-                {c: "" for c in cols} | {cols[0]: "合计"} | {c: float(base[c].take(ix).sum()) for c in total}
-                for ix in picks
-            ],
+            [{c: "" for c in cols} | {cols[0]: "合计"} | {c: sums[c][k] for c in total} for k in range(len(picks))],
             columns=cols,
         )
         base = pd.concat([base, feet], ignore_index=True)  # the dtypes each sheet's rows and 合计 row give
         picks = [np.append(ix, len(table) + i) for i, ix in enumerate(picks)]
     base = base.set_axis([headers[c] for c in cols], axis=1)
     for ix, village, group in zip(picks, names, groups, strict=True):
-        rows = base.take(ix)
-        if total:
-            rows = rows.reset_index(drop=True)
         name = f"{village}{group or ''}"
         key, n = name, 1
         while key in out:
             n += 1
             key = f"{name}({n})"
-        out[key] = rows
+        out[key] = gio.SheetRows(base, ix)
     return out
 
 
-def notice_sheets(notice: pd.DataFrame, villages: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def _sums_of(s: pd.Series, picks: Sequence[np.ndarray]) -> list[float]:
+    """``float(s.take(ix).sum())`` for each ``ix`` of ``picks``: a float64 or int64 column summed in NumPy (the
+    same pairwise sum of the same values, missing ones as 0, as pandas does, without a Series a village), any
+    other column as a Series."""
+    if not (isinstance(s.dtype, np.dtype) and s.dtype in (np.float64, np.int64)):
+        return [float(s.take(ix).sum()) for ix in picks]
+    values = s.to_numpy()
+    if values.dtype == np.float64:
+        values = np.where(np.isnan(values), 0.0, values)
+    return [float(values[ix].sum()) for ix in picks]
+
+
+def _village_sheets(
+    table: pd.DataFrame, villages: pd.DataFrame, headers: Mapping[str, str], *, total: Sequence[str] = ()
+) -> dict[str, pd.DataFrame]:
+    """:func:`_village_rows` as tables of their own (a sheet with a 合计 row numbered from 0)."""
+    out = {}
+    for key, rows in _village_rows(table, villages, headers, total=total).items():
+        sheet = rows.to_frame()
+        out[key] = sheet.reset_index(drop=True) if total else sheet
+    return out
+
+
+def notice_sheets(notice: pd.DataFrame, villages: pd.DataFrame) -> dict[str, gio.XlsxTable]:
     """The 公示名单 workbook's sheets: 公示村 (posting date and period per village), then one per village."""
     head = villages.rename(
         columns={
@@ -219,10 +239,10 @@ def notice_sheets(notice: pd.DataFrame, villages: pd.DataFrame) -> dict[str, pd.
             "period_end": "公示截止日期",
         }
     )
-    return {"公示村": head, **_village_sheets(notice, villages, NOTICE_HEADERS)}
+    return {"公示村": head, **_village_rows(notice, villages, NOTICE_HEADERS)}
 
 
-def payment_sheets(payments: pd.DataFrame, check: pd.DataFrame, cfg: PaymentConfig) -> dict[str, pd.DataFrame]:
+def payment_sheets(payments: pd.DataFrame, check: pd.DataFrame, cfg: PaymentConfig) -> dict[str, gio.XlsxTable]:
     """The 直补到户清册 workbook's sheets: 核对 (roster against budget), then one per village with a total row."""
     headers: dict[str, str] = {
         "no": "序号",
@@ -255,7 +275,7 @@ def payment_sheets(payments: pd.DataFrame, check: pd.DataFrame, cfg: PaymentConf
             "diff_yuan": "差额(元)",
         }
     )
-    return {"核对": head, **_village_sheets(payments, vil, headers, total=totals)}
+    return {"核对": head, **_village_rows(payments, vil, headers, total=totals)}
 
 
 def write_roster_files(

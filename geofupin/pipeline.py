@@ -727,8 +727,8 @@ def write_gis(out: RunOutput, gis: Mapping[str, gio.OutputLayer], folder: Path) 
     from . import qgis
 
     unserved = unserved_village_ids(out)
-    gio.write_layers(
-        {k: v.frame for k, v in gis.items()},
+    gio.write_layers(  # the layers as split already (one geometry type each), not split again
+        gis,
         folder / "results.gpkg",
         styles=qgis.layer_styles(gis, unserved=unserved),
     )

@@ -498,30 +498,34 @@ def normalize(
     ids, names = [], []
     vv = v.set_index("village_id")
     find = _VillageFinder(v)
+    # the villages layer's name, township and group of each village id, looked up in plain dicts
+    vname, vtown, vgroup = (vv[c].to_dict() for c in ("name", "township", "group"))
+    said = list(zip(out["village"].tolist(), out["group"].tolist(), out["township"].tolist(), strict=True))
     towns, groups = out["township"].tolist(), out["group"].tolist()
-    for i, r in enumerate(out.to_dict("records")):
-        vid, why = find(r["village"], r["group"], r["township"]) if r["village"] else (None, "所在村为空")
+    for i, (village, group, township) in enumerate(said):
+        vid, why = find(village, group, township) if village else (None, "所在村为空")
         if vid is None:
             checks.add(
                 "unknown_village", "error",
                 f"所在村无法对应:{why}",
-                f"village {r['village']!r} (group {r['group']!r}) is not in the villages layer",
+                f"village {village!r} (group {group!r}) is not in the villages layer",
                 "填写村庄图层中的村名(及村民小组、乡镇)或村编码 / give the village's name (and group, township) or its"
-                " village_id as in the villages layer", household=r,
+                " village_id as in the villages layer", household=_who(out.iloc[i : i + 1])[0],
             )  # fmt: skip
             ids.append("")
-            names.append(r["village"])
+            names.append(village)
             continue
         ids.append(vid)
-        names.append(str(vv.at[vid, "name"]))
-        if not r["township"]:
-            towns[i] = str(vv.at[vid, "township"])
-        if not r["group"]:
-            groups[i] = str(vv.at[vid, "group"])
+        names.append(str(vname[vid]))
+        if not township:
+            towns[i] = str(vtown[vid])
+        if not group:
+            groups[i] = str(vgroup[vid])
     out["township"], out["group"] = towns, groups
     out.insert(1, "village_id", ids)
     out.insert(2, "village_name", names)
-    out["stage"] = [_last_stage(r) for r in out.to_dict("records")]
+    dates = zip(*(out[f"{s}_date"].tolist() for s in STAGES), strict=True)
+    out["stage"] = [_last_stage(dict(zip((f"{s}_date" for s in STAGES), d, strict=True))) for d in dates]
     return out, checks.frame()
 
 
@@ -587,13 +591,23 @@ def _last_stage(r: Mapping[str, Any]) -> str:
 def _posting_dates(h: pd.DataFrame, cfg: NoticeConfig) -> dict[str, dt.date | None]:
     """Posting date per village: the scenario's, else the village's earliest village_review date."""
     out: dict[str, dt.date | None] = {}
-    for vid, g in h.groupby("village_id", sort=True):
-        if cfg.posted is not None:
-            out[str(vid)] = cfg.posted
+    vids = h["village_id"].tolist()
+    if cfg.posted is not None:
+        return {str(vid): cfg.posted for vid in vids if not pd.isna(vid)}
+    for vid, d in zip(vids, h["village_review_date"].tolist(), strict=True):
+        if pd.isna(vid):  # as groupby drops them
             continue
-        dates = [d for d in g["village_review_date"] if d is not None]
-        out[str(vid)] = min(dates) if dates else None
+        key = str(vid)
+        was = out.get(key)
+        out[key] = d if was is None or (d is not None and d < was) else was
     return out
+
+
+def _who(h: pd.DataFrame) -> list[dict[str, Any]]:
+    """What a check row names of each household of ``h`` (row, household id, head, village), by position."""
+    keys = ("row", "household_id", "head_name", "village_id")
+    cols = [h[k].tolist() if k in h.columns else [None] * len(h) for k in keys]
+    return [dict(zip(keys, t, strict=True)) for t in zip(*cols, strict=True)]
 
 
 def check_roster(
@@ -625,15 +639,15 @@ def check_roster(
     checks = _Checks()
     h = households
     # -- ID numbers
-    records = h.to_dict("records")
-    for r in records:
-        why = id_problem(r["id_number"])
+    who = _who(h)  # what a check row names of each household, by position
+    for r, idn, phone in zip(who, h["id_number"].tolist(), h["phone"].tolist(), strict=True):
+        why = id_problem(idn)
         if why is not None:
             checks.add(
                 "id_number", "error", f"身份证号码无效:{why[0]}", f"invalid ID number: {why[1]}",
                 "核对户主身份证原件后重填 / copy the ID number again from the card", household=r,
             )  # fmt: skip
-        if r["phone"] and not phone_ok(r["phone"]):
+        if phone and not phone_ok(phone):
             checks.add(
                 "phone", "warning", "联系电话格式不对(应为11位手机号或固定电话)",
                 "the phone number is neither an 11-digit mobile nor a landline",
@@ -657,35 +671,48 @@ def check_roster(
     rel_ids = set(rel["village_id"])
     wanted = sorted(set(known["village_id"]) | rel_ids)
     vv = v.set_index("village_id")
-    # each village's households (in roster order) and the layer's figures as numbers, found once
-    groups = dict(iter(known.groupby("village_id", sort=False)))
-    none = known.iloc[:0]
+    # each village's poor and moving households and persons (the roster's), and the layer's figures, found once
+    kvid = known["village_id"].tolist()
+    is_poor = known["status"].isin(POOR_STATUSES).to_numpy(dtype=bool)
+    moves_now = known["relocate"].to_numpy(dtype=bool)
+    persons = known["persons"].fillna(0).to_numpy(dtype=np.int64)
+    counted = (
+        pd.DataFrame(
+            {
+                "village_id": kvid,
+                "poor": is_poor.astype(np.int64),
+                "poor_persons": np.where(is_poor, persons, 0),
+                "moving": moves_now.astype(np.int64),
+                "moving_persons": np.where(moves_now, persons, 0),
+            }
+        )
+        .groupby("village_id", sort=False)
+        .sum()
+    )
+    have_of = {vid: [int(x) for x in t] for vid, t in zip(counted.index, counted.itertuples(index=False), strict=True)}
+    staying: dict[str, list[int]] = {}  # each village's poor households that do not move, in roster order
+    for i in np.flatnonzero(is_poor & ~moves_now).tolist():
+        staying.setdefault(kvid[i], []).append(i)
+    kwho = _who(known)
     wants = {
-        col: pd.to_numeric(vv[col], errors="coerce").fillna(0)
+        col: pd.to_numeric(vv[col], errors="coerce").fillna(0).to_dict()
         for col in ("poor_households", "poor_persons", "relocate_households", "relocate_persons")
         if col in vv.columns
     }
+    vname, vgroup = vv["name"].to_dict(), vv["group"].to_dict()
     for vid in wanted:
-        g = groups.get(vid, none)
-        row = vv.loc[vid]
-        label = f"{row['name']}{row['group']}" if row["group"] else str(row["name"])
-        poor = g[g["status"].isin(POOR_STATUSES)]
-        moving = g[g["relocate"]]
+        n_poor, n_poor_persons, n_moving, n_moving_persons = have_of.get(vid, [0, 0, 0, 0])
+        name, group = vname[vid], vgroup[vid]
+        label = f"{name}{group}" if group else str(name)
         for check, have, col, what_zh, what_en in (
-            ("registry_households", len(poor), "poor_households", "贫困户", "poor households"),
-            ("registry_persons", int(poor["persons"].fillna(0).sum()), "poor_persons", "贫困人口", "poor persons"),
-            ("move_households", len(moving), "relocate_households", "搬迁户", "relocating households"),
-            (
-                "move_persons",
-                int(moving["persons"].fillna(0).sum()),
-                "relocate_persons",
-                "搬迁人口",
-                "relocating persons",
-            ),
+            ("registry_households", n_poor, "poor_households", "贫困户", "poor households"),
+            ("registry_persons", n_poor_persons, "poor_persons", "贫困人口", "poor persons"),
+            ("move_households", n_moving, "relocate_households", "搬迁户", "relocating households"),
+            ("move_persons", n_moving_persons, "relocate_persons", "搬迁人口", "relocating persons"),
         ):
             if col not in wants:
                 continue
-            want = wants[col].loc[vid]
+            want = wants[col][vid]
             if round(float(want)) != have:
                 src = "建档立卡登记" if check.startswith("registry") else "搬迁规划"
                 checks.add(
@@ -696,9 +723,8 @@ def check_roster(
                     f" the villages layer's {col}",
                     village_id=vid,
                 )  # fmt: skip
-        staying_poor = g["status"].isin(POOR_STATUSES) & ~g["relocate"] if vid in rel_ids else None
-        if staying_poor is not None and staying_poor.any():
-            for r in g[staying_poor].to_dict("records"):
+        if vid in rel_ids:
+            for r in (kwho[i] for i in staying.get(vid, [])):
                 checks.add(
                     "poor_not_moving", "error", f"项目村{label}的贫困户未纳入搬迁",
                     f"a poor household of project village {vid} does not move",
@@ -720,7 +746,9 @@ def check_roster(
         checked = check_housing(
             pd.DataFrame({"size": moving["persons"].astype(int).to_numpy(), "floor_area_m2": area}), rules, plan
         )
-        for r, c, own in zip(moving.to_dict("records"), checked.to_dict("records"), given, strict=True):
+        fields = ("policy_conflict", "ok", "floor_area_m2", "reasons_zh", "reasons_en")
+        cs = [dict(zip(fields, t, strict=True)) for t in zip(*(checked[f].tolist() for f in fields), strict=True)]
+        for r, c, own in zip(_who(moving), cs, given.tolist(), strict=True):
             src = "名册新建住房面积" if own else "建房面积标准"
             if c["policy_conflict"]:
                 checks.add(
@@ -739,11 +767,13 @@ def check_roster(
                 )  # fmt: skip
     # -- workflow
     posted = _posting_dates(known, notice)
-    for r in records:
-        dated = [(s, r[f"{s}_date"]) for s in STAGES if r[f"{s}_date"] is not None]
+    stage_dates = zip(*(h[f"{s}_date"].tolist() for s in STAGES), strict=True)
+    hvid, township = h["village_id"].tolist(), h["township_review_date"].tolist()
+    for r, dates, vid, t in zip(who, stage_dates, hvid, township, strict=True):
+        dated = [(s, d) for s, d in zip(STAGES, dates, strict=True) if d is not None]
         if dated:
             last = STAGES.index(dated[-1][0])
-            undated = [s for s in STAGES[:last] if r[f"{s}_date"] is None]
+            undated = [s for s, d in zip(STAGES[:last], dates, strict=False) if d is None]
             if undated:
                 s, gap = dated[-1][0], undated[0]
                 checks.add(
@@ -760,8 +790,7 @@ def check_roster(
                     "按户申请→村评议公示→乡镇审查→县审批→市备案的顺序更正日期 / correct the dates: each stage follows"
                     " the one before", household=r,
                 )  # fmt: skip
-        p = posted.get(str(r["village_id"]))
-        t = r["township_review_date"]
+        p = posted.get(str(vid))
         if p is not None and t is not None:
             end = notice_end(p, notice.period_days)
             if t <= end:
@@ -866,33 +895,37 @@ def _household_units(households: pd.DataFrame, units: pd.DataFrame) -> pd.Series
 
     A household placed other than at a central site (columns ``placed_mode``, ``placed_site`` from the
     ``placement`` table) belongs to its village's unit of that mode and destination (its group's first);
-    the others fill their village's central units in roster order.
+    the others fill their village's central units in roster order. Units are numbered by position
+    (callers pass ``units`` numbered from 0), -1 for a household without one.
     """
-    out = pd.Series(-1, index=households.index, dtype=int)
     from .policy import largest_remainder, unit_modes
 
+    out = np.full(len(households), -1, dtype=int)
     umode = unit_modes(units)
     usite = units["site_id"].astype(str).to_numpy()
     uvid = units["village_id"].astype(str).to_numpy()
     ugroup = units["group"].fillna("").astype(str).to_numpy() if "group" in units.columns else np.full(len(units), "")
+    uhouseholds = units["households"].to_numpy(dtype=float)
     placed = households.get("placed_mode", pd.Series("", index=households.index)).fillna("").astype(str)
     site = households.get("placed_site", pd.Series("", index=households.index)).fillna("").astype(str)
-    elsewhere = placed.isin(["scattered", "nursing_home", "transitional"])
-    for ix in households.index[elsewhere]:
-        hit = np.flatnonzero(
-            (uvid == str(households.at[ix, "village_id"])) & (umode == placed.at[ix]) & (usite == site.at[ix])
-        )
+    elsewhere = placed.isin(["scattered", "nursing_home", "transitional"]).to_numpy()
+    hvid = households["village_id"].astype(str).to_numpy()
+    hgroup = households["group"].astype(str).to_numpy() if "group" in households.columns else None
+    modes, sites = placed.to_numpy(), site.to_numpy()
+    for i in np.flatnonzero(elsewhere).tolist():
+        hit = np.flatnonzero((uvid == hvid[i]) & (umode == modes[i]) & (usite == sites[i]))
         if len(hit):
-            same = hit[ugroup[hit] == str(households.at[ix, "group"])] if "group" in households.columns else hit
-            out.at[ix] = int(same[0] if len(same) else hit[0])
+            same = hit[ugroup[hit] == hgroup[i]] if hgroup is not None else hit
+            out[i] = int(same[0] if len(same) else hit[0])
     central = umode == "central"
-    for vid, g in households[~elsewhere].groupby("village_id", sort=False):
-        us = units.index[(uvid == str(vid)) & central].to_numpy()
+    rest = np.flatnonzero(~elsewhere)
+    for vid, at in pd.Series(hvid[rest]).groupby(hvid[rest], sort=False).indices.items():
+        us = np.flatnonzero((uvid == str(vid)) & central)
         if len(us) == 0:
             continue
-        counts = largest_remainder(float(len(g)), units.loc[us, "households"].to_numpy(dtype=float)).astype(int)
-        out.loc[g.index] = np.repeat(us, counts)[: len(g)]
-    return out
+        counts = largest_remainder(float(len(at)), uhouseholds[us]).astype(int)
+        out[rest[at]] = np.repeat(us, counts)[: len(at)]
+    return pd.Series(out, index=households.index, dtype=int)
 
 
 def with_placement(households: pd.DataFrame, placement: pd.DataFrame | None) -> pd.DataFrame:
@@ -942,24 +975,28 @@ def payment_roster(
     # hardship households: the village's budgeted number, by status order, then income per person
     rank_of = {s: i for i, s in enumerate(cfg.hardship_order)}
     hard = np.zeros(len(h))
-    h_pos = {ix: k for k, ix in enumerate(h.index)}
     unit_hard = units.groupby(units["village_id"].astype(str))["hardship_households"].sum()
     from .policy import hardship_modes, rule_modes, unit_modes
 
     hmode = unit_modes(units)[h["unit"].to_numpy()] if len(h) else np.zeros(0, dtype=object)
-    eligible = pd.Series(np.isin(hmode, list(hardship_modes(budget.policy, budget.options))), index=h.index)
-    for vid, g in h[eligible].groupby("village_id", sort=False):
-        quota = float(unit_hard.get(str(vid), 0.0))
+    eligible = np.flatnonzero(np.isin(hmode, list(hardship_modes(budget.policy, budget.options))))
+    if len(eligible):
+        # each village's eligible households by status order, income per person, roster row (one stable sort
+        # for all villages); the k-th of a village gets min(max(quota - k, 0), 1) of a hardship subsidy
+        g = h.iloc[eligible]
         key = pd.DataFrame(
             {
-                "status": g["status"].map(lambda s: rank_of.get(s, len(rank_of) + (s == "non_poor"))),
-                "income": g["income_per_capita"].fillna(np.inf),
-                "row": g["row"],
-            },
-            index=g.index,
-        ).sort_values(["status", "income", "row"], kind="stable")
-        for k, ix in enumerate(key.index):
-            hard[h_pos[ix]] = min(max(quota - k, 0.0), 1.0)
+                "village": pd.factorize(g["village_id"])[0],
+                "status": [rank_of.get(s, len(rank_of) + (s == "non_poor")) for s in g["status"].tolist()],
+                "income": g["income_per_capita"].fillna(np.inf).to_numpy(),
+                "row": g["row"].to_numpy(),
+                "at": eligible,
+            }
+        ).sort_values(["village", "status", "income", "row"], kind="stable")
+        k = key.groupby("village", sort=False).cumcount().to_numpy()
+        vids = g["village_id"].to_numpy()[key.index.to_numpy()]
+        quota = np.array([float(unit_hard.get(str(v), 0.0)) for v in vids], dtype=float)
+        hard[key["at"].to_numpy()] = np.minimum(np.maximum(quota - k, 0.0), 1.0)
     h["hardship"] = hard
     rules = [r for r in budget.policy.rules if r.paid_to == "household" and r.basis != "share_of"]
     sites_with_works = set(budget.options.sites_with_works)
@@ -1132,15 +1169,14 @@ class RosterResult:
 def _destinations(households: pd.DataFrame, units: pd.DataFrame, site_names: Mapping[str, str]) -> dict[str, str]:
     from .policy import unit_modes
 
-    hu = _household_units(households, units)
-    site = units["site_id"]
-    hid = households["household_id"]
+    hu = _household_units(households, units).to_numpy()
+    site = units["site_id"].tolist()
     modes = unit_modes(units)
     out = {}
-    for ix, u in zip(hu.index, hu.to_numpy().tolist(), strict=True):
+    for hid, u in zip(households["household_id"].tolist(), hu.tolist(), strict=True):
         if u >= 0:
-            s = str(site.at[u])
-            out[str(hid.at[ix])] = site_names.get(s, s) if s else PLACEMENT_MODE_ZH.get(str(modes[u]), "")
+            s = str(site[u])
+            out[str(hid)] = site_names.get(s, s) if s else PLACEMENT_MODE_ZH.get(str(modes[u]), "")
     return out
 
 
