@@ -49,7 +49,7 @@ from .config.funding import FundingConfig
 from .config.phasing import PhasingConfig, PriorityRule
 from .config.policy import PolicyConfig
 from .config.reclamation import ReclamationConfig
-from .context import RunContext, StepResult, attributes
+from .context import RunContext, StepResult, attributes, run_policy
 from .errors import DataError, SolverError
 
 log = logging.getLogger(__name__)
@@ -1061,7 +1061,6 @@ def step(ctx: RunContext) -> StepResult:
     plan's budget from the same policy and allocation, so every yuan of ``phasing_years`` is a
     yuan of ``budget_county``. Without any of the three sections it does nothing.
     """
-    from . import io as gio
     from . import policy as pol
     from .funding import check_agrees, funding_plan
 
@@ -1072,7 +1071,7 @@ def step(ctx: RunContext) -> StepResult:
         built = _construction_tables(ctx, None)
         return StepResult(tables=built, summary={"skipped": "no phasing, funding or reclamation section"})
     pcfg: PolicyConfig = getattr(ctx.scenario, "policy", None) or PolicyConfig()
-    policy = gio.load_policy(pcfg)
+    policy = run_policy(ctx)  # read once a run (the plan step's read)
     units = pol.plan_units(ctx.layers.villages, ctx.table("assignment"))
     budget = pol.compute_budget(units, policy, pcfg.options)
     tables: dict[str, pd.DataFrame] = {}

@@ -66,7 +66,7 @@ from .config.roster import (
     PaymentConfig,
     RosterConfig,
 )
-from .context import RunContext, StepResult
+from .context import RunContext, StepResult, run_policy
 from .errors import DataError, LayerError, Problems
 from .vocabulary import PLACEMENT_MODE_ZH
 
@@ -1248,7 +1248,6 @@ def step(ctx: RunContext) -> StepResult:
     policy and allocation, as the ``phase`` step does, so the payment roster is a share of the
     same yuan. Without a ``roster`` section it does nothing.
     """
-    from . import io as gio
     from . import policy as pol
     from .config.policy import PolicyConfig
 
@@ -1257,7 +1256,7 @@ def step(ctx: RunContext) -> StepResult:
         return StepResult(summary={"skipped": "no roster section"})
     read = roster_of(ctx, cfg)  # read once a run: the allocate step's read when it ran
     pcfg: PolicyConfig = getattr(ctx.scenario, "policy", None) or PolicyConfig()
-    policy = gio.load_policy(pcfg)
+    policy = run_policy(ctx)  # the run's policy, read once (RunContext.policy)
     units = pol.plan_units(ctx.layers.villages, ctx.table("assignment"))
     budget = pol.compute_budget(units, policy, pcfg.options)
     names: dict[str, str] = {}
