@@ -1257,8 +1257,10 @@ def step(ctx: RunContext) -> StepResult:
     read = roster_of(ctx, cfg)  # read once a run: the allocate step's read when it ran
     pcfg: PolicyConfig = getattr(ctx.scenario, "policy", None) or PolicyConfig()
     policy = run_policy(ctx)  # the run's policy, read once (RunContext.policy)
-    units = pol.plan_units(ctx.layers.villages, ctx.table("assignment"))
-    budget = pol.compute_budget(units, policy, pcfg.options)
+    options = pcfg.options or pol.PolicyOptions()
+    budget = ctx.artifact("plan", "budget")  # the plan step's: the same allocation, policy and options
+    if budget is None or budget.options != options or budget.policy != pol.effective_policy(policy, options):
+        budget = pol.compute_budget(pol.plan_units(ctx.layers.villages, ctx.table("assignment")), policy, options)
     names: dict[str, str] = {}
     for layer in (ctx.layer("sites"), ctx.layers.candidates, ctx.layer("placement_destinations")):
         if layer is not None and "site_id" in layer and "name" in layer:
