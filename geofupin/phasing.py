@@ -1063,7 +1063,7 @@ __all__: Sequence[str] = (
 
 
 # --------------------------------------------------------------------------- the step
-def plan_budget(ctx: RunContext, policy: Any, pcfg: PolicyConfig) -> Any:
+def _plan_budget(ctx: RunContext, policy: Any, pcfg: PolicyConfig) -> Any:
     """The plan's budget (:class:`geofupin.policy.Budget`) of the run's allocation and policy: the ``plan``
     step's when it computed it with this policy and options, else computed here (the same way)."""
     from . import policy as pol
@@ -1093,7 +1093,7 @@ def step(ctx: RunContext) -> StepResult:
         return StepResult(tables=built, summary={"skipped": "no phasing, funding or reclamation section"})
     pcfg: PolicyConfig = getattr(ctx.scenario, "policy", None) or PolicyConfig()
     policy = run_policy(ctx)  # read once a run (the plan step's read)
-    budget = plan_budget(ctx, policy, pcfg)
+    budget = _plan_budget(ctx, policy, pcfg)
     tables: dict[str, pd.DataFrame] = {}
     warnings: list[str] = []
     summary: dict[str, Any] = {}
