@@ -125,8 +125,9 @@ class RunContext:
 def run_policy(ctx: RunContext) -> Policy:
     """The run's policy: :attr:`RunContext.policy` when the run read it, else the scenario's policy file
     read and validated now (:func:`geofupin.io.load_policy`; the built-in report-4 policy without one)."""
-    if ctx.policy is not None:
-        return ctx.policy
+    given: Policy | None = getattr(ctx, "policy", None)  # a step's caller may hand a context of its own
+    if given is not None:
+        return given
     from .config.policy import PolicyConfig
     from .io import load_policy
 

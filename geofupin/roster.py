@@ -1258,7 +1258,8 @@ def step(ctx: RunContext) -> StepResult:
     pcfg: PolicyConfig = getattr(ctx.scenario, "policy", None) or PolicyConfig()
     policy = run_policy(ctx)  # the run's policy, read once (RunContext.policy)
     options = pcfg.options or pol.PolicyOptions()
-    budget = ctx.artifact("plan", "budget")  # the plan step's: the same allocation, policy and options
+    # the plan step's budget: the same allocation, policy and options (a caller's own context may have none)
+    budget = ctx.artifact("plan", "budget") if hasattr(ctx, "artifact") else None
     if budget is None or budget.options != options or budget.policy != pol.effective_policy(policy, options):
         budget = pol.compute_budget(pol.plan_units(ctx.layers.villages, ctx.table("assignment")), policy, options)
     names: dict[str, str] = {}
