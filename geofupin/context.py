@@ -90,9 +90,10 @@ class RunContext:
     """Inputs of a step: the validated scenario, the layers and earlier steps' results.
 
     ``policy`` is the scenario's policy (``scenario.policy``) as this run read and validated it,
-    once: :func:`geofupin.pipeline.run` reads it before the first step that uses it and hands it on
-    to every later step, so the steps never read the file again within the run (and a new run
-    reads it anew). ``None``: not read yet; :func:`run_policy` then reads it.
+    once: :func:`geofupin.pipeline.run` reads it at load (the policy file's check) or before the
+    ``plan`` step and hands it on to every later step, so ``plan``, ``phase`` and ``roster`` never
+    read the file again within the run (and a new run reads it anew). ``None``: not read yet;
+    :func:`run_policy` then reads it.
     """
 
     scenario: Scenario

@@ -46,9 +46,10 @@ STEPS: dict[str, str] = {
     "map": "geofupin.maps:step",
 }
 
-#: Steps that compute with the scenario's policy: :func:`run` hands them the policy it read once
-#: (:attr:`~geofupin.context.RunContext.policy`).
-POLICY_STEPS = ("plan", "phase", "roster")
+#: Steps that always compute with the scenario's policy: :func:`run` reads it before the first of them
+#: (when the load did not) and hands it on to every later step (:attr:`~geofupin.context.RunContext.policy`);
+#: ``phase`` and ``roster`` use it when they need one (without their sections they read none).
+POLICY_STEPS = ("plan",)
 
 #: Packages whose versions go into ``run.json``.
 VERSIONED = (

@@ -2,7 +2,9 @@
 
 - :func:`geofupin.pipeline.run` reads and validates the scenario's policy file once and hands it to the
   ``plan``, ``phase`` and ``roster`` steps (:attr:`geofupin.context.RunContext.policy`); the next run
-  reads the file again, so an edited file counts at once.
+  reads the file again, so an edited file counts at once; the plan step's budget goes on to phase and roster.
+- funding's households split at once and placement's lookups give the same tables (hand-checked here, and
+  the demo's outputs compared with ``benchmarks/bench_county.py --compare``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 import geofupin.io as gio
 from geofupin import pipeline, scenario
 from geofupin.context import RunContext, run_policy
+from geofupin.errors import ScenarioError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -145,3 +148,21 @@ def test_households_split_each_unit_evenly_largest_first() -> None:
     # floor area by size; a size beyond the table takes the largest size's area (4 persons -> 75 m2 here)
     assert dict(zip(h["persons"], h["floor_area_m2"], strict=True)) == {4: 75.0, 3: 75.0, 1: 25.0, 2: 50.0}
     assert h["building_cost_yuan"].tolist() == [1000 * a for a in h["floor_area_m2"]]
+
+
+def test_steps_that_need_no_policy_read_none(demo: scenario.Scenario, tmp_path: Path) -> None:
+    """Without their sections phase and roster do nothing: a run of them alone reads no policy file."""
+    layers = pipeline.load_inputs(demo)
+    sc = dataclasses.replace(
+        demo,
+        phasing=None,
+        funding=None,
+        reclamation=None,
+        roster=None,
+        policy=dataclasses.replace(demo.policy, file=tmp_path / "missing.yaml"),
+    )
+    out = pipeline.run(sc, layers=layers, steps=["phase", "roster"])
+    assert out.ctx.policy is None
+    assert out.ctx.results["roster"].summary == {"skipped": "no roster section"}
+    with pytest.raises(ScenarioError, match=r"missing\.yaml"):  # the plan step needs it
+        pipeline.run(sc, layers=layers, steps=["plan"])
