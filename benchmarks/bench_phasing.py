@@ -20,7 +20,10 @@ alternating; medians (wall and CPU seconds) are reported:
   (``phasing._milp_cumulative``, what :func:`~geofupin.phasing.solve` uses now up to
   ``phasing._CUMULATIVE_MAX_GROUPS`` groups; the yearly model beyond);
 - ``greedy``: :func:`geofupin.phasing.greedy` (groups by priority per household, each into the earliest
-  year it fits), the baseline plan.
+  year it fits), the baseline plan;
+- ``cumulative+``: with ``--options key=value,...``, the cumulative model with those HiGHS options added
+  to ``phasing._CUMULATIVE_OPTIONS`` (e.g. ``--options presolve=off,mip_heuristic_run_feasibility_jump=false``),
+  to judge an option set on several problems (its plan is compared with the cumulative model's).
 
 Each line prints the status, the objective (priority-weighted delay), the gap HiGHS proved and whether the
 cumulative model's objective equals the yearly one's (1e-6 relative). The machine's load average is
@@ -155,6 +158,18 @@ def bench(name: str, p: PhasingProblem, args: argparse.Namespace) -> None:
             p, rows, time_limit_s=args.time_limit, mip_gap=args.gap, start=start
         ),
     }
+    if args.options:
+        extra = dict(_option(kv) for kv in args.options.split(","))
+
+        def with_options() -> Any:
+            real = phasing._CUMULATIVE_OPTIONS
+            phasing._CUMULATIVE_OPTIONS = {**real, **extra}
+            try:
+                return phasing._milp_cumulative(p, rows, time_limit_s=args.time_limit, mip_gap=args.gap, start=start)
+            finally:
+                phasing._CUMULATIVE_OPTIONS = real
+
+        models["cumulative+"] = with_options
     res: dict[str, list[tuple[Any, float, float]]] = {k: [] for k in models}
     for _ in range(args.repeats):
         for key, f in models.items():  # alternating
@@ -174,6 +189,14 @@ def bench(name: str, p: PhasingProblem, args: argparse.Namespace) -> None:
     print(f"  greedy     median {statistics.median(gt):.3f} s")
     w = {k: statistics.median(r[1] for r in v) for k, v in res.items()}
     c = {k: statistics.median(r[2] for r in v) for k, v in res.items()}
+    if "cumulative+" in res:
+        plans = [r[0][1] for r in res["cumulative"] + res["cumulative+"]]
+        same_plan = all(y is not None and np.array_equal(y, plans[0]) for y in plans)
+        print(
+            f"  cumulative+ ({args.options}): the same plan: {same_plan}; cumulative/cumulative+ cpu"
+            f" {c['cumulative'] / c['cumulative+']:.2f}x",
+            flush=True,
+        )
     same = math.isclose(objective["yearly"], objective["cumulative"], rel_tol=1e-6)
     print(
         f"  objective equal (1e-6): {same}; yearly/cumulative wall {w['yearly'] / w['cumulative']:.2f}x,"
@@ -182,12 +205,27 @@ def bench(name: str, p: PhasingProblem, args: argparse.Namespace) -> None:
     )
 
 
+def _option(kv: str) -> tuple[str, Any]:
+    """``key=value`` as a HiGHS option: true/false, an int, a float, else the text."""
+    key, _, value = kv.partition("=")
+    low = value.strip().lower()
+    if low in ("true", "false"):
+        return key.strip(), low == "true"
+    for kind in (int, float):
+        try:
+            return key.strip(), kind(value)
+        except ValueError:
+            pass
+    return key.strip(), value.strip()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="demo,r200,r800", help="demo, 4x and/or rN (N synthetic groups)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--gap", type=float, default=1e-4)
+    ap.add_argument("--options", default="", help="HiGHS options for a 'cumulative+' run: key=value,...")
     ap.add_argument("--budget-slack", type=float, default=1.3)
     ap.add_argument("--site-slack", type=float, default=2.0)
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "geofupin-bench-phasing")

@@ -22,6 +22,7 @@ from shapely.geometry.base import BaseGeometry
 from .vocabulary import LAYER_KINDS
 
 if TYPE_CHECKING:
+    from .config.policy import Policy
     from .scenario import Scenario
 
 
@@ -86,11 +87,19 @@ class StepResult:
 
 @dataclass(frozen=True)
 class RunContext:
-    """Inputs of a step: the validated scenario, the layers and earlier steps' results."""
+    """Inputs of a step: the validated scenario, the layers and earlier steps' results.
+
+    ``policy`` is the scenario's policy (``scenario.policy``) as this run read and validated it,
+    once: :func:`geofupin.pipeline.run` reads it at load (the policy file's check) or before the
+    ``plan`` step and hands it on to every later step, so ``plan``, ``phase`` and ``roster`` never
+    read the file again within the run (and a new run reads it anew). ``None``: not read yet;
+    :func:`run_policy` then reads it.
+    """
 
     scenario: Scenario
     layers: Layers
     results: Mapping[str, StepResult] = field(default_factory=dict)
+    policy: Policy | None = None
 
     def artifact(self, step: str, name: str, default: Any = None) -> Any:
         """An in-memory artifact of an earlier step, or ``default`` when that step did not run."""
@@ -112,6 +121,18 @@ class RunContext:
             if name in res.tables:
                 return res.tables[name]
         return None
+
+
+def run_policy(ctx: RunContext) -> Policy:
+    """The run's policy: :attr:`RunContext.policy` when the run read it, else the scenario's policy file
+    read and validated now (:func:`geofupin.io.load_policy`; the built-in report-4 policy without one)."""
+    given: Policy | None = getattr(ctx, "policy", None)  # a step's caller may hand a context of its own
+    if given is not None:
+        return given
+    from .config.policy import PolicyConfig
+    from .io import load_policy
+
+    return load_policy(getattr(ctx.scenario, "policy", None) or PolicyConfig())
 
 
 def attributes(frame: pd.DataFrame) -> pd.DataFrame:

@@ -69,15 +69,14 @@ def households(budget: Any, villages: pd.DataFrame, housing: HousingPlan, cfg: F
 
     units = budget.units.reset_index(drop=True)
     # the most even split of each unit's persons over its households (as policy.household_sizes)
-    reps = []
-    for u in range(len(units)):
-        hh = round(float(units.at[u, "households"]))
-        pp = round(float(units.at[u, "persons"]))
-        lo, n_hi = divmod(pp, max(hh, 1))
-        reps.append(np.array([lo + 1] * n_hi + [lo] * (hh - n_hi), dtype=int))  # largest first
-    sizes_all = np.concatenate(reps) if reps else np.zeros(0, dtype=int)
-    unit_idx = np.concatenate([np.full(len(r), u) for u, r in enumerate(reps)]) if reps else np.zeros(0, dtype=int)
-    no = np.concatenate([np.arange(1, len(r) + 1) for r in reps]) if reps else np.zeros(0, dtype=int)
+    # (a unit's households: the n_hi first of lo + 1 persons, the others of lo; largest first)
+    n_hh = np.maximum(np.round(units["households"].to_numpy(dtype=float)).astype(np.int64), 0)
+    n_pp = np.round(units["persons"].to_numpy(dtype=float)).astype(np.int64)
+    lo, n_hi = np.divmod(n_pp, np.maximum(n_hh, 1))
+    unit_idx = np.repeat(np.arange(len(units)), n_hh)
+    starts = np.cumsum(n_hh) - n_hh
+    no = np.arange(len(unit_idx)) - starts[unit_idx] + 1
+    sizes_all = (lo[unit_idx] + (no <= n_hi[unit_idx])).astype(int)
     keep = [c for c in UNIT_COLUMNS if c not in ("households", "persons")]
     h = units.loc[unit_idx, keep].reset_index(drop=True)
     h.insert(0, "unit", unit_idx)
@@ -87,7 +86,9 @@ def households(budget: Any, villages: pd.DataFrame, housing: HousingPlan, cfg: F
     h["hardship"] = np.clip(hard - (no - 1), 0.0, 1.0)
     table = housing.floor_area_m2_by_size
     biggest = max(table)
-    h["floor_area_m2"] = [float(table.get(int(s), table[biggest])) for s in sizes_all]
+    sizes, inverse = np.unique(sizes_all, return_inverse=True)
+    area = np.array([float(table.get(int(s), table[biggest])) for s in sizes], dtype=float)
+    h["floor_area_m2"] = area[inverse.reshape(-1)] if len(sizes_all) else []
     # a household in a nursing home (集中供养) or in the collective's rent-free 周转房 builds nothing itself
     mode = unit_modes(units)[unit_idx] if len(unit_idx) else np.zeros(0, dtype=object)
     builds = ~np.isin(mode, ["nursing_home", "transitional"])

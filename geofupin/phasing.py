@@ -34,6 +34,7 @@ by priority, each into the earliest year it fits.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -49,7 +50,7 @@ from .config.funding import FundingConfig
 from .config.phasing import PhasingConfig, PriorityRule
 from .config.policy import PolicyConfig
 from .config.reclamation import ReclamationConfig
-from .context import RunContext, StepResult, attributes
+from .context import RunContext, StepResult, attributes, run_policy
 from .errors import DataError, SolverError
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,15 @@ class PhasingProblem:
         return np.asarray(self.site_households.sum(axis=1)).ravel()
 
     def rows(self) -> list[tuple[str, int, int, np.ndarray, float]]:
-        """Every finite ceiling as (constraint, year index, index within the kind, coefficients, ceiling)."""
+        """Every finite ceiling as (constraint, year index, index within the kind, coefficients, ceiling).
+
+        Built once a problem (the greedy, the MILP and the usage tables all read them): the
+        coefficient arrays are shared, never to be modified.
+        """
+        return list(self._rows)
+
+    @functools.cached_property
+    def _rows(self) -> tuple[tuple[str, int, int, np.ndarray, float], ...]:
         out: list[tuple[str, int, int, np.ndarray, float]] = []
         total = self.cost.sum(axis=1)
         hh = self.households
@@ -131,7 +140,7 @@ class PhasingProblem:
                 out.append(("households", t, -1, hh, float(self.households_ceiling[t])))
             if np.isfinite(self.persons_ceiling[t]):
                 out.append(("persons", t, -1, self.persons, float(self.persons_ceiling[t])))
-        return out
+        return tuple(out)
 
     def objective(self, year_index: np.ndarray) -> float:
         """Priority-weighted delay of a plan (years after the first, weighted)."""
@@ -1054,6 +1063,19 @@ __all__: Sequence[str] = (
 
 
 # --------------------------------------------------------------------------- the step
+def _plan_budget(ctx: RunContext, policy: Any, pcfg: PolicyConfig) -> Any:
+    """The plan's budget (:class:`geofupin.policy.Budget`) of the run's allocation and policy: the ``plan``
+    step's when it computed it with this policy and options, else computed here (the same way)."""
+    from . import policy as pol
+
+    options = pcfg.options or pol.PolicyOptions()
+    budget = ctx.artifact("plan", "budget")
+    if budget is not None and budget.options == options and budget.policy == pol.effective_policy(policy, options):
+        return budget
+    units = pol.plan_units(ctx.layers.villages, ctx.table("assignment"))
+    return pol.compute_budget(units, policy, pcfg.options)
+
+
 def step(ctx: RunContext) -> StepResult:
     """The ``phase`` step: annual plan (``phasing``), funding plan (``funding``), homesteads (``reclamation``).
 
@@ -1061,8 +1083,6 @@ def step(ctx: RunContext) -> StepResult:
     plan's budget from the same policy and allocation, so every yuan of ``phasing_years`` is a
     yuan of ``budget_county``. Without any of the three sections it does nothing.
     """
-    from . import io as gio
-    from . import policy as pol
     from .funding import check_agrees, funding_plan
 
     cfg: PhasingConfig | None = getattr(ctx.scenario, "phasing", None)
@@ -1072,9 +1092,8 @@ def step(ctx: RunContext) -> StepResult:
         built = _construction_tables(ctx, None)
         return StepResult(tables=built, summary={"skipped": "no phasing, funding or reclamation section"})
     pcfg: PolicyConfig = getattr(ctx.scenario, "policy", None) or PolicyConfig()
-    policy = gio.load_policy(pcfg)
-    units = pol.plan_units(ctx.layers.villages, ctx.table("assignment"))
-    budget = pol.compute_budget(units, policy, pcfg.options)
+    policy = run_policy(ctx)  # read once a run (the plan step's read)
+    budget = _plan_budget(ctx, policy, pcfg)
     tables: dict[str, pd.DataFrame] = {}
     warnings: list[str] = []
     summary: dict[str, Any] = {}

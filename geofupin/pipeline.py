@@ -27,7 +27,8 @@ import pandas as pd
 
 from . import __version__, dbio
 from . import io as gio
-from .context import Layers, RunContext, StepResult
+from .config.policy import Policy
+from .context import Layers, RunContext, StepResult, run_policy
 from .errors import DataError, GeofupinError, LayerError, Problems, ProblemsError, ScenarioError
 from .layers import SourceFrame, prepare_layers
 from .scenario import STEP_ORDER, LayerSource, Scenario
@@ -44,6 +45,11 @@ STEPS: dict[str, str] = {
     "roster": "geofupin.roster:step",
     "map": "geofupin.maps:step",
 }
+
+#: Steps that always compute with the scenario's policy: :func:`run` reads it before the first of them
+#: (when the load did not) and hands it on to every later step (:attr:`~geofupin.context.RunContext.policy`);
+#: ``phase`` and ``roster`` use it when they need one (without their sections they read none).
+POLICY_STEPS = ("plan",)
 
 #: Packages whose versions go into ``run.json``.
 VERSIONED = (
@@ -157,6 +163,17 @@ def _split_fix(text: str, default: str) -> tuple[str, str]:
 def load_inputs(scenario: Scenario, *, problems: Problems | None = None) -> Layers:
     """Read and validate every input of a scenario: its layers, in one metric CRS, the DEM and the policy file.
 
+    :func:`read_inputs` without the policy it read.
+    """
+    return read_inputs(scenario, problems=problems)[0]
+
+
+def read_inputs(scenario: Scenario, *, problems: Problems | None = None) -> tuple[Layers, Policy | None]:
+    """Read and validate every input of a scenario: its layers, in one metric CRS, the DEM and the policy file.
+
+    Returns the layers and the policy as read (``None`` when the run reads none at load: no plan
+    step or no policy file, see :func:`check_policy_file`).
+
     Every problem of every input is collected before anything is raised, so ``check`` and
     ``run`` stop on the same problems and report them all at once.
 
@@ -170,7 +187,7 @@ def load_inputs(scenario: Scenario, *, problems: Problems | None = None) -> Laye
     problems = problems if problems is not None else Problems()
     before = len(problems.errors)
     ensure_demo_layers(scenario)
-    check_policy_file(scenario, problems)
+    policy = check_policy_file(scenario, problems)
     policy_errors = len(problems.errors)
     raw = read_raw_layers(scenario, problems)
     if len(problems.errors) > policy_errors:
@@ -182,7 +199,7 @@ def load_inputs(scenario: Scenario, *, problems: Problems | None = None) -> Laye
     layers = prepare_layers(raw, crs=scenario.crs, dem=scenario.layers.dem, problems=problems)
     if len(problems.errors) > before:
         raise ScenarioError("invalid policy file", problems)
-    return layers
+    return layers, policy
 
 
 def source_name(src: LayerSource) -> str:
@@ -192,14 +209,18 @@ def source_name(src: LayerSource) -> str:
     return src.path.name if src.path is not None else ""
 
 
-def check_policy_file(scenario: Scenario, problems: Problems) -> None:
-    """Read and validate the scenario's policy file (when the plan step will use one) into ``problems``."""
+def check_policy_file(scenario: Scenario, problems: Problems) -> Policy | None:
+    """Read and validate the scenario's policy file (when the plan step will use one) into ``problems``.
+
+    Returns the policy read (``None`` when not read or invalid).
+    """
     if "plan" not in scenario.steps or scenario.policy.file is None:
-        return
+        return None
     try:
-        gio.load_policy(scenario.policy)
+        return gio.load_policy(scenario.policy)
     except ProblemsError as exc:
         problems.extend(exc.problems)
+        return None
 
 
 def check_dem_file(dem: Path, problems: Problems) -> None:
@@ -243,14 +264,15 @@ def run(
     problems = Problems()
     with capture_warnings() as logged:
         t0 = time.perf_counter()
+        policy: Policy | None = None  # read once a run (at load, or before the first step that uses it)
         if layers is None:
-            layers = load_inputs(scenario, problems=problems)
+            layers, policy = read_inputs(scenario, problems=problems)
         timings["load"] = time.perf_counter() - t0
         wanted = list(steps) if steps is not None else available_steps(scenario)
         for s in wanted:
             if s not in STEPS:
                 raise DataError(f"step '{s}' is not available in this installation; available: {', '.join(STEPS)}.")
-        ctx = RunContext(scenario=scenario, layers=layers, results={})
+        ctx = RunContext(scenario=scenario, layers=layers, results={}, policy=policy)
         warnings: list[str] = [*config_warnings(scenario), *(str(p) for p in problems.warnings)]
         est = layers.villages.get("estimated", None)
         if est is not None and est.fillna(False).astype(bool).any():
@@ -270,10 +292,12 @@ def run(
                 warnings.append(why)
                 continue
             t = time.perf_counter()
+            if name in POLICY_STEPS and ctx.policy is None:
+                ctx = dataclasses.replace(ctx, policy=run_policy(ctx))
             result = step_function(name)(ctx)
             timings[name] = time.perf_counter() - t
             warnings.extend(result.warnings)
-            ctx = RunContext(scenario=scenario, layers=layers, results={**ctx.results, name: result})
+            ctx = dataclasses.replace(ctx, results={**ctx.results, name: result})
     # steps and the modules they call also log their warnings: keep each message once, in order
     return RunOutput(ctx=ctx, timings_s=timings, warnings=unique_warnings([*warnings, *logged]))
 

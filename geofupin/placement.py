@@ -467,7 +467,9 @@ def _roster_placement(
 
     nursing: list[dict[str, object]] = []
     transitional: list[dict[str, object]] = []
-    for r in h.to_dict("records"):
+    # only the columns read below: the roster's other columns (id numbers, dates...) are not boxed per cell
+    read = [c for c in ("village_id", "group", "household_id", "head_name", "status", "wish", "persons") if c in h]
+    for r in h[read].to_dict("records"):
         a = str(r["village_id"])
         found = row_of.get((a, _text(r.get("group"))), first_of.get(a))
         if found is None:
@@ -663,13 +665,14 @@ def with_central_sites(table: pd.DataFrame, assignment: pd.DataFrame, unserved: 
     snames = by["site_name"].agg(lambda s: "、".join(dict.fromkeys(str(x) for x in s)))
     t = by["time_min"].max()
     d = by["dist_m"].max()
-    u = out.loc[central, "unit_id"].astype(str).tolist()
+    u = pd.Index(out.loc[central, "unit_id"].astype(str))
     for col in ("site_id", "site_name", "note_zh"):
         out[col] = out[col].astype(object)
-    out.loc[central, "site_id"] = [str(sites.get(x, "")) for x in u]
-    out.loc[central, "site_name"] = [str(snames.get(x, "")) for x in u]
-    out.loc[central, "time_min"] = [float(t.get(x, np.nan)) for x in u]
-    out.loc[central, "dist_m"] = [float(d.get(x, np.nan)) for x in u]
+    # each central row's unit looked up at once (a unit the allocation left out: no site, no time)
+    out.loc[central, "site_id"] = sites.reindex(u).fillna("").astype(object).to_numpy()
+    out.loc[central, "site_name"] = snames.reindex(u).fillna("").astype(object).to_numpy()
+    out.loc[central, "time_min"] = t.reindex(u).to_numpy(dtype=float)
+    out.loc[central, "dist_m"] = d.reindex(u).to_numpy(dtype=float)
     if unserved is not None and len(unserved):
         lost = set(unserved["unit_id"].astype(str))
         hit = central & out["unit_id"].astype(str).isin(lost)

@@ -946,7 +946,9 @@ def _plan(ctx: RunContext, policy: Policy, dem: DemSource | None) -> StepResult:
         "village_works_yuan_by_reading": _village_works_by_reading(layers, cfg, village_tab, dem),
         "housing_violations_households": n_bad,
     }
-    return StepResult(layers=out_layers, tables=tables, summary=summary, warnings=tuple(warnings))
+    # the budget goes on to the phase and roster steps (the same units, policy and options: not computed again)
+    artifacts = {"budget": budget}
+    return StepResult(layers=out_layers, tables=tables, artifacts=artifacts, summary=summary, warnings=tuple(warnings))
 
 
 __all__: Sequence[str] = (

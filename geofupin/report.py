@@ -29,8 +29,7 @@ import pandas as pd
 from . import io as gio
 from . import plans
 from .config.plans import PlansConfig, PlanTargets
-from .config.policy import PolicyConfig
-from .context import RunContext, StepResult
+from .context import RunContext, StepResult, run_policy
 from .policy import PAYER_ZH, PURPOSE_ZH, payer_purpose_label, plan_units
 from .siting import CRITERIA
 
@@ -872,12 +871,11 @@ def plan_villages(
 def plan_step(ctx: RunContext) -> StepResult:
     """The ``plan`` step: budgets, infrastructure plans, disbursement, acceptance form, township table.
 
-    Reads the scenario's policy file through :func:`geofupin.io.load_policy`, computes with
+    Uses the run's policy (:func:`geofupin.context.run_policy`: read once a run), computes with
     :func:`geofupin.plans.plan` and adds the wording: the township table (first) and each
     village's plan line.
     """
-    pcfg: PolicyConfig = getattr(ctx.scenario, "policy", None) or PolicyConfig()
-    res = plans.plan(ctx, gio.load_policy(pcfg))
+    res = plans.plan(ctx, run_policy(ctx))  # the run's policy, read once (RunContext.policy)
     units = plan_units(ctx.layers.villages, ctx.table("assignment"))
     targets = getattr(getattr(ctx.scenario, "plans", None), "targets", None)
     table = township_table(units, targets)

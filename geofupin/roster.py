@@ -66,7 +66,7 @@ from .config.roster import (
     PaymentConfig,
     RosterConfig,
 )
-from .context import RunContext, StepResult
+from .context import RunContext, StepResult, run_policy
 from .errors import DataError, LayerError, Problems
 from .vocabulary import PLACEMENT_MODE_ZH
 
@@ -1284,7 +1284,6 @@ def step(ctx: RunContext) -> StepResult:
     policy and allocation, as the ``phase`` step does, so the payment roster is a share of the
     same yuan. Without a ``roster`` section it does nothing.
     """
-    from . import io as gio
     from . import policy as pol
     from .config.policy import PolicyConfig
 
@@ -1293,9 +1292,12 @@ def step(ctx: RunContext) -> StepResult:
         return StepResult(summary={"skipped": "no roster section"})
     read = roster_of(ctx, cfg)  # read once a run: the allocate step's read when it ran
     pcfg: PolicyConfig = getattr(ctx.scenario, "policy", None) or PolicyConfig()
-    policy = gio.load_policy(pcfg)
-    units = pol.plan_units(ctx.layers.villages, ctx.table("assignment"))
-    budget = pol.compute_budget(units, policy, pcfg.options)
+    policy = run_policy(ctx)  # the run's policy, read once (RunContext.policy)
+    options = pcfg.options or pol.PolicyOptions()
+    # the plan step's budget: the same allocation, policy and options (a caller's own context may have none)
+    budget = ctx.artifact("plan", "budget") if hasattr(ctx, "artifact") else None
+    if budget is None or budget.options != options or budget.policy != pol.effective_policy(policy, options):
+        budget = pol.compute_budget(pol.plan_units(ctx.layers.villages, ctx.table("assignment")), policy, options)
     names: dict[str, str] = {}
     for layer in (ctx.layer("sites"), ctx.layers.candidates, ctx.layer("placement_destinations")):
         if layer is not None and "site_id" in layer and "name" in layer:
