@@ -797,6 +797,27 @@ def memory_limit_bytes(text: str) -> int | str:
 WORKER_ENVIRON: dict[str, str | None] = {"MALLOC_TRIM_THRESHOLD_": None}
 
 
+@contextlib.contextmanager
+def _spawn_environ() -> Iterator[None]:
+    """This process's environment while it starts local workers, put back as it was afterwards.
+
+    A worker process inherits this process's environment, and dask's nanny adds its
+    ``pre-spawn-environ`` to it for good (``os.environ.update``): after one cluster with dask's
+    defaults, ``MALLOC_TRIM_THRESHOLD_`` would reach every later worker. The variables that
+    :data:`WORKER_ENVIRON` unsets are taken out while the workers start, and the whole environment
+    is restored at the end, dask's additions included.
+    """
+    saved = dict(os.environ)
+    for key, value in WORKER_ENVIRON.items():
+        if value is None:
+            os.environ.pop(key, None)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def _local_cluster(
     func: Callable[[Any], Any],
     items: Sequence[Any],
@@ -825,6 +846,7 @@ def _local_cluster(
         **{f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()},
     }
     with (
+        _spawn_environ(),
         dask.config.set(settings),
         LocalCluster(
             n_workers=workers,
