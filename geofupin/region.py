@@ -432,7 +432,19 @@ def _split_key(folder: Path) -> str | None:
 
 
 def _peak_rss_mb() -> float:
-    """Peak resident memory of this process in MB (0 where the OS does not say: Windows)."""
+    """Peak resident memory of this process in MB (0 where the OS does not say: Windows).
+
+    Linux's ``VmHWM``, the high-water mark of this program's own memory, where there is one:
+    ``ru_maxrss`` carries over ``fork`` and ``exec``, so a worker started by a parent holding 1 GB
+    would report the parent's gigabyte as its own peak. ``ru_maxrss`` elsewhere (macOS, BSD).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import resource
     except ImportError:  # pragma: no cover - Windows

@@ -422,3 +422,20 @@ def test_trim_heap_gives_freed_memory_back_on_glibc() -> None:
     assert trim_heap() is True
     assert held - rss_mb() > 40  # about 78 MB of free pages were returned
     del blocks
+
+
+def test_a_worker_s_peak_memory_is_its_own_not_its_parent_s() -> None:
+    """A process started by a parent holding 800 MB reports its own peak (ru_maxrss would report 800 MB)."""
+    import multiprocessing
+    import platform
+
+    from geofupin.region import _peak_rss_mb
+
+    if platform.system() != "Linux":
+        pytest.skip("VmHWM is Linux's")
+    held = bytearray(800 * 2**20)  # touched: resident in this process
+    assert _peak_rss_mb() >= 800
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        child = pool.apply(_peak_rss_mb)
+    del held
+    assert 0 < child < 600  # an interpreter with geofupin.region (geopandas...) imported: well under 800 MB
