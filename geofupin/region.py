@@ -492,12 +492,9 @@ def trim_heap() -> bool:
     county. ``False`` where the C library has no ``malloc_trim`` (not glibc: macOS, Windows, musl).
     """
     import ctypes
-    import ctypes.util
 
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name)
-        trim = libc.malloc_trim
+    try:  # the symbols this process already has (its C library's among them): no library search,
+        trim = ctypes.CDLL(None).malloc_trim  # which would start ldconfig in a subprocess every county
     except (OSError, AttributeError, TypeError):
         return False
     trim.argtypes = [ctypes.c_size_t]
