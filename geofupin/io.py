@@ -1128,6 +1128,11 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     return write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, default=_json_default) + "\n")
 
 
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """A JSON file geofupin wrote (:func:`write_json`), as Python objects."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
 def _json_default(obj: Any) -> Any:
     if isinstance(obj, (np.integer,)):
         return int(obj)

@@ -679,12 +679,17 @@ def check_output_dir(scenario: Scenario, out_dir: Path, *, overwrite: bool = Fal
     return target
 
 
-def run_id(scenario: Scenario) -> str:
-    """A short id of a run's inputs: SHA-256 of the resolved scenario and every input's hash (16 hex digits)."""
+def run_id(scenario: Scenario, inputs: Mapping[str, str] | None = None) -> str:
+    """A short id of a run's inputs: SHA-256 of the resolved scenario and every input's hash (16 hex digits).
+
+    ``inputs``: the :func:`input_hashes` of ``scenario`` when they are at hand (a run's ``run.json``), so that
+    the input files are not read again.
+    """
     import hashlib
     import json
 
-    blob = json.dumps({"scenario": scenario.resolved(), "inputs": input_hashes(scenario)}, sort_keys=True, default=str)
+    hashes = input_hashes(scenario) if inputs is None else dict(inputs)
+    blob = json.dumps({"scenario": scenario.resolved(), "inputs": hashes}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 

@@ -535,7 +535,12 @@ def _run_county(job: CountyJob) -> CountyResult:
         written = pipeline.write_outputs(out, out_dir, overwrite=job.out_dir.exists())
         write_s = time.perf_counter() - tw
         result = _county_figures(out, job)
-        outputs = {k: gio.file_sha256(p) for k, p in written.items()}
+        # the county's run.json has hashed its inputs and every other file just now: taken from there
+        record = gio.read_json(written["run.json"])
+        inputs = record["inputs_sha256"]
+        outputs = {
+            k: record["outputs_sha256"][k] if k != "run.json" else gio.file_sha256(p) for k, p in written.items()
+        }
         return dataclasses.replace(
             result,
             name=job.name,
@@ -543,8 +548,8 @@ def _run_county(job: CountyJob) -> CountyResult:
             title=sc.title.zh,
             ok=True,
             folder=job.out_dir.name,
-            run_id=pipeline.run_id(sc),
-            inputs_sha256=pipeline.input_hashes(sc),
+            run_id=pipeline.run_id(sc, inputs),
+            inputs_sha256=inputs,
             outputs_sha256=outputs,
             has_page="index.html" in written,
             **where,

@@ -26,6 +26,7 @@ from demo_helpers import invoke
 from shapely.geometry import Point, box
 
 from geofupin import io as gio
+from geofupin import pipeline, scenario
 from geofupin import region as region_mod
 from geofupin.config.region import from_dict
 from geofupin.errors import ScenarioError
@@ -162,6 +163,12 @@ def test_region_on_a_local_cluster_adds_up_to_the_separate_county_runs(tmp_path:
         assert c["outputs_sha256"]["tables/assignment.csv"] == gio.file_sha256(
             tmp_path / "region" / n / "tables" / "assignment.csv"
         )
+        # every file of the county's folder (run.json too), hashed as it is on disk, and the county's run id
+        assert c["outputs_sha256"] == {k: gio.file_sha256(tmp_path / "region" / n / k) for k in c["outputs_sha256"]}
+        assert "run.json" in c["outputs_sha256"] and "index.html" in c["outputs_sha256"]
+        county_sc = scenario.load(tmp_path / "in" / n / "s.yaml")
+        assert c["inputs_sha256"] == pipeline.input_hashes(county_sc)
+        assert c["run_id"] == pipeline.run_id(county_sc)
         assert c["worker_pid"] != os.getpid()
     assert run["outputs_sha256"]["region.json"] == gio.file_sha256(tmp_path / "region" / "region.json")
     # the region folder is geofupin's: its marker lists every file, so --overwrite may replace it
