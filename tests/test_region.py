@@ -390,7 +390,9 @@ def test_region_config_problems_are_reported_together(tmp_path: Path) -> None:
     assert region_mod.is_region_file(p) and not region_mod.is_region_file(root / "a" / "s.yaml")
 
 
-def test_demo_tiles_are_shifted_renamed_and_deterministic(demo_layers: Path, tmp_path: Path) -> None:
+def test_demo_tiles_are_shifted_renamed_and_deterministic(
+    demo_layers: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from geofupin import demo
 
     paths = demo.ensure_tile(demo_layers, tmp_path / "r1c2", row=1, col=2, county_name="演示己县")
@@ -415,6 +417,23 @@ def test_demo_tiles_are_shifted_renamed_and_deterministic(demo_layers: Path, tmp
     before = {k: p.read_bytes() for k, p in paths.items()}
     again = demo.ensure_tile(demo_layers, tmp_path / "other", row=1, col=2, county_name="演示己县")
     assert {k: p.read_bytes() for k, p in again.items()} == before  # deterministic
+    assert "households" not in paths and set(paths) == {*(k for k in before if k != "dem"), "dem"}
+    # a tile that is there and current is used as it is: nothing read or written again (every county
+    # of a tiled region calls this before it runs)
+    stamps = {k: p.stat().st_mtime_ns for k, p in paths.items()}
+
+    def no_write(*a: object, **k: object) -> None:
+        raise AssertionError("a current tile was written again")
+
+    monkeypatch.setattr(gio, "write_vector", no_write)
+    monkeypatch.setattr(gio, "write_raster", no_write)
+    assert demo.ensure_tile(demo_layers, tmp_path / "r1c2", row=1, col=2, county_name="演示己县") == paths
+    assert {k: p.stat().st_mtime_ns for k, p in paths.items()} == stamps
+    # a file gone, or another county name: written again
+    monkeypatch.undo()
+    paths["water"].unlink()
+    assert demo.ensure_tile(demo_layers, tmp_path / "r1c2", row=1, col=2, county_name="演示己县") == paths
+    assert paths["water"].read_bytes() == before["water"]
 
 
 def test_a_county_link_keeps_its_folder_name_as_text() -> None:

@@ -104,7 +104,10 @@ def ensure_tile(base: Path, out_dir: Path, *, row: int, col: int, county_name: s
     from . import DEM_FILE, _check_folder, output_paths
 
     base, out = Path(base), Path(out_dir)
-    paths = output_paths(out)
+    # the files a tile has: each layer the base folder has, and the DEM (not the base's household roster,
+    # which the tiles' scenarios read from the base folder itself)
+    kinds = [k for k in LAYER_KINDS if (base / f"{k}.gpkg").exists()]
+    paths = {k: p for k, p in output_paths(out).items() if k in kinds or k == "dem"}
     stamp = _stamp(base, row, col, county_name)
     try:
         current = json.loads((out / TILE_STAMP).read_text(encoding="utf-8"))
@@ -117,11 +120,8 @@ def ensure_tile(base: Path, out_dir: Path, *, row: int, col: int, county_name: s
     boundaries = io.read_vector(base / "boundaries.gpkg")
     dx, dy = tile_offset(boundaries, row, col)
     log.info("demo tile %s: shifting %s by (%.0f, %.0f) m into %s", code, base, dx, dy, out)
-    for kind in LAYER_KINDS:
-        src = base / f"{kind}.gpkg"
-        if not src.exists():
-            continue
-        gdf = shift_layer(io.read_vector(src), kind, dx=dx, dy=dy, code=code)
+    for kind in kinds:
+        gdf = shift_layer(io.read_vector(base / f"{kind}.gpkg"), kind, dx=dx, dy=dy, code=code)
         if kind == "boundaries" and "level" in gdf:
             county = gdf["level"] == "county"
             gdf.loc[county, "name"] = county_name
@@ -134,5 +134,5 @@ def ensure_tile(base: Path, out_dir: Path, *, row: int, col: int, county_name: s
         crs, nodata = src.crs, src.nodata
     io.write_raster(np.asarray(dem), paths["dem"], transform=transform, crs=crs, nodata=nodata)
     io.write_json(out / TILE_STAMP, stamp)
-    io.write_marker(out, [*(p.name for p in paths.values() if p.exists()), TILE_STAMP], kind="demo-layers")
-    return {k: p for k, p in paths.items() if p.exists()}
+    io.write_marker(out, [*(p.name for p in paths.values()), TILE_STAMP], kind="demo-layers")
+    return paths
