@@ -466,21 +466,28 @@ def worker_identity() -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def _fresh_heap() -> Iterator[None]:
+def _fresh_heap(*, worker: bool | None = None) -> Iterator[None]:
     """Collect the previous county's garbage, then keep what lives now out of this county's collections.
 
     A worker runs county after county; what it holds between them (the imported libraries, its
     own state) is alive throughout, and the collector would scan it again in every full collection
-    of every county (about 3 % of a demo county's time). Frozen here and unfrozen after, so nothing
-    is kept beyond the county.
+    of every county (about 3 % of a demo county's time). It is frozen here (``gc.freeze``). In a
+    dask worker (``worker``: default whether this is one) it stays frozen: the next county's first
+    collection then scans only what the county before left, not the whole worker again (0.02 s
+    instead of 0.1 s a county; the frozen set grows by some 25 objects a county, what the county
+    left alive). Elsewhere (a region run in this process, ``--workers 0``) it is unfrozen after the
+    county, so nothing of the caller's is kept out of its collections.
     """
+    if worker is None:
+        worker = bool(worker_identity()[0])
     gc.collect()
     trim_heap()
     gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if not worker:
+            gc.unfreeze()
 
 
 def trim_heap() -> bool:

@@ -368,6 +368,21 @@ def test_county_heap_is_frozen_only_while_the_county_runs() -> None:
     with pytest.raises(RuntimeError), _fresh_heap():
         raise RuntimeError("a county that raised")
     assert gc.get_freeze_count() == 0
+    # in a worker what lived before stays frozen, and the next county collects only what came after
+    try:
+        with _fresh_heap(worker=True):
+            pass
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        c, d = Node(), Node()
+        c.other, d.other = d, c  # type: ignore[attr-defined]
+        gone = weakref.ref(c)
+        del c, d
+        with _fresh_heap(worker=True):
+            assert gone() is None  # a cycle made after the freeze is still collected
+            assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
 
 
 def test_local_workers_keep_glibc_malloc_thresholds_and_other_dask_settings() -> None:
