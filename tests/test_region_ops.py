@@ -415,6 +415,18 @@ def test_local_workers_run_without_dask_s_statistical_profiler() -> None:
     assert region.execute(dask.config.get, ["distributed.worker.profile.enabled"], workers=1) == [False]
 
 
+def test_local_workers_keep_dask_s_housekeeping_slow() -> None:
+    """The event-loop tick and the monitors of the region's own cluster run seldom (they share the cores)."""
+    import dask
+
+    from geofupin import region
+
+    keys = ["distributed.admin.tick.interval", "distributed.admin.system-monitor.interval"]
+    before = [dask.config.get(k) for k in keys]
+    assert region.execute(dask.config.get, keys, workers=1) == ["1s", "2s"]
+    assert [dask.config.get(k) for k in keys] == before  # this process's own settings as they were
+
+
 def test_trim_heap_gives_freed_memory_back_on_glibc() -> None:
     """After a county, the memory it freed in the middle of the heap goes back to the system (malloc_trim)."""
     import os
