@@ -367,11 +367,13 @@ def hardship_households(units: pd.DataFrame, share: float, options: PolicyOption
     # own 10 % and the shares add up at every level
     below = {"county": ["township", "village_id"], "township": ["village_id"], "village": []}[level]
     out = np.zeros(len(units))
+    households = units["households"].to_numpy(dtype=float)
+    below_values = [units[c].to_numpy() for c in below]  # once, not once a township or village
     for k in np.unique(keys):
         idx = np.flatnonzero(keys == k)
         target = float(round_count(raw[idx].sum(), options.hardship_rounding))
-        quotas = raw[idx] if raw[idx].sum() > 0 else units["households"].to_numpy(dtype=float)[idx]
-        levels = [pd.factorize(units[c].to_numpy()[idx])[0] for c in below]
+        quotas = raw[idx] if raw[idx].sum() > 0 else households[idx]
+        levels = [pd.factorize(values[idx])[0] for values in below_values]
         out[idx] = share_down(target, quotas, levels)
     return out
 
@@ -565,6 +567,7 @@ def _rule_amounts(
     with_works = (
         u["site_id"].astype(str).isin(options.sites_with_works).to_numpy() if options.sites_with_works else None
     )
+    paid_modes: dict[frozenset[str], np.ndarray] = {}
     for r in plain:
         if r.applies_to == "hardship":
             q = columns["hardship"]
@@ -576,7 +579,10 @@ def _rule_amounts(
             q = np.where(reward_ok, q, 0.0)
         if r.not_for_sites_with_works and with_works is not None:
             q = np.where(with_works, 0.0, q)
-        q = np.where(np.isin(mode, list(rule_modes(r, options))), q, 0.0)
+        modes = rule_modes(r, options)
+        if modes not in paid_modes:  # the units of a set of modes found once (most rules share one)
+            paid_modes[modes] = np.isin(mode, list(modes))
+        q = np.where(paid_modes[modes], q, 0.0)
         qty[r.id] = q
         amounts[r.id] = q * r.amount
     for r in shares:
