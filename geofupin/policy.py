@@ -504,8 +504,16 @@ def unit_modes(units: pd.DataFrame) -> np.ndarray:
     """Each unit's placement mode (``central`` where the units carry none)."""
     if "mode" not in units.columns:
         return np.full(len(units), "central", dtype=object)
-    m = units["mode"].astype(object)
-    return m.where(m.notna() & (m.astype(str) != ""), "central").astype(str).to_numpy()
+    m = units["mode"]
+    missing = m.isna().to_numpy(dtype=bool)
+    # each value as text, ``central`` where missing or empty (a plain loop: a few hundred units, no pandas passes)
+    return np.array(
+        [
+            "central" if na or (text := str(v)) == "" else text
+            for v, na in zip(m.to_numpy(dtype=object), missing, strict=True)
+        ],
+        dtype=object,
+    )
 
 
 def _unit_frame(units: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:

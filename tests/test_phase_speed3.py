@@ -280,3 +280,21 @@ def test_normalize_reads_the_demo_roster_as_cell_by_cell() -> None:
     dates = {s: h[f"{s}_date"].tolist() for s in roster.STAGES}
     want_stage = [next((s for s in reversed(roster.STAGES) if dates[s][i] is not None), "") for i in range(len(h))]
     assert h["stage"].tolist() == want_stage
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series(["central", None, "", "scattered", "nursing_home", float("nan")], dtype=object),
+        pd.Series(["central", None, "", "transitional"], dtype="str"),
+        pd.Series([1, 2.5, None, "x"], dtype=object),
+        pd.Series([], dtype="str"),
+    ],
+)
+def test_unit_modes_as_the_pandas_reading(values: pd.Series) -> None:
+    units = pd.DataFrame({"mode": values})
+    m = units["mode"].astype(object)
+    want = m.where(m.notna() & (m.astype(str) != ""), "central").astype(str).to_numpy()  # the former reading
+    got = pol.unit_modes(units)
+    assert got.dtype == object and got.tolist() == want.tolist()
+    assert all(type(x) is str for x in got)
