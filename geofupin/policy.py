@@ -173,15 +173,21 @@ def option_totals(units: pd.DataFrame, policy: Policy, options: PolicyOptions) -
     """The budget total under every value of every closed option, the others as ``options`` set them.
 
     ``reward: listed`` is left out when no ``reward_units`` are given (it would equal ``exclude``).
+    Each total is :func:`budget_total`'s; the units' modes are read once, and the hardship households
+    once for each reading of them (share, base, rounding and level) the options give.
     """
     hints = typing.get_type_hints(PolicyOptions)
+    prepared = _unit_frame(units)
+    hardship: dict[tuple[Any, ...], np.ndarray] = {}
     out: dict[str, dict[str, float]] = {}
     for f in dataclasses.fields(PolicyOptions):
         values = typing.get_args(hints[f.name])
         if not values or not all(isinstance(v, str) for v in values):
             continue
         out[f.name] = {
-            str(v): budget_total(units, policy, dataclasses.replace(options, **{f.name: v}))
+            str(v): _budget_total(
+                units, policy, dataclasses.replace(options, **{f.name: v}), prepared=prepared, hardship=hardship
+            )
             for v in values
             if not (f.name == "reward" and v == "listed" and not options.reward_units)
         }
@@ -361,11 +367,13 @@ def hardship_households(units: pd.DataFrame, share: float, options: PolicyOption
     # own 10 % and the shares add up at every level
     below = {"county": ["township", "village_id"], "township": ["village_id"], "village": []}[level]
     out = np.zeros(len(units))
+    households = units["households"].to_numpy(dtype=float)
+    below_values = [units[c].to_numpy() for c in below]  # once, not once a township or village
     for k in np.unique(keys):
         idx = np.flatnonzero(keys == k)
         target = float(round_count(raw[idx].sum(), options.hardship_rounding))
-        quotas = raw[idx] if raw[idx].sum() > 0 else units["households"].to_numpy(dtype=float)[idx]
-        levels = [pd.factorize(units[c].to_numpy()[idx])[0] for c in below]
+        quotas = raw[idx] if raw[idx].sum() > 0 else households[idx]
+        levels = [pd.factorize(values[idx])[0] for values in below_values]
         out[idx] = share_down(target, quotas, levels)
     return out
 
@@ -496,19 +504,51 @@ def unit_modes(units: pd.DataFrame) -> np.ndarray:
     """Each unit's placement mode (``central`` where the units carry none)."""
     if "mode" not in units.columns:
         return np.full(len(units), "central", dtype=object)
-    m = units["mode"].astype(object)
-    return m.where(m.notna() & (m.astype(str) != ""), "central").astype(str).to_numpy()
+    m = units["mode"]
+    missing = m.isna().to_numpy(dtype=bool)
+    # each value as text, ``central`` where missing or empty (a plain loop: a few hundred units, no pandas passes)
+    return np.array(
+        [
+            "central" if na or (text := str(v)) == "" else text
+            for v, na in zip(m.to_numpy(dtype=object), missing, strict=True)
+        ],
+        dtype=object,
+    )
 
 
-def _budget_units(units: pd.DataFrame, policy: Policy, options: PolicyOptions) -> tuple[pd.DataFrame, np.ndarray]:
-    """The units a budget is computed on: reindexed, each with its ``mode`` and ``hardship_households``."""
+def _unit_frame(units: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The units reindexed (a copy) with each one's ``mode``, and the modes."""
     u = units.reset_index(drop=True).copy()
     mode = unit_modes(u)
     u["mode"] = mode
+    return u, mode
+
+
+def _budget_units(
+    units: pd.DataFrame,
+    policy: Policy,
+    options: PolicyOptions,
+    *,
+    prepared: tuple[pd.DataFrame, np.ndarray] | None = None,
+    hardship: dict[tuple[Any, ...], np.ndarray] | None = None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The units a budget is computed on: reindexed, each with its ``mode`` and ``hardship_households``.
+
+    ``prepared`` is :func:`_unit_frame` of ``units`` when the caller has it (its frame then gets this
+    budget's ``hardship_households``); ``hardship`` holds the hardship households already computed for
+    these units within one call of the caller, by the policy share and the options that decide them.
+    """
+    u, mode = prepared if prepared is not None else _unit_frame(units)
     # "按照搬迁贫困户总数的10%": the share is taken of every relocated household, whatever its placement; a unit
     # whose mode no hardship rule pays for (see scattered_hardship) keeps none of it
     eligible = np.isin(mode, list(hardship_modes(policy, options)))
-    u["hardship_households"] = np.where(eligible, hardship_households(u, policy.hardship_share, options), 0.0)
+    key = (policy.hardship_share, options.hardship_base, options.hardship_rounding, options.hardship_rounding_level)
+    raw = hardship.get(key) if hardship is not None else None
+    if raw is None:
+        raw = hardship_households(u, policy.hardship_share, options)
+        if hardship is not None:
+            hardship[key] = raw
+    u["hardship_households"] = np.where(eligible, raw, 0.0)
     return u, mode
 
 
@@ -535,6 +575,7 @@ def _rule_amounts(
     with_works = (
         u["site_id"].astype(str).isin(options.sites_with_works).to_numpy() if options.sites_with_works else None
     )
+    paid_modes: dict[frozenset[str], np.ndarray] = {}
     for r in plain:
         if r.applies_to == "hardship":
             q = columns["hardship"]
@@ -546,7 +587,10 @@ def _rule_amounts(
             q = np.where(reward_ok, q, 0.0)
         if r.not_for_sites_with_works and with_works is not None:
             q = np.where(with_works, 0.0, q)
-        q = np.where(np.isin(mode, list(rule_modes(r, options))), q, 0.0)
+        modes = rule_modes(r, options)
+        if modes not in paid_modes:  # the units of a set of modes found once (most rules share one)
+            paid_modes[modes] = np.isin(mode, list(modes))
+        q = np.where(paid_modes[modes], q, 0.0)
         qty[r.id] = q
         amounts[r.id] = q * r.amount
     for r in shares:
@@ -616,11 +660,22 @@ def budget_total(units: pd.DataFrame, policy: Policy, options: PolicyOptions | N
     The amounts are summed in the lines' order (rule by rule, unit by unit) the same way, so the
     total is the same float to the last bit.
     """
-    options = options or PolicyOptions()
+    return _budget_total(units, policy, options or PolicyOptions())
+
+
+def _budget_total(
+    units: pd.DataFrame,
+    policy: Policy,
+    options: PolicyOptions,
+    *,
+    prepared: tuple[pd.DataFrame, np.ndarray] | None = None,
+    hardship: dict[tuple[Any, ...], np.ndarray] | None = None,
+) -> float:
+    """:func:`budget_total` (``prepared`` and ``hardship`` as :func:`_budget_units` takes them)."""
     policy = effective_policy(policy, options)
     if not policy.rules:
         return compute_budget(units, policy, options).total_yuan
-    u, mode = _budget_units(units, policy, options)
+    u, mode = _budget_units(units, policy, options, prepared=prepared, hardship=hardship)
     _, amounts = _rule_amounts(u, mode, policy, options)
     return float(pd.Series(np.concatenate([np.asarray(amounts[r.id], dtype=float) for r in policy.rules])).sum())
 
@@ -963,24 +1018,28 @@ def disbursement_schedule(
     }
     amounts = {"before_start": first, "halfway": second, "acceptance": third, "deposit_release": deposit}
     keep = [c for c in projects.columns if c != "cost_yuan"]
-    frames = []
-    for order, (tranche, zh, en) in enumerate(TRANCHES):
-        f = projects[keep].copy()
-        f["cost_yuan"] = cost_fen / 100
-        f["tranche"] = tranche
-        f["tranche_order"] = order
-        f["tranche_zh"] = zh
-        f["tranche_en"] = en
-        f["amount_yuan"] = amounts[tranche] / 100
-        f["share"] = np.where(cost_fen > 0, amounts[tranche] / np.maximum(cost_fen, 1), 0.0).round(6)
-        f["day"] = days[tranche]
-        f["date"] = (start_date + dt.timedelta(days=days[tranche])).isoformat() if start_date else ""
-        frames.append(f)
-    if not frames or projects.empty:
+    if projects.empty:
         return pd.DataFrame(
             columns=[*keep, "cost_yuan", "tranche", "tranche_order", "amount_yuan", "share", "day", "date"]
         )
-    out = pd.concat(frames, ignore_index=True)
+    # one block of rows per tranche (the projects in order), built column by column: the same frame as one copy
+    # of the projects per tranche with the tranche's columns set on it, concatenated
+    n, k = len(projects), len(TRANCHES)
+    rows = np.tile(np.arange(n), k)
+    cols: dict[str, Any] = {c: projects[c].take(rows).reset_index(drop=True) for c in keep}
+    cols["cost_yuan"] = np.tile(cost_fen / 100, k)
+    cols["tranche"] = pd.Series(np.repeat(np.array([t for t, _, _ in TRANCHES], dtype=object), n), dtype="str")
+    cols["tranche_order"] = np.repeat(np.arange(k, dtype=np.int64), n)
+    cols["tranche_zh"] = pd.Series(np.repeat(np.array([z for _, z, _ in TRANCHES], dtype=object), n), dtype="str")
+    cols["tranche_en"] = pd.Series(np.repeat(np.array([e for _, _, e in TRANCHES], dtype=object), n), dtype="str")
+    cols["amount_yuan"] = np.concatenate([amounts[t] / 100 for t, _, _ in TRANCHES])
+    cols["share"] = np.concatenate(
+        [np.where(cost_fen > 0, amounts[t] / np.maximum(cost_fen, 1), 0.0).round(6) for t, _, _ in TRANCHES]
+    )
+    cols["day"] = np.repeat(np.array([days[t] for t, _, _ in TRANCHES], dtype=np.int64), n)
+    dates = [(start_date + dt.timedelta(days=days[t])).isoformat() if start_date else "" for t, _, _ in TRANCHES]
+    cols["date"] = pd.Series(np.repeat(np.array(dates, dtype=object), n), dtype="str")
+    out = pd.DataFrame(cols)
     return out.sort_values(["project_id", "tranche_order"], kind="stable").reset_index(drop=True)
 
 

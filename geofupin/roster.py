@@ -352,6 +352,23 @@ def _text(v: Any) -> str:
     return unicodedata.normalize("NFKC", str(v)).strip()
 
 
+def _texts(values: Sequence[Any]) -> list[str]:
+    """:func:`_text` of every value, each distinct value (of one type) normalised once."""
+    seen: dict[tuple[type, Any], str] = {}
+    out = []
+    for v in values:
+        try:
+            key = (type(v), v)
+            t = seen.get(key)
+        except TypeError:  # unhashable
+            out.append(_text(v))
+            continue
+        if t is None:
+            t = seen[key] = _text(v)
+        out.append(t)
+    return out
+
+
 def _village_index(villages: pd.DataFrame) -> pd.DataFrame:
     v = pd.DataFrame(villages.drop(columns="geometry", errors="ignore")).copy()
     v["village_id"] = v["village_id"].astype(str)
@@ -469,24 +486,30 @@ def normalize(
     checks = _Checks()
     v = _village_index(villages)
     out = pd.DataFrame({"row": np.arange(len(df), dtype=int) + 2})
-    heads = [_text(x) for x in df["head_name"].tolist()]
+    heads = _texts(df["head_name"].tolist())
     for col in COLUMNS:
         vals = df[col.name].tolist() if col.name in df.columns else [None] * len(df)
+        texts = _texts(vals)
         if col.kind == "text":
-            out[col.name] = [_text(x) for x in vals]
+            out[col.name] = texts
             continue
+        # each distinct cell text parsed once (a column of dates or statuses repeats a few values)
+        seen: dict[str, tuple[Any, str | None]] = {}
         parsed: list[Any] = []
-        for i, x in enumerate(vals):
-            t = _text(x)
-            hh = {"row": i + 2, "head_name": heads[i]}
-            try:
-                parsed.append(_parse_cell(col, t))
-            except ValueError as exc:
-                parsed.append(None)
+        for i, t in enumerate(texts):
+            got = seen.get(t)
+            if got is None:
+                try:
+                    got = (_parse_cell(col, t), None)
+                except ValueError as exc:
+                    got = (None, str(exc))
+                seen[t] = got
+            parsed.append(got[0])
+            if got[1] is not None:
                 checks.add(
                     "bad_value", "error",
-                    f"{col.zh}「{t}」无法识别:{exc}", f"{col.name} {t!r} cannot be read: {exc}",
-                    _FIXES[col.kind], household=hh,
+                    f"{col.zh}「{t}」无法识别:{got[1]}", f"{col.name} {t!r} cannot be read: {got[1]}",
+                    _FIXES[col.kind], household={"row": i + 2, "head_name": heads[i]},
                 )  # fmt: skip
         out[col.name] = parsed
     out["persons"] = pd.array(out["persons"], dtype="Int64")
@@ -525,7 +548,9 @@ def normalize(
     out.insert(1, "village_id", ids)
     out.insert(2, "village_name", names)
     dates = zip(*(out[f"{s}_date"].tolist() for s in STAGES), strict=True)
-    out["stage"] = [_last_stage(dict(zip((f"{s}_date" for s in STAGES), d, strict=True))) for d in dates]
+    out["stage"] = [
+        next((s for s, d in zip(_STAGES_LAST, reversed(ds), strict=True) if d is not None), "") for ds in dates
+    ]
     return out, checks.frame()
 
 
@@ -579,12 +604,8 @@ def _parse_cell(col: RosterColumn, t: str) -> Any:
     raise AssertionError(col.kind)  # pragma: no cover
 
 
-def _last_stage(r: Mapping[str, Any]) -> str:
-    last = ""
-    for s in STAGES:
-        if r.get(f"{s}_date") is not None:
-            last = s
-    return last
+#: the workflow stages, last first: a household's stage is the first of these with a date
+_STAGES_LAST: tuple[str, ...] = tuple(reversed(STAGES))
 
 
 # --------------------------------------------------------------------------- checks
