@@ -168,7 +168,7 @@ def read_dem_window(
     :class:`DemSource` opened once for many windows (the same values).
     """
     if isinstance(dem, DemSource):
-        if dem.crs == crs:
+        if dem.crs is crs or dem.crs == crs:  # the run's own CRS object: no comparison through PROJ (80 us)
             return dem.window(bounds, cell_m)
         dem = dem.path  # opened for another CRS: read this window on its own
     with DemSource(dem, crs) as src:
