@@ -277,10 +277,14 @@ class DemSource:
             part = src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0)).astype("float64") if inside else None
             # NaN or infinite cells that are not the nodata value: left to the warp's own rules
             if part is None or np.isfinite(part).all():
-                z = np.full((height, width), np.nan)
                 if part is not None:
                     part[part == float(src.nodata)] = np.nan
-                    z[r0 - row : r1 - row, c0 - col : c1 - col] = part
+                if part is not None and part.shape == (height, width):
+                    z = part  # the window lies inside the DEM: the cells read are the window (a fresh array)
+                else:
+                    z = np.full((height, width), np.nan)
+                    if part is not None:
+                        z[r0 - row : r1 - row, c0 - col : c1 - col] = part
                 z[z <= -1e29] = np.nan  # as the warped VRT's nodata (-1e30) would read
                 return DemWindow(z, x0, y1, cell_m)
         from rasterio.enums import Resampling

@@ -276,3 +276,33 @@ def test_demo_both_readings_equal_planning_again(demo_layers: Path) -> None:
         want = reference_by_reading(layers, cfg, tab, src)
     assert got == want
     assert got["true"] > got["false"] == round(float(tab["total_cost_yuan"].sum()), 2)
+
+
+# --------------------------------------------------------------------------- a window inside the DEM
+def test_window_inside_the_dem_is_its_cells_by_hand(tmp_path: Path) -> None:
+    """A window wholly inside the DEM is the cells read (no NaN frame around them), voids as NaN; the same as
+    the warped VRT and as a window reaching past the DEM's edge."""
+    import rasterio
+    from rasterio.transform import Affine
+
+    z = np.arange(20, dtype="float32").reshape(4, 5) * 10
+    z[2, 2] = -9999
+    path = tmp_path / "dem.tif"
+    with rasterio.open(
+        path, "w", driver="GTiff", height=4, width=5, count=1, dtype="float32", crs="EPSG:4545",
+        transform=Affine(30, 0, 500_000, 0, -30, 4_001_200), nodata=-9999,
+    ) as dst:  # fmt: skip
+        dst.write(z, 1)
+    crs = gpd.GeoSeries([], crs="EPSG:4545").crs
+    bounds = (500_030.0, 4_001_200.0 - 90, 500_030.0 + 90, 4_001_200.0 - 30)  # rows 1-2, columns 1-3
+    with DemSource(path, crs) as src, DemSource(path, crs, direct=False) as warped:
+        win = src.window(bounds, 30)
+        assert src.direct
+        np.testing.assert_array_equal(win.z, [[60.0, 70.0, 80.0], [110.0, np.nan, 130.0]])
+        assert win.z.dtype == np.float64
+        np.testing.assert_array_equal(win.z, warped.window(bounds, 30).z)
+        wider = src.window((500_030.0, 4_001_200.0 - 90, 500_030.0 + 180, 4_001_200.0 + 30), 30).z  # past the edges
+        # rows -1 to 2 and columns 1 to 6 of the DEM (4 x 5 cells): a row north of it, two columns east
+        assert wider.shape == (4, 6)
+        np.testing.assert_array_equal(wider[2:4, 0:3], win.z)
+        assert np.isnan(wider[0]).all() and np.isnan(wider[:, 4:]).all()
