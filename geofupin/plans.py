@@ -213,7 +213,8 @@ def _best_upgrade(
     if not len(near):
         return None
     d_bad = shapely.distance(geom, bad[near])
-    meets = np.array([len(index.good_within(t, cfg.connect_tol_m)) > 0 for t in bad[near]], dtype=bool)
+    meets = np.zeros(len(near), dtype=bool)  # the tracks that meet a suitable road: one query for all of them
+    meets[index.good_tree.query(bad[near], predicate="dwithin", distance=cfg.connect_tol_m)[0]] = True
     options = []
     for pos, j in enumerate(near.tolist()):
         if not meets[pos]:
@@ -346,14 +347,25 @@ def nearest_links(
     f = f.reset_index(drop=True)
     gi, fi = f.sindex.nearest(geoms.to_numpy(), return_all=False)
     lines = shapely.shortest_line(geoms.to_numpy()[gi], f.geometry.to_numpy()[fi])
-    pos = geoms.index[gi]
-    out.loc[pos, "feature_id"] = f[id_col].astype(str).to_numpy()[fi] if id_col in f else fi.astype(str)
-    out.loc[pos, "kind"] = f["kind"].astype(str).to_numpy()[fi] if "kind" in f else ""
-    out.loc[pos, "dist_m"] = shapely.length(lines)
-    out["line"] = out["line"].astype(object)
-    for p, ln in zip(pos, lines, strict=True):
-        out.at[p, "line"] = ln
-    return out
+    # column by column (a row by row .at costs more than the search): the frame the row by row filling gave
+    n = len(geoms)
+    feature_id = np.full(n, "", dtype=object)
+    feature_id[gi] = f[id_col].astype(str).to_numpy()[fi] if id_col in f else fi.astype(str)
+    kind = np.full(n, "", dtype=object)
+    kind[gi] = f["kind"].astype(str).to_numpy()[fi] if "kind" in f else ""
+    dist_m = np.full(n, np.nan)
+    dist_m[gi] = shapely.length(lines)
+    line = np.full(n, None, dtype=object)
+    line[gi] = lines
+    return pd.DataFrame(
+        {
+            "feature_id": pd.array(feature_id, dtype=out["feature_id"].dtype),
+            "kind": pd.array(kind, dtype=out["kind"].dtype),
+            "dist_m": dist_m,
+            "line": line,
+        },
+        index=geoms.index,
+    )
 
 
 def _nearest(geoms: gpd.GeoSeries, others: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -705,7 +717,10 @@ def _village_works_by_reading(
     """Village works in yuan under both readings of ``in_situ_partly_relocated``.
 
     Only the administrative villages holding a partly relocated group differ between the two, so
-    only they are planned again, under both readings.
+    only they are planned again, under the other reading. Under the plan's own reading their rows are
+    ``village_tab``'s own (a village's row depends on its own groups only), read from it when the layer's
+    township and name are plain text (then the table's keys are the layer's values); otherwise they
+    are planned again too.
     """
     v = layers.villages
     this = float(village_tab["total_cost_yuan"].sum())
@@ -717,8 +732,15 @@ def _village_works_by_reading(
     hit = v.loc[partly.to_numpy(), key].drop_duplicates()
     sub = v.merge(hit, on=key, how="inner") if len(hit) else v.iloc[:0]
     sub = gpd.GeoDataFrame(sub, geometry=v.geometry.name, crs=v.crs)
+    mine = cfg.in_situ_partly_relocated
     totals = {}
+    if all(isinstance(x, str) for col in key for x in v[col].tolist()):
+        wanted = set(hit.itertuples(index=False, name=None))
+        rows = [k in wanted for k in zip(village_tab["township"], village_tab["name"], strict=True)]
+        totals[mine] = float(village_tab.loc[np.asarray(rows, dtype=bool), "total_cost_yuan"].sum())
     for flag in (False, True):
+        if flag in totals:
+            continue
         tab, _ = village_gaps(
             sub,
             roads=layers.roads,
@@ -727,14 +749,14 @@ def _village_works_by_reading(
             dem=layers.dem if dem is None else dem,
         )
         totals[flag] = float(tab["total_cost_yuan"].sum())
-    mine = cfg.in_situ_partly_relocated
     return {str(flag).lower(): round(this - totals[mine] + totals[flag], 2) for flag in (False, True)}
 
 
 # --------------------------------------------------------------------------- works projects
 def works_projects(site_plans: pd.DataFrame, village_plans: pd.DataFrame) -> pd.DataFrame:
     """Public-works projects (one per site/village item with a cost) for the disbursement schedule."""
-    rows = []
+    cols = ["project_id", "site_id", "village_id", "name", "item_zh", "item_en", "cost_yuan"]
+    out: dict[str, list[Any]] = {c: [] for c in cols}
     for col, item_zh, item_en in (
         ("road_cost_yuan", "道路", "road"),
         ("water_cost_yuan", "供水", "water"),
@@ -746,20 +768,17 @@ def works_projects(site_plans: pd.DataFrame, village_plans: pd.DataFrame) -> pd.
             if col not in tab or tab.empty:
                 continue
             sel = tab[tab[col].fillna(0) > 0]
-            for _, r in sel.iterrows():
-                rows.append(
-                    {
-                        "project_id": f"{r[key]}-{item_en}",
-                        "site_id": r[key] if key == "site_id" else "",
-                        "village_id": r[key] if key == "village_id" else "",
-                        "name": r.get("name", ""),
-                        "item_zh": item_zh,
-                        "item_en": item_en,
-                        "cost_yuan": float(r[col]),
-                    }
-                )
-    cols = ["project_id", "site_id", "village_id", "name", "item_zh", "item_en", "cost_yuan"]
-    return pd.DataFrame(rows, columns=cols)
+            ids = sel[key].tolist()  # column by column: the values a row by row walk read
+            out["project_id"] += [f"{i}-{item_en}" for i in ids]
+            out["site_id"] += ids if key == "site_id" else [""] * len(ids)
+            out["village_id"] += ids if key == "village_id" else [""] * len(ids)
+            out["name"] += sel["name"].tolist() if "name" in sel else [""] * len(ids)
+            out["item_zh"] += [item_zh] * len(ids)
+            out["item_en"] += [item_en] * len(ids)
+            out["cost_yuan"] += [float(x) for x in sel[col].tolist()]
+    if not out["project_id"]:
+        return pd.DataFrame([], columns=cols)
+    return pd.DataFrame(out, columns=cols)
 
 
 # --------------------------------------------------------------------------- the step

@@ -30,11 +30,17 @@ from .errors import DataError
 
 def slope_cost(slope_deg: np.ndarray, *, slope_ref_pct: float = 10.0, max_slope_pct: float = 60.0) -> np.ndarray:
     """Cost factor per metre from slope: ``1 + (pct/ref)**2``; inf above ``max_slope_pct``; voids cost the max."""
-    pct = np.tan(np.radians(np.asarray(slope_deg, dtype=float))) * 100
-    factor = 1 + (pct / slope_ref_pct) ** 2
-    worst = 1 + (max_slope_pct / slope_ref_pct) ** 2
-    factor = np.where(np.isnan(pct), worst, factor)
-    return np.where(pct > max_slope_pct, np.inf, factor)
+    # in place (fewer temporaries), the same operations in the same order: the same bits
+    pct = np.array(slope_deg, dtype=float)  # a copy (the input is not changed), also for a scalar
+    np.radians(pct, out=pct)
+    np.tan(pct, out=pct)
+    np.multiply(pct, 100, out=pct)
+    factor = np.divide(pct, slope_ref_pct, out=np.empty_like(pct))
+    np.square(factor, out=factor)  # what ``** 2`` computes
+    np.add(factor, 1, out=factor)
+    factor[np.isnan(pct)] = 1 + (max_slope_pct / slope_ref_pct) ** 2
+    factor[pct > max_slope_pct] = np.inf
+    return factor
 
 
 def grid_graph(factor: np.ndarray, *, xres_m: float, yres_m: float) -> sp.csr_matrix:
@@ -49,19 +55,27 @@ def grid_graph(factor: np.ndarray, *, xres_m: float, yres_m: float) -> sp.csr_ma
     h, w = factor.shape
     n = h * w
     f = np.asarray(factor, dtype=float)
-    wt = np.full((h, w, 4), np.inf)
+    wt = np.empty((h, w, 4))
+    # the steps that leave the grid do not exist (inf); every other slot is written below
+    wt[:, w - 1, 0] = np.inf
+    wt[h - 1, :, 1:] = np.inf
+    wt[:, 0, 1] = np.inf
+    wt[:, w - 1, 3] = np.inf
     # the four forward neighbours in column order: east (0, 1), south-west (1, -1), south (1, 0), south-east (1, 1)
     for k, (dr, dc) in enumerate(((0, 1), (1, -1), (1, 0), (1, 1))):
         r1 = h - dr
         c0, c1 = (0, w - dc) if dc >= 0 else (-dc, w)
-        fa = f[0:r1, c0:c1]
-        fb = f[dr : r1 + dr, c0 + dc : c1 + dc]
-        wt[0:r1, c0:c1, k] = math.hypot(dr * yres_m, dc * xres_m) * (fa + fb) / 2
+        step = f[0:r1, c0:c1] + f[dr : r1 + dr, c0 + dc : c1 + dc]
+        step *= math.hypot(dr * yres_m, dc * xres_m)  # step length x (fa + fb), then / 2: the same bits as before
+        step /= 2
+        wt[0:r1, c0:c1, k] = step
     ok = np.isfinite(wt).reshape(n, 4)
     itype = np.int32 if n + w + 1 < np.iinfo(np.int32).max else np.int64
     cols = np.arange(n, dtype=itype)[:, None] + np.array([1, w - 1, w, w + 1], dtype=itype)
     indptr = np.zeros(n + 1, dtype=itype)
-    np.cumsum(ok.sum(axis=1), out=indptr[1:])
+    # edges per cell by four column adds (a bool sum over axis 1 is slow)
+    per_cell: np.ndarray = ok.view(np.uint8).astype(itype)
+    np.cumsum(per_cell[:, 0] + per_cell[:, 1] + per_cell[:, 2] + per_cell[:, 3], out=indptr[1:])
     graph = sp.csr_matrix((wt.reshape(n, 4)[ok], cols[ok], indptr), shape=(n, n))
     graph.has_sorted_indices = True
     return graph
@@ -154,7 +168,7 @@ def read_dem_window(
     :class:`DemSource` opened once for many windows (the same values).
     """
     if isinstance(dem, DemSource):
-        if dem.crs == crs:
+        if dem.crs is crs or dem.crs == crs:  # the run's own CRS object: no comparison through PROJ (80 us)
             return dem.window(bounds, cell_m)
         dem = dem.path  # opened for another CRS: read this window on its own
     with DemSource(dem, crs) as src:
@@ -263,10 +277,14 @@ class DemSource:
             part = src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0)).astype("float64") if inside else None
             # NaN or infinite cells that are not the nodata value: left to the warp's own rules
             if part is None or np.isfinite(part).all():
-                z = np.full((height, width), np.nan)
                 if part is not None:
                     part[part == float(src.nodata)] = np.nan
-                    z[r0 - row : r1 - row, c0 - col : c1 - col] = part
+                if part is not None and part.shape == (height, width):
+                    z = part  # the window lies inside the DEM: the cells read are the window (a fresh array)
+                else:
+                    z = np.full((height, width), np.nan)
+                    if part is not None:
+                        z[r0 - row : r1 - row, c0 - col : c1 - col] = part
                 z[z <= -1e29] = np.nan  # as the warped VRT's nodata (-1e30) would read
                 return DemWindow(z, x0, y1, cell_m)
         from rasterio.enums import Resampling

@@ -191,13 +191,22 @@ def _horn_core(zp: np.ndarray, xres_m: np.ndarray, yres_m: np.ndarray, edges: Ed
     xr = np.broadcast_to(np.asarray(xres_m, dtype=float).reshape(-1, 1), (h, 1))
     yr = np.broadcast_to(np.asarray(yres_m, dtype=float).reshape(-1, 1), (h, 1))
     # separable form of Horn's differences: [1, 2, 1] smoothing, then a central difference
-    v = zp[:-2] + 2 * zp[1:-1] + zp[2:]  # (h, w + 2)
-    dx = (v[:, :-2] - v[:, 2:]) / (8 * xr)
+    # in place (fewer temporaries), the same operations in the same order: the same bits
+    v = 2 * zp[1:-1]  # (h, w + 2): zp[:-2] + 2 zp[1:-1] + zp[2:]
+    v += zp[:-2]
+    v += zp[2:]
+    dx = v[:, :-2] - v[:, 2:]
+    dx /= 8 * xr
     del v
-    u = zp[:, :-2] + 2 * zp[:, 1:-1] + zp[:, 2:]  # (h + 2, w)
-    dy = (u[2:] - u[:-2]) / (8 * yr)
+    u = 2 * zp[:, 1:-1]  # (h + 2, w)
+    u += zp[:, :-2]
+    u += zp[:, 2:]
+    dy = u[2:] - u[:-2]
+    dy /= 8 * yr
     del u
-    out = np.degrees(np.arctan(np.hypot(dx, dy)))
+    out = np.hypot(dx, dy, out=dx)
+    np.arctan(out, out=out)
+    np.degrees(out, out=out)
     if edges == "compute":
         # gdaldem -compute_edges: a missing neighbour takes the centre's value; redo only the
         # cells whose window has a hole (NaN result, known centre)
