@@ -61,6 +61,7 @@ import rasterio.features
 import shapely
 from affine import Affine
 from pyproj import CRS
+from rasterio.enums import MaskFlags
 from rasterio.windows import Window
 
 from .errors import CRSError, DataError
@@ -360,6 +361,26 @@ def _check_tiff_blocks(src: Any, path: Path) -> None:
         )
 
 
+def nodata_mask_value(src: Any) -> Any:
+    """Band 1's nodata value in its data type when its mask is the nodata mask (``None``: all valid, or a NaN
+    nodata that the values carry already); ``False`` when the mask is anything else or the value does not fit
+    the type (read those with ``masked=True``)."""
+    flags = list(src.mask_flag_enums[0])
+    if flags == [MaskFlags.all_valid]:
+        return None
+    if flags != [MaskFlags.nodata] or src.nodata is None:
+        return False
+    dtype = np.dtype(src.dtypes[0])
+    if dtype.kind == "f" and np.isnan(src.nodata):
+        return None
+    with np.errstate(all="ignore"):
+        try:
+            value = np.array(src.nodata).astype(dtype)
+        except (OverflowError, ValueError):
+            return False
+    return value[()] if float(value) == float(src.nodata) else False
+
+
 #: Most cells :func:`dem_valid_share` reads (a decimated read: 1,048,576 float64 cells are 8 MB).
 DEM_SAMPLE_CELLS = 1 << 20
 
@@ -385,13 +406,19 @@ def dem_valid_share(path: Path | str, *, max_cells: int = DEM_SAMPLE_CELLS) -> t
     shape = (max(1, info.height // factor), max(1, info.width // factor))
     try:
         with _env(), rasterio.open(info.path) as src:
-            data = src.read(1, out_shape=shape, masked=True)
+            # a nodata mask is the values read compared with nodata: read once (masked=True reads the cells twice)
+            nodata = nodata_mask_value(src)
+            data = src.read(1, out_shape=shape, masked=nodata is False)
     except rasterio.errors.RasterioError as exc:
         raise DataError(
             f"DEM {info.path} is damaged: its data cannot be read ({exc}). Fix: copy or download it again."
         ) from exc
     values = np.ma.getdata(data).astype(np.float64, copy=False)
-    ok = ~np.ma.getmaskarray(data) & np.isfinite(values)
+    ok = np.isfinite(values)
+    if nodata is False:
+        ok &= ~np.ma.getmaskarray(data)
+    elif nodata is not None:
+        ok &= data != nodata
     return float(ok.mean()), int(ok.size)
 
 
