@@ -235,7 +235,7 @@ def render_html(m: Any, *, offline: bool = True, title: str | None = None) -> st
     html = root.render()
     if title and "<title>" not in html:
         html = html.replace("<head>", "<head>\n<title>" + _esc(title) + "</title>", 1)
-    if not html.lstrip().lower().startswith("<!doctype"):
+    if not html.lstrip()[:9].lower().startswith("<!doctype"):
         html = "<!DOCTYPE html>\n" + html
     html = html.replace("<head>", '<head>\n<meta charset="utf-8"/>', 1) if "charset" not in html[:500] else html
     html = stable_ids(html, ids=_tree_ids(root.to_dict()))

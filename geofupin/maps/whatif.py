@@ -339,25 +339,29 @@ def compare_spec(results: Mapping[str, StepResult]) -> dict[str, Any] | None:
             at = np.flatnonzero(codes == k)
             pos = pd.Index(site[at]).get_indexer(ids)
 
-            def column(c: str, at: np.ndarray = at, pos: np.ndarray = pos) -> list[Any]:
+            def rule_column(c: str, at: np.ndarray = at, pos: np.ndarray = pos) -> list[Any]:
                 v = cols[c][at]
                 return [v[p] if p >= 0 else np.nan for p in pos.tolist()]
 
             def first(c: str, default: str) -> str:
-                got = [v for v in column(c) if not pd.isna(v)] if c in cols else []
+                got = [v for v in rule_column(c) if not pd.isna(v)] if c in cols else []
                 return str(got[0]) if got else default
 
             unit = first("unit", "")
             scale = 100.0 if unit == "share" else 1.0
             dp = _UNIT_DP.get(unit, 2)
-            ok = [None if pd.isna(p) else int(bool(p)) for p in column("passed")] if "passed" in cols else [None] * n
+            ok = (
+                [None if pd.isna(p) else int(bool(p)) for p in rule_column("passed")]
+                if "passed" in cols
+                else [None] * n
+            )
             rows.append(
                 {
                     "zh": labels.get(str(rule), str(rule)),
                     "u": _UNIT_ZH.get(unit, unit),
                     "dp": dp,
-                    "v": _rounded(column("value"), dp, scale),
-                    "thr": _rounded(column("threshold"), dp, scale),
+                    "v": _rounded(rule_column("value"), dp, scale),
+                    "thr": _rounded(rule_column("threshold"), dp, scale),
                     "op": first("op", "le"),
                     "ok": ok,
                     "rule": str(rule),
