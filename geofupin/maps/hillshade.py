@@ -17,7 +17,7 @@ from rasterio.enums import Resampling
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 
 from ..crs import wgs84_to_gcj02
-from ..terrain import nodata_mask_value
+from ..terrain import nodata_cells
 
 log = logging.getLogger(__name__)
 WEB_MERCATOR = "EPSG:3857"
@@ -88,19 +88,16 @@ class DemShade:
 def _read_elevation(src: Any, shape: tuple[int, int]) -> np.ndarray:
     """Band 1 read decimated to ``shape`` (average resampling) as float64, NaN where it has no data.
 
-    A DEM whose validity comes from its nodata value (or that is all valid) is read once and its
-    nodata cells found in the values read: GDAL's nodata mask band of a decimated read is the
-    resampled values compared with nodata, so ``masked=True`` read (and averaged) the data twice
-    for the same cells. Any other mask (a mask band, alpha, per-dataset) is read as GDAL gives it.
+    The nodata cells are found in the values read when they settle it (:func:`~geofupin.terrain.nodata_cells`:
+    the mask is the nodata value's); otherwise the mask is read too, as ``masked=True`` does.
     """
-    nodata = nodata_mask_value(src)
-    if nodata is False:
+    raw = src.read(1, out_shape=shape, resampling=Resampling.average)
+    missing = nodata_cells(src, raw)
+    if missing is None:
         band = src.read(1, out_shape=shape, resampling=Resampling.average, masked=True)
         return np.asarray(band.astype(float).filled(np.nan))
-    raw = src.read(1, out_shape=shape, resampling=Resampling.average)
     elev = raw.astype(float)
-    if nodata is not None:
-        elev[raw == nodata] = np.nan
+    elev[missing] = np.nan
     return elev
 
 
