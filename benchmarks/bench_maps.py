@@ -10,7 +10,9 @@ The last lines are the ratios (geofupin / baseline; lower is better).
 
 ``--steps`` measures instead the demo county's ``access``, ``site`` and ``map`` steps (light outputs:
 CSV tables only, no printed maps or plan document) of this tree against a reference git revision
-(``--ref``, default ``main``; checked out with ``git worktree add`` as ``bench_county.py`` does).
+(``--ref``, default ``main``; checked out with ``git worktree add`` as ``bench_county.py`` does),
+in wall and in CPU seconds (``time.process_time``: inside a region both cores are busy, so a step's
+threads buy no wall time there and CPU is what it costs).
 Each of ``--repeats`` rounds (default 3) starts one fresh process per tree, alternating reference /
 new; a process runs the demo's steps up to the map, then times each measured step: its first call
 (the map's includes importing folium and geofupin.maps, as a county run pays it) and ``--calls``
@@ -191,12 +193,14 @@ for i, name in enumerate(pipeline.STEP_ORDER):
 out = {"folium_loaded": "folium" in sys.modules}
 for name in measured:
     c = RunContext(scenario=ctx.scenario, layers=ctx.layers, results=before[name])
-    times = []
+    times, cpus = [], []
     for _ in range(1 + calls):
-        t = time.perf_counter()
+        t, p = time.perf_counter(), time.process_time()
         pipeline.step_function(name)(c)
         times.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - p)
     out[name] = times
+    out[name + ":cpu"] = cpus
 print("RESULT " + json.dumps(out))
 """
 
@@ -234,11 +238,20 @@ def steps_main(ref: str, repeats: int, calls: int) -> None:
         subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(work / f"ref-{ref}")])
         shutil.rmtree(work, ignore_errors=True)
     print(f"\nmedians of {repeats} processes per tree ({calls} warm calls each); reference {ref}; load {_load()}")
-    print(f"{'step':<8} {'':6} {'reference':>10} {'new':>10} {'new/ref':>8}")
-    for name in STEP_NAMES:
-        for kind, lo, hi in (("first", 0, 1), ("warm", 1, None)):
-            med = {label: statistics.median(x for r in rs for x in list(r[name])[lo:hi]) for label, rs in runs.items()}
-            print(f"{name:<8} {kind:6} {med['ref']:10.3f} {med['new']:10.3f} {med['new'] / med['ref']:8.2f}")
+    for clock, suffix in (("wall", ""), ("CPU (all threads of the process)", ":cpu")):
+        print(f"{clock} seconds")
+        print(f"{'step':<8} {'':6} {'reference':>10} {'new':>10} {'new/ref':>8}")
+        total = {"ref": 0.0, "new": 0.0}
+        for name in STEP_NAMES:
+            for kind, lo, hi in (("first", 0, 1), ("warm", 1, None)):
+                med = {
+                    label: statistics.median(x for r in rs for x in list(r[name + suffix])[lo:hi])
+                    for label, rs in runs.items()
+                }
+                if kind == "warm":
+                    total = {k: total[k] + med[k] for k in total}
+                print(f"{name:<8} {kind:6} {med['ref']:10.3f} {med['new']:10.3f} {med['new'] / med['ref']:8.2f}")
+        print(f"{'sum':<8} {'warm':6} {total['ref']:10.3f} {total['new']:10.3f} {total['new'] / total['ref']:8.2f}")
     loaded = {label: [bool(r["folium_loaded"]) for r in rs] for label, rs in runs.items()}
     print(f"folium already imported before the map step: {loaded}")
 

@@ -670,18 +670,28 @@ def before_after(
     if site_access is not None:
         sa = attributes(site_access)
         st = sa.assign(site_id=sa["site_id"].astype(str)).set_index("site_id")
+    # each row's village and site found once (what reindex finds: -1 -> NaN), the kinds' columns added at once
+    vpos = vt.index.get_indexer(out["village_id"])
+    spos = st.index.get_indexer(out["site_id"]) if st is not None else None
+    added: dict[str, np.ndarray] = {}
     for kind in kinds:
         col = f"time_min_{kind}"
-        before = vt[col].reindex(out["village_id"]).to_numpy(float) if col in vt else np.full(len(out), np.nan)
+        before = _taken(vt[col], vpos) if col in vt else np.full(len(out), np.nan)
         after = (
-            st[col].reindex(out["site_id"]).to_numpy(float)
-            if st is not None and col in st
-            else np.full(len(out), np.nan)
+            _taken(st[col], spos) if st is not None and spos is not None and col in st else np.full(len(out), np.nan)
         )
-        out[f"time_min_{kind}_before"] = before
-        out[f"time_min_{kind}_after"] = after
-        out[f"change_min_{kind}"] = after - before
-    return out
+        added[f"time_min_{kind}_before"] = before
+        added[f"time_min_{kind}_after"] = after
+        added[f"change_min_{kind}"] = after - before
+    if not added:
+        return out
+    return pd.concat([out, pd.DataFrame(added, index=out.index)], axis=1)
+
+
+def _taken(values: pd.Series, pos: np.ndarray) -> np.ndarray:
+    """``values`` at positions ``pos`` as float (NaN at -1), the values ``reindex`` gives for the labels found."""
+    v = values.to_numpy(float)
+    return np.where(pos >= 0, v[np.maximum(pos, 0)] if len(v) else np.nan, np.nan)
 
 
 # --------------------------------------------------------------------------- on GeoDataFrames

@@ -61,6 +61,7 @@ import rasterio.features
 import shapely
 from affine import Affine
 from pyproj import CRS
+from rasterio.enums import MaskFlags
 from rasterio.windows import Window
 
 from .errors import CRSError, DataError
@@ -360,6 +361,37 @@ def _check_tiff_blocks(src: Any, path: Path) -> None:
         )
 
 
+def nodata_cells(src: Any, values: np.ndarray) -> np.ndarray | None:
+    """The cells of ``values`` (band 1 of ``src`` as read) that GDAL's mask marks as nodata, found in the values.
+
+    For a band whose mask is its nodata value (or that is all valid), GDAL's mask of a read is the values read
+    compared with nodata, so reading the mask too (``masked=True``) reads and resamples every cell twice. ``None``
+    when the values do not settle it exactly: another mask (a mask band, alpha), a nodata the type cannot hold or
+    near the float limits (GDAL adjusts those), or a float cell close to but not equal to nodata (GDAL compares
+    floats with a tolerance): read those with ``masked=True``.
+    """
+    flags = list(src.mask_flag_enums[0])
+    if flags == [MaskFlags.all_valid]:
+        return np.zeros(values.shape, dtype=bool)
+    if flags != [MaskFlags.nodata] or src.nodata is None:
+        return None
+    nd = float(src.nodata)
+    if values.dtype.kind == "f":
+        if math.isnan(nd):
+            return np.isnan(values)
+        if not abs(nd) < 1e37 or float(values.dtype.type(nd)) != nd:
+            return None
+        exact = values == values.dtype.type(nd)
+        near = np.abs(values - nd) <= 1e-5 * abs(nd) if nd else np.abs(values) < 1e-30
+        return None if (near & ~exact).any() else exact
+    if values.dtype.kind in "iu":
+        info = np.iinfo(values.dtype)
+        if not (nd == math.floor(nd) and info.min <= nd <= info.max):
+            return None
+        return np.asarray(values == int(nd))
+    return None
+
+
 #: Most cells :func:`dem_valid_share` reads (a decimated read: 1,048,576 float64 cells are 8 MB).
 DEM_SAMPLE_CELLS = 1 << 20
 
@@ -385,13 +417,17 @@ def dem_valid_share(path: Path | str, *, max_cells: int = DEM_SAMPLE_CELLS) -> t
     shape = (max(1, info.height // factor), max(1, info.width // factor))
     try:
         with _env(), rasterio.open(info.path) as src:
-            data = src.read(1, out_shape=shape, masked=True)
+            data = src.read(1, out_shape=shape)
+            # a nodata mask is the values read compared with nodata: found in them (masked=True reads cells twice)
+            missing = nodata_cells(src, data)
+            if missing is None:
+                masked = src.read(1, out_shape=shape, masked=True)
+                data, missing = np.ma.getdata(masked), np.ma.getmaskarray(masked)
     except rasterio.errors.RasterioError as exc:
         raise DataError(
             f"DEM {info.path} is damaged: its data cannot be read ({exc}). Fix: copy or download it again."
         ) from exc
-    values = np.ma.getdata(data).astype(np.float64, copy=False)
-    ok = ~np.ma.getmaskarray(data) & np.isfinite(values)
+    ok = ~missing & np.isfinite(data.astype(np.float64, copy=False))
     return float(ok.mean()), int(ok.size)
 
 

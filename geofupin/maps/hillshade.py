@@ -17,6 +17,7 @@ from rasterio.enums import Resampling
 from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 
 from ..crs import wgs84_to_gcj02
+from ..terrain import nodata_cells
 
 log = logging.getLogger(__name__)
 WEB_MERCATOR = "EPSG:3857"
@@ -84,6 +85,22 @@ class DemShade:
     bounds: tuple[float, float, float, float]
 
 
+def _read_elevation(src: Any, shape: tuple[int, int]) -> np.ndarray:
+    """Band 1 read decimated to ``shape`` (average resampling) as float64, NaN where it has no data.
+
+    The nodata cells are found in the values read when they settle it (:func:`~geofupin.terrain.nodata_cells`:
+    the mask is the nodata value's); otherwise the mask is read too, as ``masked=True`` does.
+    """
+    raw = src.read(1, out_shape=shape, resampling=Resampling.average)
+    missing = nodata_cells(src, raw)
+    if missing is None:
+        band = src.read(1, out_shape=shape, resampling=Resampling.average, masked=True)
+        return np.asarray(band.astype(float).filled(np.nan))
+    elev = raw.astype(float)
+    elev[missing] = np.nan
+    return elev
+
+
 def dem_shade(dem: Path, *, max_px: int = 1200) -> DemShade | None:
     """The hillshade of ``dem`` read decimated (``max_px`` on the long side), in its own CRS.
 
@@ -98,8 +115,7 @@ def dem_shade(dem: Path, *, max_px: int = 1200) -> DemShade | None:
     with src:
         f = min(1.0, max_px / max(src.width, src.height))
         h, w = max(2, round(src.height * f)), max(2, round(src.width * f))
-        band = src.read(1, out_shape=(h, w), resampling=Resampling.average, masked=True)
-        elev = band.astype(float).filled(np.nan)
+        elev = _read_elevation(src, (h, w))
         t = src.transform @ Affine.scale(src.width / w, src.height / h)
         crs = src.crs
         left, bottom, right, top = src.bounds

@@ -254,7 +254,10 @@ def _find_summary(results: Mapping[str, StepResult], step: str) -> dict[str, Any
 
 
 def _by_site(
-    table: pd.DataFrame | None, ids: list[str], column: str, indexed: dict[int, pd.DataFrame] | None = None
+    table: pd.DataFrame | None,
+    ids: list[str],
+    column: str,
+    indexed: dict[int, tuple[pd.DataFrame, np.ndarray]] | None = None,
 ) -> list[Any]:
     """``column`` of ``table`` for each site of ``ids`` (a site's first row; ``None`` where it has none).
 
@@ -263,13 +266,16 @@ def _by_site(
     """
     if table is None or "site_id" not in table.columns or column not in table.columns:
         return [None] * len(ids)
-    by_id = None if indexed is None else indexed.get(id(table))
-    if by_id is None:
+    got = None if indexed is None else indexed.get(id(table))
+    if got is None:
         by_id = table.assign(site_id=table["site_id"].astype(str)).drop_duplicates("site_id").set_index("site_id")
+        # each site's row position (-1: none), found once a table: the values are then taken, not looked up one by one
+        got = (by_id, by_id.index.get_indexer(ids))
         if indexed is not None:
-            indexed[id(table)] = by_id
-    t = by_id[column]
-    return [t.get(i) for i in ids]
+            indexed[id(table)] = got
+    by_id, pos = got
+    values = by_id[column].to_numpy(dtype=object)
+    return [values[p] if p >= 0 else None for p in pos.tolist()]
 
 
 def compare_spec(results: Mapping[str, StepResult]) -> dict[str, Any] | None:
@@ -290,7 +296,7 @@ def compare_spec(results: Mapping[str, StepResult]) -> dict[str, Any] | None:
     ids = sites["site_id"].astype(str).tolist()
     n = len(ids)
     col = sites.__getitem__
-    indexed: dict[int, pd.DataFrame] = {}  # each table indexed by site id once (its tables live through this call)
+    indexed: dict[int, tuple[pd.DataFrame, np.ndarray]] = {}  # each table indexed by site id once (they live on)
 
     def values(c: str, dp: int, scale: float = 1.0) -> list[float | None]:
         return _rounded(col(c), dp, scale) if c in sites.columns else [None] * n
@@ -322,22 +328,41 @@ def compare_spec(results: Mapping[str, StepResult]) -> dict[str, Any] | None:
         if summ is not None and {"rule", "label_zh"} <= set(summ.columns):
             labels = dict(zip(summ["rule"].astype(str), summ["label_zh"].astype(str), strict=True))
         r = rules.assign(site_id=rules["site_id"].astype(str), rule=rules["rule"].astype(str))
+        # a rule's first row per site (as a per-rule drop_duplicates keeps), its rows in the order of ``ids``:
+        # positions taken from one array per column, not a reindexed frame a rule
+        r = r.drop_duplicates(["rule", "site_id"])
+        cols = {c: r[c].to_numpy(dtype=object) for c in ("unit", "passed", "op", "value", "threshold") if c in r}
+        codes, rule_names = pd.factorize(r["rule"])  # the rules in order of first appearance (groupby sort=False)
+        site = r["site_id"].to_numpy(dtype=object)
         rows = []
-        for rule, g in r.groupby("rule", sort=False):
-            g = g.drop_duplicates("site_id").set_index("site_id").reindex(ids)
-            unit = str(g["unit"].dropna().iloc[0]) if "unit" in g.columns and g["unit"].notna().any() else ""
+        for k, rule in enumerate(rule_names):
+            at = np.flatnonzero(codes == k)
+            pos = pd.Index(site[at]).get_indexer(ids)
+
+            def rule_column(c: str, at: np.ndarray = at, pos: np.ndarray = pos) -> list[Any]:
+                v = cols[c][at]
+                return [v[p] if p >= 0 else np.nan for p in pos.tolist()]
+
+            def first(c: str, default: str) -> str:
+                got = [v for v in rule_column(c) if not pd.isna(v)] if c in cols else []
+                return str(got[0]) if got else default
+
+            unit = first("unit", "")
             scale = 100.0 if unit == "share" else 1.0
             dp = _UNIT_DP.get(unit, 2)
-            ok = [None if pd.isna(p) else int(bool(p)) for p in g["passed"]] if "passed" in g.columns else [None] * n
-            op = str(g["op"].dropna().iloc[0]) if "op" in g.columns and g["op"].notna().any() else "le"
+            ok = (
+                [None if pd.isna(p) else int(bool(p)) for p in rule_column("passed")]
+                if "passed" in cols
+                else [None] * n
+            )
             rows.append(
                 {
                     "zh": labels.get(str(rule), str(rule)),
                     "u": _UNIT_ZH.get(unit, unit),
                     "dp": dp,
-                    "v": _rounded(g["value"], dp, scale),
-                    "thr": _rounded(g["threshold"], dp, scale),
-                    "op": op,
+                    "v": _rounded(rule_column("value"), dp, scale),
+                    "thr": _rounded(rule_column("threshold"), dp, scale),
+                    "op": first("op", "le"),
                     "ok": ok,
                     "rule": str(rule),
                 }
