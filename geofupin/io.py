@@ -1633,8 +1633,10 @@ def _write_xlsx_table(
         cut: set[int] = set()
         for r, cells in enumerate(source.cells(lo, hi), start=len(header)):
             for c, cell in enumerate(cells):
-                if cell is not None and cell[0](ws, r, c, cell[1], cell[2]) == -2:  # -2: text over 32,767
-                    cut.add(c)
+                if cell is not None:
+                    write, value, fmt = cell
+                    if write(ws, r, c, value, fmt) == -2:  # -2: text over 32,767 characters
+                        cut.add(c)
         if cut:
             log.warning(
                 "%s: texts over Excel's 32,767 characters a cell cut in columns %s",
@@ -1674,8 +1676,10 @@ def _column_writes(formats: _XlsxFormats, s: pd.Series, number_format: str | Non
         return [None if v is pd.NaT else (W.write_datetime, v.to_pytimedelta(), fmt) for v in s.tolist()]
     # text and anything else, value by value: text as text, a missing value empty, the rest as _cell_write says
     quote, fmt = formats.get(quote=True), formats.get(num=number_format)
-    values = s.tolist()
-    missing = pd.isna(s.to_numpy(dtype=object)).tolist()
+    objects = s.to_numpy(dtype=object)
+    missing = pd.isna(objects).tolist()
+    # a string column's values are the texts to_numpy gave (Arrow converted once, not twice); others as tolist
+    values = objects.tolist() if isinstance(s.dtype, pd.StringDtype) else s.tolist()
     texts = [v for v, gone in zip(values, missing, strict=True) if not gone and type(v) is str]
     clean = _texts_clean(texts)  # most columns: no text that _xlsx_text would change, checked once
     write_string, write_number = W.write_string, W.write_number
