@@ -39,6 +39,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 import yaml
 from pyproj import CRS
 
@@ -498,6 +499,15 @@ GEOM_FAMILY: dict[str, GeomFamily] = {
 }
 _SINGLE_TYPE = {"points": "Point", "lines": "LineString", "areas": "Polygon", "collections": "GeometryCollection"}
 _FAMILY_ORDER: tuple[GeomFamily, ...] = ("points", "lines", "areas", "collections")
+#: Shapely's geometry type ids (:func:`shapely.get_type_id`, plus one: -1 is a missing geometry) -> position of
+#: their family in :data:`_FAMILY_ORDER` (-1: none), as :data:`GEOM_FAMILY` names them.
+_FAMILY_OF_TYPE_ID = np.array(
+    # missing, Point, LineString, LinearRing, Polygon, MultiPoint, MultiLineString, MultiPolygon, GeometryCollection
+    [-1, 0, 1, 1, 2, 0, 1, 2, 3],
+    dtype=np.int64,
+)
+#: Type ids of the Multi types (MultiPoint, MultiLineString, MultiPolygon).
+_MULTI_TYPE_IDS = np.array([4, 5, 6])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -548,18 +558,19 @@ def split_geometry_families(frames: Mapping[str, gpd.GeoDataFrame]) -> dict[str,
         if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
             out[name] = OutputLayer(name, name, None, None, gdf)
             continue
-        types = gdf.geom_type
-        fam = types.map(lambda t: GEOM_FAMILY.get(t) if isinstance(t, str) else None)
-        present = [f for f in _FAMILY_ORDER if (fam == f).any()]
+        type_ids = shapely.get_type_id(np.asarray(gdf.geometry.values))  # -1: no geometry
+        fam = _FAMILY_OF_TYPE_ID[type_ids + 1]  # position in _FAMILY_ORDER, -1: no geometry
+        present = [k for k in range(len(_FAMILY_ORDER)) if (fam == k).any()]
         if not present:
             out[name] = OutputLayer(name, name, None, None, gdf)
             continue
-        fam = fam.fillna(present[0])
-        for f in present:
-            part = gdf[(fam == f).to_numpy()] if len(present) > 1 else gdf
-            part_types = set(types[(fam == f).to_numpy()].dropna())
+        fam = np.where(fam < 0, present[0], fam)
+        for k in present:
+            f = _FAMILY_ORDER[k]
+            rows = fam == k
+            part = gdf[rows] if len(present) > 1 else gdf
             gtype = _SINGLE_TYPE[f]
-            if f != "collections" and any(t.startswith("Multi") for t in part_types):
+            if f != "collections" and np.isin(type_ids[rows], _MULTI_TYPE_IDS).any():
                 gtype = "Multi" + gtype
             if bool(part.geometry.has_z.any()):
                 gtype += " Z"

@@ -215,3 +215,64 @@ def test_text_and_mixed_columns_as_value_by_value(tmp_path: Path) -> None:
             got = gio._column_writes(formats, s, number_format)
             assert _comparable(got) == _comparable(_column_writes_reference(formats, s, number_format))
     wb.close()
+
+
+# ------------------------------------------------------------------------------ geometry families
+def _split_reference(gdf: Any) -> list[tuple[str, str, Any]]:
+    """(family, geometry type, row positions) of each split, from the type names (the way before)."""
+    types = gdf.geom_type
+    fam = types.map(lambda t: gio.GEOM_FAMILY.get(t) if isinstance(t, str) else None)
+    present = [f for f in gio._FAMILY_ORDER if (fam == f).any()]
+    fam = fam.fillna(present[0]) if present else fam
+    out = []
+    for f in present:
+        rows = (fam == f).to_numpy()
+        gtype = gio._SINGLE_TYPE[f]
+        if f != "collections" and any(t.startswith("Multi") for t in set(types[rows].dropna())):
+            gtype = "Multi" + gtype
+        if bool(gdf[rows].geometry.has_z.any()):
+            gtype += " Z"
+        out.append((f, gtype, list(np.flatnonzero(rows))))
+    return out
+
+
+def test_geometry_families_from_type_ids() -> None:
+    import geopandas as gpd
+    import shapely
+    from shapely.geometry import (
+        GeometryCollection,
+        LinearRing,
+        LineString,
+        MultiLineString,
+        MultiPoint,
+        MultiPolygon,
+        Point,
+        Polygon,
+    )
+
+    square = Polygon([(0, 0), (1, 0), (1, 1)])
+    geoms = [
+        None, Point(0, 0), LineString([(0, 0), (1, 1)]), square, MultiPoint([(0, 0), (1, 1)]),
+        GeometryCollection([Point(0, 0)]), LinearRing([(0, 0), (1, 0), (1, 1)]), Point(1, 2, 3),
+        MultiPolygon([square]), MultiLineString([[(0, 0), (1, 1)]]), Point(),
+    ]  # fmt: skip
+    layers = {
+        "mixed": gpd.GeoDataFrame({"a": range(len(geoms))}, geometry=geoms, crs=4545),
+        "lines": gpd.GeoDataFrame({"a": [1, 2]}, geometry=[LineString([(0, 0, 1), (1, 1, 1)]), None], crs=4545),
+        "none": gpd.GeoDataFrame({"a": [1]}, geometry=[None], crs=4545),
+    }
+    out = gio.split_geometry_families(layers)
+    assert list(out) == ["mixed_points", "mixed_lines", "mixed_areas", "mixed_collections", "lines", "none"]
+    for name, gdf in layers.items():
+        got = [(v.family, v.geometry_type, list(v.frame["a"])) for v in out.values() if v.source == name]
+        want = [(f, t, [int(gdf["a"].iloc[i]) for i in rows]) for f, t, rows in _split_reference(gdf)]
+        assert got == (want or [(None, None, list(gdf["a"]))])
+    assert out["mixed_points"].geometry_type == "MultiPoint Z"  # the missing geometry goes with the points
+    assert list(out["mixed_points"].frame["a"]) == [0, 1, 4, 7, 10]
+    assert out["lines"].geometry_type == "LineString Z"
+    wkts = ["POINT (0 0)", "LINESTRING (0 0, 1 1)", "LINEARRING (0 0, 1 0, 1 1, 0 0)", "POLYGON ((0 0, 1 0, 1 1, 0 0))"]
+    wkts += ["MULTIPOINT (0 0)", "MULTILINESTRING ((0 0, 1 1))", "MULTIPOLYGON (((0 0, 1 0, 1 1, 0 0)))"]
+    wkts += ["GEOMETRYCOLLECTION (POINT (0 0))"]
+    for i, kind in enumerate(shapely.from_wkt(wkts)):  # the table of type ids agrees with GEOM_FAMILY's names
+        assert int(shapely.get_type_id(kind)) == i
+        assert gio._FAMILY_ORDER[gio._FAMILY_OF_TYPE_ID[i + 1]] == gio.GEOM_FAMILY[kind.geom_type]
