@@ -276,3 +276,35 @@ def test_geometry_families_from_type_ids() -> None:
     for i, kind in enumerate(shapely.from_wkt(wkts)):  # the table of type ids agrees with GEOM_FAMILY's names
         assert int(shapely.get_type_id(kind)) == i
         assert gio._FAMILY_ORDER[gio._FAMILY_OF_TYPE_ID[i + 1]] == gio.GEOM_FAMILY[kind.geom_type]
+
+
+# ------------------------------------------------------------------------------ layers
+def test_mojibake_warning_as_value_by_value() -> None:
+    """The joined search warns exactly where the value-by-value check did (Chinese anywhere: never)."""
+    from geofupin import layers
+    from geofupin.errors import Problems
+
+    def reference(text: pd.Series) -> bool:
+        values = text.dropna().astype(str)
+        if values.empty or values.str.contains(layers._CJK).any():
+            return False
+        return len(values[values.str.contains(layers._LATIN1_RUN)]) >= max(1, len(values) // 5)
+
+    garbled, plain = "ÕÅ¼Ò", "Zhangjia"
+    cases = [
+        [garbled] * 3,
+        [garbled, plain, plain, plain, plain],  # 1 of 5: warned
+        [garbled, plain, plain, plain, plain, plain, plain, plain, plain, plain],  # 1 of 10: not
+        [garbled, "张家塬"],
+        [None, garbled, np.nan],
+        [],
+        [None],
+        ["Õ\nÅ", "a"],  # a run cut by a line feed is no run
+        ["é", "x"],
+        [plain],
+    ]
+    for values in cases:
+        text = pd.Series(values, dtype=object)
+        problems = Problems()
+        layers._warn_mojibake(text, "name", "villages", problems)
+        assert bool(problems.warnings) == reference(text), values
