@@ -9,6 +9,7 @@ Usage::
     python benchmarks/bench_outputs.py --writers openpyxl-memory openpyxl xlsxwriter   # the older writer too
     python benchmarks/bench_outputs.py --sizes 1 4 --writers xlsxwriter-frames xlsxwriter   # SheetRows or not
     python benchmarks/bench_outputs.py --cache /tmp/books.pkl   # run the demo once, keep its workbooks
+    python benchmarks/bench_outputs.py --slice --ref /tmp/main-tree   # load + write CPU, this tree vs another
 
 The demo's workbooks are the three a run of ``scenarios/demo.yaml`` writes (``tables.xlsx`` with its
 Chinese sheets, ``roster/public_notice.xlsx``, ``roster/payment_roster.xlsx``), caught as the run
@@ -29,6 +30,12 @@ Writers:
   (:func:`write_openpyxl`);
 - ``openpyxl-memory``: the writer before that (an openpyxl ``Workbook()`` holding every cell).
 
+With ``--slice`` it measures instead the CPU seconds (``time.process_time``) of a light demo run's load and
+write steps, part by part: ``read_inputs`` (load), the GeoPackage and QGIS project (``write_gis``), the 54
+CSV tables, the roster's files (``write_roster_files``) and ``write_outputs`` as a whole; each tree (this one,
+and ``--ref``: another source tree, e.g. an ``git archive`` of main) in a child process of its own that runs
+the demo once and then every part ``--repeat`` times, the trees alternating; medians, with the load average.
+
 Printed last: the ratios new / baseline per size (below 1 is better) and each writer's growth
 exponent from the smallest to the largest size (``log(t_k / t_1) / log(k)``: 1.0 is linear).
 """
@@ -37,10 +44,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import math
 import multiprocessing as mp
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -360,6 +369,63 @@ def exponent(small: float, large: float, k0: int, k1: int) -> float:
     return math.log(large / small) / math.log(k1 / k0) if small > 0 and large > 0 and k1 > k0 else float("nan")
 
 
+#: The child of ``--slice``: run the light demo once, then time each part of the load and write steps.
+_SLICE_CHILD = """
+import dataclasses, json, os, statistics, sys, tempfile, time
+from pathlib import Path
+from geofupin import io as gio, pipeline, scenario
+from geofupin.notice import write_roster_files
+sc = scenario.load(Path("scenarios/demo.yaml"))
+sc = dataclasses.replace(sc, outputs=dataclasses.replace(sc.outputs, tables=("csv",), static_maps=(), document=()))
+out = pipeline.run(sc)
+roster = out.ctx.results["roster"]
+times = {k: [] for k in ("load", "gis", "csv", "roster", "write_outputs")}
+def clock(key, fn):
+    t = time.process_time(); r = fn(); times[key].append(time.process_time() - t); return r
+with tempfile.TemporaryDirectory() as work:
+    for i in range(int(sys.argv[1])):
+        d = Path(work) / str(i)
+        d.mkdir()
+        clock("load", lambda: pipeline.read_inputs(sc))
+        gis = gio.split_geometry_families(pipeline.result_layers(out))
+        clock("gis", lambda: pipeline.write_gis(out, gis, d))
+        tables, _ = pipeline.written_tables(out)
+        clock("csv", lambda: [gio.write_csv(df, d / "tables" / f"{n}.csv") for n, df in tables.items()])
+        clock("roster", lambda: write_roster_files(roster.tables, roster.artifacts["config"], d / "roster"))
+        clock("write_outputs", lambda: pipeline.write_outputs(out, d / "all"))
+print(json.dumps({k: statistics.median(v) for k, v in times.items()}))
+"""
+
+
+def slice_times(tree: Path, repeat: int) -> dict[str, float]:
+    """Median CPU seconds of each part of the load and write steps of a light demo run of ``tree``."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    done = subprocess.run(
+        [sys.executable, "-c", _SLICE_CHILD, str(repeat)], cwd=tree, env=env, capture_output=True, text=True
+    )
+    if done.returncode:
+        sys.exit(f"{tree}: {done.stderr[-2000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def run_slice(trees: dict[str, Path], repeat: int, rounds: int) -> None:
+    """Print the medians over ``rounds`` alternating child runs of each tree (each the median of ``repeat``)."""
+    print(f"load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    runs: dict[str, list[dict[str, float]]] = {label: [] for label in trees}
+    for _ in range(rounds):
+        for label, tree in trees.items():
+            runs[label].append(slice_times(tree, repeat))
+    parts = list(next(iter(runs.values()))[0])
+    med = {label: {p: statistics.median(r[p] for r in rs) for p in parts} for label, rs in runs.items()}
+    for label in trees:
+        print(f"{label:>5}: " + "  ".join(f"{p} {med[label][p]:.3f}" for p in parts) + "  (CPU s, medians)")
+        print(f"       load + write_outputs: {med[label]['load'] + med[label]['write_outputs']:.3f} s")
+    if "ref" in med:
+        for p in parts:
+            print(f"ratio new/ref {p}: {med['new'][p] / max(med['ref'][p], 1e-9):.2f}x")
+    print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1, 16], help="tile factors (default: 1 16)")
@@ -367,7 +433,14 @@ def main() -> None:
     ap.add_argument("--od", type=int, default=0, metavar="ROWS", help="an OD-like table of ROWS rows instead")
     ap.add_argument("--writers", nargs="+", choices=list(WRITERS), default=["openpyxl", "xlsxwriter"])
     ap.add_argument("--cache", type=Path, help="pickle of the demo's workbooks: read if it exists, else written")
+    ap.add_argument("--slice", action="store_true", help="CPU of a light demo run's load and write steps, by part")
+    ap.add_argument("--ref", type=Path, help="--slice: another source tree to measure too (alternating)")
+    ap.add_argument("--rounds", type=int, default=3, help="--slice: child runs of each tree (default 3)")
     args = ap.parse_args()
+    if args.slice:
+        trees = {"new": ROOT, **({"ref": args.ref.resolve()} if args.ref else {})}
+        run_slice(trees, args.repeat, args.rounds)
+        return
     if not os.path.exists("/proc/self/clear_refs"):
         sys.exit("needs Linux /proc (peak RSS is read from /proc/self/status)")
     import openpyxl  # noqa: F401 - imported once, before the forks, so no run times the import

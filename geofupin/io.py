@@ -23,6 +23,7 @@ import glob
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -38,6 +39,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 import yaml
 from pyproj import CRS
 
@@ -497,6 +499,15 @@ GEOM_FAMILY: dict[str, GeomFamily] = {
 }
 _SINGLE_TYPE = {"points": "Point", "lines": "LineString", "areas": "Polygon", "collections": "GeometryCollection"}
 _FAMILY_ORDER: tuple[GeomFamily, ...] = ("points", "lines", "areas", "collections")
+#: Shapely's geometry type ids (:func:`shapely.get_type_id`, plus one: -1 is a missing geometry) -> position of
+#: their family in :data:`_FAMILY_ORDER` (-1: none), as :data:`GEOM_FAMILY` names them.
+_FAMILY_OF_TYPE_ID = np.array(
+    # missing, Point, LineString, LinearRing, Polygon, MultiPoint, MultiLineString, MultiPolygon, GeometryCollection
+    [-1, 0, 1, 1, 2, 0, 1, 2, 3],
+    dtype=np.int64,
+)
+#: Type ids of the Multi types (MultiPoint, MultiLineString, MultiPolygon).
+_MULTI_TYPE_IDS = np.array([4, 5, 6])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -547,18 +558,19 @@ def split_geometry_families(frames: Mapping[str, gpd.GeoDataFrame]) -> dict[str,
         if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
             out[name] = OutputLayer(name, name, None, None, gdf)
             continue
-        types = gdf.geom_type
-        fam = types.map(lambda t: GEOM_FAMILY.get(t) if isinstance(t, str) else None)
-        present = [f for f in _FAMILY_ORDER if (fam == f).any()]
+        type_ids = shapely.get_type_id(np.asarray(gdf.geometry.values))  # -1: no geometry
+        fam = _FAMILY_OF_TYPE_ID[type_ids + 1]  # position in _FAMILY_ORDER, -1: no geometry
+        present = [k for k in range(len(_FAMILY_ORDER)) if (fam == k).any()]
         if not present:
             out[name] = OutputLayer(name, name, None, None, gdf)
             continue
-        fam = fam.fillna(present[0])
-        for f in present:
-            part = gdf[(fam == f).to_numpy()] if len(present) > 1 else gdf
-            part_types = set(types[(fam == f).to_numpy()].dropna())
+        fam = np.where(fam < 0, present[0], fam)
+        for k in present:
+            f = _FAMILY_ORDER[k]
+            rows = fam == k
+            part = gdf[rows] if len(present) > 1 else gdf
             gtype = _SINGLE_TYPE[f]
-            if f != "collections" and any(t.startswith("Multi") for t in part_types):
+            if f != "collections" and np.isin(type_ids[rows], _MULTI_TYPE_IDS).any():
                 gtype = "Multi" + gtype
             if bool(part.geometry.has_z.any()):
                 gtype += " Z"
@@ -1171,10 +1183,10 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     be numbers in the data.
     """
     out = df.copy(deep=False)  # only the columns that change are new
-    for i, dtype in enumerate(out.dtypes.tolist()):
-        if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype):
+    for i, dtype in enumerate(df.dtypes.tolist()):
+        if _never_formula(dtype):
             continue  # numbers (and bools, dates) are never formulas
-        s = out.iloc[:, i]
+        s = df.iloc[:, i]
         if isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype(object)
             out.isetitem(i, s)
@@ -1189,27 +1201,42 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
         out.columns = pd.MultiIndex.from_tuples(
             [tuple(header(x) for x in t) for t in out.columns], names=out.columns.names
         )
-    else:
+    elif any(isinstance(c, str) and c.startswith(FORMULA_START) for c in out.columns):
         out.columns = pd.Index([header(c) for c in out.columns], name=out.columns.name)
     return out
+
+
+def _never_formula(dtype: Any) -> bool:
+    """Whether a column of ``dtype`` holds numbers, booleans or dates only (``is_numeric_dtype`` or
+    ``is_datetime64_any_dtype``; a NumPy dtype by its kind, without pandas' checks)."""
+    if isinstance(dtype, np.dtype):
+        return dtype.kind in "biufcM"
+    return bool(pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype))
+
+
+#: Whether a byte is the first of a text that starts with a character of :data:`FORMULA_START` (all ASCII: in
+#: UTF-8, a text's first byte is one of these exactly when its first character is).
+_FORMULA_FIRST_BYTE = np.zeros(256, dtype=bool)
+_FORMULA_FIRST_BYTE[list("".join(FORMULA_START).encode("ascii"))] = True
 
 
 def _formula_safe(s: pd.Series) -> pd.Series | None:
     """``s`` with :func:`neutralize_formula` applied to its text values, or ``None`` when none needs it.
 
     Columns of text (a string dtype, or objects that are all text or missing) are checked at once
-    (Arrow strings by one regular expression over the column, others by ``str.startswith``); a column
-    mixing text with other values goes value by value.
+    (Arrow strings by the first byte of each value, read from the Arrow buffers in NumPy; others by
+    ``str.startswith``); a column mixing text with other values goes value by value.
     """
     if isinstance(s.dtype, pd.StringDtype):
-        if s.dtype.storage == "pyarrow":  # one C pass over the Arrow strings, no pandas wrapper per call
+        if s.dtype.storage == "pyarrow":  # no Python object a value, no pandas wrapper per call
             import pyarrow as pa
-            import pyarrow.compute as pc
 
-            starts = pc.match_substring_regex(pa.array(s.array), _FORMULA_REGEX)  # missing values: null, never
-            if not pc.any(starts).as_py():
-                return None
-            hit = np.asarray(starts.fill_null(False), dtype=bool)
+            hit = _arrow_formula_starts(pa.array(s.array))
+            if hit is None:
+                import pyarrow.compute as pc
+
+                starts = pc.match_substring_regex(pa.array(s.array), _FORMULA_REGEX)  # missing: null, never
+                hit = np.asarray(starts.fill_null(False), dtype=bool)
         else:
             hit = np.asarray(s.str.startswith(FORMULA_START, na=False), dtype=bool)
         return s.where(~hit, "'" + s.where(hit, "")) if hit.any() else None
@@ -1221,6 +1248,42 @@ def _formula_safe(s: pd.Series) -> pd.Series | None:
     if not any(isinstance(v, str) and v.startswith(FORMULA_START) for v in s.to_numpy(dtype=object)):
         return None
     return s.map(lambda v: neutralize_formula(v) if isinstance(v, str) else v)
+
+
+def _arrow_formula_starts(values: Any) -> np.ndarray | None:
+    """Which of the Arrow strings ``values`` (an array or chunked array) start with a character of
+    :data:`FORMULA_START` (missing values never do); ``None`` when they are not Arrow (large) strings.
+
+    Read from the Arrow buffers (the columnar format's offsets and UTF-8 data): the first byte of
+    each non-empty value, looked up in :data:`_FORMULA_FIRST_BYTE`.
+    """
+    import pyarrow as pa
+
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    parts = []
+    for arr in chunks:
+        if pa.types.is_large_string(arr.type):
+            offset_type: Any = np.int64
+        elif pa.types.is_string(arr.type):
+            offset_type = np.int32
+        else:
+            return None
+        if not len(arr):
+            parts.append(np.zeros(0, dtype=bool))
+            continue
+        _, offsets_buf, data_buf = arr.buffers()
+        size = np.dtype(offset_type).itemsize
+        offsets = np.frombuffer(offsets_buf, dtype=offset_type, count=len(arr) + 1, offset=arr.offset * size)
+        data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, dtype=np.uint8)
+        starts = offsets[:-1]
+        filled = offsets[1:] > starts
+        first = np.zeros(len(arr), dtype=np.uint8)
+        first[filled] = data[starts[filled]]
+        hit = _FORMULA_FIRST_BYTE[first] & filled
+        if arr.null_count:
+            hit &= np.asarray(arr.is_valid(), dtype=bool)
+        parts.append(hit)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
 
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -1581,8 +1644,10 @@ def _write_xlsx_table(
         cut: set[int] = set()
         for r, cells in enumerate(source.cells(lo, hi), start=len(header)):
             for c, cell in enumerate(cells):
-                if cell is not None and cell[0](ws, r, c, cell[1], cell[2]) == -2:  # -2: text over 32,767
-                    cut.add(c)
+                if cell is not None:
+                    write, value, fmt = cell
+                    if write(ws, r, c, value, fmt) == -2:  # -2: text over 32,767 characters
+                        cut.add(c)
         if cut:
             log.warning(
                 "%s: texts over Excel's 32,767 characters a cell cut in columns %s",
@@ -1622,17 +1687,40 @@ def _column_writes(formats: _XlsxFormats, s: pd.Series, number_format: str | Non
         return [None if v is pd.NaT else (W.write_datetime, v.to_pytimedelta(), fmt) for v in s.tolist()]
     # text and anything else, value by value: text as text, a missing value empty, the rest as _cell_write says
     quote, fmt = formats.get(quote=True), formats.get(num=number_format)
-    missing = pd.isna(s.to_numpy(dtype=object)).tolist()
-    out = []
-    for v, gone in zip(s.tolist(), missing, strict=True):
+    objects = s.to_numpy(dtype=object)
+    missing = pd.isna(objects).tolist()
+    # a string column's values are the texts to_numpy gave (Arrow converted once, not twice); others as tolist
+    values = objects.tolist() if isinstance(s.dtype, pd.StringDtype) else s.tolist()
+    texts = [v for v, gone in zip(values, missing, strict=True) if not gone and type(v) is str]
+    clean = _texts_clean(texts)  # most columns: no text that _xlsx_text would change, checked once
+    write_string, write_number = W.write_string, W.write_number
+    if len(texts) + sum(missing) == len(values):  # only text (and missing values): one comprehension
+        if not clean:
+            values = [_xlsx_text(v) if type(v) is str else v for v in values]
+        return [
+            None if gone else (write_string, v, quote if v.startswith(FORMULA_START) else None)
+            for v, gone in zip(values, missing, strict=True)
+        ]
+    writes: list[_CellWrite] = []
+    for v, gone in zip(values, missing, strict=True):
+        of = type(v)
         if gone:
-            out.append(None)
-        elif isinstance(v, str):
-            t = _xlsx_text(v)
-            out.append((W.write_string, t, quote if t.startswith(FORMULA_START) else None))
+            writes.append(None)
+        elif of is str:  # what _cell_write does with a text, without its type checks
+            t = v if clean else _xlsx_text(v)
+            writes.append((write_string, t, quote if t.startswith(FORMULA_START) else None))
+        elif of is int or (of is float and math.isfinite(v)):  # a plain Python number, as _cell_write has it
+            writes.append((write_number, v, fmt))
         else:
-            out.append(_cell_write(formats, v, fmt))
-    return out
+            writes.append(_cell_write(formats, v, fmt))
+    return writes
+
+
+def _texts_clean(texts: list[str]) -> bool:
+    """Whether :func:`_xlsx_text` leaves every one of ``texts`` as it is (no carriage return, no character XML
+    forbids): one search over the texts joined by line feeds (a character :func:`_xlsx_text` keeps)."""
+    joined = "\n".join(texts)
+    return "\r" not in joined and _XML_FORBIDDEN.search(joined) is None
 
 
 def _cell_write(formats: _XlsxFormats, value: Any, number_fmt: Any) -> _CellWrite:
@@ -1818,8 +1906,17 @@ class _ValueWidths:
 def _pin_zip_times(src: Path, path: Path, when: tuple[int, ...]) -> None:
     """Copy a zip archive (an XLSX) with every timestamp pinned to ``when``: equal content, equal bytes.
 
-    Members are streamed (a sheet is never held in memory whole).
+    A small archive (up to :data:`_ZIP_PATCH_MAX_BYTES`: a workbook built in memory) has the time
+    stamps of its headers rewritten in place, its members' compressed bytes copied as they are (the
+    same bytes a copy gives: the same data deflated at the same level); a larger one, or one with
+    ZIP64 records or extra fields, is copied member by member, streamed (a sheet is never held in
+    memory whole).
     """
+    if src.stat().st_size <= _ZIP_PATCH_MAX_BYTES:
+        data = bytearray(src.read_bytes())
+        if _patch_zip_times(data, when):
+            path.write_bytes(data)
+            return
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
         for item in zin.infolist():
             info = zipfile.ZipInfo(item.filename, date_time=when)  # type: ignore[arg-type]
@@ -1827,6 +1924,44 @@ def _pin_zip_times(src: Path, path: Path, when: tuple[int, ...]) -> None:
             info.external_attr = item.external_attr
             with zin.open(item) as fin, zout.open(info, "w", force_zip64=item.file_size > 2**31) as fout:
                 shutil.copyfileobj(fin, fout, 1 << 20)
+
+
+#: Largest archive :func:`_pin_zip_times` rewrites in memory (larger ones are copied member by member).
+_ZIP_PATCH_MAX_BYTES = 64 * 1024 * 1024
+
+
+def _patch_zip_times(data: bytearray, when: tuple[int, ...]) -> bool:
+    """Set the modification time of every member of the zip archive ``data`` to ``when``, in place.
+
+    The time and date fields (MS-DOS format) of each central directory record and of the local
+    header it points to are overwritten; nothing else changes. Returns False, ``data`` to be thrown
+    away, when the archive is not one this handles: ZIP64 records, extra fields (which may hold
+    other time stamps), or records that are not where the directory says.
+    """
+    year, month, day, hour, minute, second = when
+    stamp = ((hour << 11) | (minute << 5) | (second // 2)).to_bytes(2, "little") + (
+        ((year - 1980) << 9) | (month << 5) | day
+    ).to_bytes(2, "little")
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 22 - 0xFFFF))
+    if end < 0 or len(data) < end + 22:
+        return False
+    entries = int.from_bytes(data[end + 10 : end + 12], "little")
+    pos = int.from_bytes(data[end + 16 : end + 20], "little")
+    if entries == 0xFFFF or pos == 0xFFFFFFFF:  # ZIP64
+        return False
+    for _ in range(entries):
+        if data[pos : pos + 4] != b"PK\x01\x02" or len(data) < pos + 46:
+            return False
+        name, extra, comment = (int.from_bytes(data[pos + k : pos + k + 2], "little") for k in (28, 30, 32))
+        local = int.from_bytes(data[pos + 42 : pos + 46], "little")
+        if extra or local == 0xFFFFFFFF or data[local : local + 4] != b"PK\x03\x04":
+            return False
+        if int.from_bytes(data[local + 28 : local + 30], "little"):  # extra fields in the local header
+            return False
+        data[pos + 12 : pos + 16] = stamp
+        data[local + 10 : local + 14] = stamp
+        pos += 46 + name + extra + comment
+    return True
 
 
 def _sheet_name(name: str, used: set[str]) -> str:

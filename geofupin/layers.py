@@ -326,7 +326,8 @@ def rename_columns(
     Returns the renamed copy and the applied mapping ``{original: canonical}``.
     """
     mapping: dict[str, str] = {}
-    present = {str(c): c for c in gdf.columns if c != gdf.geometry.name}
+    geometry = gdf.geometry.name if len(gdf.columns) else None  # once, not a GeoSeries made a column
+    present = {str(c): c for c in gdf.columns if c != geometry}
     lowered = {k.strip().lower(): v for k, v in present.items()}
     for src, dst in (columns or {}).items():
         if src in present:
@@ -848,8 +849,9 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 def _warn_mojibake(text: pd.Series, column: str, where: str, problems: Problems) -> None:
     """Warn when Chinese text was decoded with the wrong encoding (GBK read as Latin-1: 'ÕÅ¼Ò...')."""
     values = text.dropna().astype(str)
-    if values.empty or values.str.contains(_CJK).any():
-        return
+    joined = "\n".join(values.tolist())  # neither pattern matches a line feed: searched once for all values
+    if values.empty or _CJK.search(joined) is not None or _LATIN1_RUN.search(joined) is None:
+        return  # Chinese is there, or no value is garbled
     garbled = values[values.str.contains(_LATIN1_RUN)]
     if len(garbled) >= max(1, len(values) // 5):
         problems.add(
