@@ -71,7 +71,7 @@ memory_limit_opt = click.option(
     default=None,
     metavar="SIZE",
     help="Region scenarios: memory of each local worker, e.g. 4GiB (default: the region's cluster.memory_limit, "
-    "else 'auto' = the machine's memory / workers; 'none': no limit). A worker past 95 %% of it is restarted and "
+    "else 'auto' = the machine's memory / workers; 'none': no limit). A worker past 95 % of it is restarted and "
     "its county retried (cluster.retries), then reported as failed.",
 )
 overwrite_opt = click.option(
@@ -205,12 +205,22 @@ def _run_region(
     quiet = ctx.obj.get("quiet", False)
     t = result.record["totals"]
     if not quiet:
-        for c in result.counties:
-            if c.ok:
+        moved = False
+        for r in result.record["counties"]:  # after the cross-county pass, as the region's totals
+            if r["status"] == "ok":
+                across = ""
+                if r["moved_out_persons"] or r["moved_in_persons"]:
+                    moved = True
+                    across = f"(含跨县迁出 {r['moved_out_persons']:,} 人、迁入 {r['moved_in_persons']:,} 人 *)"
                 click.echo(
-                    f"  {c.name}: 安置 {c.placed_persons:,} 人,未安置 {c.unserved_persons:,} 人,"
-                    f"补助 {c.budget_total_yuan / 1e4:,.2f} 万元 ({c.wall_s:.1f} s)"
+                    f"  {r['name']}: 安置 {r['placed_persons']:,} 人,未安置 {r['unserved_persons']:,} 人{across},"
+                    f"补助 {r['budget_total_yuan'] / 1e4:,.2f} 万元 ({r['wall_s']:.1f} s)"
                 )
+        if moved:
+            click.echo(
+                "  * 计入跨县安置;该县文件夹为第一轮(本县内)结果 / counts the cross-county moves; "
+                "the county's folder holds its own first pass"
+            )
         click.echo(f"已写出 wrote the region to {result.out_dir} ({len(result.counties)} counties, {workers=})")
         click.echo(
             f"区域合计 region: 安置 {t['placed_persons']:,} 人,未安置 {t['unserved_persons']:,} 人,"
@@ -219,7 +229,12 @@ def _run_region(
     for c in result.failed:
         click.echo(f"错误 error: county {c.name} failed: {c.error}", err=True)
     if result.failed:
-        click.echo(f"{len(result.failed)} of {len(result.counties)} counties failed (see region.json).", err=True)
+        click.echo(
+            f"{len(result.counties)} 个县中 {len(result.failed)} 个未完成,未计入合计(见 region.json) / "
+            f"{len(result.failed)} of {len(result.counties)} counties failed, left out of the totals "
+            "(see region.json).",
+            err=True,
+        )
         sys.exit(1)
 
 

@@ -61,7 +61,9 @@ from .errors import (
 log = logging.getLogger(__name__)
 
 #: Files of the region's own, beside the county folders.
-REGION_FILES = ("index.html", "region.json", "run.json", "budget_region.csv", "persons_region.csv")
+REGION_FILES = (
+    "index.html", "region.json", "run.json", "budget_region.csv", "persons_region.csv", "region.xlsx"
+)  # fmt: skip
 #: Payers in the order budget tables show them (see geofupin.policy.PAYER_ZH).
 PAYERS = ("province", "city", "county", "city_county", "township_village")
 PAYER_ZH = {"province": "省级", "city": "市级", "county": "县级", "city_county": "市县", "township_village": "乡镇村"}
@@ -571,7 +573,7 @@ def _run_county(job: CountyJob) -> CountyResult:
         frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         at = f" ({Path(frame.filename).name}:{frame.lineno})" if frame else ""
         error = f"{type(exc).__name__}: {exc}{at}"
-    log.warning("county %s failed: %s", job.name, error)
+    log.info("county %s failed: %s", job.name, error)  # reported with the region's results
     return CountyResult(
         **base,
         **where,
@@ -866,12 +868,13 @@ def _local_cluster(
         "distributed.worker.profile.enabled": False,
         # the periodic housekeeping of the scheduler, the nannies and the workers, which share the
         # machine's cores with the counties: idle, a 2-worker cluster took 8 % of a core with dask's
-        # defaults, 1.7 % with these. The event-loop tick (20 ms: it only measures how late the loop
-        # runs, for a warning), work stealing (with one county a worker there is nothing queued on a
-        # worker to steal), the dashboard's system monitor (500 ms), and the nanny's memory check
-        # (100 ms; every 500 ms still stops a worker long before a county's memory could double)
+        # defaults, 1.7 % with these and work stealing off, 2 % with it on. The event-loop tick (20 ms:
+        # it only measures how late the loop runs, for a warning), the dashboard's system monitor
+        # (500 ms), and the nanny's memory check (100 ms; every 500 ms still stops a worker long before
+        # a county's memory could double). Work stealing stays: a region of few counties (up to twice
+        # the workers) is handed out at once, and stealing moves a county queued behind a big one to a
+        # worker that is free
         "distributed.admin.tick.interval": "1s",
-        "distributed.scheduler.work-stealing": False,
         "distributed.admin.system-monitor.interval": "2s",
         "distributed.worker.memory.monitor-interval": "500ms",
         **{f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()},
@@ -1200,7 +1203,7 @@ def run(
         timings["total"] = time.perf_counter() - t0
         run_record = run_json(
             region, results, tmp, written, timings, workers=workers, scheduler=scheduler,
-            memory_limit=memory_limit or region.cluster.memory_limit,
+            memory_limit=memory_limit or region.cluster.memory_limit, out_dir=target,
         )  # fmt: skip
         gio.write_json(tmp / "run.json", run_record)
     paths = {k: target / k for k in [*written, "run.json"]}
@@ -1446,8 +1449,9 @@ def check(
     try:
         target = gio.check_output_dir(target, overwrite=overwrite, protect=protect)
     except OutputExistsError as exc:
+        message, _, fix = str(exc).partition(" Fix: ")
         problems.append(
-            Problem("region.outputs.dir", str(exc), "Run with --overwrite to replace it.", severity="warning")
+            Problem("region.outputs.dir", message, fix or "Run with --overwrite to replace it.", severity="warning")
         )
     except GeofupinError as exc:
         message, _, fix = str(exc).partition(" Fix: ")
@@ -1516,6 +1520,7 @@ def county_table(results: Sequence[CountyResult], cross: Mapping[str, Any]) -> p
                 "county_name": c.county_name or c.title,
                 "status": "ok" if c.ok else "failed",
                 "error": c.error or "",
+                "cross_county": in_p + out_p > 0,
                 "relocating_persons": c.relocating_persons,
                 "relocating_households": c.relocating_households,
                 "placed_persons": c.placed_persons + out_p,
@@ -1531,7 +1536,18 @@ def county_table(results: Sequence[CountyResult], cross: Mapping[str, Any]) -> p
                 "budget_total_yuan": total,
             }
         )
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if not len(out):
+        return out
+    # a failed county has no figures (empty cells, not zeros that would read as a county with nobody to move)
+    failed = out["status"] == "failed"
+    for k in _COUNTS:
+        out[k] = out[k].astype("Int64")
+        out.loc[failed, k] = pd.NA
+    for k in _MONEY:
+        out[k] = out[k].astype(float)
+        out.loc[failed, k] = np.nan
+    return out
 
 
 _MONEY = [f"{p}_yuan" for p in PAYERS] + ["budget_total_yuan"]
@@ -1564,6 +1580,8 @@ def budget_table(counties: pd.DataFrame, province: str) -> pd.DataFrame:
     """
     ok = counties[counties["status"] == "ok"]
     rows: list[dict[str, Any]] = []
+    if not len(counties):
+        return pd.DataFrame(rows)
     for city in dict.fromkeys(counties["city"]):
         part = counties[counties["city"] == city]
         for _, r in part.iterrows():
@@ -1576,8 +1594,8 @@ def budget_table(counties: pd.DataFrame, province: str) -> pd.DataFrame:
     rows.append(_row("province", "省", province or "(全区域)", "", "", f"{len(ok)}/{len(counties)}", figures))
     out = pd.DataFrame(rows)
     failed = out["status"] == "failed"
-    for k in [*_COUNTS, *_MONEY]:
-        out[k] = out[k].astype(float)
+    for k in [*_COUNTS, *_MONEY]:  # a failed county's figures are NA already (see county_table)
+        out[k] = pd.array(out[k], dtype="Float64").to_numpy(dtype=float, na_value=np.nan)
         out.loc[failed, k] = np.nan
     for k in _MONEY:
         out[k] = out[k].round(2)
@@ -1598,14 +1616,37 @@ HEADERS_ZH = {
     **{f"{p}_yuan": f"{PAYER_ZH[p]}补助(元)" for p in PAYERS},
     **{f"{p}_wan_yuan": f"{PAYER_ZH[p]}补助(万元)" for p in PAYERS},
     "budget_total_yuan": "补助合计(元)", "budget_wan_yuan": "补助合计(万元)", "budget_total_wan_yuan": "补助合计(万元)",
+    "cross_county": "含跨县安置",
+    "from_county": "迁出县", "to_county": "迁入县", "village_id": "行政村代码", "group": "村民小组",
+    "unit_id": "搬迁单元",
+    "site_id": "安置点代码", "site_name": "安置点", "households": "户数", "persons": "人数", "time_min": "行程(分钟)",
+    "dist_m": "直线距离(米)", "township": "乡镇",
 }  # fmt: skip
 
+#: The sheets of ``region.xlsx`` (what the CSV files hold, for people: Chinese headers over English ones).
+REGION_SHEETS = {"budget": "区域补助汇总", "persons": "分县安置人数", "moves": "跨县安置明细"}
 
-def two_headers(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with a Chinese header row over the English one (as geofupin's other tables)."""
-    out = df.copy()
-    out.columns = pd.MultiIndex.from_arrays([[HEADERS_ZH.get(c, c) for c in df.columns], list(df.columns)])
-    return out
+
+def region_workbook(tables: Mapping[str, pd.DataFrame], path: Path) -> Path:
+    """``region.xlsx``: the region's tables with Chinese headers over English ones, 元 and persons as numbers.
+
+    As the county's ``tables.xlsx``: bold frozen headers, every text a text cell (names from scenarios
+    never become formulas), a failed county's figures empty cells.
+    """
+    sheets: dict[str, pd.DataFrame] = {}
+    headers_en: dict[str, dict[str, str]] = {}
+    formats: dict[str, dict[str, str]] = {}
+    for key, df in tables.items():
+        title = REGION_SHEETS[key]
+        zh = {c: HEADERS_ZH.get(c, c) for c in df.columns}
+        sheets[title] = df.rename(columns=zh)
+        headers_en[title] = {z: c for c, z in zh.items()}
+        formats[title] = {
+            zh[c]: "#,##0" if c in _COUNTS or c in ("households", "persons") else "#,##0.00"
+            for c in df.columns
+            if c in _COUNTS or c.endswith("_yuan") or c in ("households", "persons", "time_min", "dist_m")
+        }
+    return gio.write_xlsx(sheets, path, headers_en=headers_en, number_formats=formats)
 
 
 def _num(v: Any) -> Any:
@@ -1708,11 +1749,14 @@ def write_region(
     budget = budget_table(counties, region.province)
     record = region_record(region, results, counties, cross)
     written: dict[str, Path] = {}
-    written["budget_region.csv"] = gio.write_csv(two_headers(budget), tmp / "budget_region.csv")
-    written["persons_region.csv"] = gio.write_csv(two_headers(counties), tmp / "persons_region.csv")
+    written["budget_region.csv"] = gio.write_csv(budget, tmp / "budget_region.csv")
+    written["persons_region.csv"] = gio.write_csv(counties, tmp / "persons_region.csv")
     moves = cross.get("moves")
+    book = {"budget": budget, "persons": counties}
     if region.cross_county and isinstance(moves, pd.DataFrame):
         written["cross_county_moves.csv"] = gio.write_csv(moves, tmp / "cross_county_moves.csv")
+        book["moves"] = moves
+    written["region.xlsx"] = region_workbook(book, tmp / "region.xlsx")
     written["region.json"] = gio.write_json(tmp / "region.json", record)
     written["index.html"] = gio.write_text(tmp / "index.html", index_html(region, results, budget, record))
     return {k: tmp / k for k in written}, record
@@ -1728,15 +1772,22 @@ def run_json(
     workers: int,
     scheduler: str | None,
     memory_limit: str = "auto",
+    out_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """The region's ``run.json``: its inputs, every county's input and output hashes, versions, timings."""
+    """The region's ``run.json``: its inputs, every county's input and output hashes, versions, timings.
+
+    ``out_dir``: the folder the region is written to (``--out``), recorded as the resolved ``outputs.dir``.
+    """
     from .pipeline import versions
 
     inputs = {"region": gio.file_sha256(region.path)} if region.path is not None and region.path.exists() else {}
+    resolved = region.resolved()
+    if out_dir is not None and isinstance(resolved.get("outputs"), dict):
+        resolved["outputs"]["dir"] = str(out_dir)
     return {
         "geofupin": __version__,
         "region": region.name,
-        "region_resolved": region.resolved(),
+        "region_resolved": resolved,
         "inputs_sha256": inputs,
         "executor": {
             "kind": "scheduler" if scheduler else ("local_cluster" if workers > 0 else "in_process"),
@@ -1867,6 +1918,8 @@ def index_html(region: Region, results: Sequence[CountyResult], budget: pd.DataF
         if c is not None and c.ok and c.has_page:
             name = f'<a href="{e(county_href(c.folder), quote=True)}">{name}</a>'
         if r["level"] == "county":
+            if c is not None and c.ok and (_num(r["moved_out_persons"]) or _num(r["moved_in_persons"])):
+                name += " *"  # its own folder holds the first pass, before the moves this row counts
             name += f' <small class="scenario">{e(str(r["county"]))}</small>'
         cls = f' class="{e(str(r["level"]))}{" failed" if r["status"] == "failed" else ""}"'
         status = {"ok": "完成", "failed": "失败"}.get(str(r["status"]), str(r["status"]))
@@ -1888,11 +1941,17 @@ def index_html(region: Region, results: Sequence[CountyResult], budget: pd.DataF
     cc = record["cross_county"]
     cross = ""
     if cc["enabled"]:
+        max_min = f"{float(cc['max_time_min']):g}"
         cross = (
-            f"<p>跨县安置(第二轮,仅边界县,行程不超过 {e(str(cc['max_time_min']))} 分钟,按直线距离估算):"
+            f"<p>跨县安置(第二轮,仅边界县,行程不超过 {e(max_min)} 分钟,按直线距离估算):"
             f"{_fmt_int(cc['persons'])} 人、{_fmt_int(cc['households'])} 户,明细见 "
             '<a href="cross_county_moves.csv">cross_county_moves.csv</a>。</p>'
         )
+        if cc["persons"]:
+            cross += (
+                '<p class="note">本表与合计已计入跨县安置;各县文件夹(县规划图、表格)为该县第一轮(本县内)'
+                "安置结果,标 * 的县涉及跨县迁出或迁入。</p>"
+            )
     shown = {c.name for c in results if c.outline_lonlat is not None}
     credit_texts = list(dict.fromkeys(t for c in results if c.name in shown or c.has_page for t in c.credits))
     credits_html = (
@@ -1905,6 +1964,12 @@ def index_html(region: Region, results: Sequence[CountyResult], budget: pd.DataF
         f"({_fmt_int(t['placed_households'])} 户),未安置 {_fmt_int(t['unserved_persons'])} 人;"
         f"补助合计 {_fmt_wan(t['budget_total_yuan'])} 万元。"
     )
+    if failed:
+        summary += f"未完成的 {len(failed)} 个县不计入合计(见下)。"
+    files = ["region.xlsx", "budget_region.csv", "persons_region.csv", "region.json"]
+    if cc["enabled"]:
+        files.insert(3, "cross_county_moves.csv")
+    links = "、".join(f'<a href="{f}">{f}</a>' for f in files)
     return f"""<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
@@ -1913,6 +1978,7 @@ def index_html(region: Region, results: Sequence[CountyResult], budget: pd.DataF
 <title>{title}</title>
 <style>
 body {{ font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; margin: 1.5em; color: #222; }}
+.wide {{ overflow-x: auto; max-width: 100%; }}
 table {{ border-collapse: collapse; font-size: 14px; }}
 td, th {{ border: 1px solid #bbb; padding: 3px 6px; text-align: right; white-space: nowrap; }}
 td:nth-child(-n+4), th {{ text-align: left; }}
@@ -1935,13 +2001,15 @@ svg text {{ font-size: 13px; fill: #123; pointer-events: none; }}
 {errors}
 {_svg_map(results)}
 {cross}
+<div class="wide">
 <table>
 <thead><tr>{"".join(f"<th>{e(h)}</th>" for h in head)}</tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody>
 </table>
-<p>各县名称链接到该县的规划图;表格见 budget_region.csv、persons_region.csv,汇总数据见 region.json。</p>
+</div>
+<p>各县名称链接到该县的规划图;表格与数据:{links}。</p>
 {credits_html}
 </body>
 </html>

@@ -114,9 +114,8 @@ def county_alone(scenario: Path, out: Path) -> dict[str, object]:
 
 
 def _headers(p: Path) -> pd.DataFrame:
-    df = pd.read_csv(p, header=[0, 1], encoding="utf-8-sig")
-    df.columns = [b for _, b in df.columns]
-    return df
+    """A region CSV: one English header row (as the county's CSV tables), numbers as numbers."""
+    return pd.read_csv(p, encoding="utf-8-sig")
 
 
 # ----------------------------------------------------------------------------- on a real cluster
@@ -171,6 +170,7 @@ def test_region_on_a_local_cluster_adds_up_to_the_separate_county_runs(tmp_path:
         assert c["run_id"] == pipeline.run_id(county_sc)
         assert c["worker_pid"] != os.getpid()
     assert run["outputs_sha256"]["region.json"] == gio.file_sha256(tmp_path / "region" / "region.json")
+    assert run["region_resolved"]["outputs"]["dir"] == str(tmp_path / "region")  # the folder written, not the default
     # the region folder is geofupin's: its marker lists every file, so --overwrite may replace it
     marker = gio.read_marker(tmp_path / "region")
     assert marker is not None and "a/tables/assignment.csv" in marker["files"] and "index.html" in marker["files"]
@@ -223,6 +223,23 @@ def test_a_failing_county_is_reported_and_the_others_complete(tmp_path: Path) ->
     budget = _headers(out / "budget_region.csv")
     assert budget.loc[budget["county"] == "b", "status"].tolist() == ["failed"]
     assert budget.loc[budget["level"] == "province", "status"].tolist() == ["1/2"]
+    # a failed county has empty figures, not zeros, in every table; the totals say they leave it out
+    persons = _headers(out / "persons_region.csv")
+    b = persons[persons["county"] == "b"].iloc[0]
+    assert b["status"] == "failed" and pd.isna(b["placed_persons"]) and pd.isna(b["budget_total_yuan"])
+    assert persons.loc[persons["county"] == "a", "placed_persons"].tolist() == [40]
+    assert persons["placed_persons"].dtype.kind in "if"  # read as numbers
+    assert "未完成的 1 个县不计入合计" in page
+    assert "1 个未完成,未计入合计" in text
+    import openpyxl
+
+    wb = openpyxl.load_workbook(out / "region.xlsx", read_only=True)
+    rows = list(wb["分县安置人数"].values)
+    head_zh, head_en = rows[0], rows[1]
+    assert head_zh[head_en.index("placed_persons")] == "已安置人数"
+    by = {r[head_en.index("county")]: r for r in rows[2:]}
+    assert by["a"][head_en.index("placed_persons")] == 40 and by["b"][head_en.index("placed_persons")] is None
+    wb.close()
 
 
 # ----------------------------------------------------------------------------- cross-county moves
@@ -241,6 +258,24 @@ def test_a_border_village_moves_to_the_neighbours_site(tmp_path: Path) -> None:
     assert per["a"]["moved_out_persons"] == 50 and per["a"]["placed_in_county_persons"] == 40
     assert per["b"]["moved_in_persons"] == 50 and per["b"]["placed_persons"] == 20
     assert res.record["cross_county"]["border_counties"] == ["a", "b"]
+    # the page says the county folders hold the first pass, and marks the counties the moves touch
+    page = (tmp_path / "region" / "index.html").read_text(encoding="utf-8")
+    assert "本表与合计已计入跨县安置" in page and "行程不超过 30 分钟" in page
+    assert page.count(" * <small") == 2  # both counties the move touches
+    assert '<a href="cross_county_moves.csv">' in page and '<a href="region.xlsx">' in page
+    import openpyxl
+
+    wb = openpyxl.load_workbook(tmp_path / "region" / "region.xlsx", read_only=True)
+    assert wb.sheetnames == ["区域补助汇总", "分县安置人数", "跨县安置明细"]
+    moved = list(wb["跨县安置明细"].values)
+    assert moved[0][:2] == ("迁出县", "迁入县") and moved[1][:2] == ("from_county", "to_county")
+    assert moved[2][:2] == ("a", "b") and moved[2][moved[1].index("persons")] == 50
+    wb.close()
+    # the terminal's county lines are those of the region's table (after the moves), as its totals
+    code, text = invoke("run", str(scenario), "--out", str(tmp_path / "cli"), "--workers", "0")
+    assert code == 0, text
+    assert "a: 安置 90 人,未安置 0 人(含跨县迁出 50 人、迁入 0 人 *)" in text
+    assert "b: 安置 20 人,未安置 0 人(含跨县迁出 0 人、迁入 50 人 *)" in text
     # the county of origin budgets its moved households by its own policy: county a as if its own
     # site had room for both villages
     roomy = county_alone(write_county(tmp_path / "roomy", "a", 500_000, [("A1", 505_000, 40, 10),

@@ -181,8 +181,10 @@ def _check_folder(out_dir: Path) -> None:
     if out.is_dir() and any(out.iterdir()) and not _is_demo_folder(out):
         raise UnsafeOutputError(
             f"拒绝 refused: demo folder {out} was not written by geofupin (no marker {io.MARKER_FILE}, "
-            f"no {STAMP_FILE}); the demo would overwrite files in it. Fix: delete it yourself or choose another --out "
-            "(or another demo folder in the scenario)."
+            f"no {STAMP_FILE}); the demo would overwrite files in it. "
+            "Fix: choose another --out, or delete it yourself; "
+            "if it holds your own layers and a scenario's 'demo:' section names it (that section makes geofupin "
+            "generate the demo county there), delete the 'demo:' section to run on your layers."
         )
 
 
