@@ -158,6 +158,19 @@ def test_check_refuses_an_output_folder_holding_the_inputs_and_warns_on_an_exist
     assert line.strip().startswith("- warning:") and "--overwrite" in line
 
 
+def test_check_warns_when_two_counties_are_shown_under_one_name(tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    write_county(root, "a", 500_000, [("A1", 505_000, 40, 10)], [("SA", 503_000, 45)], county_name="演示县")
+    write_county(root, "b", 510_000, [("B1", 515_000, 20, 5)], [("SB", 511_000, 100)], county_name="演示县")
+    write_county(root, "c", 520_000, [("C1", 525_000, 20, 5)], [("SC", 521_000, 100)])
+    p = root / "region.yaml"
+    p.write_text("region:\n  name: same\n  counties: [a/s.yaml, b/s.yaml, c/s.yaml]\n", encoding="utf-8")
+    res = region_mod.check(p)
+    (w,) = [x for x in res.warnings if x.where == "region.counties"]
+    assert "2 个县显示为同一县名 '演示县'(情景 a, b)" in w.message and "boundary polygon" in w.fix
+    assert res.ok  # a warning: the region still runs
+
+
 def test_check_warns_when_a_cross_county_county_places_nobody(tmp_path: Path) -> None:
     scenario = two_counties(tmp_path / "in", extra="  cross_county: true\n")
     s = tmp_path / "in" / "b" / "s.yaml"
