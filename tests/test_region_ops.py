@@ -479,3 +479,21 @@ def test_a_worker_s_peak_memory_is_its_own_not_its_parent_s() -> None:
         child = pool.apply(_peak_rss_mb)
     del held
     assert 0 < child < 600  # an interpreter with geofupin.region (geopandas...) imported: well under 800 MB
+
+
+def test_an_interrupted_run_says_so_in_chinese_and_leaves_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the counties run: a message (not click's bare 'Aborted!' or a traceback), exit 130, nothing left."""
+    from geofupin import pipeline
+
+    scenario = two_counties(tmp_path / "in")
+
+    def interrupted(*a: object, **k: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "run", interrupted)
+    code, text = invoke("run", str(scenario), "--out", str(tmp_path / "region"), "--workers", "0")
+    assert code == 130
+    assert "已中断 interrupted" in text and "half-written" in text and "Traceback" not in text
+    assert not (tmp_path / "region").exists() and list(tmp_path.iterdir()) == [tmp_path / "in"]
