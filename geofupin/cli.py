@@ -29,8 +29,15 @@ def _fail(exc: Exception) -> None:
     sys.exit(1)
 
 
+#: What an interrupted command says (Ctrl-C): outputs are published whole, so none is left half-written.
+INTERRUPTED = (
+    "已中断 interrupted. 输出文件夹只在完整写出后才发布,中断不会留下写了一半的文件夹;原有的文件夹保持原样 / "
+    "an output folder is published only once complete: none is left half-written, an existing one stays as it was."
+)
+
+
 def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn geofupin errors into a readable message and exit code 1 (tracebacks with -v)."""
+    """Turn geofupin errors into a readable message and exit code 1 (tracebacks with -v); Ctrl-C exits 130."""
     import functools
 
     @functools.wraps(func)
@@ -41,6 +48,11 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             if logging.getLogger().isEnabledFor(logging.DEBUG):
                 raise
             _fail(exc)
+        except KeyboardInterrupt:
+            if logging.getLogger().isEnabledFor(logging.DEBUG):
+                raise
+            click.echo(INTERRUPTED, err=True)
+            sys.exit(130)
 
     return wrapper
 

@@ -1462,7 +1462,28 @@ def check(
         CountyCheck(j.name, j.county_name, j.city, j.source, (Problem("county", str(r)),))
         for j, r in zip(jobs, raw, strict=True)
     )  # fmt: skip
+    problems += _same_county_names(counties)
     return RegionCheck(path=region.path, problems=tuple(problems), counties=counties, out_dir=target)
+
+
+def _same_county_names(counties: Sequence[CountyCheck]) -> list[Problem]:
+    """A warning for each name that more than one county is shown under (their boundary polygons' names)."""
+    seen: dict[str, list[str]] = {}
+    for c in counties:
+        if c.county_name:
+            seen.setdefault(c.county_name, []).append(c.name)
+    return [
+        Problem(
+            "region.counties",
+            f"{len(names)} 个县显示为同一县名 {county!r}(情景 {', '.join(names)}) / {len(names)} counties are shown "
+            f"as {county!r} (scenarios {', '.join(names)}): the region's tables and page tell them apart only by "
+            "their scenario names.",
+            "Give each county's boundary polygon (level: county) its own name, e.g. the county's official name.",
+            severity="warning",
+        )
+        for county, names in seen.items()
+        if len(names) > 1
+    ]
 
 
 def _cross_county_problems(region: Region, jobs: Sequence[CheckJob]) -> list[Problem]:

@@ -158,6 +158,19 @@ def test_check_refuses_an_output_folder_holding_the_inputs_and_warns_on_an_exist
     assert line.strip().startswith("- warning:") and "--overwrite" in line
 
 
+def test_check_warns_when_two_counties_are_shown_under_one_name(tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    write_county(root, "a", 500_000, [("A1", 505_000, 40, 10)], [("SA", 503_000, 45)], county_name="演示县")
+    write_county(root, "b", 510_000, [("B1", 515_000, 20, 5)], [("SB", 511_000, 100)], county_name="演示县")
+    write_county(root, "c", 520_000, [("C1", 525_000, 20, 5)], [("SC", 521_000, 100)])
+    p = root / "region.yaml"
+    p.write_text("region:\n  name: same\n  counties: [a/s.yaml, b/s.yaml, c/s.yaml]\n", encoding="utf-8")
+    res = region_mod.check(p)
+    (w,) = [x for x in res.warnings if x.where == "region.counties"]
+    assert "2 个县显示为同一县名 '演示县'(情景 a, b)" in w.message and "boundary polygon" in w.fix
+    assert res.ok  # a warning: the region still runs
+
+
 def test_check_warns_when_a_cross_county_county_places_nobody(tmp_path: Path) -> None:
     scenario = two_counties(tmp_path / "in", extra="  cross_county: true\n")
     s = tmp_path / "in" / "b" / "s.yaml"
@@ -466,3 +479,21 @@ def test_a_worker_s_peak_memory_is_its_own_not_its_parent_s() -> None:
         child = pool.apply(_peak_rss_mb)
     del held
     assert 0 < child < 600  # an interpreter with geofupin.region (geopandas...) imported: well under 800 MB
+
+
+def test_an_interrupted_run_says_so_in_chinese_and_leaves_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the counties run: a message (not click's bare 'Aborted!' or a traceback), exit 130, nothing left."""
+    from geofupin import pipeline
+
+    scenario = two_counties(tmp_path / "in")
+
+    def interrupted(*a: object, **k: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "run", interrupted)
+    code, text = invoke("run", str(scenario), "--out", str(tmp_path / "region"), "--workers", "0")
+    assert code == 130
+    assert "已中断 interrupted" in text and "half-written" in text and "Traceback" not in text
+    assert not (tmp_path / "region").exists() and list(tmp_path.iterdir()) == [tmp_path / "in"]
