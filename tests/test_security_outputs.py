@@ -283,7 +283,8 @@ def test_demo_refuses_a_folder_of_someone_elses_layers(tmp_path: Path, monkeypat
     monkeypatch.setattr(demo, "build", lambda **kw: pytest.fail("must refuse before building"))
     for extra in ((), ("--overwrite",)):
         code, text = invoke("demo", "--out", str(mine), *extra)
-        assert code == 1 and NO_MARKER in text and "delete it yourself or choose another --out" in text
+        assert code == 1 and NO_MARKER in text and "choose another --out, or delete it yourself" in text
+        assert "delete the 'demo:' section" in text  # the user's own layers under a scenario's demo section
     # a scenario with a demo section pointing at the user's layers does not regenerate over them
     with pytest.raises(UnsafeOutputError, match="not written by geofupin"):
         demo.ensure(mine, seed=7)
