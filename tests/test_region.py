@@ -350,6 +350,32 @@ def test_the_index_page_escapes_hostile_names(tmp_path: Path) -> None:
     assert "&lt;script&gt;" in page and "&lt;img src=x" in page
 
 
+def test_the_region_tables_keep_formula_like_names_as_text(tmp_path: Path) -> None:
+    """A county or city named like a spreadsheet formula is a text cell in region.xlsx, and neutralised in the CSVs."""
+    import openpyxl
+
+    formula = '=HYPERLINK("http://example.invalid","点此")'
+    root = tmp_path / "in"
+    write_county(root, "a", 500_000, [("A1", 505_000, 40, 10)], [("SA", 503_000, 45)], county_name=formula)
+    write_county(root, "b", 510_000, [("B1", 515_000, 20, 5)], [("SB", 511_000, 100)], county_name="+1+2")
+    p = root / "region.yaml"
+    p.write_text(
+        f"region:\n  name: f\n  counties:\n    - {{scenario: a/s.yaml, city: {json.dumps('@SUM(A1)')}}}\n"
+        "    - b/s.yaml\n",
+        encoding="utf-8",
+    )
+    region_mod.run(region_mod.load(p), out_dir=tmp_path / "r", workers=0)
+    wb = openpyxl.load_workbook(tmp_path / "r" / "region.xlsx")  # not read-only: the cells' types
+    ws = wb["区域补助汇总"]
+    cells = [c for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    shown = {c.value: c for c in cells}
+    for name in (formula, "+1+2", "@SUM(A1)"):
+        assert name in shown and shown[name].data_type == "s", name  # text, never a formula
+    assert not any(c.data_type == "f" for row in ws.iter_rows() for c in row)
+    raw = (tmp_path / "r" / "budget_region.csv").read_text(encoding="utf-8-sig")
+    assert "\n=HYPERLINK" not in raw and ",=HYPERLINK" not in raw and ",+1+2" not in raw  # the CSV guard's prefix
+
+
 def test_the_index_page_links_each_county_page(tmp_path: Path) -> None:
     scenario = two_counties(tmp_path / "in")
     for n in ("a", "b"):
