@@ -547,9 +547,8 @@ def _run_county(job: CountyJob) -> CountyResult:
         # the county's run.json has hashed its inputs and every other file just now: taken from there
         record = gio.read_json(written["run.json"])
         inputs = record["inputs_sha256"]
-        outputs = {
-            k: record["outputs_sha256"][k] if k != "run.json" else gio.file_sha256(p) for k, p in written.items()
-        }
+        hashed = record["outputs_sha256"]  # every file but run.json itself
+        outputs = {k: hashed[k] if k in hashed else gio.file_sha256(p) for k, p in written.items()}
         return dataclasses.replace(
             result,
             name=job.name,
@@ -1596,7 +1595,8 @@ def _row(
 def budget_table(counties: pd.DataFrame, province: str) -> pd.DataFrame:
     """Budget by payer for each county, each city (subtotal) and the province (total), in 元 and 万元.
 
-    Failed counties are listed with their status and no figures; subtotals add the counties
+    ``counties`` as :func:`county_table` gives them. Failed counties are listed with their status and no
+    figures (NA there); subtotals add the counties
     that completed.
     """
     ok = counties[counties["status"] == "ok"]
@@ -1614,10 +1614,8 @@ def budget_table(counties: pd.DataFrame, province: str) -> pd.DataFrame:
     figures = {k: ok[k].sum() for k in [*_COUNTS, *_MONEY]}
     rows.append(_row("province", "省", province or "(全区域)", "", "", f"{len(ok)}/{len(counties)}", figures))
     out = pd.DataFrame(rows)
-    failed = out["status"] == "failed"
-    for k in [*_COUNTS, *_MONEY]:  # a failed county's figures are NA already (see county_table)
+    for k in [*_COUNTS, *_MONEY]:  # a failed county's figures are NA already (county_table): NaN here
         out[k] = pd.array(out[k], dtype="Float64").to_numpy(dtype=float, na_value=np.nan)
-        out.loc[failed, k] = np.nan
     for k in _MONEY:
         out[k] = out[k].round(2)
         out[k.replace("_yuan", "_wan_yuan")] = (out[k] / 1e4).round(4)
